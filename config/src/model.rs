@@ -1,0 +1,203 @@
+//! The fleet model: the whole desired state after validation.
+//!
+//! Plain data, built once per input change by [`crate::validate`] and shared as
+//! `Arc<Fleet>` through a `tokio::sync::watch`. Everything downstream (DNS
+//! compilation, probing, status, Azure mirroring) reads only this.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use serde::Serialize;
+
+/// Validated desired state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fleet {
+    pub zone: ZoneSettings,
+    /// DNS listen addresses from the file (the CLI may override them).
+    pub listen: Vec<SocketAddr>,
+    /// Profiles, sorted by owner name.
+    pub profiles: Vec<Profile>,
+}
+
+/// The authoritative zone's own data: apex, SOA values, name servers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ZoneSettings {
+    /// Zone apex, lower case, fully qualified without the trailing dot (`fleet.example.com`).
+    pub apex: String,
+    pub soa: Soa,
+    /// NS records of the apex, with glue addresses for names inside the zone.
+    pub name_servers: Vec<NameServer>,
+    /// Answer TTL for profile names unless a profile sets its own.
+    pub default_ttl: u32,
+}
+
+/// SOA values (RFC 1035 §3.3.13). Names are fully qualified, without trailing dot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Soa {
+    pub mname: String,
+    pub rname: String,
+    pub serial: u32,
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+    /// Negative-caching TTL field (RFC 2308).
+    pub minimum: u32,
+    /// TTL of the SOA record itself (and of the apex NS records).
+    pub ttl: u32,
+}
+
+impl Soa {
+    /// TTL of negative answers: `min(SOA TTL, SOA minimum)` (RFC 2308 §5).
+    pub fn negative_ttl(&self) -> u32 {
+        self.ttl.min(self.minimum)
+    }
+}
+
+/// One NS record of the apex.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NameServer {
+    /// Fully qualified, lower case, without trailing dot.
+    pub name: String,
+    /// Glue addresses; required when `name` is inside the zone.
+    pub addresses: Vec<IpAddr>,
+}
+
+/// A TrafficManagerProfile compiled to one DNS owner name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Profile {
+    pub namespace: String,
+    pub name: String,
+    /// `<namespace>-<name>.<zone>`, lower case, without trailing dot.
+    pub owner: String,
+    /// Answer TTL in seconds.
+    pub ttl: u32,
+    pub monitor: MonitorConfig,
+    /// Serve nothing (instead of everything) when every endpoint is Degraded.
+    pub fail_closed: bool,
+    /// Endpoints of all backends of this profile, sorted by id.
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// One (backend, member cluster) pair: what a Traffic Manager endpoint is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    /// Stable identity: `<namespace>/<backend>#<service>#<cluster>`.
+    pub id: String,
+    /// TrafficManagerBackend name.
+    pub backend: String,
+    /// Service (= ServiceImport) name.
+    pub service: String,
+    /// Member cluster name.
+    pub cluster: String,
+    pub target: Target,
+    /// Effective weight (fleet formula), 1..=1000.
+    pub weight: u32,
+    /// The ServiceExport's own weight (annotation; 1 when absent).
+    pub export_weight: u32,
+    /// Never probed, always routable (Traffic Manager's "Always Serve").
+    pub always_serve: bool,
+}
+
+/// Where an endpoint points: the Service's load-balancer ingress.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Target {
+    /// IP addresses: answered as A and/or AAAA.
+    Addresses {
+        v4: Option<Ipv4Addr>,
+        v6: Option<Ipv6Addr>,
+    },
+    /// A host name (lower case, no trailing dot): answered as CNAME.
+    Host(String),
+}
+
+impl Target {
+    /// The address or name probes connect to and the default Host header.
+    pub fn probe_host(&self) -> String {
+        match self {
+            Target::Addresses { v4: Some(a), .. } => a.to_string(),
+            Target::Addresses { v6: Some(a), .. } => a.to_string(),
+            Target::Addresses { .. } => String::new(),
+            Target::Host(h) => h.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Addresses { v4, v6 } => {
+                let parts: Vec<String> = v4
+                    .iter()
+                    .map(ToString::to_string)
+                    .chain(v6.iter().map(ToString::to_string))
+                    .collect();
+                f.write_str(&parts.join(","))
+            }
+            Target::Host(h) => write!(f, "{h}."),
+        }
+    }
+}
+
+/// Probe protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Protocol {
+    #[serde(rename = "HTTP")]
+    Http,
+    #[serde(rename = "HTTPS")]
+    Https,
+    #[serde(rename = "TCP")]
+    Tcp,
+}
+
+/// A profile's monitorConfig with fleet-networking's defaults applied.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct MonitorConfig {
+    pub protocol: Protocol,
+    pub port: u16,
+    pub path: String,
+    pub interval_seconds: u32,
+    pub timeout_seconds: u32,
+    pub tolerated_failures: u32,
+    /// Custom probe headers, in the order given (names unique).
+    pub custom_headers: Vec<(String, String)>,
+}
+
+/// Probe state of one endpoint, Traffic Manager's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum MonitorState {
+    /// No probe result yet; routable.
+    CheckingEndpoint,
+    Online,
+    Degraded,
+    /// Always-serve endpoint; never probed, routable.
+    Unmonitored,
+}
+
+impl MonitorState {
+    /// Whether the endpoint is in the answer set before the all-degraded fallback.
+    pub fn is_available(self) -> bool {
+        !matches!(self, MonitorState::Degraded)
+    }
+}
+
+/// What the prober observed, per endpoint id. Endpoints absent from the map are
+/// `CheckingEndpoint` (or `Unmonitored` when always-serve).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Health {
+    pub states: BTreeMap<String, MonitorState>,
+}
+
+impl Health {
+    /// The state of `endpoint`, applying always-serve and the default.
+    pub fn state_of(&self, endpoint: &Endpoint) -> MonitorState {
+        if endpoint.always_serve {
+            return MonitorState::Unmonitored;
+        }
+        self.states
+            .get(&endpoint.id)
+            .copied()
+            .unwrap_or(MonitorState::CheckingEndpoint)
+    }
+}

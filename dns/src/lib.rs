@@ -1,0 +1,23 @@
+//! fleetdns answers: compile the fleet into a query-ready zone and serve it.
+//!
+//! Data flow: `compile(&Fleet, &Health) -> Zone` (pure; health is folded in, so a
+//! query never looks health up) → published with one `ArcSwap` store →
+//! [`handler::Handler`] reads the current `Zone` per query without locking →
+//! [`answer::answer`] picks the records (pure) → hickory-server encodes and sends.
+//!
+//! Modules:
+//! - [`sampler`]: O(1) weighted choice (Walker/Vose alias table).
+//! - [`zone`]: the compiled zone and `compile`.
+//! - [`answer`]: what to answer for one question (rcode, AA, sections).
+//! - [`handler`]: the hickory-server `RequestHandler`: header, EDNS, opcode, class checks.
+//! - [`server`]: binding UDP and TCP listeners and running until shutdown.
+#![forbid(unsafe_code)]
+
+pub mod answer;
+pub mod handler;
+pub mod sampler;
+pub mod server;
+pub mod zone;
+
+pub use handler::Handler;
+pub use zone::{compile, Zone};

@@ -1,0 +1,88 @@
+//! `fleetdns check`: validate a config file and show what would be served.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use fleetdns_config::{file, Diagnostics, Fleet};
+
+use crate::cli::{CheckArgs, Output};
+
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let result = file::load(&args.config);
+    let mut out = std::io::stdout().lock();
+    match args.output {
+        Output::Json => {
+            let value = match &result {
+                Ok((fleet, diags)) => serde_json::json!({ "valid": true, "fleet": fleet, "diagnostics": diags }),
+                Err(diags) => serde_json::json!({ "valid": false, "diagnostics": diags }),
+            };
+            writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        }
+        Output::Text => match &result {
+            Ok((fleet, diags)) => {
+                write_fleet(&mut out, fleet)?;
+                write_diags(&mut out, diags)?;
+            }
+            Err(diags) => {
+                write_diags(&mut out, diags)?;
+                let n = diags.errors().count();
+                writeln!(out, "{}: {n} error(s); nothing would be served", args.config.display())?;
+            }
+        },
+    }
+    Ok(if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn write_diags(out: &mut impl Write, diags: &Diagnostics) -> std::io::Result<()> {
+    for d in diags.iter() {
+        writeln!(out, "{d}")?;
+    }
+    Ok(())
+}
+
+fn write_fleet(out: &mut impl Write, fleet: &Fleet) -> std::io::Result<()> {
+    let z = &fleet.zone;
+    writeln!(out, "zone {}.  serial {}  SOA {}. {}.  negative TTL {}s", z.apex, z.soa.serial, z.soa.mname, z.soa.rname, z.soa.negative_ttl())?;
+    for ns in &z.name_servers {
+        let glue: Vec<String> = ns.addresses.iter().map(ToString::to_string).collect();
+        writeln!(out, "  NS {}.  {}", ns.name, glue.join(" "))?;
+    }
+    let listen: Vec<String> = fleet.listen.iter().map(ToString::to_string).collect();
+    writeln!(out, "listen {}", listen.join(" "))?;
+    for p in &fleet.profiles {
+        let m = &p.monitor;
+        writeln!(
+            out,
+            "\nprofile {}/{}  →  {}.  TTL {}s{}",
+            p.namespace,
+            p.name,
+            p.owner,
+            p.ttl,
+            if p.fail_closed { "  fail-closed" } else { "" }
+        )?;
+        writeln!(
+            out,
+            "  monitor {:?} port {} path {} every {}s timeout {}s tolerated {}",
+            m.protocol, m.port, m.path, m.interval_seconds, m.timeout_seconds, m.tolerated_failures
+        )?;
+        let total: u64 = p.endpoints.iter().map(|e| u64::from(e.weight)).sum();
+        if p.endpoints.is_empty() {
+            writeln!(out, "  (no endpoints: answers are NODATA)")?;
+        }
+        for e in &p.endpoints {
+            let share = if total == 0 { 0.0 } else { 100.0 * f64::from(e.weight) / total as f64 };
+            writeln!(
+                out,
+                "  endpoint {:<40} cluster {:<12} target {:<24} weight {:>4} (export {}) {:>5.1}%{}",
+                e.id,
+                e.cluster,
+                e.target.to_string(),
+                e.weight,
+                e.export_weight,
+                share,
+                if e.always_serve { "  always-serve" } else { "" }
+            )?;
+        }
+    }
+    Ok(())
+}

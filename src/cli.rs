@@ -1,0 +1,55 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// hickory-server logs every response at info; keep it at warn.
+pub const DEFAULT_LOG: &str = "info,hickory_server=warn,hickory_net=warn";
+
+/// Authoritative, weighted, health-checked DNS for Azure Kubernetes Fleet traffic manager objects.
+#[derive(Parser, Debug)]
+#[command(name = "fleetdns", version, about)]
+pub struct Cli {
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(long, global = true, env = "FLEETDNS_LOG", default_value = DEFAULT_LOG)]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve DNS for the zone in a config file; reload it on change and on SIGHUP.
+    Serve(ServeArgs),
+    /// Validate a config file and print what would be served.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The config file (multi-document YAML).
+    #[arg(long, short = 'c')]
+    pub config: PathBuf,
+    /// DNS listen address (UDP and TCP), repeatable. Overrides the file's spec.listen;
+    /// default 127.0.0.1:5353.
+    #[arg(long = "listen", short = 'l')]
+    pub listen: Vec<SocketAddr>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The config file (multi-document YAML).
+    #[arg(long, short = 'c')]
+    pub config: PathBuf,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Text,
+    Json,
+}
