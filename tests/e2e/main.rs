@@ -1,1 +1,9 @@
-fn main(){}
+//! End-to-end tests: the real `fleetdns` binary on loopback, real sockets, real
+//! third-party tools. One test binary, one module per topic.
+
+mod cli;
+mod dns_contract;
+mod fixtures;
+mod interop;
+mod reload;
+mod weights;

@@ -1,0 +1,134 @@
+//! Starting and stopping `fleetdns serve` on loopback.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running `fleetdns serve`; killed (by PID) when dropped.
+pub struct Fleetdns {
+    child: Child,
+    /// The DNS address it listens on (UDP and TCP).
+    pub addr: SocketAddr,
+    /// The config file it serves; rewrite it to trigger a reload.
+    pub config: PathBuf,
+    dir: PathBuf,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+/// A fresh scratch directory under the system temp dir.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "fleetdns-test-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+impl Fleetdns {
+    /// Writes `config` to a temp file and starts `bin serve` on `listen`
+    /// (use port 0 for a free port). Waits (bounded) until it reports listening.
+    pub fn start(bin: &Path, config: &str, listen: &str) -> Self {
+        let dir = scratch_dir("serve");
+        let path = dir.join("fleet.yaml");
+        std::fs::write(&path, config).expect("write config");
+        let mut child = Command::new(bin)
+            .args(["serve", "--config"])
+            .arg(&path)
+            .args(["--listen", listen])
+            .env("FLEETDNS_LOG", "info,hickory_server=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn fleetdns");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if line.contains("dns listening") {
+                        if let Some(addr) = line.split("addr=").nth(1).and_then(|s| s.split_whitespace().next()) {
+                            let _ = tx.send(addr.to_string());
+                        }
+                    }
+                    log.lock().expect("log lock").push(line);
+                }
+            });
+        }
+        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(a) => a.parse().expect("listening address parses"),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("fleetdns did not start; log:\n{}", log.lock().expect("log lock").join("\n"));
+            }
+        };
+        Self { child, addr, config: path, dir, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything it logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log lock").join("\n")
+    }
+
+    /// Waits (bounded by `timeout`) until a log line contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log.lock().expect("log lock").iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Counts log lines containing `needle`.
+    pub fn count_log(&self, needle: &str) -> usize {
+        self.log.lock().expect("log lock").iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Sends a signal by PID with the system `kill` command.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit; returns the exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Fleetdns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
