@@ -13,7 +13,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     match args.output {
         Output::Json => {
             let value = match &result {
-                Ok((fleet, diags)) => serde_json::json!({ "valid": true, "fleet": fleet, "diagnostics": diags }),
+                Ok((fleet, diags)) => {
+                    serde_json::json!({ "valid": true, "fleet": fleet, "diagnostics": diags })
+                }
                 Err(diags) => serde_json::json!({ "valid": false, "diagnostics": diags }),
             };
             writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
@@ -26,11 +28,19 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             Err(diags) => {
                 write_diags(&mut out, diags)?;
                 let n = diags.errors().count();
-                writeln!(out, "{}: {n} error(s); nothing would be served", args.config.display())?;
+                writeln!(
+                    out,
+                    "{}: {n} error(s); nothing would be served",
+                    args.config.display()
+                )?;
             }
         },
     }
-    Ok(if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn write_diags(out: &mut impl Write, diags: &Diagnostics) -> std::io::Result<()> {
@@ -42,7 +52,15 @@ fn write_diags(out: &mut impl Write, diags: &Diagnostics) -> std::io::Result<()>
 
 fn write_fleet(out: &mut impl Write, fleet: &Fleet) -> std::io::Result<()> {
     let z = &fleet.zone;
-    writeln!(out, "zone {}.  serial {}  SOA {}. {}.  negative TTL {}s", z.apex, z.soa.serial, z.soa.mname, z.soa.rname, z.soa.negative_ttl())?;
+    writeln!(
+        out,
+        "zone {}.  serial {}  SOA {}. {}.  negative TTL {}s",
+        z.apex,
+        z.soa.serial,
+        z.soa.mname,
+        z.soa.rname,
+        z.soa.negative_ttl()
+    )?;
     for ns in &z.name_servers {
         let glue: Vec<String> = ns.addresses.iter().map(ToString::to_string).collect();
         writeln!(out, "  NS {}.  {}", ns.name, glue.join(" "))?;
@@ -70,7 +88,11 @@ fn write_fleet(out: &mut impl Write, fleet: &Fleet) -> std::io::Result<()> {
             writeln!(out, "  (no endpoints: answers are NODATA)")?;
         }
         for e in &p.endpoints {
-            let share = if total == 0 { 0.0 } else { 100.0 * f64::from(e.weight) / total as f64 };
+            let share = if total == 0 {
+                0.0
+            } else {
+                100.0 * f64::from(e.weight) / total as f64
+            };
             writeln!(
                 out,
                 "  endpoint {:<40} cluster {:<12} target {:<24} weight {:>4} (export {}) {:>5.1}%{}",

@@ -27,7 +27,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Ok(ok) => ok,
         Err(diags) => {
             eprint!("{diags}");
-            eprintln!("fleetdns: {} is not valid; not starting", args.config.display());
+            eprintln!(
+                "fleetdns: {} is not valid; not starting",
+                args.config.display()
+            );
             return Ok(ExitCode::from(2));
         }
     };
@@ -41,7 +44,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: ServeArgs, fleet: Fleet) -> anyhow::Result<()> {
-    let listen: Vec<SocketAddr> = if args.listen.is_empty() { fleet.listen.clone() } else { args.listen.clone() };
+    let listen: Vec<SocketAddr> = if args.listen.is_empty() {
+        fleet.listen.clone()
+    } else {
+        args.listen.clone()
+    };
     let listeners = server::bind(&listen).await?;
     for addr in listeners.local_addrs() {
         info!(%addr, protocols = "udp,tcp", "dns listening");
@@ -59,16 +66,33 @@ async fn serve(args: ServeArgs, fleet: Fleet) -> anyhow::Result<()> {
     let (_health_tx, health_rx) = watch::channel(Arc::new(health));
 
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(recompile(fleet_rx, health_rx, zone.clone(), shutdown.clone()));
+    tasks.spawn(recompile(
+        fleet_rx,
+        health_rx,
+        zone.clone(),
+        shutdown.clone(),
+    ));
     {
         let path = args.config.clone();
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
-            file::watch(path.clone(), fleet_tx, reload, move |result| report_reload(&path, result), shutdown.cancelled_owned()).await;
+            file::watch(
+                path.clone(),
+                fleet_tx,
+                reload,
+                move |result| report_reload(&path, result),
+                shutdown.cancelled_owned(),
+            )
+            .await;
         });
     }
 
-    let result = server::serve(listeners, Handler::new(zone), shutdown.clone().cancelled_owned()).await;
+    let result = server::serve(
+        listeners,
+        Handler::new(zone),
+        shutdown.clone().cancelled_owned(),
+    )
+    .await;
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     info!("stopped");

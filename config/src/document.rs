@@ -101,10 +101,10 @@ impl Doc {
     pub fn line_of(&self, path: &[&str]) -> usize {
         let mut line_no = self.start_line;
         let mut min_indent: isize = -1;
-        let mut segments = path.iter().filter(|s| !s.is_empty()).peekable();
+        let segments = path.iter().filter(|s| !s.is_empty());
         let lines: Vec<&str> = self.text.lines().collect();
         let mut i = 0;
-        'segments: while let Some(seg) = segments.next() {
+        'segments: for seg in segments {
             while i < lines.len() {
                 let raw = lines[i];
                 i += 1;
@@ -158,8 +158,18 @@ mod tests {
         let docs = split(&file(), text);
         let d = &docs[0];
         assert_eq!(d.line_of(&["spec", "monitorConfig", "port"]), 4);
-        assert_eq!(d.line_of(&["spec", "monitorConfig", "customHeaders", "name"]), 6);
-        assert_eq!(d.line_of(&["metadata", "annotations", "networking.fleet.azure.com/weight"]), 10);
+        assert_eq!(
+            d.line_of(&["spec", "monitorConfig", "customHeaders", "name"]),
+            6
+        );
+        assert_eq!(
+            d.line_of(&[
+                "metadata",
+                "annotations",
+                "networking.fleet.azure.com/weight"
+            ]),
+            10
+        );
         // Missing key: deepest parent.
         assert_eq!(d.line_of(&["spec", "monitorConfig", "path"]), 3);
     }

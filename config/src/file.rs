@@ -133,8 +133,16 @@ fn parse_document(doc: Doc, inputs: &mut Inputs, diags: &mut Diagnostics) {
         ));
         return;
     };
-    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
-    let kind = map.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let api_version = map
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let kind = map
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let (api_version, kind) = (api_version.as_str(), kind.as_str());
     if api_version.is_empty() || kind.is_empty() {
         diags.push(
@@ -200,7 +208,10 @@ fn object_label(kind: &str, metadata: Option<&Value>) -> String {
         .and_then(|m| m.get("name"))
         .and_then(Value::as_str)
         .unwrap_or("<no name>");
-    match metadata.and_then(|m| m.get("namespace")).and_then(Value::as_str) {
+    match metadata
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str)
+    {
         Some(ns) => format!("{kind} {ns}/{name}"),
         None => format!("{kind} {name}"),
     }
@@ -232,7 +243,10 @@ fn parse_upstream(
         diags.push(
             Diagnostic::error(
                 doc.location_of(&["apiVersion"]),
-                format!("{api_version:?} is not served for {kind}; allowed: {}", served.join(", ")),
+                format!(
+                    "{api_version:?} is not served for {kind}; allowed: {}",
+                    served.join(", ")
+                ),
             )
             .object(object)
             .field("apiVersion"),
@@ -260,9 +274,12 @@ fn parse_upstream(
         Some(Ok(m)) => m,
         Some(Err(e)) => {
             diags.push(
-                Diagnostic::error(doc.location_of(&["metadata"]), format!("invalid metadata: {e}"))
-                    .object(object)
-                    .field("metadata"),
+                Diagnostic::error(
+                    doc.location_of(&["metadata"]),
+                    format!("invalid metadata: {e}"),
+                )
+                .object(object)
+                .field("metadata"),
             );
             return;
         }
@@ -287,14 +304,29 @@ fn parse_upstream(
     };
     match kind {
         "TrafficManagerProfile" => match serde_json::from_value(spec) {
-            Ok(spec) => inputs.profiles.push(Object { doc, api_version, metadata, spec }),
+            Ok(spec) => inputs.profiles.push(Object {
+                doc,
+                api_version,
+                metadata,
+                spec,
+            }),
             Err(e) => decode_error(e, diags, &doc),
         },
         "TrafficManagerBackend" => match serde_json::from_value(spec) {
-            Ok(spec) => inputs.backends.push(Object { doc, api_version, metadata, spec }),
+            Ok(spec) => inputs.backends.push(Object {
+                doc,
+                api_version,
+                metadata,
+                spec,
+            }),
             Err(e) => decode_error(e, diags, &doc),
         },
-        _ => inputs.exports.push(Object { doc, api_version, metadata, spec: () }),
+        _ => inputs.exports.push(Object {
+            doc,
+            api_version,
+            metadata,
+            spec: (),
+        }),
     }
 }
 

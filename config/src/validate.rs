@@ -13,7 +13,9 @@ use crate::crd::v1beta1::{MonitorProtocol, TrafficManagerBackendSpec, TrafficMan
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::document::Doc;
 use crate::file::{Inputs, Object};
-use crate::model::{Endpoint, Fleet, MonitorConfig, NameServer, Profile, Protocol, Soa, Target, ZoneSettings};
+use crate::model::{
+    Endpoint, Fleet, MonitorConfig, NameServer, Profile, Protocol, Soa, Target, ZoneSettings,
+};
 use crate::settings::SettingsDocument;
 use crate::weight;
 
@@ -76,7 +78,11 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
         p.endpoints.sort_by(|a, b| a.id.cmp(&b.id));
     }
     profiles.sort_by(|a, b| a.owner.cmp(&b.owner));
-    let mut fleet = Fleet { zone, listen, profiles };
+    let mut fleet = Fleet {
+        zone,
+        listen,
+        profiles,
+    };
     if settings.spec.soa.serial.is_none() {
         fleet.zone.soa.serial = content_serial(&fleet);
     }
@@ -93,20 +99,31 @@ pub fn dns_name(raw: &str) -> Result<String, String> {
         return Err(format!("{raw:?} is empty; {ALLOWED}"));
     }
     if name.len() > 253 {
-        return Err(format!("{raw:?} is {} characters long; {ALLOWED}", name.len()));
+        return Err(format!(
+            "{raw:?} is {} characters long; {ALLOWED}",
+            name.len()
+        ));
     }
     for label in name.split('.') {
         if label.is_empty() {
             return Err(format!("{raw:?} has an empty label; {ALLOWED}"));
         }
         if label.len() > 63 {
-            return Err(format!("{raw:?} has the label {label:?} of {} characters; {ALLOWED}", label.len()));
+            return Err(format!(
+                "{raw:?} has the label {label:?} of {} characters; {ALLOWED}",
+                label.len()
+            ));
         }
-        if let Some(c) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
             return Err(format!("{raw:?} contains {c:?}; {ALLOWED}"));
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err(format!("{raw:?} has the label {label:?} starting or ending with a hyphen; {ALLOWED}"));
+            return Err(format!(
+                "{raw:?} has the label {label:?} starting or ending with a hyphen; {ALLOWED}"
+            ));
         }
     }
     Ok(name.to_ascii_lowercase())
@@ -121,18 +138,32 @@ fn is_in_zone(name: &str, apex: &str) -> bool {
 fn zone_settings(doc: &Doc, s: &SettingsDocument, diags: &mut Diagnostics) -> Option<ZoneSettings> {
     let object = "FleetDNSConfig";
     let err = |diags: &mut Diagnostics, path: &[&str], field: &str, msg: String| {
-        diags.push(Diagnostic::error(doc.location_of(path), msg).object(object).field(field));
+        diags.push(
+            Diagnostic::error(doc.location_of(path), msg)
+                .object(object)
+                .field(field),
+        );
     };
     let apex = match dns_name(&s.spec.zone) {
         Ok(a) => a,
         Err(e) => {
-            err(diags, &["spec", "zone"], "spec.zone", format!("the zone apex {e}"));
+            err(
+                diags,
+                &["spec", "zone"],
+                "spec.zone",
+                format!("the zone apex {e}"),
+            );
             return None;
         }
     };
     let default_ttl = s.spec.ttl.unwrap_or(DEFAULT_TTL);
     if default_ttl > MAX_TTL {
-        err(diags, &["spec", "ttl"], "spec.ttl", format!("{default_ttl} is too large; allowed: 0 to {MAX_TTL}"));
+        err(
+            diags,
+            &["spec", "ttl"],
+            "spec.ttl",
+            format!("{default_ttl} is too large; allowed: 0 to {MAX_TTL}"),
+        );
     }
     let mut name_servers = Vec::new();
     if s.spec.name_servers.is_empty() {
@@ -174,15 +205,25 @@ fn zone_settings(doc: &Doc, s: &SettingsDocument, diags: &mut Diagnostics) -> Op
             );
         }
         if name_servers.iter().any(|n: &NameServer| n.name == name) {
-            err(diags, &path, &format!("{field}.name"), format!("{name} is listed twice; allowed: each name server once"));
+            err(
+                diags,
+                &path,
+                &format!("{field}.name"),
+                format!("{name} is listed twice; allowed: each name server once"),
+            );
             continue;
         }
         name_servers.push(NameServer { name, addresses });
     }
     let soa_spec = &s.spec.soa;
     let mname = match &soa_spec.mname {
-        Some(m) => dns_name(m).map_err(|e| err(diags, &["spec", "soa", "mname"], "spec.soa.mname", e)).ok()?,
-        None => name_servers.first().map(|n| n.name.clone()).unwrap_or_else(|| format!("ns1.{apex}")),
+        Some(m) => dns_name(m)
+            .map_err(|e| err(diags, &["spec", "soa", "mname"], "spec.soa.mname", e))
+            .ok()?,
+        None => name_servers
+            .first()
+            .map(|n| n.name.clone())
+            .unwrap_or_else(|| format!("ns1.{apex}")),
     };
     let rname = match &soa_spec.rname {
         Some(r) => {
@@ -194,7 +235,9 @@ fn zone_settings(doc: &Doc, s: &SettingsDocument, diags: &mut Diagnostics) -> Op
                 }
                 None => r.clone(),
             };
-            dns_name(&r).map_err(|e| err(diags, &["spec", "soa", "rname"], "spec.soa.rname", e)).ok()?
+            dns_name(&r)
+                .map_err(|e| err(diags, &["spec", "soa", "rname"], "spec.soa.rname", e))
+                .ok()?
         }
         None => format!("hostmaster.{apex}"),
     };
@@ -210,15 +253,27 @@ fn zone_settings(doc: &Doc, s: &SettingsDocument, diags: &mut Diagnostics) -> Op
     };
     for (field, value) in [("ttl", soa.ttl), ("minimum", soa.minimum)] {
         if value > MAX_TTL {
-            err(diags, &["spec", "soa", field], &format!("spec.soa.{field}"), format!("{value} is too large; allowed: 0 to {MAX_TTL}"));
+            err(
+                diags,
+                &["spec", "soa", field],
+                &format!("spec.soa.{field}"),
+                format!("{value} is too large; allowed: 0 to {MAX_TTL}"),
+            );
         }
     }
-    Some(ZoneSettings { apex, soa, name_servers, default_ttl })
+    Some(ZoneSettings {
+        apex,
+        soa,
+        name_servers,
+        default_ttl,
+    })
 }
 
 fn listen(_doc: &Doc, s: &SettingsDocument, _diags: &mut Diagnostics) -> Vec<SocketAddr> {
     if s.spec.listen.is_empty() {
-        vec![DEFAULT_LISTEN.parse().expect("DEFAULT_LISTEN is a socket address")]
+        vec![DEFAULT_LISTEN
+            .parse()
+            .expect("DEFAULT_LISTEN is a socket address")]
     } else {
         s.spec.listen.clone()
     }
@@ -232,14 +287,31 @@ fn clusters(doc: &Doc, s: &SettingsDocument, diags: &mut Diagnostics) -> Cluster
     for (i, c) in s.spec.clusters.iter().enumerate() {
         let field = format!("spec.clusters[{i}]");
         let err = |diags: &mut Diagnostics, path: &[&str], f: String, msg: String| {
-            diags.push(Diagnostic::error(doc.location_of(path), msg).object("FleetDNSConfig").field(f));
+            diags.push(
+                Diagnostic::error(doc.location_of(path), msg)
+                    .object("FleetDNSConfig")
+                    .field(f),
+            );
         };
         if let Err(e) = dns_name(&c.name) {
-            err(diags, &["spec", "clusters", "name"], format!("{field}.name"), format!("cluster name {e}"));
+            err(
+                diags,
+                &["spec", "clusters", "name"],
+                format!("{field}.name"),
+                format!("cluster name {e}"),
+            );
             continue;
         }
         if out.contains_key(&c.name) {
-            err(diags, &["spec", "clusters", "name"], format!("{field}.name"), format!("cluster {:?} is listed twice; allowed: unique cluster names", c.name));
+            err(
+                diags,
+                &["spec", "clusters", "name"],
+                format!("{field}.name"),
+                format!(
+                    "cluster {:?} is listed twice; allowed: unique cluster names",
+                    c.name
+                ),
+            );
             continue;
         }
         let mut services = BTreeMap::new();
@@ -247,14 +319,30 @@ fn clusters(doc: &Doc, s: &SettingsDocument, diags: &mut Diagnostics) -> Cluster
             let sfield = format!("{field}.services[{j}]");
             let key = (svc.namespace.clone(), svc.name.clone());
             if services.contains_key(&key) {
-                err(diags, &["spec", "clusters", "services", "name"], format!("{sfield}.name"), format!("Service {}/{} is listed twice in cluster {}", svc.namespace, svc.name, c.name));
+                err(
+                    diags,
+                    &["spec", "clusters", "services", "name"],
+                    format!("{sfield}.name"),
+                    format!(
+                        "Service {}/{} is listed twice in cluster {}",
+                        svc.namespace, svc.name, c.name
+                    ),
+                );
                 continue;
             }
             match target(&svc.load_balancer) {
                 Ok(t) => {
                     services.insert(key, t);
                 }
-                Err(e) => err(diags, &["spec", "clusters", "services", "loadBalancer"], format!("{sfield}.loadBalancer"), format!("Service {}/{} in cluster {}: {e}", svc.namespace, svc.name, c.name)),
+                Err(e) => err(
+                    diags,
+                    &["spec", "clusters", "services", "loadBalancer"],
+                    format!("{sfield}.loadBalancer"),
+                    format!(
+                        "Service {}/{} in cluster {}: {e}",
+                        svc.namespace, svc.name, c.name
+                    ),
+                ),
             }
         }
         out.insert(c.name.clone(), services);
@@ -272,9 +360,14 @@ fn target(entries: &[String]) -> Result<Target, String> {
         match e.parse::<IpAddr>() {
             Ok(IpAddr::V4(a)) if v4.is_none() => v4 = Some(a),
             Ok(IpAddr::V6(a)) if v6.is_none() => v6 = Some(a),
-            Ok(_) => return Err(format!("more than one address of the same family ({e}); {ALLOWED}")),
+            Ok(_) => {
+                return Err(format!(
+                    "more than one address of the same family ({e}); {ALLOWED}"
+                ))
+            }
             Err(_) => {
-                let h = dns_name(e).map_err(|m| format!("{e:?} is neither an IP address nor a host name: {m}"))?;
+                let h = dns_name(e)
+                    .map_err(|m| format!("{e:?} is neither an IP address nor a host name: {m}"))?;
                 if host.is_some() {
                     return Err(format!("more than one host name; {ALLOWED}"));
                 }
@@ -315,14 +408,26 @@ fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnostics) -> Exp
         let object = format!("ServiceExport {ns}/{name}");
         let weight_path = ["metadata", "annotations", crate::crd::WEIGHT_ANNOTATION];
         let weight_field = format!("metadata.annotations[{:?}]", crate::crd::WEIGHT_ANNOTATION);
-        if let Some(prev) = seen.insert((ns.clone(), name.clone(), e.annotation(CLUSTERS_ANNOTATION).map(str::to_string)), e.doc.index) {
+        if let Some(prev) = seen.insert(
+            (
+                ns.clone(),
+                name.clone(),
+                e.annotation(CLUSTERS_ANNOTATION).map(str::to_string),
+            ),
+            e.doc.index,
+        ) {
             diags.push(Diagnostic::error(e.doc.location_of(&["metadata", "name"]), format!("defined twice (first in document {prev}); allowed: one ServiceExport per Service (per cluster set)")).object(object).field("metadata.name"));
             continue;
         }
-        let weight = match weight::parse_export_weight(e.annotation(crate::crd::WEIGHT_ANNOTATION)) {
+        let weight = match weight::parse_export_weight(e.annotation(crate::crd::WEIGHT_ANNOTATION))
+        {
             Ok(w) => w,
             Err(msg) => {
-                diags.push(Diagnostic::error(e.doc.location_of(&weight_path), msg).object(object).field(weight_field));
+                diags.push(
+                    Diagnostic::error(e.doc.location_of(&weight_path), msg)
+                        .object(object)
+                        .field(weight_field),
+                );
                 continue;
             }
         };
@@ -331,10 +436,16 @@ fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnostics) -> Exp
             None => continue,
         };
         let scope: Option<Vec<String>> = e.annotation(CLUSTERS_ANNOTATION).map(|v| {
-            v.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect()
+            v.split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect()
         });
         if let Some(scope) = &scope {
-            let unknown: Vec<&String> = scope.iter().filter(|c| !clusters.contains_key(*c)).collect();
+            let unknown: Vec<&String> = scope
+                .iter()
+                .filter(|c| !clusters.contains_key(*c))
+                .collect();
             if !unknown.is_empty() || scope.is_empty() {
                 let known: Vec<&String> = clusters.keys().collect();
                 diags.push(
@@ -362,7 +473,14 @@ fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnostics) -> Exp
             let hint = if there.is_empty() {
                 format!("no member cluster runs any Service in namespace {ns}")
             } else {
-                format!("Services in namespace {ns}: {}", there.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+                format!(
+                    "Services in namespace {ns}: {}",
+                    there
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             };
             diags.push(
                 Diagnostic::error(
@@ -380,7 +498,13 @@ fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnostics) -> Exp
         }
         let list = out.entry(key).or_default();
         for (cluster, target) in running {
-            let export = Export { cluster: cluster.clone(), target: target.clone(), weight, always_serve, scoped: scope.is_some() };
+            let export = Export {
+                cluster: cluster.clone(),
+                target: target.clone(),
+                weight,
+                always_serve,
+                scoped: scope.is_some(),
+            };
             match list.iter_mut().find(|x| x.cluster == *cluster) {
                 Some(existing) if existing.scoped && export.scoped => {
                     diags.push(Diagnostic::error(e.doc.location_of(&["metadata", "annotations", CLUSTERS_ANNOTATION]), format!("cluster {cluster} is already named by another ServiceExport {ns}/{name}; allowed: each cluster in at most one cluster-scoped ServiceExport per Service")).object(object.clone()).field(format!("metadata.annotations[{CLUSTERS_ANNOTATION:?}]")));
@@ -394,15 +518,23 @@ fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnostics) -> Exp
     out
 }
 
-fn bool_annotation<S>(o: &Object<S>, key: &str, object: &str, diags: &mut Diagnostics) -> Option<bool> {
+fn bool_annotation<S>(
+    o: &Object<S>,
+    key: &str,
+    object: &str,
+    diags: &mut Diagnostics,
+) -> Option<bool> {
     match o.annotation(key) {
         None | Some("false") => Some(false),
         Some("true") => Some(true),
         Some(other) => {
             diags.push(
-                Diagnostic::error(o.doc.location_of(&["metadata", "annotations", key]), format!("{other:?} is not allowed; allowed: \"true\" or \"false\""))
-                    .object(object.to_string())
-                    .field(format!("metadata.annotations[{key:?}]")),
+                Diagnostic::error(
+                    o.doc.location_of(&["metadata", "annotations", key]),
+                    format!("{other:?} is not allowed; allowed: \"true\" or \"false\""),
+                )
+                .object(object.to_string())
+                .field(format!("metadata.annotations[{key:?}]")),
             );
             None
         }
@@ -428,7 +560,14 @@ fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnostics) -> Pr
         let relative = format!("{ns}-{name}").to_ascii_lowercase();
         let owner = format!("{relative}.{}", zone.apex);
         if let Err(e) = dns_name(&owner) {
-            diags.push(Diagnostic::error(p.doc.location_of(&["metadata", "name"]), format!("the profile's DNS name <namespace>-<name>.<zone> is not valid: {e}")).object(object).field("metadata.name"));
+            diags.push(
+                Diagnostic::error(
+                    p.doc.location_of(&["metadata", "name"]),
+                    format!("the profile's DNS name <namespace>-<name>.<zone> is not valid: {e}"),
+                )
+                .object(object)
+                .field("metadata.name"),
+            );
             continue;
         }
         if let Some((other, line)) = owners.get(&owner) {
@@ -443,8 +582,13 @@ fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnostics) -> Pr
             diags.push(Diagnostic::error(p.doc.location_of(&["metadata", "name"]), format!("maps to the owner name {owner}, which is a name server of the zone; rename the profile or the name server")).object(object).field("metadata.name"));
             continue;
         }
-        owners.insert(owner.clone(), (object.clone(), p.doc.line_of(&["metadata", "name"])));
-        let Some(monitor) = monitor_config(p, &object, diags) else { continue };
+        owners.insert(
+            owner.clone(),
+            (object.clone(), p.doc.line_of(&["metadata", "name"])),
+        );
+        let Some(monitor) = monitor_config(p, &object, diags) else {
+            continue;
+        };
         let ttl = match p.annotation(TTL_ANNOTATION) {
             None => zone.default_ttl,
             Some(raw) => match raw.parse::<u32>() {
@@ -455,17 +599,34 @@ fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnostics) -> Pr
                 }
             },
         };
-        let Some(fail_closed) = bool_annotation(p, FAIL_CLOSED_ANNOTATION, &object, diags) else { continue };
+        let Some(fail_closed) = bool_annotation(p, FAIL_CLOSED_ANNOTATION, &object, diags) else {
+            continue;
+        };
         out.insert(
             (ns.clone(), name.clone()),
-            (p.doc.index, Profile { namespace: ns, name, owner, ttl, monitor, fail_closed, endpoints: Vec::new() }),
+            (
+                p.doc.index,
+                Profile {
+                    namespace: ns,
+                    name,
+                    owner,
+                    ttl,
+                    monitor,
+                    fail_closed,
+                    endpoints: Vec::new(),
+                },
+            ),
         );
     }
     out
 }
 
 /// Applies fleet-networking's defaulter and the v1beta1 CEL rules.
-fn monitor_config(p: &Object<TrafficManagerProfileSpec>, object: &str, diags: &mut Diagnostics) -> Option<MonitorConfig> {
+fn monitor_config(
+    p: &Object<TrafficManagerProfileSpec>,
+    object: &str,
+    diags: &mut Diagnostics,
+) -> Option<MonitorConfig> {
     let m = p.spec.monitor_config.clone().unwrap_or_default();
     let path = |f: &'static str| ["spec", "monitorConfig", f];
     let interval = m.interval_in_seconds.unwrap_or(30);
@@ -480,8 +641,19 @@ fn monitor_config(p: &Object<TrafficManagerProfileSpec>, object: &str, diags: &m
         return None;
     }
     let port = m.port.unwrap_or(80);
-    let Ok(port) = u16::try_from(port).map_err(|_| ()).and_then(|p| if p == 0 { Err(()) } else { Ok(p) }) else {
-        diags.push(Diagnostic::error(p.doc.location_of(&path("port")), format!("{port} is not a port; allowed: 1 to 65535")).object(object.to_string()).field("spec.monitorConfig.port"));
+    let Ok(port) =
+        u16::try_from(port)
+            .map_err(|_| ())
+            .and_then(|p| if p == 0 { Err(()) } else { Ok(p) })
+    else {
+        diags.push(
+            Diagnostic::error(
+                p.doc.location_of(&path("port")),
+                format!("{port} is not a port; allowed: 1 to 65535"),
+            )
+            .object(object.to_string())
+            .field("spec.monitorConfig.port"),
+        );
         return None;
     };
     let protocol = match m.protocol.unwrap_or(MonitorProtocol::HTTP) {
@@ -489,7 +661,12 @@ fn monitor_config(p: &Object<TrafficManagerProfileSpec>, object: &str, diags: &m
         MonitorProtocol::HTTPS => Protocol::Https,
         MonitorProtocol::TCP => Protocol::Tcp,
     };
-    let custom_headers = m.custom_headers.unwrap_or_default().into_iter().map(|h| (h.name, h.value)).collect();
+    let custom_headers = m
+        .custom_headers
+        .unwrap_or_default()
+        .into_iter()
+        .map(|h| (h.name, h.value))
+        .collect();
     Some(MonitorConfig {
         protocol,
         port,
@@ -513,15 +690,24 @@ fn backends(inputs: &Inputs, profiles: &mut Profiles, exports: &Exports, diags: 
             diags.push(Diagnostic::error(b.doc.location_of(&["metadata", "name"]), format!("defined twice (first in document {prev}); allowed: one object per namespace and name")).object(object).field("metadata.name"));
             continue;
         }
-        let TrafficManagerBackendSpec { profile, backend, weight } = &b.spec;
-        let Some((_, target_profile)) = profiles.get_mut(&(ns.clone(), profile.name.clone())) else {
+        let TrafficManagerBackendSpec {
+            profile,
+            backend,
+            weight,
+        } = &b.spec;
+        let Some((_, target_profile)) = profiles.get_mut(&(ns.clone(), profile.name.clone()))
+        else {
             let known: Vec<String> = inputs
                 .profiles
                 .iter()
                 .filter(|p| p.namespace() == ns)
                 .map(|p| p.name().to_string())
                 .collect();
-            let known = if known.is_empty() { format!("none in namespace {ns}") } else { format!("profiles in namespace {ns}: {}", known.join(", ")) };
+            let known = if known.is_empty() {
+                format!("none in namespace {ns}")
+            } else {
+                format!("profiles in namespace {ns}: {}", known.join(", "))
+            };
             diags.push(
                 Diagnostic::error(b.doc.location_of(&["spec", "profile", "name"]), format!("no TrafficManagerProfile named {:?} in namespace {ns} (a backend must be in its profile's namespace); {known}", profile.name))
                     .object(object)
@@ -532,7 +718,10 @@ fn backends(inputs: &Inputs, profiles: &mut Profiles, exports: &Exports, diags: 
         let backend_weight = weight.unwrap_or(i64::from(weight::DEFAULT_BACKEND_WEIGHT)) as u32;
         let service_key = (ns.clone(), backend.name.clone());
         let Some(list) = exports.get(&service_key) else {
-            let any_export = inputs.exports.iter().any(|e| e.namespace() == ns && e.name() == backend.name);
+            let any_export = inputs
+                .exports
+                .iter()
+                .any(|e| e.namespace() == ns && e.name() == backend.name);
             if any_export {
                 diags.push(
                     Diagnostic::error(b.doc.location_of(&["spec", "backend", "name"]), format!("every ServiceExport of Service {ns}/{} has weight 0, so the backend has no endpoints", backend.name))
@@ -550,7 +739,15 @@ fn backends(inputs: &Inputs, profiles: &mut Profiles, exports: &Exports, diags: 
             continue;
         };
         if backend_weight == 0 {
-            diags.push(Diagnostic::error(b.doc.location_of(&["spec", "weight"]), "weight 0: the backend contributes no endpoints").severity(Severity::Note).object(object).field("spec.weight"));
+            diags.push(
+                Diagnostic::error(
+                    b.doc.location_of(&["spec", "weight"]),
+                    "weight 0: the backend contributes no endpoints",
+                )
+                .severity(Severity::Note)
+                .object(object)
+                .field("spec.weight"),
+            );
             continue;
         }
         let total: u64 = list.iter().map(|e| u64::from(e.weight)).sum();

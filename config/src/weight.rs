@@ -95,7 +95,10 @@ mod tests {
             for w in 1..=50 {
                 for total in u64::from(w)..u64::from(w) + 60 {
                     let e = endpoint_weight(w_backend, w, total);
-                    assert!((1..=w_backend).contains(&e), "{w_backend} {w} {total} -> {e}");
+                    assert!(
+                        (1..=w_backend).contains(&e),
+                        "{w_backend} {w} {total} -> {e}"
+                    );
                 }
             }
         }
@@ -107,7 +110,10 @@ mod tests {
         assert_eq!(parse_export_weight(Some("0")), Ok(0));
         assert_eq!(parse_export_weight(Some("1000")), Ok(1000));
         let e = parse_export_weight(Some("abc")).unwrap_err();
-        assert!(e.contains("not an integer") && e.contains("0 to 1000"), "{e}");
+        assert!(
+            e.contains("not an integer") && e.contains("0 to 1000"),
+            "{e}"
+        );
         let e = parse_export_weight(Some("-1")).unwrap_err();
         assert!(e.contains("out of range") && e.contains("0 to 1000"), "{e}");
         let e = parse_export_weight(Some("1001")).unwrap_err();

@@ -78,7 +78,11 @@ pub fn answer<'z>(zone: &'z Zone, qname: &LowerName, qtype: RecordType) -> Answe
                 &node.aaaa
             } else if let Some(p) = &node.profile {
                 let a = p.a.pick();
-                if a.is_empty() { p.aaaa.pick() } else { a }
+                if a.is_empty() {
+                    p.aaaa.pick()
+                } else {
+                    a
+                }
             } else {
                 &[]
             }

@@ -37,7 +37,11 @@ impl Handler {
 
 #[async_trait::async_trait]
 impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response_handle: R) -> ResponseInfo {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
         let mut metadata = Metadata::response_from_request(&request.metadata);
         let mut edns = None;
         if let Some(req_edns) = &request.edns {
@@ -63,7 +67,12 @@ impl RequestHandler for Handler {
             };
         }
         if metadata.response_code != ResponseCode::NoError {
-            return send(&mut response_handle, builder.build_no_records(metadata), &request.metadata).await;
+            return send(
+                &mut response_handle,
+                builder.build_no_records(metadata),
+                &request.metadata,
+            )
+            .await;
         }
 
         let query = &request.queries.queries()[0];
@@ -89,7 +98,13 @@ impl RequestHandler for Handler {
             .iter()
             .map(|r| Record::from_rdata(owner.clone(), r.ttl, r.data.clone()))
             .collect();
-        let response = builder.build(metadata, answers.iter(), found.authorities.iter(), [], found.additionals.iter());
+        let response = builder.build(
+            metadata,
+            answers.iter(),
+            found.authorities.iter(),
+            [],
+            found.additionals.iter(),
+        );
         send(&mut response_handle, response, &request.metadata).await
     }
 }

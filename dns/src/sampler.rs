@@ -29,7 +29,8 @@ impl Sampler {
         let mut scaled: Vec<u64> = weights.iter().map(|&w| u64::from(w) * n as u64).collect();
         let mut threshold = vec![total; n];
         let mut alias: Vec<u32> = (0..n as u32).collect();
-        let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| scaled[i] < total);
+        let (mut small, mut large): (Vec<usize>, Vec<usize>) =
+            (0..n).partition(|&i| scaled[i] < total);
         while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
             small.pop();
             threshold[s] = scaled[s];

@@ -39,7 +39,10 @@ pub struct Listeners {
 impl Listeners {
     /// The addresses actually bound (useful with port 0); UDP and TCP share them.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.udp.iter().filter_map(|s| s.local_addr().ok()).collect()
+        self.udp
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect()
     }
 }
 
@@ -49,9 +52,23 @@ pub async fn bind(addrs: &[SocketAddr]) -> Result<Listeners, Error> {
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
     for &addr in addrs {
-        let socket = UdpSocket::bind(addr).await.map_err(|source| Error::Bind { protocol: "UDP", addr, source })?;
-        let bound = socket.local_addr().map_err(|source| Error::Bind { protocol: "UDP", addr, source })?;
-        let listener = TcpListener::bind(bound).await.map_err(|source| Error::Bind { protocol: "TCP", addr: bound, source })?;
+        let socket = UdpSocket::bind(addr).await.map_err(|source| Error::Bind {
+            protocol: "UDP",
+            addr,
+            source,
+        })?;
+        let bound = socket.local_addr().map_err(|source| Error::Bind {
+            protocol: "UDP",
+            addr,
+            source,
+        })?;
+        let listener = TcpListener::bind(bound)
+            .await
+            .map_err(|source| Error::Bind {
+                protocol: "TCP",
+                addr: bound,
+                source,
+            })?;
         udp.push(socket);
         tcp.push(listener);
     }
@@ -59,7 +76,11 @@ pub async fn bind(addrs: &[SocketAddr]) -> Result<Listeners, Error> {
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and drains.
-pub async fn serve(listeners: Listeners, handler: Handler, shutdown: impl std::future::Future<Output = ()>) -> Result<(), Error> {
+pub async fn serve(
+    listeners: Listeners,
+    handler: Handler,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), Error> {
     let mut server = Server::new(handler);
     for s in listeners.udp {
         server.register_socket(s);
@@ -73,5 +94,8 @@ pub async fn serve(listeners: Listeners, handler: Handler, shutdown: impl std::f
         _ = shutdown => {}
     }
     token.cancel();
-    server.block_until_done().await.map_err(|e| Error::Serve(e.to_string()))
+    server
+        .block_until_done()
+        .await
+        .map_err(|e| Error::Serve(e.to_string()))
 }

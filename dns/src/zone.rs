@@ -131,7 +131,8 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
         z.soa.minimum,
     );
     let soa = Record::from_rdata(origin.clone(), z.soa.ttl, RData::SOA(soa_rdata.clone()));
-    let soa_negative = Record::from_rdata(origin.clone(), z.soa.negative_ttl(), RData::SOA(soa_rdata));
+    let soa_negative =
+        Record::from_rdata(origin.clone(), z.soa.negative_ttl(), RData::SOA(soa_rdata));
     let ns: Box<[Record]> = z
         .name_servers
         .iter()
@@ -148,11 +149,22 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
         if !apex.zone_of(&lower) {
             continue;
         }
-        let records: Vec<Record> = n.addresses.iter().map(|&ip| address_record(&name, z.soa.ttl, ip)).collect();
+        let records: Vec<Record> = n
+            .addresses
+            .iter()
+            .map(|&ip| address_record(&name, z.soa.ttl, ip))
+            .collect();
         glue.extend(records.iter().cloned());
         let node = nodes.entry(lower).or_default();
-        node.a = records.iter().filter(|r| matches!(r.data, RData::A(_))).cloned().collect();
-        node.aaaa = records.into_iter().filter(|r| matches!(r.data, RData::AAAA(_))).collect();
+        node.a = records
+            .iter()
+            .filter(|r| matches!(r.data, RData::A(_)))
+            .cloned()
+            .collect();
+        node.aaaa = records
+            .into_iter()
+            .filter(|r| matches!(r.data, RData::AAAA(_)))
+            .collect();
     }
 
     for p in &fleet.profiles {
@@ -206,7 +218,11 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
 
 /// The endpoints in the answer set, after health: available ones; when none is
 /// available, all of them (fail-open, as Traffic Manager) unless fail-closed.
-pub fn served_endpoints<'f>(endpoints: &'f [Endpoint], health: &Health, fail_closed: bool) -> Vec<&'f Endpoint> {
+pub fn served_endpoints<'f>(
+    endpoints: &'f [Endpoint],
+    health: &Health,
+    fail_closed: bool,
+) -> Vec<&'f Endpoint> {
     let available: Vec<&Endpoint> = endpoints
         .iter()
         .filter(|e| health.state_of(e).is_available())

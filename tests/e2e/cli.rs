@@ -15,17 +15,33 @@ fn check(config: &str, json: bool) -> (Option<i32>, String) {
     }
     let out = cmd.output().unwrap();
     std::fs::remove_dir_all(dir).unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
 fn check_prints_names_endpoints_and_effective_weights() {
     let (code, out) = check(&fixtures::example(), false);
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("kuard-demo-kuard-atm-demo.fleet.example.com."), "{out}");
-    for (cluster, ip, weight) in [("member-1", "127.0.0.11", 25), ("member-2", "127.0.0.12", 25), ("member-3", "127.0.0.13", 50)] {
-        let line = out.lines().find(|l| l.contains(&format!("#{cluster} "))).unwrap_or_else(|| panic!("{cluster} missing:\n{out}"));
-        assert!(line.contains(ip) && line.contains(&format!("weight   {weight}")), "{line}");
+    assert!(
+        out.contains("kuard-demo-kuard-atm-demo.fleet.example.com."),
+        "{out}"
+    );
+    for (cluster, ip, weight) in [
+        ("member-1", "127.0.0.11", 25),
+        ("member-2", "127.0.0.12", 25),
+        ("member-3", "127.0.0.13", 50),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!("#{cluster} ")))
+            .unwrap_or_else(|| panic!("{cluster} missing:\n{out}"));
+        assert!(
+            line.contains(ip) && line.contains(&format!("weight   {weight}")),
+            "{line}"
+        );
     }
 }
 
@@ -38,7 +54,12 @@ fn check_json_has_the_fleet() {
     assert_eq!(v["fleet"]["zone"]["apex"], "fleet.example.com");
     let p = &v["fleet"]["profiles"][0];
     assert_eq!(p["owner"], "kuard-demo-kuard-atm-demo.fleet.example.com");
-    let weights: Vec<u64> = p["endpoints"].as_array().unwrap().iter().map(|e| e["weight"].as_u64().unwrap()).collect();
+    let weights: Vec<u64> = p["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["weight"].as_u64().unwrap())
+        .collect();
     assert_eq!(weights, [25, 25, 50]);
 }
 
@@ -47,12 +68,22 @@ fn check_exits_non_zero_and_lists_errors_as_text_and_json() {
     let bad = fixtures::example().replace("intervalInSeconds: 10", "intervalInSeconds: 20");
     let (code, out) = check(&bad, false);
     assert_eq!(code, Some(1));
-    assert!(out.contains("TrafficManagerProfile team-a/web") && out.contains("spec.monitorConfig.intervalInSeconds") && out.contains("10, 30"), "{out}");
+    assert!(
+        out.contains("TrafficManagerProfile team-a/web")
+            && out.contains("spec.monitorConfig.intervalInSeconds")
+            && out.contains("10, 30"),
+        "{out}"
+    );
     let (code, out) = check(&bad, true);
     assert_eq!(code, Some(1));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["valid"], false);
-    let d = v["diagnostics"].as_array().unwrap().iter().find(|d| d["severity"] == "error").expect("an error diagnostic");
+    let d = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["severity"] == "error")
+        .expect("an error diagnostic");
     assert_eq!(d["field"], "spec.monitorConfig.intervalInSeconds");
     assert!(d["location"]["line"].as_u64().unwrap() > 0);
 }

@@ -6,7 +6,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_fleetdns");
 
 /// The shipped example config.
 pub fn example() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fleet.yaml")).expect("read example")
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fleet.yaml"))
+        .expect("read example")
 }
 
 /// Starts fleetdns on `config` on a free loopback port.
@@ -60,7 +61,9 @@ spec:
 
 /// A ServiceExport `ns/<service>` with an optional weight annotation.
 pub fn export(service: &str, weight: Option<&str>) -> String {
-    let ann = weight.map_or(String::new(), |w| format!("\n  annotations: {{networking.fleet.azure.com/weight: \"{w}\"}}"));
+    let ann = weight.map_or(String::new(), |w| {
+        format!("\n  annotations: {{networking.fleet.azure.com/weight: \"{w}\"}}")
+    });
     format!(
         "---
 apiVersion: networking.fleet.azure.com/v1alpha1

@@ -28,13 +28,27 @@ fn parse(raw: String) -> Reply {
     for line in raw.lines() {
         let l = line.trim();
         if let Some(rest) = l.split("status: ").nth(1) {
-            status = rest.split([',', ';']).next().unwrap_or("").trim().to_string();
-        } else if let Some(rest) = l.strip_prefix(";; flags: ").or_else(|| l.strip_prefix(";; Flags: ")) {
+            status = rest
+                .split([',', ';'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+        } else if let Some(rest) = l
+            .strip_prefix(";; flags: ")
+            .or_else(|| l.strip_prefix(";; Flags: "))
+        {
             let (f, c) = rest.split_once(';').unwrap_or((rest, ""));
             flags = f.split_whitespace().map(str::to_string).collect();
             for part in c.split([',', ';']) {
                 if let Some((k, v)) = part.trim().split_once(": ") {
-                    let i = match k { "QUERY" => 0, "ANSWER" => 1, "AUTHORITY" => 2, "ADDITIONAL" => 3, _ => continue };
+                    let i = match k {
+                        "QUERY" => 0,
+                        "ANSWER" => 1,
+                        "AUTHORITY" => 2,
+                        "ADDITIONAL" => 3,
+                        _ => continue,
+                    };
                     counts[i] = v.trim().parse().unwrap_or(0);
                 }
             }
@@ -55,13 +69,28 @@ fn parse(raw: String) -> Reply {
             }
         }
     }
-    Reply { status, flags, counts, answer, authority, additional, raw }
+    Reply {
+        status,
+        flags,
+        counts,
+        answer,
+        authority,
+        additional,
+        raw,
+    }
 }
 
 fn dig(addr: std::net::SocketAddr, args: &[&str]) -> Reply {
     let server = format!("@{}", addr.ip());
     let port = addr.port().to_string();
-    let mut all = vec![server.as_str(), "-p", port.as_str(), "+norec", "+time=2", "+tries=2"];
+    let mut all = vec![
+        server.as_str(),
+        "-p",
+        port.as_str(),
+        "+norec",
+        "+time=2",
+        "+tries=2",
+    ];
     all.extend_from_slice(args);
     parse(tools::run("dig", &all))
 }
@@ -69,7 +98,14 @@ fn dig(addr: std::net::SocketAddr, args: &[&str]) -> Reply {
 fn kdig(addr: std::net::SocketAddr, args: &[&str]) -> Reply {
     let server = format!("@{}", addr.ip());
     let port = addr.port().to_string();
-    let mut all = vec![server.as_str(), "-p", port.as_str(), "+norec", "+time=2", "+retry=1"];
+    let mut all = vec![
+        server.as_str(),
+        "-p",
+        port.as_str(),
+        "+norec",
+        "+time=2",
+        "+retry=1",
+    ];
     all.extend_from_slice(args);
     parse(tools::run("kdig", &all))
 }
@@ -86,12 +122,21 @@ fn profile_a_query_is_authoritative_and_answers_one_endpoint() {
     let s = fixtures::start(&fixtures::example());
     check_both(s.addr, &[PROFILE, "A"], |tool, r| {
         assert_eq!(r.status, "NOERROR", "{tool}: {}", r.raw);
-        assert!(r.flags.contains("aa") && r.flags.contains("qr"), "{tool}: {}", r.raw);
+        assert!(
+            r.flags.contains("aa") && r.flags.contains("qr"),
+            "{tool}: {}",
+            r.raw
+        );
         assert!(!r.flags.contains("ra"), "{tool}");
         assert_eq!(r.answer.len(), 1, "{tool}: {}", r.raw);
         let a = &r.answer[0];
         assert!(a.contains("\tA\t") || a.contains(" A "), "{tool}: {a}");
-        assert!(["127.0.0.11", "127.0.0.12", "127.0.0.13"].iter().any(|ip| a.ends_with(ip)), "{tool}: {a}");
+        assert!(
+            ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
+                .iter()
+                .any(|ip| a.ends_with(ip)),
+            "{tool}: {a}"
+        );
     });
 }
 
@@ -110,11 +155,19 @@ fn aaaa_on_an_ipv4_only_profile_is_nodata_with_soa() {
 #[test]
 fn unknown_name_is_nxdomain_with_soa() {
     let s = fixtures::start(&fixtures::example());
-    check_both(s.addr, &["no-such-profile.fleet.example.com", "A"], |tool, r| {
-        assert_eq!(r.status, "NXDOMAIN", "{tool}");
-        assert!(r.flags.contains("aa"), "{tool}");
-        assert!(r.authority.iter().any(|l| l.contains("SOA")), "{tool}: {}", r.raw);
-    });
+    check_both(
+        s.addr,
+        &["no-such-profile.fleet.example.com", "A"],
+        |tool, r| {
+            assert_eq!(r.status, "NXDOMAIN", "{tool}");
+            assert!(r.flags.contains("aa"), "{tool}");
+            assert!(
+                r.authority.iter().any(|l| l.contains("SOA")),
+                "{tool}: {}",
+                r.raw
+            );
+        },
+    );
 }
 
 #[test]
@@ -133,13 +186,28 @@ fn apex_soa_and_ns_with_glue() {
         assert_eq!(r.status, "NOERROR", "{tool}");
         assert!(r.flags.contains("aa"), "{tool}");
         assert_eq!(r.answer.len(), 1);
-        assert!(r.answer[0].contains("SOA") && r.answer[0].contains("ns1.fleet.example.com. hostmaster.fleet.example.com."), "{tool}: {}", r.raw);
+        assert!(
+            r.answer[0].contains("SOA")
+                && r.answer[0].contains("ns1.fleet.example.com. hostmaster.fleet.example.com."),
+            "{tool}: {}",
+            r.raw
+        );
     });
     check_both(s.addr, &["fleet.example.com", "NS"], |tool, r| {
         assert!(r.flags.contains("aa"), "{tool}");
         assert_eq!(r.answer.len(), 1, "{tool}: {}", r.raw);
-        assert!(r.answer[0].ends_with("ns1.fleet.example.com."), "{tool}: {}", r.raw);
-        assert!(r.additional.iter().any(|l| l.starts_with("ns1.fleet.example.com.") && l.ends_with("127.0.0.1")), "{tool}: glue: {}", r.raw);
+        assert!(
+            r.answer[0].ends_with("ns1.fleet.example.com."),
+            "{tool}: {}",
+            r.raw
+        );
+        assert!(
+            r.additional
+                .iter()
+                .any(|l| l.starts_with("ns1.fleet.example.com.") && l.ends_with("127.0.0.1")),
+            "{tool}: glue: {}",
+            r.raw
+        );
     });
 }
 
@@ -182,7 +250,22 @@ fn mixed_case_query_names_are_answered_in_the_same_case() {
 #[test]
 fn nslookup_resolves_the_profile() {
     let s = fixtures::start(&fixtures::example());
-    let out = tools::run("nslookup", &["-port=".to_string() + &s.addr.port().to_string(), PROFILE.to_string(), s.addr.ip().to_string()].iter().map(String::as_str).collect::<Vec<_>>());
+    let out = tools::run(
+        "nslookup",
+        &[
+            "-port=".to_string() + &s.addr.port().to_string(),
+            PROFILE.to_string(),
+            s.addr.ip().to_string(),
+        ]
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    );
     assert!(out.contains(&format!("Name:\t{PROFILE}")), "{out}");
-    assert!(["127.0.0.11", "127.0.0.12", "127.0.0.13"].iter().any(|ip| out.contains(&format!("Address: {ip}"))), "{out}");
+    assert!(
+        ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
+            .iter()
+            .any(|ip| out.contains(&format!("Address: {ip}"))),
+        "{out}"
+    );
 }

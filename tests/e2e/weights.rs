@@ -16,14 +16,24 @@ fn shares(addr: std::net::SocketAddr, name: &str, n: u32) -> BTreeMap<String, f6
         assert_eq!(m.answers.len(), 1);
         *counts.entry(m.answers[0].data.to_string()).or_default() += 1;
     }
-    counts.into_iter().map(|(k, v)| (k, 100.0 * f64::from(v) / f64::from(n))).collect()
+    counts
+        .into_iter()
+        .map(|(k, v)| (k, 100.0 * f64::from(v) / f64::from(n)))
+        .collect()
 }
 
 fn assert_within(actual: &BTreeMap<String, f64>, expected: &[(&str, f64)], tolerance: f64) {
-    assert_eq!(actual.len(), expected.len(), "every endpoint and only them: {actual:?}");
+    assert_eq!(
+        actual.len(),
+        expected.len(),
+        "every endpoint and only them: {actual:?}"
+    );
     for (target, want) in expected {
         let got = actual.get(*target).copied().unwrap_or(0.0);
-        assert!((got - want).abs() <= tolerance, "{target}: {got:.2}% vs expected {want:.2}% (±{tolerance}pp); all: {actual:?}");
+        assert!(
+            (got - want).abs() <= tolerance,
+            "{target}: {got:.2}% vs expected {want:.2}% (±{tolerance}pp); all: {actual:?}"
+        );
     }
 }
 
@@ -31,8 +41,20 @@ fn assert_within(actual: &BTreeMap<String, f64>, expected: &[(&str, f64)], toler
 fn example_config_shares_match_effective_weights_over_20000_queries() {
     // examples/fleet.yaml: backend weight 100, exports 50/50/100 → endpoint weights 25/25/50.
     let s = fixtures::start(&fixtures::example());
-    let got = shares(s.addr, "kuard-demo-kuard-atm-demo.fleet.example.com.", 20_000);
-    assert_within(&got, &[("127.0.0.11", 25.0), ("127.0.0.12", 25.0), ("127.0.0.13", 50.0)], 2.0);
+    let got = shares(
+        s.addr,
+        "kuard-demo-kuard-atm-demo.fleet.example.com.",
+        20_000,
+    );
+    assert_within(
+        &got,
+        &[
+            ("127.0.0.11", 25.0),
+            ("127.0.0.12", 25.0),
+            ("127.0.0.13", 50.0),
+        ],
+        2.0,
+    );
 }
 
 #[test]
@@ -57,7 +79,14 @@ metadata:
     let s = fixtures::start(&c);
     let got = shares(s.addr, "ns-web.tm.test.", 20_000);
     let total = 167.0 + 334.0;
-    assert_within(&got, &[("192.0.2.1", 100.0 * 167.0 / total), ("192.0.2.2", 100.0 * 334.0 / total)], 2.0);
+    assert_within(
+        &got,
+        &[
+            ("192.0.2.1", 100.0 * 167.0 / total),
+            ("192.0.2.2", 100.0 * 334.0 / total),
+        ],
+        2.0,
+    );
 }
 
 #[test]
@@ -84,5 +113,13 @@ spec:
     let s = fixtures::start(&c);
     let got = shares(s.addr, "ns-web.tm.test.", 11_000);
     let t = 11.0;
-    assert_within(&got, &[("192.0.2.1", 500.0 / t), ("192.0.2.2", 500.0 / t), ("198.51.100.7", 100.0 / t)], 2.0);
+    assert_within(
+        &got,
+        &[
+            ("192.0.2.1", 500.0 / t),
+            ("192.0.2.2", 500.0 / t),
+            ("198.51.100.7", 100.0 / t),
+        ],
+        2.0,
+    );
 }

@@ -67,9 +67,14 @@ pub fn udp_raw_from(bind: &str, server: SocketAddr, packet: &[u8]) -> std::io::R
 /// One UDP query; panics on timeout or a reply that does not parse.
 pub fn udp(server: SocketAddr, name: &str, qtype: RecordType, opts: &Opts) -> Message {
     let packet = build(name, qtype, opts);
-    let reply = udp_raw_from("127.0.0.1:0", server, &packet).unwrap_or_else(|e| panic!("UDP query {name} {qtype}: {e}"));
+    let reply = udp_raw_from("127.0.0.1:0", server, &packet)
+        .unwrap_or_else(|e| panic!("UDP query {name} {qtype}: {e}"));
     let msg = Message::from_bytes(&reply).expect("reply parses");
-    assert_eq!(msg.metadata.id, u16::from_be_bytes([packet[0], packet[1]]), "reply ID matches");
+    assert_eq!(
+        msg.metadata.id,
+        u16::from_be_bytes([packet[0], packet[1]]),
+        "reply ID matches"
+    );
     msg
 }
 
@@ -107,7 +112,10 @@ impl Client {
         self.sock.send_to(&packet, self.server).expect("send");
         let mut buf = [0u8; 4096];
         loop {
-            let (n, _) = self.sock.recv_from(&mut buf).unwrap_or_else(|e| panic!("query {name} {qtype}: {e}"));
+            let (n, _) = self
+                .sock
+                .recv_from(&mut buf)
+                .unwrap_or_else(|e| panic!("query {name} {qtype}: {e}"));
             let msg = Message::from_bytes(&buf[..n]).expect("reply parses");
             // Skip late replies to earlier queries.
             if msg.metadata.id == u16::from_be_bytes([packet[0], packet[1]]) {

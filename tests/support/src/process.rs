@@ -56,7 +56,11 @@ impl Fleetdns {
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                     if line.contains("dns listening") {
-                        if let Some(addr) = line.split("addr=").nth(1).and_then(|s| s.split_whitespace().next()) {
+                        if let Some(addr) = line
+                            .split("addr=")
+                            .nth(1)
+                            .and_then(|s| s.split_whitespace().next())
+                        {
                             let _ = tx.send(addr.to_string());
                         }
                     }
@@ -69,10 +73,19 @@ impl Fleetdns {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("fleetdns did not start; log:\n{}", log.lock().expect("log lock").join("\n"));
+                panic!(
+                    "fleetdns did not start; log:\n{}",
+                    log.lock().expect("log lock").join("\n")
+                );
             }
         };
-        Self { child, addr, config: path, dir, log }
+        Self {
+            child,
+            addr,
+            config: path,
+            dir,
+            log,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -88,7 +101,13 @@ impl Fleetdns {
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if self.log.lock().expect("log lock").iter().any(|l| l.contains(needle)) {
+            if self
+                .log
+                .lock()
+                .expect("log lock")
+                .iter()
+                .any(|l| l.contains(needle))
+            {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -98,7 +117,12 @@ impl Fleetdns {
 
     /// Counts log lines containing `needle`.
     pub fn count_log(&self, needle: &str) -> usize {
-        self.log.lock().expect("log lock").iter().filter(|l| l.contains(needle)).count()
+        self.log
+            .lock()
+            .expect("log lock")
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
     }
 
     /// Sends a signal by PID with the system `kill` command.
