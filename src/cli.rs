@@ -25,6 +25,15 @@ pub enum Command {
     Serve(ServeArgs),
     /// Validate a config file and print what would be served.
     Check(CheckArgs),
+    /// Run tiny HTTP servers that answer 200 on every path (for trying probes locally).
+    DemoBackend(DemoBackendArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DemoBackendArgs {
+    /// Address to listen on, repeatable (e.g. 127.0.0.11:80).
+    #[arg(long = "listen", short = 'l', required = true)]
+    pub listen: Vec<SocketAddr>,
 }
 
 #[derive(Args, Debug)]
@@ -36,6 +45,10 @@ pub struct ServeArgs {
     /// default 127.0.0.1:5353.
     #[arg(long = "listen", short = 'l')]
     pub listen: Vec<SocketAddr>,
+    /// Admin HTTP listen address (/metrics, /healthz, /readyz, /status). Overrides
+    /// the file's spec.admin.listen; default 127.0.0.1:9353.
+    #[arg(long)]
+    pub admin: Option<SocketAddr>,
 }
 
 #[derive(Args, Debug)]

@@ -4,8 +4,11 @@
 //! change or SIGHUP; `check` validates a config file and prints what would be
 //! served. All logic lives in the `config` and `dns` crates; this is plumbing.
 
+mod admin;
 mod check;
 mod cli;
+mod demo_backend;
+mod http;
 mod serve;
 
 use std::process::ExitCode;
@@ -13,11 +16,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // reqwest (probes) is built without a default rustls provider; pick ring once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = cli::Cli::parse();
     init_tracing(&cli.log);
     let result = match cli.command {
         cli::Command::Serve(args) => serve::run(args),
         cli::Command::Check(args) => check::run(args),
+        cli::Command::DemoBackend(args) => demo_backend::run(args),
     };
     match result {
         Ok(code) => code,

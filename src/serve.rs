@@ -1,25 +1,31 @@
-//! `fleetdns serve`: wire the file source, the compiler and the DNS server.
+//! `fleetdns serve`: wire the file source, the prober, the compiler, the DNS server
+//! and the admin server.
 //!
 //! ```text
-//! file ──watch<Arc<Fleet>>──┐
-//!                            ├─► compile ─► ArcSwap<Zone> ─► DNS handler (UDP/TCP)
-//! (prober) ─watch<Health>───┘
+//! file ──watch<Arc<Fleet>>──┬──────────────────────┐
+//!                            ▼                      ▼
+//!                         prober ─watch<Arc<Health>>─► compile ─► ArcSwap<Zone> ─► DNS (UDP/TCP)
 //! ```
 //! The config is validated before any socket is bound. Reloads come from file
-//! changes and SIGHUP; a broken file keeps the last good zone serving.
+//! changes and SIGHUP; a broken file keeps the last good zone serving. The zone is
+//! recompiled when the fleet changes or an endpoint's state changes, never for a
+//! probe result that changes nothing.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use fleetdns_config::{file, Diagnostics, Fleet, Health};
-use fleetdns_dns::{compile, server, Handler};
+use fleetdns_dns::{compile, server, DnsMetrics, Handler, Zone};
+use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use crate::admin::{self, Admin};
 use crate::cli::ServeArgs;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -43,79 +49,186 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Metrics the binary itself owns.
+#[derive(Clone)]
+struct ServeMetrics {
+    reloads: IntCounterVec,
+    serial: IntGauge,
+    profiles: IntGauge,
+    endpoints: IntGauge,
+}
+
+impl ServeMetrics {
+    fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let m = Self {
+            reloads: IntCounterVec::new(
+                Opts::new(
+                    "fleetdns_config_reloads_total",
+                    "Config reloads, by result (success or error)",
+                ),
+                &["result"],
+            )?,
+            serial: IntGauge::new(
+                "fleetdns_zone_serial",
+                "SOA serial of the zone being served",
+            )?,
+            profiles: IntGauge::new(
+                "fleetdns_zone_profiles",
+                "Profiles in the zone being served",
+            )?,
+            endpoints: IntGauge::new(
+                "fleetdns_zone_endpoints",
+                "Endpoints of all profiles in the zone being served",
+            )?,
+        };
+        registry.register(Box::new(m.reloads.clone()))?;
+        registry.register(Box::new(m.serial.clone()))?;
+        registry.register(Box::new(m.profiles.clone()))?;
+        registry.register(Box::new(m.endpoints.clone()))?;
+        // Both series exist from the start, so rate() works before the first reload.
+        m.reloads.with_label_values(&["success"]);
+        m.reloads.with_label_values(&["error"]);
+        Ok(m)
+    }
+
+    fn zone(&self, fleet: &Fleet) {
+        self.serial.set(i64::from(fleet.zone.soa.serial));
+        self.profiles.set(fleet.profiles.len() as i64);
+        self.endpoints.set(
+            fleet
+                .profiles
+                .iter()
+                .map(|p| p.endpoints.len() as i64)
+                .sum(),
+        );
+    }
+}
+
 async fn serve(args: ServeArgs, fleet: Fleet) -> anyhow::Result<()> {
+    let registry = Registry::new();
+    let dns_metrics = Arc::new(DnsMetrics::register(&registry).context("registering DNS metrics")?);
+    let probe_metrics =
+        fleetdns_prober::Metrics::register(&registry).context("registering probe metrics")?;
+    let serve_metrics = ServeMetrics::register(&registry).context("registering metrics")?;
+
     let listen: Vec<SocketAddr> = if args.listen.is_empty() {
         fleet.listen.clone()
     } else {
         args.listen.clone()
     };
     let listeners = server::bind(&listen).await?;
+    let admin_addr = args.admin.unwrap_or(fleet.admin_listen);
+    let admin_listener = tokio::net::TcpListener::bind(admin_addr)
+        .await
+        .with_context(|| format!("cannot bind the admin HTTP server on {admin_addr}"))?;
     for addr in listeners.local_addrs() {
         info!(%addr, protocols = "udp,tcp", "dns listening");
+    }
+    if let Ok(addr) = admin_listener.local_addr() {
+        info!(%addr, "admin listening");
     }
 
     let shutdown = CancellationToken::new();
     let reload = Arc::new(Notify::new());
     spawn_signals(shutdown.clone(), reload.clone())?;
 
-    let health = Health::default();
-    let zone = Arc::new(ArcSwap::from_pointee(compile(&fleet, &health)));
+    let health = Arc::new(Health::default());
+    let zone = Arc::new(ArcSwap::from_pointee(compile(
+        &fleet,
+        &health,
+        &dns_metrics,
+    )));
+    let health_view = Arc::new(ArcSwap::new(health.clone()));
+    serve_metrics.zone(&fleet);
     info!(zone = %fleet.zone.apex, serial = fleet.zone.soa.serial, profiles = fleet.profiles.len(), "zone loaded");
     let (fleet_tx, fleet_rx) = watch::channel(Arc::new(fleet));
-    // The prober (health-probe issue) will own the sender; until then health is static.
-    let (_health_tx, health_rx) = watch::channel(Arc::new(health));
+    let (health_tx, health_rx) = watch::channel(health);
 
+    let ready = Arc::new(AtomicBool::new(true));
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(fleetdns_prober::run(
+        fleet_rx.clone(),
+        health_tx,
+        probe_metrics,
+        shutdown.clone(),
+    ));
     tasks.spawn(recompile(
-        fleet_rx,
-        health_rx,
+        fleet_rx.clone(),
+        health_rx.clone(),
         zone.clone(),
+        health_view.clone(),
+        dns_metrics.clone(),
+        serve_metrics.clone(),
         shutdown.clone(),
     ));
     {
         let path = args.config.clone();
         let shutdown = shutdown.clone();
+        let reloads = serve_metrics.reloads.clone();
         tasks.spawn(async move {
+            let report = move |result: Result<&Diagnostics, &Diagnostics>| {
+                reloads
+                    .with_label_values(&[if result.is_ok() { "success" } else { "error" }])
+                    .inc();
+                report_reload(&path, result);
+            };
             file::watch(
-                path.clone(),
+                args.config.clone(),
                 fleet_tx,
                 reload,
-                move |result| report_reload(&path, result),
+                report,
                 shutdown.cancelled_owned(),
             )
             .await;
         });
     }
+    let admin = Admin {
+        registry,
+        ready: ready.clone(),
+        fleet: fleet_rx,
+        health: health_rx,
+    };
+    tasks.spawn(admin::serve(admin_listener, admin, shutdown.clone()));
 
-    let result = server::serve(
-        listeners,
-        Handler::new(zone),
-        shutdown.clone().cancelled_owned(),
-    )
-    .await;
+    let handler = Handler::new(zone, health_view, dns_metrics);
+    let result = server::serve(listeners, handler, shutdown.clone().cancelled_owned()).await;
+    ready.store(false, Ordering::Release);
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     info!("stopped");
     result.map_err(Into::into)
 }
 
-/// Recompiles the zone whenever the fleet or the health changes.
+/// Recompiles the zone when the fleet changes or an endpoint changes state; keeps
+/// the health view's snapshot current on every health update.
 async fn recompile(
     mut fleet: watch::Receiver<Arc<Fleet>>,
     mut health: watch::Receiver<Arc<Health>>,
-    zone: Arc<ArcSwap<fleetdns_dns::Zone>>,
+    zone: Arc<ArcSwap<Zone>>,
+    health_view: Arc<ArcSwap<Health>>,
+    metrics: Arc<DnsMetrics>,
+    serve_metrics: ServeMetrics,
     shutdown: CancellationToken,
 ) {
+    let mut compiled_with = health.borrow().clone();
     loop {
-        tokio::select! {
+        let fleet_changed = tokio::select! {
             _ = shutdown.cancelled() => return,
-            r = fleet.changed() => if r.is_err() { return },
-            r = health.changed() => if r.is_err() { return },
-        }
+            r = fleet.changed() => { if r.is_err() { return } true }
+            r = health.changed() => { if r.is_err() { return } false }
+        };
         let f = fleet.borrow_and_update().clone();
         let h = health.borrow_and_update().clone();
-        zone.store(Arc::new(compile(&f, &h)));
-        info!(zone = %f.zone.apex, serial = f.zone.soa.serial, profiles = f.profiles.len(), "zone updated");
+        health_view.store(h.clone());
+        if !fleet_changed && h.same_states(&compiled_with) {
+            continue;
+        }
+        zone.store(Arc::new(compile(&f, &h, &metrics)));
+        compiled_with = h;
+        if fleet_changed {
+            serve_metrics.zone(&f);
+            info!(zone = %f.zone.apex, serial = f.zone.soa.serial, profiles = f.profiles.len(), "zone updated");
+        }
     }
 }
 

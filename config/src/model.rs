@@ -18,6 +18,10 @@ pub struct Fleet {
     pub listen: Vec<SocketAddr>,
     /// Profiles, sorted by owner name.
     pub profiles: Vec<Profile>,
+    /// Client networks allowed to see the health view.
+    pub trusted_networks: Vec<ipnet::IpNet>,
+    /// Admin HTTP listen address.
+    pub admin_listen: SocketAddr,
 }
 
 /// The authoritative zone's own data: apex, SOA values, name servers.
@@ -160,8 +164,22 @@ pub struct MonitorConfig {
     pub interval_seconds: u32,
     pub timeout_seconds: u32,
     pub tolerated_failures: u32,
-    /// Custom probe headers, in the order given (names unique).
+    /// Custom probe headers, in the order given (names unique). A `Host` header here
+    /// replaces the default Host (the endpoint target).
     pub custom_headers: Vec<(String, String)>,
+    /// HTTP(S) status codes counted as healthy, as inclusive ranges. Default `[(200, 200)]`.
+    pub expected_status: Vec<(u16, u16)>,
+    /// Validate HTTPS certificates (Traffic Manager never does; default false).
+    pub verify_tls: bool,
+}
+
+impl MonitorConfig {
+    /// Whether an HTTP status counts as healthy.
+    pub fn is_expected(&self, status: u16) -> bool {
+        self.expected_status
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&status))
+    }
 }
 
 /// Probe state of one endpoint, Traffic Manager's names.
@@ -186,7 +204,30 @@ impl MonitorState {
 /// `CheckingEndpoint` (or `Unmonitored` when always-serve).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Health {
-    pub states: BTreeMap<String, MonitorState>,
+    pub endpoints: BTreeMap<String, EndpointHealth>,
+}
+
+/// One endpoint's probe state and its latest observation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointHealth {
+    pub state: MonitorState,
+    /// Failures in a row since the last success.
+    pub consecutive_failures: u32,
+    /// The most recent probe result, if any.
+    pub last: Option<Observation>,
+}
+
+/// One probe result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    pub healthy: bool,
+    /// Short, human-readable: `HTTP 200`, `HTTP 302 (redirect)`, `timeout after 5s`,
+    /// `connect: Connection refused`, `TCP connected`.
+    pub detail: String,
+    /// Wall-clock time the probe finished.
+    pub at: std::time::SystemTime,
+    /// How long the probe took.
+    pub duration: std::time::Duration,
 }
 
 impl Health {
@@ -195,9 +236,20 @@ impl Health {
         if endpoint.always_serve {
             return MonitorState::Unmonitored;
         }
-        self.states
+        self.endpoints
             .get(&endpoint.id)
-            .copied()
+            .map(|h| h.state)
             .unwrap_or(MonitorState::CheckingEndpoint)
+    }
+
+    /// Whether two snapshots route the same way (same states), ignoring the
+    /// latest observations. Used to skip recompiling the zone.
+    pub fn same_states(&self, other: &Health) -> bool {
+        self.endpoints.len() == other.endpoints.len()
+            && self
+                .endpoints
+                .iter()
+                .zip(&other.endpoints)
+                .all(|((ka, a), (kb, b))| ka == kb && a.state == b.state)
     }
 }

@@ -47,6 +47,30 @@ pub struct SettingsSpec {
     /// Member clusters and the load-balancer addresses of their Services.
     #[serde(default)]
     pub clusters: Vec<ClusterSpec>,
+    /// Who may see the health view (`_health.` TXT and per-cluster names).
+    #[serde(default)]
+    pub health_view: HealthViewSpec,
+    /// The admin HTTP server (/metrics, /healthz, /readyz, /status).
+    #[serde(default)]
+    pub admin: AdminSpec,
+}
+
+/// Access to the health view.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HealthViewSpec {
+    /// Client networks (CIDR) that may query the health view. Default: loopback and
+    /// private ranges (127.0.0.0/8, ::1/128, 10.0.0.0/8, 172.16.0.0/12,
+    /// 192.168.0.0/16, fc00::/7). An empty list hides the view from everyone.
+    pub trusted_networks: Option<Vec<String>>,
+}
+
+/// Admin HTTP server settings.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AdminSpec {
+    /// Listen address; default `127.0.0.1:9353`.
+    pub listen: Option<SocketAddr>,
 }
 
 /// SOA values; every field is optional.

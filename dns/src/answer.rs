@@ -3,101 +3,109 @@
 //! Implements DESIGN.md §4: AA inside the zone, REFUSED outside; A → A or CNAME,
 //! AAAA → AAAA or CNAME, other types NODATA; NXDOMAIN/NODATA carry the SOA with the
 //! negative TTL; NS answers carry glue; ANY is answered minimally (RFC 8482);
-//! zone transfers are refused. Sections borrow from the zone: nothing is built here.
+//! zone transfers are refused. Health-view names exist only for trusted clients.
+//! Sections borrow from the zone: nothing is built here.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{LowerName, Record, RecordType};
+use prometheus::IntCounter;
 
-use crate::zone::Zone;
+use crate::zone::{HealthView, Pick, Zone};
 
 /// The answer to one question. Owner names in `answers` are stored in lower case;
 /// the handler writes them with the query's letter case.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Answer<'z> {
     pub rcode: ResponseCode,
     pub authoritative: bool,
     pub answers: &'z [Record],
     pub authorities: &'z [Record],
     pub additionals: &'z [Record],
+    /// The answer counter of the endpoint drawn, if one was.
+    pub endpoint: Option<&'z IntCounter>,
+    /// A health-view TXT answer the handler must build (it shows ages).
+    pub health: Option<&'z HealthView>,
 }
 
 impl<'z> Answer<'z> {
-    fn refused() -> Self {
+    /// An answer with no records and this rcode.
+    pub fn empty(rcode: ResponseCode, authoritative: bool) -> Self {
         Self {
-            rcode: ResponseCode::Refused,
-            authoritative: false,
+            rcode,
+            authoritative,
             answers: &[],
             authorities: &[],
             additionals: &[],
+            endpoint: None,
+            health: None,
         }
     }
 
-    fn positive(answers: &'z [Record], additionals: &'z [Record]) -> Self {
+    fn negative(zone: &'z Zone, rcode: ResponseCode) -> Self {
         Self {
-            rcode: ResponseCode::NoError,
-            authoritative: true,
-            answers,
-            authorities: &[],
-            additionals,
+            authorities: std::slice::from_ref(&zone.soa_negative),
+            ..Self::empty(rcode, true)
         }
+    }
+
+    fn records(answers: &'z [Record], additionals: &'z [Record]) -> Self {
+        Self {
+            answers,
+            additionals,
+            ..Self::empty(ResponseCode::NoError, true)
+        }
+    }
+
+    fn picked(pick: &'z Pick) -> Option<Self> {
+        pick.pick().map(|(answers, counter)| Self {
+            endpoint: Some(counter),
+            ..Self::records(answers, &[])
+        })
     }
 }
 
-/// Answers `qname`/`qtype` (class IN) from `zone`.
-pub fn answer<'z>(zone: &'z Zone, qname: &LowerName, qtype: RecordType) -> Answer<'z> {
-    if !zone.apex.zone_of(qname) {
-        return Answer::refused();
+/// Answers `qname`/`qtype` (class IN) from `zone`. `trusted` says whether the
+/// client may see the health view.
+pub fn answer<'z>(
+    zone: &'z Zone,
+    qname: &LowerName,
+    qtype: RecordType,
+    trusted: bool,
+) -> Answer<'z> {
+    if !zone.apex.zone_of(qname) || matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+        return Answer::empty(ResponseCode::Refused, false);
     }
-    if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
-        return Answer::refused();
-    }
-    let Some(node) = zone.nodes.get(qname) else {
-        return Answer {
-            rcode: ResponseCode::NXDomain,
-            authoritative: true,
-            answers: &[],
-            authorities: std::slice::from_ref(&zone.soa_negative),
-            additionals: &[],
-        };
+    let node = match zone.nodes.get(qname) {
+        Some(n) if trusted || !n.private => n,
+        _ => return Answer::negative(zone, ResponseCode::NXDomain),
     };
-    let found: &'z [Record] = match qtype {
-        RecordType::SOA if node.apex => std::slice::from_ref(&zone.soa),
-        RecordType::NS if node.apex => return Answer::positive(&zone.ns, &zone.glue),
-        RecordType::A if !node.a.is_empty() => &node.a,
-        RecordType::AAAA if !node.aaaa.is_empty() => &node.aaaa,
-        RecordType::A => node.profile.as_ref().map_or(&[][..], |p| p.a.pick()),
-        RecordType::AAAA => node.profile.as_ref().map_or(&[][..], |p| p.aaaa.pick()),
-        RecordType::CNAME => node.profile.as_ref().map_or(&[][..], |p| p.cname.pick()),
+    let found = match qtype {
+        RecordType::SOA if node.apex => Some(Answer::records(std::slice::from_ref(&zone.soa), &[])),
+        RecordType::NS if node.apex => Some(Answer::records(&zone.ns, &zone.glue)),
+        RecordType::A if !node.a.is_empty() => Some(Answer::records(&node.a, &[])),
+        RecordType::AAAA if !node.aaaa.is_empty() => Some(Answer::records(&node.aaaa, &[])),
+        RecordType::A => node.profile.as_ref().and_then(|p| Answer::picked(&p.a)),
+        RecordType::AAAA => node.profile.as_ref().and_then(|p| Answer::picked(&p.aaaa)),
+        RecordType::CNAME => node.profile.as_ref().and_then(|p| Answer::picked(&p.cname)),
+        RecordType::TXT => node.health.as_deref().map(|h| Answer {
+            health: Some(h),
+            ..Answer::empty(ResponseCode::NoError, true)
+        }),
         // RFC 8482: one RRset that exists at the name is enough.
         RecordType::ANY => {
             if node.apex {
-                std::slice::from_ref(&zone.soa)
+                Some(Answer::records(std::slice::from_ref(&zone.soa), &[]))
             } else if !node.a.is_empty() {
-                &node.a
+                Some(Answer::records(&node.a, &[]))
             } else if !node.aaaa.is_empty() {
-                &node.aaaa
+                Some(Answer::records(&node.aaaa, &[]))
             } else if let Some(p) = &node.profile {
-                let a = p.a.pick();
-                if a.is_empty() {
-                    p.aaaa.pick()
-                } else {
-                    a
-                }
+                Answer::picked(&p.a).or_else(|| Answer::picked(&p.aaaa))
             } else {
-                &[]
+                None
             }
         }
-        _ => &[],
+        _ => None,
     };
-    if found.is_empty() {
-        Answer {
-            rcode: ResponseCode::NoError,
-            authoritative: true,
-            answers: &[],
-            authorities: std::slice::from_ref(&zone.soa_negative),
-            additionals: &[],
-        }
-    } else {
-        Answer::positive(found, &[])
-    }
+    found.unwrap_or_else(|| Answer::negative(zone, ResponseCode::NoError))
 }

@@ -5,19 +5,25 @@
 //! set). This handler does the rest: EDNS (echo, BADVERS for version > 0, DO bit
 //! copied), opcode (NOTIMP unless QUERY), exactly one question (FORMERR), class IN
 //! (REFUSED otherwise), then the zone lookup. It reads the current zone with one
-//! lock-free `ArcSwap` load and never logs per packet.
+//! lock-free `ArcSwap` load and never logs per packet. Only the health view (TXT at
+//! `_health.<profile>`, trusted clients) is built per query, from the latest
+//! `Health` snapshot, because it shows how old each probe result is.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
+use fleetdns_config::{Health, MonitorState};
 use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, Record};
+use hickory_proto::rr::rdata::TXT;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
 use crate::answer::{answer, Answer};
-use crate::zone::Zone;
+use crate::metrics::DnsMetrics;
+use crate::zone::{HealthView, Zone};
 
 /// Largest UDP payload we advertise and honour (the DNS flag day 2020 value).
 pub const MAX_UDP_PAYLOAD: u16 = 1232;
@@ -26,12 +32,23 @@ pub const MAX_UDP_PAYLOAD: u16 = 1232;
 #[derive(Clone)]
 pub struct Handler {
     zone: Arc<ArcSwap<Zone>>,
+    health: Arc<ArcSwap<Health>>,
+    metrics: Arc<DnsMetrics>,
 }
 
 impl Handler {
-    /// A handler that always reads the zone currently stored in `zone`.
-    pub fn new(zone: Arc<ArcSwap<Zone>>) -> Self {
-        Self { zone }
+    /// A handler that always reads the zone currently stored in `zone`, and the
+    /// latest health (for the health view) from `health`.
+    pub fn new(
+        zone: Arc<ArcSwap<Zone>>,
+        health: Arc<ArcSwap<Health>>,
+        metrics: Arc<DnsMetrics>,
+    ) -> Self {
+        Self {
+            zone,
+            health,
+            metrics,
+        }
     }
 }
 
@@ -66,7 +83,13 @@ impl RequestHandler for Handler {
                 ResponseCode::NoError
             };
         }
+        let qtype = request
+            .queries
+            .queries()
+            .first()
+            .map_or(RecordType::ZERO, |q| q.query_type());
         if metadata.response_code != ResponseCode::NoError {
+            self.metrics.count_query(qtype, metadata.response_code);
             return send(
                 &mut response_handle,
                 builder.build_no_records(metadata),
@@ -78,26 +101,32 @@ impl RequestHandler for Handler {
         let query = &request.queries.queries()[0];
         let zone = self.zone.load();
         let found = if query.query_class() == DNSClass::IN {
-            answer(&zone, query.name(), query.query_type())
+            answer(
+                &zone,
+                query.name(),
+                qtype,
+                zone.is_trusted(request.src().ip()),
+            )
         } else {
-            Answer {
-                rcode: ResponseCode::Refused,
-                authoritative: false,
-                answers: &[],
-                authorities: &[],
-                additionals: &[],
-            }
+            Answer::empty(ResponseCode::Refused, false)
         };
         metadata.response_code = found.rcode;
         metadata.authoritative = found.authoritative;
+        self.metrics.count_query(qtype, found.rcode);
+        if let Some(counter) = found.endpoint {
+            counter.inc();
+        }
 
         // Answer owners are the query name: write them in the query's letter case.
         let owner = query.original().name();
-        let answers: Vec<Record> = found
-            .answers
-            .iter()
-            .map(|r| Record::from_rdata(owner.clone(), r.ttl, r.data.clone()))
-            .collect();
+        let answers: Vec<Record> = match found.health {
+            Some(view) => health_txt(owner, view, &self.health.load()),
+            None => found
+                .answers
+                .iter()
+                .map(|r| Record::from_rdata(owner.clone(), r.ttl, r.data.clone()))
+                .collect(),
+        };
         let response = builder.build(
             metadata,
             answers.iter(),
@@ -107,6 +136,62 @@ impl RequestHandler for Handler {
         );
         send(&mut response_handle, response, &request.metadata).await
     }
+}
+
+/// The `_health` TXT records: a summary, then one record per endpoint. TTL 0, so
+/// resolvers never cache the health view.
+fn health_txt(owner: &Name, view: &HealthView, health: &Health) -> Vec<Record> {
+    let now = SystemTime::now();
+    let serving = view.endpoints.iter().filter(|e| e.served).count();
+    let mode = if view.fail_closed {
+        "fail-closed"
+    } else {
+        "fail-open"
+    };
+    let mut out = vec![Record::from_rdata(
+        owner.clone(),
+        0,
+        RData::TXT(TXT::new(vec![
+            format!("profile={}", view.profile),
+            format!("endpoints={}", view.endpoints.len()),
+            format!("serving={serving}"),
+            format!("mode={mode}"),
+        ])),
+    )];
+    for e in &view.endpoints {
+        let h = health.endpoints.get(&e.id);
+        let state = match (e.always_serve, h) {
+            (true, _) => MonitorState::Unmonitored,
+            (false, Some(h)) => h.state,
+            (false, None) => MonitorState::CheckingEndpoint,
+        };
+        let mut strings = vec![
+            format!("endpoint={}", e.id),
+            format!("cluster={}", e.cluster),
+            format!("target={}", e.target),
+            format!("weight={}", e.weight),
+            format!("state={state:?}"),
+            format!("served={}", if e.served { "yes" } else { "no" }),
+        ];
+        match h.and_then(|h| h.last.as_ref()) {
+            Some(last) => {
+                let age = now.duration_since(last.at).unwrap_or_default().as_secs();
+                strings.push(format!("last={}", last.detail));
+                strings.push(format!("age={age}s"));
+                strings.push(format!(
+                    "failures={}",
+                    h.map_or(0, |h| h.consecutive_failures)
+                ));
+            }
+            None => strings.push("last=none".to_string()),
+        }
+        out.push(Record::from_rdata(
+            owner.clone(),
+            0,
+            RData::TXT(TXT::new(strings)),
+        ));
+    }
+    out
 }
 
 async fn send<'a, R: ResponseHandler>(

@@ -9,15 +9,18 @@
 //! - [`sampler`]: O(1) weighted choice (Walker/Vose alias table).
 //! - [`zone`]: the compiled zone and `compile`.
 //! - [`answer`]: what to answer for one question (rcode, AA, sections).
+//! - [`metrics`]: query and per-endpoint answer counters, lock-free on the query path.
 //! - [`handler`]: the hickory-server `RequestHandler`: header, EDNS, opcode, class checks.
 //! - [`server`]: binding UDP and TCP listeners and running until shutdown.
 #![forbid(unsafe_code)]
 
 pub mod answer;
 pub mod handler;
+pub mod metrics;
 pub mod sampler;
 pub mod server;
 pub mod zone;
 
 pub use handler::Handler;
+pub use metrics::DnsMetrics;
 pub use zone::{compile, Zone};

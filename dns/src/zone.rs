@@ -7,14 +7,22 @@
 //! immutable; a new one is swapped in atomically whenever the fleet or the health
 //! changes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use fleetdns_config::{Endpoint, Fleet, Health, Target};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, SOA};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
+use ipnet::IpNet;
+use prometheus::IntCounter;
 
+use crate::metrics::DnsMetrics;
 use crate::sampler::Sampler;
+
+/// Label of the health-view TXT name below each profile: `_health.<profile owner>`.
+pub const HEALTH_LABEL: &str = "_health";
+/// Label under which per-cluster names live: `<cluster>._cluster.<profile owner>`.
+pub const CLUSTER_LABEL: &str = "_cluster";
 
 /// A query-ready zone.
 #[derive(Debug)]
@@ -29,6 +37,8 @@ pub struct Zone {
     /// A/AAAA records of in-zone name servers, for the additional section.
     pub(crate) glue: Box<[Record]>,
     pub(crate) nodes: HashMap<LowerName, Node>,
+    /// Client networks that may see private (health-view) names.
+    pub(crate) trusted: Box<[IpNet]>,
 }
 
 /// Everything that exists at one owner name.
@@ -36,11 +46,15 @@ pub struct Zone {
 pub(crate) struct Node {
     /// The apex carries SOA and NS.
     pub(crate) apex: bool,
+    /// Health-view name: does not exist for untrusted clients.
+    pub(crate) private: bool,
     /// Static address records (name servers' glue).
     pub(crate) a: Box<[Record]>,
     pub(crate) aaaa: Box<[Record]>,
-    /// Weighted endpoint answers of a profile.
+    /// Weighted endpoint answers of a profile (or of one cluster of it).
     pub(crate) profile: Option<ProfileNode>,
+    /// `_health` TXT of a profile, synthesized per query.
+    pub(crate) health: Option<Box<HealthView>>,
 }
 
 /// A profile's answer sets, one per query type.
@@ -54,29 +68,54 @@ pub(crate) struct ProfileNode {
     pub(crate) cname: Pick,
 }
 
-/// Records and the weighted sampler that chooses among them.
+/// Records, the weighted sampler that chooses among them, and per record the
+/// counter of answers that returned its endpoint.
 #[derive(Debug)]
 pub(crate) struct Pick {
     pub(crate) records: Box<[Record]>,
+    pub(crate) counters: Box<[IntCounter]>,
     pub(crate) sampler: Option<Sampler>,
 }
 
 impl Pick {
-    fn new(entries: Vec<(Record, u32)>) -> Self {
-        let weights: Vec<u32> = entries.iter().map(|(_, w)| *w).collect();
+    fn new(entries: Vec<(Record, u32, IntCounter)>) -> Self {
+        let weights: Vec<u32> = entries.iter().map(|(_, w, _)| *w).collect();
+        let (records, counters): (Vec<Record>, Vec<IntCounter>) =
+            entries.into_iter().map(|(r, _, c)| (r, c)).unzip();
         Self {
             sampler: Sampler::new(&weights),
-            records: entries.into_iter().map(|(r, _)| r).collect(),
+            records: records.into_boxed_slice(),
+            counters: counters.into_boxed_slice(),
         }
     }
 
-    /// One record drawn by weight, or nothing when the set is empty.
-    pub(crate) fn pick(&self) -> &[Record] {
-        match &self.sampler {
-            Some(s) => std::slice::from_ref(&self.records[s.pick()]),
-            None => &[],
-        }
+    /// One record drawn by weight with its endpoint's answer counter, or nothing
+    /// when the set is empty.
+    pub(crate) fn pick(&self) -> Option<(&[Record], &IntCounter)> {
+        let i = self.sampler.as_ref()?.pick();
+        Some((std::slice::from_ref(&self.records[i]), &self.counters[i]))
     }
+}
+
+/// What the `_health` TXT of one profile shows.
+#[derive(Debug)]
+pub struct HealthView {
+    /// `<namespace>/<name>`.
+    pub profile: String,
+    pub fail_closed: bool,
+    pub endpoints: Vec<EndpointView>,
+}
+
+/// One endpoint as the health view shows it.
+#[derive(Debug)]
+pub struct EndpointView {
+    pub id: String,
+    pub cluster: String,
+    pub target: String,
+    pub weight: u32,
+    pub always_serve: bool,
+    /// In the answer set of the zone this view was compiled with.
+    pub served: bool,
 }
 
 impl Zone {
@@ -85,7 +124,7 @@ impl Zone {
         &self.apex
     }
 
-    /// Number of owner names in the zone (apex, profiles, hosts, empty non-terminals).
+    /// Number of owner names in the zone (apex, profiles, hosts, health view, empty non-terminals).
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
@@ -100,6 +139,15 @@ impl Zone {
             RData::SOA(soa) => soa.serial,
             _ => 0,
         }
+    }
+
+    /// Whether `client` may see the health view.
+    pub fn is_trusted(&self, client: IpAddr) -> bool {
+        let client = match client {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
+            v4 => v4,
+        };
+        self.trusted.iter().any(|n| n.contains(&client))
     }
 }
 
@@ -116,8 +164,46 @@ fn address_record(name: &Name, ttl: u32, ip: IpAddr) -> Record {
     }
 }
 
+/// Builds the answer sets of `name` from `endpoints`.
+fn profile_node(
+    name: &Name,
+    ttl: u32,
+    endpoints: &[&Endpoint],
+    counter: &dyn Fn(&Endpoint) -> IntCounter,
+) -> ProfileNode {
+    let (mut a, mut aaaa, mut cname) = (Vec::new(), Vec::new(), Vec::new());
+    for e in endpoints {
+        let c = counter(e);
+        match &e.target {
+            Target::Addresses { v4, v6 } => {
+                if let Some(v4) = v4 {
+                    a.push((
+                        address_record(name, ttl, IpAddr::V4(*v4)),
+                        e.weight,
+                        c.clone(),
+                    ));
+                }
+                if let Some(v6) = v6 {
+                    aaaa.push((address_record(name, ttl, IpAddr::V6(*v6)), e.weight, c));
+                }
+            }
+            Target::Host(h) => {
+                let r = Record::from_rdata(name.clone(), ttl, RData::CNAME(CNAME(fqdn(h))));
+                a.push((r.clone(), e.weight, c.clone()));
+                aaaa.push((r.clone(), e.weight, c.clone()));
+                cname.push((r, e.weight, c));
+            }
+        }
+    }
+    ProfileNode {
+        a: Pick::new(a),
+        aaaa: Pick::new(aaaa),
+        cname: Pick::new(cname),
+    }
+}
+
 /// Compiles the fleet and the observed health into a zone.
-pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
+pub fn compile(fleet: &Fleet, health: &Health, metrics: &DnsMetrics) -> Zone {
     let z = &fleet.zone;
     let origin = fqdn(&z.apex);
     let apex = LowerName::new(&origin);
@@ -167,41 +253,67 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
             .collect();
     }
 
+    let mut live = BTreeSet::new();
     for p in &fleet.profiles {
+        let label = format!("{}/{}", p.namespace, p.name);
+        live.extend(p.endpoints.iter().map(|e| (label.clone(), e.id.clone())));
+        let counter = |e: &Endpoint| metrics.answer_counter(&label, &e.id);
         let name = fqdn(&p.owner);
         let served = served_endpoints(&p.endpoints, health, p.fail_closed);
-        let (mut a, mut aaaa, mut cname) = (Vec::new(), Vec::new(), Vec::new());
-        for e in served {
-            match &e.target {
-                Target::Addresses { v4, v6 } => {
-                    if let Some(v4) = v4 {
-                        a.push((address_record(&name, p.ttl, IpAddr::V4(*v4)), e.weight));
-                    }
-                    if let Some(v6) = v6 {
-                        aaaa.push((address_record(&name, p.ttl, IpAddr::V6(*v6)), e.weight));
-                    }
-                }
-                Target::Host(h) => {
-                    let r = Record::from_rdata(name.clone(), p.ttl, RData::CNAME(CNAME(fqdn(h))));
-                    a.push((r.clone(), e.weight));
-                    aaaa.push((r.clone(), e.weight));
-                    cname.push((r, e.weight));
-                }
+        let node = profile_node(&name, p.ttl, &served, &counter);
+        nodes.entry(LowerName::new(&name)).or_default().profile = Some(node);
+
+        // Health view: _health.<owner> TXT, and <cluster>._cluster.<owner>.
+        let view = HealthView {
+            profile: label.clone(),
+            fail_closed: p.fail_closed,
+            endpoints: p
+                .endpoints
+                .iter()
+                .map(|e| EndpointView {
+                    id: e.id.clone(),
+                    cluster: e.cluster.clone(),
+                    target: e.target.to_string(),
+                    weight: e.weight,
+                    always_serve: e.always_serve,
+                    served: served.iter().any(|s| s.id == e.id),
+                })
+                .collect(),
+        };
+        let health_name = LowerName::new(&fqdn(&format!("{HEALTH_LABEL}.{}", p.owner)));
+        let node = nodes.entry(health_name).or_default();
+        node.private = true;
+        node.health = Some(Box::new(view));
+        let mut by_cluster: BTreeMap<&str, Vec<&Endpoint>> = BTreeMap::new();
+        for e in &p.endpoints {
+            let list = by_cluster.entry(e.cluster.as_str()).or_default();
+            if health.state_of(e).is_available() {
+                list.push(e);
             }
         }
-        nodes.entry(LowerName::new(&name)).or_default().profile = Some(ProfileNode {
-            a: Pick::new(a),
-            aaaa: Pick::new(aaaa),
-            cname: Pick::new(cname),
-        });
+        for (cluster, endpoints) in by_cluster {
+            let Ok(cname) = Name::from_ascii(format!("{cluster}.{CLUSTER_LABEL}.{}.", p.owner))
+            else {
+                continue;
+            };
+            let node = nodes.entry(LowerName::new(&cname)).or_default();
+            node.private = true;
+            node.profile = Some(profile_node(&cname, p.ttl, &endpoints, &counter));
+        }
     }
+    metrics.retain_answers(live);
 
-    // Empty non-terminals: every ancestor of a name, below the apex, exists (NODATA, not NXDOMAIN).
-    let names: Vec<LowerName> = nodes.keys().cloned().collect();
-    for name in names {
+    // Empty non-terminals: every ancestor of a name, below the apex, exists (NODATA,
+    // not NXDOMAIN). Ancestors only of private names are private themselves.
+    let names: Vec<(LowerName, bool)> = nodes.iter().map(|(k, v)| (k.clone(), v.private)).collect();
+    for (name, private) in names {
         let mut n = name.base_name();
         while n.num_labels() > apex.num_labels() && apex.zone_of(&n) {
-            nodes.entry(n.clone()).or_default();
+            let node = nodes.entry(n.clone()).or_insert_with(|| Node {
+                private,
+                ..Node::default()
+            });
+            node.private &= private;
             n = n.base_name();
         }
     }
@@ -213,6 +325,7 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
         ns,
         glue: glue.into_boxed_slice(),
         nodes,
+        trusted: fleet.trusted_networks.clone().into_boxed_slice(),
     }
 }
 

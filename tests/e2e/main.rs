@@ -2,8 +2,10 @@
 //! third-party tools. One test binary, one module per topic.
 
 mod cli;
+mod conformance;
 mod dns_contract;
 mod fixtures;
+mod health;
 mod interop;
 mod reload;
 mod weights;

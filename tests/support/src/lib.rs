@@ -6,8 +6,10 @@
 //! - [`dns`]: one-shot UDP and TCP queries built and parsed with hickory-proto.
 //! - [`tools`]: running third-party tools (dig, kdig) with bounded time.
 
+pub mod backend;
+pub mod daemons;
 pub mod dns;
 pub mod process;
 pub mod tools;
 
-pub use process::Fleetdns;
+pub use process::{DemoBackend, Fleetdns};

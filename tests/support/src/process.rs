@@ -14,6 +14,8 @@ pub struct Fleetdns {
     child: Child,
     /// The DNS address it listens on (UDP and TCP).
     pub addr: SocketAddr,
+    /// The admin HTTP address (/metrics, /healthz, /readyz, /status).
+    pub admin: SocketAddr,
     /// The config file it serves; rewrite it to trigger a reload.
     pub config: PathBuf,
     dir: PathBuf,
@@ -42,7 +44,7 @@ impl Fleetdns {
         let mut child = Command::new(bin)
             .args(["serve", "--config"])
             .arg(&path)
-            .args(["--listen", listen])
+            .args(["--listen", listen, "--admin", "127.0.0.1:0"])
             .env("FLEETDNS_LOG", "info,hickory_server=warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -55,33 +57,44 @@ impl Fleetdns {
             let log = log.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if line.contains("dns listening") {
+                    if line.contains("dns listening") || line.contains("admin listening") {
                         if let Some(addr) = line
                             .split("addr=")
                             .nth(1)
                             .and_then(|s| s.split_whitespace().next())
                         {
-                            let _ = tx.send(addr.to_string());
+                            let _ = tx.send((line.contains("admin"), addr.to_string()));
                         }
                     }
                     log.lock().expect("log lock").push(line);
                 }
             });
         }
-        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(a) => a.parse().expect("listening address parses"),
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "fleetdns did not start; log:\n{}",
-                    log.lock().expect("log lock").join("\n")
-                );
+        let (mut addr, mut admin) = (None, None);
+        while addr.is_none() || admin.is_none() {
+            match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok((is_admin, a)) => {
+                    let a: SocketAddr = a.parse().expect("listening address parses");
+                    if is_admin {
+                        admin = Some(a);
+                    } else {
+                        addr = Some(a);
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "fleetdns did not start; log:\n{}",
+                        log.lock().expect("log lock").join("\n")
+                    );
+                }
             }
-        };
+        }
         Self {
             child,
-            addr,
+            addr: addr.expect("dns address"),
+            admin: admin.expect("admin address"),
             config: path,
             dir,
             log,
@@ -154,5 +167,61 @@ impl Drop for Fleetdns {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `fleetdns demo-backend` on one address: an HTTP server answering 200, killed by
+/// PID on [`DemoBackend::kill`] or drop.
+pub struct DemoBackend {
+    child: Option<Child>,
+    bin: PathBuf,
+    pub addr: SocketAddr,
+}
+
+impl DemoBackend {
+    /// Starts it and waits (bounded) until it accepts connections.
+    pub fn start(bin: &Path, addr: SocketAddr) -> Self {
+        let mut b = Self {
+            child: None,
+            bin: bin.to_path_buf(),
+            addr,
+        };
+        b.restart();
+        b
+    }
+
+    /// Starts it again on the same address.
+    pub fn restart(&mut self) {
+        let child = Command::new(&self.bin)
+            .args(["demo-backend", "--listen", &self.addr.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn demo backend");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "demo backend on {} did not start",
+                self.addr
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process (SIGKILL by PID) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for DemoBackend {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

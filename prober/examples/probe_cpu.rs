@@ -1,0 +1,299 @@
+//! Benchmark: CPU cost of probing many endpoints over HTTP.
+//!
+//! ```text
+//! cargo run --release -p fleetdns-prober --example probe_cpu -- [--endpoints 10000] [--interval 10] [--seconds 60]
+//! ```
+//!
+//! Starts N tiny HTTP listeners, each endpoint on its own `127.77.0.a:port`
+//! (40 addresses × as many ports as needed; one profile per port, since the
+//! port is a profile setting), in a **child process** (this same binary with
+//! `--serve`), so the CPU figures below are the prober's alone. Then runs the
+//! prober for `--seconds` on a fleet of those endpoints and prints probes
+//! completed, probes/s and the CPU time this process used (user + system,
+//! from /proc/self/stat), also as % of one core.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetdns_config::{
+    Endpoint, Fleet, Health, MonitorConfig, MonitorState, Profile, Protocol, Target,
+};
+use fleetdns_prober::{run, Metrics};
+use prometheus::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Addresses per port: 127.77.0.1 ..= 127.77.0.40.
+const ADDRESSES: usize = 40;
+const FIRST_PORT: u16 = 20000;
+
+fn endpoint_addr(i: usize) -> SocketAddr {
+    let a = (i % ADDRESSES) as u8 + 1;
+    let port = FIRST_PORT + (i / ADDRESSES) as u16;
+    SocketAddr::from((Ipv4Addr::new(127, 77, 0, a), port))
+}
+
+struct Args {
+    endpoints: usize,
+    interval: u32,
+    seconds: u64,
+    serve: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        endpoints: 10_000,
+        interval: 10,
+        seconds: 60,
+        serve: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().and_then(|v| v.parse::<u64>().ok());
+        match flag.as_str() {
+            "--endpoints" => a.endpoints = value().expect("--endpoints N") as usize,
+            "--interval" => a.interval = value().expect("--interval SECONDS") as u32,
+            "--seconds" => a.seconds = value().expect("--seconds SECONDS"),
+            "--serve" => {
+                a.serve = true;
+                a.endpoints = value().expect("--serve N") as usize;
+            }
+            other => panic!("unknown argument {other}; see the doc comment of probe_cpu.rs"),
+        }
+    }
+    assert!(a.endpoints <= ADDRESSES * 40_000, "too many endpoints");
+    a
+}
+
+fn main() {
+    let args = args();
+    if args.serve {
+        serve(args.endpoints);
+    } else {
+        measure(args);
+    }
+}
+
+// === listeners (child process) ===
+
+/// Binds every endpoint's listener, says "ready", answers `200 ok` to every
+/// request until stdin closes (the parent exits or kills us).
+fn serve(n: usize) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        for i in 0..n {
+            let addr = endpoint_addr(i);
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+            tokio::spawn(async move {
+                while let Ok((mut s, _)) = listener.accept().await {
+                    tokio::spawn(async move {
+                        let mut buf = [0u8; 2048];
+                        let mut seen = 0;
+                        while let Ok(k) = s.read(&mut buf[seen..]).await {
+                            if k == 0 {
+                                return;
+                            }
+                            seen += k;
+                            if buf[..seen].windows(4).any(|w| w == b"\r\n\r\n") || seen == buf.len() {
+                                break;
+                            }
+                        }
+                        let _ = s
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                            .await;
+                    });
+                }
+            });
+        }
+        println!("ready");
+        std::io::stdout().flush().expect("stdout");
+        // Stop when the parent goes away.
+        let _ = tokio::task::spawn_blocking(|| {
+            let mut sink = String::new();
+            let _ = std::io::stdin().read_line(&mut sink);
+        })
+        .await;
+    });
+}
+
+// === prober (this process) ===
+
+/// User + system CPU time of this process so far (all threads).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the `(comm)`: state is [0], utime [11], stime [12], in clock ticks.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|v| v.parse().expect("tick count"))
+        .collect();
+    // USER_HZ is 100 on Linux regardless of the kernel's HZ.
+    Duration::from_millis((f[0] + f[1]) * 10)
+}
+
+/// Peak resident memory of this process, from /proc/self/status.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn fleet(n: usize, interval: u32) -> Fleet {
+    let yaml = "\
+apiVersion: fleetdns.io/v1alpha1
+kind: FleetDNSConfig
+metadata:
+  name: fleetdns
+spec:
+  zone: fleet.example.com
+  nameServers:
+    - name: ns1.fleet.example.com
+      addresses: [127.0.0.1]
+";
+    let (mut fleet, _) = fleetdns_config::file::load_str(Path::new("bench.yaml"), yaml)
+        .unwrap_or_else(|d| panic!("base config: {d:?}"));
+    let ports = n.div_ceil(ADDRESSES);
+    fleet.profiles = (0..ports)
+        .map(|p| {
+            let port = FIRST_PORT + p as u16;
+            let endpoints = (p * ADDRESSES..((p + 1) * ADDRESSES).min(n))
+                .map(|i| {
+                    let SocketAddr::V4(a) = endpoint_addr(i) else {
+                        unreachable!("IPv4 plan")
+                    };
+                    Endpoint {
+                        id: format!("bench/web#svc#c{i}"),
+                        backend: "web".into(),
+                        service: "svc".into(),
+                        cluster: format!("c{i}"),
+                        target: Target::Addresses {
+                            v4: Some(*a.ip()),
+                            v6: None,
+                        },
+                        weight: 1,
+                        export_weight: 1,
+                        always_serve: false,
+                    }
+                })
+                .collect();
+            Profile {
+                namespace: "bench".into(),
+                name: format!("p{port}"),
+                owner: format!("bench-p{port}.fleet.example.com"),
+                ttl: 60,
+                monitor: MonitorConfig {
+                    protocol: Protocol::Http,
+                    port,
+                    path: "/healthz".into(),
+                    interval_seconds: interval,
+                    timeout_seconds: 5.min(interval.saturating_sub(1)).max(1),
+                    tolerated_failures: 3,
+                    custom_headers: vec![],
+                    expected_status: vec![(200, 200)],
+                    verify_tls: false,
+                },
+                fail_closed: false,
+                endpoints,
+            }
+        })
+        .collect();
+    fleet
+}
+
+/// Probes completed so far (all outcomes), and how many of them failed.
+fn probes_done(registry: &Registry) -> (u64, u64) {
+    let (mut all, mut failed) = (0u64, 0u64);
+    for family in registry.gather() {
+        if family.name() != "fleetdns_probe_results_total" {
+            continue;
+        }
+        for m in family.get_metric() {
+            let v = m.get_counter().get_value() as u64;
+            all += v;
+            if m.get_label()
+                .iter()
+                .any(|l| l.name() == "outcome" && l.value() != "success")
+            {
+                failed += v;
+            }
+        }
+    }
+    (all, failed)
+}
+
+fn measure(args: Args) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let exe = std::env::current_exe().expect("own path");
+    let mut child = Command::new(exe)
+        .args(["--serve", &args.endpoints.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start listener process");
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().expect("child stdout"))
+        .read_line(&mut ready)
+        .expect("read child");
+    assert_eq!(ready.trim(), "ready", "listener process failed to start");
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (probes, failed, wall, cpu, online) = rt.block_on(async {
+        let registry = Registry::new();
+        let metrics = Metrics::register(&registry).expect("metrics");
+        let (_fleet_tx, fleet_rx) = watch::channel(Arc::new(fleet(args.endpoints, args.interval)));
+        let (health_tx, health_rx) = watch::channel(Arc::new(Health::default()));
+        let shutdown = CancellationToken::new();
+        let cpu0 = cpu_time();
+        let t0 = Instant::now();
+        let prober = tokio::spawn(run(fleet_rx, health_tx, metrics, shutdown.clone()));
+        tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+        let (probes, failed) = probes_done(&registry);
+        let (wall, cpu) = (t0.elapsed(), cpu_time() - cpu0);
+        let online = health_rx
+            .borrow()
+            .endpoints
+            .values()
+            .filter(|e| e.state == MonitorState::Online)
+            .count();
+        shutdown.cancel();
+        let _ = prober.await;
+        (probes, failed, wall, cpu, online)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let secs = wall.as_secs_f64();
+    println!("probe_cpu: HTTP probes, listeners in a separate child process (not counted)");
+    println!("endpoints          {}", args.endpoints);
+    println!("interval           {} s", args.interval);
+    println!("duration           {secs:.1} s");
+    println!("probes completed   {probes} ({failed} failed)");
+    println!("endpoints Online   {online}");
+    println!("probes/s           {:.0}", probes as f64 / secs);
+    println!(
+        "CPU time (prober)  {:.2} s (user+system)",
+        cpu.as_secs_f64()
+    );
+    println!(
+        "CPU % of one core  {:.1} %",
+        100.0 * cpu.as_secs_f64() / secs
+    );
+    println!(
+        "CPU per probe      {:.0} µs",
+        1e6 * cpu.as_secs_f64() / probes.max(1) as f64
+    );
+    println!("peak RSS (prober)  {:.0} MiB", peak_rss_mib());
+}

@@ -1,0 +1,115 @@
+//! fleetdns health probes: Traffic Manager's endpoint monitoring, then better.
+//!
+//! In: `watch<Arc<Fleet>>` (the validated desired state). Out: `watch<Arc<Health>>`
+//! (per probed endpoint: monitor state, failures in a row, latest observation),
+//! from which the DNS answers are compiled, plus Prometheus metrics and one log
+//! line per state transition. Always-serve endpoints are never probed and never
+//! appear in `Health`.
+//!
+//! Modules, from pure to I/O:
+//! - `state`: the monitor state machine (CheckingEndpoint → Online / Degraded).
+//! - `schedule`: jittered probe timing, so endpoints never probe in lock-step.
+//! - `plan`: the part of a `Fleet` that decides each endpoint's probe.
+//! - `spec`: a plan turned into a ready request (URL, Host and custom headers, socket address).
+//! - `outcome`: the closed set of probe outcomes and the HTTP status rule.
+//! - `table`: per-endpoint state across fleet updates; stale results dropped.
+//! - `metrics`: `fleetdns_endpoint_*` and `fleetdns_probe_*` series.
+//! - `probe`: one HTTP(S) GET or TCP connect ([`Probes`]).
+//! - `task`: one endpoint's probe loop under a shared concurrency limit.
+//! - `run`: the loop that follows the fleet and publishes `Health`.
+//!
+//! Entry point: [`run`] (or [`run_with`] for non-default [`Settings`]).
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetdns_config::{Fleet, Health};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+mod metrics;
+mod outcome;
+mod plan;
+mod probe;
+mod run;
+mod schedule;
+mod spec;
+mod state;
+mod table;
+mod task;
+
+pub use metrics::Metrics;
+pub use outcome::{Outcome, ProbeResult};
+pub use probe::Probes;
+
+/// The prober's errors; they happen at start-up, never per probe.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot build the HTTP probe client: {0}")]
+    HttpClient(#[source] reqwest::Error),
+}
+
+/// Tunables of the prober as a whole (per-endpoint settings come from the
+/// profile's monitor config).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Probes in flight at once, over all endpoints (a probe holds its slot
+    /// until its verdict, at most its timeout). Default 512.
+    pub max_in_flight: usize,
+    /// Shortest time between two publications that carry only new
+    /// observations; state transitions are published at once. Default 500 ms.
+    pub coalesce: Duration,
+    /// `User-Agent` of HTTP(S) probes. Default `fleetdns-probe/<version>`.
+    pub user_agent: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_in_flight: 512,
+            coalesce: Duration::from_millis(500),
+            user_agent: concat!("fleetdns-probe/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+/// Probes every endpoint of the latest `fleet` per its profile's monitor config
+/// and publishes what it sees to `health`, until `shutdown` is cancelled.
+///
+/// Follows fleet updates live: new endpoints start in CheckingEndpoint,
+/// removed ones stop being probed at once and leave `Health`, endpoints whose
+/// monitor config or target changed restart from CheckingEndpoint, and all
+/// others keep their state.
+///
+/// If the HTTP client cannot be built (see [`Probes::new`]; a caller that wants
+/// to fail fast can call it first), this logs the error and probes nothing
+/// until shutdown: endpoints stay CheckingEndpoint, which is routable, rather
+/// than being failed by a prober that cannot probe.
+pub async fn run(
+    fleet: watch::Receiver<Arc<Fleet>>,
+    health: watch::Sender<Arc<Health>>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) {
+    run_with(Settings::default(), fleet, health, metrics, shutdown).await
+}
+
+/// [`run`] with explicit [`Settings`].
+pub async fn run_with(
+    settings: Settings,
+    fleet: watch::Receiver<Arc<Fleet>>,
+    health: watch::Sender<Arc<Health>>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) {
+    match Probes::new(&settings) {
+        Ok(probes) => {
+            run::supervise(Arc::new(probes), settings, fleet, health, metrics, shutdown).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "health probes disabled: every endpoint stays CheckingEndpoint");
+            shutdown.cancelled().await;
+        }
+    }
+}

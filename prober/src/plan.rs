@@ -1,0 +1,179 @@
+//! Which endpoints to probe and how, extracted from a `Fleet` snapshot.
+//!
+//! A fleet update changes many things the prober does not care about (weights,
+//! TTLs, other profiles). Reducing each endpoint to a [`Plan`] — exactly the
+//! fields that decide its probe and its labels — makes "did this endpoint's
+//! probe change?" a plain equality, so unchanged endpoints keep their state.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fleetdns_config::{Fleet, MonitorConfig, Target};
+
+/// One endpoint to probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// `<namespace>/<name>` of the profile (metrics and log label).
+    pub profile: String,
+    /// The endpoint id, the key of `Health`.
+    pub endpoint: String,
+    pub cluster: String,
+    pub monitor: MonitorConfig,
+    pub target: Target,
+}
+
+impl Plan {
+    /// `[profile, endpoint, cluster]` metrics labels.
+    pub fn labels(&self) -> [&str; 3] {
+        [&self.profile, &self.endpoint, &self.cluster]
+    }
+}
+
+/// Every endpoint of `fleet` that is probed (not always-serve), by id. Should
+/// an id appear twice, the first occurrence wins: `Health` has one entry per id.
+pub(crate) fn desired(fleet: &Fleet) -> BTreeMap<String, Arc<Plan>> {
+    let mut plans = BTreeMap::new();
+    for profile in &fleet.profiles {
+        for endpoint in profile.endpoints.iter().filter(|e| !e.always_serve) {
+            plans.entry(endpoint.id.clone()).or_insert_with(|| {
+                Arc::new(Plan {
+                    profile: format!("{}/{}", profile.namespace, profile.name),
+                    endpoint: endpoint.id.clone(),
+                    cluster: endpoint.cluster.clone(),
+                    monitor: profile.monitor.clone(),
+                    target: endpoint.target.clone(),
+                })
+            });
+        }
+    }
+    plans
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! A small fleet builder for the crate's unit tests.
+    use super::*;
+    use fleetdns_config::{Endpoint, Profile, Protocol};
+    use std::net::Ipv4Addr;
+    use std::path::Path;
+    use std::sync::OnceLock;
+
+    pub fn monitor() -> MonitorConfig {
+        MonitorConfig {
+            protocol: Protocol::Http,
+            port: 80,
+            path: "/".into(),
+            interval_seconds: 10,
+            timeout_seconds: 5,
+            tolerated_failures: 1,
+            custom_headers: vec![],
+            expected_status: vec![(200, 200)],
+            verify_tls: false,
+        }
+    }
+
+    pub fn endpoint(id: &str, last_octet: u8) -> Endpoint {
+        Endpoint {
+            id: id.into(),
+            backend: "web".into(),
+            service: "svc".into(),
+            cluster: format!("c{last_octet}"),
+            target: Target::Addresses {
+                v4: Some(Ipv4Addr::new(192, 0, 2, last_octet)),
+                v6: None,
+            },
+            weight: 1,
+            export_weight: 1,
+            always_serve: false,
+        }
+    }
+
+    pub fn profile(name: &str, monitor: MonitorConfig, endpoints: Vec<Endpoint>) -> Profile {
+        Profile {
+            namespace: "ns".into(),
+            name: name.into(),
+            owner: format!("ns-{name}.fleet.example.com"),
+            ttl: 60,
+            monitor,
+            fail_closed: false,
+            endpoints,
+        }
+    }
+
+    /// A valid fleet with exactly `profiles`. The zone and server settings come
+    /// from a minimal config file, so this keeps compiling when `Fleet` grows fields.
+    pub fn fleet(profiles: Vec<Profile>) -> Fleet {
+        static BASE: OnceLock<Fleet> = OnceLock::new();
+        let mut fleet = BASE
+            .get_or_init(|| {
+                let (fleet, _) =
+                    fleetdns_config::file::load_str(Path::new("prober-test.yaml"), BASE_YAML)
+                        .unwrap_or_else(|d| panic!("base test config is invalid: {d:?}"));
+                fleet
+            })
+            .clone();
+        fleet.profiles = profiles;
+        fleet
+    }
+
+    const BASE_YAML: &str = "\
+apiVersion: fleetdns.io/v1alpha1
+kind: FleetDNSConfig
+metadata:
+  name: fleetdns
+spec:
+  zone: fleet.example.com
+  nameServers:
+    - name: ns1.fleet.example.com
+      addresses: [127.0.0.1]
+";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
+    #[test]
+    fn always_serve_endpoints_are_not_probed() {
+        let mut pinned = endpoint("ns/web#svc#c2", 2);
+        pinned.always_serve = true;
+        let f = fleet(vec![profile(
+            "web",
+            monitor(),
+            vec![endpoint("ns/web#svc#c1", 1), pinned],
+        )]);
+        let plans = desired(&f);
+        assert_eq!(plans.keys().collect::<Vec<_>>(), ["ns/web#svc#c1"]);
+        let p = &plans["ns/web#svc#c1"];
+        assert_eq!(p.labels(), ["ns/web", "ns/web#svc#c1", "c1"]);
+    }
+
+    #[test]
+    fn weights_do_not_change_a_plan_but_monitor_and_target_do() {
+        let base = fleet(vec![profile("web", monitor(), vec![endpoint("e", 1)])]);
+        let mut reweighted = base.clone();
+        reweighted.profiles[0].endpoints[0].weight = 500;
+        reweighted.profiles[0].ttl = 5;
+        assert_eq!(desired(&base), desired(&reweighted));
+
+        let mut moved = base.clone();
+        moved.profiles[0].endpoints[0].target = Target::Host("elsewhere.example".into());
+        assert_ne!(desired(&base)["e"], desired(&moved)["e"]);
+
+        let mut repathed = base.clone();
+        repathed.profiles[0].monitor.path = "/healthz".into();
+        assert_ne!(desired(&base)["e"], desired(&repathed)["e"]);
+    }
+
+    #[test]
+    fn duplicate_ids_keep_the_first() {
+        let f = fleet(vec![
+            profile("a", monitor(), vec![endpoint("dup", 1)]),
+            profile("b", monitor(), vec![endpoint("dup", 2)]),
+        ]);
+        let plans = desired(&f);
+        assert_eq!(plans.len(), 1);
+        assert_eq!(plans["dup"].profile, "ns/a");
+    }
+}

@@ -1,0 +1,240 @@
+//! The prober's main loop: follow the fleet, collect results, publish `Health`.
+//!
+//! One task owns all mutable state (the [`Table`] and the probe tasks), so no
+//! lock is needed anywhere. It waits on four things at once: shutdown, a new
+//! fleet snapshot, probe results, and the coalescing timer.
+//!
+//! Publishing policy: a state transition (or an endpoint added, removed or
+//! restarted) publishes a new `Arc<Health>` at once, because the DNS answers
+//! are recompiled from it and failover speed depends on it. Results that only
+//! refresh the latest observation are coalesced into at most one publication
+//! per [`Settings::coalesce`]. Results already queued are folded in before
+//! publishing, so a mass failure costs one publication, not thousands.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use fleetdns_config::{Fleet, Health, MonitorState};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::plan::{self, Plan};
+use crate::probe::Probe;
+use crate::state::state_name;
+use crate::table::{Applied, Change, Table};
+use crate::task::{self, ProbeTask, Report};
+use crate::Settings;
+
+/// Capacity of the results queue; probe tasks wait when it is full.
+const REPORT_QUEUE: usize = 1024;
+/// Most results folded into one publication decision.
+const BATCH: usize = 1024;
+
+/// Runs until `shutdown`; see the module docs. Probe tasks are aborted on return.
+pub(crate) async fn supervise<P: Probe>(
+    probe: Arc<P>,
+    settings: Settings,
+    mut fleet: watch::Receiver<Arc<Fleet>>,
+    health: watch::Sender<Arc<Health>>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) {
+    let (report_tx, mut reports) = mpsc::channel(REPORT_QUEUE);
+    let mut s = Supervisor {
+        probe,
+        limit: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
+        reports: report_tx,
+        table: Table::default(),
+        tasks: HashMap::new(),
+        health,
+        metrics,
+        last_publish: Instant::now(),
+        dirty: false,
+    };
+    let first = fleet.borrow_and_update().clone();
+    s.apply_fleet(&first);
+    s.publish();
+
+    let mut fleet_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            changed = fleet.changed(), if fleet_open => {
+                if changed.is_err() {
+                    // The source is gone; keep probing the last fleet until shutdown.
+                    tracing::debug!("fleet channel closed; probing the last snapshot");
+                    fleet_open = false;
+                    continue;
+                }
+                let snapshot = fleet.borrow_and_update().clone();
+                if s.apply_fleet(&snapshot) {
+                    s.publish();
+                }
+            }
+            Some(report) = reports.recv() => {
+                let mut transition = s.apply_report(report);
+                for _ in 0..BATCH {
+                    match reports.try_recv() {
+                        Ok(report) => transition |= s.apply_report(report),
+                        Err(_) => break,
+                    }
+                }
+                if transition {
+                    s.publish();
+                }
+            }
+            _ = tokio::time::sleep_until(s.last_publish + settings.coalesce), if s.dirty => {
+                s.publish();
+            }
+        }
+    }
+    s.limit.close();
+}
+
+/// The loop's state.
+struct Supervisor<P> {
+    probe: Arc<P>,
+    /// Probes in flight at once, over all endpoints.
+    limit: Arc<Semaphore>,
+    /// Cloned into every probe task.
+    reports: mpsc::Sender<Report>,
+    table: Table,
+    /// One running probe loop per table entry; dropping one aborts it.
+    tasks: HashMap<String, ProbeTask>,
+    health: watch::Sender<Arc<Health>>,
+    metrics: Metrics,
+    last_publish: Instant,
+    /// Observations recorded since the last publication.
+    dirty: bool,
+}
+
+impl<P: Probe> Supervisor<P> {
+    /// Starts, stops and restarts probe tasks to match `fleet`. Returns whether
+    /// the set of endpoints or any state changed.
+    fn apply_fleet(&mut self, fleet: &Fleet) -> bool {
+        let changes = self.table.apply_fleet(plan::desired(fleet));
+        let changed = !changes.is_empty();
+        let (mut added, mut removed, mut replaced) = (0usize, 0usize, 0usize);
+        for change in changes {
+            match change {
+                Change::Added(plan, generation) => {
+                    added += 1;
+                    self.metrics
+                        .set_state(plan.labels(), MonitorState::CheckingEndpoint);
+                    self.start(plan, generation);
+                }
+                Change::Removed(plan) => {
+                    removed += 1;
+                    self.tasks.remove(&plan.endpoint);
+                    self.metrics.remove(plan.labels());
+                }
+                Change::Replaced {
+                    old,
+                    was,
+                    new,
+                    generation,
+                } => {
+                    replaced += 1;
+                    self.metrics.remove(old.labels());
+                    self.metrics
+                        .set_state(new.labels(), MonitorState::CheckingEndpoint);
+                    if was != MonitorState::CheckingEndpoint {
+                        self.metrics.transition(was, MonitorState::CheckingEndpoint);
+                        log_transition(
+                            &new,
+                            was,
+                            MonitorState::CheckingEndpoint,
+                            "probe settings or target changed",
+                        );
+                    }
+                    // Inserting the new task drops (aborts) the old one.
+                    self.start(new, generation);
+                }
+            }
+        }
+        if changed {
+            tracing::debug!(
+                added,
+                removed,
+                replaced,
+                probed = self.table.len(),
+                "prober followed a fleet update"
+            );
+        }
+        changed
+    }
+
+    fn start(&mut self, plan: Arc<Plan>, generation: u64) {
+        let task = task::spawn(
+            self.probe.clone(),
+            self.limit.clone(),
+            plan.clone(),
+            generation,
+            self.reports.clone(),
+        );
+        self.tasks.insert(plan.endpoint.clone(), task);
+    }
+
+    /// Records one result; returns whether it changed a state.
+    fn apply_report(&mut self, report: Report) -> bool {
+        let Report {
+            plan,
+            generation,
+            result,
+        } = report;
+        match self.table.apply_result(&plan.endpoint, generation, &result) {
+            Applied::Stale => false,
+            Applied::Observed => {
+                self.metrics
+                    .observed(plan.labels(), plan.monitor.protocol, &result);
+                self.dirty = true;
+                false
+            }
+            Applied::Transition { from, to } => {
+                self.metrics
+                    .observed(plan.labels(), plan.monitor.protocol, &result);
+                self.metrics.set_state(plan.labels(), to);
+                self.metrics.transition(from, to);
+                log_transition(&plan, from, to, &result.detail);
+                true
+            }
+        }
+    }
+
+    fn publish(&mut self) {
+        self.health.send_replace(Arc::new(self.table.health()));
+        self.last_publish = Instant::now();
+        self.dirty = false;
+    }
+}
+
+fn log_transition(plan: &Plan, from: MonitorState, to: MonitorState, detail: &str) {
+    let (from, to_name) = (state_name(from), state_name(to));
+    if to == MonitorState::Degraded {
+        tracing::warn!(
+            profile = %plan.profile,
+            endpoint = %plan.endpoint,
+            cluster = %plan.cluster,
+            from,
+            to = to_name,
+            detail,
+            "endpoint health changed"
+        );
+    } else {
+        tracing::info!(
+            profile = %plan.profile,
+            endpoint = %plan.endpoint,
+            cluster = %plan.cluster,
+            from,
+            to = to_name,
+            detail,
+            "endpoint health changed"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;

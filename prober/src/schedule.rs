@@ -1,0 +1,102 @@
+//! When each endpoint is probed: spread start, small jitter, as pure math.
+//!
+//! Thousands of endpoints load-balanced behind one config change must not be
+//! probed in lock-step (a burst every interval, and every probe of a shared
+//! backend arriving at once). Each endpoint's first probe therefore lands at a
+//! uniformly random offset within its interval, and each later one after
+//! `interval × (1 ± JITTER)`, so the phases keep drifting apart instead of
+//! re-aligning.
+
+use std::time::Duration;
+
+/// Relative jitter of the time between two probes of one endpoint (±5 %).
+pub const JITTER: f64 = 0.05;
+
+/// The probe interval of a monitor config, never zero.
+pub fn interval(seconds: u32) -> Duration {
+    Duration::from_secs(u64::from(seconds.max(1)))
+}
+
+/// Delay before an endpoint's first probe: uniform in `[0, interval)`.
+pub fn first_delay(interval: Duration, rng: &mut fastrand::Rng) -> Duration {
+    interval.mul_f64(rng.f64())
+}
+
+/// Delay from the start of one probe to the start of the next:
+/// uniform in `[interval × (1 − JITTER), interval × (1 + JITTER))`; the mean is `interval`.
+pub fn next_delay(interval: Duration, rng: &mut fastrand::Rng) -> Duration {
+    interval.mul_f64(1.0 + JITTER * (2.0 * rng.f64() - 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ten_thousand_first_probes_cover_the_interval_uniformly() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let interval = Duration::from_secs(10);
+        let mut buckets = [0u32; 10];
+        for _ in 0..10_000 {
+            let d = first_delay(interval, &mut rng);
+            assert!(d < interval);
+            buckets[d.as_secs() as usize] += 1;
+        }
+        // Expected 1000 per second of the interval; sd ≈ 30.
+        for (second, n) in buckets.iter().enumerate() {
+            assert!(
+                (880..=1120).contains(n),
+                "second {second} got {n} of 10000 first probes: {buckets:?}"
+            );
+        }
+        // And no instant is crowded: at most 1 % of all endpoints in any 10 ms.
+        let mut fine = vec![0u32; 1000];
+        for _ in 0..10_000 {
+            fine[(first_delay(interval, &mut rng).as_millis() / 10) as usize] += 1;
+        }
+        assert!(
+            fine.iter().all(|&n| n <= 100),
+            "a 10 ms slot holds 1 % of endpoints"
+        );
+    }
+
+    #[test]
+    fn next_delay_stays_within_jitter_and_averages_the_interval() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let interval = Duration::from_secs(10);
+        let lo = interval.mul_f64(1.0 - JITTER);
+        let hi = interval.mul_f64(1.0 + JITTER);
+        let mut total = Duration::ZERO;
+        for _ in 0..10_000 {
+            let d = next_delay(interval, &mut rng);
+            assert!(lo <= d && d <= hi, "{d:?} outside [{lo:?}, {hi:?}]");
+            total += d;
+        }
+        let mean = total / 10_000;
+        assert!(
+            mean.abs_diff(interval) < Duration::from_millis(20),
+            "mean {mean:?}"
+        );
+    }
+
+    #[test]
+    fn phases_do_not_realign_after_many_intervals() {
+        // Two endpoints started at the same instant must drift apart by more
+        // than a probe's typical duration within a few intervals.
+        let mut a = fastrand::Rng::with_seed(1);
+        let mut b = fastrand::Rng::with_seed(2);
+        let interval = Duration::from_secs(1);
+        let (mut ta, mut tb) = (Duration::ZERO, Duration::ZERO);
+        for _ in 0..10 {
+            ta += next_delay(interval, &mut a);
+            tb += next_delay(interval, &mut b);
+        }
+        assert!(ta.abs_diff(tb) > Duration::from_millis(5));
+    }
+
+    #[test]
+    fn zero_interval_is_clamped() {
+        assert_eq!(interval(0), Duration::from_secs(1));
+        assert_eq!(interval(30), Duration::from_secs(30));
+    }
+}

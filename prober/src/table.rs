@@ -1,0 +1,319 @@
+//! The prober's memory: per endpoint, its plan, probe generation and state.
+//!
+//! Pure bookkeeping, no I/O, so the rules "unchanged endpoints keep their state",
+//! "a changed probe restarts from CheckingEndpoint" and "results of a stopped
+//! probe are ignored" are testable without sockets or timers. The async loop
+//! in [`crate::run`] starts and stops probe tasks as [`Table::apply_fleet`] says.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fleetdns_config::{EndpointHealth, Health, MonitorState, Observation};
+
+use crate::outcome::ProbeResult;
+use crate::plan::Plan;
+use crate::state::Tracker;
+
+/// Probe generation: identifies one run of one endpoint's probe task, so results
+/// from a task that was replaced or stopped can be told apart and dropped.
+pub(crate) type Generation = u64;
+
+/// What applying a fleet snapshot changed, for the async loop to act on.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Change {
+    /// A new endpoint: start probing it.
+    Added(Arc<Plan>, Generation),
+    /// An endpoint left the fleet: stop probing it, drop its series.
+    Removed(Arc<Plan>),
+    /// An endpoint's probe settings, target or labels changed: restart it from
+    /// CheckingEndpoint. `was` is its state before.
+    Replaced {
+        old: Arc<Plan>,
+        was: MonitorState,
+        new: Arc<Plan>,
+        generation: Generation,
+    },
+}
+
+/// What one probe result did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// From a stopped or replaced probe task: ignored.
+    Stale,
+    /// Recorded; the state did not change.
+    Observed,
+    /// Recorded; the state changed.
+    Transition {
+        from: MonitorState,
+        to: MonitorState,
+    },
+}
+
+#[derive(Debug)]
+struct Entry {
+    plan: Arc<Plan>,
+    generation: Generation,
+    tracker: Tracker,
+    last: Option<Observation>,
+}
+
+/// All probed endpoints, by id.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    entries: BTreeMap<String, Entry>,
+    /// Last generation handed out.
+    generation: Generation,
+}
+
+impl Table {
+    /// Makes the table match `desired` (from [`crate::plan::desired`]) and says what changed.
+    /// Endpoints whose plan is unchanged keep their state and probe task.
+    pub fn apply_fleet(&mut self, desired: BTreeMap<String, Arc<Plan>>) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let removed: Vec<String> = self
+            .entries
+            .keys()
+            .filter(|id| !desired.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in removed {
+            if let Some(entry) = self.entries.remove(&id) {
+                changes.push(Change::Removed(entry.plan));
+            }
+        }
+        for (id, plan) in desired {
+            match self.entries.get(&id) {
+                Some(entry) if entry.plan == plan => {}
+                Some(_) | None => {
+                    self.generation += 1;
+                    let fresh = Entry {
+                        plan: plan.clone(),
+                        generation: self.generation,
+                        tracker: Tracker::NEW,
+                        last: None,
+                    };
+                    match self.entries.insert(id, fresh) {
+                        None => changes.push(Change::Added(plan, self.generation)),
+                        Some(old) => changes.push(Change::Replaced {
+                            old: old.plan,
+                            was: old.tracker.state,
+                            new: plan,
+                            generation: self.generation,
+                        }),
+                    }
+                }
+            }
+        }
+        changes
+    }
+
+    /// Records a result of `generation`'s probe of `endpoint`.
+    pub fn apply_result(
+        &mut self,
+        endpoint: &str,
+        generation: Generation,
+        result: &ProbeResult,
+    ) -> Applied {
+        let Some(entry) = self.entries.get_mut(endpoint) else {
+            return Applied::Stale;
+        };
+        if entry.generation != generation {
+            return Applied::Stale;
+        }
+        let from = entry.tracker.state;
+        entry.tracker = entry.tracker.observe(
+            result.outcome.is_healthy(),
+            entry.plan.monitor.tolerated_failures,
+        );
+        entry.last = Some(result.observation());
+        let to = entry.tracker.state;
+        if from == to {
+            Applied::Observed
+        } else {
+            Applied::Transition { from, to }
+        }
+    }
+
+    /// The snapshot to publish.
+    pub fn health(&self) -> Health {
+        Health {
+            endpoints: self
+                .entries
+                .iter()
+                .map(|(id, e)| {
+                    let h = EndpointHealth {
+                        state: e.tracker.state,
+                        consecutive_failures: e.tracker.consecutive_failures,
+                        last: e.last.clone(),
+                    };
+                    (id.clone(), h)
+                })
+                .collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Outcome;
+    use crate::plan::desired;
+    use crate::plan::fixtures::*;
+    use std::time::Duration;
+    use MonitorState::*;
+
+    fn ok() -> ProbeResult {
+        ProbeResult::new(
+            Outcome::Success,
+            "HTTP 200".into(),
+            Duration::from_millis(1),
+        )
+    }
+    fn refused() -> ProbeResult {
+        ProbeResult::new(
+            Outcome::ConnectError,
+            "connect: refused".into(),
+            Duration::from_millis(1),
+        )
+    }
+    fn generation_of(changes: &[Change], id: &str) -> Generation {
+        changes
+            .iter()
+            .find_map(|c| match c {
+                Change::Added(p, g) if p.endpoint == id => Some(*g),
+                Change::Replaced {
+                    new, generation, ..
+                } if new.endpoint == id => Some(*generation),
+                _ => None,
+            })
+            .expect("endpoint started")
+    }
+
+    #[test]
+    fn new_endpoints_start_checking_and_results_drive_state() {
+        let mut t = Table::default();
+        let f = fleet(vec![profile(
+            "web",
+            monitor(),
+            vec![endpoint("a", 1), endpoint("b", 2)],
+        )]);
+        let changes = t.apply_fleet(desired(&f));
+        assert_eq!(changes.len(), 2);
+        let health = t.health();
+        assert_eq!(health.endpoints.len(), 2);
+        assert!(health
+            .endpoints
+            .values()
+            .all(|h| h.state == CheckingEndpoint && h.last.is_none()));
+
+        let g = generation_of(&changes, "a");
+        assert_eq!(
+            t.apply_result("a", g, &ok()),
+            Applied::Transition {
+                from: CheckingEndpoint,
+                to: Online
+            }
+        );
+        // tolerated 1: the second failure in a row degrades.
+        assert_eq!(t.apply_result("a", g, &refused()), Applied::Observed);
+        assert_eq!(
+            t.apply_result("a", g, &refused()),
+            Applied::Transition {
+                from: Online,
+                to: Degraded
+            }
+        );
+        let a = &t.health().endpoints["a"];
+        assert_eq!(a.consecutive_failures, 2);
+        assert_eq!(
+            a.last.as_ref().map(|o| o.detail.as_str()),
+            Some("connect: refused")
+        );
+    }
+
+    #[test]
+    fn unchanged_endpoints_keep_state_across_fleet_updates() {
+        let mut t = Table::default();
+        let f = fleet(vec![profile("web", monitor(), vec![endpoint("a", 1)])]);
+        let g = generation_of(&t.apply_fleet(desired(&f)), "a");
+        t.apply_result("a", g, &ok());
+
+        let mut reweighted = f.clone();
+        reweighted.profiles[0].endpoints[0].weight = 900;
+        assert_eq!(t.apply_fleet(desired(&reweighted)), []);
+        assert_eq!(t.health().endpoints["a"].state, Online);
+        // The running probe's results still count.
+        assert_eq!(t.apply_result("a", g, &ok()), Applied::Observed);
+    }
+
+    #[test]
+    fn changed_monitor_restarts_from_checking_and_ignores_old_results() {
+        let mut t = Table::default();
+        let f = fleet(vec![profile("web", monitor(), vec![endpoint("a", 1)])]);
+        let g1 = generation_of(&t.apply_fleet(desired(&f)), "a");
+        t.apply_result("a", g1, &refused());
+        t.apply_result("a", g1, &refused());
+        assert_eq!(t.health().endpoints["a"].state, Degraded);
+
+        let mut changed = f.clone();
+        changed.profiles[0].monitor.path = "/ready".into();
+        let changes = t.apply_fleet(desired(&changed));
+        assert!(matches!(
+            changes.as_slice(),
+            [Change::Replaced { was: Degraded, new, .. }] if new.monitor.path == "/ready"
+        ));
+        let g2 = generation_of(&changes, "a");
+        assert_ne!(g1, g2);
+        let a = &t.health().endpoints["a"];
+        assert_eq!(
+            (a.state, a.consecutive_failures, a.last.is_none()),
+            (CheckingEndpoint, 0, true)
+        );
+
+        assert_eq!(t.apply_result("a", g1, &ok()), Applied::Stale);
+        assert_eq!(t.health().endpoints["a"].state, CheckingEndpoint);
+        assert_eq!(
+            t.apply_result("a", g2, &ok()),
+            Applied::Transition {
+                from: CheckingEndpoint,
+                to: Online
+            }
+        );
+    }
+
+    #[test]
+    fn removed_endpoints_leave_health_and_their_results_are_ignored() {
+        let mut t = Table::default();
+        let f = fleet(vec![profile(
+            "web",
+            monitor(),
+            vec![endpoint("a", 1), endpoint("b", 2)],
+        )]);
+        let gb = generation_of(&t.apply_fleet(desired(&f)), "b");
+        let mut fewer = f.clone();
+        fewer.profiles[0].endpoints.retain(|e| e.id == "a");
+        let changes = t.apply_fleet(desired(&fewer));
+        assert!(matches!(changes.as_slice(), [Change::Removed(p)] if p.endpoint == "b"));
+        assert_eq!(t.health().endpoints.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(t.apply_result("b", gb, &ok()), Applied::Stale);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn endpoint_becoming_always_serve_stops_being_probed() {
+        let mut t = Table::default();
+        let f = fleet(vec![profile("web", monitor(), vec![endpoint("a", 1)])]);
+        t.apply_fleet(desired(&f));
+        let mut pinned = f.clone();
+        pinned.profiles[0].endpoints[0].always_serve = true;
+        assert!(matches!(
+            t.apply_fleet(desired(&pinned)).as_slice(),
+            [Change::Removed(_)]
+        ));
+        assert!(t.health().endpoints.is_empty());
+    }
+}

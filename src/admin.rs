@@ -1,0 +1,97 @@
+//! The admin HTTP server: `/metrics` (Prometheus text), `/healthz` (the process is
+//! up), `/readyz` (the first zone is loaded and DNS is listening) and `/status`
+//! (the fleet and the health each endpoint is in, as JSON).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use fleetdns_config::{Fleet, Health};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use prometheus::{Encoder, Registry, TextEncoder};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::http::{self, text};
+
+/// What the admin endpoints read.
+#[derive(Clone)]
+pub struct Admin {
+    pub registry: Registry,
+    pub ready: Arc<AtomicBool>,
+    pub fleet: watch::Receiver<Arc<Fleet>>,
+    pub health: watch::Receiver<Arc<Health>>,
+}
+
+pub async fn serve(listener: TcpListener, admin: Admin, shutdown: CancellationToken) {
+    http::serve(listener, move |req| route(req, admin.clone()), shutdown).await;
+}
+
+async fn route(req: Request<Incoming>, admin: Admin) -> Response<Full<Bytes>> {
+    match req.uri().path() {
+        "/metrics" => {
+            let mut buf = Vec::new();
+            match TextEncoder::new().encode(&admin.registry.gather(), &mut buf) {
+                Ok(()) => text(200, "text/plain; version=0.0.4", buf),
+                Err(e) => text(500, "text/plain", format!("encoding metrics failed: {e}\n")),
+            }
+        }
+        "/healthz" => text(200, "text/plain", "ok\n"),
+        "/readyz" if admin.ready.load(Ordering::Acquire) => text(200, "text/plain", "ready\n"),
+        "/readyz" => text(503, "text/plain", "not ready: no zone loaded yet\n"),
+        "/status" => {
+            let fleet = admin.fleet.borrow().clone();
+            let health = admin.health.borrow().clone();
+            text(
+                200,
+                "application/json",
+                status_json(&fleet, &health).to_string(),
+            )
+        }
+        _ => text(
+            404,
+            "text/plain",
+            "not found; try /metrics, /healthz, /readyz, /status\n",
+        ),
+    }
+}
+
+/// Profiles with their endpoints and each endpoint's monitor state and last probe.
+fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
+    let profiles: Vec<serde_json::Value> = fleet
+        .profiles
+        .iter()
+        .map(|p| {
+            let endpoints: Vec<serde_json::Value> = p
+                .endpoints
+                .iter()
+                .map(|e| {
+                    let h = health.endpoints.get(&e.id);
+                    serde_json::json!({
+                        "id": e.id,
+                        "cluster": e.cluster,
+                        "target": e.target.to_string(),
+                        "weight": e.weight,
+                        "state": format!("{:?}", health.state_of(e)),
+                        "consecutiveFailures": h.map_or(0, |h| h.consecutive_failures),
+                        "last": h.and_then(|h| h.last.as_ref()).map(|l| serde_json::json!({
+                            "healthy": l.healthy,
+                            "detail": l.detail,
+                            "durationSeconds": l.duration.as_secs_f64(),
+                        })),
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "profile": format!("{}/{}", p.namespace, p.name),
+                "dnsName": p.owner,
+                "ttl": p.ttl,
+                "failClosed": p.fail_closed,
+                "endpoints": endpoints,
+            })
+        })
+        .collect();
+    serde_json::json!({ "zone": fleet.zone.apex, "serial": fleet.zone.soa.serial, "profiles": profiles })
+}
