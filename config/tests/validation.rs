@@ -428,7 +428,7 @@ fn the_shipped_example_is_valid() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/fleet.yaml");
     let (fleet, diags) = file::load(Path::new(path)).unwrap_or_else(|d| panic!("{d}"));
     assert!(!diags.has_errors());
-    assert_eq!(fleet.profiles.len(), 2);
+    assert_eq!(fleet.profiles.len(), 3);
 }
 
 #[test]

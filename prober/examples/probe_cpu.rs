@@ -1,7 +1,7 @@
 //! Benchmark: CPU cost of probing many endpoints over HTTP.
 //!
 //! ```text
-//! cargo run --release -p fleetdns-prober --example probe_cpu -- [--endpoints 10000] [--interval 10] [--seconds 60]
+//! cargo run --release -p fleetdns-prober --example probe_cpu -- [--endpoints 10000] [--interval 10] [--seconds 60] [--protocol http|tcp]
 //! ```
 //!
 //! Starts N tiny HTTP listeners, each endpoint on its own `127.77.0.a:port`
@@ -40,6 +40,7 @@ fn endpoint_addr(i: usize) -> SocketAddr {
 }
 
 struct Args {
+    protocol: Protocol,
     endpoints: usize,
     interval: u32,
     seconds: u64,
@@ -48,6 +49,7 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
+        protocol: Protocol::Http,
         endpoints: 10_000,
         interval: 10,
         seconds: 60,
@@ -60,6 +62,13 @@ fn args() -> Args {
             "--endpoints" => a.endpoints = value().expect("--endpoints N") as usize,
             "--interval" => a.interval = value().expect("--interval SECONDS") as u32,
             "--seconds" => a.seconds = value().expect("--seconds SECONDS"),
+            "--protocol" => {
+                a.protocol = match it.next().as_deref() {
+                    Some("http") => Protocol::Http,
+                    Some("tcp") => Protocol::Tcp,
+                    _ => panic!("--protocol http|tcp"),
+                }
+            }
             "--serve" => {
                 a.serve = true;
                 a.endpoints = value().expect("--serve N") as usize;
@@ -126,8 +135,8 @@ fn serve(n: usize) {
 
 // === prober (this process) ===
 
-/// User + system CPU time of this process so far (all threads).
-fn cpu_time() -> Duration {
+/// User and system CPU time of this process so far (all threads).
+fn cpu_time() -> (Duration, Duration) {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
     // Fields after the `(comm)`: state is [0], utime [11], stime [12], in clock ticks.
     let rest = &stat[stat.rfind(')').expect("comm") + 2..];
@@ -138,7 +147,10 @@ fn cpu_time() -> Duration {
         .map(|v| v.parse().expect("tick count"))
         .collect();
     // USER_HZ is 100 on Linux regardless of the kernel's HZ.
-    Duration::from_millis((f[0] + f[1]) * 10)
+    (
+        Duration::from_millis(f[0] * 10),
+        Duration::from_millis(f[1] * 10),
+    )
 }
 
 /// Peak resident memory of this process, from /proc/self/status.
@@ -151,7 +163,7 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn fleet(n: usize, interval: u32) -> Fleet {
+fn fleet(n: usize, interval: u32, protocol: Protocol) -> Fleet {
     let yaml = "\
 apiVersion: fleetdns.io/v1alpha1
 kind: FleetDNSConfig
@@ -195,7 +207,7 @@ spec:
                 owner: format!("bench-p{port}.fleet.example.com"),
                 ttl: 60,
                 monitor: MonitorConfig {
-                    protocol: Protocol::Http,
+                    protocol,
                     port,
                     path: "/healthz".into(),
                     interval_seconds: interval,
@@ -253,7 +265,11 @@ fn measure(args: Args) {
     let (probes, failed, wall, cpu, online) = rt.block_on(async {
         let registry = Registry::new();
         let metrics = Metrics::register(&registry).expect("metrics");
-        let (_fleet_tx, fleet_rx) = watch::channel(Arc::new(fleet(args.endpoints, args.interval)));
+        let (_fleet_tx, fleet_rx) = watch::channel(Arc::new(fleet(
+            args.endpoints,
+            args.interval,
+            args.protocol,
+        )));
         let (health_tx, health_rx) = watch::channel(Arc::new(Health::default()));
         let shutdown = CancellationToken::new();
         let cpu0 = cpu_time();
@@ -261,7 +277,8 @@ fn measure(args: Args) {
         let prober = tokio::spawn(run(fleet_rx, health_tx, metrics, shutdown.clone()));
         tokio::time::sleep(Duration::from_secs(args.seconds)).await;
         let (probes, failed) = probes_done(&registry);
-        let (wall, cpu) = (t0.elapsed(), cpu_time() - cpu0);
+        let cpu1 = cpu_time();
+        let (wall, cpu) = (t0.elapsed(), (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1));
         let online = health_rx
             .borrow()
             .endpoints
@@ -276,24 +293,26 @@ fn measure(args: Args) {
     let _ = child.wait();
 
     let secs = wall.as_secs_f64();
-    println!("probe_cpu: HTTP probes, listeners in a separate child process (not counted)");
+    println!(
+        "probe_cpu: {:?} probes, listeners in a separate child process (not counted)",
+        args.protocol
+    );
     println!("endpoints          {}", args.endpoints);
     println!("interval           {} s", args.interval);
     println!("duration           {secs:.1} s");
     println!("probes completed   {probes} ({failed} failed)");
     println!("endpoints Online   {online}");
     println!("probes/s           {:.0}", probes as f64 / secs);
+    let total = (cpu.0 + cpu.1).as_secs_f64();
     println!(
-        "CPU time (prober)  {:.2} s (user+system)",
-        cpu.as_secs_f64()
+        "CPU time (prober)  {total:.2} s (user {:.2} s + system {:.2} s)",
+        cpu.0.as_secs_f64(),
+        cpu.1.as_secs_f64()
     );
-    println!(
-        "CPU % of one core  {:.1} %",
-        100.0 * cpu.as_secs_f64() / secs
-    );
+    println!("CPU % of one core  {:.1} %", 100.0 * total / secs);
     println!(
         "CPU per probe      {:.0} µs",
-        1e6 * cpu.as_secs_f64() / probes.max(1) as f64
+        1e6 * total / probes.max(1) as f64
     );
     println!("peak RSS (prober)  {:.0} MiB", peak_rss_mib());
 }

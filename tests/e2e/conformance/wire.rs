@@ -21,10 +21,7 @@ pub const CLASS_IN: u16 = 1;
 pub const CLASS_CH: u16 = 3;
 
 pub const NOERROR: u16 = 0;
-pub const FORMERR: u16 = 1;
-pub const NXDOMAIN: u16 = 3;
 pub const NOTIMP: u16 = 4;
-pub const REFUSED: u16 = 5;
 pub const BADVERS: u16 = 16;
 
 /// Record type codes by name, and back.
