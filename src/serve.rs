@@ -105,6 +105,10 @@ impl ServeMetrics {
 }
 
 async fn serve(args: ServeArgs, fleet: Fleet) -> anyhow::Result<()> {
+    // Signals first: a SIGHUP or SIGTERM that arrives while we start must not kill us.
+    let shutdown = CancellationToken::new();
+    let reload = Arc::new(Notify::new());
+    spawn_signals(shutdown.clone(), reload.clone())?;
     let registry = Registry::new();
     let dns_metrics = Arc::new(DnsMetrics::register(&registry).context("registering DNS metrics")?);
     let probe_metrics =
@@ -127,10 +131,6 @@ async fn serve(args: ServeArgs, fleet: Fleet) -> anyhow::Result<()> {
     if let Ok(addr) = admin_listener.local_addr() {
         info!(%addr, "admin listening");
     }
-
-    let shutdown = CancellationToken::new();
-    let reload = Arc::new(Notify::new());
-    spawn_signals(shutdown.clone(), reload.clone())?;
 
     let health = Arc::new(Health::default());
     let zone = Arc::new(ArcSwap::from_pointee(compile(

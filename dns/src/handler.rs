@@ -17,7 +17,9 @@ use fleetdns_config::{Health, MonitorState};
 use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::BinEncoder;
 use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
@@ -127,14 +129,99 @@ impl RequestHandler for Handler {
                 .map(|r| Record::from_rdata(owner.clone(), r.ttl, r.data.clone()))
                 .collect(),
         };
+        // UDP answers must fit the client's size. hickory's encoder would cut the
+        // message mid-record and send the partial bytes, so decide here: drop the
+        // additional section first (RFC 2181 §9: no TC for that), else send TC with
+        // no records and let the client retry over TCP.
+        let limit = match request.protocol() {
+            Protocol::Udp => usize::from(edns.as_ref().map_or(512, Edns::max_payload)),
+            _ => usize::MAX,
+        };
+        let mut additionals = found.additionals;
+        let fits = |additionals: &[Record], metadata: Metadata| {
+            let bound = request.queries.as_bytes().len()
+                + 12
+                + 11
+                + sections_bound(&answers, found.authorities, additionals);
+            bound <= limit
+                || encoded_len(
+                    request,
+                    edns.as_ref(),
+                    metadata,
+                    &answers,
+                    found.authorities,
+                    additionals,
+                ) <= limit
+        };
+        if !fits(additionals, metadata) {
+            additionals = &[];
+            if !fits(additionals, metadata) {
+                metadata.truncation = true;
+                return send(
+                    &mut response_handle,
+                    builder.build_no_records(metadata),
+                    &request.metadata,
+                )
+                .await;
+            }
+        }
         let response = builder.build(
             metadata,
             answers.iter(),
             found.authorities.iter(),
             [],
-            found.additionals.iter(),
+            additionals.iter(),
         );
         send(&mut response_handle, response, &request.metadata).await
+    }
+}
+
+/// An upper bound of the encoded size of the records, without name compression.
+/// Cheap; when it is over the limit, [`encoded_len`] gives the exact size.
+fn sections_bound(answers: &[Record], authorities: &[Record], additionals: &[Record]) -> usize {
+    fn name(n: &Name) -> usize {
+        n.iter().map(|l| l.len() + 1).sum::<usize>() + 1
+    }
+    answers
+        .iter()
+        .chain(authorities)
+        .chain(additionals)
+        .map(|r| {
+            let rdata = match &r.data {
+                RData::A(_) => 4,
+                RData::AAAA(_) => 16,
+                RData::CNAME(n) => name(&n.0),
+                RData::NS(n) => name(&n.0),
+                RData::SOA(soa) => name(&soa.mname) + name(&soa.rname) + 20,
+                // Anything else: assume it is large, so the exact size is computed.
+                _ => usize::from(u16::MAX),
+            };
+            name(&r.name) + 10 + rdata
+        })
+        .sum()
+}
+
+/// The exact encoded size of a response (with compression), by encoding it.
+fn encoded_len(
+    request: &Request,
+    edns: Option<&Edns>,
+    metadata: Metadata,
+    answers: &[Record],
+    authorities: &[Record],
+    additionals: &[Record],
+) -> usize {
+    let mut buf = Vec::with_capacity(1024);
+    let mut encoder = BinEncoder::new(&mut buf);
+    let response = MessageResponseBuilder::new(&request.queries, edns).build(
+        metadata,
+        answers.iter(),
+        authorities.iter(),
+        [],
+        additionals.iter(),
+    );
+    match response.destructive_emit(&mut encoder) {
+        Ok(_) => buf.len(),
+        Err(_) => usize::MAX,
     }
 }
 

@@ -46,33 +46,55 @@ impl Listeners {
     }
 }
 
+/// Attempts at finding a port free for both UDP and TCP when port 0 is asked for.
+const PORT_ZERO_ATTEMPTS: usize = 20;
+
 /// Binds UDP and TCP on every address. Port 0 picks a free port, the same for UDP
-/// and TCP of one address.
+/// and TCP of one address (retrying when the UDP port is taken for TCP).
 pub async fn bind(addrs: &[SocketAddr]) -> Result<Listeners, Error> {
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
     for &addr in addrs {
-        let socket = UdpSocket::bind(addr).await.map_err(|source| Error::Bind {
-            protocol: "UDP",
-            addr,
-            source,
-        })?;
-        let bound = socket.local_addr().map_err(|source| Error::Bind {
-            protocol: "UDP",
-            addr,
-            source,
-        })?;
-        let listener = TcpListener::bind(bound)
-            .await
-            .map_err(|source| Error::Bind {
-                protocol: "TCP",
-                addr: bound,
-                source,
-            })?;
-        udp.push(socket);
-        tcp.push(listener);
+        let attempts = if addr.port() == 0 {
+            PORT_ZERO_ATTEMPTS
+        } else {
+            1
+        };
+        let mut last = None;
+        for _ in 0..attempts {
+            match bind_pair(addr).await {
+                Ok((u, t)) => {
+                    udp.push(u);
+                    tcp.push(t);
+                    last = None;
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        if let Some(e) = last {
+            return Err(e);
+        }
     }
     Ok(Listeners { udp, tcp })
+}
+
+async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), Error> {
+    let udp_err = |source| Error::Bind {
+        protocol: "UDP",
+        addr,
+        source,
+    };
+    let socket = UdpSocket::bind(addr).await.map_err(udp_err)?;
+    let bound = socket.local_addr().map_err(udp_err)?;
+    let listener = TcpListener::bind(bound)
+        .await
+        .map_err(|source| Error::Bind {
+            protocol: "TCP",
+            addr: bound,
+            source,
+        })?;
+    Ok((socket, listener))
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and drains.

@@ -58,8 +58,13 @@ pub struct Settings {
     /// until its verdict, at most its timeout). Default 512.
     pub max_in_flight: usize,
     /// Shortest time between two publications that carry only new
-    /// observations; state transitions are published at once. Default 500 ms.
+    /// observations. Default 500 ms.
     pub coalesce: Duration,
+    /// Shortest time between two publications when state transitions come in
+    /// a burst. A transition after a quieter period is published at once.
+    /// Bounds snapshot copies and DNS recompilations during mass changes.
+    /// Default 50 ms.
+    pub transition_gap: Duration,
     /// `User-Agent` of HTTP(S) probes. Default `fleetdns-probe/<version>`.
     pub user_agent: String,
 }
@@ -69,6 +74,7 @@ impl Default for Settings {
         Settings {
             max_in_flight: 512,
             coalesce: Duration::from_millis(500),
+            transition_gap: Duration::from_millis(50),
             user_agent: concat!("fleetdns-probe/", env!("CARGO_PKG_VERSION")).to_string(),
         }
     }

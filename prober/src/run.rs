@@ -4,15 +4,21 @@
 //! lock is needed anywhere. It waits on four things at once: shutdown, a new
 //! fleet snapshot, probe results, and the coalescing timer.
 //!
-//! Publishing policy: a state transition (or an endpoint added, removed or
-//! restarted) publishes a new `Arc<Health>` at once, because the DNS answers
-//! are recompiled from it and failover speed depends on it. Results that only
-//! refresh the latest observation are coalesced into at most one publication
-//! per [`Settings::coalesce`]. Results already queued are folded in before
-//! publishing, so a mass failure costs one publication, not thousands.
+//! Publishing policy: a state transition publishes a new `Arc<Health>` at
+//! once, because the DNS answers are recompiled from it and failover speed
+//! depends on it — unless another publication went out less than
+//! [`Settings::transition_gap`] ago, in which case it goes out when that gap
+//! has passed. So a lone failure is published in the same instant its probe
+//! ends, while a burst (a whole cluster failing, or the first round of probes
+//! of 10,000 endpoints moving CheckingEndpoint → Online) costs at most one
+//! snapshot and one zone recompilation per gap instead of one per endpoint.
+//! Results that only refresh the latest observation are coalesced into at
+//! most one publication per [`Settings::coalesce`]. Fleet updates that add,
+//! remove or restart endpoints publish at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use fleetdns_config::{Fleet, Health, MonitorState};
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -51,7 +57,9 @@ pub(crate) async fn supervise<P: Probe>(
         health,
         metrics,
         last_publish: Instant::now(),
-        dirty: false,
+        pending: Pending::Nothing,
+        transition_gap: settings.transition_gap,
+        coalesce: settings.coalesce,
     };
     let first = fleet.borrow_and_update().clone();
     s.apply_fleet(&first);
@@ -74,6 +82,10 @@ pub(crate) async fn supervise<P: Probe>(
                     s.publish();
                 }
             }
+            // Before results, so a steady stream of results cannot starve it.
+            _ = tokio::time::sleep_until(s.deadline()), if s.pending != Pending::Nothing => {
+                s.publish();
+            }
             Some(report) = reports.recv() => {
                 let mut transition = s.apply_report(report);
                 for _ in 0..BATCH {
@@ -83,11 +95,8 @@ pub(crate) async fn supervise<P: Probe>(
                     }
                 }
                 if transition {
-                    s.publish();
+                    s.transition();
                 }
-            }
-            _ = tokio::time::sleep_until(s.last_publish + settings.coalesce), if s.dirty => {
-                s.publish();
             }
         }
     }
@@ -107,8 +116,20 @@ struct Supervisor<P> {
     health: watch::Sender<Arc<Health>>,
     metrics: Metrics,
     last_publish: Instant,
-    /// Observations recorded since the last publication.
-    dirty: bool,
+    /// What changed since the last publication.
+    pending: Pending,
+    transition_gap: Duration,
+    coalesce: Duration,
+}
+
+/// Unpublished changes, by urgency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Pending {
+    Nothing,
+    /// Only new observations: publish within `coalesce`.
+    Observations,
+    /// A state changed: publish once `transition_gap` has passed since the last one.
+    Transitions,
 }
 
 impl<P: Probe> Supervisor<P> {
@@ -190,7 +211,7 @@ impl<P: Probe> Supervisor<P> {
             Applied::Observed => {
                 self.metrics
                     .observed(plan.labels(), plan.monitor.protocol, &result);
-                self.dirty = true;
+                self.pending = self.pending.max(Pending::Observations);
                 false
             }
             Applied::Transition { from, to } => {
@@ -204,10 +225,27 @@ impl<P: Probe> Supervisor<P> {
         }
     }
 
+    /// A state changed: publish now, or as soon as the gap allows.
+    fn transition(&mut self) {
+        if Instant::now() >= self.last_publish + self.transition_gap {
+            self.publish();
+        } else {
+            self.pending = Pending::Transitions;
+        }
+    }
+
+    /// When the pending changes are due.
+    fn deadline(&self) -> Instant {
+        match self.pending {
+            Pending::Transitions => self.last_publish + self.transition_gap,
+            Pending::Observations | Pending::Nothing => self.last_publish + self.coalesce,
+        }
+    }
+
     fn publish(&mut self) {
         self.health.send_replace(Arc::new(self.table.health()));
         self.last_publish = Instant::now();
-        self.dirty = false;
+        self.pending = Pending::Nothing;
     }
 }
 

@@ -5,10 +5,10 @@
 //! probe are ignored" are testable without sockets or timers. The async loop
 //! in [`crate::run`] starts and stops probe tasks as [`Table::apply_fleet`] says.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use fleetdns_config::{EndpointHealth, Health, MonitorState, Observation};
+use fleetdns_config::{EndpointHealth, Health, MonitorState};
 
 use crate::outcome::ProbeResult;
 use crate::plan::Plan;
@@ -49,18 +49,20 @@ pub(crate) enum Applied {
     },
 }
 
+/// How an endpoint is probed; its state lives in `Table::health`.
 #[derive(Debug)]
 struct Entry {
     plan: Arc<Plan>,
     generation: Generation,
-    tracker: Tracker,
-    last: Option<Observation>,
 }
 
 /// All probed endpoints, by id.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
-    entries: BTreeMap<String, Entry>,
+    entries: HashMap<String, Entry>,
+    /// The state of every entry, kept in the published form so a snapshot is
+    /// one map clone (no rebuild): it is taken up to a few times per second.
+    health: Health,
     /// Last generation handed out.
     generation: Generation,
 }
@@ -77,31 +79,33 @@ impl Table {
             .cloned()
             .collect();
         for id in removed {
+            self.health.endpoints.remove(&id);
             if let Some(entry) = self.entries.remove(&id) {
                 changes.push(Change::Removed(entry.plan));
             }
         }
         for (id, plan) in desired {
-            match self.entries.get(&id) {
-                Some(entry) if entry.plan == plan => {}
-                Some(_) | None => {
-                    self.generation += 1;
-                    let fresh = Entry {
-                        plan: plan.clone(),
-                        generation: self.generation,
-                        tracker: Tracker::NEW,
-                        last: None,
-                    };
-                    match self.entries.insert(id, fresh) {
-                        None => changes.push(Change::Added(plan, self.generation)),
-                        Some(old) => changes.push(Change::Replaced {
-                            old: old.plan,
-                            was: old.tracker.state,
-                            new: plan,
-                            generation: self.generation,
-                        }),
-                    }
-                }
+            if self.entries.get(&id).is_some_and(|e| e.plan == plan) {
+                continue;
+            }
+            self.generation += 1;
+            let fresh = Entry {
+                plan: plan.clone(),
+                generation: self.generation,
+            };
+            let was = self
+                .health
+                .endpoints
+                .insert(id.clone(), fresh_health())
+                .map(|h| h.state);
+            match (self.entries.insert(id, fresh), was) {
+                (Some(old), Some(was)) => changes.push(Change::Replaced {
+                    old: old.plan,
+                    was,
+                    new: plan,
+                    generation: self.generation,
+                }),
+                _ => changes.push(Change::Added(plan, self.generation)),
             }
         }
         changes
@@ -114,46 +118,52 @@ impl Table {
         generation: Generation,
         result: &ProbeResult,
     ) -> Applied {
-        let Some(entry) = self.entries.get_mut(endpoint) else {
+        let (Some(entry), Some(health)) = (
+            self.entries.get(endpoint),
+            self.health.endpoints.get_mut(endpoint),
+        ) else {
             return Applied::Stale;
         };
         if entry.generation != generation {
             return Applied::Stale;
         }
-        let from = entry.tracker.state;
-        entry.tracker = entry.tracker.observe(
+        let from = health.state;
+        let next = Tracker {
+            state: from,
+            consecutive_failures: health.consecutive_failures,
+        }
+        .observe(
             result.outcome.is_healthy(),
             entry.plan.monitor.tolerated_failures,
         );
-        entry.last = Some(result.observation());
-        let to = entry.tracker.state;
-        if from == to {
+        health.state = next.state;
+        health.consecutive_failures = next.consecutive_failures;
+        health.last = Some(result.observation());
+        if from == next.state {
             Applied::Observed
         } else {
-            Applied::Transition { from, to }
+            Applied::Transition {
+                from,
+                to: next.state,
+            }
         }
     }
 
     /// The snapshot to publish.
     pub fn health(&self) -> Health {
-        Health {
-            endpoints: self
-                .entries
-                .iter()
-                .map(|(id, e)| {
-                    let h = EndpointHealth {
-                        state: e.tracker.state,
-                        consecutive_failures: e.tracker.consecutive_failures,
-                        last: e.last.clone(),
-                    };
-                    (id.clone(), h)
-                })
-                .collect(),
-        }
+        self.health.clone()
     }
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+}
+
+fn fresh_health() -> EndpointHealth {
+    EndpointHealth {
+        state: Tracker::NEW.state,
+        consecutive_failures: Tracker::NEW.consecutive_failures,
+        last: None,
     }
 }
 

@@ -186,7 +186,7 @@ async fn changed_monitor_config_takes_effect_without_restart() {
         &mut p.health,
         "e",
         MonitorState::CheckingEndpoint,
-        Duration::from_millis(200),
+        Duration::from_secs(1),
     )
     .await;
     wait_state(

@@ -126,8 +126,17 @@ fn dig(server: Ipv4Addr, args: &[&str]) -> Dig {
         if let Some(rest) = line.split("status: ").nth(1) {
             d.status = rest.split(',').next().unwrap_or("").to_string();
         } else if let Some(rest) = line.strip_prefix(";; flags: ") {
-            d.flags = rest.split(';').next().unwrap_or("").split_whitespace().map(str::to_string).collect();
-        } else if let Some(title) = line.strip_prefix(";; ").and_then(|l| l.strip_suffix(" SECTION:")) {
+            d.flags = rest
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+        } else if let Some(title) = line
+            .strip_prefix(";; ")
+            .and_then(|l| l.strip_suffix(" SECTION:"))
+        {
             section = match title {
                 "ANSWER" => "answer",
                 "AUTHORITY" => "authority",
@@ -143,7 +152,12 @@ fn dig(server: Ipv4Addr, args: &[&str]) -> Dig {
                 "answer" => {
                     let f: Vec<&str> = line.split_whitespace().collect();
                     if f.len() >= 5 {
-                        d.answer.push((f[0].to_string(), f[1].parse().unwrap_or(u64::MAX), f[3].to_string(), f[4..].join(" ")));
+                        d.answer.push((
+                            f[0].to_string(),
+                            f[1].parse().unwrap_or(u64::MAX),
+                            f[3].to_string(),
+                            f[4..].join(" "),
+                        ));
                     }
                 }
                 "authority" => d.authority.push(line.to_string()),
@@ -157,7 +171,10 @@ fn dig(server: Ipv4Addr, args: &[&str]) -> Dig {
 
 /// The addresses `nslookup NAME SERVER` printed for the name (not the server's).
 fn nslookup(server: Ipv4Addr, name: &str) -> (Vec<String>, String) {
-    let out = tools::run("nslookup", &["-timeout=2", "-retry=1", name, &server.to_string()]);
+    let out = tools::run(
+        "nslookup",
+        &["-timeout=2", "-retry=1", name, &server.to_string()],
+    );
     let answer = out.split("Name:").skip(1).collect::<Vec<_>>().join("Name:");
     let addrs = answer
         .lines()
@@ -169,12 +186,21 @@ fn nslookup(server: Ipv4Addr, name: &str) -> (Vec<String>, String) {
 
 /// The `_health` TXT lines of a profile, asked of one replica (a trusted client).
 fn health(replica: &Fleetdns, profile: &str) -> Vec<String> {
-    let m = Client::new(replica.addr).query(&format!("_health.shop-{profile}.{ZONE}."), RecordType::TXT, &Opts::default());
+    let m = Client::new(replica.addr).query(
+        &format!("_health.shop-{profile}.{ZONE}."),
+        RecordType::TXT,
+        &Opts::default(),
+    );
     m.answers.iter().map(|r| r.data.to_string()).collect()
 }
 
 /// Polls (bounded) until `pred` holds for the health view of `profile` on every replica.
-fn wait_health(replicas: &[&Fleetdns], profile: &str, what: &str, pred: impl Fn(&[String]) -> bool) {
+fn wait_health(
+    replicas: &[&Fleetdns],
+    profile: &str,
+    what: &str,
+    pred: impl Fn(&[String]) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(20);
     for r in replicas {
         loop {
@@ -203,7 +229,12 @@ fn endpoint_state(lines: &[String], target: Ipv4Addr, state: &str) -> bool {
 fn unbound_resolves_profiles_through_a_real_delegation_and_drops_a_dead_backend_after_the_ttl() {
     let mut backends: Vec<DemoBackend> = [east(), west()]
         .iter()
-        .map(|&a| DemoBackend::start(fixtures::BIN.as_ref(), SocketAddr::new(a.into(), BACKEND_PORT)))
+        .map(|&a| {
+            DemoBackend::start(
+                fixtures::BIN.as_ref(),
+                SocketAddr::new(a.into(), BACKEND_PORT),
+            )
+        })
         .collect();
     // Both replicas get the same file, so they serve the same SOA serial.
     let config = config();
@@ -212,7 +243,13 @@ fn unbound_resolves_profiles_through_a_real_delegation_and_drops_a_dead_backend_
     let parent = ip(OCTET, 10);
     let nsd = daemons::nsd(
         parent,
-        &root_and_parent(parent, &[(&format!("ns1.{ZONE}"), ip(OCTET, 21)), (&format!("ns2.{ZONE}"), ip(OCTET, 22))]),
+        &root_and_parent(
+            parent,
+            &[
+                (&format!("ns1.{ZONE}"), ip(OCTET, 21)),
+                (&format!("ns2.{ZONE}"), ip(OCTET, 22)),
+            ],
+        ),
     );
     let resolver = ip(OCTET, 2);
     let unbound = daemons::unbound(resolver, &root_hints(parent), "");
@@ -284,7 +321,10 @@ fn unbound_resolves_profiles_through_a_real_delegation_and_drops_a_dead_backend_
         let d = dig(resolver, &["+short", &spread, "A"]);
         *counts.entry(d.raw.trim().to_string()).or_default() += 1;
     }
-    let (e, w) = (counts.get(&endpoints[0]).copied().unwrap_or(0), counts.get(&endpoints[1]).copied().unwrap_or(0));
+    let (e, w) = (
+        counts.get(&endpoints[0]).copied().unwrap_or(0),
+        counts.get(&endpoints[1]).copied().unwrap_or(0),
+    );
     assert!(
         e + w == 100 && e > 0 && w > e,
         "query: 100 × dig @{resolver} +short {spread} A\nexpected: only {endpoints:?}, both seen, {} (weight 3) more often than {} (weight 1)\nactual: {counts:?}",
@@ -304,16 +344,28 @@ fn unbound_resolves_profiles_through_a_real_delegation_and_drops_a_dead_backend_
         if d.raw.trim() == endpoints[1] {
             break;
         }
-        assert!(Instant::now() < deadline, "unbound never resolved {web} to {}: last {}", endpoints[1], d.raw);
+        assert!(
+            Instant::now() < deadline,
+            "unbound never resolved {web} to {}: last {}",
+            endpoints[1],
+            d.raw
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
 
     // The west backend dies. Once both replicas have taken it out of the answers,
     // whatever unbound cached before expires within the TTL.
     backends[1].kill();
-    wait_health(&[&r1, &r2], "web", "the dead endpoint Degraded on both replicas", |l| {
-        endpoint_state(l, west(), "Degraded") && l.iter().any(|x| x.contains(&format!("target={}", west())) && x.contains("served=no"))
-    });
+    wait_health(
+        &[&r1, &r2],
+        "web",
+        "the dead endpoint Degraded on both replicas",
+        |l| {
+            endpoint_state(l, west(), "Degraded")
+                && l.iter()
+                    .any(|x| x.contains(&format!("target={}", west())) && x.contains("served=no"))
+        },
+    );
     std::thread::sleep(Duration::from_secs(TTL) + Duration::from_secs(1));
 
     // Every resolution through unbound from now on: east only. Spread over more

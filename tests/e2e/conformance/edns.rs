@@ -3,11 +3,12 @@
 //! one query with the same header bits, EDNS fields and options as the RFC's `dig`
 //! command line, and its expectations are the RFC's "expect:" lines, plus what
 //! RFC 1035/6891/3225/7766 require of every reply (QR set, opcode echoed, the
-//! reserved Z bit clear, the question echoed, at most one OPT record).
+//! reserved Z bit clear, the question echoed, nothing after the last counted
+//! record, at most one OPT record).
 //!
-//! All cases run against one fleetdns on 127.0.55.1:53 and every failing case is
-//! reported, each with its query, the expectations (failed ones marked) and the
-//! whole reply.
+//! The matrix runs against fleetdns on 127.0.55.1:53 (the truncation tests use
+//! .2 and .3); every failing case is reported, each with its query, the
+//! expectations (failed ones marked) and the whole reply.
 
 use std::net::SocketAddr;
 
@@ -27,7 +28,10 @@ fn ns_name(i: usize) -> String {
 fn config() -> String {
     let mut ns = String::new();
     for i in 1..=NS_COUNT {
-        ns += &format!("    - {{name: {}, addresses: ['192.0.2.{i}', '2001:db8::{i}']}}\n", ns_name(i));
+        ns += &format!(
+            "    - {{name: {}, addresses: ['192.0.2.{i}', '2001:db8::{i}']}}\n",
+            ns_name(i)
+        );
     }
     format!(
         "apiVersion: fleetdns.io/v1alpha1
@@ -70,7 +74,10 @@ enum Expect {
 impl Expect {
     fn check(self, r: &Reply) -> Check {
         match self {
-            Expect::Status(code) => Check::new(format!("status: {}", wire::rcode_name(code)), r.rcode == code),
+            Expect::Status(code) => Check::new(
+                format!("status: {}", wire::rcode_name(code)),
+                r.rcode == code,
+            ),
             Expect::Flag(name, on) => {
                 let value = match name {
                     "aa" => r.aa,
@@ -91,7 +98,10 @@ impl Expect {
                 Reply::has_soa(&r.answer) == on,
             ),
             Expect::SoaInAuthority(on) => Check::new(
-                format!("SOA {}in the authority section", if on { "" } else { "NOT " }),
+                format!(
+                    "SOA {}in the authority section",
+                    if on { "" } else { "NOT " }
+                ),
                 Reply::has_soa(&r.authority) == on,
             ),
             Expect::Answers(n) => Check::new(format!("{n} answer records"), r.answer.len() == n),
@@ -113,7 +123,9 @@ impl Expect {
             ),
             Expect::NoOption(code) => Check::new(
                 format!("EDNS option {code} NOT echoed"),
-                r.opt.as_ref().is_some_and(|o| o.options.iter().all(|(c, _)| *c != code)),
+                r.opt
+                    .as_ref()
+                    .is_some_and(|o| o.options.iter().all(|(c, _)| *c != code)),
             ),
             Expect::MaxSize(n) => Check::new(format!("at most {n} octets"), r.size <= n),
             Expect::MinSize(n) => Check::new(format!("more than {n} octets"), r.size > n),
@@ -128,13 +140,21 @@ fn basics(q: &Query, r: &Reply) -> Vec<Check> {
         Check::new(format!("opcode {} echoed", q.opcode), r.opcode == q.opcode),
         Check::new("reserved header bit Z clear (RFC 1035 §4.1.1)", !r.z),
         Check::new(
+            "nothing after the last counted record (RFC 1035 §4.1)",
+            r.trailing == 0,
+        ),
+        Check::new(
             "at most one OPT record (RFC 6891 §6.1.1)",
             r.opt.as_ref().is_none_or(|o| o.count == 1),
         ),
     ];
     if q.question {
         checks.push(Check::new(
-            format!("question echoed as sent: {} {}", q.name, wire::type_name(q.qtype)),
+            format!(
+                "question echoed as sent: {} {}",
+                q.name,
+                wire::type_name(q.qtype)
+            ),
             r.question.len() == 1
                 && r.question[0].name == q.name
                 && r.question[0].qtype == q.qtype
@@ -171,8 +191,18 @@ fn run(server: SocketAddr, case: &Case) -> (Option<Reply>, Option<String>) {
         checks.extend(case.expect.iter().map(|e| e.check(r)));
     }
     let label = format!("{} ({})", case.name, case.rfc);
-    let tcp = if matches!(case.transport, Transport::Tcp) { " +tcp" } else { "" };
-    let fail = failure(&label, &format!("{}{tcp}", server.ip()), &case.query, &reply, &checks);
+    let tcp = if matches!(case.transport, Transport::Tcp) {
+        " +tcp"
+    } else {
+        ""
+    };
+    let fail = failure(
+        &label,
+        &format!("{}{tcp}", server.ip()),
+        &case.query,
+        &reply,
+        &checks,
+    );
     (reply.ok(), fail)
 }
 
@@ -186,14 +216,30 @@ fn cases() -> Vec<Case> {
     use Transport::*;
     // The usual "good answer" lines of RFC 8906: NOERROR, SOA in the answer,
     // aa set, rd and ad not set.
-    let good = || vec![Status(NOERROR), SoaInAnswer(true), Flag("aa", true), Flag("rd", false), Flag("ad", false)];
+    let good = || {
+        vec![
+            Status(NOERROR),
+            SoaInAnswer(true),
+            Flag("aa", true),
+            Flag("rd", false),
+            Flag("ad", false),
+        ]
+    };
     let with = |mut v: Vec<Expect>, more: &[Expect]| {
         v.extend_from_slice(more);
         v
     };
     // EDNS version 1 is answered BADVERS with an EDNS version 0 OPT and no data
     // (RFC 6891 §6.1.3; RFC 8906 §8.2.2).
-    let badvers = || vec![Status(BADVERS), SoaInAnswer(false), Flag("aa", false), Opt(true), Version(0)];
+    let badvers = || {
+        vec![
+            Status(BADVERS),
+            SoaInAnswer(false),
+            Flag("aa", false),
+            Opt(true),
+            Version(0),
+        ]
+    };
     let unknown_option = 100;
     let unknown_flag = 0x0080;
     vec![
@@ -259,7 +305,14 @@ fn cases() -> Vec<Case> {
             rfc: "RFC 8906 §8.1.4, RFC 1035 §4.1.1",
             transport: Udp,
             query: soa().opcode(15).header_only(),
-            expect: vec![Status(NOTIMP), SoaInAnswer(false), Flag("aa", false), Flag("rd", false), Flag("ad", false), Opt(false)],
+            expect: vec![
+                Status(NOTIMP),
+                SoaInAnswer(false),
+                Flag("aa", false),
+                Flag("rd", false),
+                Flag("ad", false),
+                Opt(false),
+            ],
         },
         Case {
             name: "unknown opcode 15 with a question",
@@ -321,8 +374,28 @@ fn cases() -> Vec<Case> {
             name: "edns@512: DO=1, 512-octet buffer, DNSKEY (genreport's dnskey probe)",
             rfc: "RFC 8906 §8.2.7, RFC 6891 §7",
             transport: Udp,
-            query: Query::new(&format!("{ZONE}."), "DNSKEY").edns(Edns::default().payload(512).dnssec_ok()),
-            expect: vec![Status(NOERROR), Flag("aa", true), Opt(true), Version(0), MaxSize(512)],
+            query: Query::new(&format!("{ZONE}."), "DNSKEY")
+                .edns(Edns::default().payload(512).dnssec_ok()),
+            expect: vec![
+                Status(NOERROR),
+                Flag("aa", true),
+                Opt(true),
+                Version(0),
+                MaxSize(512),
+            ],
+        },
+        Case {
+            name: "EDNS UDP size 100 is treated as 512",
+            rfc: "RFC 6891 §6.2.5",
+            transport: Udp,
+            query: Query::new(&format!("{ZONE}."), "NS").edns(Edns::default().payload(100)),
+            expect: vec![
+                Status(NOERROR),
+                Flag("tc", true),
+                MaxSize(512),
+                Opt(true),
+                Version(0),
+            ],
         },
         Case {
             name: "DO bit is copied",
@@ -388,14 +461,22 @@ fn edns_and_header_probes_get_the_answers_rfc_8906_expects() {
 fn an_answer_larger_than_512_octets_is_truncated_and_complete_over_tcp() {
     use Expect::*;
     let server = replica(&config(), ip(55, 2));
-    let query = Query::new(&format!("{ZONE}."), "NS").edns(Edns::default().payload(512).dnssec_ok());
+    let query =
+        Query::new(&format!("{ZONE}."), "NS").edns(Edns::default().payload(512).dnssec_ok());
     let mut failures = Vec::new();
     let udp = Case {
         name: "edns@512: NS RRset larger than 512 octets over UDP",
         rfc: "RFC 6891 §7, RFC 2181 §9, RFC 8906 §8.2.7",
         transport: Transport::Udp,
         query: query.clone(),
-        expect: vec![Status(NOERROR), Flag("tc", true), MaxSize(512), Opt(true), Version(0), Do(true)],
+        expect: vec![
+            Status(NOERROR),
+            Flag("tc", true),
+            MaxSize(512),
+            Opt(true),
+            Version(0),
+            Do(true),
+        ],
     };
     failures.extend(run(server.addr, &udp).1);
     let tcp = Case {
@@ -418,9 +499,18 @@ fn an_answer_larger_than_512_octets_is_truncated_and_complete_over_tcp() {
     failures.extend(fail);
     if let Some(r) = reply {
         let expected: Vec<String> = (1..=NS_COUNT).map(|i| format!("{}.", ns_name(i))).collect();
-        let mut got: Vec<String> = r.answer.iter().filter(|a| a.rtype == 2).map(|a| a.rdata.clone()).collect();
+        let mut got: Vec<String> = r
+            .answer
+            .iter()
+            .filter(|a| a.rtype == 2)
+            .map(|a| a.rdata.clone())
+            .collect();
         got.sort();
-        let glue = r.additional.iter().filter(|a| a.rtype == 1 || a.rtype == 28).count();
+        let glue = r
+            .additional
+            .iter()
+            .filter(|a| a.rtype == 1 || a.rtype == 28)
+            .count();
         if got != expected || glue != 2 * NS_COUNT {
             failures.push(format!(
                 "--- TCP retry content\nquery:    dig @{} +tcp {}\nexpected: NS {expected:?} and {} glue records\nactual:\n{r}",
@@ -431,4 +521,23 @@ fn an_answer_larger_than_512_octets_is_truncated_and_complete_over_tcp() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Plain DNS (no EDNS) over UDP, answer larger than 512 octets: the reply must be
+/// truncated to at most 512 octets with TC set (RFC 1035 §4.2.1, RFC 2181 §9), and
+/// be a well-formed message: the header and exactly the records it counts
+/// (RFC 1035 §4.1).
+#[test]
+fn a_truncated_plain_dns_answer_is_a_well_formed_message() {
+    use Expect::*;
+    let server = replica(&config(), ip(55, 3));
+    let case = Case {
+        name: "plain DNS, answer larger than 512 octets: truncated",
+        rfc: "RFC 1035 §4.2.1 and §4.1, RFC 2181 §9",
+        transport: Transport::Udp,
+        query: Query::new(&format!("{ZONE}."), "NS"),
+        expect: vec![Status(NOERROR), Flag("tc", true), MaxSize(512), Opt(false)],
+    };
+    let (_, fail) = run(server.addr, &case);
+    assert!(fail.is_none(), "{}", fail.unwrap_or_default());
 }

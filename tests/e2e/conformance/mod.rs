@@ -84,13 +84,22 @@ pub struct Check {
 
 impl Check {
     pub fn new(what: impl Into<String>, ok: bool) -> Self {
-        Self { what: what.into(), ok }
+        Self {
+            what: what.into(),
+            ok,
+        }
     }
 }
 
 /// Formats a failed case: the query, every expectation (✗ marks the failed ones)
 /// and the actual reply; `None` when all hold.
-pub fn failure(case: &str, server: &str, query: &Query, reply: &Result<Reply, String>, checks: &[Check]) -> Option<String> {
+pub fn failure(
+    case: &str,
+    server: &str,
+    query: &Query,
+    reply: &Result<Reply, String>,
+    checks: &[Check],
+) -> Option<String> {
     let all_ok = reply.is_ok() && checks.iter().all(|c| c.ok);
     if all_ok {
         return None;

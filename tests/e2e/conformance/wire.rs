@@ -307,7 +307,11 @@ impl fmt::Display for Query {
 }
 
 fn encode_name(b: &mut Vec<u8>, name: &str) {
-    for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+    for label in name
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+    {
         assert!(label.len() < 64, "label too long: {label}");
         b.push(label.len() as u8);
         b.extend_from_slice(label.as_bytes());
@@ -407,6 +411,8 @@ pub struct Reply {
     /// The additional section without the OPT record.
     pub additional: Vec<Rr>,
     pub opt: Option<Opt>,
+    /// Octets after the last record the header counts (a well-formed message has none).
+    pub trailing: usize,
 }
 
 impl Reply {
@@ -448,7 +454,11 @@ impl Reply {
             let name = p.name()?;
             let qtype = p.u16()?;
             let qclass = p.u16()?;
-            question.push(Question { name, qtype, qclass });
+            question.push(Question {
+                name,
+                qtype,
+                qclass,
+            });
         }
         let mut sections: [Vec<Rr>; 3] = Default::default();
         let mut opt: Option<Opt> = None;
@@ -462,7 +472,10 @@ impl Reply {
                 let start = p.pos;
                 let end = start + len;
                 if end > bytes.len() {
-                    return Err(format!("RDATA of {name} {} runs past the end", type_name(rtype)));
+                    return Err(format!(
+                        "RDATA of {name} {} runs past the end",
+                        type_name(rtype)
+                    ));
                 }
                 if rtype == 41 && i == 2 {
                     let mut options = Vec::new();
@@ -470,7 +483,9 @@ impl Reply {
                     while o + 4 <= end {
                         let code = u16_at(o);
                         let olen = u16_at(o + 2) as usize;
-                        let data = bytes.get(o + 4..o + 4 + olen).ok_or("EDNS option runs past the end")?;
+                        let data = bytes
+                            .get(o + 4..o + 4 + olen)
+                            .ok_or("EDNS option runs past the end")?;
                         options.push((code, data.to_vec()));
                         o += 4 + olen;
                     }
@@ -497,9 +512,6 @@ impl Reply {
                 p.pos = end;
             }
         }
-        if p.pos != bytes.len() {
-            return Err(format!("{} octets after the last record", bytes.len() - p.pos));
-        }
         let [answer, authority, additional] = sections;
         let ext = opt.as_ref().map_or(0, |o| u16::from(o.ext_rcode));
         Ok(Reply {
@@ -522,6 +534,7 @@ impl Reply {
             authority,
             additional,
             opt,
+            trailing: bytes.len() - p.pos,
         })
     }
 }
@@ -560,7 +573,13 @@ impl fmt::Display for Reply {
             writeln!(f)?;
         }
         for q in &self.question {
-            writeln!(f, ";; QUESTION: {} {} {}", q.name, class_name(q.qclass), type_name(q.qtype))?;
+            writeln!(
+                f,
+                ";; QUESTION: {} {} {}",
+                q.name,
+                class_name(q.qclass),
+                type_name(q.qtype)
+            )?;
         }
         for (title, section) in [
             ("ANSWER", &self.answer),
@@ -574,6 +593,13 @@ impl fmt::Display for Reply {
                 }
             }
         }
+        if self.trailing > 0 {
+            writeln!(
+                f,
+                ";; WARNING: {} octets after the last counted record",
+                self.trailing
+            )?;
+        }
         write!(f, ";; {} octets over {}", self.size, self.transport)
     }
 }
@@ -585,13 +611,19 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn u16(&mut self) -> Result<u16, String> {
-        let v = self.b.get(self.pos..self.pos + 2).ok_or("message ends inside a field")?;
+        let v = self
+            .b
+            .get(self.pos..self.pos + 2)
+            .ok_or("message ends inside a field")?;
         self.pos += 2;
         Ok(u16::from_be_bytes([v[0], v[1]]))
     }
 
     fn u32(&mut self) -> Result<u32, String> {
-        let v = self.b.get(self.pos..self.pos + 4).ok_or("message ends inside a field")?;
+        let v = self
+            .b
+            .get(self.pos..self.pos + 4)
+            .ok_or("message ends inside a field")?;
         self.pos += 4;
         Ok(u32::from_be_bytes([v[0], v[1], v[2], v[3]]))
     }
@@ -616,7 +648,9 @@ impl Parser<'_> {
             6 => {
                 let mname = self.name()?;
                 let rname = self.name()?;
-                let nums: Vec<String> = (0..5).map(|_| self.u32().map(|n| n.to_string())).collect::<Result<_, _>>()?;
+                let nums: Vec<String> = (0..5)
+                    .map(|_| self.u32().map(|n| n.to_string()))
+                    .collect::<Result<_, _>>()?;
                 format!("{mname} {rname} {}", nums.join(" "))
             }
             15 => {
@@ -651,7 +685,9 @@ fn name_at(b: &[u8], mut pos: usize) -> Result<(String, usize), String> {
                 pos = ((l & 0x3f) << 8) | lo;
             }
             l if l < 64 => {
-                let label = b.get(pos + 1..pos + 1 + l).ok_or("label runs past the end")?;
+                let label = b
+                    .get(pos + 1..pos + 1 + l)
+                    .ok_or("label runs past the end")?;
                 total += l + 1;
                 if total > 255 {
                     return Err("name longer than 255 octets".into());
@@ -680,7 +716,8 @@ fn next_id() -> u16 {
     static ID: AtomicU16 = AtomicU16::new(0);
     let n = ID.fetch_add(1, Ordering::Relaxed);
     // Spread IDs (odd multiplier: a bijection), seeded by the PID.
-    n.wrapping_mul(40503).wrapping_add(std::process::id() as u16)
+    n.wrapping_mul(40503)
+        .wrapping_add(std::process::id() as u16)
 }
 
 /// One query over UDP from an ephemeral loopback port; the matching reply.
@@ -688,10 +725,12 @@ pub fn udp(server: SocketAddr, q: &Query) -> Result<Reply, String> {
     let id = next_id();
     let packet = q.encode(id);
     let sock = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    sock.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(TIMEOUT))
+        .map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 65535];
     for _ in 0..UDP_TRIES {
-        sock.send_to(&packet, server).map_err(|e| format!("send to {server}: {e}"))?;
+        sock.send_to(&packet, server)
+            .map_err(|e| format!("send to {server}: {e}"))?;
         // A few stray datagrams at most; then resend.
         for _ in 0..4 {
             match sock.recv_from(&mut buf) {
@@ -703,26 +742,80 @@ pub fn udp(server: SocketAddr, q: &Query) -> Result<Reply, String> {
             }
         }
     }
-    Err(format!("no UDP reply from {server} within {UDP_TRIES} × {TIMEOUT:?}"))
+    Err(format!(
+        "no UDP reply from {server} within {UDP_TRIES} × {TIMEOUT:?}"
+    ))
 }
 
-/// One query over TCP (RFC 1035 §4.2.2 length prefix); the reply.
+/// One query over a new TCP connection (RFC 1035 §4.2.2 length prefix); the reply.
 pub fn tcp(server: SocketAddr, q: &Query) -> Result<Reply, String> {
-    let id = next_id();
-    let packet = q.encode(id);
-    let mut s = TcpStream::connect_timeout(&server, TIMEOUT).map_err(|e| format!("TCP connect to {server}: {e}"))?;
-    s.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
-    let mut framed = (packet.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(&packet);
-    s.write_all(&framed).map_err(|e| format!("TCP write: {e}"))?;
-    let mut len = [0u8; 2];
-    s.read_exact(&mut len).map_err(|e| format!("TCP read length: {e}"))?;
-    let mut reply = vec![0u8; u16::from_be_bytes(len) as usize];
-    s.read_exact(&mut reply).map_err(|e| format!("TCP read body: {e}"))?;
-    if reply.len() < 2 || reply[..2] != id.to_be_bytes() {
-        return Err("TCP reply with another ID".into());
+    TcpConn::new(server).query(q)
+}
+
+/// A TCP connection reused for many queries (RFC 7766 §6.2.1). A sweep of
+/// hundreds of TCP queries over one connection leaves no trail of client sockets
+/// in TIME_WAIT on 127.0.0.1 ports, which would keep other tests from binding
+/// those ports.
+pub struct TcpConn {
+    server: SocketAddr,
+    stream: Option<TcpStream>,
+}
+
+impl TcpConn {
+    pub fn new(server: SocketAddr) -> Self {
+        Self {
+            server,
+            stream: None,
+        }
     }
-    Reply::decode(&reply, "TCP")
+
+    /// One query; when a connection that has served earlier queries fails (the
+    /// server may close idle or busy connections, RFC 7766 §6.2.3), the query is
+    /// sent once more on a new connection, as a client would.
+    pub fn query(&mut self, q: &Query) -> Result<Reply, String> {
+        let reused = self.stream.is_some();
+        match self.exchange(q) {
+            Err(_) if reused => {
+                self.stream = None;
+                self.exchange(q)
+            }
+            result => result,
+        }
+    }
+
+    fn exchange(&mut self, q: &Query) -> Result<Reply, String> {
+        let server = self.server;
+        if self.stream.is_none() {
+            let s = TcpStream::connect_timeout(&server, TIMEOUT)
+                .map_err(|e| format!("TCP connect to {server}: {e}"))?;
+            s.set_read_timeout(Some(TIMEOUT))
+                .map_err(|e| e.to_string())?;
+            self.stream = Some(s);
+        }
+        let s = self.stream.as_mut().expect("connected");
+        let id = next_id();
+        let packet = q.encode(id);
+        let mut framed = (packet.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&packet);
+        let result = (|| {
+            s.write_all(&framed)
+                .map_err(|e| format!("TCP write to {server}: {e}"))?;
+            let mut len = [0u8; 2];
+            s.read_exact(&mut len)
+                .map_err(|e| format!("TCP read length from {server}: {e}"))?;
+            let mut reply = vec![0u8; u16::from_be_bytes(len) as usize];
+            s.read_exact(&mut reply)
+                .map_err(|e| format!("TCP read body from {server}: {e}"))?;
+            if reply.len() < 2 || reply[..2] != id.to_be_bytes() {
+                return Err(format!("TCP reply from {server} with another ID"));
+            }
+            Reply::decode(&reply, "TCP")
+        })();
+        if result.is_err() {
+            self.stream = None;
+        }
+        result
+    }
 }
 
 #[cfg(test)]
@@ -731,11 +824,13 @@ mod tests {
 
     #[test]
     fn queries_round_trip_through_the_decoder() {
-        let q = Query::new("Fleet.Example.com.", "SOA")
-            .rd()
-            .z()
-            .cd()
-            .edns(Edns::default().version(1).dnssec_ok().z(0x40).option(100, &[1, 2]));
+        let q = Query::new("Fleet.Example.com.", "SOA").rd().z().cd().edns(
+            Edns::default()
+                .version(1)
+                .dnssec_ok()
+                .z(0x40)
+                .option(100, &[1, 2]),
+        );
         let wire = q.encode(0x1234);
         let r = Reply::decode(&wire, "UDP").expect("decodes");
         assert_eq!(r.id, 0x1234);
@@ -743,7 +838,10 @@ mod tests {
         assert_eq!(r.question[0].name, "Fleet.Example.com.");
         assert_eq!(r.question[0].qtype, 6);
         let o = r.opt.expect("OPT");
-        assert_eq!((o.version, o.dnssec_ok, o.z, o.payload), (1, true, 0x40, 1232));
+        assert_eq!(
+            (o.version, o.dnssec_ok, o.z, o.payload),
+            (1, true, 0x40, 1232)
+        );
         assert_eq!(o.options, vec![(100, vec![1, 2])]);
         assert_eq!(
             q.to_string(),
@@ -759,7 +857,9 @@ mod tests {
         // Header: QR AA, one answer. Answer owner "a.b." at offset 12; its NS RDATA
         // is "c" plus a pointer back to offset 12.
         let mut m = vec![0, 1, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0];
-        m.extend_from_slice(&[1, b'a', 1, b'b', 0, 0, 2, 0, 1, 0, 0, 0, 60, 0, 4, 1, b'c', 0xc0, 12]);
+        m.extend_from_slice(&[
+            1, b'a', 1, b'b', 0, 0, 2, 0, 1, 0, 0, 0, 60, 0, 4, 1, b'c', 0xc0, 12,
+        ]);
         let r = Reply::decode(&m, "UDP").expect("decodes");
         assert_eq!(r.answer[0].name, "a.b.");
         assert_eq!(r.answer[0].rdata, "c.a.b.");

@@ -104,8 +104,12 @@ fn zonemaster(args: &[&str]) -> String {
         .output()
         .unwrap_or_else(|e| panic!("cannot run zonemaster-cli: {e}"));
     match out.status.code() {
-        Some(127) => panic!("zonemaster-cli is not installed (apt-get install zonemaster-cli; .ci/run does this)"),
-        Some(124) => panic!("zonemaster-cli {args:?} took more than {ZONEMASTER_TIMEOUT_SECONDS} s"),
+        Some(127) => panic!(
+            "zonemaster-cli is not installed (apt-get install zonemaster-cli; .ci/run does this)"
+        ),
+        Some(124) => {
+            panic!("zonemaster-cli {args:?} took more than {ZONEMASTER_TIMEOUT_SECONDS} s")
+        }
         _ => {}
     }
     assert!(
@@ -119,11 +123,14 @@ fn zonemaster(args: &[&str]) -> String {
 
 /// The default profile with the loopback-forced findings lowered and IPv6 off.
 fn profile() -> String {
-    let mut p: Value = serde_json::from_str(&zonemaster(&["--dump-profile"])).expect("zonemaster profile is JSON");
+    let mut p: Value =
+        serde_json::from_str(&zonemaster(&["--dump-profile"])).expect("zonemaster profile is JSON");
     for (module, tag) in LOWERED {
         let level = p
             .pointer_mut(&format!("/test_levels/{module}/{tag}"))
-            .unwrap_or_else(|| panic!("the default zonemaster profile has no test level {module}/{tag}"));
+            .unwrap_or_else(|| {
+                panic!("the default zonemaster profile has no test level {module}/{tag}")
+            });
         *level = Value::from("INFO");
     }
     p["net"]["ipv6"] = Value::from(false);
@@ -149,7 +156,13 @@ fn zonemaster_finds_no_error_in_the_delegated_zone() {
     let parent = ip(OCTET, 10);
     let _nsd = daemons::nsd(
         parent,
-        &root_and_parent(parent, &[(&format!("ns1.{ZONE}"), ip(OCTET, 21)), (&format!("ns2.{ZONE}"), ip(OCTET, 22))]),
+        &root_and_parent(
+            parent,
+            &[
+                (&format!("ns1.{ZONE}"), ip(OCTET, 21)),
+                (&format!("ns2.{ZONE}"), ip(OCTET, 22)),
+            ],
+        ),
     );
 
     let dir = scratch_dir("zonemaster");
@@ -175,8 +188,9 @@ fn zonemaster_finds_no_error_in_the_delegated_zone() {
     let json = zonemaster(&command);
     let elapsed = started.elapsed();
     let _ = std::fs::remove_dir_all(&dir);
-    let entries: Vec<Value> = serde_json::from_str(&json)
-        .unwrap_or_else(|e| panic!("zonemaster-cli --json output is not a JSON list ({e}):\n{json}"));
+    let entries: Vec<Value> = serde_json::from_str(&json).unwrap_or_else(|e| {
+        panic!("zonemaster-cli --json output is not a JSON list ({e}):\n{json}")
+    });
     let all: Vec<String> = entries.iter().map(show).collect();
     let query = format!("zonemaster-cli {}", command.join(" "));
 
@@ -198,18 +212,26 @@ fn zonemaster_finds_no_error_in_the_delegated_zone() {
     let missing: Vec<&&str> = REQUIRED.iter().filter(|t| !tags.contains(t)).collect();
     // The lowered findings must still be there (at INFO): proof the profile was
     // applied to a real loopback run, not that the checks were skipped.
-    let lowered_seen = entries.iter().any(|e| {
-        e["tag"] == "NAMESERVER_IP_PRIVATE_NETWORK" && e["level"] == "INFO"
-    });
+    let lowered_seen = entries
+        .iter()
+        .any(|e| e["tag"] == "NAMESERVER_IP_PRIVATE_NETWORK" && e["level"] == "INFO");
     // Both replicas were asked and gave one serial.
     let serial_from_both = entries.iter().any(|e| {
         e["tag"] == "SOA_SERIAL"
-            && [21, 22].iter().all(|h| e["args"]["ns_list"].as_str().unwrap_or("").contains(&ip(OCTET, *h).to_string()))
+            && [21, 22].iter().all(|h| {
+                e["args"]["ns_list"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains(&ip(OCTET, *h).to_string())
+            })
     });
     assert!(
         missing.is_empty() && lowered_seen && serial_from_both,
         "run: {query}\nexpected: the findings {REQUIRED:?}, NAMESERVER_IP_PRIVATE_NETWORK at INFO, and SOA_SERIAL from both replicas\nmissing: {missing:?}; lowered finding seen: {lowered_seen}; serial from both: {serial_from_both}\nactual findings:\n{}",
         all.join("\n")
     );
-    eprintln!("zonemaster-cli took {elapsed:?} for {} findings", entries.len());
+    eprintln!(
+        "zonemaster-cli took {elapsed:?} for {} findings",
+        entries.len()
+    );
 }
