@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// the file's spec.admin.listen; default 127.0.0.1:9353.
     #[arg(long)]
     pub admin: Option<SocketAddr>,
+    /// UDP worker threads (SO_REUSEPORT sockets) per listen address; default one per core.
+    #[arg(long)]
+    pub udp_workers: Option<usize>,
 }
 
 #[derive(Args, Debug)]

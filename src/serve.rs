@@ -19,6 +19,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use fleetdns_config::{file, Diagnostics, Fleet, Health};
+use fleetdns_dns::udp::UdpService;
 use fleetdns_dns::{compile, server, DnsMetrics, Handler, Zone};
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use tokio::sync::{watch, Notify};
@@ -29,6 +30,7 @@ use crate::admin::{self, Admin};
 use crate::cli::ServeArgs;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let stamp = file::stamp(&args.config);
     let (fleet, diags) = match file::load(&args.config) {
         Ok(ok) => ok,
         Err(diags) => {
@@ -45,7 +47,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    runtime.block_on(serve(args, fleet))?;
+    runtime.block_on(serve(args, fleet, stamp))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -104,7 +106,7 @@ impl ServeMetrics {
     }
 }
 
-async fn serve(args: ServeArgs, fleet: Fleet) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> anyhow::Result<()> {
     // Signals first: a SIGHUP or SIGTERM that arrives while we start must not kill us.
     let shutdown = CancellationToken::new();
     let reload = Arc::new(Notify::new());
@@ -120,7 +122,11 @@ async fn serve(args: ServeArgs, fleet: Fleet) -> anyhow::Result<()> {
     } else {
         args.listen.clone()
     };
-    let listeners = server::bind(&listen).await?;
+    let listeners = server::bind(
+        &listen,
+        args.udp_workers.unwrap_or_else(default_udp_workers),
+    )
+    .await?;
     let admin_addr = args.admin.unwrap_or(fleet.admin_listen);
     let admin_listener = tokio::net::TcpListener::bind(admin_addr)
         .await
@@ -174,6 +180,7 @@ async fn serve(args: ServeArgs, fleet: Fleet) -> anyhow::Result<()> {
             };
             file::watch(
                 args.config.clone(),
+                stamp,
                 fleet_tx,
                 reload,
                 report,
@@ -190,13 +197,22 @@ async fn serve(args: ServeArgs, fleet: Fleet) -> anyhow::Result<()> {
     };
     tasks.spawn(admin::serve(admin_listener, admin, shutdown.clone()));
 
-    let handler = Handler::new(zone, health_view, dns_metrics);
-    let result = server::serve(listeners, handler, shutdown.clone().cancelled_owned()).await;
+    let service = UdpService {
+        handler: Handler::new(zone.clone(), health_view, dns_metrics.clone()),
+        zone,
+        metrics: dns_metrics,
+    };
+    let result = server::serve(listeners, service, shutdown.clone().cancelled_owned()).await;
     ready.store(false, Ordering::Release);
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     info!("stopped");
     result.map_err(Into::into)
+}
+
+/// One UDP worker per core.
+fn default_udp_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 /// Recompiles the zone when the fleet changes or an endpoint changes state; keeps

@@ -333,19 +333,21 @@ fn parse_upstream(
 /// How often the file's modification time and size are checked.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Watches `path`: reloads when its modification time or size changes and when
+/// Watches `path` (loaded when it had the stamp `loaded`): reloads when its
+/// modification time or size changes and when
 /// `reload` is notified (SIGHUP). Each valid result is published on `tx`; an
 /// invalid file is logged with every diagnostic and the last good `Fleet` stays.
 /// Returns when `shutdown` resolves.
 pub async fn watch(
     path: PathBuf,
+    loaded: Option<Stamp>,
     tx: watch::Sender<Arc<Fleet>>,
     reload: Arc<Notify>,
     on_result: impl Fn(Result<&Diagnostics, &Diagnostics>) + Send,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
-    let mut seen = stamp(&path);
+    let mut seen = loaded;
     loop {
         let forced = tokio::select! {
             _ = &mut shutdown => return,
@@ -370,7 +372,12 @@ pub async fn watch(
     }
 }
 
-fn stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+/// What identifies a version of the file for change detection: modification time and size.
+pub type Stamp = (std::time::SystemTime, u64);
+
+/// The file's current [`Stamp`]. Take it *before* the first [`load`] and pass it to
+/// [`watch`], so a change made between the load and the watcher's start is seen.
+pub fn stamp(path: &Path) -> Option<Stamp> {
     let m = std::fs::metadata(path).ok()?;
     Some((m.modified().ok()?, m.len()))
 }

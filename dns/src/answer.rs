@@ -75,7 +75,7 @@ pub fn answer<'z>(
     if !zone.apex.zone_of(qname) || matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
         return Answer::empty(ResponseCode::Refused, false);
     }
-    let node = match zone.nodes.get(qname) {
+    let node = match zone.node(qname) {
         Some(n) if trusted || !n.private => n,
         _ => return Answer::negative(zone, ResponseCode::NXDomain),
     };

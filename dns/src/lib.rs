@@ -15,10 +15,13 @@
 #![forbid(unsafe_code)]
 
 pub mod answer;
+pub mod fast;
 pub mod handler;
 pub mod metrics;
 pub mod sampler;
 pub mod server;
+pub mod udp;
+mod wire;
 pub mod zone;
 
 pub use handler::Handler;

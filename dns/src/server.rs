@@ -1,21 +1,25 @@
 //! Binding the DNS listeners and running them until shutdown.
 //!
-//! Binding is separate from serving so the binary can validate the config, bind
-//! (and fail with a clear error on a taken port) before anything else starts.
+//! UDP is served by our own workers ([`crate::udp`]: SO_REUSEPORT sockets, a fast
+//! path, hickory for the rest); TCP by hickory-server. Binding is separate from
+//! serving so the binary can validate the config, bind (and fail with a clear
+//! error on a taken port) before anything else starts.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use hickory_server::Server;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 
-use crate::handler::Handler;
+use crate::udp::{self, UdpService};
 
 /// How long an idle TCP connection is kept open (RFC 7766 §6.2.3 suggests seconds).
 pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Responses queued per TCP connection.
 const TCP_RESPONSE_QUEUE: usize = 32;
+/// Attempts at finding a port free for both UDP and TCP when port 0 is asked for.
+const PORT_ZERO_ATTEMPTS: usize = 20;
 
 /// Errors from binding listeners.
 #[derive(Debug, thiserror::Error)]
@@ -30,30 +34,29 @@ pub enum Error {
     Serve(String),
 }
 
-/// UDP sockets and TCP listeners, bound and not yet serving.
+/// UDP sockets (several per address) and TCP listeners, bound and not yet serving.
 pub struct Listeners {
     udp: Vec<UdpSocket>,
     tcp: Vec<TcpListener>,
+    addrs: Vec<SocketAddr>,
 }
 
 impl Listeners {
     /// The addresses actually bound (useful with port 0); UDP and TCP share them.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.udp
-            .iter()
-            .filter_map(|s| s.local_addr().ok())
-            .collect()
+        self.addrs.clone()
     }
 }
 
-/// Attempts at finding a port free for both UDP and TCP when port 0 is asked for.
-const PORT_ZERO_ATTEMPTS: usize = 20;
-
-/// Binds UDP and TCP on every address. Port 0 picks a free port, the same for UDP
-/// and TCP of one address (retrying when the UDP port is taken for TCP).
-pub async fn bind(addrs: &[SocketAddr]) -> Result<Listeners, Error> {
-    let mut udp = Vec::new();
-    let mut tcp = Vec::new();
+/// Binds `udp_workers` UDP sockets and one TCP listener on every address. Port 0
+/// picks a free port, the same for UDP and TCP of one address (retrying when the
+/// UDP port is taken for TCP).
+pub async fn bind(addrs: &[SocketAddr], udp_workers: usize) -> Result<Listeners, Error> {
+    let mut out = Listeners {
+        udp: Vec::new(),
+        tcp: Vec::new(),
+        addrs: Vec::new(),
+    };
     for &addr in addrs {
         let attempts = if addr.port() == 0 {
             PORT_ZERO_ATTEMPTS
@@ -62,10 +65,11 @@ pub async fn bind(addrs: &[SocketAddr]) -> Result<Listeners, Error> {
         };
         let mut last = None;
         for _ in 0..attempts {
-            match bind_pair(addr).await {
-                Ok((u, t)) => {
-                    udp.push(u);
-                    tcp.push(t);
+            match bind_one(addr, udp_workers.max(1)).await {
+                Ok((bound, udp, tcp)) => {
+                    out.udp.extend(udp);
+                    out.tcp.push(tcp);
+                    out.addrs.push(bound);
                     last = None;
                     break;
                 }
@@ -76,48 +80,54 @@ pub async fn bind(addrs: &[SocketAddr]) -> Result<Listeners, Error> {
             return Err(e);
         }
     }
-    Ok(Listeners { udp, tcp })
+    Ok(out)
 }
 
-async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), Error> {
+async fn bind_one(
+    addr: SocketAddr,
+    workers: usize,
+) -> Result<(SocketAddr, Vec<UdpSocket>, TcpListener), Error> {
     let udp_err = |source| Error::Bind {
         protocol: "UDP",
         addr,
         source,
     };
-    let socket = UdpSocket::bind(addr).await.map_err(udp_err)?;
-    let bound = socket.local_addr().map_err(udp_err)?;
-    let listener = TcpListener::bind(bound)
+    let first = udp::reuseport_socket(addr).map_err(udp_err)?;
+    let bound = first.local_addr().map_err(udp_err)?;
+    let mut sockets = vec![first];
+    for _ in 1..workers {
+        sockets.push(udp::reuseport_socket(bound).map_err(udp_err)?);
+    }
+    let tcp = TcpListener::bind(bound)
         .await
         .map_err(|source| Error::Bind {
             protocol: "TCP",
             addr: bound,
             source,
         })?;
-    Ok((socket, listener))
+    Ok((bound, sockets, tcp))
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and drains.
 pub async fn serve(
     listeners: Listeners,
-    handler: Handler,
+    service: UdpService,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), Error> {
-    let mut server = Server::new(handler);
-    for s in listeners.udp {
-        server.register_socket(s);
-    }
+    let workers = udp::spawn(listeners.udp, service.clone())
+        .map_err(|e| Error::Serve(format!("starting UDP workers: {e}")))?;
+    let mut server = Server::new(service.handler);
     for l in listeners.tcp {
         server.register_listener(l, TCP_IDLE_TIMEOUT, TCP_RESPONSE_QUEUE);
     }
     let token = server.shutdown_token().clone();
-    tokio::select! {
-        res = server.block_until_done() => return res.map_err(|e| Error::Serve(e.to_string())),
-        _ = shutdown => {}
-    }
-    token.cancel();
-    server
-        .block_until_done()
-        .await
-        .map_err(|e| Error::Serve(e.to_string()))
+    let result = tokio::select! {
+        res = server.block_until_done() => res.map_err(|e| Error::Serve(e.to_string())),
+        _ = shutdown => {
+            token.cancel();
+            server.block_until_done().await.map_err(|e| Error::Serve(e.to_string()))
+        }
+    };
+    let _ = tokio::task::spawn_blocking(move || workers.stop()).await;
+    result
 }

@@ -18,6 +18,7 @@ use prometheus::IntCounter;
 
 use crate::metrics::DnsMetrics;
 use crate::sampler::Sampler;
+use crate::wire::{self, WireSet};
 
 /// Label of the health-view TXT name below each profile: `_health.<profile owner>`.
 pub const HEALTH_LABEL: &str = "_health";
@@ -36,7 +37,17 @@ pub struct Zone {
     pub(crate) ns: Box<[Record]>,
     /// A/AAAA records of in-zone name servers, for the additional section.
     pub(crate) glue: Box<[Record]>,
-    pub(crate) nodes: HashMap<LowerName, Node>,
+    /// Owner names, keyed by their lower-case wire form (so the fast path can look
+    /// up straight from packet bytes).
+    pub(crate) nodes: HashMap<Box<[u8]>, Node>,
+    /// The apex in lower-case wire form.
+    pub(crate) apex_key: Box<[u8]>,
+    /// Wire forms for the fast path: SOA and NS answers (owner = question), the
+    /// negative SOA and the glue (owners written in full).
+    pub(crate) soa_wire: WireSet,
+    pub(crate) soa_negative_wire: WireSet,
+    pub(crate) ns_wire: WireSet,
+    pub(crate) glue_wire: WireSet,
     /// Client networks that may see private (health-view) names.
     pub(crate) trusted: Box<[IpNet]>,
 }
@@ -51,6 +62,9 @@ pub(crate) struct Node {
     /// Static address records (name servers' glue).
     pub(crate) a: Box<[Record]>,
     pub(crate) aaaa: Box<[Record]>,
+    /// The same, in wire form with the owner pointing at the question.
+    pub(crate) a_wire: WireSet,
+    pub(crate) aaaa_wire: WireSet,
     /// Weighted endpoint answers of a profile (or of one cluster of it).
     pub(crate) profile: Option<ProfileNode>,
     /// `_health` TXT of a profile, synthesized per query.
@@ -73,6 +87,8 @@ pub(crate) struct ProfileNode {
 #[derive(Debug)]
 pub(crate) struct Pick {
     pub(crate) records: Box<[Record]>,
+    /// Each record in wire form, owner pointing at the question.
+    pub(crate) wire: Box<[Box<[u8]>]>,
     pub(crate) counters: Box<[IntCounter]>,
     pub(crate) sampler: Option<Sampler>,
 }
@@ -82,17 +98,27 @@ impl Pick {
         let weights: Vec<u32> = entries.iter().map(|(_, w, _)| *w).collect();
         let (records, counters): (Vec<Record>, Vec<IntCounter>) =
             entries.into_iter().map(|(r, _, c)| (r, c)).unzip();
+        let wire = records
+            .iter()
+            .map(|r| wire::record(r, true).expect("endpoint records are A, AAAA or CNAME"))
+            .collect();
         Self {
             sampler: Sampler::new(&weights),
             records: records.into_boxed_slice(),
+            wire,
             counters: counters.into_boxed_slice(),
         }
+    }
+
+    /// The index of one record drawn by weight, or `None` when the set is empty.
+    pub(crate) fn pick_index(&self) -> Option<usize> {
+        self.sampler.as_ref().map(Sampler::pick)
     }
 
     /// One record drawn by weight with its endpoint's answer counter, or nothing
     /// when the set is empty.
     pub(crate) fn pick(&self) -> Option<(&[Record], &IntCounter)> {
-        let i = self.sampler.as_ref()?.pick();
+        let i = self.pick_index()?;
         Some((std::slice::from_ref(&self.records[i]), &self.counters[i]))
     }
 }
@@ -139,6 +165,25 @@ impl Zone {
             RData::SOA(soa) => soa.serial,
             _ => 0,
         }
+    }
+
+    /// The node at `name`, looked up by its lower-case wire form.
+    pub(crate) fn node(&self, name: &Name) -> Option<&Node> {
+        let mut buf = [0u8; 256];
+        let mut len = 0;
+        for label in name.iter() {
+            let end = len + 1 + label.len();
+            if end >= buf.len() {
+                return None;
+            }
+            buf[len] = label.len() as u8;
+            for (dst, src) in buf[len + 1..end].iter_mut().zip(label) {
+                *dst = src.to_ascii_lowercase();
+            }
+            len = end;
+        }
+        buf[len] = 0;
+        self.nodes.get(&buf[..=len])
     }
 
     /// Whether `client` may see the health view.
@@ -318,7 +363,20 @@ pub fn compile(fleet: &Fleet, health: &Health, metrics: &DnsMetrics) -> Zone {
         }
     }
 
+    let nodes = nodes
+        .into_iter()
+        .map(|(name, mut node)| {
+            node.a_wire = WireSet::new(&node.a, true);
+            node.aaaa_wire = WireSet::new(&node.aaaa, true);
+            (wire::key(&name), node)
+        })
+        .collect();
     Zone {
+        apex_key: wire::key(&apex),
+        soa_wire: WireSet::new(std::slice::from_ref(&soa), true),
+        soa_negative_wire: WireSet::new(std::slice::from_ref(&soa_negative), false),
+        ns_wire: WireSet::new(&ns, true),
+        glue_wire: WireSet::new(&glue, false),
         apex,
         soa,
         soa_negative,

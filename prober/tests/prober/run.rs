@@ -139,6 +139,8 @@ async fn removed_endpoint_stops_being_probed_and_always_serve_never_is() {
         state(&p.health, "b").is_none()
     })
     .await;
+    // Let a request sent just before the removal land before counting.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let (hits_a, hits_b) = (a.hits(), b.hits());
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(b.hits(), hits_b, "b probed after removal");

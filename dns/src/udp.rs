@@ -1,0 +1,196 @@
+//! UDP service: several SO_REUSEPORT sockets per address, one thread each.
+//!
+//! Each worker owns a socket and a buffer and loops: receive, answer, send. The
+//! kernel spreads datagrams over the sockets, so workers never share state beyond
+//! the zone (`ArcSwap`, lock-free) and atomic counters. Common queries are
+//! answered by [`fast::respond`]; everything else by the general path
+//! ([`general`]: hickory's parser and our `Handler`, run to completion on the
+//! worker's own single-thread runtime). No task is spawned per packet.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hickory_proto::op::{Header, Message, MessageType, Metadata, ResponseCode};
+use hickory_proto::rr::Record;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
+use hickory_server::net::runtime::TokioTime;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::net::NetError;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponse;
+use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
+
+use crate::fast::{self, Fast};
+use crate::handler::Handler;
+use crate::metrics::DnsMetrics;
+use crate::zone::Zone;
+
+/// How often an idle worker checks for shutdown.
+const POLL: Duration = Duration::from_millis(200);
+/// Socket buffer sizes asked for (the kernel may cap them).
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// What the UDP workers share.
+#[derive(Clone)]
+pub struct UdpService {
+    pub zone: Arc<ArcSwap<Zone>>,
+    pub handler: Handler,
+    pub metrics: Arc<DnsMetrics>,
+}
+
+/// Running UDP workers; stop them with [`Workers::stop`].
+pub struct Workers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Asks every worker to stop and waits for them (at most one poll interval).
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Binds one SO_REUSEPORT UDP socket on `addr`; call it once per worker with the
+/// same address (a concrete port: bind the first with port 0, then reuse its port).
+pub fn reuseport_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::DGRAM,
+        Some(SockProtocol::UDP),
+    )?;
+    socket.set_reuse_port(true)?;
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// Starts one worker per socket.
+pub fn spawn(sockets: Vec<UdpSocket>, service: UdpService) -> io::Result<Workers> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for (i, socket) in sockets.into_iter().enumerate() {
+        socket.set_read_timeout(Some(POLL))?;
+        let service = service.clone();
+        let stop = stop.clone();
+        let t = std::thread::Builder::new()
+            .name(format!("fleetdns-udp-{i}"))
+            .spawn(move || worker(socket, service, stop))?;
+        threads.push(t);
+    }
+    Ok(Workers { stop, threads })
+}
+
+fn worker(socket: UdpSocket, service: UdpService, stop: Arc<AtomicBool>) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(error) => {
+            tracing::error!(%error, "cannot start a UDP worker runtime");
+            return;
+        }
+    };
+    let mut buf = [0u8; 4096];
+    let mut out = Vec::with_capacity(1500);
+    while !stop.load(Ordering::Acquire) {
+        let (n, src) = match socket.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue
+            }
+            // ICMP errors from earlier sends surface here on some systems; keep going.
+            Err(_) => continue,
+        };
+        let packet = &buf[..n];
+        let zone = service.zone.load();
+        let reply = match fast::respond(&zone, packet, src.ip(), &service.metrics, &mut out) {
+            Fast::Answered => Some(out.as_slice()),
+            Fast::Fallback => {
+                drop(zone);
+                match runtime.block_on(general(&service.handler, packet, src)) {
+                    Some(bytes) => {
+                        out.clear();
+                        out.extend_from_slice(&bytes);
+                        Some(out.as_slice())
+                    }
+                    None => None,
+                }
+            }
+        };
+        if let Some(reply) = reply {
+            // A failed send (client gone, buffer full) loses one UDP answer, as any
+            // UDP server would; not logged per packet.
+            let _ = socket.send_to(reply, src);
+        }
+    }
+}
+
+/// The general path for one UDP packet: hickory parses it, our `Handler` answers.
+/// Returns the encoded response, or `None` when nothing is to be sent (responses,
+/// runts shorter than a header), as hickory-server's own UDP loop does.
+pub async fn general(handler: &Handler, packet: &[u8], src: SocketAddr) -> Option<Vec<u8>> {
+    let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
+    if header.metadata.message_type == MessageType::Response {
+        return None;
+    }
+    let request = match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
+        Ok(r) => r,
+        Err(_) => {
+            // Unparseable past the header: FORMERR with no question, as hickory-server does.
+            let mut metadata = Metadata::response_from_request(&header.metadata);
+            metadata.response_code = ResponseCode::FormErr;
+            let mut message = Message::new(metadata.id, MessageType::Response, metadata.op_code);
+            message.metadata = metadata;
+            return message.to_vec().ok();
+        }
+    };
+    let capture = Capture::default();
+    handler
+        .handle_request::<_, TokioTime>(&request, capture.clone())
+        .await;
+    capture.0.get().cloned()
+}
+
+/// A `ResponseHandler` that keeps the encoded response instead of sending it.
+#[derive(Clone, Default)]
+struct Capture(Arc<OnceLock<Vec<u8>>>);
+
+#[async_trait::async_trait]
+impl ResponseHandler for Capture {
+    async fn send_response<'a>(
+        &mut self,
+        response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        let mut buf = Vec::with_capacity(512);
+        let info = response
+            .destructive_emit(&mut BinEncoder::new(&mut buf))
+            .map_err(|e| NetError::from(e.to_string()))?;
+        let _ = self.0.set(buf);
+        Ok(info)
+    }
+}

@@ -1,0 +1,331 @@
+//! The fast path and the general path give the same answers: same rcode, flags
+//! and sections, for every generated query the fast path answers (the rest go to
+//! the general path anyway). Both draw weighted answers from the same seeded RNG.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use fleetdns_config::{file, Health};
+use fleetdns_dns::fast::{self, Fast};
+use fleetdns_dns::{compile, udp, DnsMetrics, Handler};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::rr::{Name, RecordType};
+
+const CONFIG: &str = "apiVersion: fleetdns.io/v1alpha1
+kind: FleetDNSConfig
+spec:
+  zone: tm.test
+  nameServers:
+    - {name: ns1.tm.test, addresses: [127.0.0.1, '::1']}
+    - {name: ns2.dns.tm.test, addresses: [127.0.0.2]}
+    - {name: a-rather-long-name-server-name-number-three.dns.tm.test, addresses: [127.0.0.3]}
+    - {name: a-rather-long-name-server-name-number-four.dns.tm.test, addresses: [127.0.0.4]}
+    - {name: a-rather-long-name-server-name-number-five.dns.tm.test, addresses: [127.0.0.5]}
+    - {name: a-rather-long-name-server-name-number-six.dns.tm.test, addresses: [127.0.0.6]}
+    - {name: a-rather-long-name-server-name-number-seven.dns.tm.test, addresses: [127.0.0.7]}
+    - {name: ns.outside.example, addresses: []}
+  healthView: {trustedNetworks: [127.0.0.1/32]}
+  clusters:
+    - {name: c1, services: [{namespace: ns, name: svc, loadBalancer: ['192.0.2.1']}, {namespace: ns, name: dual, loadBalancer: ['192.0.2.9', '2001:db8::9']}]}
+    - {name: c2, services: [{namespace: ns, name: svc, loadBalancer: ['192.0.2.2']}, {namespace: ns, name: host, loadBalancer: ['lb.example.net']}]}
+    - {name: c3, services: [{namespace: ns, name: svc, loadBalancer: ['192.0.2.3']}, {namespace: ns, name: v6, loadBalancer: ['2001:db8::3']}]}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerProfile
+metadata: {name: web, namespace: ns}
+spec: {resourceGroup: rg}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: web, namespace: ns}
+spec: {profile: {name: web}, backend: {name: svc}, weight: 100}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerProfile
+metadata: {name: mixed, namespace: ns}
+spec: {resourceGroup: rg}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: m1, namespace: ns}
+spec: {profile: {name: mixed}, backend: {name: dual}}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: m2, namespace: ns}
+spec: {profile: {name: mixed}, backend: {name: host}, weight: 3}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: m3, namespace: ns}
+spec: {profile: {name: mixed}, backend: {name: v6}, weight: 2}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: ServiceExport
+metadata: {name: svc, namespace: ns, annotations: {networking.fleet.azure.com/weight: '7'}}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: ServiceExport
+metadata: {name: dual, namespace: ns}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: ServiceExport
+metadata: {name: host, namespace: ns}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: ServiceExport
+metadata: {name: v6, namespace: ns}
+";
+
+const NAMES: &[&str] = &[
+    "tm.test.",
+    "ns-web.tm.test.",
+    "ns-mixed.tm.test.",
+    "ns1.tm.test.",
+    "ns2.dns.tm.test.",
+    "dns.tm.test.",
+    "nope.tm.test.",
+    "deep.below.ns-web.tm.test.",
+    "_health.ns-web.tm.test.",
+    "c1._cluster.ns-web.tm.test.",
+    "test.",
+    "example.com.",
+];
+const TYPES: &[RecordType] = &[
+    RecordType::A,
+    RecordType::AAAA,
+    RecordType::CNAME,
+    RecordType::NS,
+    RecordType::SOA,
+    RecordType::MX,
+    RecordType::TXT,
+    RecordType::ANY,
+    RecordType::AXFR,
+    RecordType::Unknown(65000),
+];
+
+/// EDNS variants: none, small, default, large, DO, an unknown option, version 1.
+fn edns_variants() -> Vec<Option<Edns>> {
+    let mut out = vec![None];
+    for (payload, dnssec_ok, version, option) in [
+        (512, false, 0, false),
+        (1232, false, 0, false),
+        (4096, false, 0, false),
+        (1232, true, 0, false),
+        (1232, false, 0, true),
+        (1232, false, 1, false),
+    ] {
+        let mut e = Edns::new();
+        e.set_max_payload(payload);
+        e.set_dnssec_ok(dnssec_ok);
+        e.set_version(version);
+        if option {
+            e.options_mut()
+                .insert(EdnsOption::Unknown(65001, vec![1, 2, 3]));
+        }
+        out.push(Some(e));
+    }
+    out
+}
+
+fn case_variants(name: &str, seed: u64) -> [String; 3] {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mixed: String = name
+        .chars()
+        .map(|c| {
+            if rng.bool() {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect();
+    [name.to_string(), name.to_ascii_uppercase(), mixed]
+}
+
+fn packet(
+    id: u16,
+    name: &str,
+    qtype: RecordType,
+    edns: &Option<Edns>,
+    rd: bool,
+    cd: bool,
+) -> Vec<u8> {
+    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = rd;
+    m.metadata.checking_disabled = cd;
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+    if let Some(e) = edns {
+        m.set_edns(e.clone());
+    }
+    m.to_vec().unwrap()
+}
+
+/// Everything a client sees, in comparable form.
+fn view(bytes: &[u8]) -> String {
+    let m = Message::from_vec(bytes).unwrap_or_else(|e| panic!("reply does not parse: {e}"));
+    let mut out = format!(
+        "{:?} counts={},{},{}\n",
+        m.metadata,
+        m.answers.len(),
+        m.authorities.len(),
+        m.additionals.len()
+    );
+    for (section, records) in [
+        ("an", &m.answers),
+        ("ns", &m.authorities),
+        ("ar", &m.additionals),
+    ] {
+        for r in records {
+            out += &format!(
+                "{section} {} {} {} {} {}\n",
+                r.name.to_ascii(),
+                r.record_type(),
+                r.dns_class,
+                r.ttl,
+                r.data
+            );
+        }
+    }
+    if let Some(e) = &m.edns {
+        out += &format!(
+            "opt payload={} version={} do={} options={:?}\n",
+            e.max_payload(),
+            e.version(),
+            e.flags().dnssec_ok,
+            e.options()
+        );
+    }
+    out
+}
+
+#[test]
+fn fast_and_general_paths_agree_on_more_than_10000_queries() {
+    let fleet = file::load_str(Path::new("t.yaml"), CONFIG)
+        .unwrap_or_else(|d| panic!("{d}"))
+        .0;
+    let metrics = Arc::new(DnsMetrics::unregistered().unwrap());
+    let health = Arc::new(ArcSwap::from_pointee(Health::default()));
+    let zone = Arc::new(ArcSwap::from_pointee(compile(
+        &fleet,
+        &health.load(),
+        &metrics,
+    )));
+    let handler = Handler::new(zone.clone(), health, metrics.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let clients: [SocketAddr; 2] = [
+        "127.0.0.1:5000".parse().unwrap(),
+        "127.0.0.9:5000".parse().unwrap(),
+    ];
+    let (mut total, mut fast_answered, mut truncated) = (0u32, 0u32, 0u32);
+    let mut out = Vec::new();
+    let edns = edns_variants();
+    for (n, name) in NAMES.iter().enumerate() {
+        for spelled in case_variants(name, n as u64) {
+            for &qtype in TYPES {
+                for e in &edns {
+                    for (rd, cd) in [(false, false), (true, true)] {
+                        for client in clients {
+                            total += 1;
+                            let p = packet(total as u16, &spelled, qtype, e, rd, cd);
+                            let seed = u64::from(total) * 7919;
+                            fastrand::seed(seed);
+                            let z = zone.load();
+                            if fast::respond(&z, &p, client.ip(), &metrics, &mut out)
+                                != Fast::Answered
+                            {
+                                continue;
+                            }
+                            fast_answered += 1;
+                            fastrand::seed(seed);
+                            let general = runtime
+                                .block_on(udp::general(&handler, &p, client))
+                                .expect("the general path answers");
+                            if Message::from_vec(&general).unwrap().metadata.truncation {
+                                truncated += 1;
+                            }
+                            let (f, g) = (view(&out), view(&general));
+                            assert_eq!(f, g, "query {spelled} {qtype} edns={e:?} rd={rd} from {client}:\nfast:\n{f}\ngeneral:\n{g}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{total} queries, {fast_answered} answered by the fast path");
+    assert!(total >= 10_000, "{total} queries generated");
+    assert!(
+        fast_answered * 2 > total,
+        "the fast path answers most queries: {fast_answered} of {total}"
+    );
+    assert_eq!(
+        truncated, 0,
+        "the fast path never answers what must be truncated"
+    );
+}
+
+#[test]
+fn the_fast_path_leaves_the_hard_cases_to_the_general_path() {
+    let fleet = file::load_str(Path::new("t.yaml"), CONFIG)
+        .unwrap_or_else(|d| panic!("{d}"))
+        .0;
+    let metrics = DnsMetrics::unregistered().unwrap();
+    let zone = compile(&fleet, &Health::default(), &metrics);
+    let mut out = Vec::new();
+    let client = "127.0.0.1".parse().unwrap();
+    let mut v1 = Edns::new();
+    v1.set_version(1);
+    for (what, p) in [
+        (
+            "EDNS version 1 (BADVERS)",
+            packet(1, "ns-web.tm.test.", RecordType::A, &Some(v1), false, false),
+        ),
+        (
+            "ANY",
+            packet(2, "ns-web.tm.test.", RecordType::ANY, &None, false, false),
+        ),
+        (
+            "AXFR",
+            packet(3, "tm.test.", RecordType::AXFR, &None, false, false),
+        ),
+        (
+            "health view",
+            packet(
+                4,
+                "_health.ns-web.tm.test.",
+                RecordType::TXT,
+                &None,
+                false,
+                false,
+            ),
+        ),
+        (
+            "NS set over 512 octets without EDNS",
+            packet(5, "tm.test.", RecordType::NS, &None, false, false),
+        ),
+        ("a runt", vec![0, 1, 2]),
+        ("a response", {
+            let mut p = packet(6, "tm.test.", RecordType::SOA, &None, false, false);
+            p[2] |= 0x80;
+            p
+        }),
+        ("trailing garbage", {
+            let mut p = packet(7, "tm.test.", RecordType::SOA, &None, false, false);
+            p.push(0);
+            p
+        }),
+    ] {
+        assert_eq!(
+            fast::respond(&zone, &p, client, &metrics, &mut out),
+            Fast::Fallback,
+            "{what}"
+        );
+    }
+}
