@@ -351,10 +351,22 @@ loglevel=4
 # ---------------------------------------------------------------- probing servers
 
 
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+        return st[st.rindex(")") + 2] != "Z"
+    except OSError:
+        return False
+
+
 def cmd_wait(a):
     deadline = time.monotonic() + a.timeout
     c = Client(a.server, a.port, timeout=0.2)
     while time.monotonic() < deadline:
+        if a.pid and not _alive(a.pid):
+            print(f"bench: process {a.pid} exited before answering", file=sys.stderr)
+            return 2
         try:
             r = c.query(ZONE, "SOA")
             if r["rcode"] == "NOERROR" and r["counts"][0] >= 1:
@@ -564,12 +576,26 @@ def cmd_dnsperf(a):
     tot0, busy0, sirq0 = system_cpu()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
+    # stdout goes to a file, parsed afterwards, so that parsing -v lines does not compete
+    # with the server and dnsperf for the CPU during the run.
+    raw = a.out + ".raw"
+    with open(raw, "w") as f:
+        p = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
+        try:
+            p.wait(timeout=a.seconds + 30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            print("bench: dnsperf overran its time bound; killed", file=sys.stderr)
+    wall = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tot1, busy1, sirq1 = system_cpu()
+    srv1 = tree_cpu(a.pid)
     lat = []
     timeouts = 0
     tail = []
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as p:
-        timer_deadline = time.monotonic() + a.seconds + 30
-        for line in p.stdout:
+    with open(raw) as f:
+        for line in f:
             if line.startswith("> "):
                 parts = line.split()
                 if parts[1] == "T":
@@ -581,15 +607,8 @@ def cmd_dnsperf(a):
                         pass
             else:
                 tail.append(line)
-            if time.monotonic() > timer_deadline:
-                p.kill()
-                print("bench: dnsperf overran its time bound; killed", file=sys.stderr)
-                break
-        p.wait()
-    wall = time.monotonic() - t0
-    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    tot1, busy1, sirq1 = system_cpu()
-    srv1 = tree_cpu(a.pid)
+    if not a.keep_raw:
+        os.remove(raw)
     text = "".join(tail)
     with open(a.out + ".txt", "w") as f:
         f.write(" ".join(args) + "\n" + text)
@@ -758,9 +777,13 @@ def cmd_report(a):
         out.append("|---|---|---|---|---|---|---|---|---|---|")
         for x in scale:
             p, rl = x["perf"], x["reload"]
+            if x.get("status") != "ok":
+                out.append(f"| {x['n']:,} | {x['config_bytes'] / 2**20:.1f} MiB, {x['docs']:,} documents "
+                           f"| not served: {x.get('error', '').replace('|', '/')} | – | – | – | – | – | – | – |")
+                continue
             mib = lambda k, src: fmt(src.get(k) and src[k] / 1024, ".1f")
             out.append(
-                f"| {x['n']:,} | {x['config_bytes'] / 2**20:.1f} MiB, {x['docs']:,} documents | {x['startup_s']:.2f} s "
+                f"| {x['n']:,} | {x['config_bytes'] / 2**20:.1f} MiB, {x['docs']:,} documents | {x['startup_s']:.1f} s "
                 f"| {fmt(p.get('qps'), ',.0f')} | {fmt(p.get('avg_ms'), '.3f')} ms | {fmt(p.get('lost'), ',')} / {fmt(p.get('sent'), ',')} "
                 f"| {mib('rss_kib', x['idle'])} MiB | {mib('rss_kib', x['after'])} MiB | {mib('hwm_kib', x['after'])} MiB "
                 f"| {fmt(rl.get('median_ms'), '.0f')} ms |")
@@ -806,6 +829,7 @@ def main():
     p.add_argument("--server", required=True)
     p.add_argument("--port", type=int, default=53)
     p.add_argument("--timeout", type=float, default=20)
+    p.add_argument("--pid", type=int)
     p = sub.add_parser("soa")
     p.add_argument("--server", required=True)
     p.add_argument("--port", type=int, default=53)
@@ -823,6 +847,7 @@ def main():
     p.add_argument("--opts", required=True)
     p.add_argument("--qps", type=float)
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--keep-raw", action="store_true")
     p.add_argument("--out", required=True)
     p = sub.add_parser("reload")
     p.add_argument("--server", required=True)

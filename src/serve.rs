@@ -215,7 +215,7 @@ fn default_udp_workers() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 
-/// Recompiles the zone when the fleet changes or an endpoint changes state; keeps
+/// Recompiles the zone when the fleet changes or an endpoint's availability changes; keeps
 /// the health view's snapshot current on every health update.
 async fn recompile(
     mut fleet: watch::Receiver<Arc<Fleet>>,
@@ -236,7 +236,7 @@ async fn recompile(
         let f = fleet.borrow_and_update().clone();
         let h = health.borrow_and_update().clone();
         health_view.store(h.clone());
-        if !fleet_changed && h.same_states(&compiled_with) {
+        if !fleet_changed && h.same_routing(&compiled_with) {
             continue;
         }
         zone.store(Arc::new(compile(&f, &h, &metrics)));

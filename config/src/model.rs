@@ -242,14 +242,17 @@ impl Health {
             .unwrap_or(MonitorState::CheckingEndpoint)
     }
 
-    /// Whether two snapshots route the same way (same states), ignoring the
-    /// latest observations. Used to skip recompiling the zone.
-    pub fn same_states(&self, other: &Health) -> bool {
+    /// Whether two snapshots route the same way (the same endpoints available),
+    /// ignoring observations and CheckingEndpoint→Online. Used to skip
+    /// recompiling the zone when answers would not change.
+    pub fn same_routing(&self, other: &Health) -> bool {
         self.endpoints.len() == other.endpoints.len()
             && self
                 .endpoints
                 .iter()
                 .zip(&other.endpoints)
-                .all(|((ka, a), (kb, b))| ka == kb && a.state == b.state)
+                .all(|((ka, a), (kb, b))| {
+                    ka == kb && a.state.is_available() == b.state.is_available()
+                })
     }
 }
