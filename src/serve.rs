@@ -226,21 +226,27 @@ async fn recompile(
     serve_metrics: ServeMetrics,
     shutdown: CancellationToken,
 ) {
-    let mut compiled_with = health.borrow().clone();
+    // What the current zone was compiled from. Both inputs are compared after
+    // every wake-up: either channel may have changed, whichever woke us.
+    let mut compiled_fleet = fleet.borrow().clone();
+    let mut compiled_health = health.borrow().clone();
     loop {
-        let fleet_changed = tokio::select! {
+        tokio::select! {
             _ = shutdown.cancelled() => return,
-            r = fleet.changed() => { if r.is_err() { return } true }
-            r = health.changed() => { if r.is_err() { return } false }
-        };
+            r = fleet.changed() => if r.is_err() { return },
+            r = health.changed() => if r.is_err() { return },
+        }
         let f = fleet.borrow_and_update().clone();
         let h = health.borrow_and_update().clone();
-        health_view.store(h.clone());
-        if !fleet_changed && h.same_routing(&compiled_with) {
+        let fleet_changed = !Arc::ptr_eq(&f, &compiled_fleet);
+        if !fleet_changed && h.same_routing(&compiled_health) {
+            health_view.store(h);
             continue;
         }
         zone.store(Arc::new(compile(&f, &h, &metrics)));
-        compiled_with = h;
+        // The view is updated after the zone: when it shows a state, answers follow it.
+        health_view.store(h.clone());
+        (compiled_fleet, compiled_health) = (f.clone(), h);
         if fleet_changed {
             serve_metrics.zone(&f);
             info!(zone = %f.zone.apex, serial = f.zone.soa.serial, profiles = f.profiles.len(), "zone updated");
