@@ -199,7 +199,9 @@ def query_lines(names, count, seed):
     for b in range(blocks):
         block = []
         for i in range(per100["A"]):
-            block.append(f"{rng.choice(names) if len(names) > 8 else names[(b * 70 + i) % len(names)]} A")
+            # a few names: in turn, so each gets the same share; many names: drawn uniformly
+            name = names[(b * per100["A"] + i) % len(names)] if len(names) <= 8 else rng.choice(names)
+            block.append(f"{name} A")
         block += [f"{ZONE} SOA"] * per100["SOA"]
         block += [f"{ZONE} NS"] * per100["NS"]
         block += [f"nx-{rng.randrange(1000)}.{ZONE} A" for _ in range(per100["NXDOMAIN"])]
@@ -269,7 +271,6 @@ def cmd_gen_peers(a):
         pools.append(f"        {p['name']} => {{ multi => false, addrs_v4 => {{ {addrs} }} }}")
     for sub in ("knot", "knot/run", "knot/db", "nsd", "gdnsd/zones", "gdnsd/run", "gdnsd/state", "pdns/run"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
-    # gdnsd has no $ORIGIN-less problem with the same file, but wants names relative or absolute.
     files = {
         f"knot/{ZONE}.zone": "\n".join(static) + "\n",
         f"nsd/{ZONE}.zone": "\n".join(static) + "\n",
@@ -512,7 +513,8 @@ def system_cpu():
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
     idle = v[3] + v[4]
-    return sum(v[:8]) / TICK, (sum(v[:8]) - idle) / TICK, v[6] / TICK  # total, busy, softirq
+    # total, busy, softirq + steal (neither is charged to a process)
+    return sum(v[:8]) / TICK, (sum(v[:8]) - idle) / TICK, (v[6] + v[7]) / TICK
 
 
 def tree_rss(pid):
@@ -630,13 +632,13 @@ def cmd_dnsperf(a):
         "server_cpu_s": srv1 - srv0,
         "dnsperf_cpu_s": (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime),
         "system_busy_pct": 100 * (busy1 - busy0) / max(tot1 - tot0, 1e-9),
-        "softirq_pct": 100 * (sirq1 - sirq0) / max(tot1 - tot0, 1e-9),
+        "softirq_steal_pct": 100 * (sirq1 - sirq0) / max(tot1 - tot0, 1e-9),
         "wall_s": wall,
         "ncpu": ncpu,
     })
     # CPU the rest of the machine used during the run (other builds etc.), in cores: all busy
-    # time minus softirq (loopback packet processing, not charged to any process) minus the
-    # server and dnsperf.
+    # time minus softirq (loopback packet processing, not charged to any process), minus steal
+    # (the hypervisor), minus the server and dnsperf.
     r["other_cores"] = max(0.0, ((busy1 - busy0) - (sirq1 - sirq0) - r["server_cpu_s"] - r["dnsperf_cpu_s"])
                            / max(wall, 1e-9))
     if r["completed"]:

@@ -27,7 +27,7 @@ use crate::settings::{self, SettingsDocument};
 use crate::validate;
 
 /// Largest config file accepted (bytes).
-pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// An upstream object from a document, with where it came from.
 #[derive(Clone, Debug)]
@@ -203,6 +203,14 @@ fn parse_document(doc: Doc, inputs: &mut Inputs, diags: &mut Diagnostics) {
     }
 }
 
+/// The upstream CRDs, generated once: building their schemas is costly and every
+/// upstream document is checked against them.
+fn upstream_crds() -> &'static [k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition]{
+    static CRDS: std::sync::OnceLock<Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>> =
+        std::sync::OnceLock::new();
+    CRDS.get_or_init(crd::crds)
+}
+
 fn object_label(kind: &str, metadata: Option<&Value>) -> String {
     let name = metadata
         .and_then(|m| m.get("name"))
@@ -228,7 +236,7 @@ fn parse_upstream(
     inputs: &mut Inputs,
     diags: &mut Diagnostics,
 ) {
-    let crds = crd::crds();
+    let crds = upstream_crds();
     let Some(def) = crds.iter().find(|c| c.spec.names.kind == kind) else {
         return;
     };
