@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use fleetdns_config::{file, Diagnostics, Fleet};
+use fleetdns_config::{file, Diagnostics, Fleet, Protocol};
 
 use crate::cli::{CheckArgs, Output};
 
@@ -80,8 +80,27 @@ fn write_fleet(out: &mut impl Write, fleet: &Fleet) -> std::io::Result<()> {
         )?;
         writeln!(
             out,
-            "  monitor {:?} port {} path {} every {}s timeout {}s tolerated {}",
-            m.protocol, m.port, m.path, m.interval_seconds, m.timeout_seconds, m.tolerated_failures
+            "  monitor {} port {} path {} every {}s timeout {}s tolerated {}{}",
+            match m.protocol {
+                Protocol::Http => "HTTP",
+                Protocol::Https => "HTTPS",
+                Protocol::Tcp => "TCP",
+            },
+            m.port,
+            m.path,
+            m.interval_seconds,
+            m.timeout_seconds,
+            m.tolerated_failures,
+            if m.expected_status == [(200, 200)] {
+                String::new()
+            } else {
+                let ranges: Vec<String> = m
+                    .expected_status
+                    .iter()
+                    .map(|(lo, hi)| format!("{lo}-{hi}"))
+                    .collect();
+                format!(" expect {}", ranges.join(","))
+            }
         )?;
         let total: u64 = p.endpoints.iter().map(|e| u64::from(e.weight)).sum();
         if p.endpoints.is_empty() {
