@@ -173,13 +173,10 @@ pub struct MonitorConfig {
     pub verify_tls: bool,
 }
 
-impl MonitorConfig {
-    /// Whether an HTTP status counts as healthy.
-    pub fn is_expected(&self, status: u16) -> bool {
-        self.expected_status
-            .iter()
-            .any(|&(lo, hi)| (lo..=hi).contains(&status))
-    }
+/// Whether an HTTP status counts as healthy under `expected` (a profile's
+/// `MonitorConfig::expected_status`): inside one of the inclusive ranges.
+pub fn is_expected_status(expected: &[(u16, u16)], status: u16) -> bool {
+    expected.iter().any(|&(lo, hi)| (lo..=hi).contains(&status))
 }
 
 /// Probe state of one endpoint, Traffic Manager's names.

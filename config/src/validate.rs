@@ -88,7 +88,7 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
         }
     };
     let zone = zone_settings(settings_doc, settings, diags)?;
-    let listen = listen(settings_doc, settings, diags);
+    let listen = listen(settings);
     let clusters = clusters(settings_doc, settings, diags);
     let exports = exports(inputs, &clusters, diags);
     let mut profiles = profiles(inputs, &zone, diags);
@@ -298,7 +298,7 @@ fn zone_settings(doc: &Doc, s: &SettingsDocument, diags: &mut Diagnostics) -> Op
     })
 }
 
-fn listen(_doc: &Doc, s: &SettingsDocument, _diags: &mut Diagnostics) -> Vec<SocketAddr> {
+fn listen(s: &SettingsDocument) -> Vec<SocketAddr> {
     if s.spec.listen.is_empty() {
         vec![DEFAULT_LISTEN
             .parse()

@@ -1,10 +1,12 @@
 //! The hickory-server `RequestHandler`: message-level checks around [`answer`].
 //!
-//! hickory-server parses the packet, drops responses, answers FORMERR to what it
-//! cannot parse, and encodes (truncating UDP answers to the client's size with TC
-//! set). This handler does the rest: EDNS (echo, BADVERS for version > 0, DO bit
+//! Its callers (hickory-server for TCP, [`crate::udp::general`] for UDP) parse
+//! the packet, drop responses and answer FORMERR to what does not parse. This
+//! handler does the rest: EDNS (echo, BADVERS for version > 0, DO bit
 //! copied), opcode (NOTIMP unless QUERY), exactly one question (FORMERR), class IN
-//! (REFUSED otherwise), then the zone lookup. It reads the current zone with one
+//! (REFUSED otherwise), the zone lookup, and fitting UDP answers to the client's
+//! size (glue dropped first, else TC with no records; hickory's own truncation
+//! would send a partial record). It reads the current zone with one
 //! lock-free `ArcSwap` load and never logs per packet. Only the health view (TXT at
 //! `_health.<profile>`, trusted clients) is built per query, from the latest
 //! `Health` snapshot, because it shows how old each probe result is.

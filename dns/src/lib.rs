@@ -3,7 +3,8 @@
 //! Data flow: `compile(&Fleet, &Health) -> Zone` (pure; health is folded in, so a
 //! query never looks health up) → published with one `ArcSwap` store →
 //! [`handler::Handler`] reads the current `Zone` per query without locking →
-//! [`answer::answer`] picks the records (pure) → hickory-server encodes and sends.
+//! [`answer::answer`] picks the records (pure) → hickory encodes and sends. Plain UDP
+//! queries skip the handler: [`fast`] answers them from precompiled wire records.
 //!
 //! Modules:
 //! - [`sampler`]: O(1) weighted choice (Walker/Vose alias table).
@@ -11,7 +12,9 @@
 //! - [`answer`]: what to answer for one question (rcode, AA, sections).
 //! - [`metrics`]: query and per-endpoint answer counters, lock-free on the query path.
 //! - [`handler`]: the hickory-server `RequestHandler`: header, EDNS, opcode, class checks.
-//! - [`server`]: binding UDP and TCP listeners and running until shutdown.
+//! - [`fast`]: the UDP fast path.
+//! - [`udp`]: SO_REUSEPORT worker threads: the fast path first, the general path otherwise.
+//! - [`server`]: binding UDP and TCP listeners and running until shutdown (TCP on hickory-server).
 #![forbid(unsafe_code)]
 
 pub mod answer;

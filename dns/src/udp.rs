@@ -121,24 +121,18 @@ fn worker(socket: UdpSocket, service: UdpService, stop: Arc<AtomicBool>) {
         };
         let packet = &buf[..n];
         let zone = service.zone.load();
-        let reply = match fast::respond(&zone, packet, src.ip(), &service.metrics, &mut out) {
-            Fast::Answered => Some(out.as_slice()),
+        // A failed send (client gone, buffer full) loses one UDP answer, as any
+        // UDP server would; not logged per packet.
+        match fast::respond(&zone, packet, src.ip(), &service.metrics, &mut out) {
+            Fast::Answered => {
+                let _ = socket.send_to(&out, src);
+            }
             Fast::Fallback => {
                 drop(zone);
-                match runtime.block_on(general(&service.handler, packet, src)) {
-                    Some(bytes) => {
-                        out.clear();
-                        out.extend_from_slice(&bytes);
-                        Some(out.as_slice())
-                    }
-                    None => None,
+                if let Some(reply) = runtime.block_on(general(&service.handler, packet, src)) {
+                    let _ = socket.send_to(&reply, src);
                 }
             }
-        };
-        if let Some(reply) = reply {
-            // A failed send (client gone, buffer full) loses one UDP answer, as any
-            // UDP server would; not logged per packet.
-            let _ = socket.send_to(reply, src);
         }
     }
 }

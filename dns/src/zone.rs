@@ -150,23 +150,6 @@ impl Zone {
         &self.apex
     }
 
-    /// Number of owner names in the zone (apex, profiles, hosts, health view, empty non-terminals).
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
-    /// The SOA serial.
-    pub fn serial(&self) -> u32 {
-        match &self.soa.data {
-            RData::SOA(soa) => soa.serial,
-            _ => 0,
-        }
-    }
-
     /// The node at `name`, looked up by its lower-case wire form.
     pub(crate) fn node(&self, name: &Name) -> Option<&Node> {
         let mut buf = [0u8; 256];

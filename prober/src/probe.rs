@@ -73,7 +73,7 @@ impl Probes {
                     Err(_) => timed_out(spec.timeout),
                     Ok(Ok(response)) => {
                         let status = response.status().as_u16();
-                        let ok = expected.iter().any(|&(lo, hi)| (lo..=hi).contains(&status));
+                        let ok = fleetdns_config::is_expected_status(expected, status);
                         Outcome::of_status(status, ok)
                     }
                     Ok(Err(e)) => classify(&e),

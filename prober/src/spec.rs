@@ -43,7 +43,7 @@ pub enum Kind {
         headers: HeaderMap,
         /// Validate the server certificate (HTTPS only).
         verify_tls: bool,
-        /// Healthy statuses, inclusive ranges ([`MonitorConfig::is_expected`]'s rule).
+        /// Healthy statuses, inclusive ranges (see [`fleetdns_config::is_expected_status`]).
         expected: Vec<(u16, u16)>,
     },
     Tcp(TcpTarget),
