@@ -108,7 +108,19 @@ fn read(path: &Path) -> Result<String, Diagnostics> {
 pub fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Inputs {
     let file: Arc<Path> = Arc::from(path);
     let mut inputs = Inputs::default();
-    for doc in document::split(&file, text) {
+    let docs = document::split(&file, text);
+    if let Some(over) = docs.get(crate::limits::MAX_DOCUMENTS) {
+        diags.push(Diagnostic::error(
+            over.location(),
+            format!(
+                "{} YAML documents; allowed: at most {} per config file (this is the first one over the limit)",
+                docs.len(),
+                crate::limits::MAX_DOCUMENTS
+            ),
+        ));
+        return inputs;
+    }
+    for doc in docs {
         parse_document(doc, &mut inputs, diags);
     }
     inputs

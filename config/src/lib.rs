@@ -20,6 +20,7 @@ pub mod crd;
 pub mod diagnostic;
 pub mod document;
 pub mod file;
+pub mod limits;
 pub mod model;
 pub mod schema;
 pub mod settings;

@@ -22,6 +22,42 @@ pub struct Fleet {
     pub trusted_networks: Vec<ipnet::IpNet>,
     /// Admin HTTP listen address.
     pub admin_listen: SocketAddr,
+    /// Response rate limiting of UDP answers.
+    pub rrl: Rrl,
+    /// Limits on DNS over TCP.
+    pub tcp: TcpLimits,
+}
+
+/// Response rate limiting settings (validated; see `settings::RrlSpec`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rrl {
+    pub enabled: bool,
+    /// Responses per second per (client prefix, response class); 1..=100,000.
+    pub responses_per_second: u32,
+    /// Every `slip`th limited response is sent truncated (TC); 0 = drop all.
+    pub slip: u32,
+    /// Clients never limited.
+    pub exempt_networks: Vec<ipnet::IpNet>,
+}
+
+/// Limits on DNS over TCP (validated; see `settings::TcpSpec`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TcpLimits {
+    pub max_connections: u32,
+    pub max_connections_per_client: u32,
+    pub idle_timeout_seconds: u32,
+    pub read_timeout_seconds: u32,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1500,
+            max_connections_per_client: 64,
+            idle_timeout_seconds: 10,
+            read_timeout_seconds: 5,
+        }
+    }
 }
 
 /// The authoritative zone's own data: apex, SOA values, name servers.

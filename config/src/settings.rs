@@ -53,6 +53,41 @@ pub struct SettingsSpec {
     /// The admin HTTP server (/metrics, /healthz, /readyz, /status).
     #[serde(default)]
     pub admin: AdminSpec,
+    /// Response rate limiting of UDP answers (on by default).
+    #[serde(default)]
+    pub rrl: RrlSpec,
+    /// Limits on DNS over TCP (RFC 7766).
+    #[serde(default)]
+    pub tcp: TcpSpec,
+}
+
+/// Response rate limiting (RRL) of UDP answers, in the style of BIND and Knot.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RrlSpec {
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// Responses per second allowed per client prefix and response class. Default 20.
+    pub responses_per_second: Option<u32>,
+    /// Every Nth limited response is sent as a truncated (TC) answer instead of
+    /// being dropped; 0 drops all, 1 slips all. Default 2.
+    pub slip: Option<u32>,
+    /// Client networks never limited. Default: the health view's trusted networks.
+    pub exempt_networks: Option<Vec<String>>,
+}
+
+/// Limits on DNS over TCP.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TcpSpec {
+    /// Open connections in total. Default 1,500.
+    pub max_connections: Option<u32>,
+    /// Open connections per client address. Default 64.
+    pub max_connections_per_client: Option<u32>,
+    /// Seconds a connection may wait for the next query. Default 10.
+    pub idle_timeout_seconds: Option<u32>,
+    /// Seconds a started message may take to arrive in full. Default 5.
+    pub read_timeout_seconds: Option<u32>,
 }
 
 /// Access to the health view.

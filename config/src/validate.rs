@@ -13,6 +13,7 @@ use crate::crd::v1beta1::{MonitorProtocol, TrafficManagerBackendSpec, TrafficMan
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::document::Doc;
 use crate::file::{Inputs, Object};
+use crate::limits;
 use crate::model::{
     Endpoint, Fleet, MonitorConfig, NameServer, Profile, Protocol, Soa, Target, ZoneSettings,
 };
@@ -87,12 +88,55 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
             return None;
         }
     };
+    let counts = [
+        (
+            "TrafficManagerProfile",
+            inputs.profiles.len(),
+            limits::MAX_PROFILES,
+            inputs.profiles.get(limits::MAX_PROFILES).map(|o| &o.doc),
+        ),
+        (
+            "TrafficManagerBackend",
+            inputs.backends.len(),
+            limits::MAX_BACKENDS,
+            inputs.backends.get(limits::MAX_BACKENDS).map(|o| &o.doc),
+        ),
+        (
+            "ServiceExport",
+            inputs.exports.len(),
+            limits::MAX_EXPORTS,
+            inputs.exports.get(limits::MAX_EXPORTS).map(|o| &o.doc),
+        ),
+    ];
+    let mut within = true;
+    for (kind, found, max, first_over) in counts {
+        within &= limits::count(kind, found, max, first_over, diags);
+    }
+    if settings.spec.clusters.len() > limits::MAX_CLUSTERS {
+        diags.push(
+            Diagnostic::error(
+                settings_doc.location_of(&["spec", "clusters"]),
+                format!(
+                    "{} member clusters; allowed: at most {}",
+                    settings.spec.clusters.len(),
+                    limits::MAX_CLUSTERS
+                ),
+            )
+            .object("FleetDNSConfig")
+            .field("spec.clusters"),
+        );
+        within = false;
+    }
+    if !within {
+        return None;
+    }
     let zone = zone_settings(settings_doc, settings, diags)?;
     let listen = listen(settings);
     let clusters = clusters(settings_doc, settings, diags);
     let exports = exports(inputs, &clusters, diags);
     let mut profiles = profiles(inputs, &zone, diags);
     backends(inputs, &mut profiles, &exports, diags);
+    endpoint_limit(inputs, &profiles, diags);
 
     let mut profiles: Vec<Profile> = profiles.into_values().map(|(_, p)| p).collect();
     for p in &mut profiles {
@@ -105,12 +149,16 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
             .parse()
             .expect("DEFAULT_ADMIN_LISTEN is a socket address")
     });
+    let rrl = limits::rrl(settings_doc, settings, &trusted_networks, diags);
+    let tcp = limits::tcp(settings_doc, settings, diags);
     let mut fleet = Fleet {
         zone,
         listen,
         profiles,
         trusted_networks,
         admin_listen,
+        rrl,
+        tcp,
     };
     if settings.spec.soa.serial.is_none() {
         fleet.zone.soa.serial = content_serial(&fleet);
@@ -318,13 +366,9 @@ fn trusted_networks(doc: &Doc, s: &SettingsDocument, diags: &mut Diagnostics) ->
     };
     let mut out = Vec::new();
     for (i, raw) in given.iter().enumerate() {
-        // A bare address means that one host.
-        let parsed = raw
-            .parse::<ipnet::IpNet>()
-            .or_else(|_| raw.parse::<IpAddr>().map(ipnet::IpNet::from));
-        match parsed {
-            Ok(net) => out.push(net.trunc()),
-            Err(_) => diags.push(
+        match network(raw) {
+            Some(net) => out.push(net),
+            None => diags.push(
                 Diagnostic::error(
                     doc.location_of(&["spec", "healthView", "trustedNetworks"]),
                     format!("{raw:?} is not a network; allowed: CIDR networks like 10.0.0.0/8 or fd00::/8, or single addresses"),
@@ -335,6 +379,14 @@ fn trusted_networks(doc: &Doc, s: &SettingsDocument, diags: &mut Diagnostics) ->
         }
     }
     out
+}
+
+/// A CIDR network, or a bare address meaning that one host; host bits cleared.
+pub(crate) fn network(raw: &str) -> Option<ipnet::IpNet> {
+    raw.parse::<ipnet::IpNet>()
+        .or_else(|_| raw.parse::<IpAddr>().map(ipnet::IpNet::from))
+        .ok()
+        .map(|n| n.trunc())
 }
 
 /// Per cluster: its services' targets, keyed by (namespace, name).
@@ -898,6 +950,34 @@ fn backends(inputs: &Inputs, profiles: &mut Profiles, exports: &Exports, diags: 
                 always_serve: e.always_serve,
             });
         }
+    }
+}
+
+/// Reports profiles with more endpoints than [`limits::MAX_ENDPOINTS_PER_PROFILE`].
+fn endpoint_limit(inputs: &Inputs, profiles: &Profiles, diags: &mut Diagnostics) {
+    for ((ns, name), (_, p)) in profiles {
+        if p.endpoints.len() <= limits::MAX_ENDPOINTS_PER_PROFILE {
+            continue;
+        }
+        let Some(obj) = inputs
+            .profiles
+            .iter()
+            .find(|o| o.namespace() == ns && o.name() == name)
+        else {
+            continue;
+        };
+        diags.push(
+            Diagnostic::error(
+                obj.doc.location_of(&["metadata", "name"]),
+                format!(
+                    "the profile has {} endpoints (backends × member clusters exporting them); allowed: at most {} per profile, as Azure Traffic Manager",
+                    p.endpoints.len(),
+                    limits::MAX_ENDPOINTS_PER_PROFILE
+                ),
+            )
+            .object(format!("TrafficManagerProfile {ns}/{name}"))
+            .field("spec"),
+        );
     }
 }
 

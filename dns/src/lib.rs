@@ -14,15 +14,21 @@
 //! - [`handler`]: the hickory-server `RequestHandler`: header, EDNS, opcode, class checks.
 //! - [`fast`]: the UDP fast path.
 //! - [`udp`]: SO_REUSEPORT worker threads: the fast path first, the general path otherwise.
-//! - [`server`]: binding UDP and TCP listeners and running until shutdown (TCP on hickory-server).
+//! - [`rrl`]: response rate limiting of UDP answers (per worker, lock-free).
+//! - [`tcp`]: DNS over TCP (RFC 7766) with connection caps and timeouts.
+//! - [`server`]: binding UDP and TCP listeners and running until shutdown.
+//! - [`fuzzing`]: socket-free entry points for the fuzz targets and corpus replay.
 #![forbid(unsafe_code)]
 
 pub mod answer;
 pub mod fast;
+pub mod fuzzing;
 pub mod handler;
 pub mod metrics;
+pub mod rrl;
 pub mod sampler;
 pub mod server;
+pub mod tcp;
 pub mod udp;
 mod wire;
 pub mod zone;

@@ -6,13 +6,16 @@
 //! `fleetdns_dns_answers_total{profile,endpoint}`: one counter per endpoint, looked
 //! up when the zone is compiled and stored beside the endpoint's record — Traffic
 //! Manager's "queries by endpoint returned".
+//! `fleetdns_rrl_dropped_total`, `fleetdns_rrl_slipped_total`: response rate
+//! limiting. `fleetdns_tcp_connections`, `fleetdns_tcp_refused_total{cap}`,
+//! `fleetdns_tcp_timeouts_total`: the TCP limits.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
-use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// Query types counted by name; everything else is `other`.
 const QTYPES: &[&str] = &[
@@ -59,6 +62,18 @@ pub struct DnsMetrics {
     answers: IntCounterVec,
     /// (profile, endpoint) label pairs currently exported; compile removes the rest.
     live: Mutex<BTreeSet<(String, String)>>,
+    /// UDP responses not sent because of response rate limiting.
+    pub rrl_dropped: IntCounter,
+    /// UDP responses sent truncated (TC) instead of dropped by rate limiting.
+    pub rrl_slipped: IntCounter,
+    /// TCP connections refused because a connection cap was reached, by cap.
+    pub tcp_refused_total: IntCounter,
+    pub tcp_refused_client: IntCounter,
+    /// TCP connections closed by the idle or read timeout.
+    pub tcp_timeouts: IntCounter,
+    /// TCP connections open now.
+    pub tcp_open: IntGauge,
+    tcp_refused: IntCounterVec,
 }
 
 impl DnsMetrics {
@@ -67,6 +82,11 @@ impl DnsMetrics {
         let m = Self::unregistered()?;
         registry.register(Box::new(m.queries_vec.clone()))?;
         registry.register(Box::new(m.answers.clone()))?;
+        registry.register(Box::new(m.rrl_dropped.clone()))?;
+        registry.register(Box::new(m.rrl_slipped.clone()))?;
+        registry.register(Box::new(m.tcp_refused.clone()))?;
+        registry.register(Box::new(m.tcp_timeouts.clone()))?;
+        registry.register(Box::new(m.tcp_open.clone()))?;
         Ok(m)
     }
 
@@ -89,11 +109,34 @@ impl DnsMetrics {
             Opts::new("fleetdns_dns_answers_total", "Answers that returned each endpoint (Traffic Manager's queries by endpoint returned)"),
             &["profile", "endpoint"],
         )?;
+        let tcp_refused = IntCounterVec::new(
+            Opts::new(
+                "fleetdns_tcp_refused_total",
+                "TCP connections closed at once because a connection cap was reached, by cap (total or client)",
+            ),
+            &["cap"],
+        )?;
         Ok(Self {
             queries_vec,
             queries: queries.into_boxed_slice(),
             answers,
             live: Mutex::new(BTreeSet::new()),
+            rrl_dropped: IntCounter::new(
+                "fleetdns_rrl_dropped_total",
+                "UDP responses not sent because of response rate limiting",
+            )?,
+            rrl_slipped: IntCounter::new(
+                "fleetdns_rrl_slipped_total",
+                "UDP responses sent truncated (TC) instead of dropped by response rate limiting",
+            )?,
+            tcp_refused_total: tcp_refused.with_label_values(&["total"]),
+            tcp_refused_client: tcp_refused.with_label_values(&["client"]),
+            tcp_refused,
+            tcp_timeouts: IntCounter::new(
+                "fleetdns_tcp_timeouts_total",
+                "TCP connections closed by the idle or the read timeout",
+            )?,
+            tcp_open: IntGauge::new("fleetdns_tcp_connections", "TCP connections open")?,
         })
     }
 

@@ -1,23 +1,18 @@
 //! Binding the DNS listeners and running them until shutdown.
 //!
 //! UDP is served by our own workers ([`crate::udp`]: SO_REUSEPORT sockets, a fast
-//! path, hickory for the rest); TCP by hickory-server. Binding is separate from
+//! path, hickory for the rest); TCP by our own accept loop ([`crate::tcp`]:
+//! connection caps and timeouts) on tokio tasks. Binding is separate from
 //! serving so the binary can validate the config, bind (and fail with a clear
 //! error on a taken port) before anything else starts.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::time::Duration;
 
-use hickory_server::Server;
 use tokio::net::TcpListener;
 
+use crate::tcp;
 use crate::udp::{self, UdpService};
-
-/// How long an idle TCP connection is kept open (RFC 7766 §6.2.3 suggests seconds).
-pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Responses queued per TCP connection.
-const TCP_RESPONSE_QUEUE: usize = 32;
 /// Attempts at finding a port free for both UDP and TCP when port 0 is asked for.
 const PORT_ZERO_ATTEMPTS: usize = 20;
 
@@ -116,18 +111,14 @@ pub async fn serve(
 ) -> Result<(), Error> {
     let workers = udp::spawn(listeners.udp, service.clone())
         .map_err(|e| Error::Serve(format!("starting UDP workers: {e}")))?;
-    let mut server = Server::new(service.handler);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tcp_tasks = tokio::task::JoinSet::new();
     for l in listeners.tcp {
-        server.register_listener(l, TCP_IDLE_TIMEOUT, TCP_RESPONSE_QUEUE);
+        tcp_tasks.spawn(tcp::serve(l, service.clone(), stopped.clone()));
     }
-    let token = server.shutdown_token().clone();
-    let result = tokio::select! {
-        res = server.block_until_done() => res.map_err(|e| Error::Serve(e.to_string())),
-        _ = shutdown => {
-            token.cancel();
-            server.block_until_done().await.map_err(|e| Error::Serve(e.to_string()))
-        }
-    };
+    shutdown.await;
+    let _ = stop.send(true);
+    while tcp_tasks.join_next().await.is_some() {}
     let _ = tokio::task::spawn_blocking(move || workers.stop()).await;
-    result
+    Ok(())
 }

@@ -5,7 +5,8 @@
 //! the zone (`ArcSwap`, lock-free) and atomic counters. Common queries are
 //! answered by [`fast::respond`]; everything else by the general path
 //! ([`general`]: hickory's parser and our `Handler`, run to completion on the
-//! worker's own single-thread runtime). No task is spawned per packet.
+//! worker's own single-thread runtime). No task is spawned per packet. Every
+//! response then passes the worker's own response rate limiter ([`crate::rrl`]).
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -28,6 +29,7 @@ use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 use crate::fast::{self, Fast};
 use crate::handler::Handler;
 use crate::metrics::DnsMetrics;
+use crate::rrl::{self, Limiter, Verdict};
 use crate::zone::Zone;
 
 /// How often an idle worker checks for shutdown.
@@ -103,6 +105,7 @@ fn worker(socket: UdpSocket, service: UdpService, stop: Arc<AtomicBool>) {
     };
     let mut buf = [0u8; 4096];
     let mut out = Vec::with_capacity(1500);
+    let mut limiter = Limiter::new(rrl::DEFAULT_ENTRIES);
     while !stop.load(Ordering::Acquire) {
         let (n, src) = match socket.recv_from(&mut buf) {
             Ok(r) => r,
@@ -125,14 +128,42 @@ fn worker(socket: UdpSocket, service: UdpService, stop: Arc<AtomicBool>) {
         // UDP server would; not logged per packet.
         match fast::respond(&zone, packet, src.ip(), &service.metrics, &mut out) {
             Fast::Answered => {
-                let _ = socket.send_to(&out, src);
+                if limit(&mut limiter, &zone, src, &mut out, &service.metrics) {
+                    let _ = socket.send_to(&out, src);
+                }
             }
             Fast::Fallback => {
                 drop(zone);
-                if let Some(reply) = runtime.block_on(general(&service.handler, packet, src)) {
-                    let _ = socket.send_to(&reply, src);
+                if let Some(mut reply) = runtime.block_on(general(&service.handler, packet, src)) {
+                    let zone = service.zone.load();
+                    if limit(&mut limiter, &zone, src, &mut reply, &service.metrics) {
+                        let _ = socket.send_to(&reply, src);
+                    }
                 }
             }
+        }
+    }
+}
+
+/// Applies response rate limiting to `response`: returns whether to send it
+/// (possibly rewritten as a truncated slip), counting what was limited.
+fn limit(
+    limiter: &mut Limiter,
+    zone: &Zone,
+    src: SocketAddr,
+    response: &mut Vec<u8>,
+    metrics: &DnsMetrics,
+) -> bool {
+    match limiter.check(zone.rrl(), src.ip(), response) {
+        Verdict::Send => true,
+        Verdict::Slip => {
+            rrl::truncate(response);
+            metrics.rrl_slipped.inc();
+            true
+        }
+        Verdict::Drop => {
+            metrics.rrl_dropped.inc();
+            false
         }
     }
 }
@@ -141,11 +172,22 @@ fn worker(socket: UdpSocket, service: UdpService, stop: Arc<AtomicBool>) {
 /// Returns the encoded response, or `None` when nothing is to be sent (responses,
 /// runts shorter than a header), as hickory-server's own UDP loop does.
 pub async fn general(handler: &Handler, packet: &[u8], src: SocketAddr) -> Option<Vec<u8>> {
+    answer(handler, packet, src, Protocol::Udp).await
+}
+
+/// The general path for one message received over `protocol` (UDP, or one
+/// length-prefixed TCP message without its prefix): see [`general`].
+pub async fn answer(
+    handler: &Handler,
+    packet: &[u8],
+    src: SocketAddr,
+    protocol: Protocol,
+) -> Option<Vec<u8>> {
     let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
     if header.metadata.message_type == MessageType::Response {
         return None;
     }
-    let request = match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
+    let request = match Request::from_bytes(packet.to_vec(), src, protocol) {
         Ok(r) => r,
         Err(_) => {
             // Unparseable past the header: FORMERR with no question, as hickory-server does.

@@ -50,6 +50,10 @@ pub struct Zone {
     pub(crate) glue_wire: WireSet,
     /// Client networks that may see private (health-view) names.
     pub(crate) trusted: Box<[IpNet]>,
+    /// Response rate limiting of UDP answers.
+    pub(crate) rrl: crate::rrl::Settings,
+    /// Limits on DNS over TCP.
+    pub(crate) tcp: fleetdns_config::TcpLimits,
 }
 
 /// Everything that exists at one owner name.
@@ -167,6 +171,16 @@ impl Zone {
         }
         buf[len] = 0;
         self.nodes.get(&buf[..=len])
+    }
+
+    /// Response rate limiting settings.
+    pub fn rrl(&self) -> &crate::rrl::Settings {
+        &self.rrl
+    }
+
+    /// Limits on DNS over TCP.
+    pub fn tcp_limits(&self) -> &fleetdns_config::TcpLimits {
+        &self.tcp
     }
 
     /// Whether `client` may see the health view.
@@ -367,6 +381,8 @@ pub fn compile(fleet: &Fleet, health: &Health, metrics: &DnsMetrics) -> Zone {
         glue: glue.into_boxed_slice(),
         nodes,
         trusted: fleet.trusted_networks.clone().into_boxed_slice(),
+        rrl: crate::rrl::Settings::from_fleet(&fleet.rrl),
+        tcp: fleet.tcp.clone(),
     }
 }
 
