@@ -77,3 +77,83 @@ impl Harness {
             .or_else(|| self.answer_general(packet, client, Protocol::Udp))
     }
 }
+
+/// The `query` fuzz target's body: `packet` through the fast path and the
+/// general path over UDP and TCP, from a trusted or an untrusted client (bit 0
+/// of the first byte picks). Panics if a path panics, or if a response does not
+/// parse, lacks QR, has another ID than the query, or (UDP) exceeds 1232 bytes.
+pub fn query(h: &Harness, packet: &[u8]) {
+    let client: SocketAddr = if packet.first().is_some_and(|b| b & 1 == 1) {
+        SocketAddr::from(([127, 0, 0, 1], 5300))
+    } else {
+        SocketAddr::from(([192, 0, 2, 7], 5300))
+    };
+    let max_udp = usize::from(crate::handler::MAX_UDP_PAYLOAD);
+    if let Some(r) = h.answer_fast(packet, client) {
+        check_response(packet, &r, "fast path");
+        assert!(
+            r.len() <= max_udp,
+            "fast path: a UDP answer of {} bytes",
+            r.len()
+        );
+    }
+    if let Some(r) = h.answer_general(packet, client, Protocol::Udp) {
+        check_response(packet, &r, "general path (UDP)");
+        assert!(
+            r.len() <= max_udp,
+            "general path: a UDP answer of {} bytes",
+            r.len()
+        );
+    }
+    if let Some(r) = h.answer_general(packet, client, Protocol::Tcp) {
+        check_response(packet, &r, "general path (TCP)");
+    }
+}
+
+fn check_response(query: &[u8], response: &[u8], path: &str) {
+    let m = hickory_proto::op::Message::from_vec(response)
+        .unwrap_or_else(|e| panic!("{path}: the response does not parse: {e}"));
+    assert!(
+        m.metadata.message_type == hickory_proto::op::MessageType::Response,
+        "{path}: QR not set"
+    );
+    assert_eq!(
+        response.get(..2),
+        query.get(..2),
+        "{path}: the response's ID differs from the query's"
+    );
+}
+
+/// The `config` fuzz target's body: `bytes` as a config file. Loading returns a
+/// `Fleet` or diagnostics (which must render); a `Fleet` must compile. Panics
+/// only on a bug.
+pub fn config(bytes: &[u8]) {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    match fleetdns_config::file::load_str(std::path::Path::new("fuzz.yaml"), text) {
+        Ok((fleet, diags)) => {
+            assert!(!diags.has_errors(), "a Fleet came with errors");
+            let _ = diags.to_string();
+            // It compiles, and every profile name answers on both paths.
+            let h = Harness::new(&fleet);
+            for p in &fleet.profiles {
+                if let Ok(q) = query_for(&p.owner) {
+                    query(&h, &q);
+                }
+            }
+        }
+        Err(diags) => {
+            let _ = diags.to_string();
+        }
+    }
+}
+
+/// A plain A query for `name`.
+fn query_for(name: &str) -> Result<Vec<u8>, hickory_proto::ProtoError> {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::{Name, RecordType};
+    let mut m = Message::new(0x1234, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(name)?, RecordType::A));
+    m.to_vec()
+}

@@ -6,6 +6,7 @@ mod conformance;
 mod dns_contract;
 mod fixtures;
 mod health;
+mod hostile;
 mod interop;
 mod reload;
 mod weights;
