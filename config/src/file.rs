@@ -64,6 +64,8 @@ pub struct Inputs {
     pub profiles: Vec<Object<crd::v1beta1::TrafficManagerProfileSpec>>,
     pub backends: Vec<Object<crd::v1beta1::TrafficManagerBackendSpec>>,
     pub exports: Vec<Object<()>>,
+    /// The file had more than [`crate::limits::MAX_DOCUMENTS`] documents; none was read.
+    pub too_many_documents: bool,
 }
 
 /// Reads and validates `path`. Warnings and notes come with the `Fleet`; any error
@@ -77,6 +79,9 @@ pub fn load(path: &Path) -> Result<(Fleet, Diagnostics), Diagnostics> {
 pub fn load_str(path: &Path, text: &str) -> Result<(Fleet, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::default();
     let inputs = parse(path, text, &mut diags);
+    if inputs.too_many_documents {
+        return Err(diags);
+    }
     let fleet = validate::fleet(&inputs, &mut diags);
     match fleet {
         Some(fleet) if !diags.has_errors() => Ok((fleet, diags)),
@@ -118,6 +123,7 @@ pub fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Inputs {
                 crate::limits::MAX_DOCUMENTS
             ),
         ));
+        inputs.too_many_documents = true;
         return inputs;
     }
     for doc in docs {

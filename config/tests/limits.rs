@@ -1,0 +1,176 @@
+//! Bounded work: every cap on the input is an error that names where it was hit
+//! and what is allowed; the rrl and tcp settings are validated the same way.
+
+use std::path::Path;
+
+use fleetdns_config::{file, limits, Diagnostic, Diagnostics};
+
+fn settings(extra: &str, clusters: usize) -> String {
+    let mut s = String::from(
+        "apiVersion: fleetdns.io/v1alpha1
+kind: FleetDNSConfig
+spec:
+  zone: tm.test
+  nameServers: [{name: ns1.tm.test, addresses: [127.0.0.1]}]
+",
+    );
+    s += extra;
+    s += "  clusters:\n";
+    for i in 0..clusters {
+        s += &format!(
+            "    - {{name: c{i}, services: [{{namespace: ns, name: svc, loadBalancer: ['10.0.{}.{}']}}]}}\n",
+            i / 250,
+            i % 250 + 1
+        );
+    }
+    s
+}
+
+const PROFILE: &str = "---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerProfile
+metadata: {name: web, namespace: ns}
+spec: {resourceGroup: rg}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: web-b, namespace: ns}
+spec: {profile: {name: web}, backend: {name: svc}, weight: 100}
+---
+apiVersion: networking.fleet.azure.com/v1alpha1
+kind: ServiceExport
+metadata: {name: svc, namespace: ns}
+";
+
+fn errors(text: &str) -> Vec<Diagnostic> {
+    match file::load_str(Path::new("fleet.yaml"), text) {
+        Ok((fleet, _)) => panic!(
+            "expected errors, got a fleet of {} profiles",
+            fleet.profiles.len()
+        ),
+        Err(Diagnostics(d)) => d.into_iter().filter(Diagnostic::is_error).collect(),
+    }
+}
+
+fn one_error(text: &str) -> String {
+    let e = errors(text);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    e[0].to_string()
+}
+
+#[test]
+fn a_profile_may_have_200_endpoints_but_not_201() {
+    let (fleet, _) = file::load_str(
+        Path::new("fleet.yaml"),
+        &(settings("", limits::MAX_ENDPOINTS_PER_PROFILE) + PROFILE),
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(fleet.profiles[0].endpoints.len(), 200);
+    let e = one_error(&(settings("", limits::MAX_ENDPOINTS_PER_PROFILE + 1) + PROFILE));
+    for part in [
+        "fleet.yaml",
+        "document 2",
+        "TrafficManagerProfile ns/web",
+        "201 endpoints",
+        "allowed: at most 200 per profile",
+    ] {
+        assert!(e.contains(part), "{part:?} not in {e}");
+    }
+}
+
+#[test]
+fn too_many_documents_are_rejected_before_any_is_parsed() {
+    let mut text = settings("", 1);
+    for i in 0..limits::MAX_DOCUMENTS {
+        text += &format!("---\nkind: ConfigMap\napiVersion: v1\nmetadata: {{name: m{i}}}\n");
+    }
+    let e = one_error(&text);
+    assert!(
+        e.contains("10001 YAML documents; allowed: at most 10000"),
+        "{e}"
+    );
+    assert!(e.contains("document 10001"), "{e}");
+}
+
+#[test]
+fn too_many_profiles_are_rejected() {
+    let mut text = settings("", 1);
+    for i in 0..=limits::MAX_PROFILES {
+        text += &format!(
+            "---\napiVersion: networking.fleet.azure.com/v1beta1\nkind: TrafficManagerProfile\nmetadata: {{name: p{i}, namespace: ns}}\nspec: {{resourceGroup: rg}}\n"
+        );
+    }
+    let e = one_error(&text);
+    assert!(
+        e.contains("2001 TrafficManagerProfile objects; allowed: at most 2000"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_profile_name_over_63_characters_in_a_label_is_rejected() {
+    let long = "p".repeat(61);
+    let text = settings("", 1)
+        + &PROFILE
+            .replace("name: web,", &format!("name: {long},"))
+            .replace("name: web}", &format!("name: {long}}}"));
+    let e = errors(&text);
+    let e = e
+        .iter()
+        .map(ToString::to_string)
+        .find(|m| m.contains("TrafficManagerProfile ns/"))
+        .unwrap_or_else(|| panic!("{e:#?}"));
+    assert!(
+        e.contains("of 63 characters") || e.contains("characters"),
+        "{e}"
+    );
+    assert!(e.contains("1-63"), "{e}");
+    assert!(e.contains("metadata.name"), "{e}");
+}
+
+#[test]
+fn rrl_and_tcp_settings_default_and_validate() {
+    let (fleet, _) = file::load_str(Path::new("fleet.yaml"), &(settings("", 1) + PROFILE)).unwrap();
+    assert!(fleet.rrl.enabled);
+    assert_eq!(fleet.rrl.responses_per_second, 20);
+    assert_eq!(fleet.rrl.slip, 2);
+    assert_eq!(fleet.rrl.exempt_networks, fleet.trusted_networks);
+    assert_eq!(fleet.tcp.max_connections, 1500);
+    assert_eq!(fleet.tcp.max_connections_per_client, 64);
+    assert_eq!(fleet.tcp.idle_timeout_seconds, 10);
+    assert_eq!(fleet.tcp.read_timeout_seconds, 5);
+
+    let e = one_error(&(settings("  rrl: {responsesPerSecond: 0}\n", 1) + PROFILE));
+    assert!(e.contains("spec.rrl.responsesPerSecond"), "{e}");
+    assert!(e.contains("allowed: 1 to 100000"), "{e}");
+    let e = one_error(&(settings("  rrl: {slip: 11}\n", 1) + PROFILE));
+    assert!(
+        e.contains("spec.rrl.slip") && e.contains("allowed: 0"),
+        "{e}"
+    );
+    let e = one_error(&(settings("  rrl: {exemptNetworks: [10.0.0.0/33]}\n", 1) + PROFILE));
+    assert!(e.contains("spec.rrl.exemptNetworks[0]"), "{e}");
+    let e = one_error(&(settings("  tcp: {readTimeoutSeconds: 0}\n", 1) + PROFILE));
+    assert!(
+        e.contains("spec.tcp.readTimeoutSeconds") && e.contains("allowed: 1 to 3600 seconds"),
+        "{e}"
+    );
+    let e = errors(&(settings("  rrl: {rate: 5}\n", 1) + PROFILE));
+    assert!(
+        e.iter()
+            .any(|d| d.to_string().contains("unknown field `rate`")),
+        "{e:#?}"
+    );
+
+    let (fleet, _) = file::load_str(
+        Path::new("fleet.yaml"),
+        &(settings(
+            "  rrl: {enabled: false, exemptNetworks: []}\n  tcp: {maxConnections: 10}\n",
+            1,
+        ) + PROFILE),
+    )
+    .unwrap();
+    assert!(!fleet.rrl.enabled);
+    assert!(fleet.rrl.exempt_networks.is_empty());
+    assert_eq!(fleet.tcp.max_connections, 10);
+}
