@@ -23,6 +23,13 @@ pub const MAX_CLUSTERS: usize = 1_000;
 /// Endpoints of one profile (Azure Traffic Manager's limit per profile).
 pub const MAX_ENDPOINTS_PER_PROFILE: usize = 200;
 
+/// The label of a profile's health-view name, `_health.<owner>` (the DNS side
+/// defines the name; the limit below must leave room for it).
+pub const HEALTH_LABEL: &str = "_health";
+/// Longest profile owner name: a DNS name is at most 253 characters, and
+/// `_health.<owner>` must be one too.
+pub const MAX_OWNER_NAME: usize = 253 - HEALTH_LABEL.len() - 1;
+
 /// RRL default: responses per second per client prefix and response class.
 pub const DEFAULT_RRL_RATE: u32 = 20;
 /// RRL default slip: every second limited response is sent truncated.

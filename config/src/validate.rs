@@ -680,6 +680,22 @@ fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnostics) -> Pr
             );
             continue;
         }
+        if owner.len() > limits::MAX_OWNER_NAME {
+            diags.push(
+                Diagnostic::error(
+                    p.doc.location_of(&["metadata", "name"]),
+                    format!(
+                        "the profile's DNS name {owner} is {} characters long; allowed: at most {} (253 minus the \"{}.\" label of its health-view name)",
+                        owner.len(),
+                        limits::MAX_OWNER_NAME,
+                        limits::HEALTH_LABEL
+                    ),
+                )
+                .object(object)
+                .field("metadata.name"),
+            );
+            continue;
+        }
         if let Some((other, line)) = owners.get(&owner) {
             diags.push(
                 Diagnostic::error(p.doc.location_of(&["metadata", "name"]), format!("maps to the owner name {owner}, which {other} (line {line}) already uses; allowed: profiles whose <namespace>-<name> differ — rename one"))

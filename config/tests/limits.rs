@@ -174,3 +174,25 @@ fn rrl_and_tcp_settings_default_and_validate() {
     assert!(fleet.rrl.exempt_networks.is_empty());
     assert_eq!(fleet.tcp.max_connections, 10);
 }
+
+#[test]
+fn a_profile_owner_name_must_leave_room_for_its_health_view_name() {
+    let zone = ["z".repeat(60), "z".repeat(60), "z".repeat(60)].join(".") + ".tm.test";
+    let text = |name: &str| {
+        settings("", 1).replace("tm.test", &zone)
+            + &PROFILE
+                .replace("name: web,", &format!("name: {name},"))
+                .replace("name: web}", &format!("name: {name}}}"))
+    };
+    // ns-<name>.<zone>: 3 + len + 1 + 190.
+    let (fleet, _) = file::load_str(Path::new("fleet.yaml"), &text(&"p".repeat(51)))
+        .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(fleet.profiles[0].owner.len(), limits::MAX_OWNER_NAME);
+    let e = errors(&text(&"p".repeat(52)));
+    let e = e[0].to_string();
+    assert!(
+        e.contains("is 246 characters long; allowed: at most 245"),
+        "{e}"
+    );
+    assert!(e.contains("metadata.name"), "{e}");
+}

@@ -21,7 +21,7 @@ use crate::sampler::Sampler;
 use crate::wire::{self, WireSet};
 
 /// Label of the health-view TXT name below each profile: `_health.<profile owner>`.
-pub const HEALTH_LABEL: &str = "_health";
+pub const HEALTH_LABEL: &str = fleetdns_config::limits::HEALTH_LABEL;
 /// Label under which per-cluster names live: `<cluster>._cluster.<profile owner>`.
 pub const CLUSTER_LABEL: &str = "_cluster";
 
@@ -322,10 +322,13 @@ pub fn compile(fleet: &Fleet, health: &Health, metrics: &DnsMetrics) -> Zone {
                 })
                 .collect(),
         };
-        let health_name = LowerName::new(&fqdn(&format!("{HEALTH_LABEL}.{}", p.owner)));
-        let node = nodes.entry(health_name).or_default();
-        node.private = true;
-        node.health = Some(Box::new(view));
+        // Validation keeps owners short enough for this name; should one not fit,
+        // the profile simply has no health view.
+        if let Ok(health_name) = Name::from_ascii(format!("{HEALTH_LABEL}.{}.", p.owner)) {
+            let node = nodes.entry(LowerName::new(&health_name)).or_default();
+            node.private = true;
+            node.health = Some(Box::new(view));
+        }
         let mut by_cluster: BTreeMap<&str, Vec<&Endpoint>> = BTreeMap::new();
         for e in &p.endpoints {
             let list = by_cluster.entry(e.cluster.as_str()).or_default();
