@@ -156,8 +156,26 @@ fn loopback_is_exempt_from_rrl_by_default() {
     assert_eq!(metric(&metrics(&s), "fleetdns_rrl_dropped_total"), 0.0);
 }
 
+/// The soft limit on open files of this process (inherited by the server).
+fn open_files_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3).map(str::to_string))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
 #[test]
 fn a_thousand_idle_tcp_connections_leave_udp_answers_unaffected() {
+    let limit = open_files_limit();
+    assert!(
+        limit >= 2200,
+        "this test holds 1,000 TCP connections (and the server as many): the open-file limit is {limit}; raise it with `ulimit -n 4096` (.ci/run does)"
+    );
     let s = start(
         "  tcp: {maxConnections: 1500, maxConnectionsPerClient: 64, idleTimeoutSeconds: 120}\n",
     );
