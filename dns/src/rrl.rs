@@ -189,7 +189,7 @@ impl Limiter {
             return Verdict::Send;
         }
         e.limited = e.limited.wrapping_add(1);
-        if settings.slip > 0 && e.limited % settings.slip == 0 {
+        if settings.slip > 0 && e.limited.is_multiple_of(settings.slip) {
             Verdict::Slip
         } else {
             Verdict::Drop
