@@ -15,6 +15,7 @@ use hickory_server::net::xfer::Protocol;
 use crate::fast::{self, Fast};
 use crate::handler::Handler;
 use crate::metrics::DnsMetrics;
+use crate::rrl::{self, Limiter, Verdict};
 use crate::udp;
 use crate::zone::{compile, Zone};
 
@@ -24,6 +25,9 @@ pub struct Harness {
     handler: Handler,
     metrics: Arc<DnsMetrics>,
     runtime: tokio::runtime::Runtime,
+    /// A strict rate limiter (1/s, slip 2, nobody exempt) the responses pass through.
+    limiter: std::sync::Mutex<Limiter>,
+    rrl: rrl::Settings,
 }
 
 impl Harness {
@@ -46,6 +50,13 @@ impl Harness {
             handler,
             metrics,
             runtime,
+            limiter: std::sync::Mutex::new(Limiter::new(64)),
+            rrl: rrl::Settings {
+                enabled: true,
+                responses_per_second: 1,
+                slip: 2,
+                exempt: Box::new([]),
+            },
         }
     }
 
@@ -71,6 +82,21 @@ impl Harness {
             .block_on(udp::answer(&self.handler, packet, client, protocol))
     }
 
+    /// Passes `response` through the rate limiter as a UDP worker does; returns
+    /// what would be sent.
+    pub fn rate_limit(&self, response: &[u8], client: SocketAddr) -> Option<Vec<u8>> {
+        let mut limiter = self.limiter.lock().expect("fuzzing limiter lock");
+        let mut out = response.to_vec();
+        match limiter.check(&self.rrl, client.ip(), response) {
+            Verdict::Send => Some(out),
+            Verdict::Slip => {
+                rrl::truncate(&mut out);
+                Some(out)
+            }
+            Verdict::Drop => None,
+        }
+    }
+
     /// What a UDP worker sends for `packet`: the fast path, else the general path.
     pub fn answer_udp(&self, packet: &[u8], client: SocketAddr) -> Option<Vec<u8>> {
         self.answer_fast(packet, client)
@@ -80,8 +106,10 @@ impl Harness {
 
 /// The `query` fuzz target's body: `packet` through the fast path and the
 /// general path over UDP and TCP, from a trusted or an untrusted client (bit 0
-/// of the first byte picks). Panics if a path panics, or if a response does not
-/// parse, lacks QR, has another ID than the query, or (UDP) exceeds 1232 bytes.
+/// of the first byte picks), then the UDP answer through a strict rate limiter.
+/// Panics if a path panics, or if a response does not parse, lacks QR, has
+/// another ID than the query, or (UDP) exceeds 1232 bytes, or if a slip is not a
+/// TC answer no larger than the query.
 pub fn query(h: &Harness, packet: &[u8]) {
     let client: SocketAddr = if packet.first().is_some_and(|b| b & 1 == 1) {
         SocketAddr::from(([127, 0, 0, 1], 5300))
@@ -108,6 +136,22 @@ pub fn query(h: &Harness, packet: &[u8]) {
     if let Some(r) = h.answer_general(packet, client, Protocol::Tcp) {
         check_response(packet, &r, "general path (TCP)");
     }
+    // Rate limiting: a slip is a parseable response with TC set, never larger
+    // than the query. Arbitrary bytes taken as a response must not panic it either.
+    if let Some(r) = h.answer_udp(packet, client) {
+        for _ in 0..3 {
+            if let Some(sent) = h.rate_limit(&r, client) {
+                check_response(packet, &sent, "rate-limited answer");
+                if sent.len() != r.len() {
+                    assert!(sent.len() <= packet.len(), "a slip larger than the query");
+                    assert_eq!(sent[2] & 0x02, 0x02, "a slip without TC");
+                }
+            }
+        }
+    }
+    let _ = h.rate_limit(packet, client);
+    let mut raw = packet.to_vec();
+    rrl::truncate(&mut raw);
 }
 
 fn check_response(query: &[u8], response: &[u8], path: &str) {
