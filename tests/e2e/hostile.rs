@@ -390,3 +390,40 @@ fn pipelined_tcp_queries_are_answered_in_order() {
     let m = client.query("ns-web.tm.test.", RecordType::A, &Opts::default());
     assert_eq!(m.answers.len(), 1);
 }
+
+#[test]
+fn rrl_also_limits_answers_of_the_general_path() {
+    let s = start("  rrl: {responsesPerSecond: 10, slip: 2, exemptNetworks: []}\n");
+    // ANY and EDNS version 1 (BADVERS) are answered by the general path.
+    let any = dns::build("ns-web.tm.test.", RecordType::ANY, &Opts::default());
+    let badvers = dns::build(
+        "ns-web.tm.test.",
+        RecordType::A,
+        &Opts {
+            edns: Some((1232, 1, false)),
+            ..Opts::default()
+        },
+    );
+    for (what, query, from) in [
+        ("ANY", any, "127.0.115.1"),
+        ("BADVERS", badvers, "127.0.115.2"),
+    ] {
+        let sock = UdpSocket::bind(format!("{from}:0")).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        for _ in 0..100 {
+            sock.send_to(&query, s.addr).unwrap();
+        }
+        let (mut full, mut slipped) = (0, 0);
+        let mut buf = [0u8; 2048];
+        while let Ok(n) = sock.recv(&mut buf) {
+            if Message::from_vec(&buf[..n]).unwrap().metadata.truncation {
+                slipped += 1;
+            } else {
+                full += 1;
+            }
+        }
+        assert!((10..=40).contains(&full), "{what}: {full} full answers");
+        assert!(slipped >= 20, "{what}: {slipped} slips");
+    }
+}
