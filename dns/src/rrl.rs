@@ -245,15 +245,20 @@ pub fn truncate(response: &mut Vec<u8>) {
         return;
     }
     let qd = u16::from_be_bytes([response[4], response[5]]);
+    // The question's end: its name ends with a zero label or with a compression
+    // pointer (an error response may echo the query's question bytes as they
+    // were), then come type and class. Anything else: header only.
     let mut end = 12;
     if qd == 1 {
-        while let Some(&len) = response.get(end) {
-            if len == 0 || len > 63 {
-                break;
+        let mut at = 12;
+        end = loop {
+            match response.get(at) {
+                Some(0) => break at + 1 + 4,
+                Some(&len) if len & 0xC0 == 0xC0 => break at + 2 + 4,
+                Some(&len) if len <= 63 => at += 1 + usize::from(len),
+                _ => break 12,
             }
-            end += 1 + usize::from(len);
-        }
-        end += 5;
+        };
     }
     if qd > 1 || end > response.len() {
         end = 12;
@@ -371,5 +376,12 @@ mod tests {
         let mut runt = vec![1, 2, 0x80, 1, 0, 5];
         truncate(&mut runt);
         assert_eq!(runt.len(), 6);
+        // A question name ending in a compression pointer (an echoed FORMERR question).
+        let mut echoed = vec![
+            0, 1, 0x81, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0xC0, 5, 0, 1, 0, 1, 9, 9,
+        ];
+        truncate(&mut echoed);
+        assert_eq!(echoed.len(), 20);
+        assert_eq!(&echoed[4..6], &[0, 1]);
     }
 }
