@@ -187,22 +187,60 @@ pub async fn answer(
     if header.metadata.message_type == MessageType::Response {
         return None;
     }
+    let formerr = || {
+        // FORMERR with no question, as hickory-server answers what it cannot parse.
+        let mut metadata = Metadata::response_from_request(&header.metadata);
+        metadata.response_code = ResponseCode::FormErr;
+        let mut message = Message::new(metadata.id, MessageType::Response, metadata.op_code);
+        message.metadata = metadata;
+        message.to_vec().ok()
+    };
+    // hickory echoes the question section byte for byte; a compression pointer
+    // into the header would point at the *response's* header there, and the
+    // answer would not parse (found by the `query` fuzz target).
+    if question_points_into_header(packet, header.counts.queries) {
+        return formerr();
+    }
     let request = match Request::from_bytes(packet.to_vec(), src, protocol) {
         Ok(r) => r,
-        Err(_) => {
-            // Unparseable past the header: FORMERR with no question, as hickory-server does.
-            let mut metadata = Metadata::response_from_request(&header.metadata);
-            metadata.response_code = ResponseCode::FormErr;
-            let mut message = Message::new(metadata.id, MessageType::Response, metadata.op_code);
-            message.metadata = metadata;
-            return message.to_vec().ok();
-        }
+        Err(_) => return formerr(),
     };
     let capture = Capture::default();
     handler
         .handle_request::<_, TokioTime>(&request, capture.clone())
         .await;
     capture.0.get().cloned()
+}
+
+/// Whether a name in the first `count` questions has a compression pointer to an
+/// offset inside the 12-byte header. Stops (false) at anything malformed; the
+/// parser judges that.
+fn question_points_into_header(packet: &[u8], count: u16) -> bool {
+    let mut at = 12;
+    for _ in 0..count {
+        loop {
+            match packet.get(at) {
+                Some(0) => {
+                    at += 1;
+                    break;
+                }
+                Some(&b) if b & 0xC0 == 0xC0 => {
+                    let Some(&lo) = packet.get(at + 1) else {
+                        return false;
+                    };
+                    if (usize::from(b & 0x3F) << 8 | usize::from(lo)) < 12 {
+                        return true;
+                    }
+                    at += 2;
+                    break;
+                }
+                Some(&len) if len <= 63 => at += 1 + usize::from(len),
+                _ => return false,
+            }
+        }
+        at += 4;
+    }
+    false
 }
 
 /// A `ResponseHandler` that keeps the encoded response instead of sending it.
