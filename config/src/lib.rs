@@ -14,12 +14,14 @@
 //! - [`diagnostic`]: where an error is (file, document, line, object, field) and what is allowed.
 //! - [`validate`]: inputs → `Fleet` or diagnostics.
 //! - [`file`]: the file source (parse, validate, watch).
+//! - [`kubernetes`]: the live source (hub and member clusters, watched).
 #![forbid(unsafe_code)]
 
 pub mod crd;
 pub mod diagnostic;
 pub mod document;
 pub mod file;
+pub mod kubernetes;
 pub mod model;
 pub mod schema;
 pub mod settings;

@@ -53,6 +53,76 @@ pub struct SettingsSpec {
     /// The admin HTTP server (/metrics, /healthz, /readyz, /status).
     #[serde(default)]
     pub admin: AdminSpec,
+    /// Read the fleet live from Kubernetes instead of from this file.
+    #[serde(default)]
+    pub kubernetes: Option<KubernetesSpec>,
+}
+
+/// The Kubernetes source: the hub cluster holds TrafficManagerProfiles and
+/// TrafficManagerBackends, each member cluster holds Services and ServiceExports.
+/// One cluster may be both (name the same context twice).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KubernetesSpec {
+    /// kubeconfig file. Default: `$KUBECONFIG`, then `~/.kube/config`; in a pod
+    /// without either, the in-cluster service account.
+    #[serde(default)]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub hub: HubSpec,
+    /// Member clusters. At least one.
+    #[serde(default)]
+    pub members: Vec<MemberSpec>,
+    #[serde(default)]
+    pub status: StatusSpec,
+}
+
+/// The hub cluster.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HubSpec {
+    /// kubeconfig context. Default: the current context (or in-cluster).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Namespaces to watch. Default: all.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+}
+
+/// One member cluster.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MemberSpec {
+    /// Cluster name, as in endpoint names and `status.endpoints[].from.cluster`.
+    pub name: String,
+    /// kubeconfig context. Default: the current context (or in-cluster).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Namespaces to watch. Default: all.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+}
+
+/// Status write-back and the leader lease that guards it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusSpec {
+    /// Write status at all. Default true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Also write ServiceExport `Valid`/`Conflict` (only when no fleet-networking
+    /// member agent manages exports). Default false.
+    #[serde(default)]
+    pub manage_service_exports: Option<bool>,
+    /// Namespace of the coordination.k8s.io Lease on the hub. Default `$POD_NAMESPACE`, else `default`.
+    #[serde(default)]
+    pub lease_namespace: Option<String>,
+    /// Lease name. Default `fleetdns-status-writer`.
+    #[serde(default)]
+    pub lease_name: Option<String>,
+    /// Lease duration in seconds (2-300). Default 15.
+    #[serde(default)]
+    pub lease_duration_seconds: Option<u32>,
 }
 
 /// Access to the health view.

@@ -1,0 +1,153 @@
+//! Writes the desired status of every object, as leader, through the status
+//! subresource.
+//!
+//! Merge patches of `{"status": …}` to `/status`, so spec and metadata are never
+//! touched. An object is written only when its status would change: the writer
+//! remembers what it last wrote per object (by uid) and reads the current status
+//! once for objects it has not seen. Conditions carry `observedGeneration`, and
+//! `lastTransitionTime` moves only when a condition's status changes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetdns_config::kubernetes::watch::api_resource;
+use fleetdns_config::kubernetes::compose::Resource;
+use fleetdns_config::{Fleet, ObjectKind};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+use super::desired::{self, Desired};
+use super::StatusMetrics;
+
+/// Field manager named in every write.
+pub const FIELD_MANAGER: &str = "fleetdns";
+/// Everything is re-read and re-checked this often, to repair status edited by others.
+const RESYNC: Duration = Duration::from_secs(60);
+
+type Key = (String, ObjectKind, String, String);
+
+/// Writes status while `leader` says so, until `shutdown`.
+pub async fn run(
+    hub: kube::Client,
+    members: BTreeMap<String, kube::Client>,
+    manage_exports: bool,
+    mut fleet: watch::Receiver<Arc<Fleet>>,
+    mut leader: watch::Receiver<bool>,
+    metrics: StatusMetrics,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    // What we believe each object's status is: (uid, status).
+    let mut known: HashMap<Key, (String, Value)> = HashMap::new();
+    let mut resync = tokio::time::interval(RESYNC);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            r = fleet.changed() => if r.is_err() { return },
+            r = leader.changed() => if r.is_err() { return },
+            _ = resync.tick() => known.clear(),
+        }
+        let leading = *leader.borrow_and_update();
+        metrics.leader.set(i64::from(leading));
+        if !leading {
+            known.clear();
+            continue;
+        }
+        let f = fleet.borrow_and_update().clone();
+        let want = desired::desired(&f, manage_exports);
+        for d in &want {
+            if !*leader.borrow() {
+                break;
+            }
+            let client = if d.kind == ObjectKind::ServiceExport {
+                match members.get(&d.cluster) {
+                    Some(c) => c.clone(),
+                    None => continue,
+                }
+            } else {
+                hub.clone()
+            };
+            write_one(client, d, &mut known, &metrics).await;
+        }
+        // Forget objects that are gone.
+        known.retain(|k, _| want.iter().any(|d| key(d) == *k));
+    }
+}
+
+fn key(d: &Desired) -> Key {
+    (d.cluster.clone(), d.kind, d.namespace.clone(), d.name.clone())
+}
+
+fn resource(kind: ObjectKind) -> Resource {
+    match kind {
+        ObjectKind::TrafficManagerProfile => Resource::Profiles,
+        ObjectKind::TrafficManagerBackend => Resource::Backends,
+        ObjectKind::ServiceExport => Resource::Exports,
+    }
+}
+
+fn kind_label(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::TrafficManagerProfile => "TrafficManagerProfile",
+        ObjectKind::TrafficManagerBackend => "TrafficManagerBackend",
+        ObjectKind::ServiceExport => "ServiceExport",
+    }
+}
+
+async fn write_one(
+    client: kube::Client,
+    d: &Desired,
+    known: &mut HashMap<Key, (String, Value)>,
+    metrics: &StatusMetrics,
+) {
+    let api: Api<DynamicObject> = Api::namespaced_with(client, &d.namespace, &api_resource(resource(d.kind)));
+    let k = key(d);
+    let kind = kind_label(d.kind);
+    let current = match known.get(&k) {
+        Some((uid, status)) if *uid == d.uid => Some(status.clone()),
+        _ => match api.get_status(&d.name).await {
+            Ok(o) => {
+                let status = o.data.get("status").cloned().unwrap_or(Value::Null);
+                known.insert(k.clone(), (d.uid.clone(), status.clone()));
+                Some(status)
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => return,
+            Err(e) => {
+                metrics.writes.with_label_values(&[kind, "error"]).inc();
+                warn!(kind, namespace = %d.namespace, name = %d.name, error = %e, "cannot read status");
+                return;
+            }
+        },
+    };
+    let now = Timestamp::from_second(Timestamp::now().as_second())
+        .unwrap_or_else(|_| Timestamp::now())
+        .to_string();
+    let rendered = desired::render(d, current.as_ref(), &now);
+    if !desired::differs(&rendered, current.as_ref()) {
+        return;
+    }
+    let patch = json!({ "status": rendered });
+    match api
+        .patch_status(&d.name, &PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() }, &Patch::Merge(&patch))
+        .await
+    {
+        Ok(o) => {
+            metrics.writes.with_label_values(&[kind, "written"]).inc();
+            debug!(kind, namespace = %d.namespace, name = %d.name, "status written");
+            let status = o.data.get("status").cloned().unwrap_or(Value::Null);
+            known.insert(k, (d.uid.clone(), status));
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 => {
+            known.remove(&k);
+        }
+        Err(e) => {
+            metrics.writes.with_label_values(&[kind, "error"]).inc();
+            known.remove(&k);
+            warn!(kind, namespace = %d.namespace, name = %d.name, error = %e, "status write failed");
+        }
+    }
+}
