@@ -27,6 +27,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Run tiny HTTP servers that answer 200 on every path (for trying probes locally).
     DemoBackend(DemoBackendArgs),
+    /// Print the CustomResourceDefinitions fleetdns reads (TrafficManagerProfile,
+    /// TrafficManagerBackend, ServiceExport), generated from its Rust types, as YAML.
+    Crds,
 }
 
 #[derive(Args, Debug)]
@@ -52,6 +55,10 @@ pub struct ServeArgs {
     /// UDP worker threads (SO_REUSEPORT sockets) per listen address; default one per core.
     #[arg(long)]
     pub udp_workers: Option<usize>,
+    /// Identity in the status writers' Lease (Kubernetes mode). Default: `$POD_NAME`,
+    /// else `<hostname>-<pid>`.
+    #[arg(long, env = "FLEETDNS_IDENTITY")]
+    pub identity: Option<String>,
 }
 
 #[derive(Args, Debug)]

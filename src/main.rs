@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod demo_backend;
 mod http;
+mod kubernetes;
 mod serve;
 
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => serve::run(args),
         cli::Command::Check(args) => check::run(args),
         cli::Command::DemoBackend(args) => demo_backend::run(args),
+        cli::Command::Crds => kubernetes::print_crds(),
     };
     match result {
         Ok(code) => code,

@@ -150,7 +150,9 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
     let (fleet_tx, fleet_rx) = watch::channel(Arc::new(fleet));
     let (health_tx, health_rx) = watch::channel(health);
 
-    let ready = Arc::new(AtomicBool::new(true));
+    let kubernetes = fleet_rx.borrow().kubernetes.clone();
+    // In Kubernetes mode, ready once the first fleet has been composed from the clusters.
+    let ready = Arc::new(AtomicBool::new(kubernetes.is_none()));
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(fleetdns_prober::run(
         fleet_rx.clone(),
@@ -167,7 +169,24 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
         serve_metrics.clone(),
         shutdown.clone(),
     ));
-    {
+    if let Some(settings) = kubernetes {
+        let wiring = crate::kubernetes::Wiring {
+            config: args.config.clone(),
+            settings,
+            identity: args.identity.clone(),
+            fleet_tx,
+            fleet_rx: fleet_rx.clone(),
+            reload,
+            ready: ready.clone(),
+            registry: registry.clone(),
+            shutdown: shutdown.clone(),
+        };
+        if let Err(e) = crate::kubernetes::spawn(wiring, &mut tasks).await {
+            shutdown.cancel();
+            while tasks.join_next().await.is_some() {}
+            return Err(e);
+        }
+    } else {
         let path = args.config.clone();
         let shutdown = shutdown.clone();
         let reloads = serve_metrics.reloads.clone();

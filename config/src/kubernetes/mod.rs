@@ -119,7 +119,7 @@ impl Source {
         tx: tokio::sync::watch::Sender<Arc<Fleet>>,
         metrics: SourceMetrics,
         reload: Arc<Notify>,
-        on_compose: impl Fn(&Diagnostics) + Send,
+        mut on_compose: impl FnMut(&Diagnostics) + Send,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         let Source {
