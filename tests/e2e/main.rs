@@ -3,6 +3,7 @@
 
 mod cli;
 mod conformance;
+mod deploy;
 mod dns_contract;
 mod fixtures;
 mod health;
