@@ -93,5 +93,42 @@ fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
             })
         })
         .collect();
-    serde_json::json!({ "zone": fleet.zone.apex, "serial": fleet.zone.soa.serial, "profiles": profiles })
+    let clusters: Vec<serde_json::Value> = fleet
+        .observed
+        .clusters
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "name": c.name,
+                "reachable": c.reachable,
+                "unreachableSince": c.unreachable_since.map(unix_seconds),
+                "error": c.error,
+            })
+        })
+        .collect();
+    let problems: Vec<serde_json::Value> = fleet
+        .observed
+        .objects
+        .iter()
+        .filter(|o| !o.problems.is_empty())
+        .map(|o| {
+            serde_json::json!({
+                "kind": o.kind, "cluster": o.cluster, "namespace": o.namespace, "name": o.name,
+                "problems": o.problems,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "zone": fleet.zone.apex,
+        "serial": fleet.zone.soa.serial,
+        "source": if fleet.kubernetes.is_some() { "kubernetes" } else { "file" },
+        "clusters": clusters,
+        "objectProblems": problems,
+        "profiles": profiles,
+    })
+}
+
+/// Seconds since the Unix epoch, as the JSON number operators can feed to `date -d @`.
+fn unix_seconds(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
