@@ -8,5 +8,6 @@ mod dns_contract;
 mod fixtures;
 mod health;
 mod interop;
+mod kubernetes;
 mod reload;
 mod weights;
