@@ -344,7 +344,12 @@ fn api_trouble_never_interrupts_answers() {
     let status: Value = serde_json::from_str(&tools::run("curl", &["-sS", &format!("http://{}/status", s.admin)])).unwrap();
     assert!(status["clusters"].as_array().unwrap().iter().any(|c| c["name"] == "member-2" && c["reachable"] == false), "{status}");
     w.m2.resume().unwrap();
-    eventually("member-2 reachable again", Duration::from_secs(30), || reachable("member-2").as_deref() == Some("1"));
+    let back = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eventually("member-2 reachable again", Duration::from_secs(30), || reachable("member-2").as_deref() == Some("1"))
+    }));
+    if back.is_err() {
+        panic!("member-2 never came back; fleetdns log:\n{}\nmetrics:\n{}", s.log(), metrics());
+    }
 
     stop.store(true, Ordering::Relaxed);
     load.join().unwrap();

@@ -132,8 +132,12 @@ impl Source {
         let (utx, mut urx) = mpsc::channel::<Update>(1024);
         let mut pending: BTreeSet<(String, Resource, Option<String>)> = BTreeSet::new();
         let mut tasks = tokio::task::JoinSet::new();
+        let mut probed = BTreeSet::new();
         for (client, cluster, resource, ns) in watches {
             pending.insert((cluster.clone(), resource, ns.clone()));
+            if probed.insert(cluster.clone()) {
+                tasks.spawn(watch::probe(client.clone(), cluster.clone(), utx.clone()));
+            }
             tasks.spawn(watch::run(client, cluster, resource, ns, utx.clone()));
         }
         drop(utx);
@@ -141,8 +145,6 @@ impl Source {
         for name in std::iter::once(&topology.hub).chain(&topology.members) {
             snapshot.clusters.insert(name.clone(), reachable(name));
         }
-        // Per cluster, the collections whose watch is failing.
-        let mut failing: BTreeMap<String, BTreeSet<Resource>> = BTreeMap::new();
         let mut stamp = crate::file::stamp(&path);
         let started = tokio::time::Instant::now();
         let mut synced = false;
@@ -153,13 +155,12 @@ impl Source {
                 _ = &mut shutdown => break,
                 u = urx.recv() => {
                     let Some(u) = u else { break };
-                    apply(&mut snapshot, &mut failing, &mut pending, &metrics, u);
+                    dirty = apply(&mut snapshot, &mut pending, &metrics, u);
                     // Gather what arrives in the next moment into one composition.
                     let deadline = tokio::time::Instant::now() + BATCH;
                     while let Ok(Some(u)) = tokio::time::timeout_at(deadline, urx.recv()).await {
-                        apply(&mut snapshot, &mut failing, &mut pending, &metrics, u);
+                        dirty |= apply(&mut snapshot, &mut pending, &metrics, u);
                     }
-                    dirty = true;
                 }
                 _ = reload.notified() => { dirty = reread(&path, &mut settings, &mut stamp, true); }
                 _ = tokio::time::sleep(crate::file::POLL_INTERVAL) => {
@@ -204,20 +205,53 @@ fn reachable(name: &str) -> ClusterState {
     }
 }
 
-/// Folds one watcher update into the snapshot.
+/// Folds one watcher update into the snapshot; returns whether anything changed. A
+/// cluster is unreachable from the first watch that gets no answer until its API
+/// server answers a probe again.
 fn apply(
     snapshot: &mut Snapshot,
-    failing: &mut BTreeMap<String, BTreeSet<Resource>>,
     pending: &mut BTreeSet<(String, Resource, Option<String>)>,
     metrics: &SourceMetrics,
     update: Update,
-) {
+) -> bool {
     let key_of = |o: &Value| {
         let m = o.get("metadata");
         let s = |f: &str| m.and_then(|m| m.get(f)).and_then(Value::as_str).unwrap_or("").to_string();
         (s("namespace"), s("name"))
     };
-    let (cluster, resource, ok) = match update {
+    let mut set_reachable = |cluster: &str, error: Option<String>| {
+        let state = snapshot
+            .clusters
+            .entry(cluster.to_string())
+            .or_insert_with(|| reachable(cluster));
+        match error {
+            None if !state.reachable => {
+                info!(cluster = %cluster, "cluster reachable again");
+                *state = reachable(cluster);
+                true
+            }
+            Some(error) if state.reachable => {
+                warn!(cluster = %cluster, error = %error, "cluster unreachable; serving its last known state");
+                state.reachable = false;
+                state.unreachable_since = Some(SystemTime::now());
+                state.error = Some(error);
+                true
+            }
+            _ => false,
+        }
+    };
+    let (cluster, resource) = match update {
+        Update::Probed { cluster, error } => return set_reachable(&cluster, error),
+        Update::Failed { cluster, resource, error, unreachable } => {
+            metrics.watch_errors.with_label_values(&[&cluster, resource.label()]).inc();
+            // A first list that fails counts as done: the fleet starts without it.
+            pending.retain(|(c, r, _)| !(*c == cluster && *r == resource));
+            if unreachable {
+                return set_reachable(&cluster, Some(error));
+            }
+            warn!(cluster = %cluster, resource = resource.label(), error = %error, "watch failed; retrying");
+            return false;
+        }
         Update::Replace { cluster, resource, scope, objects } => {
             pending.remove(&(cluster.clone(), resource, scope.clone()));
             let c = snapshot.collections.entry((cluster.clone(), resource)).or_default();
@@ -225,46 +259,24 @@ fn apply(
             for o in objects {
                 c.insert(key_of(&o), Arc::new(o));
             }
-            (cluster, resource, true)
+            (cluster, resource)
         }
         Update::Apply { cluster, resource, object } => {
             let c = snapshot.collections.entry((cluster.clone(), resource)).or_default();
             c.insert(key_of(&object), Arc::new(object));
-            (cluster, resource, true)
+            (cluster, resource)
         }
         Update::Delete { cluster, resource, object } => {
             let c = snapshot.collections.entry((cluster.clone(), resource)).or_default();
             c.remove(&key_of(&object));
-            (cluster, resource, true)
-        }
-        Update::Failed { cluster, resource, error } => {
-            metrics.watch_errors.with_label_values(&[&cluster, resource.label()]).inc();
-            // A first list that fails counts as done: the fleet starts without it.
-            pending.retain(|(c, r, _)| !(*c == cluster && *r == resource));
-            let state = snapshot.clusters.entry(cluster.clone()).or_insert_with(|| reachable(&cluster));
-            if state.reachable {
-                warn!(cluster = %cluster, resource = resource.label(), error = %error, "cluster unreachable; serving its last known state");
-                state.reachable = false;
-                state.unreachable_since = Some(SystemTime::now());
-                state.error = Some(error);
-            }
-            failing.entry(cluster.clone()).or_default().insert(resource);
-            (cluster, resource, false)
+            (cluster, resource)
         }
     };
-    if ok {
-        let set = failing.entry(cluster.clone()).or_default();
-        set.remove(&resource);
-        if set.is_empty() {
-            let state = snapshot.clusters.entry(cluster.clone()).or_insert_with(|| reachable(&cluster));
-            if !state.reachable {
-                info!(cluster = %cluster, "cluster reachable again");
-                *state = reachable(&cluster);
-            }
-        }
-    }
+    // Data arrived: the cluster answers.
+    set_reachable(&cluster, None);
     let count = snapshot.collections.get(&(cluster.clone(), resource)).map_or(0, |c| c.len());
     metrics.objects.with_label_values(&[&cluster, resource.label()]).set(count as i64);
+    true
 }
 
 /// Re-reads the settings when the file changed (or `forced`). Returns whether they changed.

@@ -39,11 +39,18 @@ pub enum Update {
         resource: Resource,
         object: Value,
     },
-    /// The watch failed (connection, 5xx, …); it retries with backoff.
+    /// The watch failed; it retries with backoff. `unreachable` when no answer came
+    /// from the API server at all (connection refused, reset, timeout).
     Failed {
         cluster: String,
         resource: Resource,
         error: String,
+        unreachable: bool,
+    },
+    /// The result of a reachability check of a cluster's API server (`GET /version`).
+    Probed {
+        cluster: String,
+        error: Option<String>,
     },
 }
 
@@ -115,8 +122,44 @@ pub async fn run(
             Err(e) => Update::Failed {
                 cluster: cluster.clone(),
                 resource,
+                unreachable: !answered(&e),
                 error: e.to_string(),
             },
+        };
+        if tx.send(update).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Whether the API server answered (with an error status) rather than not at all.
+fn answered(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::WatchError(_) => true,
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => matches!(e, kube::Error::Api(_)),
+        _ => false,
+    }
+}
+
+/// How often each cluster's API server is checked, and how long a check may take.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Checks `GET /version` of `client`'s cluster every [`PROBE_INTERVAL`]: a watch
+/// that resumes quietly after an outage yields no event, so reachability cannot
+/// come from the watches alone.
+pub async fn probe(client: kube::Client, cluster: String, tx: mpsc::Sender<Update>) {
+    loop {
+        tokio::time::sleep(PROBE_INTERVAL).await;
+        let error = match tokio::time::timeout(PROBE_INTERVAL, client.apiserver_version()).await {
+            Ok(Ok(_)) | Ok(Err(kube::Error::Api(_))) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {PROBE_INTERVAL:?}")),
+        };
+        let update = Update::Probed {
+            cluster: cluster.clone(),
+            error,
         };
         if tx.send(update).await.is_err() {
             return;
