@@ -464,6 +464,19 @@ impl Store {
             return Err(ApiError::already_exists(&rt.qualified(), &name));
         }
         obj["apiVersion"] = json!(rt.api_version(&rt.storage_version));
+        if rt.namespaced && !self.auto_namespaces {
+            let exists = Self::namespace_id(reg).is_some_and(|nid| {
+                self.objects
+                    .contains_key(&(nid, String::new(), ns.to_string()))
+            });
+            if !exists {
+                let q = crate::status::Qualified {
+                    group: "",
+                    plural: "namespaces",
+                };
+                return Err(ApiError::not_found(&q, ns));
+            }
+        }
         if opts.dry_run {
             return Ok(Written {
                 object: obj,

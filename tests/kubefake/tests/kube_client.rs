@@ -1063,3 +1063,81 @@ async fn seed_manifests_apply_unchanged() {
         .iter()
         .all(|w| w.accepted() && w.verb == "apply"));
 }
+
+#[tokio::test]
+async fn json_patch_delete_collection_and_missing_namespace() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let opts = fleetdns_kubefake::Options {
+        auto_create_namespaces: false,
+        ..Default::default()
+    };
+    let c = FakeCluster::start_with("127.0.120.16:0".parse().unwrap(), "hub", opts).unwrap();
+    let api: Api<v1beta1::TrafficManagerProfile> = Api::namespaced(client(&c).await, "team-a");
+    let err = api_error(
+        api.create(&PostParams::default(), &profile("team-a", "p"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (404, "namespaces \"team-a\" not found")
+    );
+    c.create(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}))
+        .unwrap();
+    for n in ["p", "q", "r"] {
+        api.create(&PostParams::default(), &profile("team-a", n))
+            .await
+            .unwrap();
+    }
+
+    let ops: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/spec/resourceGroup", "value": "rg"},
+        {"op": "replace", "path": "/spec/monitorConfig/port", "value": 9090},
+    ]))
+    .unwrap();
+    let p = api
+        .patch("p", &PatchParams::default(), &Patch::Json::<()>(ops))
+        .await
+        .unwrap();
+    assert_eq!(p.spec.monitor_config.unwrap().port, Some(9090));
+    let bad: json_patch::Patch = serde_json::from_value(
+        json!([{"op": "test", "path": "/spec/resourceGroup", "value": "nope"}]),
+    )
+    .unwrap();
+    assert_eq!(
+        api_error(
+            api.patch("p", &PatchParams::default(), &Patch::Json::<()>(bad))
+                .await
+                .unwrap_err()
+        )
+        .code,
+        422
+    );
+
+    c.merge_patch(
+        TMP,
+        "TrafficManagerProfile",
+        "team-a",
+        "q",
+        &json!({"metadata": {"labels": {"gone": "yes"}}}),
+        false,
+    )
+    .unwrap();
+    api.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("gone=yes"),
+    )
+    .await
+    .unwrap();
+    let left: Vec<String> = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(name_of)
+        .collect();
+    assert_eq!(left, ["p", "r"]);
+    let log = c.write_log();
+    assert_eq!(log.last().unwrap().verb, "deletecollection");
+}
