@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -422,6 +422,21 @@ impl FakeCluster {
     /// Server-side apply as `kubectl apply --server-side --force-conflicts` (creates if absent).
     pub fn apply<T: Serialize>(&self, obj: &T) -> Result<Value, ApiError> {
         self.apply_sub(obj, false)
+    }
+
+    /// Applies every document of a (multi-document) YAML manifest, as
+    /// `kubectl apply --server-side -f`: the first failure stops and is returned.
+    pub fn apply_yaml(&self, yaml: &str) -> Result<Vec<Value>, ApiError> {
+        let mut out = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(yaml) {
+            let v = Value::deserialize(doc)
+                .map_err(|e| ApiError::bad_request(format!("error parsing YAML: {e}")))?;
+            if v.is_null() {
+                continue;
+            }
+            out.push(self.apply(&v)?);
+        }
+        Ok(out)
     }
 
     /// Server-side apply to the status subresource.

@@ -34,6 +34,7 @@ mod error;
 pub mod faults;
 pub mod kubeconfig;
 pub mod meta;
+pub mod ownership;
 pub mod patch;
 pub mod registry;
 pub mod select;

@@ -1,6 +1,6 @@
 //! The resource types the fake serves: the upstream fleet networking CRDs (loaded from their
 //! YAML, so validation uses upstream's schemas) and a few built-in types (Service, Namespace,
-//! ConfigMap, Event, Lease) stored without schema validation.
+//! ConfigMap, Event, Deployment, Lease) stored without schema validation.
 //!
 //! A type knows its group, versions (served / storage, with the schema of each CRD version),
 //! plural, kind, scope and the strategy switches that differ between real resources: a status
@@ -265,6 +265,17 @@ fn builtins() -> Vec<ResourceType> {
             namespaced: true,
             status: false,
             generation: false,
+            unconditional: true,
+        },
+        Builtin {
+            group: "apps",
+            version: "v1",
+            plural: "deployments",
+            kind: "Deployment",
+            short: &["deploy"],
+            namespaced: true,
+            status: true,
+            generation: true,
             unconditional: true,
         },
         Builtin {

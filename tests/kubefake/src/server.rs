@@ -26,7 +26,7 @@ use crate::faults::Faults;
 use crate::registry::Registry;
 use crate::select::Selector;
 use crate::status::{delete_success, ApiError};
-use crate::store::{present, DeleteOpts, Deleted, PatchKind, Store, WriteOpts};
+use crate::store::{metadata_only, present, DeleteOpts, Deleted, PatchKind, Store, WriteOpts};
 use crate::watch::{self, WatchRequest};
 use crate::writelog::WriteRecord;
 
@@ -234,6 +234,8 @@ struct Ctx {
     content_type: Option<String>,
     user_agent: Option<String>,
     token: Option<String>,
+    /// `Accept: application/json;as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1`.
+    metadata_only: bool,
 }
 
 async fn handle(
@@ -257,6 +259,7 @@ async fn handle(
         user_agent: header("user-agent"),
         token: header("authorization")
             .and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_string())),
+        metadata_only: header("accept").is_some_and(|a| a.contains("as=PartialObjectMetadata")),
     };
     let (latency, injected) = {
         let mut f = lock(&shared.faults);
@@ -501,18 +504,32 @@ fn dispatch(shared: &Shared, ctx: &Ctx, route: &Route, body: &[u8]) -> Result<Re
             let items: Vec<Value> = page
                 .items
                 .iter()
-                .map(|o| present(o, rt, &route.version))
+                .map(|o| {
+                    if ctx.metadata_only {
+                        metadata_only(o)
+                    } else {
+                        present(o, rt, &route.version)
+                    }
+                })
                 .collect();
             let mut meta = json!({"resourceVersion": page.rv.to_string()});
             if let Some(c) = page.continue_token {
                 meta["continue"] = json!(c);
                 meta["remainingItemCount"] = json!(page.remaining);
             }
+            let (kind, api_version) = if ctx.metadata_only {
+                (
+                    "PartialObjectMetadataList".to_string(),
+                    "meta.k8s.io/v1".to_string(),
+                )
+            } else {
+                (format!("{}List", rt.kind), rt.api_version(&route.version))
+            };
             Ok(Reply::ok(
                 200,
                 json!({
-                    "kind": format!("{}List", rt.kind),
-                    "apiVersion": rt.api_version(&route.version),
+                    "kind": kind,
+                    "apiVersion": api_version,
                     "metadata": meta,
                     "items": items,
                 }),
@@ -521,6 +538,7 @@ fn dispatch(shared: &Shared, ctx: &Ctx, route: &Route, body: &[u8]) -> Result<Re
         (&Method::GET, Some(name)) => {
             let store = lock(&shared.store);
             match store.get(route.rid, &ns, name) {
+                Some(o) if ctx.metadata_only => Ok(Reply::ok(200, metadata_only(o))),
                 Some(o) => Ok(Reply::ok(200, present(o, rt, &route.version))),
                 None => Err(ApiError::not_found(&rt.qualified(), name)),
             }
@@ -745,6 +763,7 @@ fn watch_request(shared: &Shared, ctx: &Ctx, route: &Route) -> Result<WatchReque
         timeout,
         bookmarks: is_true(ctx.params.get("allowWatchBookmarks")),
         send_initial_events: is_true(ctx.params.get("sendInitialEvents")),
+        metadata_only: ctx.metadata_only,
     })
 }
 

@@ -7,11 +7,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::admission::{admit, FieldValidation};
 use crate::meta::{self, finalizers, meta_mut, meta_str};
+use crate::ownership;
 use crate::patch;
 use crate::registry::{Registry, ResourceType};
 use crate::select::Selector;
@@ -152,6 +153,15 @@ pub fn present(obj: &Value, rt: &ResourceType, version: &str) -> Value {
         m.insert("kind".into(), json!(rt.kind));
     }
     o
+}
+
+/// The `PartialObjectMetadata` form of an object (for `Accept: …;as=PartialObjectMetadata`).
+pub fn metadata_only(obj: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    })
 }
 
 fn rv_of(obj: &Value) -> &str {
@@ -423,7 +433,6 @@ impl Store {
             m.insert("generation".into(), json!(1));
         }
         m.remove("managedFields");
-        set_managed(m, opts, operation, None);
         if rt.status_subresource {
             if let Some(o) = obj.as_object_mut() {
                 o.remove("status");
@@ -433,6 +442,17 @@ impl Store {
             }
         }
         let warnings = admit(rt, &opts.version, &mut obj, None, opts.field_validation)?;
+        let part = rt.status_subresource.then_some(false);
+        let fields = ownership::field_set(&obj, rt.schema(&opts.version), part);
+        let entry = ownership::Entry {
+            manager: manager_of(opts),
+            operation: operation.to_string(),
+            subresource: None,
+            api_version: rt.api_version(&opts.version),
+            time: meta::now(),
+            fields,
+        };
+        meta_mut(&mut obj).insert("managedFields".into(), ownership::encode(&[entry]));
         let name = meta_str(&obj, "name").to_string();
         let key_ns = if rt.namespaced {
             ns.to_string()
@@ -444,6 +464,19 @@ impl Store {
             return Err(ApiError::already_exists(&rt.qualified(), &name));
         }
         obj["apiVersion"] = json!(rt.api_version(&rt.storage_version));
+        if rt.namespaced && !self.auto_namespaces {
+            let exists = Self::namespace_id(reg).is_some_and(|nid| {
+                self.objects
+                    .contains_key(&(nid, String::new(), ns.to_string()))
+            });
+            if !exists {
+                let q = crate::status::Qualified {
+                    group: "",
+                    plural: "namespaces",
+                };
+                return Err(ApiError::not_found(&q, ns));
+            }
+        }
         if opts.dry_run {
             return Ok(Written {
                 object: obj,
@@ -530,7 +563,7 @@ impl Store {
         } else if rv != rv_of(&old) {
             return Err(ApiError::conflict(&rt.qualified(), name));
         }
-        self.finish_update(reg, rid, key, old, obj, status_only, opts, "Update")
+        self.finish_update(reg, rid, key, old, obj, status_only, opts, None)
     }
 
     /// PATCH of the main resource or of `/status`.
@@ -547,8 +580,8 @@ impl Store {
         opts: &WriteOpts,
     ) -> Result<Written, ApiError> {
         let rt = &reg.types[rid];
-        if let PatchKind::Apply { .. } = kind {
-            return self.apply(reg, rid, ns, name, body, status_only, opts);
+        if let PatchKind::Apply { force } = kind {
+            return self.apply(reg, rid, ns, name, body, status_only, force, opts);
         }
         if kind == PatchKind::Strategic && rt.custom {
             return Err(ApiError::new(
@@ -577,7 +610,7 @@ impl Store {
                 "metadata.name cannot be changed by a patch",
             ));
         }
-        self.finish_update(reg, rid, key, old, doc, status_only, opts, "Update")
+        self.finish_update(reg, rid, key, old, doc, status_only, opts, None)
     }
 
     /// Server-side apply (simplified, see [`crate::patch`]): creates if absent.
@@ -590,6 +623,7 @@ impl Store {
         name: &str,
         applied: &Value,
         status_only: bool,
+        force: bool,
         opts: &WriteOpts,
     ) -> Result<Written, ApiError> {
         let rt = &reg.types[rid];
@@ -643,8 +677,62 @@ impl Store {
             m.remove("resourceVersion");
             m.remove("managedFields");
         }
-        patch::apply_merge(&mut doc, &applied, rt.schema(&opts.version), "");
-        self.finish_update(reg, rid, key, old, doc, status_only, opts, "Apply")
+        let schema = rt.schema(&opts.version);
+        let part = if status_only {
+            Some(true)
+        } else if rt.status_subresource {
+            Some(false)
+        } else {
+            None
+        };
+        let set = ownership::field_set(&applied, schema, part);
+        let manager = manager_of(opts);
+        let sub = status_only.then_some("status");
+        let entries = ownership::decode(&old);
+        let (mine, others): (Vec<_>, Vec<_>) = entries
+            .iter()
+            .partition(|e| e.same_slot(&manager, "Apply", sub));
+        if !force {
+            let mut conflicts = Vec::new();
+            for e in &others {
+                for p in set.intersection(&e.fields) {
+                    let leaf = !matches!(p.last(), Some(ownership::Step::Key(_)));
+                    if leaf && ownership::value_at(&doc, p) != ownership::value_at(&applied, p) {
+                        conflicts.push((
+                            e.manager.clone(),
+                            e.api_version.clone(),
+                            ownership::path_string(p),
+                        ));
+                    }
+                }
+            }
+            if !conflicts.is_empty() {
+                return Err(apply_conflict(&rt.qualified(), name, conflicts));
+            }
+        }
+        if let Some(mine) = mine.first() {
+            let mut gone: Vec<&ownership::Path> = mine.fields.difference(&set).collect();
+            gone.sort_by_key(|p| std::cmp::Reverse(p.len()));
+            for p in gone {
+                let shared = others
+                    .iter()
+                    .any(|e| e.fields.iter().any(|q| q.starts_with(p)));
+                if !shared {
+                    ownership::remove_at(&mut doc, p);
+                }
+            }
+        }
+        patch::apply_merge(&mut doc, &applied, schema, "");
+        self.finish_update(
+            reg,
+            rid,
+            key,
+            old,
+            doc,
+            status_only,
+            opts,
+            Some((set, force)),
+        )
     }
 
     /// The common tail of every update: strategy, admission, no-op detection, generation,
@@ -659,7 +747,7 @@ impl Store {
         mut new: Value,
         status_only: bool,
         opts: &WriteOpts,
-        operation: &str,
+        applied: Option<(ownership::FieldSet, bool)>,
     ) -> Result<Written, ApiError> {
         let rt = &reg.types[rid];
         let new_managed = new.pointer("/metadata/managedFields").cloned();
@@ -705,8 +793,6 @@ impl Store {
                 Some(v) => m.insert("managedFields".into(), v),
                 None => m.remove("managedFields"),
             };
-            let sub = status_only.then_some("status");
-            set_managed(m, opts, operation, sub);
         }
         new["apiVersion"] = json!(rt.api_version(&opts.version));
         new["kind"] = json!(rt.kind);
@@ -733,9 +819,11 @@ impl Store {
                 }]));
             }
         }
+        let managed = update_ownership(rt, opts, &old, &new, status_only, applied);
+        meta_mut(&mut new).insert("managedFields".into(), managed);
         new["apiVersion"] = json!(rt.api_version(&rt.storage_version));
         meta_mut(&mut new).insert("resourceVersion".into(), json!(rv_of(&old)));
-        if same_ignoring_managed(&new, &old) {
+        if new == old {
             return Ok(Written {
                 object: old,
                 warnings,
@@ -826,59 +914,129 @@ impl Store {
     }
 }
 
-/// Records the writer in `metadata.managedFields` (one entry per manager, operation and
-/// subresource; `fieldsV1` is left empty: ownership is not tracked).
-fn set_managed(m: &mut Map<String, Value>, opts: &WriteOpts, operation: &str, sub: Option<&str>) {
-    let Some(manager) = opts.field_manager.as_deref().filter(|f| !f.is_empty()) else {
-        return;
-    };
-    let entry = {
-        let mut e = json!({
-            "manager": manager,
-            "operation": operation,
-            "apiVersion": Value::Null,
-            "time": meta::now(),
-            "fieldsType": "FieldsV1",
-            "fieldsV1": {},
-        });
-        e.as_object_mut().expect("object").remove("apiVersion");
-        if let Some(s) = sub {
-            e["subresource"] = json!(s);
-        }
-        e
-    };
-    let list = m
-        .entry("managedFields")
-        .or_insert_with(|| Value::Array(Vec::new()));
-    if !list.is_array() {
-        *list = Value::Array(Vec::new());
-    }
-    let list = list.as_array_mut().expect("array");
-    let same = |e: &Value| {
-        e.get("manager").and_then(Value::as_str) == Some(manager)
-            && e.get("operation").and_then(Value::as_str) == Some(operation)
-            && e.get("subresource").and_then(Value::as_str) == sub
-    };
-    match list.iter_mut().find(|e| same(e)) {
-        Some(e) => {
-            if let Some(t) = e.get_mut("time") {
-                *t = entry["time"].clone();
-            }
-        }
-        None => list.push(entry),
-    }
+/// The field manager of a request (the apiserver falls back to the user agent, then to
+/// "unknown").
+fn manager_of(opts: &WriteOpts) -> String {
+    opts.field_manager
+        .clone()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
-/// Equal apart from managedFields (a no-op write: the apiserver does not store it).
-fn same_ignoring_managed(a: &Value, b: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.remove("managedFields");
+/// 409 for an apply that would change fields other managers own.
+fn apply_conflict(
+    q: &crate::status::Qualified<'_>,
+    name: &str,
+    conflicts: Vec<(String, String, String)>,
+) -> ApiError {
+    let n = conflicts.len();
+    let mut lines = Vec::new();
+    let mut causes = Vec::new();
+    for (manager, api_version, field) in conflicts {
+        lines.push(format!("- {manager}: {field}"));
+        causes.push(crate::status::Cause {
+            reason: "FieldManagerConflict".into(),
+            field: field.clone(),
+            message: format!("conflict with \"{manager}\" using {api_version}"),
+        });
+    }
+    let plural = if n == 1 { "conflict" } else { "conflicts" };
+    let mut e = ApiError::new(
+        409,
+        "Conflict",
+        format!(
+            "Apply failed with {n} {plural}: conflicts with other field managers:\n{}",
+            lines.join("\n")
+        ),
+    );
+    e.details.name = Some(name.to_string());
+    e.details.group = Some(q.group.to_string());
+    e.details.kind = Some(q.plural.to_string());
+    e.details.causes = causes;
+    e
+}
+
+/// The new `managedFields` after a write: an apply makes its set the manager's Apply entry
+/// (taking the fields from others when forced); an update gives its manager the fields it
+/// changed and takes them from everyone else. Unchanged entries keep their timestamps, so a
+/// no-op write stays a no-op.
+fn update_ownership(
+    rt: &ResourceType,
+    opts: &WriteOpts,
+    old: &Value,
+    new: &Value,
+    status_only: bool,
+    applied: Option<(ownership::FieldSet, bool)>,
+) -> Value {
+    let schema = rt.schema(&opts.version);
+    let manager = manager_of(opts);
+    let sub = status_only.then_some("status");
+    let mut entries = ownership::decode(new);
+    let operation = if applied.is_some() { "Apply" } else { "Update" };
+    let (mine_set, take): (ownership::FieldSet, ownership::FieldSet) = match applied {
+        Some((set, force)) => {
+            let take = if force {
+                set.clone()
+            } else {
+                Default::default()
+            };
+            (set, take)
         }
-        v
+        None => {
+            let changed = ownership::changed(old, new, schema);
+            let present: ownership::FieldSet = changed
+                .iter()
+                .filter(|p| ownership::value_at(new, p).is_some())
+                .cloned()
+                .collect();
+            let mut mine = entries
+                .iter()
+                .find(|e| e.same_slot(&manager, operation, sub))
+                .map(|e| e.fields.clone())
+                .unwrap_or_default();
+            if present.is_empty() && changed.is_empty() {
+                return ownership::encode(&entries);
+            }
+            mine.extend(present);
+            (mine, changed)
+        }
     };
-    strip(a) == strip(b)
+    for e in entries.iter_mut() {
+        let before = e.fields.len();
+        if !e.same_slot(&manager, operation, sub) {
+            e.fields.retain(|p| !take.contains(p));
+        }
+        // Fields that no longer exist are owned by nobody.
+        e.fields.retain(|p| ownership::value_at(new, p).is_some());
+        if e.fields.len() != before {
+            e.time = meta::now();
+        }
+    }
+    let mine_set: ownership::FieldSet = mine_set
+        .into_iter()
+        .filter(|p| ownership::value_at(new, p).is_some())
+        .collect();
+    match entries
+        .iter_mut()
+        .find(|e| e.same_slot(&manager, operation, sub))
+    {
+        Some(e) => {
+            if e.fields != mine_set {
+                e.fields = mine_set;
+                e.time = meta::now();
+            }
+            e.api_version = rt.api_version(&opts.version);
+        }
+        None => entries.push(ownership::Entry {
+            manager,
+            operation: operation.into(),
+            subresource: sub.map(String::from),
+            api_version: rt.api_version(&opts.version),
+            time: meta::now(),
+            fields: mine_set,
+        }),
+    }
+    ownership::encode(&entries)
 }
 
 /// Whether anything outside metadata (and status, with a status subresource) changed.

@@ -19,7 +19,7 @@ use crate::body::Body;
 use crate::select::Selector;
 use crate::server::{lock, Shared};
 use crate::status::ApiError;
-use crate::store::{present, EventKind};
+use crate::store::{metadata_only, present, EventKind};
 
 /// A parsed watch request.
 #[derive(Clone, Debug)]
@@ -41,6 +41,8 @@ pub struct WatchRequest {
     /// `sendInitialEvents=true`: current state, then a BOOKMARK annotated
     /// `k8s.io/initial-events-end: "true"`.
     pub send_initial_events: bool,
+    /// Objects as `PartialObjectMetadata` (metadata watches).
+    pub metadata_only: bool,
 }
 
 fn line(kind: &str, object: &Value) -> Bytes {
@@ -79,10 +81,25 @@ async fn run(
         if initial_end {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
+        let (kind, api_version) = if w.metadata_only {
+            (
+                "PartialObjectMetadata".to_string(),
+                "meta.k8s.io/v1".to_string(),
+            )
+        } else {
+            (rt.kind.clone(), rt.api_version(&w.version))
+        };
         line(
             "BOOKMARK",
-            &json!({"kind": rt.kind, "apiVersion": rt.api_version(&w.version), "metadata": meta}),
+            &json!({"kind": kind, "apiVersion": api_version, "metadata": meta}),
         )
+    };
+    let show = |obj: &Value| {
+        if w.metadata_only {
+            metadata_only(obj)
+        } else {
+            present(obj, &rt, &w.version)
+        }
     };
     let expired = |e: ApiError| line("ERROR", &e.to_status());
     if gone {
@@ -118,11 +135,7 @@ async fn run(
         }
     };
     for obj in &initial {
-        if tx
-            .send(line("ADDED", &present(obj, &rt, &w.version)))
-            .await
-            .is_err()
-        {
+        if tx.send(line("ADDED", &show(obj))).await.is_err() {
             return;
         }
     }
@@ -162,11 +175,7 @@ async fn run(
                 (EventKind::Deleted, true, _) => "DELETED",
                 _ => continue,
             };
-            if tx
-                .send(line(kind, &present(&e.object, &rt, &w.version)))
-                .await
-                .is_err()
-            {
+            if tx.send(line(kind, &show(&e.object))).await.is_err() {
                 return;
             }
         }

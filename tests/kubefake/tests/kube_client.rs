@@ -843,3 +843,301 @@ async fn discovery_pagination_and_kubeconfig_file() {
         .unwrap();
     assert_eq!(by_name.items.len(), 1);
 }
+
+#[tokio::test]
+async fn server_side_apply_tracks_field_ownership() {
+    let c = start(13, "hub");
+    c.create(&profile("ns", "p")).unwrap();
+    let api: Api<v1beta1::TrafficManagerProfile> = Api::namespaced(client(&c).await, "ns");
+    let status = |s: Value| {
+        Patch::Apply(json!({"apiVersion": TMP, "kind": "TrafficManagerProfile", "status": s}))
+    };
+    let fleetdns = PatchParams::apply("fleetdns");
+
+    api.patch_status(
+        "p",
+        &fleetdns,
+        &status(
+            json!({"dnsName": "x", "conditions": [condition("Programmed", "True", "Programmed")]}),
+        ),
+    )
+    .await
+    .unwrap();
+    // Omitting a field this manager alone applied removes it.
+    let p = api
+        .patch_status(
+            "p",
+            &fleetdns,
+            &status(json!({"conditions": [condition("Programmed", "True", "Programmed")]})),
+        )
+        .await
+        .unwrap();
+    let st = p.status.unwrap();
+    assert_eq!(st.dns_name, None);
+    assert_eq!(st.conditions.unwrap().len(), 1);
+
+    // Another manager takes the free field; applying a different value now conflicts…
+    api.patch_status(
+        "p",
+        &PatchParams::apply("other"),
+        &status(json!({"dnsName": "y"})),
+    )
+    .await
+    .unwrap();
+    let err = api_error(
+        api.patch_status("p", &fleetdns, &status(json!({"dnsName": "z", "conditions": [condition("Programmed", "True", "Programmed")]})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (err.code, err.reason.as_str()),
+        (409, "Conflict"),
+        "{err:?}"
+    );
+    let causes = err.details.map(|d| d.causes).unwrap_or_default();
+    assert_eq!(causes[0].field, ".status.dnsName");
+    assert_eq!(causes[0].reason, "FieldManagerConflict");
+    // …unless forced, which takes the field over.
+    let p = api
+        .patch_status("p", &PatchParams::apply("fleetdns").force(), &status(json!({"dnsName": "z", "conditions": [condition("Programmed", "True", "Programmed")]})))
+        .await
+        .unwrap();
+    assert_eq!(p.status.as_ref().unwrap().dns_name.as_deref(), Some("z"));
+    let managers: Vec<(String, Option<String>)> = p
+        .metadata
+        .managed_fields
+        .unwrap()
+        .iter()
+        .map(|m| (m.manager.clone().unwrap(), m.subresource.clone()))
+        .collect();
+    assert_eq!(
+        managers,
+        [
+            ("kubectl".to_string(), None),
+            ("fleetdns".to_string(), Some("status".to_string()))
+        ],
+        "'other' owns nothing any more"
+    );
+    // A merge patch by another writer takes ownership of what it changes.
+    api.patch_status(
+        "p",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"dnsName": "m"}})),
+    )
+    .await
+    .unwrap();
+    let p = api
+        .patch_status(
+            "p",
+            &fleetdns,
+            &status(json!({"conditions": [condition("Programmed", "True", "Programmed")]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        p.status.unwrap().dns_name.as_deref(),
+        Some("m"),
+        "no longer fleetdns's to remove"
+    );
+}
+
+#[tokio::test]
+async fn bookmarks_timeouts_streaming_lists_and_metadata_watches() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let opts = fleetdns_kubefake::Options {
+        bookmark_interval: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let c = FakeCluster::start_with("127.0.120.14:0".parse().unwrap(), "hub", opts).unwrap();
+    c.create(&profile("ns", "a")).unwrap();
+    let api: Api<v1beta1::TrafficManagerProfile> = Api::namespaced(client(&c).await, "ns");
+
+    // Raw watch: ADDED for the current state (resourceVersion 0), bookmarks, server-side end.
+    let t = std::time::Instant::now();
+    let events: Vec<_> = api
+        .watch(&kube::api::WatchParams::default().timeout(1), "0")
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(t.elapsed() >= Duration::from_millis(900) && t.elapsed() < Duration::from_secs(5));
+    assert!(
+        matches!(&events[0], Ok(kube::api::WatchEvent::Added(p)) if name_of(p) == "a"),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Ok(kube::api::WatchEvent::Bookmark(_)))),
+        "{events:?}"
+    );
+
+    // A watch from a resourceVersion the history no longer has: one ERROR event, 410.
+    c.create(&profile("ns", "b")).unwrap();
+    c.compact();
+    let events: Vec<_> = api
+        .watch(&kube::api::WatchParams::default().timeout(5), "1")
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(
+        matches!(&events[..], [Ok(kube::api::WatchEvent::Error(e))] if e.code == 410 && e.reason == "Expired"),
+        "{events:?}"
+    );
+
+    // Streaming lists (sendInitialEvents) and metadata-only watches.
+    let mut rx = spawn_watcher(api.clone(), watcher::Config::default().streaming_lists());
+    let seen = until(&mut rx, "InitDone (streaming)", |e| {
+        matches!(e, Ok(Event::InitDone))
+    })
+    .await;
+    assert_eq!(
+        seen.iter()
+            .filter(|e| matches!(e, Ok(Event::InitApply(_))))
+            .count(),
+        2,
+        "{seen:?}"
+    );
+
+    let (tx, mut mrx) = mpsc::unbounded_channel();
+    let mapi: Api<kube::core::PartialObjectMeta<v1beta1::TrafficManagerProfile>> =
+        Api::namespaced(client(&c).await, "ns");
+    tokio::spawn(async move {
+        let mut s = watcher::watcher(mapi, watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        while let Some(e) = s.next().await {
+            if tx.send(e.map_err(|e| e.to_string())).is_err() {
+                return;
+            }
+        }
+    });
+    until(&mut mrx, "metadata InitDone", |e| {
+        matches!(e, Ok(Event::InitDone))
+    })
+    .await;
+    c.create(&profile("ns", "c")).unwrap();
+    until(
+        &mut mrx,
+        "metadata c",
+        |e| matches!(e, Ok(Event::Apply(m)) if m.metadata.name.as_deref() == Some("c")),
+    )
+    .await;
+    until(
+        &mut rx,
+        "streaming c",
+        |e| matches!(e, Ok(Event::Apply(p)) if name_of(p) == "c"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn seed_manifests_apply_unchanged() {
+    let c = start(15, "hub");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/specs/seed-manifests");
+    for file in [
+        "kuard-atm-demo.yaml",
+        "kuard-atm-demo-backend.yaml",
+        "kuard-export-service.yaml",
+    ] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let applied = c
+            .apply_yaml(&text)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(!applied.is_empty(), "{file}");
+    }
+    let profiles = c.list(TMP, "TrafficManagerProfile", None);
+    assert_eq!(profiles.len(), 1);
+    // Schema defaults were applied to the stored object.
+    let mc = &profiles[0]["spec"]["monitorConfig"];
+    assert!(mc.get("toleratedNumberOfFailures").is_some(), "{mc}");
+    assert_eq!(
+        c.list("networking.fleet.azure.com/v1alpha1", "ServiceExport", None)
+            .len(),
+        1
+    );
+    assert!(c
+        .write_log()
+        .iter()
+        .all(|w| w.accepted() && w.verb == "apply"));
+}
+
+#[tokio::test]
+async fn json_patch_delete_collection_and_missing_namespace() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let opts = fleetdns_kubefake::Options {
+        auto_create_namespaces: false,
+        ..Default::default()
+    };
+    let c = FakeCluster::start_with("127.0.120.16:0".parse().unwrap(), "hub", opts).unwrap();
+    let api: Api<v1beta1::TrafficManagerProfile> = Api::namespaced(client(&c).await, "team-a");
+    let err = api_error(
+        api.create(&PostParams::default(), &profile("team-a", "p"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (404, "namespaces \"team-a\" not found")
+    );
+    c.create(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}))
+        .unwrap();
+    for n in ["p", "q", "r"] {
+        api.create(&PostParams::default(), &profile("team-a", n))
+            .await
+            .unwrap();
+    }
+
+    let ops: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/spec/resourceGroup", "value": "rg"},
+        {"op": "replace", "path": "/spec/monitorConfig/port", "value": 9090},
+    ]))
+    .unwrap();
+    let p = api
+        .patch("p", &PatchParams::default(), &Patch::Json::<()>(ops))
+        .await
+        .unwrap();
+    assert_eq!(p.spec.monitor_config.unwrap().port, Some(9090));
+    let bad: json_patch::Patch = serde_json::from_value(
+        json!([{"op": "test", "path": "/spec/resourceGroup", "value": "nope"}]),
+    )
+    .unwrap();
+    assert_eq!(
+        api_error(
+            api.patch("p", &PatchParams::default(), &Patch::Json::<()>(bad))
+                .await
+                .unwrap_err()
+        )
+        .code,
+        422
+    );
+
+    c.merge_patch(
+        TMP,
+        "TrafficManagerProfile",
+        "team-a",
+        "q",
+        &json!({"metadata": {"labels": {"gone": "yes"}}}),
+        false,
+    )
+    .unwrap();
+    api.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("gone=yes"),
+    )
+    .await
+    .unwrap();
+    let left: Vec<String> = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(name_of)
+        .collect();
+    assert_eq!(left, ["p", "r"]);
+    let log = c.write_log();
+    assert_eq!(log.last().unwrap().verb, "deletecollection");
+}
