@@ -14,8 +14,10 @@
 //! - [`diagnostic`]: where an error is (file, document, line, object, field) and what is allowed.
 //! - [`validate`]: inputs → `Fleet` or diagnostics.
 //! - [`file`]: the file source (parse, validate, watch).
+//! - [`azure`]: the optional Azure Traffic Manager mirror settings, validated.
 #![forbid(unsafe_code)]
 
+pub mod azure;
 pub mod crd;
 pub mod diagnostic;
 pub mod document;

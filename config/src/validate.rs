@@ -105,12 +105,14 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
             .parse()
             .expect("DEFAULT_ADMIN_LISTEN is a socket address")
     });
+    let azure = crate::azure::validate(settings_doc, settings, inputs, diags);
     let mut fleet = Fleet {
         zone,
         listen,
         profiles,
         trusted_networks,
         admin_listen,
+        azure,
     };
     if settings.spec.soa.serial.is_none() {
         fleet.zone.soa.serial = content_serial(&fleet);
