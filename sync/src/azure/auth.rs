@@ -7,8 +7,9 @@
 //! `ring`; it would also fix the authority host and IMDS address by environment
 //! rather than by our config. The three flows are a few form posts, so they live here.
 //!
-//! A token is refreshed on the first request after 80% of its lifetime (at most
-//! 5 minutes before expiry for long-lived tokens). The federated token file is
+//! A token is refreshed after 80% of its lifetime (at most 5 minutes before
+//! expiry for long-lived tokens), by a background task or by the first request
+//! after that, whichever comes first. The federated token file is
 //! re-read on every refresh, because the projected token rotates. If a refresh
 //! fails while the old token is still valid, the old one is used and the failure
 //! counted. Tokens and secrets are [`Secret`]s: no log line or error shows them.
@@ -82,6 +83,33 @@ impl TokenSource {
             AzureAuth::WorkloadIdentity { .. } => "workloadIdentity",
             AzureAuth::ManagedIdentity { .. } => "managedIdentity",
         }
+    }
+
+    /// When the cached token is due for refresh (`None`: no token yet).
+    pub async fn refresh_at(&self) -> Option<Instant> {
+        self.cache.lock().await.as_ref().map(|c| c.refresh_at)
+    }
+
+    /// Keeps the token fresh in the background: refreshes it when due even if no
+    /// ARM request needs it then, so a token never expires unused and the next
+    /// request does not wait for a token round trip. Ends when `source` is dropped.
+    pub fn spawn_refresher(source: &std::sync::Arc<TokenSource>) {
+        let weak = std::sync::Arc::downgrade(source);
+        tokio::spawn(async move {
+            loop {
+                let Some(ts) = weak.upgrade() else { return };
+                let now = Instant::now();
+                let due = ts.refresh_at().await.unwrap_or(now + Duration::from_secs(1));
+                drop(ts);
+                // Never spin: at least 200 ms between checks, 1 s after a failed refresh.
+                tokio::time::sleep_until(due.max(now + Duration::from_millis(200)).into()).await;
+                let Some(ts) = weak.upgrade() else { return };
+                if ts.refresh_at().await.is_some_and(|r| Instant::now() >= r) && ts.token().await.is_err() {
+                    drop(ts);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        });
     }
 
     /// Forgets the cached token (ARM answered 401).

@@ -87,6 +87,7 @@ fn mirror(a: &AzureMirror, metrics: &Metrics) -> Result<Mirror, reqwest::Error> 
         http.clone(),
         metrics.clone(),
     ));
+    TokenSource::spawn_refresher(&tokens);
     Ok(Mirror {
         settings: a.clone(),
         client: ArmClient::new(

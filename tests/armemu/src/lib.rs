@@ -62,6 +62,8 @@ pub struct Logged {
     pub invalid: Vec<String>,
     /// Sent while a Retry-After was still running.
     pub early: bool,
+    /// The injected fault this request met, if any.
+    pub fault: Option<Fault>,
 }
 
 impl Logged {
@@ -317,6 +319,7 @@ async fn handle(
         status: 0,
         invalid: vec![],
         early: false,
+        fault: None,
     };
     let fault = {
         let mut w = world.lock().expect("world lock");
@@ -330,7 +333,9 @@ async fn handle(
             r.headers_mut().insert("retry-after", left.into());
             return Ok(r);
         }
-        w.faults.pop_front()
+        let f = w.faults.pop_front();
+        entry.fault = f;
+        f
     };
     match fault {
         Some(Fault::Throttle(secs)) => {
