@@ -56,7 +56,10 @@ pub fn run(args: AzureSyncArgs) -> anyhow::Result<ExitCode> {
         for c in &calls {
             println!("{}\n", c.render(&settings.arm_endpoint));
         }
-        eprintln!("fleetdns: dry run: {} ARM call(s) printed, none made", calls.len());
+        eprintln!(
+            "fleetdns: dry run: {} ARM call(s) printed, none made",
+            calls.len()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

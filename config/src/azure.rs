@@ -315,7 +315,9 @@ pub fn validate(
             format!("{max_requests_per_second} is not allowed; allowed: 1 to 1000"),
         );
     }
-    let resync_seconds = spec.resync_interval_seconds.unwrap_or(DEFAULT_RESYNC_SECONDS);
+    let resync_seconds = spec
+        .resync_interval_seconds
+        .unwrap_or(DEFAULT_RESYNC_SECONDS);
     if !(1..=86_400).contains(&resync_seconds) {
         err(
             diags,
@@ -353,9 +355,10 @@ pub fn validate(
         .backends
         .iter()
         .map(|b| {
-            let uid = b.metadata.uid.clone().unwrap_or_else(|| {
-                stable_uid("TrafficManagerBackend", b.namespace(), b.name())
-            });
+            let uid =
+                b.metadata.uid.clone().unwrap_or_else(|| {
+                    stable_uid("TrafficManagerBackend", b.namespace(), b.name())
+                });
             (format!("{}/{}", b.namespace(), b.name()), uid)
         })
         .collect();
@@ -376,7 +379,10 @@ pub fn validate(
                 );
                 continue;
             }
-            public_ips.insert(format!("{}/{}/{}", c.name, svc.namespace, svc.name), id.clone());
+            public_ips.insert(
+                format!("{}/{}/{}", c.name, svc.namespace, svc.name),
+                id.clone(),
+            );
         }
     }
     if diags.errors().count() > before {

@@ -70,7 +70,11 @@ fn defaults_and_per_profile_data() {
 
 #[test]
 fn managed_identity_defaults_to_the_vm_imds_endpoint() {
-    let f = load(&config(&format!("{SUB}    auth: {{method: managedIdentity}}"), "rg")).unwrap();
+    let f = load(&config(
+        &format!("{SUB}    auth: {{method: managedIdentity}}"),
+        "rg",
+    ))
+    .unwrap();
     assert_eq!(
         f.azure.unwrap().auth,
         AzureAuth::ManagedIdentity {
@@ -86,8 +90,16 @@ fn an_inline_secret_is_rejected_without_echoing_it() {
         &format!("{SUB}    auth: {{method: clientSecret, tenantId: t, clientId: c, clientSecret: hunter2}}"),
         "rg",
     ));
-    assert!(e.contains("azure.yaml:") && e.contains("FleetDNSConfig") && e.contains("spec.azure.auth.clientSecret"), "{e}");
-    assert!(e.contains("clientSecretEnv") && e.contains("clientSecretFile"), "{e}");
+    assert!(
+        e.contains("azure.yaml:")
+            && e.contains("FleetDNSConfig")
+            && e.contains("spec.azure.auth.clientSecret"),
+        "{e}"
+    );
+    assert!(
+        e.contains("clientSecretEnv") && e.contains("clientSecretFile"),
+        "{e}"
+    );
     assert!(!e.contains("hunter2"), "{e}");
 }
 
@@ -97,9 +109,24 @@ fn bad_values_name_the_field_and_what_is_allowed() {
         "    subscriptionId: not-a-uuid\n    armEndpoint: ftp://x\n    maxRequestsPerSecond: 0\n    auth: {method: password}",
         "rg",
     ));
-    assert!(e.contains("spec.azure.subscriptionId") && e.contains("UUID"), "{e}");
-    assert!(e.contains("spec.azure.armEndpoint") && e.contains("http:// or https://"), "{e}");
-    assert!(e.contains("spec.azure.auth.method") && e.contains("clientSecret, workloadIdentity or managedIdentity"), "{e}");
+    assert!(
+        e.contains("spec.azure.subscriptionId") && e.contains("UUID"),
+        "{e}"
+    );
+    assert!(
+        e.contains("spec.azure.armEndpoint") && e.contains("http:// or https://"),
+        "{e}"
+    );
+    assert!(
+        e.contains("spec.azure.auth.method")
+            && e.contains("clientSecret, workloadIdentity or managedIdentity"),
+        "{e}"
+    );
     let e = errors(&config(&format!("{SUB}    auth: {{method: workloadIdentity, tenantId: t, clientId: c, federatedTokenFile: /f}}"), "rg bad!"));
-    assert!(e.contains("TrafficManagerProfile ns/web") && e.contains("spec.resourceGroup") && e.contains("1-90"), "{e}");
+    assert!(
+        e.contains("TrafficManagerProfile ns/web")
+            && e.contains("spec.resourceGroup")
+            && e.contains("1-90"),
+        "{e}"
+    );
 }

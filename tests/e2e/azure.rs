@@ -167,7 +167,10 @@ fn endpoint_name(backend: &str, service: &str, cluster: &str) -> String {
 }
 
 fn endpoints(p: &Value) -> Vec<Value> {
-    p["properties"]["endpoints"].as_array().cloned().unwrap_or_default()
+    p["properties"]["endpoints"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn endpoint<'a>(p: &'a Value, name: &str) -> Option<&'a Value> {
@@ -178,7 +181,12 @@ fn endpoint<'a>(p: &'a Value, name: &str) -> Option<&'a Value> {
 }
 
 /// Polls (bounded) until `check` holds for the emulator's profile.
-fn wait_profile(emu: &ArmEmu, what: &str, timeout: Duration, check: impl Fn(&Value) -> bool) -> Value {
+fn wait_profile(
+    emu: &ArmEmu,
+    what: &str,
+    timeout: Duration,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(p) = emu.profile(&profile_name()) {
@@ -198,12 +206,26 @@ fn wait_profile(emu: &ArmEmu, what: &str, timeout: Duration, check: impl Fn(&Val
 
 /// The converged state of [`World::config`] with both svc exports and api weight 10.
 fn converged(emu: &ArmEmu) -> Value {
-    wait_profile(emu, "3 endpoints", Duration::from_secs(20), |p| endpoints(p).len() == 3)
+    wait_profile(emu, "3 endpoints", Duration::from_secs(20), |p| {
+        endpoints(p).len() == 3
+    })
 }
 
 fn summary(log: &[Logged]) -> Vec<String> {
     log.iter()
-        .map(|l| format!("{} {} -> {}{}", l.method, l.path, l.status, if l.invalid.is_empty() { String::new() } else { format!(" INVALID {:?}", l.invalid) }))
+        .map(|l| {
+            format!(
+                "{} {} -> {}{}",
+                l.method,
+                l.path,
+                l.status,
+                if l.invalid.is_empty() {
+                    String::new()
+                } else {
+                    format!(" INVALID {:?}", l.invalid)
+                }
+            )
+        })
         .collect()
 }
 
@@ -215,10 +237,16 @@ fn writes(log: &[Logged]) -> Vec<&Logged> {
 fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).expect("connect admin");
     s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }
 
 fn azure_status(f: &Fleetdns) -> Value {
@@ -233,7 +261,11 @@ fn wait_reason(f: &Fleetdns, reason: &str, timeout: Duration) -> Value {
         if s["programmed"]["reason"] == reason {
             return s;
         }
-        assert!(Instant::now() < deadline, "Programmed reason never became {reason}; last: {s:#}\nlog:\n{}", f.log());
+        assert!(
+            Instant::now() < deadline,
+            "Programmed reason never became {reason}; last: {s:#}\nlog:\n{}",
+            f.log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -249,7 +281,10 @@ fn a_file_config_creates_exactly_the_expected_profile_and_endpoints_and_every_bo
     assert_eq!(all.len(), 1, "exactly one profile: {all:#?}");
     assert_eq!(p["name"], profile_name().as_str());
     assert_eq!(p["location"], "global");
-    assert_eq!(p["tags"]["networking.fleet.azure.com.trafficManagerProfile"], "ns/web");
+    assert_eq!(
+        p["tags"]["networking.fleet.azure.com.trafficManagerProfile"],
+        "ns/web"
+    );
     assert_eq!(p["tags"]["fleetdns.io.managedBy"], "fleetdns");
     let props = &p["properties"];
     assert_eq!(props["trafficRoutingMethod"], "Weighted");
@@ -258,17 +293,37 @@ fn a_file_config_creates_exactly_the_expected_profile_and_endpoints_and_every_bo
     assert_eq!(props["dnsConfig"]["ttl"], 60);
     assert_eq!(props["dnsConfig"]["fqdn"], "ns-web.trafficmanager.net");
     let m = &props["monitorConfig"];
-    assert_eq!((m["protocol"].as_str(), m["port"].as_i64(), m["path"].as_str()), (Some("HTTP"), Some(8080), Some("/healthz")));
-    assert_eq!((m["intervalInSeconds"].as_i64(), m["timeoutInSeconds"].as_i64(), m["toleratedNumberOfFailures"].as_i64()), (Some(30), Some(10), Some(3)));
+    assert_eq!(
+        (
+            m["protocol"].as_str(),
+            m["port"].as_i64(),
+            m["path"].as_str()
+        ),
+        (Some("HTTP"), Some(8080), Some("/healthz"))
+    );
+    assert_eq!(
+        (
+            m["intervalInSeconds"].as_i64(),
+            m["timeoutInSeconds"].as_i64(),
+            m["toleratedNumberOfFailures"].as_i64()
+        ),
+        (Some(30), Some(10), Some(3))
+    );
 
     // One endpoint per (backend, cluster): svc on c1 (IP → External), svc on c2
     // (public IP id → Azure), api on c1 (host name → External); weights 5/5/10.
     let c1 = endpoint(&p, &endpoint_name("web-svc", "svc", "c1")).expect("svc on c1");
-    assert_eq!(c1["type"], "Microsoft.Network/trafficManagerProfiles/externalEndpoints");
+    assert_eq!(
+        c1["type"],
+        "Microsoft.Network/trafficManagerProfiles/externalEndpoints"
+    );
     assert_eq!(c1["properties"]["target"], "192.0.2.1");
     assert_eq!(c1["properties"]["weight"], 5);
     let c2 = endpoint(&p, &endpoint_name("web-svc", "svc", "c2")).expect("svc on c2");
-    assert_eq!(c2["type"], "Microsoft.Network/trafficManagerProfiles/azureEndpoints");
+    assert_eq!(
+        c2["type"],
+        "Microsoft.Network/trafficManagerProfiles/azureEndpoints"
+    );
     assert_eq!(c2["properties"]["targetResourceId"], PIP_C2);
     assert_eq!(c2["properties"]["weight"], 5);
     let api = endpoint(&p, &endpoint_name("web-api", "api", "c1")).expect("api on c1");
@@ -283,8 +338,16 @@ fn a_file_config_creates_exactly_the_expected_profile_and_endpoints_and_every_bo
     // one profile PUT and three endpoint PUTs.
     let log = w.emu.requests();
     for l in &log {
-        assert!(l.invalid.is_empty() && l.auth_header && l.query == "api-version=2022-04-01", "{:#?}", summary(&log));
-        assert!(l.status < 300 || (l.method == "GET" && l.status == 404), "{:#?}", summary(&log));
+        assert!(
+            l.invalid.is_empty() && l.auth_header && l.query == "api-version=2022-04-01",
+            "{:#?}",
+            summary(&log)
+        );
+        assert!(
+            l.status < 300 || (l.method == "GET" && l.status == 404),
+            "{:#?}",
+            summary(&log)
+        );
     }
     let wr = writes(&log);
     assert_eq!(wr.len(), 4, "{:#?}", summary(&log));
@@ -294,12 +357,30 @@ fn a_file_config_creates_exactly_the_expected_profile_and_endpoints_and_every_bo
     // Status and metrics show the outcome and the monitor status read back.
     assert_eq!(st["dnsName"], "ns-web.trafficmanager.net");
     assert_eq!(st["programmed"]["status"], "True");
-    assert_eq!(st["endpoints"][endpoint_name("web-svc", "svc", "c1")], "CheckingEndpoint");
+    assert_eq!(
+        st["endpoints"][endpoint_name("web-svc", "svc", "c1")],
+        "CheckingEndpoint"
+    );
     let metrics = http_get(f.admin, "/metrics");
-    assert!(metrics.contains("fleetdns_azure_profile_programmed{profile=\"ns/web\",reason=\"Programmed\"} 1"), "{metrics}");
-    assert!(metrics.contains("fleetdns_azure_endpoint_monitor_status{endpoint=\"") && metrics.contains("status=\"CheckingEndpoint\"} 1"), "{metrics}");
-    assert!(metrics.contains("fleetdns_azure_requests_total{code=\"201\",method=\"PUT\"} 4"), "{metrics}");
-    assert!(!f.log().contains(CLIENT_SECRET) && !f.log().contains("emu-clientSecret-"), "no secret or token in logs");
+    assert!(
+        metrics.contains(
+            "fleetdns_azure_profile_programmed{profile=\"ns/web\",reason=\"Programmed\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fleetdns_azure_endpoint_monitor_status{endpoint=\"")
+            && metrics.contains("status=\"CheckingEndpoint\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fleetdns_azure_requests_total{code=\"201\",method=\"PUT\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        !f.log().contains(CLIENT_SECRET) && !f.log().contains("emu-clientSecret-"),
+        "no secret or token in logs"
+    );
 }
 
 #[test]
@@ -319,7 +400,11 @@ fn changing_one_weight_sends_one_endpoint_put_and_nothing_else() {
     let wr = writes(&log);
     assert_eq!(wr.len(), 1, "exactly one write: {:#?}", summary(&log));
     assert_eq!(wr[0].method, "PUT");
-    assert!(wr[0].path.contains("/ExternalEndpoints/fleet-") && wr[0].path.ends_with("%23api%23c1"), "{}", wr[0].path);
+    assert!(
+        wr[0].path.contains("/ExternalEndpoints/fleet-") && wr[0].path.ends_with("%23api%23c1"),
+        "{}",
+        wr[0].path
+    );
     assert_eq!(wr[0].body.as_ref().unwrap()["properties"]["weight"], 20);
 }
 
@@ -331,12 +416,21 @@ fn removing_a_clusters_export_deletes_its_endpoint() {
     w.emu.clear_log();
     std::fs::write(&f.config, w.config(10, &["c1"])).unwrap();
     let gone = endpoint_name("web-svc", "svc", "c2");
-    let p = wait_profile(&w.emu, "svc on c2 deleted", Duration::from_secs(15), |p| endpoint(p, &gone).is_none());
+    let p = wait_profile(&w.emu, "svc on c2 deleted", Duration::from_secs(15), |p| {
+        endpoint(p, &gone).is_none()
+    });
     std::thread::sleep(Duration::from_millis(1000));
     let log = w.emu.requests();
-    let deletes: Vec<_> = writes(&log).into_iter().filter(|l| l.method == "DELETE").collect();
+    let deletes: Vec<_> = writes(&log)
+        .into_iter()
+        .filter(|l| l.method == "DELETE")
+        .collect();
     assert_eq!(deletes.len(), 1, "{:#?}", summary(&log));
-    assert!(deletes[0].path.contains("/AzureEndpoints/") && deletes[0].path.ends_with("%23svc%23c2"), "{}", deletes[0].path);
+    assert!(
+        deletes[0].path.contains("/AzureEndpoints/") && deletes[0].path.ends_with("%23svc%23c2"),
+        "{}",
+        deletes[0].path
+    );
     // svc on c1 is now the only export: weight 10 (was 5) → one PUT for it, nothing else.
     assert_eq!(writes(&log).len(), 2, "{:#?}", summary(&log));
     assert_eq!(endpoints(&p).len(), 2);
@@ -379,15 +473,24 @@ fn hand_made_drift_is_corrected_and_foreign_endpoints_are_left_alone() {
     let m = endpoint(&p, "manual-ep").expect("foreign endpoint kept");
     assert_eq!(m["properties"]["target"], "203.0.113.50");
     assert_eq!(m["properties"]["weight"], 7);
-    assert!(endpoint(&p, "fleet-not-ours").is_some(), "a name without the fleet pattern is not owned");
+    assert!(
+        endpoint(&p, "fleet-not-ours").is_some(),
+        "a name without the fleet pattern is not owned"
+    );
     assert_eq!(p["tags"]["owner"], "team-a", "foreign tags kept");
     let log = w.emu.requests();
     assert!(
-        !log.iter().any(|l| l.is_write() && (l.path.contains("manual-ep") || l.path.contains("fleet-not-ours"))),
+        !log.iter()
+            .any(|l| l.is_write()
+                && (l.path.contains("manual-ep") || l.path.contains("fleet-not-ours"))),
         "{:#?}",
         summary(&log)
     );
-    assert!(log.iter().all(|l| l.invalid.is_empty()), "{:#?}", summary(&log));
+    assert!(
+        log.iter().all(|l| l.invalid.is_empty()),
+        "{:#?}",
+        summary(&log)
+    );
 }
 
 #[test]
@@ -399,13 +502,26 @@ fn a_429_is_honoured_no_request_before_retry_after() {
     let st = wait_reason(&f, "Programmed", Duration::from_secs(15));
     assert_eq!(st["programmed"]["status"], "True");
     let log = w.emu.requests();
-    let i = log.iter().position(|l| l.status == 429).expect("the throttled request");
-    assert!(log.iter().all(|l| !l.early), "a request came before Retry-After: {:#?}", summary(&log));
+    let i = log
+        .iter()
+        .position(|l| l.status == 429)
+        .expect("the throttled request");
+    assert!(
+        log.iter().all(|l| !l.early),
+        "a request came before Retry-After: {:#?}",
+        summary(&log)
+    );
     let next = log.get(i + 1).expect("a request after the 429");
     let gap = next.at - log[i].at;
-    assert!(gap >= Duration::from_secs(3), "next request after {gap:?}, Retry-After was 3 s");
+    assert!(
+        gap >= Duration::from_secs(3),
+        "next request after {gap:?}, Retry-After was 3 s"
+    );
     let metrics = http_get(f.admin, "/metrics");
-    assert!(metrics.contains("fleetdns_azure_requests_total{code=\"429\",method=\"GET\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("fleetdns_azure_requests_total{code=\"429\",method=\"GET\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -415,11 +531,18 @@ fn a_taken_relative_name_surfaces_as_dns_name_not_available() {
     let f = w.start(&w.config(10, &["c1", "c2"]));
     let st = wait_reason(&f, "DNSNameNotAvailable", Duration::from_secs(15));
     assert_eq!(st["programmed"]["status"], "False");
-    assert!(st["programmed"]["message"].as_str().unwrap().contains("Domain name is not available"));
+    assert!(st["programmed"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Domain name is not available"));
     assert!(w.emu.profiles().is_empty());
     let log = w.emu.requests();
     assert!(log.iter().any(|l| l.status == 409), "{:#?}", summary(&log));
-    assert!(!log.iter().any(|l| l.is_write() && l.path.contains("Endpoints/")), "no endpoint PUT without a profile");
+    assert!(
+        !log.iter()
+            .any(|l| l.is_write() && l.path.contains("Endpoints/")),
+        "no endpoint PUT without a profile"
+    );
     let metrics = http_get(f.admin, "/metrics");
     assert!(metrics.contains("fleetdns_azure_profile_programmed{profile=\"ns/web\",reason=\"DNSNameNotAvailable\"} 1"), "{metrics}");
 }
@@ -441,20 +564,43 @@ fn tokens_are_refreshed_before_expiry(auth: Auth, method: &str) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let issued: Vec<_> = w.emu.issued().into_iter().filter(|i| i.method == method).collect();
-    assert!(issued.len() >= 3, "{method}: only {} token(s) in 9+ s with a 3 s lifetime", issued.len());
+    let issued: Vec<_> = w
+        .emu
+        .issued()
+        .into_iter()
+        .filter(|i| i.method == method)
+        .collect();
+    assert!(
+        issued.len() >= 3,
+        "{method}: only {} token(s) in 9+ s with a 3 s lifetime",
+        issued.len()
+    );
     for pair in issued.windows(2) {
-        assert!(pair[1].at < pair[0].expires, "{method}: a new token came only after the old one expired");
+        assert!(
+            pair[1].at < pair[0].expires,
+            "{method}: a new token came only after the old one expired"
+        );
     }
     let log = w.emu.requests();
-    assert!(log.iter().all(|l| l.status != 401), "{method}: refused with an expired token: {:#?}", summary(&log));
+    assert!(
+        log.iter().all(|l| l.status != 401),
+        "{method}: refused with an expired token: {:#?}",
+        summary(&log)
+    );
     assert!(log.len() >= 8, "the mirror kept calling ARM: {}", log.len());
     if auth == Auth::WorkloadIdentity {
         let last = issued.last().unwrap().assertion.clone();
-        assert_eq!(last.as_deref(), Some("federated-jwt-2"), "the federated token file is re-read on refresh");
+        assert_eq!(
+            last.as_deref(),
+            Some("federated-jwt-2"),
+            "the federated token file is re-read on refresh"
+        );
     }
     let logs = f.log();
-    assert!(!logs.contains(CLIENT_SECRET) && !logs.contains("federated-jwt") && !logs.contains("emu-"), "no secret or token in logs:\n{logs}");
+    assert!(
+        !logs.contains(CLIENT_SECRET) && !logs.contains("federated-jwt") && !logs.contains("emu-"),
+        "no secret or token in logs:\n{logs}"
+    );
 }
 
 #[test]
@@ -484,7 +630,8 @@ fn dns_queries_are_all_answered_while_arm_faults() {
     w.emu.inject(Fault::Delay(Duration::from_millis(1500)), 2);
     // 2,000 queries, one every 4 ms (about 8 s), each waiting up to 2 s for its answer.
     let sock = UdpSocket::bind(format!("127.0.91.{}:0", w.octet)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(2000))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(2000)))
+        .unwrap();
     let (mut lost, mut answered) = (0u32, 0u32);
     let start = Instant::now();
     for i in 0..2000u32 {
@@ -505,14 +652,29 @@ fn dns_queries_are_all_answered_while_arm_faults() {
                 Err(_) => break false,
             }
         };
-        if ok { answered += 1 } else { lost += 1 }
+        if ok {
+            answered += 1
+        } else {
+            lost += 1
+        }
     }
     let end = Instant::now();
     let log = w.emu.requests();
-    let faulted: Vec<_> = log.iter().filter(|l| l.fault.is_some() && l.at < end).map(|l| l.fault).collect();
-    assert!(faulted.len() >= 4, "the emulator injected faults while queries ran: {faulted:?} {:#?}", summary(&log));
+    let faulted: Vec<_> = log
+        .iter()
+        .filter(|l| l.fault.is_some() && l.at < end)
+        .map(|l| l.fault)
+        .collect();
+    assert!(
+        faulted.len() >= 4,
+        "the emulator injected faults while queries ran: {faulted:?} {:#?}",
+        summary(&log)
+    );
     eprintln!("2000 queries over {:?} while ARM met {} faults ({faulted:?}): {answered} answered, {lost} lost", end - start, faulted.len());
-    assert_eq!(lost, 0, "{lost} of 2000 queries unanswered ({answered} answered) while ARM faulted");
+    assert_eq!(
+        lost, 0,
+        "{lost} of 2000 queries unanswered ({answered} answered) while ARM faulted"
+    );
     // The mirror recovers after the faults.
     wait_reason(&f, "Programmed", Duration::from_secs(30));
 }
@@ -543,7 +705,11 @@ fn dry_run_prints_the_arm_calls_and_makes_none() {
     let path = w.dir.join("fleet.yaml");
     std::fs::write(&path, w.config(10, &["c1", "c2"])).unwrap();
     let out = run_cli(&["azure-sync", "--dry-run"], &path);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let profile_url = format!(
         "PUT {}/subscriptions/{SUB}/resourceGroups/rg-fleet/providers/Microsoft.Network/trafficmanagerprofiles/{}?api-version=2022-04-01",
@@ -551,14 +717,28 @@ fn dry_run_prints_the_arm_calls_and_makes_none() {
         profile_name()
     );
     assert!(text.contains(&profile_url), "{text}");
-    assert_eq!(text.matches("\nPUT ").count() + usize::from(text.starts_with("PUT ")), 4, "{text}");
+    assert_eq!(
+        text.matches("\nPUT ").count() + usize::from(text.starts_with("PUT ")),
+        4,
+        "{text}"
+    );
     assert!(text.contains("\"relativeName\": \"ns-web\""), "{text}");
-    assert!(w.emu.requests().is_empty() && w.emu.issued().is_empty(), "dry run made no request");
+    assert!(
+        w.emu.requests().is_empty() && w.emu.issued().is_empty(),
+        "dry run made no request"
+    );
 
     // --once does one real pass and reports the profile Programmed.
     let out = run_cli(&["azure-sync", "--once"], &path);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(status["profiles"]["ns/web"]["programmed"]["reason"], "Programmed");
+    assert_eq!(
+        status["profiles"]["ns/web"]["programmed"]["reason"],
+        "Programmed"
+    );
     assert_eq!(endpoints(&w.emu.profile(&profile_name()).unwrap()).len(), 3);
 }

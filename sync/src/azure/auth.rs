@@ -99,12 +99,17 @@ impl TokenSource {
             loop {
                 let Some(ts) = weak.upgrade() else { return };
                 let now = Instant::now();
-                let due = ts.refresh_at().await.unwrap_or(now + Duration::from_secs(1));
+                let due = ts
+                    .refresh_at()
+                    .await
+                    .unwrap_or(now + Duration::from_secs(1));
                 drop(ts);
                 // Never spin: at least 200 ms between checks, 1 s after a failed refresh.
                 tokio::time::sleep_until(due.max(now + Duration::from_millis(200)).into()).await;
                 let Some(ts) = weak.upgrade() else { return };
-                if ts.refresh_at().await.is_some_and(|r| Instant::now() >= r) && ts.token().await.is_err() {
+                if ts.refresh_at().await.is_some_and(|r| Instant::now() >= r)
+                    && ts.token().await.is_err()
+                {
                     drop(ts);
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
@@ -136,7 +141,11 @@ impl TokenSource {
                     lifetime / 5
                 };
                 let now = Instant::now();
-                debug!(method = self.method(), lifetime_s = lifetime.as_secs_f64(), "ARM token acquired");
+                debug!(
+                    method = self.method(),
+                    lifetime_s = lifetime.as_secs_f64(),
+                    "ARM token acquired"
+                );
                 *cache = Some(Cached {
                     token: token.clone(),
                     refresh_at: now + lifetime - margin,
@@ -185,12 +194,11 @@ impl TokenSource {
                 client_id,
                 token_file,
             } => {
-                let assertion = std::fs::read_to_string(token_file).map_err(|e| {
-                    AuthError::TokenFile {
+                let assertion =
+                    std::fs::read_to_string(token_file).map_err(|e| AuthError::TokenFile {
                         path: token_file.display().to_string(),
                         error: e.to_string(),
-                    }
-                })?;
+                    })?;
                 let assertion = Secret::new(assertion.trim());
                 self.post_form(
                     tenant_id,
@@ -212,7 +220,10 @@ impl TokenSource {
                 endpoint,
             } => {
                 let resource = format!("{}/", self.arm_endpoint);
-                let mut query = vec![("api-version", "2018-02-01"), ("resource", resource.as_str())];
+                let mut query = vec![
+                    ("api-version", "2018-02-01"),
+                    ("resource", resource.as_str()),
+                ];
                 if let Some(id) = client_id {
                     query.push(("client_id", id));
                 }

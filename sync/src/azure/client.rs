@@ -132,7 +132,10 @@ impl ArmClient {
         let resp = match result {
             Ok(r) => r,
             Err(e) => {
-                self.metrics.requests.with_label_values(&[method, "error"]).inc();
+                self.metrics
+                    .requests
+                    .with_label_values(&[method, "error"])
+                    .inc();
                 return Err(ArmError::Transport {
                     method,
                     path: call.path.clone(),

@@ -14,9 +14,8 @@ use fleetdns_config::azure::AzureMirror;
 use fleetdns_config::{Fleet, Profile, Protocol, Target};
 
 use super::model::{
-    DnsConfig, EndpointBody, EndpointProperties, EndpointType, Header, MonitorConfig,
-    ProfileBody, ProfileProperties, ProfileRef, StatusRange, MANAGED_BY, MANAGED_BY_TAG,
-    PROFILE_TAG,
+    DnsConfig, EndpointBody, EndpointProperties, EndpointType, Header, MonitorConfig, ProfileBody,
+    ProfileProperties, ProfileRef, StatusRange, MANAGED_BY, MANAGED_BY_TAG, PROFILE_TAG,
 };
 
 /// One profile as it should be in Azure.
@@ -89,7 +88,11 @@ fn profile(azure: &AzureMirror, p: &Profile) -> Option<DesiredProfile> {
                 .get(&format!("{}/{}/{}", e.cluster, p.namespace, e.service));
             let (kind, target, target_resource_id) = match pip {
                 Some(id) => (EndpointType::AzureEndpoints, None, Some(id.clone())),
-                None => (EndpointType::ExternalEndpoints, Some(target(&e.target)), None),
+                None => (
+                    EndpointType::ExternalEndpoints,
+                    Some(target(&e.target)),
+                    None,
+                ),
             };
             Some(DesiredEndpoint {
                 name: name.clone(),

@@ -30,9 +30,7 @@ pub struct NotOwned {
 /// Whether fleetdns owns an endpoint, judged by its name alone:
 /// `fleet-<uid>#<service>#<cluster>`.
 pub fn owns_endpoint(name: &str) -> bool {
-    name.len() > 6
-        && name[..6].eq_ignore_ascii_case("fleet-")
-        && name.matches('#').count() == 2
+    name.len() > 6 && name[..6].eq_ignore_ascii_case("fleet-") && name.matches('#').count() == 2
 }
 
 /// The calls that turn `observed` (the profile GET body, `None` for 404) into `desired`.
@@ -138,7 +136,7 @@ fn keep(e: &Value) -> Value {
     e
 }
 
-fn s<'a>(v: Option<&'a Value>) -> Option<&'a str> {
+fn s(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str)
 }
 
@@ -165,16 +163,16 @@ fn profile_equal(d: &DesiredProfile, o: &Value) -> bool {
         l
     };
     let want_list = |path: &[&str]| -> Vec<Value> {
-        let mut l = w(path).and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut l = w(path)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         l.sort_by_key(|v| v.to_string());
         l
     };
     let m = |k: &'static str| ["properties", "monitorConfig", k];
     let tags_ok = d.body.tags.iter().all(|(k, v)| {
-        o.get("tags")
-            .and_then(|t| t.get(k))
-            .and_then(Value::as_str)
-            == Some(v.as_str())
+        o.get("tags").and_then(|t| t.get(k)).and_then(Value::as_str) == Some(v.as_str())
     });
     tags_ok
         && same_ci(&["location"])
@@ -195,12 +193,13 @@ fn profile_equal(d: &DesiredProfile, o: &Value) -> bool {
 fn endpoint_equal(d: &DesiredEndpoint, o: &Value) -> bool {
     let p = &d.body.properties;
     let always = s(prop(o, "alwaysServe")).unwrap_or("Disabled");
-    eq_ci(p.target.as_deref(), s(prop(o, "target")).filter(|_| p.target.is_some()))
-        && eq_ci(
-            p.target_resource_id.as_deref(),
-            s(prop(o, "targetResourceId")),
-        )
-        && prop(o, "weight").and_then(Value::as_i64) == Some(p.weight)
+    eq_ci(
+        p.target.as_deref(),
+        s(prop(o, "target")).filter(|_| p.target.is_some()),
+    ) && eq_ci(
+        p.target_resource_id.as_deref(),
+        s(prop(o, "targetResourceId")),
+    ) && prop(o, "weight").and_then(Value::as_i64) == Some(p.weight)
         && s(prop(o, "endpointStatus")) == Some(p.endpoint_status)
         && always == p.always_serve.unwrap_or("Disabled")
 }
@@ -267,8 +266,15 @@ metadata: {name: svc, namespace: ns}
         assert_eq!(calls.len(), 3);
         assert!(calls[0].path.contains("/trafficmanagerprofiles/fleet-"));
         assert!(calls[1].path.contains("/ExternalEndpoints/fleet-"));
-        assert!(calls[2].path.contains("/AzureEndpoints/fleet-"), "{}", calls[2].path);
-        assert_eq!(calls[0].body.as_ref().unwrap()["properties"]["dnsConfig"]["relativeName"], "ns-web");
+        assert!(
+            calls[2].path.contains("/AzureEndpoints/fleet-"),
+            "{}",
+            calls[2].path
+        );
+        assert_eq!(
+            calls[0].body.as_ref().unwrap()["properties"]["dnsConfig"]["relativeName"],
+            "ns-web"
+        );
     }
 
     #[test]
@@ -292,7 +298,9 @@ metadata: {name: svc, namespace: ns}
         let calls = plan(d, Some(&obs)).unwrap();
         assert_eq!(calls.len(), 1, "{calls:?}");
         assert_eq!(calls[0].method, Method::Delete);
-        assert!(calls[0].path.ends_with("/ExternalEndpoints/fleet-abc%23svc%23gone"));
+        assert!(calls[0]
+            .path
+            .ends_with("/ExternalEndpoints/fleet-abc%23svc%23gone"));
     }
 
     #[test]
@@ -315,6 +323,8 @@ metadata: {name: svc, namespace: ns}
         assert_eq!(b["properties"]["monitorConfig"]["path"], "/");
         assert_eq!(b["tags"]["owner"], "team-a");
         assert_eq!(b["properties"]["endpoints"].as_array().unwrap().len(), 2);
-        assert!(b["properties"]["endpoints"][0]["properties"].get("endpointMonitorStatus").is_none());
+        assert!(b["properties"]["endpoints"][0]["properties"]
+            .get("endpointMonitorStatus")
+            .is_none());
     }
 }

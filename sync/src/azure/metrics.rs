@@ -21,23 +21,38 @@ impl Metrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let m = Self {
             requests: IntCounterVec::new(
-                Opts::new("fleetdns_azure_requests_total", "ARM requests sent, by method and HTTP status"),
+                Opts::new(
+                    "fleetdns_azure_requests_total",
+                    "ARM requests sent, by method and HTTP status",
+                ),
                 &["method", "code"],
             )?,
             programmed: IntGaugeVec::new(
-                Opts::new("fleetdns_azure_profile_programmed", "Programmed condition reason of each mirrored profile (1 = current)"),
+                Opts::new(
+                    "fleetdns_azure_profile_programmed",
+                    "Programmed condition reason of each mirrored profile (1 = current)",
+                ),
                 &["profile", "reason"],
             )?,
             monitor: IntGaugeVec::new(
-                Opts::new("fleetdns_azure_endpoint_monitor_status", "endpointMonitorStatus ARM reports for each mirrored endpoint (1 = current)"),
+                Opts::new(
+                    "fleetdns_azure_endpoint_monitor_status",
+                    "endpointMonitorStatus ARM reports for each mirrored endpoint (1 = current)",
+                ),
                 &["profile", "endpoint", "status"],
             )?,
             tokens: IntCounterVec::new(
-                Opts::new("fleetdns_azure_token_requests_total", "Token requests, by auth method and result"),
+                Opts::new(
+                    "fleetdns_azure_token_requests_total",
+                    "Token requests, by auth method and result",
+                ),
                 &["method", "result"],
             )?,
             reconciles: IntCounterVec::new(
-                Opts::new("fleetdns_azure_reconciles_total", "Reconcile passes, by result (converged or retry)"),
+                Opts::new(
+                    "fleetdns_azure_reconciles_total",
+                    "Reconcile passes, by result (converged or retry)",
+                ),
                 &["result"],
             )?,
         };

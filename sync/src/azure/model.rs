@@ -56,7 +56,10 @@ impl EndpointType {
 
     /// The `type` property: `Microsoft.Network/trafficManagerProfiles/<segment>`.
     pub fn resource_type(self) -> String {
-        format!("Microsoft.Network/trafficManagerProfiles/{}", self.segment())
+        format!(
+            "Microsoft.Network/trafficManagerProfiles/{}",
+            self.segment()
+        )
     }
 
     /// Parses a `type` as ARM echoes it (any case, e.g. `.../externalEndpoints`).
@@ -72,7 +75,11 @@ impl EndpointType {
 }
 
 /// Characters escaped in a path segment (endpoint names contain `#`).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 fn seg(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()

@@ -116,7 +116,10 @@ pub async fn run(
         let wait = match &f.azure {
             None => None,
             Some(a) => {
-                if !current.as_ref().is_some_and(|m| same_client(&m.settings, a)) {
+                if !current
+                    .as_ref()
+                    .is_some_and(|m| same_client(&m.settings, a))
+                {
                     match mirror(a, &metrics) {
                         Ok(m) => current = Some(m),
                         Err(e) => warn!(error = %e, "cannot build the ARM HTTP client"),
@@ -243,7 +246,9 @@ async fn profile(client: &ArmClient, d: &DesiredProfile) -> ProfileStatus {
 }
 
 fn is_desired(d: &DesiredProfile, name: &str) -> bool {
-    d.endpoints.iter().any(|e| e.name.eq_ignore_ascii_case(name))
+    d.endpoints
+        .iter()
+        .any(|e| e.name.eq_ignore_ascii_case(name))
 }
 
 /// Reads fqdn and the desired endpoints' monitor status from a profile GET body.

@@ -113,11 +113,17 @@ mod tests {
 
     #[test]
     fn maps_codes_like_fleet_networking() {
-        assert_eq!(Programmed::from_error(&status(409)).reason, Reason::DNSNameNotAvailable);
+        assert_eq!(
+            Programmed::from_error(&status(409)).reason,
+            Reason::DNSNameNotAvailable
+        );
         assert_eq!(Programmed::from_error(&status(400)).reason, Reason::Invalid);
         assert_eq!(Programmed::from_error(&status(403)).reason, Reason::Invalid);
         assert_eq!(Programmed::from_error(&status(429)).reason, Reason::Pending);
         assert_eq!(Programmed::from_error(&status(503)).reason, Reason::Pending);
-        assert_eq!(Programmed::from_error(&status(503)).status, ConditionStatus::Unknown);
+        assert_eq!(
+            Programmed::from_error(&status(503)).status,
+            ConditionStatus::Unknown
+        );
     }
 }

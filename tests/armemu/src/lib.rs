@@ -257,7 +257,10 @@ fn reply(status: u16, body: &Value) -> Resp {
 }
 
 fn cloud_error(status: u16, code: &str, message: &str) -> Resp {
-    reply(status, &json!({"error": {"code": code, "message": message}}))
+    reply(
+        status,
+        &json!({"error": {"code": code, "message": message}}),
+    )
 }
 
 #[derive(Debug)]
@@ -300,7 +303,13 @@ async fn handle(
     } else {
         match serde_json::from_slice(&bytes) {
             Ok(v) => Some(v),
-            Err(e) => return Ok(cloud_error(400, "InvalidRequestContent", &format!("body is not JSON: {e}"))),
+            Err(e) => {
+                return Ok(cloud_error(
+                    400,
+                    "InvalidRequestContent",
+                    &format!("body is not JSON: {e}"),
+                ))
+            }
         }
     };
     let now = Instant::now();
@@ -329,7 +338,11 @@ async fn handle(
             let left = w.throttled_until.map_or(1, |t| (t - now).as_secs().max(1));
             entry.status = 429;
             w.log.push(entry);
-            let mut r = cloud_error(429, "TooManyRequests", "throttled; retry after the Retry-After interval");
+            let mut r = cloud_error(
+                429,
+                "TooManyRequests",
+                "throttled; retry after the Retry-After interval",
+            );
             r.headers_mut().insert("retry-after", left.into());
             return Ok(r);
         }
@@ -350,7 +363,11 @@ async fn handle(
         Some(Fault::ServerError) => {
             entry.status = 500;
             world.lock().expect("world lock").log.push(entry);
-            return Ok(cloud_error(500, "InternalServerError", "injected server error"));
+            return Ok(cloud_error(
+                500,
+                "InternalServerError",
+                "injected server error",
+            ));
         }
         Some(Fault::Reset) => {
             world.lock().expect("world lock").log.push(entry);
@@ -366,16 +383,25 @@ async fn handle(
         .is_some_and(|exp| Instant::now() < *exp);
     let resp = if !authorized {
         let (code, msg) = if bearer.is_some() {
-            ("ExpiredAuthenticationToken", "The access token expired or is unknown.")
+            (
+                "ExpiredAuthenticationToken",
+                "The access token expired or is unknown.",
+            )
         } else {
-            ("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+            (
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+            )
         };
         (401, json!({"error": {"code": code, "message": msg}}))
     } else {
         match swagger.check_request(&method, &path, &query, body.as_ref()) {
             Err(errors) => {
                 entry.invalid = errors.clone();
-                (400, json!({"error": {"code": "InvalidRequestContent", "message": errors.join("; ")}}))
+                (
+                    400,
+                    json!({"error": {"code": "InvalidRequestContent", "message": errors.join("; ")}}),
+                )
             }
             Ok(m) => arm(&mut w, &m, body.unwrap_or(Value::Null)),
         }
@@ -407,9 +433,17 @@ fn arm(w: &mut World, m: &swagger::Matched, body: Value) -> (u16, Value) {
         p(m, "resourceGroupName"),
         p(m, "profileName")
     );
-    let not_found = || (404, json!({"error": {"code": "NotFound", "message": "The resource was not found."}}));
+    let not_found = || {
+        (
+            404,
+            json!({"error": {"code": "NotFound", "message": "The resource was not found."}}),
+        )
+    };
     match m.operation_id.as_str() {
-        "Profiles_Get" => w.profiles.get(&key).map_or_else(not_found, |v| (200, v.clone())),
+        "Profiles_Get" => w
+            .profiles
+            .get(&key)
+            .map_or_else(not_found, |v| (200, v.clone())),
         "Profiles_Delete" => match w.profiles.remove(&key) {
             Some(_) => (200, json!({})),
             None => (204, Value::Null),
@@ -427,10 +461,16 @@ fn arm(w: &mut World, m: &swagger::Matched, body: Value) -> (u16, Value) {
                             .is_some_and(|r| r.eq_ignore_ascii_case(&relative))
                 });
             if relative.is_empty() {
-                return (400, json!({"error": {"code": "BadRequest", "message": "dnsConfig.relativeName is required."}}));
+                return (
+                    400,
+                    json!({"error": {"code": "BadRequest", "message": "dnsConfig.relativeName is required."}}),
+                );
             }
             if clash {
-                return (409, json!({"error": {"code": "Conflict", "message": format!("Domain name {relative}.{ATM_DOMAIN} is not available. Please choose a different DNS prefix")}}));
+                return (
+                    409,
+                    json!({"error": {"code": "Conflict", "message": format!("Domain name {relative}.{ATM_DOMAIN} is not available. Please choose a different DNS prefix")}}),
+                );
             }
             let old = w.profiles.get(&key).cloned();
             let mut v = body;
@@ -440,7 +480,11 @@ fn arm(w: &mut World, m: &swagger::Matched, body: Value) -> (u16, Value) {
             let props = &mut v["properties"];
             props["dnsConfig"]["fqdn"] = format!("{relative}.{ATM_DOMAIN}").into();
             let mc = &mut props["monitorConfig"];
-            for (k, d) in [("intervalInSeconds", 30), ("timeoutInSeconds", 10), ("toleratedNumberOfFailures", 3)] {
+            for (k, d) in [
+                ("intervalInSeconds", 30),
+                ("timeoutInSeconds", 10),
+                ("toleratedNumberOfFailures", 3),
+            ] {
                 if mc.get(k).is_none() {
                     mc[k] = d.into();
                 }
@@ -448,11 +492,22 @@ fn arm(w: &mut World, m: &swagger::Matched, body: Value) -> (u16, Value) {
             let mut eps = Vec::new();
             for e in props["endpoints"].as_array().cloned().unwrap_or_default() {
                 let name = e["name"].as_str().unwrap_or_default().to_string();
-                let kind = e["type"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_string();
+                let kind = e["type"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
                 let prev = old.as_ref().and_then(|o| find_endpoint(o, &name)).cloned();
                 match endpoint(&id, &kind, &name, e, prev.as_ref()) {
                     Ok(e) => eps.push(e),
-                    Err(msg) => return (400, json!({"error": {"code": "BadRequest", "message": msg}})),
+                    Err(msg) => {
+                        return (
+                            400,
+                            json!({"error": {"code": "BadRequest", "message": msg}}),
+                        )
+                    }
                 }
             }
             props["endpoints"] = eps.into();
@@ -471,8 +526,12 @@ fn arm(w: &mut World, m: &swagger::Matched, body: Value) -> (u16, Value) {
                 .as_array_mut()
                 .expect("normalized profile has endpoints");
             let pos = list.iter().position(|e| {
-                e["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(&name))
-                    && e["type"].as_str().is_some_and(|t| t.to_ascii_lowercase().ends_with(&kind.to_ascii_lowercase()))
+                e["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+                    && e["type"].as_str().is_some_and(|t| {
+                        t.to_ascii_lowercase().ends_with(&kind.to_ascii_lowercase())
+                    })
             });
             match m.operation_id.as_str() {
                 "Endpoints_Get" => pos.map_or_else(not_found, |i| (200, list[i].clone())),
@@ -486,21 +545,41 @@ fn arm(w: &mut World, m: &swagger::Matched, body: Value) -> (u16, Value) {
                 },
                 _ => {
                     let body_type = body["type"].as_str().unwrap_or_default();
-                    if !body_type.is_empty() && !body_type.to_ascii_lowercase().ends_with(&format!("/{}", kind.to_ascii_lowercase())) {
-                        return (400, json!({"error": {"code": "BadRequest", "message": format!("endpoint type {body_type} does not match the URL's {kind}")}}));
+                    if !body_type.is_empty()
+                        && !body_type
+                            .to_ascii_lowercase()
+                            .ends_with(&format!("/{}", kind.to_ascii_lowercase()))
+                    {
+                        return (
+                            400,
+                            json!({"error": {"code": "BadRequest", "message": format!("endpoint type {body_type} does not match the URL's {kind}")}}),
+                        );
                     }
                     let prev = pos.map(|i| list[i].clone());
                     let e = match endpoint(&id, &kind, &name, body, prev.as_ref()) {
                         Ok(e) => e,
-                        Err(msg) => return (400, json!({"error": {"code": "BadRequest", "message": msg}})),
+                        Err(msg) => {
+                            return (
+                                400,
+                                json!({"error": {"code": "BadRequest", "message": msg}}),
+                            )
+                        }
                     };
-                    let target = e["properties"]["target"].as_str().unwrap_or_default().to_ascii_lowercase();
+                    let target = e["properties"]["target"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
                     let dup = list.iter().enumerate().any(|(i, x)| {
                         Some(i) != pos
-                            && x["properties"]["target"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(&target))
+                            && x["properties"]["target"]
+                                .as_str()
+                                .is_some_and(|t| t.eq_ignore_ascii_case(&target))
                     });
                     if dup {
-                        return (400, json!({"error": {"code": "BadRequest", "message": "Endpoint target must be unique in the profile."}}));
+                        return (
+                            400,
+                            json!({"error": {"code": "BadRequest", "message": "Endpoint target must be unique in the profile."}}),
+                        );
                     }
                     match pos {
                         Some(i) => list[i] = e.clone(),
@@ -511,7 +590,10 @@ fn arm(w: &mut World, m: &swagger::Matched, body: Value) -> (u16, Value) {
                 }
             }
         }
-        other => (400, json!({"error": {"code": "NotEmulated", "message": format!("operation {other} is not emulated")}})),
+        other => (
+            400,
+            json!({"error": {"code": "NotEmulated", "message": format!("operation {other} is not emulated")}}),
+        ),
     }
 }
 
@@ -519,11 +601,21 @@ fn find_endpoint<'a>(profile: &'a Value, name: &str) -> Option<&'a Value> {
     profile["properties"]["endpoints"]
         .as_array()?
         .iter()
-        .find(|e| e["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        .find(|e| {
+            e["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
 }
 
 /// Normalizes an endpoint as ARM stores it: id, echoed type, defaults, computed status.
-fn endpoint(profile_id: &str, kind: &str, name: &str, mut e: Value, prev: Option<&Value>) -> Result<Value, String> {
+fn endpoint(
+    profile_id: &str,
+    kind: &str,
+    name: &str,
+    mut e: Value,
+    prev: Option<&Value>,
+) -> Result<Value, String> {
     let lower = match kind.to_ascii_lowercase().as_str() {
         "azureendpoints" => "azureEndpoints",
         "externalendpoints" => "externalEndpoints",
@@ -536,9 +628,15 @@ fn endpoint(profile_id: &str, kind: &str, name: &str, mut e: Value, prev: Option
     }
     let has_rid = props.get("targetResourceId").is_some();
     match lower {
-        "externalEndpoints" if has_rid => return Err("targetResourceId is not allowed for ExternalEndpoints.".into()),
-        "externalEndpoints" if props.get("target").is_none() => return Err("target is required for ExternalEndpoints.".into()),
-        "azureEndpoints" if !has_rid => return Err("targetResourceId is required for AzureEndpoints.".into()),
+        "externalEndpoints" if has_rid => {
+            return Err("targetResourceId is not allowed for ExternalEndpoints.".into())
+        }
+        "externalEndpoints" if props.get("target").is_none() => {
+            return Err("target is required for ExternalEndpoints.".into())
+        }
+        "azureEndpoints" if !has_rid => {
+            return Err("targetResourceId is required for AzureEndpoints.".into())
+        }
         "azureEndpoints" => {
             let rid = props["targetResourceId"].as_str().unwrap_or_default();
             let label = rid.rsplit('/').next().unwrap_or("pip").to_ascii_lowercase();
@@ -578,7 +676,11 @@ fn monitor_status(profile: &mut Value) {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|e| e["properties"]["endpointMonitorStatus"].as_str().map(str::to_string))
+        .filter_map(|e| {
+            e["properties"]["endpointMonitorStatus"]
+                .as_str()
+                .map(str::to_string)
+        })
         .collect();
     let has = |s: &str| statuses.iter().any(|x| x == s);
     let status = if profile["properties"]["profileStatus"] == "Disabled" {
@@ -614,7 +716,12 @@ fn token_endpoint(world: &Arc<Mutex<World>>, body: &[u8]) -> Resp {
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
-    let bad = |status: u16, code: &str| reply(status, &json!({"error": code, "error_description": format!("emulator: {code}")}));
+    let bad = |status: u16, code: &str| {
+        reply(
+            status,
+            &json!({"error": code, "error_description": format!("emulator: {code}")}),
+        )
+    };
     if get("grant_type") != "client_credentials" {
         return bad(400, "unsupported_grant_type");
     }
@@ -629,27 +736,43 @@ fn token_endpoint(world: &Arc<Mutex<World>>, body: &[u8]) -> Resp {
             }
         }
         ("clientSecret", None)
-    } else if get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    } else if get("client_assertion_type")
+        == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
         && !get("client_assertion").is_empty()
     {
-        ("workloadIdentity", Some(get("client_assertion").to_string()))
+        (
+            "workloadIdentity",
+            Some(get("client_assertion").to_string()),
+        )
     } else {
         return bad(401, "invalid_client");
     };
     let (token, life) = new_token(&mut w, method, assertion);
-    reply(200, &json!({"token_type": "Bearer", "expires_in": life, "ext_expires_in": life, "access_token": token}))
+    reply(
+        200,
+        &json!({"token_type": "Bearer", "expires_in": life, "ext_expires_in": life, "access_token": token}),
+    )
 }
 
 fn imds(world: &Arc<Mutex<World>>, headers: &hyper::HeaderMap, query: &[(String, String)]) -> Resp {
     let q = |k: &str| query.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
     if headers.get("metadata").and_then(|v| v.to_str().ok()) != Some("true") {
-        return reply(400, &json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}));
+        return reply(
+            400,
+            &json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),
+        );
     }
     if q("api-version") != Some("2018-02-01") || q("resource").is_none_or(str::is_empty) {
-        return reply(400, &json!({"error": "invalid_request", "error_description": "api-version 2018-02-01 and resource are required"}));
+        return reply(
+            400,
+            &json!({"error": "invalid_request", "error_description": "api-version 2018-02-01 and resource are required"}),
+        );
     }
     let mut w = world.lock().expect("world lock");
     let (token, life) = new_token(&mut w, "managedIdentity", None);
     let resource = q("resource").unwrap_or_default();
-    reply(200, &json!({"access_token": token, "expires_in": life.to_string(), "expires_on": "0", "resource": resource, "token_type": "Bearer"}))
+    reply(
+        200,
+        &json!({"access_token": token, "expires_in": life.to_string(), "expires_on": "0", "resource": resource, "token_type": "Bearer"}),
+    )
 }

@@ -72,10 +72,14 @@ impl Swagger {
     ) -> Result<Matched, Vec<String>> {
         let segs = segments(path);
         let mut errors = Vec::new();
-        let Some((template, item, params)) = self.paths.iter().find_map(|(t, item)| {
-            match_path(t, &segs).map(|p| (t, item, p))
-        }) else {
-            return Err(vec![format!("no operation in the swagger has the path {path}")]);
+        let Some((template, item, params)) = self
+            .paths
+            .iter()
+            .find_map(|(t, item)| match_path(t, &segs).map(|p| (t, item, p)))
+        else {
+            return Err(vec![format!(
+                "no operation in the swagger has the path {path}"
+            )]);
         };
         let Some(op) = item.get(method.to_ascii_lowercase()) else {
             return Err(vec![format!(
@@ -91,10 +95,20 @@ impl Swagger {
             match p["in"].as_str() {
                 Some("path") => {
                     let v = params.get(name).and_then(Value::as_str).unwrap_or_default();
-                    self.check_scalar(&p, &Value::String(v.to_string()), &format!("path parameter {name}"), &mut errors);
+                    self.check_scalar(
+                        &p,
+                        &Value::String(v.to_string()),
+                        &format!("path parameter {name}"),
+                        &mut errors,
+                    );
                 }
                 Some("query") => match query.iter().find(|(k, _)| k == name) {
-                    Some((_, v)) => self.check_scalar(&p, &Value::String(v.clone()), &format!("query parameter {name}"), &mut errors),
+                    Some((_, v)) => self.check_scalar(
+                        &p,
+                        &Value::String(v.clone()),
+                        &format!("query parameter {name}"),
+                        &mut errors,
+                    ),
                     None if required => errors.push(format!("query parameter {name} is required")),
                     None => {}
                 },
@@ -134,7 +148,13 @@ impl Swagger {
     }
 
     /// Checks a response body against the operation's schema for `status`.
-    pub fn check_response(&self, method: &str, path: &str, status: u16, body: &Value) -> Vec<String> {
+    pub fn check_response(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        body: &Value,
+    ) -> Vec<String> {
         let segs = segments(path);
         let Some(op) = self
             .paths
@@ -164,9 +184,15 @@ impl Swagger {
             return self.doc["parameters"][local].clone();
         }
         match r.rsplit('/').next().unwrap_or_default() {
-            "ApiVersionParameter" => serde_json::json!({"name": "api-version", "in": "query", "required": true, "type": "string", "enum": [self.api_version()]}),
-            "SubscriptionIdParameter" => serde_json::json!({"name": "subscriptionId", "in": "path", "required": true, "type": "string", "format": "uuid"}),
-            "ResourceGroupNameParameter" => serde_json::json!({"name": "resourceGroupName", "in": "path", "required": true, "type": "string", "minLength": 1, "maxLength": 90, "x-pattern": "resource-group"}),
+            "ApiVersionParameter" => {
+                serde_json::json!({"name": "api-version", "in": "query", "required": true, "type": "string", "enum": [self.api_version()]})
+            }
+            "SubscriptionIdParameter" => {
+                serde_json::json!({"name": "subscriptionId", "in": "path", "required": true, "type": "string", "format": "uuid"})
+            }
+            "ResourceGroupNameParameter" => {
+                serde_json::json!({"name": "resourceGroupName", "in": "path", "required": true, "type": "string", "minLength": 1, "maxLength": 90, "x-pattern": "resource-group"})
+            }
             other => serde_json::json!({"name": other, "in": "unknown"}),
         }
     }
@@ -191,7 +217,9 @@ impl Swagger {
             }
         }
         if p["x-pattern"] == "resource-group"
-            && !s.chars().all(|c| c.is_alphanumeric() || "-_.()".contains(c))
+            && !s
+                .chars()
+                .all(|c| c.is_alphanumeric() || "-_.()".contains(c))
         {
             errors.push(format!("{at} is {s:?}; allowed: ^[-\\w\\._\\(\\)]+$"));
         }
@@ -295,7 +323,10 @@ impl Swagger {
                     _ => v.as_i64().is_some(),
                 };
                 if !ok {
-                    errors.push(format!("{at}: expected an integer ({}), got {v}", s["format"].as_str().unwrap_or("int64")));
+                    errors.push(format!(
+                        "{at}: expected an integer ({}), got {v}",
+                        s["format"].as_str().unwrap_or("int64")
+                    ));
                 }
             }
             Some("number") if !v.is_number() => {
@@ -330,7 +361,9 @@ fn kind(v: &Value) -> &'static str {
 pub fn is_uuid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
-        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+        && parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn segments(path: &str) -> Vec<String> {
@@ -391,11 +424,21 @@ mod tests {
         assert!(all.contains("fqdn is read-only"), "{all}");
         assert!(all.contains("bogus is not a property"), "{all}");
         let e = sw()
-            .check_request("GET", P, &[("api-version".into(), "2018-08-01".into())], None)
+            .check_request(
+                "GET",
+                P,
+                &[("api-version".into(), "2018-08-01".into())],
+                None,
+            )
             .unwrap_err();
         assert!(e[0].contains("api-version"), "{e:?}");
         let e = sw()
-            .check_request("PUT", &format!("{P}/FooEndpoints/e"), &q(), Some(&serde_json::json!({})))
+            .check_request(
+                "PUT",
+                &format!("{P}/FooEndpoints/e"),
+                &q(),
+                Some(&serde_json::json!({})),
+            )
             .unwrap_err();
         assert!(e.join(" ").contains("endpointType"), "{e:?}");
     }
