@@ -71,8 +71,14 @@ pub fn run(args: AzureSyncArgs) -> anyhow::Result<ExitCode> {
         let shutdown = CancellationToken::new();
         {
             let shutdown = shutdown.clone();
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .context("installing the SIGTERM handler")?;
             tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
                 shutdown.cancel();
             });
         }

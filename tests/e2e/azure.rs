@@ -439,9 +439,10 @@ fn removing_a_clusters_export_deletes_its_endpoint() {
 #[test]
 fn hand_made_drift_is_corrected_and_foreign_endpoints_are_left_alone() {
     let w = World::new(Auth::ClientSecret, 1);
-    let _f = w.start(&w.config(10, &["c1", "c2"]));
+    let f = w.start(&w.config(10, &["c1", "c2"]));
     converged(&w.emu);
     let svc_c1 = endpoint_name("web-svc", "svc", "c1");
+    let svc_c2 = endpoint_name("web-svc", "svc", "c2");
     let foreign = serde_json::json!({
         "name": "manual-ep",
         "id": "x",
@@ -464,6 +465,12 @@ fn hand_made_drift_is_corrected_and_foreign_endpoints_are_left_alone() {
         eps.push(lookalike);
         p["properties"]["monitorConfig"]["path"] = "/by-hand".into();
         p["tags"]["owner"] = "team-a".into();
+        // Traffic Manager's own probes found svc on c2 healthy.
+        for e in p["properties"]["endpoints"].as_array_mut().unwrap() {
+            if e["name"] == svc_c2.as_str() {
+                e["properties"]["endpointMonitorStatus"] = "Online".into();
+            }
+        }
     });
     w.emu.clear_log();
     let p = wait_profile(&w.emu, "drift corrected", Duration::from_secs(20), |p| {
@@ -478,6 +485,19 @@ fn hand_made_drift_is_corrected_and_foreign_endpoints_are_left_alone() {
         "a name without the fleet pattern is not owned"
     );
     assert_eq!(p["tags"]["owner"], "team-a", "foreign tags kept");
+    // The monitor status ARM reports is read back into /status and the metrics.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while azure_status(&f)["endpoints"][&svc_c2] != "Online" {
+        assert!(
+            Instant::now() < deadline,
+            "endpointMonitorStatus Online never read back: {:#}",
+            azure_status(&f)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let metrics = http_get(f.admin, "/metrics");
+    let line = format!("fleetdns_azure_endpoint_monitor_status{{endpoint=\"{svc_c2}\",profile=\"ns/web\",status=\"Online\"}} 1");
+    assert!(metrics.contains(&line), "{line}\n{metrics}");
     let log = w.emu.requests();
     assert!(
         !log.iter()
