@@ -43,6 +43,7 @@ struct World {
     octet: u8,
     auth: Auth,
     resync: u64,
+    rps: u32,
 }
 
 impl World {
@@ -59,6 +60,7 @@ impl World {
             octet,
             auth,
             resync,
+            rps: 50,
         }
     }
 
@@ -93,7 +95,7 @@ spec:
     subscriptionId: {SUB}
     armEndpoint: '{url}'
     authorityHost: '{url}'
-    maxRequestsPerSecond: 50
+    maxRequestsPerSecond: {rps}
     resyncIntervalSeconds: {resync}
     auth: {auth}
   clusters:
@@ -127,6 +129,7 @@ kind: ServiceExport
 metadata: {{name: api, namespace: ns}}
 ",
             resync = self.resync,
+            rps = self.rps,
             auth = self.auth_yaml(),
         );
         for cluster in svc_exports {
@@ -772,4 +775,27 @@ fn dry_run_prints_the_arm_calls_and_makes_none() {
         "Programmed"
     );
     assert_eq!(endpoints(&w.emu.profile(&profile_name()).unwrap()).len(), 3);
+}
+
+#[test]
+fn the_request_rate_is_bounded_by_max_requests_per_second() {
+    let mut w = World::new(Auth::ClientSecret, 300);
+    w.rps = 4;
+    let _f = w.start(&w.config(10, &["c1", "c2"]));
+    converged(&w.emu);
+    let log = w.emu.requests();
+    assert_eq!(
+        log.len(),
+        5,
+        "GET, profile PUT, 3 endpoint PUTs: {:#?}",
+        summary(&log)
+    );
+    for pair in log.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        // 1/4 s apart, less a little for the emulator's own clock reading.
+        assert!(
+            gap >= Duration::from_millis(240),
+            "requests {gap:?} apart with maxRequestsPerSecond 4"
+        );
+    }
 }
