@@ -23,6 +23,8 @@ pub struct Admin {
     pub ready: Arc<AtomicBool>,
     pub fleet: watch::Receiver<Arc<Fleet>>,
     pub health: watch::Receiver<Arc<Health>>,
+    /// The Azure mirror's last pass (empty when the fleet has no `azure` section).
+    pub azure: watch::Receiver<Arc<fleetdns_sync::azure::MirrorStatus>>,
 }
 
 pub async fn serve(listener: TcpListener, admin: Admin, shutdown: CancellationToken) {
@@ -44,11 +46,11 @@ async fn route(req: Request<Incoming>, admin: Admin) -> Response<Full<Bytes>> {
         "/status" => {
             let fleet = admin.fleet.borrow().clone();
             let health = admin.health.borrow().clone();
-            text(
-                200,
-                "application/json",
-                status_json(&fleet, &health).to_string(),
-            )
+            let mut json = status_json(&fleet, &health);
+            if fleet.azure.is_some() {
+                json["azure"] = crate::azure::status_json(&admin.azure.borrow());
+            }
+            text(200, "application/json", json.to_string())
         }
         _ => text(
             404,

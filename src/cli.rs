@@ -30,6 +30,23 @@ pub enum Command {
     /// Print the CustomResourceDefinitions fleetdns reads (TrafficManagerProfile,
     /// TrafficManagerBackend, ServiceExport), generated from its Rust types, as YAML.
     Crds,
+    /// Mirror the fleet in a config file to Azure Traffic Manager (needs spec.azure),
+    /// without serving DNS. `serve` does the same in the background.
+    AzureSync(AzureSyncArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AzureSyncArgs {
+    /// The config file (multi-document YAML).
+    #[arg(long, short = 'c')]
+    pub config: PathBuf,
+    /// Print the ARM calls a first sync into an empty subscription would make
+    /// (method, URL with api-version, JSON body) and make none, not even a token request.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// One reconcile pass, print the status as JSON, exit 0 when every profile is Programmed.
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Args, Debug)]

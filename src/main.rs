@@ -2,9 +2,11 @@
 //!
 //! `serve` runs the authoritative DNS server on a config file and reloads it on
 //! change or SIGHUP; `check` validates a config file and prints what would be
-//! served. All logic lives in the `config` and `dns` crates; this is plumbing.
+//! served; `azure-sync` mirrors the fleet to Azure Traffic Manager. All logic
+//! lives in the library crates; this is plumbing.
 
 mod admin;
+mod azure;
 mod check;
 mod cli;
 mod demo_backend;
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => check::run(args),
         cli::Command::DemoBackend(args) => demo_backend::run(args),
         cli::Command::Crds => kubernetes::print_crds(),
+        cli::Command::AzureSync(args) => azure::run(args),
     };
     match result {
         Ok(code) => code,

@@ -6,6 +6,8 @@
 //!                            ▼                      ▼
 //!                         prober ─watch<Arc<Health>>─► compile ─► ArcSwap<Zone> ─► DNS (UDP/TCP)
 //! ```
+//! The Azure Traffic Manager mirror (`src/azure.rs`) runs as one more task on the
+//! fleet channel; it never sits on the answer path.
 //! The config is validated before any socket is bound. Reloads come from file
 //! changes and SIGHUP; a broken file keeps the last good zone serving. The zone is
 //! recompiled when the fleet changes or an endpoint's state changes, never for a
@@ -208,11 +210,13 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
             .await;
         });
     }
+    let azure = crate::azure::spawn(&mut tasks, fleet_rx.clone(), &registry, shutdown.clone())?;
     let admin = Admin {
         registry,
         ready: ready.clone(),
         fleet: fleet_rx,
         health: health_rx,
+        azure,
     };
     tasks.spawn(admin::serve(admin_listener, admin, shutdown.clone()));
 

@@ -15,8 +15,10 @@
 //! - [`validate`]: inputs → `Fleet` or diagnostics.
 //! - [`file`]: the file source (parse, validate, watch).
 //! - [`kubernetes`]: the live source (hub and member clusters, watched).
+//! - [`azure`]: the optional Azure Traffic Manager mirror settings, validated.
 #![forbid(unsafe_code)]
 
+pub mod azure;
 pub mod crd;
 pub mod diagnostic;
 pub mod document;

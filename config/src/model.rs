@@ -22,6 +22,9 @@ pub struct Fleet {
     pub trusted_networks: Vec<ipnet::IpNet>,
     /// Admin HTTP listen address.
     pub admin_listen: SocketAddr,
+    /// The Azure Traffic Manager mirror, when the settings have an `azure` section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azure: Option<crate::azure::AzureMirror>,
     /// Where the fleet comes from when it is read live from Kubernetes.
     pub kubernetes: Option<KubernetesSettings>,
     /// The upstream objects behind this fleet and what became of each (status

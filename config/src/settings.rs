@@ -53,6 +53,9 @@ pub struct SettingsSpec {
     /// The admin HTTP server (/metrics, /healthz, /readyz, /status).
     #[serde(default)]
     pub admin: AdminSpec,
+    /// Mirror the fleet to Azure Traffic Manager over ARM (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure: Option<crate::azure::AzureSpec>,
     /// Read the fleet live from Kubernetes instead of from this file.
     #[serde(default)]
     pub kubernetes: Option<KubernetesSpec>,
@@ -193,4 +196,13 @@ pub struct ServiceSpec {
     /// `status.loadBalancer.ingress` of the Service: at most one IPv4 and one IPv6
     /// address, or one host name.
     pub load_balancer: Vec<String>,
+    /// ARM id of the public IP behind the load balancer (fleet-networking's
+    /// `publicIPResourceID`); when set, the Azure mirror makes an AzureEndpoints
+    /// endpoint with `targetResourceId` instead of an ExternalEndpoints one.
+    #[serde(
+        default,
+        rename = "publicIPResourceID",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub public_ip_resource_id: Option<String>,
 }

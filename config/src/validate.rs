@@ -111,6 +111,7 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
         .kubernetes
         .as_ref()
         .map(|k| kubernetes(settings_doc, k, diags));
+    let azure = crate::azure::validate(settings_doc, settings, inputs, diags);
     let mut fleet = Fleet {
         zone,
         listen,
@@ -119,6 +120,7 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
         admin_listen,
         kubernetes,
         observed: Default::default(),
+        azure,
     };
     if settings.spec.soa.serial.is_none() {
         fleet.zone.soa.serial = content_serial(&fleet);

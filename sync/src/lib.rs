@@ -4,4 +4,5 @@
 //! to Kubernetes objects, and the mirror of the fleet into Azure Traffic Manager. Both read only the
 //! `Fleet` and `Health` snapshots (DESIGN.md §2); neither reads a source directly.
 
+pub mod azure;
 pub mod status;

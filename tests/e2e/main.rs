@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `fleetdns` binary on loopback, real sockets, real
 //! third-party tools. One test binary, one module per topic.
 
+mod azure;
 mod cli;
 mod conformance;
 mod deploy;

@@ -23,6 +23,10 @@ use crate::settings::{ClusterSpec, ServiceSpec, SettingsDocument};
 use crate::validate::{self, CLUSTERS_ANNOTATION};
 use crate::{crd, weight};
 
+/// Annotation on a member Service: the ARM id of its public IP, for the Azure
+/// mirror's AzureEndpoints (fleet-networking looks the IP up in Azure; fleetdns is told).
+pub const PUBLIC_IP_ANNOTATION: &str = "fleetdns.io/public-ip-resource-id";
+
 /// Kinds of objects the watchers collect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Resource {
@@ -100,6 +104,11 @@ pub fn compose(
                     namespace: ns.clone(),
                     name: name.clone(),
                     load_balancer: ingress,
+                    public_ip_resource_id: svc
+                        .pointer("/metadata/annotations")
+                        .and_then(|a| a.get(PUBLIC_IP_ANNOTATION))
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
                 });
             }
         }
