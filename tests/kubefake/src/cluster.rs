@@ -29,11 +29,30 @@ pub struct FakeCluster {
     shared: Arc<Shared>,
     handle: tokio::runtime::Handle,
     /// Cancels the accept loop; None while stopped.
-    listening: Arc<Mutex<Option<CancellationToken>>>,
+    listening: Arc<Mutex<Option<Listening>>>,
     /// Bumped by every stop/resume/restart so a delayed rebind of an older restart is void.
     epoch: Arc<AtomicU64>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A running accept loop: cancel `stop`, then `done` disconnects once the listening socket
+/// is closed.
+struct Listening {
+    stop: CancellationToken,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+/// Spawns the accept loop on the current runtime.
+fn spawn_serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) -> Listening {
+    let stop = CancellationToken::new();
+    let (done_tx, done) = std::sync::mpsc::channel::<()>();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        serve(listener, shared, token).await;
+        drop(done_tx);
+    });
+    Listening { stop, done }
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
@@ -123,10 +142,7 @@ impl FakeCluster {
     fn listen(&self, listener: std::net::TcpListener) -> Result<(), Error> {
         let _guard = self.handle.enter();
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let stop = CancellationToken::new();
-        self.handle
-            .spawn(serve(listener, self.shared.clone(), stop.clone()));
-        *lock(&self.listening) = Some(stop);
+        *lock(&self.listening) = Some(spawn_serve(listener, self.shared.clone()));
         Ok(())
     }
 
@@ -160,11 +176,14 @@ impl FakeCluster {
     }
 
     /// Stops listening and drops every connection: the cluster is unreachable (connection
-    /// refused) until [`FakeCluster::resume`]. Stored objects are kept.
+    /// refused) until [`FakeCluster::resume`]. Stored objects are kept. Returns once the
+    /// listening socket is closed (waits at most a second for the server thread).
     pub fn stop(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        if let Some(t) = lock(&self.listening).take() {
-            t.cancel();
+        let listening = lock(&self.listening).take();
+        if let Some(l) = listening {
+            l.stop.cancel();
+            let _ = l.done.recv_timeout(Duration::from_secs(1));
         }
         self.drop_connections();
     }
@@ -198,12 +217,14 @@ impl FakeCluster {
 
     /// Simulates an apiserver restart: stop listening and drop every connection now, then
     /// listen again on the same address after `down_for` (in the background; this returns at
-    /// once). Objects are kept; with `compact_history` the event history is dropped, so
-    /// clients resuming a watch from an old resourceVersion get 410 Expired and relist.
+    /// once). Objects are kept. Without `compact_history` watchers resume from their
+    /// resourceVersion; with it the history is dropped and the resourceVersion moves on (as
+    /// other writers would move it in a real cluster), so every watcher resuming from before
+    /// the restart gets 410 Expired and relists.
     pub fn restart(&self, down_for: Duration, compact_history: bool) {
         self.stop();
         if compact_history {
-            self.compact();
+            lock(&self.shared.store).compact_past();
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
         let epochs = self.epoch.clone();
@@ -219,9 +240,7 @@ impl FakeCluster {
                         return;
                     }
                     if let Ok(listener) = bind(addr).and_then(tokio::net::TcpListener::from_std) {
-                        let stop = CancellationToken::new();
-                        *current = Some(stop.clone());
-                        tokio::spawn(serve(listener, shared, stop));
+                        *current = Some(spawn_serve(listener, shared));
                         return;
                     }
                 }
@@ -255,7 +274,9 @@ impl FakeCluster {
         lock(&self.shared.faults).gone_next_watches = n;
     }
 
-    /// Drops the event history now: watches resuming from an older resourceVersion get 410.
+    /// Drops the event history now: watches resuming from a resourceVersion older than the
+    /// current one get 410 (a watcher that has seen everything resumes fine, as after a real
+    /// compaction; see [`FakeCluster::restart`] to expire every watcher).
     pub fn compact(&self) {
         lock(&self.shared.store).compact();
     }

@@ -85,9 +85,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
     loop {
         let accepted = tokio::select! {
+            biased;
             _ = stop.cancelled() => break,
             r = listener.accept() => r,
         };
+        // A connection that raced with stop() must not be served: the cluster is down.
+        if stop.is_cancelled() {
+            break;
+        }
         let Ok((tcp, _peer)) = accepted else { continue };
         let conn_token = lock(&shared.conns).clone();
         let shared = shared.clone();

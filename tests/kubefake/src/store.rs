@@ -208,6 +208,13 @@ impl Store {
         self.compacted_rv = self.rv;
     }
 
+    /// Moves the resourceVersion on by one without a change (as other writers would in a real
+    /// cluster) and compacts, so that even a watcher that had seen everything gets 410.
+    pub fn compact_past(&mut self) {
+        self.rv += 1;
+        self.compact();
+    }
+
     /// Events after `from`, or Err(oldest allowed) if history no longer reaches back.
     pub fn events_after(&self, from: u64) -> Result<Vec<Event>, u64> {
         if from < self.compacted_rv {
