@@ -269,7 +269,18 @@ impl FakeCluster {
         lock(&self.shared.faults).latency = latency;
     }
 
+    /// Every watcher must relist: the history is dropped past the current resourceVersion
+    /// and every connection is closed, so each watch resuming from where it was gets an
+    /// `ERROR` event with a 410 Expired status (however the reconnect races with this call).
+    pub fn expire_all_watches(&self) {
+        lock(&self.shared.store).compact_past();
+        self.drop_connections();
+    }
+
     /// The next `n` watch requests get an immediate `ERROR` event with a 410 Expired status.
+    /// A watch that is already on its way may take it and then be cut by a concurrent
+    /// [`FakeCluster::drop_connections`]; to make every watcher relist use
+    /// [`FakeCluster::expire_all_watches`].
     pub fn expire_next_watches(&self, n: u32) {
         lock(&self.shared.faults).gone_next_watches = n;
     }

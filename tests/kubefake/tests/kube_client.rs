@@ -200,9 +200,8 @@ async fn watch_410_makes_the_watcher_relist_and_continue() {
     let mut rx = spawn_watcher(api.clone(), watcher::Config::default());
     until(&mut rx, "InitDone", |e| matches!(e, Ok(Event::InitDone))).await;
 
-    // Forced: the next watch gets an ERROR event with a 410 Status.
-    c.expire_next_watches(1);
-    c.drop_connections();
+    // Forced: every watch resumes into an ERROR event with a 410 Status.
+    c.expire_all_watches();
     let seen = until(&mut rx, "relist InitDone", |e| {
         matches!(e, Ok(Event::InitDone))
     })
@@ -1004,6 +1003,22 @@ async fn bookmarks_timeouts_streaming_lists_and_metadata_watches() {
         events
             .iter()
             .any(|e| matches!(e, Ok(kube::api::WatchEvent::Bookmark(_)))),
+        "{events:?}"
+    );
+
+    // A forced 410 on the next watch request.
+    c.expire_next_watches(1);
+    let events: Vec<_> = api
+        .watch(
+            &kube::api::WatchParams::default().timeout(5),
+            &c.resource_version().to_string(),
+        )
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(
+        matches!(&events[..], [Ok(kube::api::WatchEvent::Error(e))] if e.code == 410),
         "{events:?}"
     );
 
