@@ -255,7 +255,8 @@ impl FakeCluster {
         self.fail_next_with(n, 500, None);
     }
 
-    /// Answers the next `n` requests whose path contains `path_contains` (all if None) with
+    /// Answers the next `n` requests whose `path?query` contains `path_contains` (all if
+    /// None; e.g. `"/status"` or `"watch=true"`) with
     /// `code` (a `Status` body; 429 and 503 carry `Retry-After: 1`, which kube retries).
     pub fn fail_next_with(&self, n: u32, code: u16, path_contains: Option<&str>) {
         let mut f = lock(&self.shared.faults);
@@ -395,6 +396,7 @@ impl FakeCluster {
             field_manager: Some(HANDLE_MANAGER.into()),
             user_agent: Some("kubefake-handle".into()),
             token: None,
+            body: None,
             code,
             reason,
             changed,

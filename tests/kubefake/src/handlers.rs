@@ -26,6 +26,8 @@ pub(crate) struct Ctx {
     pub(crate) token: Option<String>,
     /// `Accept: application/json;as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1`.
     pub(crate) metadata_only: bool,
+    /// The request body as JSON (YAML bodies converted), for the write log.
+    pub(crate) body: Option<Value>,
 }
 
 /// `true`/`1` query values.

@@ -151,10 +151,14 @@ async fn handle(
         token: header("authorization")
             .and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_string())),
         metadata_only: header("accept").is_some_and(|a| a.contains("as=PartialObjectMetadata")),
+        body: None,
     };
     let (latency, injected) = {
         let mut f = lock(&shared.faults);
-        (f.latency, f.take_failure(&ctx.path))
+        (
+            f.latency,
+            f.take_failure(&format!("{}?{}", ctx.path, ctx.query)),
+        )
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -163,6 +167,12 @@ async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => bytes::Bytes::new(),
     };
+    let mut ctx = ctx;
+    if !body.is_empty() {
+        ctx.body = serde_json::from_slice(&body)
+            .ok()
+            .or_else(|| serde_yaml::from_slice(&body).ok());
+    }
     let mutating = matches!(
         ctx.method,
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
@@ -310,6 +320,7 @@ fn record(
         field_manager: ctx.params.get("fieldManager").cloned(),
         user_agent: ctx.user_agent.clone(),
         token: ctx.token.clone(),
+        body: ctx.body.clone(),
         code,
         reason,
         changed,

@@ -660,6 +660,11 @@ async fn write_log_tells_writers_apart() {
         [true, true, false]
     );
     assert_eq!(
+        log[0].body.as_ref().map(|b| b["status"]["dnsName"].clone()),
+        Some(json!("a")),
+        "the write log keeps what was written"
+    );
+    assert_eq!(
         log[0].path,
         "/apis/networking.fleet.azure.com/v1beta1/namespaces/ns/trafficmanagerprofiles/p/status"
     );
