@@ -373,6 +373,7 @@ impl FakeCluster {
     ) {
         let rt = &self.shared.registry.types[rid];
         let (code, reason, changed) = match r {
+            Ok(w) if verb == "create" => (201, None, w.changed),
             Ok(w) => (200, None, w.changed),
             Err(e) => (e.code, Some(e.reason.clone()), false),
         };
@@ -585,6 +586,23 @@ impl FakeCluster {
         });
         self.log_handle("delete", rid, ns, name, false, &w);
         self.out(rid, &version, w)
+    }
+
+    /// Deletes the object named by `obj`'s apiVersion, kind, namespace and name (as
+    /// `kubectl delete -f`).
+    pub fn delete_obj<T: Serialize>(&self, obj: &T) -> Result<Value, ApiError> {
+        let obj = Self::to_value(obj)?;
+        let s = |p: &str| {
+            obj.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let mut ns = s("/metadata/namespace");
+        if ns.is_empty() {
+            ns = "default".into();
+        }
+        self.delete(&s("/apiVersion"), &s("/kind"), &ns, &s("/metadata/name"))
     }
 
     /// One object, as served in `api_version`.

@@ -816,3 +816,47 @@ fn spec_changed(old: &Value, new: &Value, status_sub: bool) -> bool {
     };
     strip(old) != strip(new)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cm(name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}})
+    }
+
+    #[test]
+    fn bounded_history_expires_old_resource_versions() {
+        let reg = Registry::load(&crate::registry::default_crd_dir()).unwrap();
+        let rid = reg.by_plural("", "v1", "configmaps").unwrap();
+        let opts = WriteOpts {
+            version: "v1".into(),
+            ..Default::default()
+        };
+        let mut store = Store::new(&reg, 2, true);
+        let start = store.rv();
+        for n in ["a", "b", "c"] {
+            store.create(&reg, rid, "default", cm(n), &opts).unwrap();
+        }
+        assert_eq!(
+            store.events_after(start).err(),
+            Some(start + 1),
+            "first event fell out"
+        );
+        let kept = store.events_after(start + 1).unwrap();
+        assert_eq!(kept.len(), 2);
+        // A no-op update keeps the resourceVersion; a real change bumps it.
+        let rv = store.rv();
+        let mut same = store.get(rid, "default", "a").unwrap().clone();
+        store
+            .replace(&reg, rid, "default", "a", same.clone(), false, &opts)
+            .unwrap();
+        assert_eq!(store.rv(), rv);
+        same["data"]["k"] = json!("w");
+        let w = store
+            .replace(&reg, rid, "default", "a", same, false, &opts)
+            .unwrap();
+        assert!(w.changed);
+        assert_eq!(store.rv(), rv + 1);
+    }
+}
