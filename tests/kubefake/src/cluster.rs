@@ -29,11 +29,30 @@ pub struct FakeCluster {
     shared: Arc<Shared>,
     handle: tokio::runtime::Handle,
     /// Cancels the accept loop; None while stopped.
-    listening: Arc<Mutex<Option<CancellationToken>>>,
+    listening: Arc<Mutex<Option<Listening>>>,
     /// Bumped by every stop/resume/restart so a delayed rebind of an older restart is void.
     epoch: Arc<AtomicU64>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A running accept loop: cancel `stop`, then `done` disconnects once the listening socket
+/// is closed.
+struct Listening {
+    stop: CancellationToken,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+/// Spawns the accept loop on the current runtime.
+fn spawn_serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) -> Listening {
+    let stop = CancellationToken::new();
+    let (done_tx, done) = std::sync::mpsc::channel::<()>();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        serve(listener, shared, token).await;
+        drop(done_tx);
+    });
+    Listening { stop, done }
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
@@ -123,10 +142,7 @@ impl FakeCluster {
     fn listen(&self, listener: std::net::TcpListener) -> Result<(), Error> {
         let _guard = self.handle.enter();
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let stop = CancellationToken::new();
-        self.handle
-            .spawn(serve(listener, self.shared.clone(), stop.clone()));
-        *lock(&self.listening) = Some(stop);
+        *lock(&self.listening) = Some(spawn_serve(listener, self.shared.clone()));
         Ok(())
     }
 
@@ -160,11 +176,14 @@ impl FakeCluster {
     }
 
     /// Stops listening and drops every connection: the cluster is unreachable (connection
-    /// refused) until [`FakeCluster::resume`]. Stored objects are kept.
+    /// refused) until [`FakeCluster::resume`]. Stored objects are kept. Returns once the
+    /// listening socket is closed (waits at most a second for the server thread).
     pub fn stop(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        if let Some(t) = lock(&self.listening).take() {
-            t.cancel();
+        let listening = lock(&self.listening).take();
+        if let Some(l) = listening {
+            l.stop.cancel();
+            let _ = l.done.recv_timeout(Duration::from_secs(1));
         }
         self.drop_connections();
     }
@@ -198,12 +217,14 @@ impl FakeCluster {
 
     /// Simulates an apiserver restart: stop listening and drop every connection now, then
     /// listen again on the same address after `down_for` (in the background; this returns at
-    /// once). Objects are kept; with `compact_history` the event history is dropped, so
-    /// clients resuming a watch from an old resourceVersion get 410 Expired and relist.
+    /// once). Objects are kept. Without `compact_history` watchers resume from their
+    /// resourceVersion; with it the history is dropped and the resourceVersion moves on (as
+    /// other writers would move it in a real cluster), so every watcher resuming from before
+    /// the restart gets 410 Expired and relists.
     pub fn restart(&self, down_for: Duration, compact_history: bool) {
         self.stop();
         if compact_history {
-            self.compact();
+            lock(&self.shared.store).compact_past();
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
         let epochs = self.epoch.clone();
@@ -219,9 +240,7 @@ impl FakeCluster {
                         return;
                     }
                     if let Ok(listener) = bind(addr).and_then(tokio::net::TcpListener::from_std) {
-                        let stop = CancellationToken::new();
-                        *current = Some(stop.clone());
-                        tokio::spawn(serve(listener, shared, stop));
+                        *current = Some(spawn_serve(listener, shared));
                         return;
                     }
                 }
@@ -236,7 +255,8 @@ impl FakeCluster {
         self.fail_next_with(n, 500, None);
     }
 
-    /// Answers the next `n` requests whose path contains `path_contains` (all if None) with
+    /// Answers the next `n` requests whose `path?query` contains `path_contains` (all if
+    /// None; e.g. `"/status"` or `"watch=true"`) with
     /// `code` (a `Status` body; 429 and 503 carry `Retry-After: 1`, which kube retries).
     pub fn fail_next_with(&self, n: u32, code: u16, path_contains: Option<&str>) {
         let mut f = lock(&self.shared.faults);
@@ -250,12 +270,25 @@ impl FakeCluster {
         lock(&self.shared.faults).latency = latency;
     }
 
+    /// Every watcher must relist: the history is dropped past the current resourceVersion
+    /// and every connection is closed, so each watch resuming from where it was gets an
+    /// `ERROR` event with a 410 Expired status (however the reconnect races with this call).
+    pub fn expire_all_watches(&self) {
+        lock(&self.shared.store).compact_past();
+        self.drop_connections();
+    }
+
     /// The next `n` watch requests get an immediate `ERROR` event with a 410 Expired status.
+    /// A watch that is already on its way may take it and then be cut by a concurrent
+    /// [`FakeCluster::drop_connections`]; to make every watcher relist use
+    /// [`FakeCluster::expire_all_watches`].
     pub fn expire_next_watches(&self, n: u32) {
         lock(&self.shared.faults).gone_next_watches = n;
     }
 
-    /// Drops the event history now: watches resuming from an older resourceVersion get 410.
+    /// Drops the event history now: watches resuming from a resourceVersion older than the
+    /// current one get 410 (a watcher that has seen everything resumes fine, as after a real
+    /// compaction; see [`FakeCluster::restart`] to expire every watcher).
     pub fn compact(&self) {
         lock(&self.shared.store).compact();
     }
@@ -340,6 +373,7 @@ impl FakeCluster {
     ) {
         let rt = &self.shared.registry.types[rid];
         let (code, reason, changed) = match r {
+            Ok(w) if verb == "create" => (201, None, w.changed),
             Ok(w) => (200, None, w.changed),
             Err(e) => (e.code, Some(e.reason.clone()), false),
         };
@@ -363,6 +397,7 @@ impl FakeCluster {
             field_manager: Some(HANDLE_MANAGER.into()),
             user_agent: Some("kubefake-handle".into()),
             token: None,
+            body: None,
             code,
             reason,
             changed,
@@ -551,6 +586,23 @@ impl FakeCluster {
         });
         self.log_handle("delete", rid, ns, name, false, &w);
         self.out(rid, &version, w)
+    }
+
+    /// Deletes the object named by `obj`'s apiVersion, kind, namespace and name (as
+    /// `kubectl delete -f`).
+    pub fn delete_obj<T: Serialize>(&self, obj: &T) -> Result<Value, ApiError> {
+        let obj = Self::to_value(obj)?;
+        let s = |p: &str| {
+            obj.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let mut ns = s("/metadata/namespace");
+        if ns.is_empty() {
+            ns = "default".into();
+        }
+        self.delete(&s("/apiVersion"), &s("/kind"), &ns, &s("/metadata/name"))
     }
 
     /// One object, as served in `api_version`.

@@ -9,7 +9,7 @@ pub struct Faults {
     pub fail_next: u32,
     /// HTTP code of injected failures (500 by default; 503/429 are retried by kube).
     pub fail_code: u16,
-    /// Only requests whose path contains this are failed (None: every request).
+    /// Only requests whose `path?query` contains this are failed (None: every request).
     pub fail_path: Option<String>,
     /// Delay before answering each request.
     pub latency: Duration,
@@ -19,12 +19,12 @@ pub struct Faults {
 
 impl Faults {
     /// Consumes one injected failure if the request matches.
-    pub fn take_failure(&mut self, path: &str) -> Option<u16> {
+    pub fn take_failure(&mut self, path_and_query: &str) -> Option<u16> {
         if self.fail_next == 0 {
             return None;
         }
         if let Some(p) = &self.fail_path {
-            if !path.contains(p.as_str()) {
+            if !path_and_query.contains(p.as_str()) {
                 return None;
             }
         }

@@ -10,6 +10,10 @@ use std::collections::{BTreeMap, VecDeque};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
+mod apply;
+
+use apply::{manager_of, update_ownership};
+
 use crate::admission::{admit, FieldValidation};
 use crate::meta::{self, finalizers, meta_mut, meta_str};
 use crate::ownership;
@@ -206,6 +210,13 @@ impl Store {
     pub fn compact(&mut self) {
         self.history.clear();
         self.compacted_rv = self.rv;
+    }
+
+    /// Moves the resourceVersion on by one without a change (as other writers would in a real
+    /// cluster) and compacts, so that even a watcher that had seen everything gets 410.
+    pub fn compact_past(&mut self) {
+        self.rv += 1;
+        self.compact();
     }
 
     /// Events after `from`, or Err(oldest allowed) if history no longer reaches back.
@@ -613,128 +624,6 @@ impl Store {
         self.finish_update(reg, rid, key, old, doc, status_only, opts, None)
     }
 
-    /// Server-side apply (simplified, see [`crate::patch`]): creates if absent.
-    #[allow(clippy::too_many_arguments)]
-    fn apply(
-        &mut self,
-        reg: &Registry,
-        rid: usize,
-        ns: &str,
-        name: &str,
-        applied: &Value,
-        status_only: bool,
-        force: bool,
-        opts: &WriteOpts,
-    ) -> Result<Written, ApiError> {
-        let rt = &reg.types[rid];
-        if opts.field_manager.as_deref().unwrap_or("").is_empty() {
-            return Err(ApiError::new(
-                422,
-                "Invalid",
-                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
-            ));
-        }
-        let api_version = applied
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let kind = applied.get("kind").and_then(Value::as_str).unwrap_or("");
-        if !applied.is_object() || api_version.is_empty() || kind.is_empty() {
-            return Err(ApiError::bad_request(format!(
-                "invalid object type: {api_version}, Kind={kind}"
-            )));
-        }
-        Self::check_type(rt, opts, applied)?;
-        let body_name = meta_str(applied, "name");
-        if !body_name.is_empty() && body_name != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({body_name}) does not match the name on the URL ({name})"
-            )));
-        }
-        let mut applied = applied.clone();
-        meta_mut(&mut applied).insert("name".into(), json!(name));
-        let key = (
-            rid,
-            if rt.namespaced {
-                ns.to_string()
-            } else {
-                String::new()
-            },
-            name.to_string(),
-        );
-        let Some(old) = self.objects.get(&key).cloned() else {
-            if status_only {
-                return Err(ApiError::not_found(&rt.qualified(), name));
-            }
-            return self.create_as(reg, rid, ns, applied, opts, "Apply");
-        };
-        let rv = rv_of(&applied);
-        if !rv.is_empty() && rv != rv_of(&old) {
-            return Err(ApiError::conflict(&rt.qualified(), name));
-        }
-        let mut doc = present(&old, rt, &opts.version);
-        if let Some(m) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.remove("resourceVersion");
-            m.remove("managedFields");
-        }
-        let schema = rt.schema(&opts.version);
-        let part = if status_only {
-            Some(true)
-        } else if rt.status_subresource {
-            Some(false)
-        } else {
-            None
-        };
-        let set = ownership::field_set(&applied, schema, part);
-        let manager = manager_of(opts);
-        let sub = status_only.then_some("status");
-        let entries = ownership::decode(&old);
-        let (mine, others): (Vec<_>, Vec<_>) = entries
-            .iter()
-            .partition(|e| e.same_slot(&manager, "Apply", sub));
-        if !force {
-            let mut conflicts = Vec::new();
-            for e in &others {
-                for p in set.intersection(&e.fields) {
-                    let leaf = !matches!(p.last(), Some(ownership::Step::Key(_)));
-                    if leaf && ownership::value_at(&doc, p) != ownership::value_at(&applied, p) {
-                        conflicts.push((
-                            e.manager.clone(),
-                            e.api_version.clone(),
-                            ownership::path_string(p),
-                        ));
-                    }
-                }
-            }
-            if !conflicts.is_empty() {
-                return Err(apply_conflict(&rt.qualified(), name, conflicts));
-            }
-        }
-        if let Some(mine) = mine.first() {
-            let mut gone: Vec<&ownership::Path> = mine.fields.difference(&set).collect();
-            gone.sort_by_key(|p| std::cmp::Reverse(p.len()));
-            for p in gone {
-                let shared = others
-                    .iter()
-                    .any(|e| e.fields.iter().any(|q| q.starts_with(p)));
-                if !shared {
-                    ownership::remove_at(&mut doc, p);
-                }
-            }
-        }
-        patch::apply_merge(&mut doc, &applied, schema, "");
-        self.finish_update(
-            reg,
-            rid,
-            key,
-            old,
-            doc,
-            status_only,
-            opts,
-            Some((set, force)),
-        )
-    }
-
     /// The common tail of every update: strategy, admission, no-op detection, generation,
     /// commit, and removal once the last finalizer of a deleted object is gone.
     #[allow(clippy::too_many_arguments)]
@@ -914,131 +803,6 @@ impl Store {
     }
 }
 
-/// The field manager of a request (the apiserver falls back to the user agent, then to
-/// "unknown").
-fn manager_of(opts: &WriteOpts) -> String {
-    opts.field_manager
-        .clone()
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// 409 for an apply that would change fields other managers own.
-fn apply_conflict(
-    q: &crate::status::Qualified<'_>,
-    name: &str,
-    conflicts: Vec<(String, String, String)>,
-) -> ApiError {
-    let n = conflicts.len();
-    let mut lines = Vec::new();
-    let mut causes = Vec::new();
-    for (manager, api_version, field) in conflicts {
-        lines.push(format!("- {manager}: {field}"));
-        causes.push(crate::status::Cause {
-            reason: "FieldManagerConflict".into(),
-            field: field.clone(),
-            message: format!("conflict with \"{manager}\" using {api_version}"),
-        });
-    }
-    let plural = if n == 1 { "conflict" } else { "conflicts" };
-    let mut e = ApiError::new(
-        409,
-        "Conflict",
-        format!(
-            "Apply failed with {n} {plural}: conflicts with other field managers:\n{}",
-            lines.join("\n")
-        ),
-    );
-    e.details.name = Some(name.to_string());
-    e.details.group = Some(q.group.to_string());
-    e.details.kind = Some(q.plural.to_string());
-    e.details.causes = causes;
-    e
-}
-
-/// The new `managedFields` after a write: an apply makes its set the manager's Apply entry
-/// (taking the fields from others when forced); an update gives its manager the fields it
-/// changed and takes them from everyone else. Unchanged entries keep their timestamps, so a
-/// no-op write stays a no-op.
-fn update_ownership(
-    rt: &ResourceType,
-    opts: &WriteOpts,
-    old: &Value,
-    new: &Value,
-    status_only: bool,
-    applied: Option<(ownership::FieldSet, bool)>,
-) -> Value {
-    let schema = rt.schema(&opts.version);
-    let manager = manager_of(opts);
-    let sub = status_only.then_some("status");
-    let mut entries = ownership::decode(new);
-    let operation = if applied.is_some() { "Apply" } else { "Update" };
-    let (mine_set, take): (ownership::FieldSet, ownership::FieldSet) = match applied {
-        Some((set, force)) => {
-            let take = if force {
-                set.clone()
-            } else {
-                Default::default()
-            };
-            (set, take)
-        }
-        None => {
-            let changed = ownership::changed(old, new, schema);
-            let present: ownership::FieldSet = changed
-                .iter()
-                .filter(|p| ownership::value_at(new, p).is_some())
-                .cloned()
-                .collect();
-            let mut mine = entries
-                .iter()
-                .find(|e| e.same_slot(&manager, operation, sub))
-                .map(|e| e.fields.clone())
-                .unwrap_or_default();
-            if present.is_empty() && changed.is_empty() {
-                return ownership::encode(&entries);
-            }
-            mine.extend(present);
-            (mine, changed)
-        }
-    };
-    for e in entries.iter_mut() {
-        let before = e.fields.len();
-        if !e.same_slot(&manager, operation, sub) {
-            e.fields.retain(|p| !take.contains(p));
-        }
-        // Fields that no longer exist are owned by nobody.
-        e.fields.retain(|p| ownership::value_at(new, p).is_some());
-        if e.fields.len() != before {
-            e.time = meta::now();
-        }
-    }
-    let mine_set: ownership::FieldSet = mine_set
-        .into_iter()
-        .filter(|p| ownership::value_at(new, p).is_some())
-        .collect();
-    match entries
-        .iter_mut()
-        .find(|e| e.same_slot(&manager, operation, sub))
-    {
-        Some(e) => {
-            if e.fields != mine_set {
-                e.fields = mine_set;
-                e.time = meta::now();
-            }
-            e.api_version = rt.api_version(&opts.version);
-        }
-        None => entries.push(ownership::Entry {
-            manager,
-            operation: operation.into(),
-            subresource: sub.map(String::from),
-            api_version: rt.api_version(&opts.version),
-            time: meta::now(),
-            fields: mine_set,
-        }),
-    }
-    ownership::encode(&entries)
-}
-
 /// Whether anything outside metadata (and status, with a status subresource) changed.
 fn spec_changed(old: &Value, new: &Value, status_sub: bool) -> bool {
     let strip = |v: &Value| {
@@ -1051,4 +815,48 @@ fn spec_changed(old: &Value, new: &Value, status_sub: bool) -> bool {
         m
     };
     strip(old) != strip(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cm(name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}})
+    }
+
+    #[test]
+    fn bounded_history_expires_old_resource_versions() {
+        let reg = Registry::load(&crate::registry::default_crd_dir()).unwrap();
+        let rid = reg.by_plural("", "v1", "configmaps").unwrap();
+        let opts = WriteOpts {
+            version: "v1".into(),
+            ..Default::default()
+        };
+        let mut store = Store::new(&reg, 2, true);
+        let start = store.rv();
+        for n in ["a", "b", "c"] {
+            store.create(&reg, rid, "default", cm(n), &opts).unwrap();
+        }
+        assert_eq!(
+            store.events_after(start).err(),
+            Some(start + 1),
+            "first event fell out"
+        );
+        let kept = store.events_after(start + 1).unwrap();
+        assert_eq!(kept.len(), 2);
+        // A no-op update keeps the resourceVersion; a real change bumps it.
+        let rv = store.rv();
+        let mut same = store.get(rid, "default", "a").unwrap().clone();
+        store
+            .replace(&reg, rid, "default", "a", same.clone(), false, &opts)
+            .unwrap();
+        assert_eq!(store.rv(), rv);
+        same["data"]["k"] = json!("w");
+        let w = store
+            .replace(&reg, rid, "default", "a", same, false, &opts)
+            .unwrap();
+        assert!(w.changed);
+        assert_eq!(store.rv(), rv + 1);
+    }
 }

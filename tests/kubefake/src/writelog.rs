@@ -33,6 +33,9 @@ pub struct WriteRecord {
     pub user_agent: Option<String>,
     /// The bearer token (`Authorization: Bearer …`), None for the Rust handle.
     pub token: Option<String>,
+    /// The request body as JSON (YAML converted; None if empty or unparseable), e.g. the
+    /// status a replica wrote.
+    pub body: Option<serde_json::Value>,
     /// HTTP status answered.
     pub code: u16,
     /// `Status.reason` when rejected.
