@@ -41,6 +41,8 @@ pub struct Wiring {
     pub ready: Arc<AtomicBool>,
     pub registry: Registry,
     pub shutdown: CancellationToken,
+    /// The Azure mirror's results, folded into profiles' `Programmed`.
+    pub mirror: watch::Receiver<Arc<fleetdns_sync::azure::MirrorStatus>>,
 }
 
 /// Connects to the clusters and spawns the source and (if enabled) the status
@@ -70,8 +72,9 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
             let members = source.members.clone();
             let manage = w.settings.manage_service_exports;
             let fleet = w.fleet_rx.clone();
+            let mirror = w.mirror.clone();
             async move {
-                writer::run(hub, members, manage, fleet, leader_rx, status_metrics, writer_stop.cancelled_owned()).await;
+                writer::run(hub, members, manage, fleet, mirror, leader_rx, status_metrics, writer_stop.cancelled_owned()).await;
                 lease_stop.cancel();
             }
         });

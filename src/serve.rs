@@ -171,8 +171,10 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
         serve_metrics.clone(),
         shutdown.clone(),
     ));
+    let azure = crate::azure::spawn(&mut tasks, fleet_rx.clone(), &registry, shutdown.clone())?;
     if let Some(settings) = kubernetes {
         let wiring = crate::kubernetes::Wiring {
+            mirror: azure.clone(),
             config: args.config.clone(),
             settings,
             identity: args.identity.clone(),
@@ -210,7 +212,6 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
             .await;
         });
     }
-    let azure = crate::azure::spawn(&mut tasks, fleet_rx.clone(), &registry, shutdown.clone())?;
     let admin = Admin {
         registry,
         ready: ready.clone(),

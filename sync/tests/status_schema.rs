@@ -79,7 +79,7 @@ fn statuses() -> Vec<Desired> {
         members: vec!["member-1".into(), "member-2".into()],
     };
     let (fleet, _) = compose(&settings, &topology, &snapshot());
-    desired(&fleet.expect("fleet"), true)
+    desired(&fleet.expect("fleet"), true, None)
 }
 
 fn find<'a>(all: &'a [Desired], kind: ObjectKind, name: &str, cluster: &str) -> &'a Desired {
@@ -172,4 +172,56 @@ fn unchanged_status_is_not_rewritten_and_keeps_its_transition_time() {
     let next = render(&changed, Some(&first), "2026-11-23T06:00:00Z");
     assert!(differs(&next, Some(&first)));
     assert_eq!(next["conditions"][0]["lastTransitionTime"], "2026-11-23T06:00:00Z");
+}
+
+#[test]
+fn with_the_azure_mirror_programmed_follows_arm_too() {
+    use fleetdns_sync::azure::reconcile::ProfileStatus;
+    use fleetdns_sync::azure::{ConditionStatus, MirrorStatus, Programmed, Reason};
+    let mut diags = Default::default();
+    let settings = file::parse(Path::new("k.yaml"), SETTINGS, &mut diags).settings.remove(0);
+    let topology = Topology {
+        hub: "hub".into(),
+        members: vec!["member-1".into(), "member-2".into()],
+    };
+    let fleet = compose(&settings, &topology, &snapshot()).0.unwrap();
+    let arm = |programmed: Programmed| {
+        let mut m = MirrorStatus::default();
+        m.profiles.insert(
+            "demo/web".into(),
+            ProfileStatus {
+                name: "fleet-x".into(),
+                resource_id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/trafficManagerProfiles/fleet-x".into(),
+                dns_name: Some("demo-web.trafficmanager.net".into()),
+                programmed,
+                endpoints: Default::default(),
+            },
+        );
+        m
+    };
+    let web = |m: &MirrorStatus| {
+        let all = desired(&fleet, false, Some(m));
+        render(find(&all, ObjectKind::TrafficManagerProfile, "web", "hub"), None, "2026-11-23T05:00:00Z")
+    };
+    let ok = web(&arm(Programmed::ok()));
+    assert_eq!(condition(&ok, "Programmed").1, "Programmed");
+    assert!(ok["resourceID"].as_str().unwrap().ends_with("/fleet-x"));
+    let taken = web(&arm(Programmed {
+        status: ConditionStatus::False,
+        reason: Reason::DNSNameNotAvailable,
+        message: "Domain name is not available".into(),
+    }));
+    assert_eq!(condition(&taken, "Programmed"), ("False".into(), "DNSNameNotAvailable".into(), "Domain name is not available".into()));
+    let pending = web(&MirrorStatus::default());
+    assert_eq!(condition(&pending, "Programmed").1, "Pending");
+    // All three validate against the upstream schema.
+    let crd = upstream("trafficmanagerprofiles.yaml");
+    let schema = schema::version_schema(&crd, "v1beta1").unwrap();
+    for status in [ok, taken, pending] {
+        let mut status = status;
+        status.as_object_mut().unwrap().retain(|_, v| !v.is_null());
+        let object = json!({"apiVersion": "networking.fleet.azure.com/v1beta1", "kind": "TrafficManagerProfile",
+            "metadata": {"name": "web", "namespace": "demo"}, "spec": {"resourceGroup": "rg"}, "status": status});
+        assert!(schema::check(schema, &object).is_empty(), "{object:#}");
+    }
 }

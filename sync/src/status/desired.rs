@@ -9,6 +9,9 @@
 use std::collections::BTreeMap;
 
 use fleetdns_config::{Fleet, ObjectKind, ObservedObject, Target};
+
+use crate::azure::status::ConditionStatus;
+use crate::azure::MirrorStatus;
 use serde_json::{json, Map, Value};
 
 /// One condition as desired (times and generation are added when written).
@@ -37,13 +40,21 @@ pub struct Desired {
 }
 
 /// Desired status of every observed object (ServiceExports only when
-/// `manage_exports`).
-pub fn desired(fleet: &Fleet, manage_exports: bool) -> Vec<Desired> {
+/// `manage_exports`). With the Azure mirror on, a profile is `Programmed` only
+/// when both its DNS name and its Traffic Manager profile are, and carries the
+/// ARM `resourceID`.
+pub fn desired(fleet: &Fleet, manage_exports: bool, mirror: Option<&MirrorStatus>) -> Vec<Desired> {
     let unreachable = unreachable_note(fleet);
     let mut out = Vec::new();
     for o in &fleet.observed.objects {
         let d = match o.kind {
-            ObjectKind::TrafficManagerProfile => profile(fleet, o),
+            ObjectKind::TrafficManagerProfile => {
+                let mut d = profile(fleet, o);
+                if let Some(m) = mirror {
+                    fold_mirror(&mut d, m);
+                }
+                d
+            }
             ObjectKind::TrafficManagerBackend => backend(fleet, o, &unreachable),
             ObjectKind::ServiceExport if manage_exports => export(o),
             ObjectKind::ServiceExport => continue,
@@ -99,6 +110,35 @@ fn profile(fleet: &Fleet, o: &ObservedObject) -> Desired {
         }
     }
     d
+}
+
+/// Folds the mirror's result for this profile into `d`: a DNS-side failure stays;
+/// otherwise the ARM outcome decides (absent = the mirror has not got to it yet).
+fn fold_mirror(d: &mut Desired, mirror: &MirrorStatus) {
+    let key = format!("{}/{}", d.namespace, d.name);
+    let Some(c) = d.conditions.first_mut() else { return };
+    if c.status != "True" {
+        return;
+    }
+    match mirror.profiles.get(&key) {
+        Some(p) => {
+            d.fields.insert("resourceID".into(), Value::String(p.resource_id.clone()));
+            let arm = &p.programmed;
+            match arm.status {
+                ConditionStatus::True => c.message = format!("{}; {}", c.message, arm.message),
+                other => {
+                    c.status = if other == ConditionStatus::False { "False" } else { "Unknown" };
+                    c.reason = arm.reason.as_str().to_string();
+                    c.message = arm.message.clone();
+                }
+            }
+        }
+        None => {
+            c.status = "Unknown";
+            c.reason = "Pending".into();
+            c.message = "In the processing of configuring the Azure Traffic Manager profile".into();
+        }
+    }
 }
 
 fn backend(fleet: &Fleet, o: &ObservedObject, unreachable: &str) -> Desired {

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::desired::{self, Desired};
+use crate::azure::MirrorStatus;
 use super::StatusMetrics;
 
 /// Field manager named in every write.
@@ -31,11 +32,13 @@ const RESYNC: Duration = Duration::from_secs(60);
 type Key = (String, ObjectKind, String, String);
 
 /// Writes status while `leader` says so, until `shutdown`.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     hub: kube::Client,
     members: BTreeMap<String, kube::Client>,
     manage_exports: bool,
     mut fleet: watch::Receiver<Arc<Fleet>>,
+    mut mirror: watch::Receiver<Arc<MirrorStatus>>,
     mut leader: watch::Receiver<bool>,
     metrics: StatusMetrics,
     shutdown: impl std::future::Future<Output = ()>,
@@ -49,6 +52,7 @@ pub async fn run(
             _ = &mut shutdown => return,
             r = fleet.changed() => if r.is_err() { return },
             r = leader.changed() => if r.is_err() { return },
+            r = mirror.changed() => if r.is_err() { return },
             _ = resync.tick() => known.clear(),
         }
         let leading = *leader.borrow_and_update();
@@ -58,7 +62,9 @@ pub async fn run(
             continue;
         }
         let f = fleet.borrow_and_update().clone();
-        let want = desired::desired(&f, manage_exports);
+        let m = mirror.borrow_and_update().clone();
+        let mirrored = f.azure.is_some().then_some(m.as_ref());
+        let want = desired::desired(&f, manage_exports, mirrored);
         for d in &want {
             if !*leader.borrow() {
                 break;
