@@ -9,7 +9,7 @@
 //! does not reject the rest: it is left out, and its problems travel in
 //! [`Observed`] to the status writer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -74,6 +74,16 @@ pub struct Topology {
     pub members: Vec<String>,
 }
 
+/// Parsed upstream objects by (cluster, kind, namespace, name), valid while their
+/// `resourceVersion` is the same: checking an object against its CRD schema is
+/// most of the work of a composition, and most objects do not change between two.
+#[derive(Default)]
+pub struct ParseCache {
+    entries: HashMap<(String, &'static str, String, String), (String, Inputs, Diagnostics)>,
+    /// Keys used by the current composition; the rest are dropped after it.
+    used: std::collections::HashSet<(String, &'static str, String, String)>,
+}
+
 /// Builds the fleet from `snapshot` under `settings`. `None` only when the
 /// settings themselves are unusable (they were checked at start, so this is rare).
 pub fn compose(
@@ -81,6 +91,17 @@ pub fn compose(
     topology: &Topology,
     snapshot: &Snapshot,
 ) -> (Option<Fleet>, Diagnostics) {
+    compose_cached(settings, topology, snapshot, &mut ParseCache::default())
+}
+
+/// [`compose`], reusing the parses of unchanged objects from `cache` (and updating it).
+pub fn compose_cached(
+    settings: &(Doc, SettingsDocument),
+    topology: &Topology,
+    snapshot: &Snapshot,
+    cache: &mut ParseCache,
+) -> (Option<Fleet>, Diagnostics) {
+    cache.used.clear();
     let mut diags = Diagnostics::default();
     let mut inputs = Inputs::default();
     let mut observed = Observed::default();
@@ -148,17 +169,7 @@ pub fn compose(
             if !problems.is_empty() {
                 continue;
             }
-            // Scope the export to the cluster it lives in.
-            let mut value = export.clone();
-            if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-                let annotations = meta
-                    .entry("annotations")
-                    .or_insert_with(|| Value::Object(Default::default()));
-                if let Some(a) = annotations.as_object_mut() {
-                    a.insert(CLUSTERS_ANNOTATION.to_string(), Value::String(member.clone()));
-                }
-            }
-            upstream(member, value, "ServiceExport", &mut inputs, &mut diags);
+            upstream(member, export, "ServiceExport", cache, &mut inputs, &mut diags);
         }
     }
     // The hub: profiles and backends.
@@ -178,9 +189,12 @@ pub fn compose(
                 export_validity: None,
                 export_conflict: None,
             });
-            upstream(&topology.hub, o.clone(), kind, &mut inputs, &mut diags);
+            upstream(&topology.hub, o, kind, cache, &mut inputs, &mut diags);
         }
     }
+    let used = std::mem::take(&mut cache.used);
+    cache.entries.retain(|k, _| used.contains(k));
+    cache.used = used;
     inputs.settings.push((settings.0.clone(), settings_doc));
     let fleet = validate::fleet(&inputs, &mut diags);
     // Attach every error (and backend warning) to the object it names.
@@ -206,8 +220,59 @@ pub fn compose(
     (fleet, diags)
 }
 
-/// Parses one upstream object as the file source would (schema check, defaults).
-fn upstream(cluster: &str, value: Value, kind: &str, inputs: &mut Inputs, diags: &mut Diagnostics) {
+/// Parses one upstream object as the file source would (schema check, defaults),
+/// or takes the parse of the same `resourceVersion` from `cache`.
+fn upstream(
+    cluster: &str,
+    value: &Value,
+    kind: &'static str,
+    cache: &mut ParseCache,
+    inputs: &mut Inputs,
+    diags: &mut Diagnostics,
+) {
+    let version = value
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let key = (cluster.to_string(), kind, meta_str(value, "namespace"), meta_str(value, "name"));
+    if let Some(rv) = &version {
+        if let Some((cached_rv, parsed, found)) = cache.entries.get(&key) {
+            if cached_rv == rv {
+                cache.used.insert(key);
+                append(inputs, diags, parsed, found);
+                return;
+            }
+        }
+    }
+    let (mut parsed, mut found) = (Inputs::default(), Diagnostics::default());
+    let mut value = value.clone();
+    if kind == "ServiceExport" {
+        // Scope the export to the cluster it lives in.
+        if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+            let annotations = meta
+                .entry("annotations")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Some(a) = annotations.as_object_mut() {
+                a.insert(CLUSTERS_ANNOTATION.to_string(), Value::String(cluster.to_string()));
+            }
+        }
+    }
+    parse_one(cluster, value, kind, &mut parsed, &mut found);
+    append(inputs, diags, &parsed, &found);
+    if let Some(rv) = version {
+        cache.used.insert(key.clone());
+        cache.entries.insert(key, (rv, parsed, found));
+    }
+}
+
+fn append(inputs: &mut Inputs, diags: &mut Diagnostics, parsed: &Inputs, found: &Diagnostics) {
+    inputs.profiles.extend(parsed.profiles.iter().cloned());
+    inputs.backends.extend(parsed.backends.iter().cloned());
+    inputs.exports.extend(parsed.exports.iter().cloned());
+    diags.0.extend(found.0.iter().cloned());
+}
+
+fn parse_one(cluster: &str, value: Value, kind: &str, inputs: &mut Inputs, diags: &mut Diagnostics) {
     let api_version = value
         .get("apiVersion")
         .and_then(Value::as_str)

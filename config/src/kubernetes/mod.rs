@@ -148,6 +148,7 @@ impl Source {
         let mut stamp = crate::file::stamp(&path);
         let started = tokio::time::Instant::now();
         let mut synced = false;
+        let mut cache = compose::ParseCache::default();
         tokio::pin!(shutdown);
         loop {
             let mut dirty;
@@ -183,7 +184,7 @@ impl Source {
             for (name, state) in &snapshot.clusters {
                 metrics.reachable.with_label_values(&[name]).set(i64::from(state.reachable));
             }
-            let (fleet, diags) = compose::compose(&settings, &topology, &snapshot);
+            let (fleet, diags) = compose::compose_cached(&settings, &topology, &snapshot, &mut cache);
             on_compose(&diags);
             metrics.compositions.inc();
             if let Some(fleet) = fleet {
