@@ -209,3 +209,29 @@ fn kubernetes_mode_files_hold_settings_only() {
     assert_eq!(k.members.len(), 2);
     assert_eq!(k.lease_name, "fleetdns-status-writer");
 }
+
+#[test]
+fn cached_parses_follow_resource_versions() {
+    use fleetdns_config::kubernetes::compose::{compose_cached, ParseCache};
+    let mut s = base();
+    let with_rv = |mut o: Value, rv: &str| {
+        o["metadata"]["resourceVersion"] = json!(rv);
+        o
+    };
+    put(&mut s, "member-2", Resource::Exports, vec![with_rv(export("web", Some("3")), "10")]);
+    let mut cache = ParseCache::default();
+    let weights = |f: &fleetdns_config::Fleet| f.profiles[0].endpoints.iter().map(|e| e.weight).collect::<Vec<_>>();
+    let first = compose_cached(&settings(), &topology(), &s, &mut cache).0.unwrap();
+    assert_eq!(weights(&first), [25, 75]);
+    // Same resourceVersion: the cached parse is reused and gives the same fleet.
+    let again = compose_cached(&settings(), &topology(), &s, &mut cache).0.unwrap();
+    assert_eq!(first.profiles, again.profiles);
+    // A new resourceVersion with a new weight is parsed again.
+    put(&mut s, "member-2", Resource::Exports, vec![with_rv(export("web", Some("1")), "11")]);
+    let changed = compose_cached(&settings(), &topology(), &s, &mut cache).0.unwrap();
+    assert_eq!(weights(&changed), [50, 50]);
+    // A deleted object leaves no stale parse behind.
+    s.collections.get_mut(&("member-2".into(), Resource::Exports)).unwrap().clear();
+    let gone = compose_cached(&settings(), &topology(), &s, &mut cache).0.unwrap();
+    assert_eq!(weights(&gone), [100]);
+}
