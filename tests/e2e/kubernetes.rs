@@ -373,6 +373,19 @@ fn api_trouble_never_interrupts_answers() {
         panic!("member-2 never came back; fleetdns log:\n{}\nmetrics:\n{}", s.log(), metrics());
     }
 
+    // Status writes that fail (500) are retried without waiting for another change.
+    w.hub.fail_next_with(3, 500, Some("/status"));
+    w.hub
+        .merge_patch(FLEET, "TrafficManagerBackend", "demo", "web", &json!({"spec": {"weight": 30}}), false)
+        .unwrap();
+    eventually("a failed status write is retried", Duration::from_secs(30), || {
+        w.hub
+            .get(FLEET, "TrafficManagerBackend", "demo", "web")
+            .and_then(|b| condition(&b, "Accepted"))
+            .is_some_and(|c| c["observedGeneration"] == 3)
+    });
+    assert!(w.hub.write_log().iter().any(|r| r.is_status() && r.code == 500), "the fault was hit");
+
     stop.store(true, Ordering::Relaxed);
     load.join().unwrap();
     let (sent, lost, empty) = (sent.load(Ordering::Relaxed), lost.load(Ordering::Relaxed), empty.load(Ordering::Relaxed));

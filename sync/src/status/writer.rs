@@ -27,7 +27,9 @@ use super::StatusMetrics;
 /// Field manager named in every write.
 pub const FIELD_MANAGER: &str = "fleetdns";
 /// Everything is re-read and re-checked this often, to repair status edited by others.
-const RESYNC: Duration = Duration::from_secs(60);
+const RESYNC: Duration = Duration::from_secs(600);
+/// Failed writes are retried after this long (plus up to 50 % jitter).
+const RETRY: Duration = Duration::from_secs(5);
 
 type Key = (String, ObjectKind, String, String);
 
@@ -46,6 +48,8 @@ pub async fn run(
     // What we believe each object's status is: (uid, status).
     let mut known: HashMap<Key, (String, Value)> = HashMap::new();
     let mut resync = tokio::time::interval(RESYNC);
+    // Set while some write failed: when to try again.
+    let mut retry: Option<tokio::time::Instant> = None;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -54,6 +58,7 @@ pub async fn run(
             r = leader.changed() => if r.is_err() { return },
             r = mirror.changed() => if r.is_err() { return },
             _ = resync.tick() => known.clear(),
+            _ = async { tokio::time::sleep_until(retry.unwrap_or_else(tokio::time::Instant::now)).await }, if retry.is_some() => {}
         }
         let leading = *leader.borrow_and_update();
         metrics.leader.set(i64::from(leading));
@@ -65,6 +70,7 @@ pub async fn run(
         let m = mirror.borrow_and_update().clone();
         let mirrored = f.azure.is_some().then_some(m.as_ref());
         let want = desired::desired(&f, manage_exports, mirrored);
+        retry = None;
         for d in &want {
             if !*leader.borrow() {
                 break;
@@ -77,7 +83,9 @@ pub async fn run(
             } else {
                 hub.clone()
             };
-            write_one(client, d, &mut known, &metrics).await;
+            if !write_one(client, d, &mut known, &metrics).await {
+                retry = Some(tokio::time::Instant::now() + RETRY.mul_f64(1.0 + fastrand::f64() * 0.5));
+            }
         }
         // Forget objects that are gone.
         known.retain(|k, _| want.iter().any(|d| key(d) == *k));
@@ -104,12 +112,13 @@ fn kind_label(kind: ObjectKind) -> &'static str {
     }
 }
 
+/// Writes one object's status if it changed; `false` when it must be tried again.
 async fn write_one(
     client: kube::Client,
     d: &Desired,
     known: &mut HashMap<Key, (String, Value)>,
     metrics: &StatusMetrics,
-) {
+) -> bool {
     let api: Api<DynamicObject> = Api::namespaced_with(client, &d.namespace, &api_resource(resource(d.kind)));
     let k = key(d);
     let kind = kind_label(d.kind);
@@ -121,11 +130,12 @@ async fn write_one(
                 known.insert(k.clone(), (d.uid.clone(), status.clone()));
                 Some(status)
             }
-            Err(kube::Error::Api(s)) if s.code == 404 => return,
+            // Deleted since the fleet was composed: nothing to write.
+            Err(kube::Error::Api(s)) if s.code == 404 => return true,
             Err(e) => {
                 metrics.writes.with_label_values(&[kind, "error"]).inc();
                 warn!(kind, namespace = %d.namespace, name = %d.name, error = %e, "cannot read status");
-                return;
+                return false;
             }
         },
     };
@@ -134,7 +144,7 @@ async fn write_one(
         .to_string();
     let rendered = desired::render(d, current.as_ref(), &now);
     if !desired::differs(&rendered, current.as_ref()) {
-        return;
+        return true;
     }
     let patch = json!({ "status": rendered });
     match api
@@ -146,14 +156,17 @@ async fn write_one(
             debug!(kind, namespace = %d.namespace, name = %d.name, "status written");
             let status = o.data.get("status").cloned().unwrap_or(Value::Null);
             known.insert(k, (d.uid.clone(), status));
+            true
         }
         Err(kube::Error::Api(s)) if s.code == 404 => {
             known.remove(&k);
+            true
         }
         Err(e) => {
             metrics.writes.with_label_values(&[kind, "error"]).inc();
             known.remove(&k);
             warn!(kind, namespace = %d.namespace, name = %d.name, error = %e, "status write failed");
+            false
         }
     }
 }
