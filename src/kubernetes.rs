@@ -51,9 +51,11 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
     let source = Source::connect(w.config.clone(), &w.settings)
         .await
         .context("starting the Kubernetes source")?;
-    let source_metrics = SourceMetrics::register(&w.registry).context("registering source metrics")?;
+    let source_metrics =
+        SourceMetrics::register(&w.registry).context("registering source metrics")?;
     if w.settings.write_status {
-        let status_metrics = StatusMetrics::register(&w.registry).context("registering status metrics")?;
+        let status_metrics =
+            StatusMetrics::register(&w.registry).context("registering status metrics")?;
         let identity = w.identity.clone().unwrap_or_else(default_identity);
         info!(identity = %identity, lease = %w.settings.lease_name, namespace = %w.settings.lease_namespace, "status write-back enabled");
         let (leader_tx, leader_rx) = watch::channel(false);
@@ -65,7 +67,12 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
         };
         // The writer stops first, then the lease is released.
         let lease_stop = CancellationToken::new();
-        tasks.spawn(lease::run(source.hub.clone(), cfg, leader_tx, lease_stop.clone().cancelled_owned()));
+        tasks.spawn(lease::run(
+            source.hub.clone(),
+            cfg,
+            leader_tx,
+            lease_stop.clone().cancelled_owned(),
+        ));
         let writer_stop = w.shutdown.clone();
         tasks.spawn({
             let hub = source.hub.clone();
@@ -74,7 +81,17 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
             let fleet = w.fleet_rx.clone();
             let mirror = w.mirror.clone();
             async move {
-                writer::run(hub, members, manage, fleet, mirror, leader_rx, status_metrics, writer_stop.cancelled_owned()).await;
+                writer::run(
+                    hub,
+                    members,
+                    manage,
+                    fleet,
+                    mirror,
+                    leader_rx,
+                    status_metrics,
+                    writer_stop.cancelled_owned(),
+                )
+                .await;
                 lease_stop.cancel();
             }
         });

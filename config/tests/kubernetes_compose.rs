@@ -21,7 +21,10 @@ spec:
       - {name: member-2, context: m2}
 ";
 
-fn settings() -> (fleetdns_config::document::Doc, fleetdns_config::settings::SettingsDocument) {
+fn settings() -> (
+    fleetdns_config::document::Doc,
+    fleetdns_config::settings::SettingsDocument,
+) {
     let mut diags = Default::default();
     let inputs = file::parse(Path::new("fleet.yaml"), SETTINGS, &mut diags);
     inputs.settings.into_iter().next().expect("settings parse")
@@ -79,11 +82,36 @@ fn put(s: &mut Snapshot, cluster: &str, r: Resource, objects: Vec<Value>) {
 fn base() -> Snapshot {
     let mut s = Snapshot::default();
     put(&mut s, "hub", Resource::Profiles, vec![profile("web")]);
-    put(&mut s, "hub", Resource::Backends, vec![backend("web-be", "web", "web", 100)]);
-    put(&mut s, "member-1", Resource::Services, vec![service("web", "LoadBalancer", &["192.0.2.1"], 80)]);
-    put(&mut s, "member-2", Resource::Services, vec![service("web", "LoadBalancer", &["192.0.2.2"], 80)]);
-    put(&mut s, "member-1", Resource::Exports, vec![export("web", Some("1"))]);
-    put(&mut s, "member-2", Resource::Exports, vec![export("web", Some("3"))]);
+    put(
+        &mut s,
+        "hub",
+        Resource::Backends,
+        vec![backend("web-be", "web", "web", 100)],
+    );
+    put(
+        &mut s,
+        "member-1",
+        Resource::Services,
+        vec![service("web", "LoadBalancer", &["192.0.2.1"], 80)],
+    );
+    put(
+        &mut s,
+        "member-2",
+        Resource::Services,
+        vec![service("web", "LoadBalancer", &["192.0.2.2"], 80)],
+    );
+    put(
+        &mut s,
+        "member-1",
+        Resource::Exports,
+        vec![export("web", Some("1"))],
+    );
+    put(
+        &mut s,
+        "member-2",
+        Resource::Exports,
+        vec![export("web", Some("3"))],
+    );
     s
 }
 
@@ -103,14 +131,43 @@ fn exports_in_each_member_become_weighted_endpoints() {
     assert_eq!(
         got,
         vec![
-            ("member-1".into(), 25, Target::Addresses { v4: Some("192.0.2.1".parse().unwrap()), v6: None }),
-            ("member-2".into(), 75, Target::Addresses { v4: Some("192.0.2.2".parse().unwrap()), v6: None }),
+            (
+                "member-1".into(),
+                25,
+                Target::Addresses {
+                    v4: Some("192.0.2.1".parse().unwrap()),
+                    v6: None
+                }
+            ),
+            (
+                "member-2".into(),
+                75,
+                Target::Addresses {
+                    v4: Some("192.0.2.2".parse().unwrap()),
+                    v6: None
+                }
+            ),
         ]
     );
     let kinds: Vec<ObjectKind> = fleet.observed.objects.iter().map(|o| o.kind).collect();
-    assert_eq!(kinds.iter().filter(|k| **k == ObjectKind::ServiceExport).count(), 2);
-    assert!(fleet.observed.objects.iter().all(|o| o.problems.is_empty()), "{:?}", fleet.observed.objects);
-    let tmb = fleet.observed.objects.iter().find(|o| o.kind == ObjectKind::TrafficManagerBackend).unwrap();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == ObjectKind::ServiceExport)
+            .count(),
+        2
+    );
+    assert!(
+        fleet.observed.objects.iter().all(|o| o.problems.is_empty()),
+        "{:?}",
+        fleet.observed.objects
+    );
+    let tmb = fleet
+        .observed
+        .objects
+        .iter()
+        .find(|o| o.kind == ObjectKind::TrafficManagerBackend)
+        .unwrap();
     assert_eq!((tmb.uid.as_str(), tmb.generation), ("uid-web-be", 3));
 }
 
@@ -119,31 +176,68 @@ fn a_bad_object_is_left_out_and_the_rest_serves() {
     let mut s = base();
     put(&mut s, "hub", Resource::Profiles, vec![profile("api")]);
     // Backend pointing at a profile that does not exist, and one bad weight annotation.
-    put(&mut s, "hub", Resource::Backends, vec![backend("orphan", "nope", "web", 1)]);
-    put(&mut s, "member-2", Resource::Exports, vec![export("web", Some("heavy"))]);
+    put(
+        &mut s,
+        "hub",
+        Resource::Backends,
+        vec![backend("orphan", "nope", "web", 1)],
+    );
+    put(
+        &mut s,
+        "member-2",
+        Resource::Exports,
+        vec![export("web", Some("heavy"))],
+    );
     let (fleet, _) = compose(&settings(), &topology(), &s);
     let fleet = fleet.expect("a fleet despite bad objects");
     let web = fleet.profiles.iter().find(|p| p.name == "web").unwrap();
-    assert_eq!(web.endpoints.len(), 1, "member-2's invalid export is left out");
+    assert_eq!(
+        web.endpoints.len(),
+        1,
+        "member-2's invalid export is left out"
+    );
     assert_eq!(web.endpoints[0].cluster, "member-1");
     assert_eq!(web.endpoints[0].weight, 100);
-    let orphan = fleet.observed.objects.iter().find(|o| o.name == "orphan").unwrap();
-    assert!(orphan.problems.iter().any(|p| p.contains("no TrafficManagerProfile named \"nope\"")), "{:?}", orphan.problems);
+    let orphan = fleet
+        .observed
+        .objects
+        .iter()
+        .find(|o| o.name == "orphan")
+        .unwrap();
+    assert!(
+        orphan
+            .problems
+            .iter()
+            .any(|p| p.contains("no TrafficManagerProfile named \"nope\"")),
+        "{:?}",
+        orphan.problems
+    );
     let bad = fleet
         .observed
         .objects
         .iter()
         .find(|o| o.kind == ObjectKind::ServiceExport && o.cluster == "member-2")
         .unwrap();
-    assert_eq!(bad.export_validity.as_ref().unwrap().0, "ServiceExportInvalidWeightAnnotation");
+    assert_eq!(
+        bad.export_validity.as_ref().unwrap().0,
+        "ServiceExportInvalidWeightAnnotation"
+    );
 }
 
 #[test]
 fn export_verdicts_follow_fleet_networking() {
     let mut s = base();
     // member-1: the Service is gone; member-2: ClusterIP (valid export, not an endpoint).
-    s.collections.get_mut(&("member-1".into(), Resource::Services)).unwrap().clear();
-    put(&mut s, "member-2", Resource::Services, vec![service("web", "ClusterIP", &[], 80)]);
+    s.collections
+        .get_mut(&("member-1".into(), Resource::Services))
+        .unwrap()
+        .clear();
+    put(
+        &mut s,
+        "member-2",
+        Resource::Services,
+        vec![service("web", "ClusterIP", &[], 80)],
+    );
     let (fleet, _) = compose(&settings(), &topology(), &s);
     let fleet = fleet.unwrap();
     let verdict = |c: &str| {
@@ -155,17 +249,29 @@ fn export_verdicts_follow_fleet_networking() {
             .unwrap()
             .clone()
     };
-    assert_eq!(verdict("member-1").export_validity.unwrap().0, "ServiceNotFound");
+    assert_eq!(
+        verdict("member-1").export_validity.unwrap().0,
+        "ServiceNotFound"
+    );
     let m2 = verdict("member-2");
     assert_eq!(m2.export_validity.unwrap().0, "ServiceIsValid");
-    assert!(m2.problems[0].contains("unsupported service type \"ClusterIP\""), "{:?}", m2.problems);
+    assert!(
+        m2.problems[0].contains("unsupported service type \"ClusterIP\""),
+        "{:?}",
+        m2.problems
+    );
     assert!(fleet.profiles[0].endpoints.is_empty());
 }
 
 #[test]
 fn differing_ports_conflict_with_the_first_export() {
     let mut s = base();
-    put(&mut s, "member-2", Resource::Services, vec![service("web", "LoadBalancer", &["192.0.2.2"], 8080)]);
+    put(
+        &mut s,
+        "member-2",
+        Resource::Services,
+        vec![service("web", "LoadBalancer", &["192.0.2.2"], 8080)],
+    );
     let (fleet, _) = compose(&settings(), &topology(), &s);
     let fleet = fleet.unwrap();
     let m2 = fleet
@@ -174,7 +280,13 @@ fn differing_ports_conflict_with_the_first_export() {
         .iter()
         .find(|o| o.kind == ObjectKind::ServiceExport && o.cluster == "member-2")
         .unwrap();
-    assert!(m2.export_conflict.as_deref().unwrap_or("").contains("differ"), "{m2:?}");
+    assert!(
+        m2.export_conflict
+            .as_deref()
+            .unwrap_or("")
+            .contains("differ"),
+        "{m2:?}"
+    );
     assert_eq!(fleet.profiles[0].endpoints.len(), 1);
 }
 
@@ -194,17 +306,36 @@ fn cluster_states_travel_with_the_fleet_without_changing_the_zone() {
     );
     let (b, _) = compose(&settings(), &topology(), &s2);
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.profiles, b.profiles, "the last known state of member-2 keeps serving");
+    assert_eq!(
+        a.profiles, b.profiles,
+        "the last known state of member-2 keeps serving"
+    );
     assert_eq!(a.zone.soa.serial, b.zone.soa.serial);
-    assert!(!b.observed.clusters.iter().find(|c| c.name == "member-2").unwrap().reachable);
+    assert!(
+        !b.observed
+            .clusters
+            .iter()
+            .find(|c| c.name == "member-2")
+            .unwrap()
+            .reachable
+    );
 }
 
 #[test]
 fn kubernetes_mode_files_hold_settings_only() {
-    let text = format!("{SETTINGS}---\n{}", serde_yaml::to_string(&profile("web")).unwrap());
-    let err = file::load_str(Path::new("k.yaml"), &text).expect_err("objects in a kubernetes-mode file");
-    assert!(err.to_string().contains("objects come from the clusters when spec.kubernetes is set"), "{err}");
-    let (fleet, _) = file::load_str(Path::new("k.yaml"), SETTINGS).expect("settings alone are valid");
+    let text = format!(
+        "{SETTINGS}---\n{}",
+        serde_yaml::to_string(&profile("web")).unwrap()
+    );
+    let err =
+        file::load_str(Path::new("k.yaml"), &text).expect_err("objects in a kubernetes-mode file");
+    assert!(
+        err.to_string()
+            .contains("objects come from the clusters when spec.kubernetes is set"),
+        "{err}"
+    );
+    let (fleet, _) =
+        file::load_str(Path::new("k.yaml"), SETTINGS).expect("settings alone are valid");
     let k = fleet.kubernetes.expect("kubernetes settings");
     assert_eq!(k.members.len(), 2);
     assert_eq!(k.lease_name, "fleetdns-status-writer");
@@ -218,20 +349,47 @@ fn cached_parses_follow_resource_versions() {
         o["metadata"]["resourceVersion"] = json!(rv);
         o
     };
-    put(&mut s, "member-2", Resource::Exports, vec![with_rv(export("web", Some("3")), "10")]);
+    put(
+        &mut s,
+        "member-2",
+        Resource::Exports,
+        vec![with_rv(export("web", Some("3")), "10")],
+    );
     let mut cache = ParseCache::default();
-    let weights = |f: &fleetdns_config::Fleet| f.profiles[0].endpoints.iter().map(|e| e.weight).collect::<Vec<_>>();
-    let first = compose_cached(&settings(), &topology(), &s, &mut cache).0.unwrap();
+    let weights = |f: &fleetdns_config::Fleet| {
+        f.profiles[0]
+            .endpoints
+            .iter()
+            .map(|e| e.weight)
+            .collect::<Vec<_>>()
+    };
+    let first = compose_cached(&settings(), &topology(), &s, &mut cache)
+        .0
+        .unwrap();
     assert_eq!(weights(&first), [25, 75]);
     // Same resourceVersion: the cached parse is reused and gives the same fleet.
-    let again = compose_cached(&settings(), &topology(), &s, &mut cache).0.unwrap();
+    let again = compose_cached(&settings(), &topology(), &s, &mut cache)
+        .0
+        .unwrap();
     assert_eq!(first.profiles, again.profiles);
     // A new resourceVersion with a new weight is parsed again.
-    put(&mut s, "member-2", Resource::Exports, vec![with_rv(export("web", Some("1")), "11")]);
-    let changed = compose_cached(&settings(), &topology(), &s, &mut cache).0.unwrap();
+    put(
+        &mut s,
+        "member-2",
+        Resource::Exports,
+        vec![with_rv(export("web", Some("1")), "11")],
+    );
+    let changed = compose_cached(&settings(), &topology(), &s, &mut cache)
+        .0
+        .unwrap();
     assert_eq!(weights(&changed), [50, 50]);
     // A deleted object leaves no stale parse behind.
-    s.collections.get_mut(&("member-2".into(), Resource::Exports)).unwrap().clear();
-    let gone = compose_cached(&settings(), &topology(), &s, &mut cache).0.unwrap();
+    s.collections
+        .get_mut(&("member-2".into(), Resource::Exports))
+        .unwrap()
+        .clear();
+    let gone = compose_cached(&settings(), &topology(), &s, &mut cache)
+        .0
+        .unwrap();
     assert_eq!(weights(&gone), [100]);
 }

@@ -10,7 +10,10 @@ use fleetdns_sync::status::desired::{desired, differs, render, Desired};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{json, Value};
 
-const SPECS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/specs/fleet-networking-crds");
+const SPECS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/specs/fleet-networking-crds"
+);
 
 fn upstream(file: &str) -> CustomResourceDefinition {
     let path = format!("{SPECS}/{file}");
@@ -29,7 +32,11 @@ spec:
 ";
 
 fn obj(kind: &str, name: &str, extra: Value) -> Value {
-    let api = if kind == "Service" { "v1" } else { "networking.fleet.azure.com/v1beta1" };
+    let api = if kind == "Service" {
+        "v1"
+    } else {
+        "networking.fleet.azure.com/v1beta1"
+    };
     let mut o = json!({"apiVersion": api, "kind": kind,
         "metadata": {"namespace": "demo", "name": name, "uid": format!("{kind}-{name}").to_lowercase(),
                      "generation": 7, "creationTimestamp": "2026-01-01T00:00:00Z"}});
@@ -52,28 +59,84 @@ fn snapshot() -> Snapshot {
             o["metadata"]["namespace"].as_str().unwrap().to_string(),
             o["metadata"]["name"].as_str().unwrap().to_string(),
         );
-        s.collections.entry((cluster.into(), r)).or_default().insert(key, Arc::new(o));
+        s.collections
+            .entry((cluster.into(), r))
+            .or_default()
+            .insert(key, Arc::new(o));
     };
-    put("hub", Resource::Profiles, obj("TrafficManagerProfile", "web", json!({"spec": {"resourceGroup": "rg"}})));
-    put("hub", Resource::Profiles, obj("TrafficManagerProfile", "bad", json!({
-        "metadata": {"annotations": {"fleetdns.io/ttl": "forever"}}, "spec": {"resourceGroup": "rg"}})));
-    put("hub", Resource::Backends, obj("TrafficManagerBackend", "web", json!({
-        "spec": {"profile": {"name": "web"}, "backend": {"name": "web"}, "weight": 10}})));
-    put("hub", Resource::Backends, obj("TrafficManagerBackend", "lost", json!({
-        "spec": {"profile": {"name": "missing"}, "backend": {"name": "web"}}})));
-    for (cluster, ip, w) in [("member-1", "192.0.2.1", "2"), ("member-2", "192.0.2.2", "1")] {
-        put(cluster, Resource::Services, obj("Service", "web", json!({
+    put(
+        "hub",
+        Resource::Profiles,
+        obj(
+            "TrafficManagerProfile",
+            "web",
+            json!({"spec": {"resourceGroup": "rg"}}),
+        ),
+    );
+    put(
+        "hub",
+        Resource::Profiles,
+        obj(
+            "TrafficManagerProfile",
+            "bad",
+            json!({
+        "metadata": {"annotations": {"fleetdns.io/ttl": "forever"}}, "spec": {"resourceGroup": "rg"}}),
+        ),
+    );
+    put(
+        "hub",
+        Resource::Backends,
+        obj(
+            "TrafficManagerBackend",
+            "web",
+            json!({
+        "spec": {"profile": {"name": "web"}, "backend": {"name": "web"}, "weight": 10}}),
+        ),
+    );
+    put(
+        "hub",
+        Resource::Backends,
+        obj(
+            "TrafficManagerBackend",
+            "lost",
+            json!({
+        "spec": {"profile": {"name": "missing"}, "backend": {"name": "web"}}}),
+        ),
+    );
+    for (cluster, ip, w) in [
+        ("member-1", "192.0.2.1", "2"),
+        ("member-2", "192.0.2.2", "1"),
+    ] {
+        put(
+            cluster,
+            Resource::Services,
+            obj(
+                "Service",
+                "web",
+                json!({
             "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
-            "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})));
-        put(cluster, Resource::Exports, obj("ServiceExport", "web", json!({
-            "metadata": {"annotations": {"networking.fleet.azure.com/weight": w}}})));
+            "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}),
+            ),
+        );
+        put(
+            cluster,
+            Resource::Exports,
+            obj(
+                "ServiceExport",
+                "web",
+                json!({
+            "metadata": {"annotations": {"networking.fleet.azure.com/weight": w}}}),
+            ),
+        );
     }
     s
 }
 
 fn statuses() -> Vec<Desired> {
     let mut diags = Default::default();
-    let settings = file::parse(Path::new("k.yaml"), SETTINGS, &mut diags).settings.remove(0);
+    let settings = file::parse(Path::new("k.yaml"), SETTINGS, &mut diags)
+        .settings
+        .remove(0);
     let topology = Topology {
         hub: "hub".into(),
         members: vec!["member-1".into(), "member-2".into()],
@@ -89,7 +152,12 @@ fn find<'a>(all: &'a [Desired], kind: ObjectKind, name: &str, cluster: &str) -> 
 }
 
 fn condition(status: &Value, ty: &str) -> (String, String, String) {
-    let c = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == ty).unwrap();
+    let c = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == ty)
+        .unwrap();
     (
         c["status"].as_str().unwrap().into(),
         c["reason"].as_str().unwrap().into(),
@@ -100,9 +168,21 @@ fn condition(status: &Value, ty: &str) -> (String, String, String) {
 #[test]
 fn every_status_validates_against_the_upstream_schema() {
     let crds = [
-        (ObjectKind::TrafficManagerProfile, upstream("trafficmanagerprofiles.yaml"), json!({"resourceGroup": "rg"})),
-        (ObjectKind::TrafficManagerBackend, upstream("trafficmanagerbackends.yaml"), json!({"profile": {"name": "p"}, "backend": {"name": "b"}})),
-        (ObjectKind::ServiceExport, upstream("serviceexports.yaml"), Value::Null),
+        (
+            ObjectKind::TrafficManagerProfile,
+            upstream("trafficmanagerprofiles.yaml"),
+            json!({"resourceGroup": "rg"}),
+        ),
+        (
+            ObjectKind::TrafficManagerBackend,
+            upstream("trafficmanagerbackends.yaml"),
+            json!({"profile": {"name": "p"}, "backend": {"name": "b"}}),
+        ),
+        (
+            ObjectKind::ServiceExport,
+            upstream("serviceexports.yaml"),
+            Value::Null,
+        ),
     ];
     let all = statuses();
     assert_eq!(all.len(), 6, "2 profiles, 2 backends, 2 exports");
@@ -118,27 +198,47 @@ fn every_status_validates_against_the_upstream_schema() {
             object["spec"] = spec.clone();
         }
         let violations = schema::check(schema, &object);
-        assert!(violations.is_empty(), "{:?} {}: {violations:?}\n{object:#}", d.kind, d.name);
+        assert!(
+            violations.is_empty(),
+            "{:?} {}: {violations:?}\n{object:#}",
+            d.kind,
+            d.name
+        );
     }
 }
 
 #[test]
 fn statuses_say_what_fleet_networking_says() {
     let all = statuses();
-    let web = render(find(&all, ObjectKind::TrafficManagerProfile, "web", "hub"), None, "t");
+    let web = render(
+        find(&all, ObjectKind::TrafficManagerProfile, "web", "hub"),
+        None,
+        "t",
+    );
     assert_eq!(web["dnsName"], "demo-web.fleet.example.com");
     assert_eq!(condition(&web, "Programmed").1, "Programmed");
     assert_eq!(web["conditions"][0]["observedGeneration"], 7);
-    let bad = render(find(&all, ObjectKind::TrafficManagerProfile, "bad", "hub"), None, "t");
+    let bad = render(
+        find(&all, ObjectKind::TrafficManagerProfile, "bad", "hub"),
+        None,
+        "t",
+    );
     assert_eq!(bad["dnsName"], Value::Null);
     let (s, r, m) = condition(&bad, "Programmed");
     assert_eq!((s.as_str(), r.as_str()), ("False", "Invalid"));
     assert!(m.contains("fleetdns.io/ttl"), "{m}");
 
-    let be = render(find(&all, ObjectKind::TrafficManagerBackend, "web", "hub"), None, "t");
+    let be = render(
+        find(&all, ObjectKind::TrafficManagerBackend, "web", "hub"),
+        None,
+        "t",
+    );
     let (s, r, m) = condition(&be, "Accepted");
     assert_eq!((s.as_str(), r.as_str()), ("True", "Accepted"));
-    assert_eq!(m, "2 service(s) exported from clusters have been accepted as Traffic Manager endpoints");
+    assert_eq!(
+        m,
+        "2 service(s) exported from clusters have been accepted as Traffic Manager endpoints"
+    );
     let eps = be["endpoints"].as_array().unwrap();
     // W=10, export weights 2 and 1: ceil(20/3)=7, ceil(10/3)=4.
     assert_eq!(
@@ -147,15 +247,27 @@ fn statuses_say_what_fleet_networking_says() {
                "from": {"cluster": "member-1", "weight": 2}})
     );
     assert_eq!(eps[1]["weight"], 4);
-    let lost = render(find(&all, ObjectKind::TrafficManagerBackend, "lost", "hub"), None, "t");
+    let lost = render(
+        find(&all, ObjectKind::TrafficManagerBackend, "lost", "hub"),
+        None,
+        "t",
+    );
     assert_eq!(condition(&lost, "Accepted").1, "Invalid");
     assert_eq!(lost["endpoints"], json!([]));
 
-    let se = render(find(&all, ObjectKind::ServiceExport, "web", "member-1"), None, "t");
+    let se = render(
+        find(&all, ObjectKind::ServiceExport, "web", "member-1"),
+        None,
+        "t",
+    );
     assert_eq!(condition(&se, "Valid").1, "ServiceIsValid");
     assert_eq!(
         condition(&se, "Conflict"),
-        ("False".into(), "NoConflictFound".into(), "service demo/web is exported without conflict".into())
+        (
+            "False".into(),
+            "NoConflictFound".into(),
+            "service demo/web is exported without conflict".into()
+        )
     );
 }
 
@@ -171,7 +283,10 @@ fn unchanged_status_is_not_rewritten_and_keeps_its_transition_time() {
     changed.conditions[0].status = "False";
     let next = render(&changed, Some(&first), "2026-11-23T06:00:00Z");
     assert!(differs(&next, Some(&first)));
-    assert_eq!(next["conditions"][0]["lastTransitionTime"], "2026-11-23T06:00:00Z");
+    assert_eq!(
+        next["conditions"][0]["lastTransitionTime"],
+        "2026-11-23T06:00:00Z"
+    );
 }
 
 #[test]
@@ -179,7 +294,9 @@ fn with_the_azure_mirror_programmed_follows_arm_too() {
     use fleetdns_sync::azure::reconcile::ProfileStatus;
     use fleetdns_sync::azure::{ConditionStatus, MirrorStatus, Programmed, Reason};
     let mut diags = Default::default();
-    let settings = file::parse(Path::new("k.yaml"), SETTINGS, &mut diags).settings.remove(0);
+    let settings = file::parse(Path::new("k.yaml"), SETTINGS, &mut diags)
+        .settings
+        .remove(0);
     let topology = Topology {
         hub: "hub".into(),
         members: vec!["member-1".into(), "member-2".into()],
@@ -201,7 +318,11 @@ fn with_the_azure_mirror_programmed_follows_arm_too() {
     };
     let web = |m: &MirrorStatus| {
         let all = desired(&fleet, false, Some(m));
-        render(find(&all, ObjectKind::TrafficManagerProfile, "web", "hub"), None, "2026-11-23T05:00:00Z")
+        render(
+            find(&all, ObjectKind::TrafficManagerProfile, "web", "hub"),
+            None,
+            "2026-11-23T05:00:00Z",
+        )
     };
     let ok = web(&arm(Programmed::ok()));
     assert_eq!(condition(&ok, "Programmed").1, "Programmed");
@@ -211,7 +332,14 @@ fn with_the_azure_mirror_programmed_follows_arm_too() {
         reason: Reason::DNSNameNotAvailable,
         message: "Domain name is not available".into(),
     }));
-    assert_eq!(condition(&taken, "Programmed"), ("False".into(), "DNSNameNotAvailable".into(), "Domain name is not available".into()));
+    assert_eq!(
+        condition(&taken, "Programmed"),
+        (
+            "False".into(),
+            "DNSNameNotAvailable".into(),
+            "Domain name is not available".into()
+        )
+    );
     let pending = web(&MirrorStatus::default());
     assert_eq!(condition(&pending, "Programmed").1, "Pending");
     // All three validate against the upstream schema.

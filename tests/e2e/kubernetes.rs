@@ -77,14 +77,18 @@ spec:
     /// serve, so no probe decides anything here).
     fn seed(&self) {
         self.hub
-            .create(&json!({"apiVersion": FLEET, "kind": "TrafficManagerProfile",
+            .create(
+                &json!({"apiVersion": FLEET, "kind": "TrafficManagerProfile",
                 "metadata": {"name": "web", "namespace": "demo"},
-                "spec": {"resourceGroup": "rg", "monitorConfig": {"port": 80}}}))
+                "spec": {"resourceGroup": "rg", "monitorConfig": {"port": 80}}}),
+            )
             .unwrap();
         self.hub
-            .create(&json!({"apiVersion": FLEET, "kind": "TrafficManagerBackend",
+            .create(
+                &json!({"apiVersion": FLEET, "kind": "TrafficManagerBackend",
                 "metadata": {"name": "web", "namespace": "demo"},
-                "spec": {"profile": {"name": "web"}, "backend": {"name": "web"}, "weight": 100}}))
+                "spec": {"profile": {"name": "web"}, "backend": {"name": "web"}, "weight": 100}}),
+            )
             .unwrap();
         for ((cluster, ip), weight) in self.members().into_iter().zip(["1", "3"]) {
             cluster
@@ -155,13 +159,20 @@ fn share(t: &BTreeMap<String, usize>, ip: &str) -> f64 {
 }
 
 fn condition(obj: &Value, ty: &str) -> Option<Value> {
-    obj["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == ty).cloned()
+    obj["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == ty)
+        .cloned()
 }
 
 /// What `kubectl get` shows in a printer column with a JSONPath of the forms our
 /// CRDs use: `.status.dnsName` or `.status.conditions[?(@.type=='X')].status`.
 fn printer_column(crd_kind: &str, column: &str, obj: &Value) -> String {
-    let out = std::process::Command::new(fixtures::BIN).arg("crds").output().unwrap();
+    let out = std::process::Command::new(fixtures::BIN)
+        .arg("crds")
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     let crd: Value = serde_yaml::Deserializer::from_str(&text)
         .map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap())
@@ -177,10 +188,15 @@ fn printer_column(crd_kind: &str, column: &str, obj: &Value) -> String {
     let path = col["jsonPath"].as_str().unwrap();
     if let Some(rest) = path.strip_prefix(".status.conditions[?(@.type=='") {
         let ty = rest.split('\'').next().unwrap();
-        return condition(obj, ty).map(|c| c["status"].as_str().unwrap().to_string()).unwrap_or_default();
+        return condition(obj, ty)
+            .map(|c| c["status"].as_str().unwrap().to_string())
+            .unwrap_or_default();
     }
     let field = path.trim_start_matches(".status.");
-    obj["status"][field].as_str().unwrap_or_default().to_string()
+    obj["status"][field]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -194,22 +210,39 @@ fn objects_in_clusters_drive_answers_and_status() {
         t.contains_key("192.0.2.1") && t.contains_key("192.0.2.2")
     });
     let t = tally(&client, 2000);
-    assert!((share(&t, "192.0.2.2") - 0.75).abs() < 0.05, "weights 1:3 → 25/75: {t:?}");
+    assert!(
+        (share(&t, "192.0.2.2") - 0.75).abs() < 0.05,
+        "weights 1:3 → 25/75: {t:?}"
+    );
 
     // Status, as fleet-networking writes it.
-    let tmp = || w.hub.get(FLEET, "TrafficManagerProfile", "demo", "web").unwrap();
-    let tmb = || w.hub.get(FLEET, "TrafficManagerBackend", "demo", "web").unwrap();
+    let tmp = || {
+        w.hub
+            .get(FLEET, "TrafficManagerProfile", "demo", "web")
+            .unwrap()
+    };
+    let tmb = || {
+        w.hub
+            .get(FLEET, "TrafficManagerBackend", "demo", "web")
+            .unwrap()
+    };
     eventually("status written", Duration::from_secs(10), || {
         condition(&tmp(), "Programmed").is_some() && condition(&tmb(), "Accepted").is_some()
     });
     let p = tmp();
     assert_eq!(p["status"]["dnsName"], NAME);
     let c = condition(&p, "Programmed").unwrap();
-    assert_eq!((c["status"].as_str(), c["reason"].as_str()), (Some("True"), Some("Programmed")));
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("True"), Some("Programmed"))
+    );
     assert_eq!(c["observedGeneration"], p["metadata"]["generation"]);
     let b = tmb();
     let c = condition(&b, "Accepted").unwrap();
-    assert_eq!((c["status"].as_str(), c["reason"].as_str()), (Some("True"), Some("Accepted")));
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("True"), Some("Accepted"))
+    );
     let eps: Vec<(String, i64, String, i64)> = b["status"]["endpoints"]
         .as_array()
         .unwrap()
@@ -223,32 +256,63 @@ fn objects_in_clusters_drive_answers_and_status() {
             )
         })
         .collect();
-    assert_eq!(eps, [("192.0.2.1".into(), 25, "member-1".into(), 1), ("192.0.2.2".into(), 75, "member-2".into(), 3)]);
+    assert_eq!(
+        eps,
+        [
+            ("192.0.2.1".into(), 25, "member-1".into(), 1),
+            ("192.0.2.2".into(), 75, "member-2".into(), 3)
+        ]
+    );
     let uid = b["metadata"]["uid"].as_str().unwrap();
-    assert_eq!(b["status"]["endpoints"][0]["name"], format!("fleet-{uid}#web#member-1"));
+    assert_eq!(
+        b["status"]["endpoints"][0]["name"],
+        format!("fleet-{uid}#web#member-1")
+    );
     // `kubectl get tmp,tmb` columns.
-    assert_eq!(printer_column("TrafficManagerProfile", "DNS-Name", &p), NAME);
-    assert_eq!(printer_column("TrafficManagerProfile", "Is-Programmed", &p), "True");
-    assert_eq!(printer_column("TrafficManagerBackend", "Is-Accepted", &b), "True");
+    assert_eq!(
+        printer_column("TrafficManagerProfile", "DNS-Name", &p),
+        NAME
+    );
+    assert_eq!(
+        printer_column("TrafficManagerProfile", "Is-Programmed", &p),
+        "True"
+    );
+    assert_eq!(
+        printer_column("TrafficManagerBackend", "Is-Accepted", &b),
+        "True"
+    );
     let se = w.m2.get(FLEET, "ServiceExport", "demo", "web").unwrap();
     eventually("export status", Duration::from_secs(10), || {
-        condition(&w.m2.get(FLEET, "ServiceExport", "demo", "web").unwrap(), "Valid").is_some()
+        condition(
+            &w.m2.get(FLEET, "ServiceExport", "demo", "web").unwrap(),
+            "Valid",
+        )
+        .is_some()
     });
-    let se = w.m2.get(FLEET, "ServiceExport", "demo", "web").unwrap_or(se);
+    let se =
+        w.m2.get(FLEET, "ServiceExport", "demo", "web")
+            .unwrap_or(se);
     assert_eq!(condition(&se, "Valid").unwrap()["reason"], "ServiceIsValid");
-    assert_eq!(condition(&se, "Conflict").unwrap()["reason"], "NoConflictFound");
+    assert_eq!(
+        condition(&se, "Conflict").unwrap()["reason"],
+        "NoConflictFound"
+    );
 
     // A new profile answers as soon as its objects are created (the figure is
     // reported; the bound only catches a source that stopped watching).
     let created = Instant::now();
     w.hub
-        .create(&json!({"apiVersion": FLEET, "kind": "TrafficManagerProfile",
-            "metadata": {"name": "api", "namespace": "demo"}, "spec": {"resourceGroup": "rg"}}))
+        .create(
+            &json!({"apiVersion": FLEET, "kind": "TrafficManagerProfile",
+            "metadata": {"name": "api", "namespace": "demo"}, "spec": {"resourceGroup": "rg"}}),
+        )
         .unwrap();
     w.hub
-        .create(&json!({"apiVersion": FLEET, "kind": "TrafficManagerBackend",
+        .create(
+            &json!({"apiVersion": FLEET, "kind": "TrafficManagerBackend",
             "metadata": {"name": "api", "namespace": "demo"},
-            "spec": {"profile": {"name": "api"}, "backend": {"name": "web"}}}))
+            "spec": {"profile": {"name": "api"}, "backend": {"name": "web"}}}),
+        )
         .unwrap();
     let mut polls = 0u32;
     while polls < 1000 {
@@ -264,34 +328,65 @@ fn objects_in_clusters_drive_answers_and_status() {
     assert!(polls < 1000, "demo-api never answered");
 
     // A weight annotation change shifts the distribution.
-    w.m2.merge_patch(FLEET, "ServiceExport", "demo", "web",
-        &json!({"metadata": {"annotations": {"networking.fleet.azure.com/weight": "1"}}}), false)
-        .unwrap();
+    w.m2.merge_patch(
+        FLEET,
+        "ServiceExport",
+        "demo",
+        "web",
+        &json!({"metadata": {"annotations": {"networking.fleet.azure.com/weight": "1"}}}),
+        false,
+    )
+    .unwrap();
     eventually("weights 1:1", Duration::from_secs(10), || {
         let t = tally(&client, 400);
         (share(&t, "192.0.2.2") - 0.5).abs() < 0.08
     });
     let t = tally(&client, 2000);
-    assert!((share(&t, "192.0.2.2") - 0.5).abs() < 0.05, "weights 1:1 → 50/50: {t:?}");
-    eventually("status follows the new weights", Duration::from_secs(10), || {
-        tmb()["status"]["endpoints"].as_array().is_some_and(|e| e.iter().all(|e| e["weight"] == 50))
-    });
+    assert!(
+        (share(&t, "192.0.2.2") - 0.5).abs() < 0.05,
+        "weights 1:1 → 50/50: {t:?}"
+    );
+    eventually(
+        "status follows the new weights",
+        Duration::from_secs(10),
+        || {
+            tmb()["status"]["endpoints"]
+                .as_array()
+                .is_some_and(|e| e.iter().all(|e| e["weight"] == 50))
+        },
+    );
 
     // Deleting an export removes its endpoint.
     w.m1.delete(FLEET, "ServiceExport", "demo", "web").unwrap();
-    eventually("member-1 gone from the answers", Duration::from_secs(10), || {
-        tally(&client, 200).keys().eq(["192.0.2.2"].iter())
-    });
+    eventually(
+        "member-1 gone from the answers",
+        Duration::from_secs(10),
+        || tally(&client, 200).keys().eq(["192.0.2.2"].iter()),
+    );
     eventually("status lists one endpoint", Duration::from_secs(10), || {
-        tmb()["status"]["endpoints"].as_array().is_some_and(|e| e.len() == 1)
+        tmb()["status"]["endpoints"]
+            .as_array()
+            .is_some_and(|e| e.len() == 1)
     });
 
     // Every status write was fleetdns', through /status, validated and accepted.
     for c in [&w.hub, &w.m1, &w.m2] {
-        let writes: Vec<_> = c.write_log().into_iter().filter(|r| r.token.is_some()).collect();
-        assert!(!writes.is_empty() || c.name() == "member-1", "{}: no writes", c.name());
+        let writes: Vec<_> = c
+            .write_log()
+            .into_iter()
+            .filter(|r| r.token.is_some())
+            .collect();
+        assert!(
+            !writes.is_empty() || c.name() == "member-1",
+            "{}: no writes",
+            c.name()
+        );
         for r in &writes {
-            assert!(r.is_status() || r.resource == "leases", "{}: non-status write {r:?}", c.name());
+            assert!(
+                r.is_status() || r.resource == "leases",
+                "{}: non-status write {r:?}",
+                c.name()
+            );
             assert!(r.accepted() && r.validated, "{}: {r:?}", c.name());
         }
         assert_eq!(c.invalid_writes(), 0, "{}", c.name());
@@ -305,22 +400,38 @@ fn api_trouble_never_interrupts_answers() {
     w.seed();
     let s = start(&w, "replica-a", "127.0.131.10:0", "replica-a", 15);
     let client = Client::new(s.addr);
-    eventually("both members answer", Duration::from_secs(15), || tally(&client, 50).len() == 2);
+    eventually("both members answer", Duration::from_secs(15), || {
+        tally(&client, 50).len() == 2
+    });
 
     // Steady queries in the background; count lost ones and empty answers.
     let stop = Arc::new(AtomicBool::new(false));
-    let (sent, lost, empty) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (sent, lost, empty) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let load = {
-        let (stop, sent, lost, empty, addr) = (stop.clone(), sent.clone(), lost.clone(), empty.clone(), s.addr);
+        let (stop, sent, lost, empty, addr) = (
+            stop.clone(),
+            sent.clone(),
+            lost.clone(),
+            empty.clone(),
+            s.addr,
+        );
         std::thread::spawn(move || {
             let c = Client::new(addr);
             let deadline = Instant::now() + Duration::from_secs(90);
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                 sent.fetch_add(1, Ordering::Relaxed);
                 match c.try_query(NAME, RecordType::A, &Opts::default()) {
-                    Ok(m) if m.answers.is_empty() => { empty.fetch_add(1, Ordering::Relaxed); }
+                    Ok(m) if m.answers.is_empty() => {
+                        empty.fetch_add(1, Ordering::Relaxed);
+                    }
                     Ok(_) => {}
-                    Err(_) => { lost.fetch_add(1, Ordering::Relaxed); }
+                    Err(_) => {
+                        lost.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -330,7 +441,11 @@ fn api_trouble_never_interrupts_answers() {
     let reachable = |cluster: &str| -> Option<String> {
         metrics()
             .lines()
-            .find(|l| l.starts_with(&format!("fleetdns_kubernetes_cluster_reachable{{cluster=\"{cluster}\"}}")))
+            .find(|l| {
+                l.starts_with(&format!(
+                    "fleetdns_kubernetes_cluster_reachable{{cluster=\"{cluster}\"}}"
+                ))
+            })
             .map(|l| l.rsplit(' ').next().unwrap().to_string())
     };
 
@@ -342,56 +457,121 @@ fn api_trouble_never_interrupts_answers() {
     // Meanwhile a change on the hub must still arrive.
     eventually("hub back", Duration::from_secs(10), || w.hub.is_listening());
     w.hub
-        .merge_patch(FLEET, "TrafficManagerBackend", "demo", "web", &json!({"spec": {"weight": 10}}), false)
+        .merge_patch(
+            FLEET,
+            "TrafficManagerBackend",
+            "demo",
+            "web",
+            &json!({"spec": {"weight": 10}}),
+            false,
+        )
         .unwrap();
-    eventually("status follows the change made after the restart", Duration::from_secs(20), || {
-        w.hub
-            .get(FLEET, "TrafficManagerBackend", "demo", "web")
-            .and_then(|b| condition(&b, "Accepted"))
-            .is_some_and(|c| c["observedGeneration"] == 2)
-    });
+    eventually(
+        "status follows the change made after the restart",
+        Duration::from_secs(20),
+        || {
+            w.hub
+                .get(FLEET, "TrafficManagerBackend", "demo", "web")
+                .and_then(|b| condition(&b, "Accepted"))
+                .is_some_and(|c| c["observedGeneration"] == 2)
+        },
+    );
     assert_ne!(errors_before, metrics());
 
     // member-2 becomes unreachable: its last known state keeps serving, and it shows.
     w.m2.stop();
-    eventually("member-2 reported unreachable", Duration::from_secs(20), || reachable("member-2").as_deref() == Some("0"));
+    eventually(
+        "member-2 reported unreachable",
+        Duration::from_secs(20),
+        || reachable("member-2").as_deref() == Some("0"),
+    );
     let t = tally(&client, 400);
-    assert!(t.contains_key("192.0.2.2") && t.contains_key("192.0.2.1"), "last known state of member-2 serves: {t:?}");
+    assert!(
+        t.contains_key("192.0.2.2") && t.contains_key("192.0.2.1"),
+        "last known state of member-2 serves: {t:?}"
+    );
     eventually("status says so", Duration::from_secs(10), || {
         w.hub
             .get(FLEET, "TrafficManagerBackend", "demo", "web")
             .and_then(|b| condition(&b, "Accepted"))
-            .is_some_and(|c| c["message"].as_str().unwrap_or("").contains("cluster member-2 is unreachable"))
+            .is_some_and(|c| {
+                c["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("cluster member-2 is unreachable")
+            })
     });
-    let status: Value = serde_json::from_str(&tools::run("curl", &["-sS", &format!("http://{}/status", s.admin)])).unwrap();
-    assert!(status["clusters"].as_array().unwrap().iter().any(|c| c["name"] == "member-2" && c["reachable"] == false), "{status}");
+    let status: Value = serde_json::from_str(&tools::run(
+        "curl",
+        &["-sS", &format!("http://{}/status", s.admin)],
+    ))
+    .unwrap();
+    assert!(
+        status["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "member-2" && c["reachable"] == false),
+        "{status}"
+    );
     w.m2.resume().unwrap();
     let back = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        eventually("member-2 reachable again", Duration::from_secs(30), || reachable("member-2").as_deref() == Some("1"))
+        eventually("member-2 reachable again", Duration::from_secs(30), || {
+            reachable("member-2").as_deref() == Some("1")
+        })
     }));
     if back.is_err() {
-        panic!("member-2 never came back; fleetdns log:\n{}\nmetrics:\n{}", s.log(), metrics());
+        panic!(
+            "member-2 never came back; fleetdns log:\n{}\nmetrics:\n{}",
+            s.log(),
+            metrics()
+        );
     }
 
     // Status writes that fail (500) are retried without waiting for another change.
     w.hub.fail_next_with(3, 500, Some("/status"));
     w.hub
-        .merge_patch(FLEET, "TrafficManagerBackend", "demo", "web", &json!({"spec": {"weight": 30}}), false)
+        .merge_patch(
+            FLEET,
+            "TrafficManagerBackend",
+            "demo",
+            "web",
+            &json!({"spec": {"weight": 30}}),
+            false,
+        )
         .unwrap();
-    eventually("a failed status write is retried", Duration::from_secs(30), || {
+    eventually(
+        "a failed status write is retried",
+        Duration::from_secs(30),
+        || {
+            w.hub
+                .get(FLEET, "TrafficManagerBackend", "demo", "web")
+                .and_then(|b| condition(&b, "Accepted"))
+                .is_some_and(|c| c["observedGeneration"] == 3)
+        },
+    );
+    assert!(
         w.hub
-            .get(FLEET, "TrafficManagerBackend", "demo", "web")
-            .and_then(|b| condition(&b, "Accepted"))
-            .is_some_and(|c| c["observedGeneration"] == 3)
-    });
-    assert!(w.hub.write_log().iter().any(|r| r.is_status() && r.code == 500), "the fault was hit");
+            .write_log()
+            .iter()
+            .any(|r| r.is_status() && r.code == 500),
+        "the fault was hit"
+    );
 
     stop.store(true, Ordering::Relaxed);
     load.join().unwrap();
-    let (sent, lost, empty) = (sent.load(Ordering::Relaxed), lost.load(Ordering::Relaxed), empty.load(Ordering::Relaxed));
+    let (sent, lost, empty) = (
+        sent.load(Ordering::Relaxed),
+        lost.load(Ordering::Relaxed),
+        empty.load(Ordering::Relaxed),
+    );
     eprintln!("queries during API trouble: {sent} sent, {lost} lost, {empty} empty");
     assert!(sent > 500, "the load ran: {sent}");
-    assert_eq!((lost, empty), (0, 0), "answers kept serving through API trouble");
+    assert_eq!(
+        (lost, empty),
+        (0, 0),
+        "answers kept serving through API trouble"
+    );
     s.terminate();
 }
 
@@ -407,38 +587,85 @@ fn of_two_replicas_only_the_lease_holder_writes_and_the_other_takes_over() {
     });
     let holder = || -> String {
         w.hub
-            .get("coordination.k8s.io/v1", "Lease", "fleetdns-system", "fleetdns-status-writer")
+            .get(
+                "coordination.k8s.io/v1",
+                "Lease",
+                "fleetdns-system",
+                "fleetdns-status-writer",
+            )
             .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_string))
             .unwrap_or_default()
     };
-    eventually("a lease holder", Duration::from_secs(10), || !holder().is_empty());
+    eventually("a lease holder", Duration::from_secs(10), || {
+        !holder().is_empty()
+    });
     let leader = holder();
     eventually("status written", Duration::from_secs(10), || {
-        w.hub.get(FLEET, "TrafficManagerBackend", "demo", "web").and_then(|b| condition(&b, "Accepted")).is_some()
+        w.hub
+            .get(FLEET, "TrafficManagerBackend", "demo", "web")
+            .and_then(|b| condition(&b, "Accepted"))
+            .is_some()
     });
     // Let a few renewals pass, then check who wrote.
     std::thread::sleep(Duration::from_secs(3));
     let writers = |c: &FakeCluster| -> std::collections::BTreeSet<String> {
-        c.write_log().into_iter().filter(|r| r.is_status()).filter_map(|r| r.token).collect()
+        c.write_log()
+            .into_iter()
+            .filter(|r| r.is_status())
+            .filter_map(|r| r.token)
+            .collect()
     };
-    let all: std::collections::BTreeSet<String> = [&w.hub, &w.m1, &w.m2].into_iter().flat_map(writers).collect();
-    assert_eq!(all, [leader.clone()].into_iter().collect(), "only the leader ({leader}) writes status");
+    let all: std::collections::BTreeSet<String> = [&w.hub, &w.m1, &w.m2]
+        .into_iter()
+        .flat_map(writers)
+        .collect();
+    assert_eq!(
+        all,
+        [leader.clone()].into_iter().collect(),
+        "only the leader ({leader}) writes status"
+    );
 
     // The leader stops; the other takes over and writes the next change.
-    let (gone, stays) = if leader == "replica-a" { (a, b) } else { (b, a) };
-    let other = if leader == "replica-a" { "replica-b" } else { "replica-a" };
+    let (gone, stays) = if leader == "replica-a" {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let other = if leader == "replica-a" {
+        "replica-b"
+    } else {
+        "replica-a"
+    };
     gone.terminate();
-    eventually("the other replica holds the lease", Duration::from_secs(15), || holder() == other);
+    eventually(
+        "the other replica holds the lease",
+        Duration::from_secs(15),
+        || holder() == other,
+    );
     w.hub
-        .merge_patch(FLEET, "TrafficManagerBackend", "demo", "web", &json!({"spec": {"weight": 20}}), false)
+        .merge_patch(
+            FLEET,
+            "TrafficManagerBackend",
+            "demo",
+            "web",
+            &json!({"spec": {"weight": 20}}),
+            false,
+        )
         .unwrap();
-    eventually("the new leader writes status", Duration::from_secs(15), || {
-        w.hub
-            .get(FLEET, "TrafficManagerBackend", "demo", "web")
-            .and_then(|b| condition(&b, "Accepted"))
-            .is_some_and(|c| c["observedGeneration"] == 2)
-    });
-    assert!(writers(&w.hub).contains(other), "{other} wrote status after the takeover");
+    eventually(
+        "the new leader writes status",
+        Duration::from_secs(15),
+        || {
+            w.hub
+                .get(FLEET, "TrafficManagerBackend", "demo", "web")
+                .and_then(|b| condition(&b, "Accepted"))
+                .is_some_and(|c| c["observedGeneration"] == 2)
+        },
+    );
+    assert!(
+        writers(&w.hub).contains(other),
+        "{other} wrote status after the takeover"
+    );
     let t = tally(&Client::new(stays.addr), 100);
     assert_eq!(t.len(), 2, "the remaining replica answers: {t:?}");
     stays.terminate();

@@ -75,14 +75,21 @@ pub struct Topology {
 }
 
 /// Parsed upstream objects by (cluster, kind, namespace, name), valid while their
-/// `resourceVersion` is the same: checking an object against its CRD schema is
-/// most of the work of a composition, and most objects do not change between two.
+/// `resourceVersion` is the same: most objects do not change between two
+/// compositions, and each parse is a schema check plus defaulting.
 #[derive(Default)]
 pub struct ParseCache {
-    entries: HashMap<(String, &'static str, String, String), (String, Inputs, Diagnostics)>,
+    /// Per object: its resourceVersion and what parsing it gave.
+    entries: HashMap<ObjectKey, (String, Inputs, Diagnostics)>,
     /// Keys used by the current composition; the rest are dropped after it.
-    used: std::collections::HashSet<(String, &'static str, String, String)>,
+    used: std::collections::HashSet<ObjectKey>,
 }
+
+/// (cluster, kind, namespace, name).
+type ObjectKey = (String, &'static str, String, String);
+
+/// (cluster, namespace, name) of a ServiceExport.
+type ExportKey = (String, String, String);
 
 /// Builds the fleet from `snapshot` under `settings`. `None` only when the
 /// settings themselves are unusable (they were checked at start, so this is rare).
@@ -120,7 +127,9 @@ pub fn compose_cached(
         };
         for ((ns, name), svc) in &services {
             let ingress = load_balancer_ingress(svc);
-            if svc.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer") && !ingress.is_empty() {
+            if svc.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")
+                && !ingress.is_empty()
+            {
                 cluster.services.push(ServiceSpec {
                     namespace: ns.clone(),
                     name: name.clone(),
@@ -144,7 +153,9 @@ pub fn compose_cached(
                 .get(&(member.clone(), Resource::Services))
                 .and_then(|m| m.get(&(ns.clone(), name.clone())));
             let validity = export_validity(export, service.map(|s| s.as_ref()));
-            let conflict = conflicts.get(&(member.clone(), ns.clone(), name.clone())).cloned();
+            let conflict = conflicts
+                .get(&(member.clone(), ns.clone(), name.clone()))
+                .cloned();
             let mut problems = Vec::new();
             if validity.0 != "ServiceIsValid" {
                 problems.push(validity.1.clone());
@@ -169,13 +180,28 @@ pub fn compose_cached(
             if !problems.is_empty() {
                 continue;
             }
-            upstream(member, export, "ServiceExport", cache, &mut inputs, &mut diags);
+            upstream(
+                member,
+                export,
+                "ServiceExport",
+                cache,
+                &mut inputs,
+                &mut diags,
+            );
         }
     }
     // The hub: profiles and backends.
     for (resource, kind, object_kind) in [
-        (Resource::Profiles, "TrafficManagerProfile", ObjectKind::TrafficManagerProfile),
-        (Resource::Backends, "TrafficManagerBackend", ObjectKind::TrafficManagerBackend),
+        (
+            Resource::Profiles,
+            "TrafficManagerProfile",
+            ObjectKind::TrafficManagerProfile,
+        ),
+        (
+            Resource::Backends,
+            "TrafficManagerBackend",
+            ObjectKind::TrafficManagerBackend,
+        ),
     ] {
         for o in snapshot.objects(&topology.hub, resource) {
             observed.objects.push(ObservedObject {
@@ -201,7 +227,9 @@ pub fn compose_cached(
     for d in diags.iter() {
         let Some(label) = &d.object else { continue };
         for o in observed.objects.iter_mut() {
-            if d.severity == Severity::Error && *label == format!("{:?} {}/{}", o.kind, o.namespace, o.name) {
+            if d.severity == Severity::Error
+                && *label == format!("{:?} {}/{}", o.kind, o.namespace, o.name)
+            {
                 let text = match &d.field {
                     Some(f) => format!("{f}: {}", d.message),
                     None => d.message.clone(),
@@ -234,7 +262,12 @@ fn upstream(
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let key = (cluster.to_string(), kind, meta_str(value, "namespace"), meta_str(value, "name"));
+    let key: ObjectKey = (
+        cluster.to_string(),
+        kind,
+        meta_str(value, "namespace"),
+        meta_str(value, "name"),
+    );
     if let Some(rv) = &version {
         if let Some((cached_rv, parsed, found)) = cache.entries.get(&key) {
             if cached_rv == rv {
@@ -253,7 +286,10 @@ fn upstream(
                 .entry("annotations")
                 .or_insert_with(|| Value::Object(Default::default()));
             if let Some(a) = annotations.as_object_mut() {
-                a.insert(CLUSTERS_ANNOTATION.to_string(), Value::String(cluster.to_string()));
+                a.insert(
+                    CLUSTERS_ANNOTATION.to_string(),
+                    Value::String(cluster.to_string()),
+                );
             }
         }
     }
@@ -272,13 +308,22 @@ fn append(inputs: &mut Inputs, diags: &mut Diagnostics, parsed: &Inputs, found: 
     diags.0.extend(found.0.iter().cloned());
 }
 
-fn parse_one(cluster: &str, value: Value, kind: &str, inputs: &mut Inputs, diags: &mut Diagnostics) {
+fn parse_one(
+    cluster: &str,
+    value: Value,
+    kind: &str,
+    inputs: &mut Inputs,
+    diags: &mut Diagnostics,
+) {
     let api_version = value
         .get("apiVersion")
         .and_then(Value::as_str)
         .unwrap_or("networking.fleet.azure.com/v1beta1")
         .to_string();
-    let version = api_version.rsplit_once('/').map_or("v1beta1", |(_, v)| v).to_string();
+    let version = api_version
+        .rsplit_once('/')
+        .map_or("v1beta1", |(_, v)| v)
+        .to_string();
     let object = file::object_label(kind, value.get("metadata"));
     let doc = Doc {
         file: Arc::from(Path::new(&format!("kubernetes:{cluster}"))),
@@ -286,7 +331,16 @@ fn parse_one(cluster: &str, value: Value, kind: &str, inputs: &mut Inputs, diags
         start_line: 1,
         text: String::new(),
     };
-    file::parse_upstream(doc, &api_version, &version, kind, value, &object, inputs, diags);
+    file::parse_upstream(
+        doc,
+        &api_version,
+        &version,
+        kind,
+        value,
+        &object,
+        inputs,
+        diags,
+    );
 }
 
 fn meta_str(o: &Value, field: &str) -> String {
@@ -298,7 +352,9 @@ fn meta_str(o: &Value, field: &str) -> String {
 }
 
 fn generation(o: &Value) -> i64 {
-    o.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0)
+    o.pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
 }
 
 /// `status.loadBalancer.ingress[]` as addresses and host names.
@@ -327,13 +383,22 @@ fn export_validity(export: &Value, service: Option<&Value>) -> (String, String) 
     if let Err(e) = weight::parse_export_weight(annotation) {
         return (
             "ServiceExportInvalidWeightAnnotation".into(),
-            format!("service export {ns}/{name} has an invalid {} annotation: {e}", crd::WEIGHT_ANNOTATION),
+            format!(
+                "service export {ns}/{name} has an invalid {} annotation: {e}",
+                crd::WEIGHT_ANNOTATION
+            ),
         );
     }
     let Some(svc) = service else {
-        return ("ServiceNotFound".into(), format!("service {ns}/{name} is not found"));
+        return (
+            "ServiceNotFound".into(),
+            format!("service {ns}/{name} is not found"),
+        );
     };
-    let ty = svc.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
+    let ty = svc
+        .pointer("/spec/type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP");
     let headless = svc.pointer("/spec/clusterIP").and_then(Value::as_str) == Some("None");
     if ty == "ExternalName" || headless {
         return (
@@ -342,17 +407,28 @@ fn export_validity(export: &Value, service: Option<&Value>) -> (String, String) 
         );
     }
     if weight::parse_export_weight(annotation) == Ok(0) {
-        return ("ServiceIsValid".into(), format!("exported service {ns}/{name} with 0 weight"));
+        return (
+            "ServiceIsValid".into(),
+            format!("exported service {ns}/{name} with 0 weight"),
+        );
     }
-    ("ServiceIsValid".into(), format!("service {ns}/{name} is valid for export"))
+    (
+        "ServiceIsValid".into(),
+        format!("service {ns}/{name} is valid for export"),
+    )
 }
 
 /// Why a valid export still cannot be a DNS endpoint (fleet-networking's
 /// `isValidTrafficManagerEndpoint`, adapted: an address instead of a public IP).
 fn endpoint_problem(svc: &Value) -> Option<String> {
-    let ty = svc.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
+    let ty = svc
+        .pointer("/spec/type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP");
     if ty != "LoadBalancer" {
-        return Some(format!("unsupported service type {ty:?}; allowed: LoadBalancer"));
+        return Some(format!(
+            "unsupported service type {ty:?}; allowed: LoadBalancer"
+        ));
     }
     if load_balancer_ingress(svc).is_empty() {
         return Some("in the processing of configuring the load balancer: status.loadBalancer.ingress is empty".into());
@@ -362,9 +438,10 @@ fn endpoint_problem(svc: &Value) -> Option<String> {
 
 /// Exports of one Service whose ports differ from those of the earliest export
 /// (fleet-networking keeps the first and marks the others `Conflict=True`).
-fn port_conflicts(topology: &Topology, snapshot: &Snapshot) -> BTreeMap<(String, String, String), String> {
+fn port_conflicts(topology: &Topology, snapshot: &Snapshot) -> BTreeMap<ExportKey, String> {
     // (ns, name) → [(created, cluster, ports)]
-    let mut by_service: BTreeMap<(String, String), Vec<(String, String, Value)>> = BTreeMap::new();
+    type Exporters = Vec<(String, String, Value)>;
+    let mut by_service: BTreeMap<(String, String), Exporters> = BTreeMap::new();
     for member in &topology.members {
         for export in snapshot.objects(member, Resource::Exports) {
             let key = (meta_str(export, "namespace"), meta_str(export, "name"));
@@ -377,16 +454,19 @@ fn port_conflicts(topology: &Topology, snapshot: &Snapshot) -> BTreeMap<(String,
             };
             let ports = svc.pointer("/spec/ports").cloned().unwrap_or(Value::Null);
             let ports = normalize_ports(&ports);
-            by_service
-                .entry(key)
-                .or_default()
-                .push((meta_str(export, "creationTimestamp"), member.clone(), ports));
+            by_service.entry(key).or_default().push((
+                meta_str(export, "creationTimestamp"),
+                member.clone(),
+                ports,
+            ));
         }
     }
     let mut out = BTreeMap::new();
     for ((ns, name), mut list) in by_service {
         list.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-        let Some((_, first_cluster, first_ports)) = list.first().cloned() else { continue };
+        let Some((_, first_cluster, first_ports)) = list.first().cloned() else {
+            continue;
+        };
         for (_, cluster, ports) in list.into_iter().skip(1) {
             if ports != first_ports {
                 out.insert(

@@ -10,7 +10,10 @@ use super::SourceError;
 /// Connects to the cluster of `context` in `kubeconfig` (or `$KUBECONFIG` /
 /// `~/.kube/config`); without a context, the current context, or the in-cluster
 /// config when running in a pod without a kubeconfig.
-pub async fn client(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<kube::Client, SourceError> {
+pub async fn client(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Result<kube::Client, SourceError> {
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
         cluster: None,

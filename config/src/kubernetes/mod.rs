@@ -176,15 +176,22 @@ impl Source {
                 }
                 synced = true;
                 dirty = true;
-                info!(clusters = snapshot.clusters.len(), "kubernetes source synced");
+                info!(
+                    clusters = snapshot.clusters.len(),
+                    "kubernetes source synced"
+                );
             }
             if !dirty {
                 continue;
             }
             for (name, state) in &snapshot.clusters {
-                metrics.reachable.with_label_values(&[name]).set(i64::from(state.reachable));
+                metrics
+                    .reachable
+                    .with_label_values(&[name])
+                    .set(i64::from(state.reachable));
             }
-            let (fleet, diags) = compose::compose_cached(&settings, &topology, &snapshot, &mut cache);
+            let (fleet, diags) =
+                compose::compose_cached(&settings, &topology, &snapshot, &mut cache);
             on_compose(&diags);
             metrics.compositions.inc();
             if let Some(fleet) = fleet {
@@ -217,7 +224,12 @@ fn apply(
 ) -> bool {
     let key_of = |o: &Value| {
         let m = o.get("metadata");
-        let s = |f: &str| m.and_then(|m| m.get(f)).and_then(Value::as_str).unwrap_or("").to_string();
+        let s = |f: &str| {
+            m.and_then(|m| m.get(f))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         (s("namespace"), s("name"))
     };
     let mut set_reachable = |cluster: &str, error: Option<String>| {
@@ -243,8 +255,16 @@ fn apply(
     };
     let (cluster, resource) = match update {
         Update::Probed { cluster, error } => return set_reachable(&cluster, error),
-        Update::Failed { cluster, resource, error, unreachable } => {
-            metrics.watch_errors.with_label_values(&[&cluster, resource.label()]).inc();
+        Update::Failed {
+            cluster,
+            resource,
+            error,
+            unreachable,
+        } => {
+            metrics
+                .watch_errors
+                .with_label_values(&[&cluster, resource.label()])
+                .inc();
             // A first list that fails counts as done: the fleet starts without it.
             pending.retain(|(c, r, _)| !(*c == cluster && *r == resource));
             if unreachable {
@@ -253,35 +273,68 @@ fn apply(
             warn!(cluster = %cluster, resource = resource.label(), error = %error, "watch failed; retrying");
             return false;
         }
-        Update::Replace { cluster, resource, scope, objects } => {
+        Update::Replace {
+            cluster,
+            resource,
+            scope,
+            objects,
+        } => {
             pending.remove(&(cluster.clone(), resource, scope.clone()));
-            let c = snapshot.collections.entry((cluster.clone(), resource)).or_default();
+            let c = snapshot
+                .collections
+                .entry((cluster.clone(), resource))
+                .or_default();
             c.retain(|(ns, _), _| scope.as_ref().is_some_and(|s| s != ns));
             for o in objects {
                 c.insert(key_of(&o), Arc::new(o));
             }
             (cluster, resource)
         }
-        Update::Apply { cluster, resource, object } => {
-            let c = snapshot.collections.entry((cluster.clone(), resource)).or_default();
+        Update::Apply {
+            cluster,
+            resource,
+            object,
+        } => {
+            let c = snapshot
+                .collections
+                .entry((cluster.clone(), resource))
+                .or_default();
             c.insert(key_of(&object), Arc::new(object));
             (cluster, resource)
         }
-        Update::Delete { cluster, resource, object } => {
-            let c = snapshot.collections.entry((cluster.clone(), resource)).or_default();
+        Update::Delete {
+            cluster,
+            resource,
+            object,
+        } => {
+            let c = snapshot
+                .collections
+                .entry((cluster.clone(), resource))
+                .or_default();
             c.remove(&key_of(&object));
             (cluster, resource)
         }
     };
     // Data arrived: the cluster answers.
     set_reachable(&cluster, None);
-    let count = snapshot.collections.get(&(cluster.clone(), resource)).map_or(0, |c| c.len());
-    metrics.objects.with_label_values(&[&cluster, resource.label()]).set(count as i64);
+    let count = snapshot
+        .collections
+        .get(&(cluster.clone(), resource))
+        .map_or(0, |c| c.len());
+    metrics
+        .objects
+        .with_label_values(&[&cluster, resource.label()])
+        .set(count as i64);
     true
 }
 
 /// Re-reads the settings when the file changed (or `forced`). Returns whether they changed.
-fn reread(path: &std::path::Path, settings: &mut (Doc, SettingsDocument), stamp: &mut Option<crate::file::Stamp>, forced: bool) -> bool {
+fn reread(
+    path: &std::path::Path,
+    settings: &mut (Doc, SettingsDocument),
+    stamp: &mut Option<crate::file::Stamp>,
+    forced: bool,
+) -> bool {
     let now = crate::file::stamp(path);
     if !forced && now == *stamp {
         return false;

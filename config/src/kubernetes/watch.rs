@@ -179,7 +179,9 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 impl Default for Jittered {
     fn default() -> Self {
-        Self { next: BACKOFF_START }
+        Self {
+            next: BACKOFF_START,
+        }
     }
 }
 

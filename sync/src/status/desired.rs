@@ -85,18 +85,26 @@ fn profile(fleet: &Fleet, o: &ObservedObject) -> Desired {
         .find(|p| p.namespace == o.namespace && p.name == o.name);
     match served {
         Some(p) if o.problems.is_empty() => {
-            d.fields.insert("dnsName".into(), Value::String(p.owner.clone()));
+            d.fields
+                .insert("dnsName".into(), Value::String(p.owner.clone()));
             d.conditions.push(Condition {
                 type_: "Programmed",
                 status: "True",
                 reason: "Programmed".into(),
-                message: format!("Successfully configured the DNS name {} in the fleetdns zone {}", p.owner, fleet.zone.apex),
+                message: format!(
+                    "Successfully configured the DNS name {} in the fleetdns zone {}",
+                    p.owner, fleet.zone.apex
+                ),
             });
         }
         _ => {
             // Reset on error, as fleet-networking does.
             d.fields.insert("dnsName".into(), Value::Null);
-            let (reason, prefix) = if o.problems.iter().any(|p| p.contains("maps to the owner name")) {
+            let (reason, prefix) = if o
+                .problems
+                .iter()
+                .any(|p| p.contains("maps to the owner name"))
+            {
                 ("DNSNameNotAvailable", "Domain name is not available")
             } else {
                 ("Invalid", "Invalid profile")
@@ -116,18 +124,25 @@ fn profile(fleet: &Fleet, o: &ObservedObject) -> Desired {
 /// otherwise the ARM outcome decides (absent = the mirror has not got to it yet).
 fn fold_mirror(d: &mut Desired, mirror: &MirrorStatus) {
     let key = format!("{}/{}", d.namespace, d.name);
-    let Some(c) = d.conditions.first_mut() else { return };
+    let Some(c) = d.conditions.first_mut() else {
+        return;
+    };
     if c.status != "True" {
         return;
     }
     match mirror.profiles.get(&key) {
         Some(p) => {
-            d.fields.insert("resourceID".into(), Value::String(p.resource_id.clone()));
+            d.fields
+                .insert("resourceID".into(), Value::String(p.resource_id.clone()));
             let arm = &p.programmed;
             match arm.status {
                 ConditionStatus::True => c.message = format!("{}; {}", c.message, arm.message),
                 other => {
-                    c.status = if other == ConditionStatus::False { "False" } else { "Unknown" };
+                    c.status = if other == ConditionStatus::False {
+                        "False"
+                    } else {
+                        "Unknown"
+                    };
                     c.reason = arm.reason.as_str().to_string();
                     c.message = arm.message.clone();
                 }
@@ -183,7 +198,10 @@ fn backend(fleet: &Fleet, o: &ObservedObject, unreachable: &str) -> Desired {
             type_: "Accepted",
             status: "False",
             reason: "Invalid".into(),
-            message: format!("Invalid trafficManagerBackend: {}", problems_text(&o.problems)),
+            message: format!(
+                "Invalid trafficManagerBackend: {}",
+                problems_text(&o.problems)
+            ),
         }
     } else if let Some(first) = bad_exports.first() {
         Condition {
@@ -217,7 +235,11 @@ fn export(o: &ObservedObject) -> Desired {
         .unwrap_or_else(|| ("ServiceIsValid".into(), String::new()));
     d.conditions.push(Condition {
         type_: "Valid",
-        status: if reason == "ServiceIsValid" { "True" } else { "False" },
+        status: if reason == "ServiceIsValid" {
+            "True"
+        } else {
+            "False"
+        },
         reason,
         message,
     });
@@ -232,7 +254,10 @@ fn export(o: &ObservedObject) -> Desired {
             type_: "Conflict",
             status: "False",
             reason: "NoConflictFound".into(),
-            message: format!("service {}/{} is exported without conflict", o.namespace, o.name),
+            message: format!(
+                "service {}/{} is exported without conflict",
+                o.namespace, o.name
+            ),
         },
     });
     d
@@ -249,7 +274,12 @@ fn unreachable_note(fleet: &Fleet) -> String {
             let since = c
                 .unreachable_since
                 .and_then(|t| k8s_openapi::jiff::Timestamp::try_from(t).ok())
-                .map(|t| format!(" since {}", k8s_openapi::jiff::Timestamp::from_second(t.as_second()).unwrap_or(t)))
+                .map(|t| {
+                    format!(
+                        " since {}",
+                        k8s_openapi::jiff::Timestamp::from_second(t.as_second()).unwrap_or(t)
+                    )
+                })
                 .unwrap_or_default();
             format!("cluster {} is unreachable{since}", c.name)
         })
@@ -319,7 +349,9 @@ pub fn render(d: &Desired, current: Option<&Value>, now: &str) -> Value {
 
 /// Whether writing `rendered` would change `current` (fields set to null must be absent).
 pub fn differs(rendered: &Value, current: Option<&Value>) -> bool {
-    let Some(Value::Object(new)) = Some(rendered) else { return true };
+    let Some(Value::Object(new)) = Some(rendered) else {
+        return true;
+    };
     let empty = Map::new();
     let old = current.and_then(Value::as_object).unwrap_or(&empty);
     new.iter().any(|(k, v)| match (v, old.get(k)) {

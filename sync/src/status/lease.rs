@@ -147,5 +147,7 @@ async fn release(api: &Api<Lease>, cfg: &LeaseConfig) -> Result<(), kube::Error>
     spec.holder_identity = None;
     spec.renew_time = Some(now());
     spec.lease_duration_seconds = Some(1);
-    api.replace(&cfg.name, &PostParams::default(), &lease).await.map(|_| ())
+    api.replace(&cfg.name, &PostParams::default(), &lease)
+        .await
+        .map(|_| ())
 }

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fleetdns_config::kubernetes::watch::api_resource;
 use fleetdns_config::kubernetes::compose::Resource;
+use fleetdns_config::kubernetes::watch::api_resource;
 use fleetdns_config::{Fleet, ObjectKind};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -21,8 +21,8 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::desired::{self, Desired};
-use crate::azure::MirrorStatus;
 use super::StatusMetrics;
+use crate::azure::MirrorStatus;
 
 /// Field manager named in every write.
 pub const FIELD_MANAGER: &str = "fleetdns";
@@ -84,7 +84,8 @@ pub async fn run(
                 hub.clone()
             };
             if !write_one(client, d, &mut known, &metrics).await {
-                retry = Some(tokio::time::Instant::now() + RETRY.mul_f64(1.0 + fastrand::f64() * 0.5));
+                retry =
+                    Some(tokio::time::Instant::now() + RETRY.mul_f64(1.0 + fastrand::f64() * 0.5));
             }
         }
         // Forget objects that are gone.
@@ -93,7 +94,12 @@ pub async fn run(
 }
 
 fn key(d: &Desired) -> Key {
-    (d.cluster.clone(), d.kind, d.namespace.clone(), d.name.clone())
+    (
+        d.cluster.clone(),
+        d.kind,
+        d.namespace.clone(),
+        d.name.clone(),
+    )
 }
 
 fn resource(kind: ObjectKind) -> Resource {
@@ -119,7 +125,8 @@ async fn write_one(
     known: &mut HashMap<Key, (String, Value)>,
     metrics: &StatusMetrics,
 ) -> bool {
-    let api: Api<DynamicObject> = Api::namespaced_with(client, &d.namespace, &api_resource(resource(d.kind)));
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client, &d.namespace, &api_resource(resource(d.kind)));
     let k = key(d);
     let kind = kind_label(d.kind);
     let current = match known.get(&k) {
@@ -148,7 +155,14 @@ async fn write_one(
     }
     let patch = json!({ "status": rendered });
     match api
-        .patch_status(&d.name, &PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() }, &Patch::Merge(&patch))
+        .patch_status(
+            &d.name,
+            &PatchParams {
+                field_manager: Some(FIELD_MANAGER.into()),
+                ..Default::default()
+            },
+            &Patch::Merge(&patch),
+        )
         .await
     {
         Ok(o) => {
