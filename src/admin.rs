@@ -23,6 +23,8 @@ pub struct Admin {
     pub ready: Arc<AtomicBool>,
     pub fleet: watch::Receiver<Arc<Fleet>>,
     pub health: watch::Receiver<Arc<Health>>,
+    /// The Azure mirror's last pass (empty when the fleet has no `azure` section).
+    pub azure: watch::Receiver<Arc<fleetdns_sync::azure::MirrorStatus>>,
 }
 
 pub async fn serve(listener: TcpListener, admin: Admin, shutdown: CancellationToken) {
@@ -44,11 +46,11 @@ async fn route(req: Request<Incoming>, admin: Admin) -> Response<Full<Bytes>> {
         "/status" => {
             let fleet = admin.fleet.borrow().clone();
             let health = admin.health.borrow().clone();
-            text(
-                200,
-                "application/json",
-                status_json(&fleet, &health).to_string(),
-            )
+            let mut json = status_json(&fleet, &health);
+            if fleet.azure.is_some() {
+                json["azure"] = crate::azure::status_json(&admin.azure.borrow());
+            }
+            text(200, "application/json", json.to_string())
         }
         _ => text(
             404,
@@ -93,5 +95,42 @@ fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
             })
         })
         .collect();
-    serde_json::json!({ "zone": fleet.zone.apex, "serial": fleet.zone.soa.serial, "profiles": profiles })
+    let clusters: Vec<serde_json::Value> = fleet
+        .observed
+        .clusters
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "name": c.name,
+                "reachable": c.reachable,
+                "unreachableSince": c.unreachable_since.map(unix_seconds),
+                "error": c.error,
+            })
+        })
+        .collect();
+    let problems: Vec<serde_json::Value> = fleet
+        .observed
+        .objects
+        .iter()
+        .filter(|o| !o.problems.is_empty())
+        .map(|o| {
+            serde_json::json!({
+                "kind": o.kind, "cluster": o.cluster, "namespace": o.namespace, "name": o.name,
+                "problems": o.problems,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "zone": fleet.zone.apex,
+        "serial": fleet.zone.soa.serial,
+        "source": if fleet.kubernetes.is_some() { "kubernetes" } else { "file" },
+        "clusters": clusters,
+        "objectProblems": problems,
+        "profiles": profiles,
+    })
+}
+
+/// Seconds since the Unix epoch, as the JSON number operators can feed to `date -d @`.
+fn unix_seconds(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

@@ -27,6 +27,26 @@ pub enum Command {
     Check(CheckArgs),
     /// Run tiny HTTP servers that answer 200 on every path (for trying probes locally).
     DemoBackend(DemoBackendArgs),
+    /// Print the CustomResourceDefinitions fleetdns reads (TrafficManagerProfile,
+    /// TrafficManagerBackend, ServiceExport), generated from its Rust types, as YAML.
+    Crds,
+    /// Mirror the fleet in a config file to Azure Traffic Manager (needs spec.azure),
+    /// without serving DNS. `serve` does the same in the background.
+    AzureSync(AzureSyncArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AzureSyncArgs {
+    /// The config file (multi-document YAML).
+    #[arg(long, short = 'c')]
+    pub config: PathBuf,
+    /// Print the ARM calls a first sync into an empty subscription would make
+    /// (method, URL with api-version, JSON body) and make none, not even a token request.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// One reconcile pass, print the status as JSON, exit 0 when every profile is Programmed.
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Args, Debug)]
@@ -52,6 +72,10 @@ pub struct ServeArgs {
     /// UDP worker threads (SO_REUSEPORT sockets) per listen address; default one per core.
     #[arg(long)]
     pub udp_workers: Option<usize>,
+    /// Identity in the status writers' Lease (Kubernetes mode). Default: `$POD_NAME`,
+    /// else `<hostname>-<pid>`.
+    #[arg(long, env = "FLEETDNS_IDENTITY")]
+    pub identity: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -2,13 +2,16 @@
 //!
 //! `serve` runs the authoritative DNS server on a config file and reloads it on
 //! change or SIGHUP; `check` validates a config file and prints what would be
-//! served. All logic lives in the `config` and `dns` crates; this is plumbing.
+//! served; `azure-sync` mirrors the fleet to Azure Traffic Manager. All logic
+//! lives in the library crates; this is plumbing.
 
 mod admin;
+mod azure;
 mod check;
 mod cli;
 mod demo_backend;
 mod http;
+mod kubernetes;
 mod serve;
 
 use std::process::ExitCode;
@@ -24,6 +27,8 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => serve::run(args),
         cli::Command::Check(args) => check::run(args),
         cli::Command::DemoBackend(args) => demo_backend::run(args),
+        cli::Command::Crds => kubernetes::print_crds(),
+        cli::Command::AzureSync(args) => azure::run(args),
     };
     match result {
         Ok(code) => code,

@@ -6,6 +6,8 @@
 //!                            ▼                      ▼
 //!                         prober ─watch<Arc<Health>>─► compile ─► ArcSwap<Zone> ─► DNS (UDP/TCP)
 //! ```
+//! The Azure Traffic Manager mirror (`src/azure.rs`) runs as one more task on the
+//! fleet channel; it never sits on the answer path.
 //! The config is validated before any socket is bound. Reloads come from file
 //! changes and SIGHUP; a broken file keeps the last good zone serving. The zone is
 //! recompiled when the fleet changes or an endpoint's state changes, never for a
@@ -150,7 +152,9 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
     let (fleet_tx, fleet_rx) = watch::channel(Arc::new(fleet));
     let (health_tx, health_rx) = watch::channel(health);
 
-    let ready = Arc::new(AtomicBool::new(true));
+    let kubernetes = fleet_rx.borrow().kubernetes.clone();
+    // In Kubernetes mode, ready once the first fleet has been composed from the clusters.
+    let ready = Arc::new(AtomicBool::new(kubernetes.is_none()));
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(fleetdns_prober::run(
         fleet_rx.clone(),
@@ -167,7 +171,26 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
         serve_metrics.clone(),
         shutdown.clone(),
     ));
-    {
+    let azure = crate::azure::spawn(&mut tasks, fleet_rx.clone(), &registry, shutdown.clone())?;
+    if let Some(settings) = kubernetes {
+        let wiring = crate::kubernetes::Wiring {
+            mirror: azure.clone(),
+            config: args.config.clone(),
+            settings,
+            identity: args.identity.clone(),
+            fleet_tx,
+            fleet_rx: fleet_rx.clone(),
+            reload,
+            ready: ready.clone(),
+            registry: registry.clone(),
+            shutdown: shutdown.clone(),
+        };
+        if let Err(e) = crate::kubernetes::spawn(wiring, &mut tasks).await {
+            shutdown.cancel();
+            while tasks.join_next().await.is_some() {}
+            return Err(e);
+        }
+    } else {
         let path = args.config.clone();
         let shutdown = shutdown.clone();
         let reloads = serve_metrics.reloads.clone();
@@ -194,6 +217,7 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
         ready: ready.clone(),
         fleet: fleet_rx,
         health: health_rx,
+        azure,
     };
     tasks.spawn(admin::serve(admin_listener, admin, shutdown.clone()));
 

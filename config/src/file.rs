@@ -82,10 +82,41 @@ pub fn load_str(path: &Path, text: &str) -> Result<(Fleet, Diagnostics), Diagnos
     if inputs.too_many_documents {
         return Err(diags);
     }
+    kubernetes_mode_has_no_objects(&inputs, &mut diags);
     let fleet = validate::fleet(&inputs, &mut diags);
     match fleet {
         Some(fleet) if !diags.has_errors() => Ok((fleet, diags)),
         _ => Err(diags),
+    }
+}
+
+/// With `spec.kubernetes`, the fleet comes from the clusters: objects and static
+/// clusters in the file would be silently shadowed, so they are errors.
+fn kubernetes_mode_has_no_objects(inputs: &Inputs, diags: &mut Diagnostics) {
+    let [(doc, settings)] = inputs.settings.as_slice() else {
+        return;
+    };
+    if settings.spec.kubernetes.is_none() {
+        return;
+    }
+    if !settings.spec.clusters.is_empty() {
+        diags.push(
+            Diagnostic::error(doc.location_of(&["spec", "clusters"]), "spec.clusters is not used with spec.kubernetes (Services and their load balancers are read from the member clusters); allowed: remove spec.clusters, or remove spec.kubernetes to serve from this file")
+                .object("FleetDNSConfig")
+                .field("spec.clusters"),
+        );
+    }
+    let objects = inputs
+        .profiles
+        .iter()
+        .map(|o| (&o.doc, "TrafficManagerProfile", o.namespace(), o.name()))
+        .chain(inputs.backends.iter().map(|o| (&o.doc, "TrafficManagerBackend", o.namespace(), o.name())))
+        .chain(inputs.exports.iter().map(|o| (&o.doc, "ServiceExport", o.namespace(), o.name())));
+    for (doc, kind, ns, name) in objects {
+        diags.push(
+            Diagnostic::error(doc.location(), format!("{kind} objects come from the clusters when spec.kubernetes is set; allowed: apply it with kubectl to the hub (profiles, backends) or a member (exports), or remove spec.kubernetes to serve from this file"))
+                .object(format!("{kind} {ns}/{name}")),
+        );
     }
 }
 
@@ -229,7 +260,7 @@ fn upstream_crds() -> &'static [k8s_openapi::apiextensions_apiserver::pkg::apis:
     CRDS.get_or_init(crd::crds)
 }
 
-fn object_label(kind: &str, metadata: Option<&Value>) -> String {
+pub(crate) fn object_label(kind: &str, metadata: Option<&Value>) -> String {
     let name = metadata
         .and_then(|m| m.get("name"))
         .and_then(Value::as_str)
@@ -244,7 +275,7 @@ fn object_label(kind: &str, metadata: Option<&Value>) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn parse_upstream(
+pub(crate) fn parse_upstream(
     doc: Doc,
     api_version: &str,
     version: &str,

@@ -14,12 +14,16 @@
 //! - [`diagnostic`]: where an error is (file, document, line, object, field) and what is allowed.
 //! - [`validate`]: inputs → `Fleet` or diagnostics.
 //! - [`file`]: the file source (parse, validate, watch).
+//! - [`kubernetes`]: the live source (hub and member clusters, watched).
+//! - [`azure`]: the optional Azure Traffic Manager mirror settings, validated.
 #![forbid(unsafe_code)]
 
+pub mod azure;
 pub mod crd;
 pub mod diagnostic;
 pub mod document;
 pub mod file;
+pub mod kubernetes;
 pub mod limits;
 pub mod model;
 pub mod schema;

@@ -26,6 +26,16 @@ pub struct Fleet {
     pub rrl: Rrl,
     /// Limits on DNS over TCP.
     pub tcp: TcpLimits,
+    /// The Azure Traffic Manager mirror, when the settings have an `azure` section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azure: Option<crate::azure::AzureMirror>,
+    /// Where the fleet comes from when it is read live from Kubernetes.
+    pub kubernetes: Option<KubernetesSettings>,
+    /// The upstream objects behind this fleet and what became of each (status
+    /// write-back reads this). Empty for the file source. Not part of the zone's
+    /// content (the SOA serial ignores it).
+    #[serde(skip)]
+    pub observed: Observed,
 }
 
 /// Response rate limiting settings (validated; see `settings::RrlSpec`).
@@ -58,6 +68,79 @@ impl Default for TcpLimits {
             read_timeout_seconds: 5,
         }
     }
+}
+
+/// The validated `spec.kubernetes` of the settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KubernetesSettings {
+    pub kubeconfig: Option<std::path::PathBuf>,
+    pub hub: ClusterConnection,
+    pub members: Vec<ClusterConnection>,
+    /// Write status back (as leader).
+    pub write_status: bool,
+    /// Also write ServiceExport `Valid`/`Conflict`.
+    pub manage_service_exports: bool,
+    pub lease_namespace: String,
+    pub lease_name: String,
+    pub lease_duration: std::time::Duration,
+}
+
+/// How to reach one cluster and what to watch there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClusterConnection {
+    /// Cluster name (`hub` for the hub unless it is also a member).
+    pub name: String,
+    /// kubeconfig context; `None` = current context or in-cluster.
+    pub context: Option<String>,
+    /// Namespaces to watch; empty = all.
+    pub namespaces: Vec<String>,
+}
+
+/// The upstream objects a fleet was built from, with their verdicts, and the state
+/// of the clusters they came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub objects: Vec<ObservedObject>,
+    pub clusters: Vec<ClusterState>,
+}
+
+/// Kinds of upstream objects that get status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ObjectKind {
+    TrafficManagerProfile,
+    TrafficManagerBackend,
+    ServiceExport,
+}
+
+/// One upstream object as seen by the source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedObject {
+    pub kind: ObjectKind,
+    /// The cluster it lives in.
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub generation: i64,
+    /// Errors found in this object (it contributes nothing while there are any).
+    pub problems: Vec<String>,
+    /// For a ServiceExport: fleet-networking's `Valid` reason
+    /// (`ServiceIsValid`, `ServiceNotFound`, `ServiceIneligible`,
+    /// `ServiceExportInvalidWeightAnnotation`) and message.
+    pub export_validity: Option<(String, String)>,
+    /// For a ServiceExport: another cluster exports the same Service with other ports.
+    pub export_conflict: Option<String>,
+}
+
+/// Whether a cluster's API server answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterState {
+    pub name: String,
+    pub reachable: bool,
+    /// When it last became unreachable (wall clock), while it is.
+    pub unreachable_since: Option<std::time::SystemTime>,
+    /// The error that made it unreachable (no secrets: kube errors carry none).
+    pub error: Option<String>,
 }
 
 /// The authoritative zone's own data: apex, SOA values, name servers.

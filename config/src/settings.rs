@@ -59,6 +59,12 @@ pub struct SettingsSpec {
     /// Limits on DNS over TCP (RFC 7766).
     #[serde(default)]
     pub tcp: TcpSpec,
+    /// Mirror the fleet to Azure Traffic Manager over ARM (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure: Option<crate::azure::AzureSpec>,
+    /// Read the fleet live from Kubernetes instead of from this file.
+    #[serde(default)]
+    pub kubernetes: Option<KubernetesSpec>,
 }
 
 /// Response rate limiting (RRL) of UDP answers, in the style of BIND and Knot.
@@ -88,6 +94,73 @@ pub struct TcpSpec {
     pub idle_timeout_seconds: Option<u32>,
     /// Seconds a started message may take to arrive in full. Default 5.
     pub read_timeout_seconds: Option<u32>,
+}
+
+/// The Kubernetes source: the hub cluster holds TrafficManagerProfiles and
+/// TrafficManagerBackends, each member cluster holds Services and ServiceExports.
+/// One cluster may be both (name the same context twice).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KubernetesSpec {
+    /// kubeconfig file. Default: `$KUBECONFIG`, then `~/.kube/config`; in a pod
+    /// without either, the in-cluster service account.
+    #[serde(default)]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub hub: HubSpec,
+    /// Member clusters. At least one.
+    #[serde(default)]
+    pub members: Vec<MemberSpec>,
+    #[serde(default)]
+    pub status: StatusSpec,
+}
+
+/// The hub cluster.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HubSpec {
+    /// kubeconfig context. Default: the current context (or in-cluster).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Namespaces to watch. Default: all.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+}
+
+/// One member cluster.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MemberSpec {
+    /// Cluster name, as in endpoint names and `status.endpoints[].from.cluster`.
+    pub name: String,
+    /// kubeconfig context. Default: the current context (or in-cluster).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Namespaces to watch. Default: all.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+}
+
+/// Status write-back and the leader lease that guards it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusSpec {
+    /// Write status at all. Default true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Also write ServiceExport `Valid`/`Conflict` (only when no fleet-networking
+    /// member agent manages exports). Default false.
+    #[serde(default)]
+    pub manage_service_exports: Option<bool>,
+    /// Namespace of the coordination.k8s.io Lease on the hub. Default `$POD_NAMESPACE`, else `default`.
+    #[serde(default)]
+    pub lease_namespace: Option<String>,
+    /// Lease name. Default `fleetdns-status-writer`.
+    #[serde(default)]
+    pub lease_name: Option<String>,
+    /// Lease duration in seconds (2-300). Default 15.
+    #[serde(default)]
+    pub lease_duration_seconds: Option<u32>,
 }
 
 /// Access to the health view.
@@ -158,4 +231,13 @@ pub struct ServiceSpec {
     /// `status.loadBalancer.ingress` of the Service: at most one IPv4 and one IPv6
     /// address, or one host name.
     pub load_balancer: Vec<String>,
+    /// ARM id of the public IP behind the load balancer (fleet-networking's
+    /// `publicIPResourceID`); when set, the Azure mirror makes an AzureEndpoints
+    /// endpoint with `targetResourceId` instead of an ExternalEndpoints one.
+    #[serde(
+        default,
+        rename = "publicIPResourceID",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub public_ip_resource_id: Option<String>,
 }

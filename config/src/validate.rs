@@ -15,9 +15,10 @@ use crate::document::Doc;
 use crate::file::{Inputs, Object};
 use crate::limits;
 use crate::model::{
-    Endpoint, Fleet, MonitorConfig, NameServer, Profile, Protocol, Soa, Target, ZoneSettings,
+    ClusterConnection, Endpoint, Fleet, KubernetesSettings, MonitorConfig, NameServer, Profile,
+    Protocol, Soa, Target, ZoneSettings,
 };
-use crate::settings::SettingsDocument;
+use crate::settings::{KubernetesSpec, SettingsDocument};
 use crate::weight;
 
 /// Answer TTL when neither the settings nor the profile give one (fleet-networking's).
@@ -151,6 +152,12 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
     });
     let rrl = limits::rrl(settings_doc, settings, &trusted_networks, diags);
     let tcp = limits::tcp(settings_doc, settings, diags);
+    let kubernetes = settings
+        .spec
+        .kubernetes
+        .as_ref()
+        .map(|k| kubernetes(settings_doc, k, diags));
+    let azure = crate::azure::validate(settings_doc, settings, inputs, diags);
     let mut fleet = Fleet {
         zone,
         listen,
@@ -159,11 +166,102 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
         admin_listen,
         rrl,
         tcp,
+        kubernetes,
+        observed: Default::default(),
+        azure,
     };
     if settings.spec.soa.serial.is_none() {
         fleet.zone.soa.serial = content_serial(&fleet);
     }
     Some(fleet)
+}
+
+// === kubernetes ===
+
+/// Default name of the status writers' Lease.
+pub const DEFAULT_LEASE_NAME: &str = "fleetdns-status-writer";
+/// Default lease duration.
+pub const DEFAULT_LEASE_SECONDS: u32 = 15;
+
+fn kubernetes(doc: &Doc, k: &KubernetesSpec, diags: &mut Diagnostics) -> KubernetesSettings {
+    let err = |diags: &mut Diagnostics, path: &[&str], field: String, msg: String| {
+        diags.push(
+            Diagnostic::error(doc.location_of(path), msg)
+                .object("FleetDNSConfig")
+                .field(field),
+        );
+    };
+    if k.members.is_empty() {
+        err(
+            diags,
+            &["spec", "kubernetes"],
+            "spec.kubernetes.members".into(),
+            "no member clusters; allowed: a list of {name, context} for the clusters that run the Services (the hub's context may be listed as a member too)".into(),
+        );
+    }
+    let mut names = BTreeSet::new();
+    let mut members = Vec::new();
+    for (i, m) in k.members.iter().enumerate() {
+        let field = format!("spec.kubernetes.members[{i}].name");
+        match dns_name(&m.name) {
+            Ok(_) if m.name.contains('.') || m.name != m.name.to_ascii_lowercase() => err(
+                diags,
+                &["spec", "kubernetes", "members", "name"],
+                field,
+                format!("cluster name {:?}: allowed: one lower-case DNS label (letters, digits, '-')", m.name),
+            ),
+            Ok(_) if !names.insert(m.name.clone()) => err(
+                diags,
+                &["spec", "kubernetes", "members", "name"],
+                field,
+                format!("cluster {:?} is listed twice; allowed: unique member names", m.name),
+            ),
+            Ok(_) => members.push(ClusterConnection {
+                name: m.name.clone(),
+                context: m.context.clone(),
+                namespaces: m.namespaces.clone(),
+            }),
+            Err(e) => err(
+                diags,
+                &["spec", "kubernetes", "members", "name"],
+                field,
+                format!("cluster name {e}"),
+            ),
+        }
+    }
+    let lease_duration = k.status.lease_duration_seconds.unwrap_or(DEFAULT_LEASE_SECONDS);
+    if !(2..=300).contains(&lease_duration) {
+        err(
+            diags,
+            &["spec", "kubernetes", "status", "leaseDurationSeconds"],
+            "spec.kubernetes.status.leaseDurationSeconds".into(),
+            format!("{lease_duration} is not allowed; allowed: 2 to 300 seconds"),
+        );
+    }
+    let lease_namespace = k
+        .status
+        .lease_namespace
+        .clone()
+        .or_else(|| std::env::var("POD_NAMESPACE").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "default".to_string());
+    KubernetesSettings {
+        kubeconfig: k.kubeconfig.clone(),
+        hub: ClusterConnection {
+            name: "hub".to_string(),
+            context: k.hub.context.clone(),
+            namespaces: k.hub.namespaces.clone(),
+        },
+        members,
+        write_status: k.status.enabled.unwrap_or(true),
+        manage_service_exports: k.status.manage_service_exports.unwrap_or(false),
+        lease_namespace,
+        lease_name: k
+            .status
+            .lease_name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_LEASE_NAME.to_string()),
+        lease_duration: std::time::Duration::from_secs(u64::from(lease_duration.clamp(2, 300))),
+    }
 }
 
 // === names ===

@@ -1,12 +1,15 @@
 //! End-to-end tests: the real `fleetdns` binary on loopback, real sockets, real
 //! third-party tools. One test binary, one module per topic.
 
+mod azure;
 mod cli;
 mod conformance;
+mod deploy;
 mod dns_contract;
 mod fixtures;
 mod health;
 mod hostile;
 mod interop;
+mod kubernetes;
 mod reload;
 mod weights;

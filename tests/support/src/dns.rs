@@ -108,18 +108,21 @@ impl Client {
 
     /// One query; panics on timeout.
     pub fn query(&self, name: &str, qtype: RecordType, opts: &Opts) -> Message {
+        self.try_query(name, qtype, opts)
+            .unwrap_or_else(|e| panic!("query {name} {qtype}: {e}"))
+    }
+
+    /// One query; an error when no reply came within the timeout (a lost query).
+    pub fn try_query(&self, name: &str, qtype: RecordType, opts: &Opts) -> std::io::Result<Message> {
         let packet = build(name, qtype, opts);
-        self.sock.send_to(&packet, self.server).expect("send");
+        self.sock.send_to(&packet, self.server)?;
         let mut buf = [0u8; 4096];
         loop {
-            let (n, _) = self
-                .sock
-                .recv_from(&mut buf)
-                .unwrap_or_else(|e| panic!("query {name} {qtype}: {e}"));
+            let (n, _) = self.sock.recv_from(&mut buf)?;
             let msg = Message::from_bytes(&buf[..n]).expect("reply parses");
             // Skip late replies to earlier queries.
             if msg.metadata.id == u16::from_be_bytes([packet[0], packet[1]]) {
-                return msg;
+                return Ok(msg);
             }
         }
     }

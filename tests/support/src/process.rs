@@ -38,6 +38,11 @@ impl Fleetdns {
     /// Writes `config` to a temp file and starts `bin serve` on `listen`
     /// (use port 0 for a free port). Waits (bounded) until it reports listening.
     pub fn start(bin: &Path, config: &str, listen: &str) -> Self {
+        Self::start_with(bin, config, listen, &[])
+    }
+
+    /// As [`Fleetdns::start`], with extra `serve` arguments.
+    pub fn start_with(bin: &Path, config: &str, listen: &str, extra: &[&str]) -> Self {
         let dir = scratch_dir("serve");
         let path = dir.join("fleet.yaml");
         std::fs::write(&path, config).expect("write config");
@@ -45,6 +50,7 @@ impl Fleetdns {
             .args(["serve", "--config"])
             .arg(&path)
             .args(["--listen", listen, "--admin", "127.0.0.1:0"])
+            .args(extra)
             .env("FLEETDNS_LOG", "info,hickory_server=warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

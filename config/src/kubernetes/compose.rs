@@ -1,0 +1,498 @@
+//! What the clusters hold → `Fleet`: a pure function.
+//!
+//! The watchers keep, per cluster and resource, the objects last listed or watched.
+//! [`compose`] turns that snapshot plus the settings document into the same
+//! [`Inputs`] the file source builds, so one validator judges both sources. Member
+//! clusters contribute their LoadBalancer Services (as `spec.clusters[].services`)
+//! and their ServiceExports (scoped to the cluster they live in); the hub
+//! contributes profiles and backends. Unlike the file source, an invalid object
+//! does not reject the rest: it is left out, and its problems travel in
+//! [`Observed`] to the status writer.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::diagnostic::{Diagnostics, Severity};
+use crate::document::Doc;
+use crate::file::{self, Inputs};
+use crate::model::{ClusterState, Fleet, ObjectKind, Observed, ObservedObject};
+use crate::settings::{ClusterSpec, ServiceSpec, SettingsDocument};
+use crate::validate::{self, CLUSTERS_ANNOTATION};
+use crate::{crd, weight};
+
+/// Annotation on a member Service: the ARM id of its public IP, for the Azure
+/// mirror's AzureEndpoints (fleet-networking looks the IP up in Azure; fleetdns is told).
+pub const PUBLIC_IP_ANNOTATION: &str = "fleetdns.io/public-ip-resource-id";
+
+/// Kinds of objects the watchers collect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Resource {
+    Profiles,
+    Backends,
+    Services,
+    Exports,
+}
+
+impl Resource {
+    pub fn label(self) -> &'static str {
+        match self {
+            Resource::Profiles => "trafficmanagerprofiles",
+            Resource::Backends => "trafficmanagerbackends",
+            Resource::Services => "services",
+            Resource::Exports => "serviceexports",
+        }
+    }
+}
+
+/// Objects of one collection, by (namespace, name), as JSON.
+pub type Objects = BTreeMap<(String, String), Arc<Value>>;
+
+/// Everything the watchers hold: per (cluster, resource) the objects, and per
+/// cluster whether its API server answers.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub collections: BTreeMap<(String, Resource), Objects>,
+    pub clusters: BTreeMap<String, ClusterState>,
+}
+
+impl Snapshot {
+    fn objects(&self, cluster: &str, resource: Resource) -> impl Iterator<Item = &Value> {
+        self.collections
+            .get(&(cluster.to_string(), resource))
+            .into_iter()
+            .flat_map(|m| m.values().map(|v| v.as_ref()))
+    }
+}
+
+/// The roles of the clusters: the hub's name and the members' names.
+#[derive(Clone, Debug)]
+pub struct Topology {
+    pub hub: String,
+    pub members: Vec<String>,
+}
+
+/// Parsed upstream objects by (cluster, kind, namespace, name), valid while their
+/// `resourceVersion` is the same: most objects do not change between two
+/// compositions, and each parse is a schema check plus defaulting.
+#[derive(Default)]
+pub struct ParseCache {
+    /// Per object: its resourceVersion and what parsing it gave.
+    entries: HashMap<ObjectKey, (String, Inputs, Diagnostics)>,
+    /// Keys used by the current composition; the rest are dropped after it.
+    used: std::collections::HashSet<ObjectKey>,
+}
+
+/// (cluster, kind, namespace, name).
+type ObjectKey = (String, &'static str, String, String);
+
+/// (cluster, namespace, name) of a ServiceExport.
+type ExportKey = (String, String, String);
+
+/// Builds the fleet from `snapshot` under `settings`. `None` only when the
+/// settings themselves are unusable (they were checked at start, so this is rare).
+pub fn compose(
+    settings: &(Doc, SettingsDocument),
+    topology: &Topology,
+    snapshot: &Snapshot,
+) -> (Option<Fleet>, Diagnostics) {
+    compose_cached(settings, topology, snapshot, &mut ParseCache::default())
+}
+
+/// [`compose`], reusing the parses of unchanged objects from `cache` (and updating it).
+pub fn compose_cached(
+    settings: &(Doc, SettingsDocument),
+    topology: &Topology,
+    snapshot: &Snapshot,
+    cache: &mut ParseCache,
+) -> (Option<Fleet>, Diagnostics) {
+    cache.used.clear();
+    let mut diags = Diagnostics::default();
+    let mut inputs = Inputs::default();
+    let mut observed = Observed::default();
+    let mut settings_doc = settings.1.clone();
+
+    // Member clusters: Services with their load balancers, and exports.
+    for member in &topology.members {
+        let services: BTreeMap<(String, String), &Value> = snapshot
+            .objects(member, Resource::Services)
+            .map(|s| ((meta_str(s, "namespace"), meta_str(s, "name")), s))
+            .collect();
+        let mut cluster = ClusterSpec {
+            name: member.clone(),
+            labels: BTreeMap::new(),
+            services: Vec::new(),
+        };
+        for ((ns, name), svc) in &services {
+            let ingress = load_balancer_ingress(svc);
+            if svc.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")
+                && !ingress.is_empty()
+            {
+                cluster.services.push(ServiceSpec {
+                    namespace: ns.clone(),
+                    name: name.clone(),
+                    load_balancer: ingress,
+                    public_ip_resource_id: svc
+                        .pointer("/metadata/annotations")
+                        .and_then(|a| a.get(PUBLIC_IP_ANNOTATION))
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                });
+            }
+        }
+        settings_doc.spec.clusters.push(cluster);
+    }
+    let conflicts = port_conflicts(topology, snapshot);
+    for member in &topology.members {
+        for export in snapshot.objects(member, Resource::Exports) {
+            let (ns, name) = (meta_str(export, "namespace"), meta_str(export, "name"));
+            let service = snapshot
+                .collections
+                .get(&(member.clone(), Resource::Services))
+                .and_then(|m| m.get(&(ns.clone(), name.clone())));
+            let validity = export_validity(export, service.map(|s| s.as_ref()));
+            let conflict = conflicts
+                .get(&(member.clone(), ns.clone(), name.clone()))
+                .cloned();
+            let mut problems = Vec::new();
+            if validity.0 != "ServiceIsValid" {
+                problems.push(validity.1.clone());
+            } else if let Some(c) = &conflict {
+                problems.push(c.clone());
+            } else if let Some(svc) = service {
+                if let Some(p) = endpoint_problem(svc) {
+                    problems.push(p);
+                }
+            }
+            observed.objects.push(ObservedObject {
+                kind: ObjectKind::ServiceExport,
+                cluster: member.clone(),
+                namespace: ns.clone(),
+                name: name.clone(),
+                uid: meta_str(export, "uid"),
+                generation: generation(export),
+                problems: problems.clone(),
+                export_validity: Some(validity),
+                export_conflict: conflict,
+            });
+            if !problems.is_empty() {
+                continue;
+            }
+            upstream(
+                member,
+                export,
+                "ServiceExport",
+                cache,
+                &mut inputs,
+                &mut diags,
+            );
+        }
+    }
+    // The hub: profiles and backends.
+    for (resource, kind, object_kind) in [
+        (
+            Resource::Profiles,
+            "TrafficManagerProfile",
+            ObjectKind::TrafficManagerProfile,
+        ),
+        (
+            Resource::Backends,
+            "TrafficManagerBackend",
+            ObjectKind::TrafficManagerBackend,
+        ),
+    ] {
+        for o in snapshot.objects(&topology.hub, resource) {
+            observed.objects.push(ObservedObject {
+                kind: object_kind,
+                cluster: topology.hub.clone(),
+                namespace: meta_str(o, "namespace"),
+                name: meta_str(o, "name"),
+                uid: meta_str(o, "uid"),
+                generation: generation(o),
+                problems: Vec::new(),
+                export_validity: None,
+                export_conflict: None,
+            });
+            upstream(&topology.hub, o, kind, cache, &mut inputs, &mut diags);
+        }
+    }
+    let used = std::mem::take(&mut cache.used);
+    cache.entries.retain(|k, _| used.contains(k));
+    cache.used = used;
+    inputs.settings.push((settings.0.clone(), settings_doc));
+    let fleet = validate::fleet(&inputs, &mut diags);
+    // Attach every error (and backend warning) to the object it names.
+    for d in diags.iter() {
+        let Some(label) = &d.object else { continue };
+        for o in observed.objects.iter_mut() {
+            if d.severity == Severity::Error
+                && *label == format!("{:?} {}/{}", o.kind, o.namespace, o.name)
+            {
+                let text = match &d.field {
+                    Some(f) => format!("{f}: {}", d.message),
+                    None => d.message.clone(),
+                };
+                if !o.problems.contains(&text) {
+                    o.problems.push(text);
+                }
+            }
+        }
+    }
+    observed.clusters = snapshot.clusters.values().cloned().collect();
+    let fleet = fleet.map(|mut f| {
+        f.observed = observed;
+        f
+    });
+    (fleet, diags)
+}
+
+/// Parses one upstream object as the file source would (schema check, defaults),
+/// or takes the parse of the same `resourceVersion` from `cache`.
+fn upstream(
+    cluster: &str,
+    value: &Value,
+    kind: &'static str,
+    cache: &mut ParseCache,
+    inputs: &mut Inputs,
+    diags: &mut Diagnostics,
+) {
+    let version = value
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let key: ObjectKey = (
+        cluster.to_string(),
+        kind,
+        meta_str(value, "namespace"),
+        meta_str(value, "name"),
+    );
+    if let Some(rv) = &version {
+        if let Some((cached_rv, parsed, found)) = cache.entries.get(&key) {
+            if cached_rv == rv {
+                cache.used.insert(key);
+                append(inputs, diags, parsed, found);
+                return;
+            }
+        }
+    }
+    let (mut parsed, mut found) = (Inputs::default(), Diagnostics::default());
+    let mut value = value.clone();
+    if kind == "ServiceExport" {
+        // Scope the export to the cluster it lives in.
+        if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+            let annotations = meta
+                .entry("annotations")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Some(a) = annotations.as_object_mut() {
+                a.insert(
+                    CLUSTERS_ANNOTATION.to_string(),
+                    Value::String(cluster.to_string()),
+                );
+            }
+        }
+    }
+    parse_one(cluster, value, kind, &mut parsed, &mut found);
+    append(inputs, diags, &parsed, &found);
+    if let Some(rv) = version {
+        cache.used.insert(key.clone());
+        cache.entries.insert(key, (rv, parsed, found));
+    }
+}
+
+fn append(inputs: &mut Inputs, diags: &mut Diagnostics, parsed: &Inputs, found: &Diagnostics) {
+    inputs.profiles.extend(parsed.profiles.iter().cloned());
+    inputs.backends.extend(parsed.backends.iter().cloned());
+    inputs.exports.extend(parsed.exports.iter().cloned());
+    diags.0.extend(found.0.iter().cloned());
+}
+
+fn parse_one(
+    cluster: &str,
+    value: Value,
+    kind: &str,
+    inputs: &mut Inputs,
+    diags: &mut Diagnostics,
+) {
+    let api_version = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("networking.fleet.azure.com/v1beta1")
+        .to_string();
+    let version = api_version
+        .rsplit_once('/')
+        .map_or("v1beta1", |(_, v)| v)
+        .to_string();
+    let object = file::object_label(kind, value.get("metadata"));
+    let doc = Doc {
+        file: Arc::from(Path::new(&format!("kubernetes:{cluster}"))),
+        index: 1,
+        start_line: 1,
+        text: String::new(),
+    };
+    file::parse_upstream(
+        doc,
+        &api_version,
+        &version,
+        kind,
+        value,
+        &object,
+        inputs,
+        diags,
+    );
+}
+
+fn meta_str(o: &Value, field: &str) -> String {
+    o.get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+fn generation(o: &Value) -> i64 {
+    o.pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+/// `status.loadBalancer.ingress[]` as addresses and host names.
+fn load_balancer_ingress(svc: &Value) -> Vec<String> {
+    svc.pointer("/status/loadBalancer/ingress")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| {
+            i.get("ip")
+                .and_then(Value::as_str)
+                .or_else(|| i.get("hostname").and_then(Value::as_str))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// fleet-networking's `Valid` condition of a ServiceExport: reason and message.
+fn export_validity(export: &Value, service: Option<&Value>) -> (String, String) {
+    let ns = meta_str(export, "namespace");
+    let name = meta_str(export, "name");
+    let annotation = export
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(crd::WEIGHT_ANNOTATION))
+        .and_then(Value::as_str);
+    if let Err(e) = weight::parse_export_weight(annotation) {
+        return (
+            "ServiceExportInvalidWeightAnnotation".into(),
+            format!(
+                "service export {ns}/{name} has an invalid {} annotation: {e}",
+                crd::WEIGHT_ANNOTATION
+            ),
+        );
+    }
+    let Some(svc) = service else {
+        return (
+            "ServiceNotFound".into(),
+            format!("service {ns}/{name} is not found"),
+        );
+    };
+    let ty = svc
+        .pointer("/spec/type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP");
+    let headless = svc.pointer("/spec/clusterIP").and_then(Value::as_str) == Some("None");
+    if ty == "ExternalName" || headless {
+        return (
+            "ServiceIneligible".into(),
+            format!("service {ns}/{name} is not eligible to be exported: ExternalName and headless services are not supported"),
+        );
+    }
+    if weight::parse_export_weight(annotation) == Ok(0) {
+        return (
+            "ServiceIsValid".into(),
+            format!("exported service {ns}/{name} with 0 weight"),
+        );
+    }
+    (
+        "ServiceIsValid".into(),
+        format!("service {ns}/{name} is valid for export"),
+    )
+}
+
+/// Why a valid export still cannot be a DNS endpoint (fleet-networking's
+/// `isValidTrafficManagerEndpoint`, adapted: an address instead of a public IP).
+fn endpoint_problem(svc: &Value) -> Option<String> {
+    let ty = svc
+        .pointer("/spec/type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP");
+    if ty != "LoadBalancer" {
+        return Some(format!(
+            "unsupported service type {ty:?}; allowed: LoadBalancer"
+        ));
+    }
+    if load_balancer_ingress(svc).is_empty() {
+        return Some("in the processing of configuring the load balancer: status.loadBalancer.ingress is empty".into());
+    }
+    None
+}
+
+/// Exports of one Service whose ports differ from those of the earliest export
+/// (fleet-networking keeps the first and marks the others `Conflict=True`).
+fn port_conflicts(topology: &Topology, snapshot: &Snapshot) -> BTreeMap<ExportKey, String> {
+    // (ns, name) → [(created, cluster, ports)]
+    type Exporters = Vec<(String, String, Value)>;
+    let mut by_service: BTreeMap<(String, String), Exporters> = BTreeMap::new();
+    for member in &topology.members {
+        for export in snapshot.objects(member, Resource::Exports) {
+            let key = (meta_str(export, "namespace"), meta_str(export, "name"));
+            let Some(svc) = snapshot
+                .collections
+                .get(&(member.clone(), Resource::Services))
+                .and_then(|m| m.get(&key))
+            else {
+                continue;
+            };
+            let ports = svc.pointer("/spec/ports").cloned().unwrap_or(Value::Null);
+            let ports = normalize_ports(&ports);
+            by_service.entry(key).or_default().push((
+                meta_str(export, "creationTimestamp"),
+                member.clone(),
+                ports,
+            ));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for ((ns, name), mut list) in by_service {
+        list.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let Some((_, first_cluster, first_ports)) = list.first().cloned() else {
+            continue;
+        };
+        for (_, cluster, ports) in list.into_iter().skip(1) {
+            if ports != first_ports {
+                out.insert(
+                    (cluster.clone(), ns.clone(), name.clone()),
+                    format!("service {ns}/{name} in cluster {cluster} has ports that differ from the export in cluster {first_cluster}, which was exported first"),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Ports as compared for conflicts: name, protocol (default TCP), port.
+fn normalize_ports(ports: &Value) -> Value {
+    let mut list: Vec<Value> = ports
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.get("name").cloned().unwrap_or(Value::String(String::new())),
+                "protocol": p.get("protocol").cloned().unwrap_or(Value::String("TCP".into())),
+                "port": p.get("port").cloned().unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    list.sort_by_key(|v| v.to_string());
+    Value::Array(list)
+}

@@ -1,0 +1,46 @@
+//! Prometheus series of the Kubernetes source: is each cluster answering, how
+//! many objects it holds, how often its watches fail.
+
+use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+
+#[derive(Clone)]
+pub struct SourceMetrics {
+    pub reachable: IntGaugeVec,
+    pub objects: IntGaugeVec,
+    pub watch_errors: IntCounterVec,
+    pub compositions: IntCounter,
+}
+
+impl SourceMetrics {
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let m = Self {
+            reachable: IntGaugeVec::new(
+                Opts::new(
+                    "fleetdns_kubernetes_cluster_reachable",
+                    "1 when every watch on the cluster works, 0 while its last known state is served",
+                ),
+                &["cluster"],
+            )?,
+            objects: IntGaugeVec::new(
+                Opts::new("fleetdns_kubernetes_objects", "Objects held from a cluster, by resource"),
+                &["cluster", "resource"],
+            )?,
+            watch_errors: IntCounterVec::new(
+                Opts::new(
+                    "fleetdns_kubernetes_watch_errors_total",
+                    "Watch or list failures (each is retried with backoff)",
+                ),
+                &["cluster", "resource"],
+            )?,
+            compositions: IntCounter::new(
+                "fleetdns_kubernetes_compositions_total",
+                "Times the fleet was recomposed from watched objects",
+            )?,
+        };
+        registry.register(Box::new(m.reachable.clone()))?;
+        registry.register(Box::new(m.objects.clone()))?;
+        registry.register(Box::new(m.watch_errors.clone()))?;
+        registry.register(Box::new(m.compositions.clone()))?;
+        Ok(m)
+    }
+}

@@ -1,0 +1,375 @@
+//! The Kubernetes source: the fleet, live from a hub and member clusters.
+//!
+//! ```text
+//! hub:     TrafficManagerProfile, TrafficManagerBackend ─┐
+//! members: Service, ServiceExport                        ├─ watchers ─► Update ─► composer ─► watch<Arc<Fleet>>
+//! file:    FleetDNSConfig (zone, clusters, lease)       ─┘
+//! ```
+//! Each watcher owns nothing but its stream; the composer alone owns the
+//! [`compose::Snapshot`] (no locks), batches updates for a few milliseconds, and
+//! publishes a new `Fleet` when the result differs. A cluster that stops answering
+//! keeps its last known objects; its state is in the snapshot, the metrics and,
+//! through [`crate::model::Observed`], in the status the writer reports. The
+//! source only reads: status write-back lives in the `sync` crate.
+
+pub mod compose;
+pub mod connect;
+pub mod metrics;
+pub mod watch;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use tokio::sync::{mpsc, Notify};
+use tracing::{info, warn};
+
+use crate::diagnostic::Diagnostics;
+use crate::document::Doc;
+use crate::model::{ClusterState, Fleet, KubernetesSettings};
+use crate::settings::SettingsDocument;
+use compose::{Resource, Snapshot, Topology};
+pub use metrics::SourceMetrics;
+use watch::Update;
+
+/// Why the Kubernetes source cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("kubeconfig {path}, context {context}: {message}")]
+    Kubeconfig {
+        path: String,
+        context: String,
+        message: String,
+    },
+    #[error("cannot build a Kubernetes client: {0}")]
+    Client(String),
+    #[error("{path}: {message}")]
+    Settings { path: String, message: String },
+}
+
+/// How long updates are gathered before the fleet is recomposed.
+const BATCH: Duration = Duration::from_millis(25);
+/// How long the first fleet waits for every collection's first list.
+const INITIAL_SYNC: Duration = Duration::from_secs(10);
+
+/// A started source: clients made, ready to [`Source::run`].
+pub struct Source {
+    path: PathBuf,
+    settings: (Doc, SettingsDocument),
+    topology: Topology,
+    watches: Vec<(kube::Client, String, Resource, Option<String>)>,
+    /// The hub's client, for the status writer.
+    pub hub: kube::Client,
+    /// Member clients by cluster name, for the status writer.
+    pub members: BTreeMap<String, kube::Client>,
+}
+
+impl Source {
+    /// Reads the settings of `path` and makes one client per cluster (no network yet).
+    pub async fn connect(path: PathBuf, k: &KubernetesSettings) -> Result<Self, SourceError> {
+        let settings = read_settings(&path)?;
+        let hub = connect::client(k.kubeconfig.as_deref(), k.hub.context.as_deref()).await?;
+        let mut watches = Vec::new();
+        let scopes = |namespaces: &[String]| -> Vec<Option<String>> {
+            if namespaces.is_empty() {
+                vec![None]
+            } else {
+                namespaces.iter().cloned().map(Some).collect()
+            }
+        };
+        for ns in scopes(&k.hub.namespaces) {
+            for r in [Resource::Profiles, Resource::Backends] {
+                watches.push((hub.clone(), k.hub.name.clone(), r, ns.clone()));
+            }
+        }
+        let mut members = BTreeMap::new();
+        for m in &k.members {
+            let client = if m.context == k.hub.context {
+                hub.clone()
+            } else {
+                connect::client(k.kubeconfig.as_deref(), m.context.as_deref()).await?
+            };
+            for ns in scopes(&m.namespaces) {
+                for r in [Resource::Services, Resource::Exports] {
+                    watches.push((client.clone(), m.name.clone(), r, ns.clone()));
+                }
+            }
+            members.insert(m.name.clone(), client);
+        }
+        Ok(Self {
+            path,
+            settings,
+            topology: Topology {
+                hub: k.hub.name.clone(),
+                members: k.members.iter().map(|m| m.name.clone()).collect(),
+            },
+            watches,
+            hub,
+            members,
+        })
+    }
+
+    /// Watches every cluster and publishes each new fleet on `tx` until `shutdown`.
+    /// `on_compose` hears the diagnostics of each composition (for logs and
+    /// metrics); `reload` (SIGHUP) and file changes re-read the settings.
+    pub async fn run(
+        self,
+        tx: tokio::sync::watch::Sender<Arc<Fleet>>,
+        metrics: SourceMetrics,
+        reload: Arc<Notify>,
+        mut on_compose: impl FnMut(&Diagnostics) + Send,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let Source {
+            path,
+            mut settings,
+            topology,
+            watches,
+            ..
+        } = self;
+        let (utx, mut urx) = mpsc::channel::<Update>(1024);
+        let mut pending: BTreeSet<(String, Resource, Option<String>)> = BTreeSet::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut probed = BTreeSet::new();
+        for (client, cluster, resource, ns) in watches {
+            pending.insert((cluster.clone(), resource, ns.clone()));
+            if probed.insert(cluster.clone()) {
+                tasks.spawn(watch::probe(client.clone(), cluster.clone(), utx.clone()));
+            }
+            tasks.spawn(watch::run(client, cluster, resource, ns, utx.clone()));
+        }
+        drop(utx);
+        let mut snapshot = Snapshot::default();
+        for name in std::iter::once(&topology.hub).chain(&topology.members) {
+            snapshot.clusters.insert(name.clone(), reachable(name));
+        }
+        let mut stamp = crate::file::stamp(&path);
+        let started = tokio::time::Instant::now();
+        let mut synced = false;
+        let mut cache = compose::ParseCache::default();
+        tokio::pin!(shutdown);
+        loop {
+            let mut dirty;
+            tokio::select! {
+                _ = &mut shutdown => break,
+                u = urx.recv() => {
+                    let Some(u) = u else { break };
+                    dirty = apply(&mut snapshot, &mut pending, &metrics, u);
+                    // Gather what arrives in the next moment into one composition.
+                    let deadline = tokio::time::Instant::now() + BATCH;
+                    while let Ok(Some(u)) = tokio::time::timeout_at(deadline, urx.recv()).await {
+                        dirty |= apply(&mut snapshot, &mut pending, &metrics, u);
+                    }
+                }
+                _ = reload.notified() => { dirty = reread(&path, &mut settings, &mut stamp, true); }
+                _ = tokio::time::sleep(crate::file::POLL_INTERVAL) => {
+                    dirty = reread(&path, &mut settings, &mut stamp, false);
+                }
+            }
+            if !synced {
+                // The first fleet waits for every first list (or a failure, or the deadline),
+                // so that answers never start from a half-listed fleet.
+                if !pending.is_empty() && started.elapsed() < INITIAL_SYNC {
+                    continue;
+                }
+                synced = true;
+                dirty = true;
+                info!(
+                    clusters = snapshot.clusters.len(),
+                    "kubernetes source synced"
+                );
+            }
+            if !dirty {
+                continue;
+            }
+            for (name, state) in &snapshot.clusters {
+                metrics
+                    .reachable
+                    .with_label_values(&[name])
+                    .set(i64::from(state.reachable));
+            }
+            let (fleet, diags) =
+                compose::compose_cached(&settings, &topology, &snapshot, &mut cache);
+            on_compose(&diags);
+            metrics.compositions.inc();
+            if let Some(fleet) = fleet {
+                if **tx.borrow() != fleet {
+                    tx.send_replace(Arc::new(fleet));
+                }
+            }
+        }
+        tasks.abort_all();
+    }
+}
+
+fn reachable(name: &str) -> ClusterState {
+    ClusterState {
+        name: name.to_string(),
+        reachable: true,
+        unreachable_since: None,
+        error: None,
+    }
+}
+
+/// Folds one watcher update into the snapshot; returns whether anything changed. A
+/// cluster is unreachable from the first watch that gets no answer until its API
+/// server answers a probe again.
+fn apply(
+    snapshot: &mut Snapshot,
+    pending: &mut BTreeSet<(String, Resource, Option<String>)>,
+    metrics: &SourceMetrics,
+    update: Update,
+) -> bool {
+    let key_of = |o: &Value| {
+        let m = o.get("metadata");
+        let s = |f: &str| {
+            m.and_then(|m| m.get(f))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        (s("namespace"), s("name"))
+    };
+    let mut set_reachable = |cluster: &str, error: Option<String>| {
+        let state = snapshot
+            .clusters
+            .entry(cluster.to_string())
+            .or_insert_with(|| reachable(cluster));
+        match error {
+            None if !state.reachable => {
+                info!(cluster = %cluster, "cluster reachable again");
+                *state = reachable(cluster);
+                true
+            }
+            Some(error) if state.reachable => {
+                warn!(cluster = %cluster, error = %error, "cluster unreachable; serving its last known state");
+                state.reachable = false;
+                state.unreachable_since = Some(SystemTime::now());
+                state.error = Some(error);
+                true
+            }
+            _ => false,
+        }
+    };
+    let (cluster, resource) = match update {
+        Update::Probed { cluster, error } => return set_reachable(&cluster, error),
+        Update::Failed {
+            cluster,
+            resource,
+            error,
+            unreachable,
+        } => {
+            metrics
+                .watch_errors
+                .with_label_values(&[&cluster, resource.label()])
+                .inc();
+            // A first list that fails counts as done: the fleet starts without it.
+            pending.retain(|(c, r, _)| !(*c == cluster && *r == resource));
+            if unreachable {
+                return set_reachable(&cluster, Some(error));
+            }
+            warn!(cluster = %cluster, resource = resource.label(), error = %error, "watch failed; retrying");
+            return false;
+        }
+        Update::Replace {
+            cluster,
+            resource,
+            scope,
+            objects,
+        } => {
+            pending.remove(&(cluster.clone(), resource, scope.clone()));
+            let c = snapshot
+                .collections
+                .entry((cluster.clone(), resource))
+                .or_default();
+            c.retain(|(ns, _), _| scope.as_ref().is_some_and(|s| s != ns));
+            for o in objects {
+                c.insert(key_of(&o), Arc::new(o));
+            }
+            (cluster, resource)
+        }
+        Update::Apply {
+            cluster,
+            resource,
+            object,
+        } => {
+            let c = snapshot
+                .collections
+                .entry((cluster.clone(), resource))
+                .or_default();
+            c.insert(key_of(&object), Arc::new(object));
+            (cluster, resource)
+        }
+        Update::Delete {
+            cluster,
+            resource,
+            object,
+        } => {
+            let c = snapshot
+                .collections
+                .entry((cluster.clone(), resource))
+                .or_default();
+            c.remove(&key_of(&object));
+            (cluster, resource)
+        }
+    };
+    // Data arrived: the cluster answers.
+    set_reachable(&cluster, None);
+    let count = snapshot
+        .collections
+        .get(&(cluster.clone(), resource))
+        .map_or(0, |c| c.len());
+    metrics
+        .objects
+        .with_label_values(&[&cluster, resource.label()])
+        .set(count as i64);
+    true
+}
+
+/// Re-reads the settings when the file changed (or `forced`). Returns whether they changed.
+fn reread(
+    path: &std::path::Path,
+    settings: &mut (Doc, SettingsDocument),
+    stamp: &mut Option<crate::file::Stamp>,
+    forced: bool,
+) -> bool {
+    let now = crate::file::stamp(path);
+    if !forced && now == *stamp {
+        return false;
+    }
+    *stamp = now;
+    match read_settings(path) {
+        Ok(new) if new.1 != settings.1 => {
+            if new.1.spec.kubernetes != settings.1.spec.kubernetes {
+                warn!(file = %path.display(), "spec.kubernetes changed; cluster connections change only on restart");
+            }
+            info!(file = %path.display(), "settings reloaded");
+            *settings = new;
+            true
+        }
+        Ok(_) => false,
+        Err(e) => {
+            warn!(error = %e, "settings rejected; the last good settings stay");
+            false
+        }
+    }
+}
+
+/// The settings document of `path`, checked as the file source checks it.
+fn read_settings(path: &std::path::Path) -> Result<(Doc, SettingsDocument), SourceError> {
+    let fail = |message: String| SourceError::Settings {
+        path: path.display().to_string(),
+        message,
+    };
+    let (_, _) = crate::file::load(path).map_err(|d| fail(d.to_string()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let mut diags = Diagnostics::default();
+    let inputs = crate::file::parse(path, &text, &mut diags);
+    inputs
+        .settings
+        .into_iter()
+        .next()
+        .ok_or_else(|| fail("no FleetDNSConfig document".into()))
+}

@@ -1,0 +1,202 @@
+//! One kube-runtime watcher per (cluster, resource, namespace), turned into plain
+//! [`Update`]s for the composer.
+//!
+//! The watcher lists, then watches; on 410 Gone it relists, on any error it
+//! reconnects with exponential backoff and jitter. A relist only replaces the
+//! collection when it completes (`InitDone`), so while a cluster is unreachable the
+//! last known objects stay.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::utils::Backoff;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::compose::Resource;
+
+/// What a watcher saw.
+#[derive(Debug)]
+pub enum Update {
+    /// A complete (re)list of the watched scope.
+    Replace {
+        cluster: String,
+        resource: Resource,
+        /// The namespace watched, or `None` for all namespaces.
+        scope: Option<String>,
+        objects: Vec<Value>,
+    },
+    Apply {
+        cluster: String,
+        resource: Resource,
+        object: Value,
+    },
+    Delete {
+        cluster: String,
+        resource: Resource,
+        object: Value,
+    },
+    /// The watch failed; it retries with backoff. `unreachable` when no answer came
+    /// from the API server at all (connection refused, reset, timeout).
+    Failed {
+        cluster: String,
+        resource: Resource,
+        error: String,
+        unreachable: bool,
+    },
+    /// The result of a reachability check of a cluster's API server (`GET /version`).
+    Probed {
+        cluster: String,
+        error: Option<String>,
+    },
+}
+
+/// The API resource watched for each [`Resource`], and its `apiVersion`/`kind`.
+pub fn api_resource(resource: Resource) -> ApiResource {
+    use crate::crd::v1beta1;
+    match resource {
+        Resource::Profiles => ApiResource::erase::<v1beta1::TrafficManagerProfile>(&()),
+        Resource::Backends => ApiResource::erase::<v1beta1::TrafficManagerBackend>(&()),
+        Resource::Exports => ApiResource::erase::<v1beta1::ServiceExport>(&()),
+        Resource::Services => ApiResource::erase::<k8s_openapi::api::core::v1::Service>(&()),
+    }
+}
+
+/// Watches `resource` in `namespace` (or everywhere) of `client`'s cluster until
+/// `tx` closes.
+pub async fn run(
+    client: kube::Client,
+    cluster: String,
+    resource: Resource,
+    namespace: Option<String>,
+    tx: mpsc::Sender<Update>,
+) {
+    let ar = api_resource(resource);
+    let api: Api<DynamicObject> = match &namespace {
+        Some(ns) => Api::namespaced_with(client, ns, &ar),
+        None => Api::all_with(client, &ar),
+    };
+    let typed = |o: DynamicObject| -> Value {
+        let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
+        if let Some(map) = v.as_object_mut() {
+            // List items may omit these; the composer relies on them.
+            map.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
+            map.insert("kind".into(), Value::String(ar.kind.clone()));
+        }
+        v
+    };
+    let stream = watcher::watcher(api, watcher::Config::default()).backoff(Jittered::default());
+    futures::pin_mut!(stream);
+    let mut buffer: Vec<Value> = Vec::new();
+    while let Some(item) = stream.next().await {
+        let update = match item {
+            Ok(Event::Init) => {
+                buffer.clear();
+                continue;
+            }
+            Ok(Event::InitApply(o)) => {
+                buffer.push(typed(o));
+                continue;
+            }
+            Ok(Event::InitDone) => Update::Replace {
+                cluster: cluster.clone(),
+                resource,
+                scope: namespace.clone(),
+                objects: std::mem::take(&mut buffer),
+            },
+            Ok(Event::Apply(o)) => Update::Apply {
+                cluster: cluster.clone(),
+                resource,
+                object: typed(o),
+            },
+            Ok(Event::Delete(o)) => Update::Delete {
+                cluster: cluster.clone(),
+                resource,
+                object: typed(o),
+            },
+            // 410 Gone: the watcher relists at once; the cluster is fine.
+            Err(watcher::Error::WatchError(status)) if status.code == 410 => continue,
+            Err(e) => Update::Failed {
+                cluster: cluster.clone(),
+                resource,
+                unreachable: !answered(&e),
+                error: e.to_string(),
+            },
+        };
+        if tx.send(update).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Whether the API server answered (with an error status) rather than not at all.
+fn answered(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::WatchError(_) => true,
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => matches!(e, kube::Error::Api(_)),
+        _ => false,
+    }
+}
+
+/// How often each cluster's API server is checked, and how long a check may take.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Checks `GET /version` of `client`'s cluster every [`PROBE_INTERVAL`]: a watch
+/// that resumes quietly after an outage yields no event, so reachability cannot
+/// come from the watches alone.
+pub async fn probe(client: kube::Client, cluster: String, tx: mpsc::Sender<Update>) {
+    loop {
+        tokio::time::sleep(PROBE_INTERVAL).await;
+        let error = match tokio::time::timeout(PROBE_INTERVAL, client.apiserver_version()).await {
+            Ok(Ok(_)) | Ok(Err(kube::Error::Api(_))) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {PROBE_INTERVAL:?}")),
+        };
+        let update = Update::Probed {
+            cluster: cluster.clone(),
+            error,
+        };
+        if tx.send(update).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Reconnect delays: 250 ms doubling to 10 s, each scaled by a random factor in
+/// [0.5, 1.5) so that replicas do not reconnect in step.
+#[derive(Clone, Debug)]
+pub struct Jittered {
+    next: Duration,
+}
+
+const BACKOFF_START: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+impl Default for Jittered {
+    fn default() -> Self {
+        Self {
+            next: BACKOFF_START,
+        }
+    }
+}
+
+impl Iterator for Jittered {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let base = self.next;
+        self.next = (self.next * 2).min(BACKOFF_MAX);
+        Some(base.mul_f64(0.5 + fastrand::f64()))
+    }
+}
+
+impl Backoff for Jittered {
+    fn reset(&mut self) {
+        self.next = BACKOFF_START;
+    }
+}

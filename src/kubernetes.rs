@@ -1,0 +1,146 @@
+//! Kubernetes mode of `serve`: the live source instead of the file watcher, and
+//! the status writer behind its Lease; plus `fleetdns crds`.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use fleetdns_config::kubernetes::{Source, SourceMetrics};
+use fleetdns_config::{Diagnostics, Fleet, KubernetesSettings, Severity};
+use fleetdns_sync::status::{lease, writer, StatusMetrics};
+use prometheus::Registry;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+/// `fleetdns crds`: the CRDs as a multi-document YAML stream.
+pub fn print_crds() -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let mut text = String::new();
+    for crd in fleetdns_config::crd::crds() {
+        text.push_str("---\n");
+        text.push_str(&serde_yaml::to_string(&crd).context("serializing a CRD")?);
+    }
+    // A closed pipe (`| head`) is not an error worth a panic.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Everything Kubernetes mode needs from `serve`.
+pub struct Wiring {
+    pub config: std::path::PathBuf,
+    pub settings: KubernetesSettings,
+    pub identity: Option<String>,
+    pub fleet_tx: watch::Sender<Arc<Fleet>>,
+    pub fleet_rx: watch::Receiver<Arc<Fleet>>,
+    pub reload: Arc<Notify>,
+    pub ready: Arc<AtomicBool>,
+    pub registry: Registry,
+    pub shutdown: CancellationToken,
+    /// The Azure mirror's results, folded into profiles' `Programmed`.
+    pub mirror: watch::Receiver<Arc<fleetdns_sync::azure::MirrorStatus>>,
+}
+
+/// Connects to the clusters and spawns the source and (if enabled) the status
+/// writer with its lease. Fails only on local problems (kubeconfig, settings).
+pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
+    let source = Source::connect(w.config.clone(), &w.settings)
+        .await
+        .context("starting the Kubernetes source")?;
+    let source_metrics =
+        SourceMetrics::register(&w.registry).context("registering source metrics")?;
+    if w.settings.write_status {
+        let status_metrics =
+            StatusMetrics::register(&w.registry).context("registering status metrics")?;
+        let identity = w.identity.clone().unwrap_or_else(default_identity);
+        info!(identity = %identity, lease = %w.settings.lease_name, namespace = %w.settings.lease_namespace, "status write-back enabled");
+        let (leader_tx, leader_rx) = watch::channel(false);
+        let cfg = lease::LeaseConfig {
+            namespace: w.settings.lease_namespace.clone(),
+            name: w.settings.lease_name.clone(),
+            identity,
+            duration: w.settings.lease_duration,
+        };
+        // The writer stops first, then the lease is released.
+        let lease_stop = CancellationToken::new();
+        tasks.spawn(lease::run(
+            source.hub.clone(),
+            cfg,
+            leader_tx,
+            lease_stop.clone().cancelled_owned(),
+        ));
+        let writer_stop = w.shutdown.clone();
+        tasks.spawn({
+            let hub = source.hub.clone();
+            let members = source.members.clone();
+            let manage = w.settings.manage_service_exports;
+            let fleet = w.fleet_rx.clone();
+            let mirror = w.mirror.clone();
+            async move {
+                writer::run(
+                    hub,
+                    members,
+                    manage,
+                    fleet,
+                    mirror,
+                    leader_rx,
+                    status_metrics,
+                    writer_stop.cancelled_owned(),
+                )
+                .await;
+                lease_stop.cancel();
+            }
+        });
+    }
+    let ready = w.ready.clone();
+    let shutdown = w.shutdown.clone();
+    let mut log_problems = problem_logger();
+    tasks.spawn(source.run(
+        w.fleet_tx,
+        source_metrics,
+        w.reload,
+        move |diags: &Diagnostics| {
+            if !ready.swap(true, Ordering::AcqRel) {
+                info!("first fleet composed from the clusters; ready");
+            }
+            log_problems(diags);
+        },
+        shutdown.cancelled_owned(),
+    ));
+    Ok(())
+}
+
+fn default_identity() -> String {
+    if let Ok(pod) = std::env::var("POD_NAME") {
+        if !pod.is_empty() {
+            return pod;
+        }
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "fleetdns".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Logs a composition's problems when they differ from the previous ones (they
+/// are the users' to fix, and each object's status shows them too).
+fn problem_logger() -> impl FnMut(&Diagnostics) + Send {
+    let mut last: Option<Diagnostics> = None;
+    move |diags: &Diagnostics| {
+        if last.as_ref() == Some(diags) {
+            return;
+        }
+        for d in diags.iter() {
+            match d.severity {
+                Severity::Error => error!("{d}"),
+                Severity::Warning => warn!("{d}"),
+                Severity::Note => {}
+            }
+        }
+        last = Some(diags.clone());
+    }
+}

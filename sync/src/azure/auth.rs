@@ -1,0 +1,317 @@
+//! ARM access tokens: client secret, workload identity (federated token file) and
+//! managed identity (IMDS), cached and refreshed before they expire.
+//!
+//! Why not the `azure_identity` crate: its HTTP transport turns on reqwest's
+//! `rustls` feature, which in reqwest 0.13 brings aws-lc-rs as the TLS provider,
+//! while this workspace builds reqwest with `rustls-no-provider` and rustls on
+//! `ring`; it would also fix the authority host and IMDS address by environment
+//! rather than by our config. The three flows are a few form posts, so they live here.
+//!
+//! A token is refreshed after 80% of its lifetime (at most 5 minutes before
+//! expiry for long-lived tokens), by a background task or by the first request
+//! after that, whichever comes first. The federated token file is
+//! re-read on every refresh, because the projected token rotates. If a refresh
+//! fails while the old token is still valid, the old one is used and the failure
+//! counted. Tokens and secrets are [`Secret`]s: no log line or error shows them.
+
+use std::time::{Duration, Instant};
+
+use fleetdns_config::azure::{AzureAuth, SecretSource};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tracing::{debug, warn};
+
+use super::metrics::Metrics;
+use super::secret::Secret;
+
+/// Why no token could be had. Never contains a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("reading the client secret from {source_name}: {error}")]
+    Secret { source_name: String, error: String },
+    #[error("reading the federated token file {path}: {error}")]
+    TokenFile { path: String, error: String },
+    #[error("token request to {url} failed: {error}")]
+    Transport { url: String, error: String },
+    #[error("token endpoint {url} answered HTTP {status} ({error})")]
+    Status {
+        url: String,
+        status: u16,
+        error: String,
+    },
+    #[error("token endpoint {url} sent a response without access_token and expires_in")]
+    Malformed { url: String },
+}
+
+struct Cached {
+    token: Secret,
+    refresh_at: Instant,
+    expires_at: Instant,
+}
+
+/// Hands out a valid ARM token; fetches a new one when due.
+pub struct TokenSource {
+    auth: AzureAuth,
+    authority: String,
+    arm_endpoint: String,
+    http: reqwest::Client,
+    metrics: Metrics,
+    cache: Mutex<Option<Cached>>,
+}
+
+impl TokenSource {
+    pub fn new(
+        auth: AzureAuth,
+        authority: String,
+        arm_endpoint: String,
+        http: reqwest::Client,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            auth,
+            authority,
+            arm_endpoint,
+            http,
+            metrics,
+            cache: Mutex::new(None),
+        }
+    }
+
+    fn method(&self) -> &'static str {
+        match self.auth {
+            AzureAuth::ClientSecret { .. } => "clientSecret",
+            AzureAuth::WorkloadIdentity { .. } => "workloadIdentity",
+            AzureAuth::ManagedIdentity { .. } => "managedIdentity",
+        }
+    }
+
+    /// When the cached token is due for refresh (`None`: no token yet).
+    pub async fn refresh_at(&self) -> Option<Instant> {
+        self.cache.lock().await.as_ref().map(|c| c.refresh_at)
+    }
+
+    /// Keeps the token fresh in the background: refreshes it when due even if no
+    /// ARM request needs it then, so a token never expires unused and the next
+    /// request does not wait for a token round trip. Ends when `source` is dropped.
+    pub fn spawn_refresher(source: &std::sync::Arc<TokenSource>) {
+        let weak = std::sync::Arc::downgrade(source);
+        tokio::spawn(async move {
+            loop {
+                let Some(ts) = weak.upgrade() else { return };
+                let now = Instant::now();
+                let due = ts
+                    .refresh_at()
+                    .await
+                    .unwrap_or(now + Duration::from_secs(1));
+                drop(ts);
+                // Never spin: at least 200 ms between checks, 1 s after a failed refresh.
+                tokio::time::sleep_until(due.max(now + Duration::from_millis(200)).into()).await;
+                let Some(ts) = weak.upgrade() else { return };
+                if ts.refresh_at().await.is_some_and(|r| Instant::now() >= r)
+                    && ts.token().await.is_err()
+                {
+                    drop(ts);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        });
+    }
+
+    /// Forgets the cached token (ARM answered 401).
+    pub async fn invalidate(&self) {
+        *self.cache.lock().await = None;
+    }
+
+    /// A token valid now, refreshed first when due.
+    pub async fn token(&self) -> Result<Secret, AuthError> {
+        let mut cache = self.cache.lock().await;
+        let now = Instant::now();
+        if let Some(c) = cache.as_ref().filter(|c| now < c.refresh_at) {
+            return Ok(c.token.clone());
+        }
+        match self.fetch().await {
+            Ok((token, lifetime)) => {
+                self.metrics
+                    .tokens
+                    .with_label_values(&[self.method(), "success"])
+                    .inc();
+                let margin = if lifetime >= Duration::from_secs(1500) {
+                    Duration::from_secs(300)
+                } else {
+                    lifetime / 5
+                };
+                let now = Instant::now();
+                debug!(
+                    method = self.method(),
+                    lifetime_s = lifetime.as_secs_f64(),
+                    "ARM token acquired"
+                );
+                *cache = Some(Cached {
+                    token: token.clone(),
+                    refresh_at: now + lifetime - margin,
+                    expires_at: now + lifetime,
+                });
+                Ok(token)
+            }
+            Err(e) => {
+                self.metrics
+                    .tokens
+                    .with_label_values(&[self.method(), "error"])
+                    .inc();
+                match cache.as_ref().filter(|c| Instant::now() < c.expires_at) {
+                    Some(c) => {
+                        warn!(method = self.method(), error = %e, "token refresh failed; using the current token until it expires");
+                        Ok(c.token.clone())
+                    }
+                    None => Err(e),
+                }
+            }
+        }
+    }
+
+    async fn fetch(&self) -> Result<(Secret, Duration), AuthError> {
+        let scope = format!("{}/.default", self.arm_endpoint);
+        match &self.auth {
+            AzureAuth::ClientSecret {
+                tenant_id,
+                client_id,
+                secret,
+            } => {
+                let secret = read_secret(secret)?;
+                self.post_form(
+                    tenant_id,
+                    &[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", client_id),
+                        ("scope", &scope),
+                        ("client_secret", secret.expose()),
+                    ],
+                )
+                .await
+            }
+            AzureAuth::WorkloadIdentity {
+                tenant_id,
+                client_id,
+                token_file,
+            } => {
+                let assertion =
+                    std::fs::read_to_string(token_file).map_err(|e| AuthError::TokenFile {
+                        path: token_file.display().to_string(),
+                        error: e.to_string(),
+                    })?;
+                let assertion = Secret::new(assertion.trim());
+                self.post_form(
+                    tenant_id,
+                    &[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", client_id),
+                        ("scope", &scope),
+                        (
+                            "client_assertion_type",
+                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                        ),
+                        ("client_assertion", assertion.expose()),
+                    ],
+                )
+                .await
+            }
+            AzureAuth::ManagedIdentity {
+                client_id,
+                endpoint,
+            } => {
+                let resource = format!("{}/", self.arm_endpoint);
+                let mut query = vec![
+                    ("api-version", "2018-02-01"),
+                    ("resource", resource.as_str()),
+                ];
+                if let Some(id) = client_id {
+                    query.push(("client_id", id));
+                }
+                let q = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&query)
+                    .finish();
+                let req = self
+                    .http
+                    .get(format!("{endpoint}?{q}"))
+                    .header("Metadata", "true");
+                self.send(endpoint, req).await
+            }
+        }
+    }
+
+    async fn post_form(
+        &self,
+        tenant: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(Secret, Duration), AuthError> {
+        let url = format!("{}/{tenant}/oauth2/v2.0/token", self.authority);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let req = self
+            .http
+            .post(&url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(&url, req).await
+    }
+
+    async fn send(
+        &self,
+        url: &str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(Secret, Duration), AuthError> {
+        let transport = |e: reqwest::Error| AuthError::Transport {
+            url: url.to_string(),
+            error: e.without_url().to_string(),
+        };
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.unwrap_or_default();
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status != 200 {
+            // Only the error code: descriptions may echo request details.
+            let error = body
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("no error code")
+                .to_string();
+            return Err(AuthError::Status {
+                url: url.to_string(),
+                status,
+                error,
+            });
+        }
+        let token = body.get("access_token").and_then(Value::as_str);
+        // AAD sends a number, IMDS a string.
+        let expires_in = body.get("expires_in").and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        });
+        match (token, expires_in) {
+            (Some(t), Some(s)) if !t.is_empty() && s > 0 => {
+                Ok((Secret::new(t), Duration::from_secs(s)))
+            }
+            _ => Err(AuthError::Malformed {
+                url: url.to_string(),
+            }),
+        }
+    }
+}
+
+fn read_secret(src: &SecretSource) -> Result<Secret, AuthError> {
+    match src {
+        SecretSource::Env(var) => std::env::var(var)
+            .map(|v| Secret::new(v.trim()))
+            .map_err(|e| AuthError::Secret {
+                source_name: format!("environment variable {var}"),
+                error: e.to_string(),
+            }),
+        SecretSource::File(path) => std::fs::read_to_string(path)
+            .map(|v| Secret::new(v.trim()))
+            .map_err(|e| AuthError::Secret {
+                source_name: format!("file {}", path.display()),
+                error: e.to_string(),
+            }),
+    }
+}

@@ -1,0 +1,33 @@
+//! The Azure Traffic Manager mirror: the fleet, as real Traffic Manager profiles.
+//!
+//! Shape (plain data and pure functions in the middle, I/O at the edges):
+//! ```text
+//! Fleet ─desired()─► [DesiredProfile] ─┐
+//!                                        ├─ plan() ─► [ArmCall] ─ client ─► ARM
+//! ARM GET ─────────► observed profile ──┘                    │
+//!                                            status (Programmed) + metrics ◄┘
+//! ```
+//! - [`model`]: ARM paths, calls and the JSON bodies fleetdns writes.
+//! - [`desired`]: `Fleet` → the profiles and endpoints fleet-networking would create.
+//! - [`diff`]: (desired, observed) → the minimal list of PUTs and DELETEs.
+//! - [`auth`]: tokens (client secret, workload identity, managed identity), refreshed early.
+//! - [`client`]: the reqwest ARM client: rate bound, Retry-After gate, error mapping.
+//! - [`status`]: ARM outcomes → the profile's `Programmed` condition (plain data).
+//! - [`metrics`]: Prometheus series.
+//! - [`reconcile`]: the loop that ties them together; never blocks DNS serving.
+
+pub mod auth;
+pub mod client;
+pub mod desired;
+pub mod diff;
+pub mod metrics;
+pub mod model;
+pub mod reconcile;
+pub mod secret;
+pub mod status;
+
+pub use desired::{desired, DesiredEndpoint, DesiredProfile};
+pub use diff::plan;
+pub use model::{ArmCall, Method, API_VERSION};
+pub use reconcile::{run, MirrorStatus, Options};
+pub use status::{ConditionStatus, Programmed, Reason};

@@ -1,0 +1,330 @@
+//! The HTTP side: accepting connections (each tied to a cancellation token so faults can drop
+//! them), authentication by bearer token, fault injection, routing of API paths to the store,
+//! and the write log.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::body::Body;
+use crate::discovery;
+use crate::faults::Faults;
+use crate::handlers::{dispatch, is_true, watch_request, Ctx};
+use crate::registry::Registry;
+use crate::route::{parse_query, route, Route};
+use crate::status::ApiError;
+use crate::store::Store;
+use crate::watch;
+use crate::writelog::WriteRecord;
+
+/// Tunables of a fake cluster.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Events kept for watches to resume from; older resourceVersions get 410.
+    pub history_limit: usize,
+    /// Period of BOOKMARK events on watches that allow them.
+    pub bookmark_interval: std::time::Duration,
+    /// Create a namespace when an object is created in a namespace that does not exist
+    /// (the real apiserver answers 404 instead).
+    pub auto_create_namespaces: bool,
+    /// Watch duration when the request has no `timeoutSeconds`.
+    pub default_watch_timeout: std::time::Duration,
+    /// Where the upstream CRD YAML files are.
+    pub crd_dir: std::path::PathBuf,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            history_limit: 1000,
+            bookmark_interval: std::time::Duration::from_secs(5),
+            auto_create_namespaces: true,
+            default_watch_timeout: std::time::Duration::from_secs(1800),
+            crd_dir: crate::registry::default_crd_dir(),
+        }
+    }
+}
+
+/// State shared by the server tasks and the [`crate::FakeCluster`] handle.
+pub struct Shared {
+    pub(crate) name: String,
+    pub(crate) addr: SocketAddr,
+    pub(crate) registry: Registry,
+    pub(crate) store: Mutex<Store>,
+    pub(crate) faults: Mutex<Faults>,
+    /// Cancelled to drop every open connection; replaced by a fresh token afterwards.
+    pub(crate) conns: Mutex<CancellationToken>,
+    pub(crate) log: Mutex<Vec<WriteRecord>>,
+    pub(crate) tokens: Mutex<Option<Vec<String>>>,
+    pub(crate) options: Options,
+    pub(crate) requests: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) invalid: AtomicU64,
+    pub(crate) open_watches: AtomicU64,
+}
+
+/// Locks, ignoring poisoning (a panicking test must not wedge the server).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Accepts connections until `stop` is cancelled.
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        // A connection that raced with stop() must not be served: the cluster is down.
+        if stop.is_cancelled() {
+            break;
+        }
+        let Ok((tcp, _peer)) = accepted else { continue };
+        let conn_token = lock(&shared.conns).clone();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let token = conn_token.clone();
+            let svc = service_fn(move |req| {
+                let shared = shared.clone();
+                let token = token.clone();
+                async move { Ok::<_, Infallible>(handle(shared, req, token).await) }
+            });
+            let conn = http1::Builder::new().serve_connection(TokioIo::new(tcp), svc);
+            tokio::select! {
+                _ = conn => {}
+                _ = conn_token.cancelled() => {}
+            }
+        });
+    }
+}
+
+/// A JSON response with optional `Warning` headers.
+pub(crate) fn json_response(code: u16, v: &Value, warnings: &[String]) -> Response<Body> {
+    let mut b = Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/json")
+        .header("cache-control", "no-cache, private");
+    for w in warnings {
+        let text = w.replace('"', "\\\"");
+        b = b.header("warning", format!("299 - \"{text}\""));
+    }
+    b.body(Body::full(v.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::full("{}")))
+}
+
+pub(crate) fn error_response(e: &ApiError) -> Response<Body> {
+    json_response(e.code, &e.to_status(), &[])
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    conn: CancellationToken,
+) -> Response<Body> {
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    let header = |n: &str| {
+        req.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
+    let ctx = Ctx {
+        method: req.method().clone(),
+        path: req.uri().path().to_string(),
+        query: req.uri().query().unwrap_or("").to_string(),
+        params: parse_query(req.uri().query().unwrap_or("")),
+        content_type: header("content-type"),
+        user_agent: header("user-agent"),
+        token: header("authorization")
+            .and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_string())),
+        metadata_only: header("accept").is_some_and(|a| a.contains("as=PartialObjectMetadata")),
+        body: None,
+    };
+    let (latency, injected) = {
+        let mut f = lock(&shared.faults);
+        (
+            f.latency,
+            f.take_failure(&format!("{}?{}", ctx.path, ctx.query)),
+        )
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => bytes::Bytes::new(),
+    };
+    let mut ctx = ctx;
+    if !body.is_empty() {
+        ctx.body = serde_json::from_slice(&body)
+            .ok()
+            .or_else(|| serde_yaml::from_slice(&body).ok());
+    }
+    let mutating = matches!(
+        ctx.method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let route = route(&shared.registry, &ctx.path);
+    if let Some(code) = injected {
+        let e = ApiError::new(
+            code,
+            if code == 429 {
+                "TooManyRequests"
+            } else {
+                "InternalError"
+            },
+            format!("kubefake: injected failure ({code})"),
+        );
+        if mutating {
+            record(
+                &shared,
+                &ctx,
+                route.as_ref().ok(),
+                None,
+                code,
+                Some("InjectedFault".into()),
+                false,
+                false,
+            );
+        }
+        let mut r = error_response(&e);
+        if code == 429 || code == 503 {
+            r.headers_mut()
+                .insert("retry-after", hyper::header::HeaderValue::from_static("1"));
+        }
+        return r;
+    }
+    if let Some(allowed) = lock(&shared.tokens).as_ref() {
+        if !ctx.token.as_ref().is_some_and(|t| allowed.contains(t)) {
+            let e = ApiError::new(401, "Unauthorized", "Unauthorized");
+            if mutating {
+                record(
+                    &shared,
+                    &ctx,
+                    route.as_ref().ok(),
+                    None,
+                    401,
+                    Some("Unauthorized".into()),
+                    false,
+                    false,
+                );
+            }
+            return error_response(&e);
+        }
+    }
+    if ctx.method == Method::GET {
+        if matches!(ctx.path.as_str(), "/healthz" | "/livez" | "/readyz") {
+            return Response::builder()
+                .header("content-type", "text/plain")
+                .body(Body::full("ok"))
+                .unwrap_or_else(|_| Response::new(Body::full("ok")));
+        }
+        if let Some(doc) = discovery::answer(&shared.registry, &ctx.path, &shared.addr.to_string())
+        {
+            return json_response(200, &doc, &[]);
+        }
+    }
+    let route = match route {
+        Ok(r) => r,
+        Err(e) => return error_response(&e),
+    };
+    if ctx.method == Method::GET && route.name.is_none() && is_true(ctx.params.get("watch")) {
+        return match watch_request(&shared, &ctx, &route) {
+            Ok(w) => watch::start(shared.clone(), w, conn),
+            Err(e) => error_response(&e),
+        };
+    }
+    let result = dispatch(&shared, &ctx, &route, &body);
+    if mutating {
+        let (code, reason, changed, name) = match &result {
+            Ok(r) => (r.code, None, r.changed, r.name.clone()),
+            Err(e) => (e.code, Some(e.reason.clone()), false, None),
+        };
+        let verb_validated =
+            ctx.method != Method::DELETE && (200..300).contains(&code) || code == 422;
+        record(
+            &shared,
+            &ctx,
+            Some(&route),
+            name,
+            code,
+            reason,
+            changed,
+            verb_validated,
+        );
+    }
+    match result {
+        Ok(r) => json_response(r.code, &r.body, &r.warnings),
+        Err(e) => error_response(&e),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    shared: &Shared,
+    ctx: &Ctx,
+    route: Option<&Route>,
+    name: Option<String>,
+    code: u16,
+    reason: Option<String>,
+    changed: bool,
+    validated: bool,
+) {
+    if code >= 400 && reason.as_deref() != Some("InjectedFault") {
+        shared.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+    if code == 422 {
+        shared.invalid.fetch_add(1, Ordering::Relaxed);
+    }
+    let verb = match ctx.method {
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::PATCH
+            if ctx
+                .content_type
+                .as_deref()
+                .is_some_and(|c| c.starts_with("application/apply-patch")) =>
+        {
+            "apply"
+        }
+        Method::PATCH => "patch",
+        Method::DELETE if route.is_some_and(|r| r.name.is_none()) => "deletecollection",
+        _ => "delete",
+    };
+    let rec = WriteRecord {
+        time: SystemTime::now(),
+        verb: verb.into(),
+        method: ctx.method.to_string(),
+        path: ctx.path.clone(),
+        query: ctx.query.clone(),
+        resource: route
+            .map(|r| shared.registry.types[r.rid].plural.clone())
+            .unwrap_or_default(),
+        namespace: route.and_then(|r| r.namespace.clone()),
+        name: name.or_else(|| route.and_then(|r| r.name.clone())),
+        subresource: route.and_then(|r| r.sub.clone()),
+        content_type: ctx.content_type.clone(),
+        field_manager: ctx.params.get("fieldManager").cloned(),
+        user_agent: ctx.user_agent.clone(),
+        token: ctx.token.clone(),
+        body: ctx.body.clone(),
+        code,
+        reason,
+        changed,
+        validated,
+    };
+    lock(&shared.log).push(rec);
+}
