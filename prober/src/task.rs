@@ -39,8 +39,10 @@ impl Drop for ProbeTask {
     }
 }
 
-/// Starts probing `plan` on the current runtime.
+/// Starts probing `plan` on the current runtime; probe start times are
+/// aligned to the [`schedule::TICK`] grid that starts at `epoch`.
 pub(crate) fn spawn<P: Probe>(
+    epoch: Instant,
     probe: Arc<P>,
     limit: Arc<Semaphore>,
     plan: Arc<Plan>,
@@ -48,11 +50,12 @@ pub(crate) fn spawn<P: Probe>(
     reports: mpsc::Sender<Report>,
 ) -> ProbeTask {
     ProbeTask(tokio::spawn(probe_loop(
-        probe, limit, plan, generation, reports,
+        epoch, probe, limit, plan, generation, reports,
     )))
 }
 
 async fn probe_loop<P: Probe>(
+    epoch: Instant,
     probe: Arc<P>,
     limit: Arc<Semaphore>,
     plan: Arc<Plan>,
@@ -64,7 +67,8 @@ async fn probe_loop<P: Probe>(
     let mut rng = fastrand::Rng::new();
     let mut next = Instant::now() + schedule::first_delay(interval, &mut rng);
     loop {
-        tokio::time::sleep_until(next).await;
+        tokio::time::sleep_until(epoch + schedule::align(next.saturating_duration_since(epoch)))
+            .await;
         // A closed semaphore means the prober is going away.
         let Ok(permit) = limit.acquire().await else {
             return;
