@@ -72,7 +72,10 @@ where
             buf.reserve_exact(MAX_HEAD.min(buf.capacity() * 4) - buf.len());
         }
         // `read_buf` never reads past the capacity, so the head stays bounded.
-        let n = stream.read_buf(&mut buf).await.map_err(ExchangeError::Read)?;
+        let n = stream
+            .read_buf(&mut buf)
+            .await
+            .map_err(ExchangeError::Read)?;
         if n == 0 {
             return Err(ExchangeError::Closed);
         }
@@ -188,7 +191,11 @@ impl<'a> Lines<'a> {
 /// HTTP/1.1`, `Host`, the custom headers, and the defaults the custom headers
 /// do not replace (`User-Agent`, `Accept`, `Connection: close`).
 /// `headers` are already validated (see [`crate::spec`]), `Host` first.
-pub(crate) fn render_request(path: &str, headers: &[(String, String)], user_agent: &str) -> Vec<u8> {
+pub(crate) fn render_request(
+    path: &str,
+    headers: &[(String, String)],
+    user_agent: &str,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(b"GET ");
     out.extend_from_slice(path.as_bytes());
@@ -226,17 +233,26 @@ mod tests {
     fn status_lines_that_parse() {
         for (head, status) in [
             ("HTTP/1.1 200 OK\r\n\r\n", 200),
-            ("HTTP/1.0 503 Service Unavailable\r\nRetry-After: 5\r\n\r\n", 503),
+            (
+                "HTTP/1.0 503 Service Unavailable\r\nRetry-After: 5\r\n\r\n",
+                503,
+            ),
             ("HTTP/1.1 204\r\n\r\n", 204),
             ("HTTP/1.1 302 \r\nLocation: /x\r\n\r\n", 302),
             ("HTTP/1.1 200 OK\nContent-Length: 2\n\nok", 200),
-            ("HTTP/1.1 999 Odd\r\nX-Empty:\r\nX-Tab:\ta\tb\r\n\r\nbody", 999),
+            (
+                "HTTP/1.1 999 Odd\r\nX-Empty:\r\nX-Tab:\ta\tb\r\n\r\nbody",
+                999,
+            ),
         ] {
-            let len = head.find("\r\n\r\n").map_or_else(
-                || head.find("\n\n").expect("blank line") + 2,
-                |i| i + 4,
+            let len = head
+                .find("\r\n\r\n")
+                .map_or_else(|| head.find("\n\n").expect("blank line") + 2, |i| i + 4);
+            assert_eq!(
+                complete(head),
+                Ok(Head::Complete { status, len }),
+                "{head:?}"
             );
-            assert_eq!(complete(head), Ok(Head::Complete { status, len }), "{head:?}");
         }
     }
 
@@ -246,7 +262,10 @@ mod tests {
         for end in 0..head.len() {
             assert_eq!(parse_head(&head[..end]), Ok(Head::Incomplete), "{end}");
         }
-        assert!(matches!(parse_head(head), Ok(Head::Complete { status: 200, .. })));
+        assert!(matches!(
+            parse_head(head),
+            Ok(Head::Complete { status: 200, .. })
+        ));
     }
 
     #[test]

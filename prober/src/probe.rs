@@ -66,8 +66,7 @@ impl Probes {
 
     async fn run(&self, spec: &ProbeSpec) -> ProbeResult {
         let started = Instant::now();
-        let (outcome, detail) = match tokio::time::timeout(spec.timeout, self.attempt(spec)).await
-        {
+        let (outcome, detail) = match tokio::time::timeout(spec.timeout, self.attempt(spec)).await {
             Ok(verdict) => verdict,
             // Dropping the attempt closes its connection.
             Err(_) => (
@@ -137,7 +136,10 @@ impl Probes {
             .await
             .map_err(|e| {
                 // rustls errors travel inside an io::Error; show the rustls one.
-                match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                match e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                {
                     Some(t) => format!("tls: {t}"),
                     None => format!("tls: {e}"),
                 }

@@ -128,7 +128,11 @@ mod tests {
             assert!(d <= a && a - d < TICK);
             slots[(a.as_nanos() / TICK.as_nanos()) as usize] += 1;
         }
-        assert!(slots.iter().all(|&n| n <= 60), "crowded slot: {:?}", slots.iter().max());
+        assert!(
+            slots.iter().all(|&n| n <= 60),
+            "crowded slot: {:?}",
+            slots.iter().max()
+        );
     }
 
     #[test]

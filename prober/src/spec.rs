@@ -300,10 +300,7 @@ mod tests {
         m.verify_tls = true;
         let s = ProbeSpec::new(&m, &t).unwrap();
         let (connect, tls, _, headers) = http(&s);
-        assert_eq!(
-            connect,
-            &TcpTarget::Host("app.example.com".into(), 8080)
-        );
+        assert_eq!(connect, &TcpTarget::Host("app.example.com".into(), 8080));
         let tls = tls.expect("HTTPS has a TLS side");
         assert_eq!(
             tls.server_name,
