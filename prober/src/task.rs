@@ -40,7 +40,7 @@ impl Drop for ProbeTask {
 }
 
 /// Starts probing `plan` on the current runtime; probe start times are
-/// aligned to the [`schedule::TICK`] grid that starts at `epoch`.
+/// aligned to the grid of [`schedule::tick`] that starts at `epoch`.
 pub(crate) fn spawn<P: Probe>(
     epoch: Instant,
     probe: Arc<P>,
@@ -64,11 +64,14 @@ async fn probe_loop<P: Probe>(
 ) {
     let spec = ProbeSpec::new(&plan.monitor, &plan.target);
     let interval = schedule::interval(plan.monitor.interval_seconds);
+    let tick = schedule::tick(interval);
     let mut rng = fastrand::Rng::new();
     let mut next = Instant::now() + schedule::first_delay(interval, &mut rng);
     loop {
-        tokio::time::sleep_until(epoch + schedule::align(next.saturating_duration_since(epoch)))
-            .await;
+        tokio::time::sleep_until(
+            epoch + schedule::align(next.saturating_duration_since(epoch), tick),
+        )
+        .await;
         // A closed semaphore means the prober is going away.
         let Ok(permit) = limit.acquire().await else {
             return;
