@@ -6,11 +6,14 @@
 //! verifier instead (the system roots, as browsers and curl on the host).
 //! Both use the process-wide rustls crypto provider (ring in the binary),
 //! speak TLS 1.2 and 1.3, offer no ALPN (HTTP/1.1 only) and send SNI for host
-//! names, never for IP addresses.
+//! names, never for IP addresses. Session resumption is off: a resumed
+//! session skips the certificate, and every probe must see (and with
+//! `verify_tls` check) the certificate the endpoint serves now.
 
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::Resumption;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
@@ -30,14 +33,16 @@ impl TlsConfigs {
         let builder = |provider: Arc<CryptoProvider>| {
             ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()
         };
-        let verifying = builder(provider.clone())?
+        let mut verifying = builder(provider.clone())?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
-        let trusting = builder(provider.clone())?
+        let mut trusting = builder(provider.clone())?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
             .with_no_client_auth();
+        verifying.resumption = Resumption::disabled();
+        trusting.resumption = Resumption::disabled();
         Ok(TlsConfigs {
             trusting: Arc::new(trusting),
             verifying: Arc::new(verifying),
