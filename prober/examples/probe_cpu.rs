@@ -1,13 +1,14 @@
-//! Benchmark: CPU cost of probing many endpoints over HTTP.
+//! Benchmark: CPU cost of probing many endpoints over HTTP, HTTPS or TCP.
 //!
 //! ```text
-//! cargo run --release -p fleetdns-prober --example probe_cpu -- [--endpoints 10000] [--interval 10] [--seconds 60] [--protocol http|tcp]
+//! cargo run --release -p fleetdns-prober --example probe_cpu -- [--endpoints 10000] [--interval 10] [--seconds 60] [--protocol http|https|tcp]
 //! ```
 //!
 //! Starts N tiny HTTP listeners, each endpoint on its own `127.77.0.a:port`
 //! (40 addresses × as many ports as needed; one profile per port, since the
 //! port is a profile setting), in a **child process** (this same binary with
-//! `--serve`), so the CPU figures below are the prober's alone. Then runs the
+//! `--serve`, with `--tls` for HTTPS: one self-signed certificate), so the CPU
+//! figures below are the prober's alone. Then runs the
 //! prober for `--seconds` on a fleet of those endpoints and prints probes
 //! completed, probes/s and the CPU time this process used (user + system,
 //! from /proc/self/stat), also as % of one core.
@@ -45,6 +46,7 @@ struct Args {
     interval: u32,
     seconds: u64,
     serve: bool,
+    tls: bool,
 }
 
 fn args() -> Args {
@@ -54,6 +56,7 @@ fn args() -> Args {
         interval: 10,
         seconds: 60,
         serve: false,
+        tls: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -65,14 +68,16 @@ fn args() -> Args {
             "--protocol" => {
                 a.protocol = match it.next().as_deref() {
                     Some("http") => Protocol::Http,
+                    Some("https") => Protocol::Https,
                     Some("tcp") => Protocol::Tcp,
-                    _ => panic!("--protocol http|tcp"),
+                    _ => panic!("--protocol http|https|tcp"),
                 }
             }
             "--serve" => {
                 a.serve = true;
                 a.endpoints = value().expect("--serve N") as usize;
             }
+            "--tls" => a.tls = true,
             other => panic!("unknown argument {other}; see the doc comment of probe_cpu.rs"),
         }
     }
@@ -83,7 +88,7 @@ fn args() -> Args {
 fn main() {
     let args = args();
     if args.serve {
-        serve(args.endpoints);
+        serve(args.endpoints, args.tls);
     } else {
         measure(args);
     }
@@ -91,33 +96,48 @@ fn main() {
 
 // === listeners (child process) ===
 
+/// One self-signed certificate for every HTTPS listener (ring provider).
+fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+        .expect("self-signed certificate");
+    let cert: CertificateDer<'static> = key.cert.der().clone();
+    let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], private)
+    .expect("server certificate");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
 /// Binds every endpoint's listener, says "ready", answers `200 ok` to every
-/// request until stdin closes (the parent exits or kills us).
-fn serve(n: usize) {
+/// request (over TLS with `tls`) until stdin closes (the parent exits or kills us).
+fn serve(n: usize, tls: bool) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let acceptor = tls.then(tls_acceptor);
     rt.block_on(async {
         for i in 0..n {
             let addr = endpoint_addr(i);
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+            let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                while let Ok((mut s, _)) = listener.accept().await {
+                while let Ok((s, _)) = listener.accept().await {
+                    let acceptor = acceptor.clone();
                     tokio::spawn(async move {
-                        let mut buf = [0u8; 2048];
-                        let mut seen = 0;
-                        while let Ok(k) = s.read(&mut buf[seen..]).await {
-                            if k == 0 {
-                                return;
+                        match acceptor {
+                            Some(a) => {
+                                if let Ok(s) = a.accept(s).await {
+                                    answer(s).await;
+                                }
                             }
-                            seen += k;
-                            if buf[..seen].windows(4).any(|w| w == b"\r\n\r\n") || seen == buf.len() {
-                                break;
-                            }
+                            None => answer(s).await,
                         }
-                        let _ = s
-                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-                            .await;
                     });
                 }
             });
@@ -131,6 +151,26 @@ fn serve(n: usize) {
         })
         .await;
     });
+}
+
+/// Reads a request head, answers `200 ok`, closes.
+async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut s: S) {
+    let mut buf = [0u8; 2048];
+    let mut seen = 0;
+    while let Ok(k) = s.read(&mut buf[seen..]).await {
+        if k == 0 {
+            return;
+        }
+        seen += k;
+        if buf[..seen].windows(4).any(|w| w == b"\r\n\r\n") || seen == buf.len() {
+            break;
+        }
+    }
+    let _ = s
+        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        .await;
+    // A no-op on TCP; pushes the last TLS record out.
+    let _ = s.flush().await;
 }
 
 // === prober (this process) ===
@@ -249,8 +289,12 @@ fn probes_done(registry: &Registry) -> (u64, u64) {
 fn measure(args: Args) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let exe = std::env::current_exe().expect("own path");
+    let mut serve_args = vec!["--serve".to_string(), args.endpoints.to_string()];
+    if args.protocol == Protocol::Https {
+        serve_args.push("--tls".to_string());
+    }
     let mut child = Command::new(exe)
-        .args(["--serve", &args.endpoints.to_string()])
+        .args(&serve_args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -14,7 +14,9 @@
 //! - `outcome`: the closed set of probe outcomes and the HTTP status rule.
 //! - `table`: per-endpoint state across fleet updates; stale results dropped.
 //! - `metrics`: `fleetdns_endpoint_*` and `fleetdns_probe_*` series.
-//! - `probe`: one HTTP(S) GET or TCP connect ([`Probes`]).
+//! - `http`: the HTTP/1.1 exchange of a probe: one request out, the response head's status in.
+//! - `tls`: the HTTPS client configurations (certificates accepted, or verified with `verify_tls`).
+//! - `probe`: one HTTP(S) GET or TCP connect on a fresh connection ([`Probes`]).
 //! - `task`: one endpoint's probe loop under a shared concurrency limit.
 //! - `run`: the loop that follows the fleet and publishes `Health`.
 //!
@@ -28,6 +30,7 @@ use fleetdns_config::{Fleet, Health};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+mod http;
 mod metrics;
 mod outcome;
 mod plan;
@@ -38,6 +41,7 @@ mod spec;
 mod state;
 mod table;
 mod task;
+mod tls;
 
 pub use metrics::Metrics;
 pub use outcome::{Outcome, ProbeResult};
@@ -46,8 +50,8 @@ pub use probe::Probes;
 /// The prober's errors; they happen at start-up, never per probe.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot build the HTTP probe client: {0}")]
-    HttpClient(#[source] reqwest::Error),
+    #[error("cannot set up TLS for HTTPS probes: {0}")]
+    Tls(#[source] rustls::Error),
 }
 
 /// Tunables of the prober as a whole (per-endpoint settings come from the
@@ -88,7 +92,7 @@ impl Default for Settings {
 /// monitor config or target changed restart from CheckingEndpoint, and all
 /// others keep their state.
 ///
-/// If the HTTP client cannot be built (see [`Probes::new`]; a caller that wants
+/// If the TLS configurations cannot be built (see [`Probes::new`]; a caller that wants
 /// to fail fast can call it first), this logs the error and probes nothing
 /// until shutdown: endpoints stay CheckingEndpoint, which is routable, rather
 /// than being failed by a prober that cannot probe.

@@ -1,19 +1,29 @@
 //! Sending one probe: an HTTP(S) GET or a TCP connect, judged by Traffic Manager's rules.
 //!
-//! This is the only module that touches the network. Every probe uses a fresh
-//! connection (the clients keep no idle connections), follows no redirects,
-//! retries nothing and goes through no proxy, so one probe result means one
-//! connection attempt to the endpoint itself.
+//! This is the only module that touches the network. Every probe opens a fresh
+//! connection, sends at most one request (`Connection: close`), follows no
+//! redirects, retries nothing and goes through no proxy, so one probe result
+//! means one connection attempt to the endpoint itself. The verdict comes
+//! from the status line alone; the body is never read.
+//!
+//! Connections are closed with `SO_LINGER` 0, i.e. a reset instead of a FIN
+//! handshake (Traffic Manager's TCP probe does the same: "connection closed
+//! (FIN/RST)"), so a prober opening a thousand connections a second keeps no
+//! sockets in TIME_WAIT and the kernel handles fewer packets per probe.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fleetdns_config::{MonitorConfig, Target};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
 
+use crate::http::{self, ExchangeError};
 use crate::outcome::{Outcome, ProbeResult};
-use crate::spec::{Kind, ProbeSpec, TcpTarget};
+use crate::spec::{Kind, ProbeSpec, TcpTarget, Tls};
+use crate::tls::TlsConfigs;
 use crate::{Error, Settings};
 
 /// Something that can run a probe; [`Probes`] in production, scripted fakes in tests.
@@ -21,27 +31,27 @@ pub(crate) trait Probe: Send + Sync + 'static {
     fn probe(&self, spec: &ProbeSpec) -> impl Future<Output = ProbeResult> + Send;
 }
 
-/// The HTTP clients probes share (no connections are shared, only settings).
+/// What probes share: settings and TLS configurations, never a connection.
 #[derive(Clone, Debug)]
 pub struct Probes {
-    /// Accepts any server certificate (Traffic Manager's behaviour).
-    trusting: reqwest::Client,
-    /// Validates certificates against the platform's roots (`verify_tls`).
-    verifying: reqwest::Client,
+    user_agent: Arc<str>,
+    tls: TlsConfigs,
 }
 
 impl Probes {
-    /// Builds the clients. If no process-wide rustls crypto provider is
-    /// installed yet, installs ring (what the `fleetdns` binary uses) rather
-    /// than let the HTTP client panic.
+    /// Builds the TLS configurations. If no process-wide rustls crypto provider
+    /// is installed yet, installs ring (what the `fleetdns` binary uses).
     pub fn new(settings: &Settings) -> Result<Probes, Error> {
         if rustls::crypto::CryptoProvider::get_default().is_none() {
             // Losing a race with another installer is fine: one is installed either way.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
+        let provider = rustls::crypto::CryptoProvider::get_default()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
         Ok(Probes {
-            trusting: client(&settings.user_agent, false).map_err(Error::HttpClient)?,
-            verifying: client(&settings.user_agent, true).map_err(Error::HttpClient)?,
+            user_agent: settings.user_agent.as_str().into(),
+            tls: TlsConfigs::new(provider).map_err(Error::Tls)?,
         })
     }
 
@@ -56,47 +66,84 @@ impl Probes {
 
     async fn run(&self, spec: &ProbeSpec) -> ProbeResult {
         let started = Instant::now();
-        let (outcome, detail) = match &spec.kind {
+        let (outcome, detail) = match tokio::time::timeout(spec.timeout, self.attempt(spec)).await {
+            Ok(verdict) => verdict,
+            // Dropping the attempt closes its connection.
+            Err(_) => (
+                Outcome::Timeout,
+                format!("timeout after {}s", spec.timeout.as_secs()),
+            ),
+        };
+        ProbeResult::new(outcome, detail, started.elapsed())
+    }
+
+    /// Connect, and for HTTP(S) the exchange, without a deadline (the caller has it).
+    async fn attempt(&self, spec: &ProbeSpec) -> (Outcome, String) {
+        match &spec.kind {
+            Kind::Tcp(target) => match connect(target).await {
+                // Dropping the stream resets the connection.
+                Ok(_stream) => (Outcome::Success, "TCP connected".to_string()),
+                Err(e) => (Outcome::ConnectError, format!("connect: {e}")),
+            },
             Kind::Http {
-                url,
+                connect: target,
+                tls,
+                path,
                 headers,
-                verify_tls,
                 expected,
             } => {
-                let client = if *verify_tls {
-                    &self.verifying
-                } else {
-                    &self.trusting
+                let mut stream = match connect(target).await {
+                    Ok(s) => s,
+                    Err(e) => return (Outcome::ConnectError, format!("connect: {e}")),
                 };
-                let send = client.get(url.clone()).headers(headers.clone()).send();
-                match tokio::time::timeout(spec.timeout, send).await {
-                    Err(_) => timed_out(spec.timeout),
-                    Ok(Ok(response)) => {
-                        let status = response.status().as_u16();
+                let request = http::render_request(path, headers, &self.user_agent);
+                let status = match tls {
+                    None => http::exchange(&mut stream, &request).await,
+                    Some(tls) => {
+                        // The handshake and the request go out in separate
+                        // writes; do not let Nagle hold the request back.
+                        let _ = stream.set_nodelay(true);
+                        let mut stream = match self.handshake(tls, stream).await {
+                            Ok(s) => s,
+                            Err(detail) => return (Outcome::TlsError, detail),
+                        };
+                        http::exchange(&mut stream, &request).await
+                    }
+                };
+                match status {
+                    Ok(status) => {
                         let ok = fleetdns_config::is_expected_status(expected, status);
                         Outcome::of_status(status, ok)
                     }
-                    Ok(Err(e)) => classify(&e),
+                    Err(e) => (Outcome::Error, http_detail(&e)),
                 }
             }
-            Kind::Tcp(target) => {
-                let connect = async {
-                    match target {
-                        TcpTarget::Addr(addr) => TcpStream::connect(*addr).await,
-                        TcpTarget::Host(host, port) => {
-                            TcpStream::connect((host.as_str(), *port)).await
-                        }
-                    }
-                };
-                match tokio::time::timeout(spec.timeout, connect).await {
-                    Err(_) => timed_out(spec.timeout),
-                    // Dropping the stream closes the connection (FIN).
-                    Ok(Ok(_stream)) => (Outcome::Success, "TCP connected".to_string()),
-                    Ok(Err(e)) => (Outcome::ConnectError, format!("connect: {e}")),
-                }
-            }
+        }
+    }
+
+    async fn handshake(
+        &self,
+        tls: &Tls,
+        stream: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+        let config = if tls.verify {
+            &self.tls.verifying
+        } else {
+            &self.tls.trusting
         };
-        ProbeResult::new(outcome, detail, started.elapsed())
+        TlsConnector::from(config.clone())
+            .connect(tls.server_name.clone(), stream)
+            .await
+            .map_err(|e| {
+                // rustls errors travel inside an io::Error; show the rustls one.
+                match e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                {
+                    Some(t) => format!("tls: {t}"),
+                    None => format!("tls: {e}"),
+                }
+            })
     }
 }
 
@@ -106,53 +153,21 @@ impl Probe for Probes {
     }
 }
 
-fn client(user_agent: &str, verify_tls: bool) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .user_agent(user_agent)
-        .redirect(reqwest::redirect::Policy::none())
-        .retry(reqwest::retry::never())
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .tls_danger_accept_invalid_certs(!verify_tls)
-        .build()
+/// A fresh connection to `target` that resets instead of lingering when dropped.
+async fn connect(target: &TcpTarget) -> std::io::Result<TcpStream> {
+    let stream = match target {
+        TcpTarget::Addr(addr) => TcpStream::connect(*addr).await?,
+        TcpTarget::Host(host, port) => TcpStream::connect((host.as_str(), *port)).await?,
+    };
+    // Best effort: a socket that keeps the default linger still closes.
+    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    Ok(stream)
 }
 
-fn timed_out(timeout: Duration) -> (Outcome, String) {
-    (
-        Outcome::Timeout,
-        format!("timeout after {}s", timeout.as_secs()),
-    )
-}
-
-/// Maps a client error onto the outcome set, with the innermost cause as detail.
-fn classify(e: &reqwest::Error) -> (Outcome, String) {
-    let mut innermost: &(dyn std::error::Error + 'static) = e;
-    let mut tls = None;
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    // Bounded walk down the cause chain.
-    for _ in 0..32 {
-        let Some(err) = next else { break };
-        innermost = err;
-        if let Some(t) = err.downcast_ref::<rustls::Error>() {
-            tls = Some(t.to_string());
-        }
-        // An io::Error's `source()` skips its payload (which may be another
-        // io::Error wrapping the rustls error), so step into the payload itself.
-        next = match err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(payload) => Some(payload as &(dyn std::error::Error + 'static)),
-            None => err.source(),
-        };
-    }
-    if let Some(t) = tls {
-        (Outcome::TlsError, format!("tls: {t}"))
-    } else if e.is_timeout() {
-        (Outcome::Timeout, format!("timeout: {innermost}"))
-    } else if e.is_connect() {
-        (Outcome::ConnectError, format!("connect: {innermost}"))
-    } else {
-        (Outcome::Error, format!("http: {innermost}"))
+/// The detail of a failed exchange: the innermost I/O cause, or what was wrong.
+fn http_detail(e: &ExchangeError) -> String {
+    match e {
+        ExchangeError::Write(io) | ExchangeError::Read(io) => format!("http: {io}"),
+        ExchangeError::Closed | ExchangeError::Head(_) => format!("http: {e}"),
     }
 }

@@ -49,6 +49,7 @@ pub(crate) async fn supervise<P: Probe>(
 ) {
     let (report_tx, mut reports) = mpsc::channel(REPORT_QUEUE);
     let mut s = Supervisor {
+        epoch: Instant::now(),
         probe,
         limit: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
         reports: report_tx,
@@ -105,6 +106,8 @@ pub(crate) async fn supervise<P: Probe>(
 
 /// The loop's state.
 struct Supervisor<P> {
+    /// Origin of the grid probe start times are aligned to.
+    epoch: Instant,
     probe: Arc<P>,
     /// Probes in flight at once, over all endpoints.
     limit: Arc<Semaphore>,
@@ -190,6 +193,7 @@ impl<P: Probe> Supervisor<P> {
 
     fn start(&mut self, plan: Arc<Plan>, generation: u64) {
         let task = task::spawn(
+            self.epoch,
             self.probe.clone(),
             self.limit.clone(),
             plan.clone(),

@@ -1,25 +1,24 @@
 //! What one endpoint's probe sends, worked out once from its monitor config and target.
 //!
-//! Turning `(MonitorConfig, Target)` into a URL, headers and a socket address is
-//! pure and can fail on odd input (a header name with spaces, a target with no
-//! address). Doing it once per endpoint, not per probe, keeps the probe loop to
-//! I/O, and a config that cannot be probed becomes a visible failing probe
-//! instead of a panic.
+//! Turning `(MonitorConfig, Target)` into a request path, headers, a TLS server
+//! name and a socket address is pure and can fail on odd input (a header name
+//! with spaces, a target with no address). Doing it once per endpoint, not per
+//! probe, keeps the probe loop to I/O, and a config that cannot be probed
+//! becomes a visible failing probe instead of a panic.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use fleetdns_config::{MonitorConfig, Protocol, Target};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, HOST};
-use reqwest::Url;
+use rustls::pki_types::ServerName;
 
 /// Why a probe cannot even be attempted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
     #[error("the target has no address or host name to probe")]
     NoAddress,
-    #[error("probe URL `{url}` is invalid: {reason}")]
-    Url { url: String, reason: String },
+    #[error("target host `{0}` is not a valid host name")]
+    Host(String),
     #[error("custom header name `{0}` is not a valid HTTP header name")]
     HeaderName(String),
     #[error("custom header `{0}` has a value that is not valid in HTTP")]
@@ -38,18 +37,30 @@ pub struct ProbeSpec {
 #[derive(Clone, Debug)]
 pub enum Kind {
     Http {
-        url: Url,
-        /// `Host` (default: the target) and the custom headers.
-        headers: HeaderMap,
-        /// Validate the server certificate (HTTPS only).
-        verify_tls: bool,
+        connect: TcpTarget,
+        /// For HTTPS: the name the certificate is issued to (the target) and
+        /// whether to validate it.
+        tls: Option<Tls>,
+        /// Origin-form request target: `/`, then the path, percent-encoded.
+        path: String,
+        /// `Host` first (default: the target), then the custom headers, each
+        /// name once (a repeated name, in any case, replaces the earlier value).
+        headers: Vec<(String, String)>,
         /// Healthy statuses, inclusive ranges (see [`fleetdns_config::is_expected_status`]).
         expected: Vec<(u16, u16)>,
     },
     Tcp(TcpTarget),
 }
 
-/// Where a TCP probe connects.
+/// The TLS side of an HTTPS probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tls {
+    pub server_name: ServerName<'static>,
+    /// Validate the server certificate (`verify_tls`).
+    pub verify: bool,
+}
+
+/// Where a probe connects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TcpTarget {
     Addr(SocketAddr),
@@ -69,39 +80,41 @@ impl ProbeSpec {
             Target::Host(_) => None,
         };
         let host = target.probe_host();
-        // As it appears in a URL or a Host header: IPv6 in brackets.
-        let authority = match ip {
-            Some(IpAddr::V6(a)) => format!("[{a}]"),
-            _ => host.clone(),
+        let connect = match ip {
+            Some(ip) => TcpTarget::Addr(SocketAddr::new(ip, monitor.port)),
+            None => {
+                if !is_host_name(&host) {
+                    return Err(SpecError::Host(host));
+                }
+                TcpTarget::Host(host.to_ascii_lowercase(), monitor.port)
+            }
         };
         let kind = match monitor.protocol {
-            Protocol::Tcp => Kind::Tcp(match ip {
-                Some(ip) => TcpTarget::Addr(SocketAddr::new(ip, monitor.port)),
-                None => TcpTarget::Host(host, monitor.port),
-            }),
+            Protocol::Tcp => Kind::Tcp(connect),
             Protocol::Http | Protocol::Https => {
-                let scheme = if monitor.protocol == Protocol::Https {
-                    "https"
-                } else {
-                    "http"
+                // As it appears in a Host header: IPv6 in brackets.
+                let authority = match ip {
+                    Some(IpAddr::V6(a)) => format!("[{a}]"),
+                    _ => host.clone(),
                 };
-                let slash = if monitor.path.starts_with('/') {
-                    ""
+                let tls = if monitor.protocol == Protocol::Https {
+                    let server_name = match ip {
+                        Some(ip) => ServerName::IpAddress(ip.into()),
+                        None => ServerName::try_from(host.to_ascii_lowercase())
+                            .map_err(|_| SpecError::Host(host.clone()))?,
+                    };
+                    Some(Tls {
+                        server_name,
+                        verify: monitor.verify_tls,
+                    })
                 } else {
-                    "/"
+                    None
                 };
-                let url = format!(
-                    "{scheme}://{authority}:{}{slash}{}",
-                    monitor.port, monitor.path
-                );
-                let url = Url::parse(&url).map_err(|e| SpecError::Url {
-                    reason: e.to_string(),
-                    url,
-                })?;
                 Kind::Http {
-                    url,
+                    connect,
+                    tls,
+                    path: request_path(&monitor.path),
                     headers: headers(&authority, &monitor.custom_headers)?,
-                    verify_tls: monitor.verify_tls,
                     expected: monitor.expected_status.clone(),
                 }
             }
@@ -116,28 +129,74 @@ impl ProbeSpec {
     #[cfg(test)]
     pub fn host(&self) -> String {
         match &self.kind {
-            Kind::Http { url, .. } => url.host_str().unwrap_or_default().to_string(),
-            Kind::Tcp(TcpTarget::Addr(a)) => a.ip().to_string(),
-            Kind::Tcp(TcpTarget::Host(h, _)) => h.clone(),
+            Kind::Http { connect, .. } | Kind::Tcp(connect) => match connect {
+                TcpTarget::Addr(a) => a.ip().to_string(),
+                TcpTarget::Host(h, _) => h.clone(),
+            },
         }
     }
 }
 
-/// `Host: <default_host>`, then the custom headers in order; a custom `Host`
-/// (any case) replaces the default, as does any repeated name.
-fn headers(default_host: &str, custom: &[(String, String)]) -> Result<HeaderMap, SpecError> {
-    let mut map = HeaderMap::with_capacity(custom.len() + 1);
-    let host = HeaderValue::from_str(default_host)
-        .map_err(|_| SpecError::HeaderValue("Host".to_string()))?;
-    map.insert(HOST, host);
-    for (name, value) in custom {
-        let n = HeaderName::from_bytes(name.trim().as_bytes())
-            .map_err(|_| SpecError::HeaderName(name.clone()))?;
-        let v = HeaderValue::from_str(value.trim())
-            .map_err(|_| SpecError::HeaderValue(name.clone()))?;
-        map.insert(n, v);
+/// A DNS name as a probe can resolve it: letters, digits, `-`, `_` and dots.
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The monitor path as a request target: a leading `/` added if missing, any
+/// `#fragment` dropped, and bytes that may not appear in a request line
+/// (controls, space, non-ASCII, `"<>\`{}` and backslash) percent-encoded, as
+/// a URL parser would.
+fn request_path(path: &str) -> String {
+    let path = path.split('#').next().unwrap_or_default();
+    let mut out = String::with_capacity(path.len() + 1);
+    if !path.starts_with('/') {
+        out.push('/');
     }
-    Ok(map)
+    for b in path.bytes() {
+        if b <= b' ' || b >= 0x7f || b"\"<>`{}\\".contains(&b) {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    out
+}
+
+/// `Host: <default_host>`, then the custom headers in order; a custom `Host`
+/// (any case) replaces the default, as does any repeated name. Names must be
+/// HTTP tokens and values visible ASCII, spaces or tabs (both trimmed).
+fn headers(
+    default_host: &str,
+    custom: &[(String, String)],
+) -> Result<Vec<(String, String)>, SpecError> {
+    let mut out = Vec::with_capacity(custom.len() + 1);
+    out.push(("Host".to_string(), default_host.to_string()));
+    for (name, value) in custom {
+        let (n, v) = (name.trim(), value.trim());
+        if n.is_empty() || !n.bytes().all(is_token_byte) {
+            return Err(SpecError::HeaderName(name.clone()));
+        }
+        if !v.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+            return Err(SpecError::HeaderValue(name.clone()));
+        }
+        match out
+            .iter_mut()
+            .find(|(existing, _): &&mut (String, String)| existing.eq_ignore_ascii_case(n))
+        {
+            Some(slot) => *slot = (n.to_string(), v.to_string()),
+            None => out.push((n.to_string(), v.to_string())),
+        }
+    }
+    Ok(out)
+}
+
+/// A `tchar` of RFC 9110.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]
@@ -166,19 +225,41 @@ mod tests {
         }
     }
 
-    fn http(spec: &ProbeSpec) -> (&Url, &HeaderMap) {
+    /// Where it connects, the TLS side, the path and the headers of an HTTP(S) probe.
+    fn http(spec: &ProbeSpec) -> (&TcpTarget, Option<&Tls>, &str, &[(String, String)]) {
         match &spec.kind {
-            Kind::Http { url, headers, .. } => (url, headers),
+            Kind::Http {
+                connect,
+                tls,
+                path,
+                headers,
+                ..
+            } => (connect, tls.as_ref(), path, headers),
             Kind::Tcp(_) => panic!("expected an HTTP probe"),
         }
     }
 
+    fn header<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+        headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn addr(s: &str) -> TcpTarget {
+        TcpTarget::Addr(s.parse().unwrap())
+    }
+
     #[test]
-    fn http_url_and_default_host_from_ipv4_target() {
+    fn http_target_path_and_default_host_from_ipv4_target() {
         let s = ProbeSpec::new(&monitor(Protocol::Http), &v4([192, 0, 2, 7])).unwrap();
-        let (url, headers) = http(&s);
-        assert_eq!(url.as_str(), "http://192.0.2.7:8080/healthz");
-        assert_eq!(headers[HOST], "192.0.2.7");
+        let (connect, tls, path, headers) = http(&s);
+        assert_eq!(
+            (connect, tls, path),
+            (&addr("192.0.2.7:8080"), None, "/healthz")
+        );
+        assert_eq!(header(headers, "host"), ["192.0.2.7"]);
         assert_eq!(s.timeout, Duration::from_secs(5));
     }
 
@@ -189,16 +270,23 @@ mod tests {
             v6: Some(Ipv6Addr::LOCALHOST),
         };
         let s = ProbeSpec::new(&monitor(Protocol::Https), &both).unwrap();
-        assert_eq!(http(&s).0.as_str(), "https://192.0.2.1:8080/healthz");
+        let (connect, tls, _, _) = http(&s);
+        assert_eq!(connect, &addr("192.0.2.1:8080"));
+        let tls = tls.expect("HTTPS has a TLS side");
+        assert_eq!(
+            tls.server_name,
+            ServerName::IpAddress(IpAddr::from([192, 0, 2, 1]).into())
+        );
+        assert!(!tls.verify);
 
         let only6 = Target::Addresses {
             v4: None,
             v6: Some(Ipv6Addr::LOCALHOST),
         };
         let s = ProbeSpec::new(&monitor(Protocol::Http), &only6).unwrap();
-        let (url, headers) = http(&s);
-        assert_eq!(url.as_str(), "http://[::1]:8080/healthz");
-        assert_eq!(headers[HOST], "[::1]");
+        let (connect, _, _, headers) = http(&s);
+        assert_eq!(connect, &addr("[::1]:8080"));
+        assert_eq!(header(headers, "host"), ["[::1]"]);
         let t = ProbeSpec::new(&monitor(Protocol::Tcp), &only6).unwrap();
         assert!(
             matches!(t.kind, Kind::Tcp(TcpTarget::Addr(a)) if a == "[::1]:8080".parse().unwrap())
@@ -206,12 +294,20 @@ mod tests {
     }
 
     #[test]
-    fn host_target_is_url_host_and_host_header() {
-        let t = Target::Host("app.example.com".into());
-        let s = ProbeSpec::new(&monitor(Protocol::Http), &t).unwrap();
-        let (url, headers) = http(&s);
-        assert_eq!(url.as_str(), "http://app.example.com:8080/healthz");
-        assert_eq!(headers[HOST], "app.example.com");
+    fn host_target_is_connect_host_tls_name_and_host_header() {
+        let t = Target::Host("App.example.com".into());
+        let mut m = monitor(Protocol::Https);
+        m.verify_tls = true;
+        let s = ProbeSpec::new(&m, &t).unwrap();
+        let (connect, tls, _, headers) = http(&s);
+        assert_eq!(connect, &TcpTarget::Host("app.example.com".into(), 8080));
+        let tls = tls.expect("HTTPS has a TLS side");
+        assert_eq!(
+            tls.server_name,
+            ServerName::try_from("app.example.com").unwrap()
+        );
+        assert!(tls.verify);
+        assert_eq!(header(headers, "host"), ["App.example.com"]);
         let s = ProbeSpec::new(&monitor(Protocol::Tcp), &t).unwrap();
         assert!(
             matches!(s.kind, Kind::Tcp(TcpTarget::Host(ref h, 8080)) if h == "app.example.com")
@@ -223,21 +319,31 @@ mod tests {
         let mut m = monitor(Protocol::Http);
         m.custom_headers = vec![
             ("hOsT".into(), "www.contoso.com".into()),
-            ("X-Probe".into(), "fleet".into()),
+            ("X-Probe".into(), " fleet ".into()),
+            ("x-probe".into(), "again".into()),
         ];
         let s = ProbeSpec::new(&m, &v4([192, 0, 2, 7])).unwrap();
-        let headers = http(&s).1;
-        assert_eq!(headers.get_all(HOST).iter().count(), 1);
-        assert_eq!(headers[HOST], "www.contoso.com");
-        assert_eq!(headers["x-probe"], "fleet");
+        let headers = http(&s).3;
+        assert_eq!(header(headers, "host"), ["www.contoso.com"]);
+        assert_eq!(header(headers, "x-probe"), ["again"]);
+        assert_eq!(headers.len(), 2);
+        assert!(headers[0].0.eq_ignore_ascii_case("host"), "Host goes first");
     }
 
     #[test]
-    fn path_without_leading_slash_is_accepted() {
+    fn path_is_made_a_valid_request_target() {
         let mut m = monitor(Protocol::Http);
-        m.path = "status?full=1".into();
-        let s = ProbeSpec::new(&m, &v4([192, 0, 2, 7])).unwrap();
-        assert_eq!(http(&s).0.as_str(), "http://192.0.2.7:8080/status?full=1");
+        for (configured, sent) in [
+            ("status?full=1", "/status?full=1"),
+            ("/", "/"),
+            ("", "/"),
+            ("/a b/ü\"x", "/a%20b/%C3%BC%22x"),
+            ("/page#section", "/page"),
+        ] {
+            m.path = configured.into();
+            let s = ProbeSpec::new(&m, &v4([192, 0, 2, 7])).unwrap();
+            assert_eq!(http(&s).2, sent, "{configured:?}");
+        }
     }
 
     #[test]
@@ -261,7 +367,7 @@ mod tests {
         let t = Target::Host("bad host name".into());
         assert!(matches!(
             ProbeSpec::new(&monitor(Protocol::Http), &t),
-            Err(SpecError::Url { .. })
+            Err(SpecError::Host(_))
         ));
     }
 }

@@ -39,8 +39,10 @@ impl Drop for ProbeTask {
     }
 }
 
-/// Starts probing `plan` on the current runtime.
+/// Starts probing `plan` on the current runtime; probe start times are
+/// aligned to the grid of [`schedule::tick`] that starts at `epoch`.
 pub(crate) fn spawn<P: Probe>(
+    epoch: Instant,
     probe: Arc<P>,
     limit: Arc<Semaphore>,
     plan: Arc<Plan>,
@@ -48,11 +50,12 @@ pub(crate) fn spawn<P: Probe>(
     reports: mpsc::Sender<Report>,
 ) -> ProbeTask {
     ProbeTask(tokio::spawn(probe_loop(
-        probe, limit, plan, generation, reports,
+        epoch, probe, limit, plan, generation, reports,
     )))
 }
 
 async fn probe_loop<P: Probe>(
+    epoch: Instant,
     probe: Arc<P>,
     limit: Arc<Semaphore>,
     plan: Arc<Plan>,
@@ -61,10 +64,14 @@ async fn probe_loop<P: Probe>(
 ) {
     let spec = ProbeSpec::new(&plan.monitor, &plan.target);
     let interval = schedule::interval(plan.monitor.interval_seconds);
+    let tick = schedule::tick(interval);
     let mut rng = fastrand::Rng::new();
     let mut next = Instant::now() + schedule::first_delay(interval, &mut rng);
     loop {
-        tokio::time::sleep_until(next).await;
+        tokio::time::sleep_until(
+            epoch + schedule::align(next.saturating_duration_since(epoch), tick),
+        )
+        .await;
         // A closed semaphore means the prober is going away.
         let Ok(permit) = limit.acquire().await else {
             return;
