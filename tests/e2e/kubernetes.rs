@@ -214,6 +214,14 @@ fn objects_in_clusters_drive_answers_and_status() {
         (share(&t, "192.0.2.2") - 0.75).abs() < 0.05,
         "weights 1:3 → 25/75: {t:?}"
     );
+    // And as an operator sees it.
+    let port = s.addr.port().to_string();
+    let dig = tools::run(
+        "dig",
+        &["@127.0.130.10", "-p", &port, NAME, "A", "+norec", "+tries=1", "+time=2"],
+    );
+    assert!(dig.contains("status: NOERROR") && dig.contains(" aa"), "{dig}");
+    assert!(dig.contains("192.0.2.1") || dig.contains("192.0.2.2"), "{dig}");
 
     // Status, as fleet-networking writes it.
     let tmp = || {
