@@ -130,6 +130,8 @@ pub struct ObservedObject {
     pub export_validity: Option<(String, String)>,
     /// For a ServiceExport: another cluster exports the same Service with other ports.
     pub export_conflict: Option<String>,
+    /// For a TrafficManagerBackend: `spec.backend.name`, the Service it exposes.
+    pub backend_service: Option<String>,
 }
 
 /// Whether a cluster's API server answers.

@@ -353,3 +353,48 @@ fn with_the_azure_mirror_programmed_follows_arm_too() {
         assert!(schema::check(schema, &object).is_empty(), "{object:#}");
     }
 }
+
+#[test]
+fn backends_tell_why_exports_are_not_endpoints() {
+    let mut s = snapshot();
+    s.collections
+        .get_mut(&("member-1".into(), Resource::Services))
+        .unwrap()
+        .clear();
+    let mut diags = Default::default();
+    let settings = file::parse(Path::new("k.yaml"), SETTINGS, &mut diags)
+        .settings
+        .remove(0);
+    let topology = Topology {
+        hub: "hub".into(),
+        members: vec!["member-1".into(), "member-2".into()],
+    };
+    let fleet = compose(&settings, &topology, &s).0.unwrap();
+    let all = desired(&fleet, false, None);
+    let web = render(
+        find(&all, ObjectKind::TrafficManagerBackend, "web", "hub"),
+        None,
+        "t",
+    );
+    let (status, reason, message) = condition(&web, "Accepted");
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "Invalid"));
+    assert!(
+        message.starts_with("1 service(s) exported from clusters cannot be exposed as Traffic Manager endpoints, for example, cluster member-1: service demo/web is not found; 1 service(s)"),
+        "{message}"
+    );
+    assert_eq!(
+        web["endpoints"].as_array().unwrap().len(),
+        1,
+        "accepted endpoints are still listed"
+    );
+    // A backend whose profile is missing says so first.
+    let lost = render(
+        find(&all, ObjectKind::TrafficManagerBackend, "lost", "hub"),
+        None,
+        "t",
+    );
+    assert!(
+        condition(&lost, "Accepted").2.contains("\"missing\""),
+        "{lost}"
+    );
+}

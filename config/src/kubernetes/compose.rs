@@ -176,6 +176,7 @@ pub fn compose_cached(
                 problems: problems.clone(),
                 export_validity: Some(validity),
                 export_conflict: conflict,
+                backend_service: None,
             });
             if !problems.is_empty() {
                 continue;
@@ -214,6 +215,10 @@ pub fn compose_cached(
                 problems: Vec::new(),
                 export_validity: None,
                 export_conflict: None,
+                backend_service: o
+                    .pointer("/spec/backend/name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
             });
             upstream(&topology.hub, o, kind, cache, &mut inputs, &mut diags);
         }

@@ -176,12 +176,7 @@ fn backend(fleet: &Fleet, o: &ObservedObject, unreachable: &str) -> Desired {
     let accepted = endpoints.len();
     d.fields.insert("endpoints".into(), Value::Array(endpoints));
     // Exports of this backend's Service that could not become endpoints.
-    let service = fleet
-        .profiles
-        .iter()
-        .flat_map(|p| &p.endpoints)
-        .find(|e| e.backend == o.name)
-        .map(|e| e.service.clone());
+    let service = o.backend_service.clone();
     let bad_exports: Vec<&ObservedObject> = fleet
         .observed
         .objects
@@ -193,16 +188,20 @@ fn backend(fleet: &Fleet, o: &ObservedObject, unreachable: &str) -> Desired {
                 && !x.problems.is_empty()
         })
         .collect();
-    let condition = if !o.problems.is_empty() {
-        Condition {
-            type_: "Accepted",
-            status: "False",
-            reason: "Invalid".into(),
-            message: format!(
-                "Invalid trafficManagerBackend: {}",
-                problems_text(&o.problems)
-            ),
-        }
+    // The backend's own problems (its profile, its weight) come first, as in
+    // fleet-networking; "no export" problems are better told by the exports' reasons.
+    let own_problem = o
+        .problems
+        .iter()
+        .any(|p| !p.contains("no member cluster exports"));
+    let invalid = |problems: &[String]| Condition {
+        type_: "Accepted",
+        status: "False",
+        reason: "Invalid".into(),
+        message: format!("Invalid trafficManagerBackend: {}", problems_text(problems)),
+    };
+    let condition = if own_problem {
+        invalid(&o.problems)
     } else if let Some(first) = bad_exports.first() {
         Condition {
             type_: "Accepted",
@@ -215,6 +214,8 @@ fn backend(fleet: &Fleet, o: &ObservedObject, unreachable: &str) -> Desired {
                 problems_text(&first.problems)
             ),
         }
+    } else if !o.problems.is_empty() {
+        invalid(&o.problems)
     } else {
         Condition {
             type_: "Accepted",
