@@ -50,13 +50,15 @@ pub async fn run(
     let mut resync = tokio::time::interval(RESYNC);
     // Set while some write failed: when to try again.
     let mut retry: Option<tokio::time::Instant> = None;
+    let mut mirror_open = true;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
             r = fleet.changed() => if r.is_err() { return },
             r = leader.changed() => if r.is_err() { return },
-            r = mirror.changed() => if r.is_err() { return },
+            // The mirror going away must not stop status writing.
+            r = mirror.changed(), if mirror_open => if r.is_err() { mirror_open = false; continue },
             _ = resync.tick() => known.clear(),
             _ = async { tokio::time::sleep_until(retry.unwrap_or_else(tokio::time::Instant::now)).await }, if retry.is_some() => {}
         }
