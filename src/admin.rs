@@ -132,5 +132,6 @@ fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
 
 /// Seconds since the Unix epoch, as the JSON number operators can feed to `date -d @`.
 fn unix_seconds(t: std::time::SystemTime) -> u64 {
-    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -110,8 +110,18 @@ fn kubernetes_mode_has_no_objects(inputs: &Inputs, diags: &mut Diagnostics) {
         .profiles
         .iter()
         .map(|o| (&o.doc, "TrafficManagerProfile", o.namespace(), o.name()))
-        .chain(inputs.backends.iter().map(|o| (&o.doc, "TrafficManagerBackend", o.namespace(), o.name())))
-        .chain(inputs.exports.iter().map(|o| (&o.doc, "ServiceExport", o.namespace(), o.name())));
+        .chain(
+            inputs
+                .backends
+                .iter()
+                .map(|o| (&o.doc, "TrafficManagerBackend", o.namespace(), o.name())),
+        )
+        .chain(
+            inputs
+                .exports
+                .iter()
+                .map(|o| (&o.doc, "ServiceExport", o.namespace(), o.name())),
+        );
     for (doc, kind, ns, name) in objects {
         diags.push(
             Diagnostic::error(doc.location(), format!("{kind} objects come from the clusters when spec.kubernetes is set; allowed: apply it with kubectl to the hub (profiles, backends) or a member (exports), or remove spec.kubernetes to serve from this file"))

@@ -208,13 +208,19 @@ fn kubernetes(doc: &Doc, k: &KubernetesSpec, diags: &mut Diagnostics) -> Kuberne
                 diags,
                 &["spec", "kubernetes", "members", "name"],
                 field,
-                format!("cluster name {:?}: allowed: one lower-case DNS label (letters, digits, '-')", m.name),
+                format!(
+                    "cluster name {:?}: allowed: one lower-case DNS label (letters, digits, '-')",
+                    m.name
+                ),
             ),
             Ok(_) if !names.insert(m.name.clone()) => err(
                 diags,
                 &["spec", "kubernetes", "members", "name"],
                 field,
-                format!("cluster {:?} is listed twice; allowed: unique member names", m.name),
+                format!(
+                    "cluster {:?} is listed twice; allowed: unique member names",
+                    m.name
+                ),
             ),
             Ok(_) => members.push(ClusterConnection {
                 name: m.name.clone(),
@@ -229,7 +235,10 @@ fn kubernetes(doc: &Doc, k: &KubernetesSpec, diags: &mut Diagnostics) -> Kuberne
             ),
         }
     }
-    let lease_duration = k.status.lease_duration_seconds.unwrap_or(DEFAULT_LEASE_SECONDS);
+    let lease_duration = k
+        .status
+        .lease_duration_seconds
+        .unwrap_or(DEFAULT_LEASE_SECONDS);
     if !(2..=300).contains(&lease_duration) {
         err(
             diags,
@@ -242,7 +251,11 @@ fn kubernetes(doc: &Doc, k: &KubernetesSpec, diags: &mut Diagnostics) -> Kuberne
         .status
         .lease_namespace
         .clone()
-        .or_else(|| std::env::var("POD_NAMESPACE").ok().filter(|s| !s.is_empty()))
+        .or_else(|| {
+            std::env::var("POD_NAMESPACE")
+                .ok()
+                .filter(|s| !s.is_empty())
+        })
         .unwrap_or_else(|| "default".to_string());
     KubernetesSettings {
         kubeconfig: k.kubeconfig.clone(),

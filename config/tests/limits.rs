@@ -104,7 +104,11 @@ fn too_many_profiles_are_rejected() {
     let one = inputs.profiles[0].clone();
     inputs.profiles = vec![one; limits::MAX_PROFILES + 1];
     assert!(fleetdns_config::validate::fleet(&inputs, &mut diags).is_none());
-    let e = diags.errors().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    let e = diags
+        .errors()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(
         e.contains(&format!(
             "{} TrafficManagerProfile objects; allowed: at most {}",

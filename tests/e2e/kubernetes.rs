@@ -218,10 +218,25 @@ fn objects_in_clusters_drive_answers_and_status() {
     let port = s.addr.port().to_string();
     let dig = tools::run(
         "dig",
-        &["@127.0.130.10", "-p", &port, NAME, "A", "+norec", "+tries=1", "+time=2"],
+        &[
+            "@127.0.130.10",
+            "-p",
+            &port,
+            NAME,
+            "A",
+            "+norec",
+            "+tries=1",
+            "+time=2",
+        ],
     );
-    assert!(dig.contains("status: NOERROR") && dig.contains(" aa"), "{dig}");
-    assert!(dig.contains("192.0.2.1") || dig.contains("192.0.2.2"), "{dig}");
+    assert!(
+        dig.contains("status: NOERROR") && dig.contains(" aa"),
+        "{dig}"
+    );
+    assert!(
+        dig.contains("192.0.2.1") || dig.contains("192.0.2.2"),
+        "{dig}"
+    );
 
     // Status, as fleet-networking writes it.
     let tmp = || {

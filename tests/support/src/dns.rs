@@ -113,7 +113,12 @@ impl Client {
     }
 
     /// One query; an error when no reply came within the timeout (a lost query).
-    pub fn try_query(&self, name: &str, qtype: RecordType, opts: &Opts) -> std::io::Result<Message> {
+    pub fn try_query(
+        &self,
+        name: &str,
+        qtype: RecordType,
+        opts: &Opts,
+    ) -> std::io::Result<Message> {
         let packet = build(name, qtype, opts);
         self.sock.send_to(&packet, self.server)?;
         let mut buf = [0u8; 4096];
