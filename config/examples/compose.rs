@@ -4,7 +4,6 @@
 //! `cargo run --release -p fleetdns-config --example compose -- 1000 10000`
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use fleetdns_config::file;
@@ -23,14 +22,7 @@ spec:
 ";
 
 fn put(s: &mut Snapshot, cluster: &str, r: Resource, o: Value) {
-    let key = (
-        o["metadata"]["namespace"].as_str().unwrap().to_string(),
-        o["metadata"]["name"].as_str().unwrap().to_string(),
-    );
-    s.collections
-        .entry((cluster.into(), r))
-        .or_default()
-        .insert(key, Arc::new(o));
+    s.insert(cluster, r, o);
 }
 
 fn snapshot(n: usize) -> Snapshot {

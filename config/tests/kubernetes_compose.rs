@@ -2,7 +2,6 @@
 //! what each object's verdict is. Pure; no cluster needed.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use fleetdns_config::kubernetes::compose::{compose, Resource, Snapshot, Topology};
 use fleetdns_config::{file, ClusterState, ObjectKind, Target};
@@ -69,13 +68,8 @@ fn export(name: &str, weight: Option<&str>) -> Value {
 }
 
 fn put(s: &mut Snapshot, cluster: &str, r: Resource, objects: Vec<Value>) {
-    let c = s.collections.entry((cluster.to_string(), r)).or_default();
     for o in objects {
-        let key = (
-            o["metadata"]["namespace"].as_str().unwrap().to_string(),
-            o["metadata"]["name"].as_str().unwrap().to_string(),
-        );
-        c.insert(key, Arc::new(o));
+        s.insert(cluster, r, o);
     }
 }
 

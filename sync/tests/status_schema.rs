@@ -2,10 +2,9 @@
 //! (shared/specs/fleet-networking-crds), and says what fleet-networking would say.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use fleetdns_config::kubernetes::compose::{compose, Resource, Snapshot, Topology};
-use fleetdns_config::{file, schema, ObjectKind};
+use fleetdns_config::{file, schema, Fleet, ObjectKind};
 use fleetdns_sync::status::desired::{desired, differs, render, Desired};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{json, Value};
@@ -54,16 +53,7 @@ fn obj(kind: &str, name: &str, extra: Value) -> Value {
 
 fn snapshot() -> Snapshot {
     let mut s = Snapshot::default();
-    let mut put = |cluster: &str, r: Resource, o: Value| {
-        let key = (
-            o["metadata"]["namespace"].as_str().unwrap().to_string(),
-            o["metadata"]["name"].as_str().unwrap().to_string(),
-        );
-        s.collections
-            .entry((cluster.into(), r))
-            .or_default()
-            .insert(key, Arc::new(o));
-    };
+    let mut put = |cluster: &str, r: Resource, o: Value| s.insert(cluster, r, o);
     put(
         "hub",
         Resource::Profiles,
@@ -132,7 +122,8 @@ fn snapshot() -> Snapshot {
     s
 }
 
-fn statuses() -> Vec<Desired> {
+/// The fleet the Kubernetes source would compose from `snapshot`.
+fn fleet_of(snapshot: &Snapshot) -> Fleet {
     let mut diags = Default::default();
     let settings = file::parse(Path::new("k.yaml"), SETTINGS, &mut diags)
         .settings
@@ -141,8 +132,11 @@ fn statuses() -> Vec<Desired> {
         hub: "hub".into(),
         members: vec!["member-1".into(), "member-2".into()],
     };
-    let (fleet, _) = compose(&settings, &topology, &snapshot());
-    desired(&fleet.expect("fleet"), true, None)
+    compose(&settings, &topology, snapshot).0.expect("fleet")
+}
+
+fn statuses() -> Vec<Desired> {
+    desired(&fleet_of(&snapshot()), true, None)
 }
 
 fn find<'a>(all: &'a [Desired], kind: ObjectKind, name: &str, cluster: &str) -> &'a Desired {
@@ -293,15 +287,7 @@ fn unchanged_status_is_not_rewritten_and_keeps_its_transition_time() {
 fn with_the_azure_mirror_programmed_follows_arm_too() {
     use fleetdns_sync::azure::reconcile::ProfileStatus;
     use fleetdns_sync::azure::{ConditionStatus, MirrorStatus, Programmed, Reason};
-    let mut diags = Default::default();
-    let settings = file::parse(Path::new("k.yaml"), SETTINGS, &mut diags)
-        .settings
-        .remove(0);
-    let topology = Topology {
-        hub: "hub".into(),
-        members: vec!["member-1".into(), "member-2".into()],
-    };
-    let fleet = compose(&settings, &topology, &snapshot()).0.unwrap();
+    let fleet = fleet_of(&snapshot());
     let arm = |programmed: Programmed| {
         let mut m = MirrorStatus::default();
         m.profiles.insert(
@@ -361,15 +347,7 @@ fn backends_tell_why_exports_are_not_endpoints() {
         .get_mut(&("member-1".into(), Resource::Services))
         .unwrap()
         .clear();
-    let mut diags = Default::default();
-    let settings = file::parse(Path::new("k.yaml"), SETTINGS, &mut diags)
-        .settings
-        .remove(0);
-    let topology = Topology {
-        hub: "hub".into(),
-        members: vec!["member-1".into(), "member-2".into()],
-    };
-    let fleet = compose(&settings, &topology, &s).0.unwrap();
+    let fleet = fleet_of(&s);
     let all = desired(&fleet, false, None);
     let web = render(
         find(&all, ObjectKind::TrafficManagerBackend, "web", "hub"),

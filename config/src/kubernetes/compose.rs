@@ -59,6 +59,25 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The objects of one collection, created empty on first use.
+    pub fn collection_mut(&mut self, cluster: &str, resource: Resource) -> &mut Objects {
+        self.collections
+            .entry((cluster.to_string(), resource))
+            .or_default()
+    }
+
+    /// Adds `object` to (cluster, resource), or replaces the one of the same namespace and name.
+    pub fn insert(&mut self, cluster: &str, resource: Resource, object: Value) {
+        self.collection_mut(cluster, resource)
+            .insert(key_of(&object), Arc::new(object));
+    }
+
+    /// Removes the object of `object`'s namespace and name from (cluster, resource).
+    pub fn remove(&mut self, cluster: &str, resource: Resource, object: &Value) {
+        self.collection_mut(cluster, resource)
+            .remove(&key_of(object));
+    }
+
     fn objects(&self, cluster: &str, resource: Resource) -> impl Iterator<Item = &Value> {
         self.collections
             .get(&(cluster.to_string(), resource))
@@ -346,6 +365,11 @@ fn parse_one(
         inputs,
         diags,
     );
+}
+
+/// (namespace, name) of an object, as collections key it.
+pub fn key_of(o: &Value) -> (String, String) {
+    (meta_str(o, "namespace"), meta_str(o, "name"))
 }
 
 fn meta_str(o: &Value, field: &str) -> String {

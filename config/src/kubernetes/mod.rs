@@ -22,7 +22,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
 use tokio::sync::{mpsc, Notify};
 use tracing::{info, warn};
 
@@ -222,39 +221,8 @@ fn apply(
     metrics: &SourceMetrics,
     update: Update,
 ) -> bool {
-    let key_of = |o: &Value| {
-        let m = o.get("metadata");
-        let s = |f: &str| {
-            m.and_then(|m| m.get(f))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        (s("namespace"), s("name"))
-    };
-    let mut set_reachable = |cluster: &str, error: Option<String>| {
-        let state = snapshot
-            .clusters
-            .entry(cluster.to_string())
-            .or_insert_with(|| reachable(cluster));
-        match error {
-            None if !state.reachable => {
-                info!(cluster = %cluster, "cluster reachable again");
-                *state = reachable(cluster);
-                true
-            }
-            Some(error) if state.reachable => {
-                warn!(cluster = %cluster, error = %error, "cluster unreachable; serving its last known state");
-                state.reachable = false;
-                state.unreachable_since = Some(SystemTime::now());
-                state.error = Some(error);
-                true
-            }
-            _ => false,
-        }
-    };
     let (cluster, resource) = match update {
-        Update::Probed { cluster, error } => return set_reachable(&cluster, error),
+        Update::Probed { cluster, error } => return set_reachable(snapshot, &cluster, error),
         Update::Failed {
             cluster,
             resource,
@@ -268,7 +236,7 @@ fn apply(
             // A first list that fails counts as done: the fleet starts without it.
             pending.retain(|(c, r, _)| !(*c == cluster && *r == resource));
             if unreachable {
-                return set_reachable(&cluster, Some(error));
+                return set_reachable(snapshot, &cluster, Some(error));
             }
             warn!(cluster = %cluster, resource = resource.label(), error = %error, "watch failed; retrying");
             return false;
@@ -280,13 +248,11 @@ fn apply(
             objects,
         } => {
             pending.remove(&(cluster.clone(), resource, scope.clone()));
-            let c = snapshot
-                .collections
-                .entry((cluster.clone(), resource))
-                .or_default();
-            c.retain(|(ns, _), _| scope.as_ref().is_some_and(|s| s != ns));
+            snapshot
+                .collection_mut(&cluster, resource)
+                .retain(|(ns, _), _| scope.as_ref().is_some_and(|s| s != ns));
             for o in objects {
-                c.insert(key_of(&o), Arc::new(o));
+                snapshot.insert(&cluster, resource, o);
             }
             (cluster, resource)
         }
@@ -295,11 +261,7 @@ fn apply(
             resource,
             object,
         } => {
-            let c = snapshot
-                .collections
-                .entry((cluster.clone(), resource))
-                .or_default();
-            c.insert(key_of(&object), Arc::new(object));
+            snapshot.insert(&cluster, resource, object);
             (cluster, resource)
         }
         Update::Delete {
@@ -307,16 +269,12 @@ fn apply(
             resource,
             object,
         } => {
-            let c = snapshot
-                .collections
-                .entry((cluster.clone(), resource))
-                .or_default();
-            c.remove(&key_of(&object));
+            snapshot.remove(&cluster, resource, &object);
             (cluster, resource)
         }
     };
     // Data arrived: the cluster answers.
-    set_reachable(&cluster, None);
+    set_reachable(snapshot, &cluster, None);
     let count = snapshot
         .collections
         .get(&(cluster.clone(), resource))
@@ -326,6 +284,29 @@ fn apply(
         .with_label_values(&[&cluster, resource.label()])
         .set(count as i64);
     true
+}
+
+/// Records whether `cluster` answers (`error` = `None`); returns whether that changed.
+fn set_reachable(snapshot: &mut Snapshot, cluster: &str, error: Option<String>) -> bool {
+    let state = snapshot
+        .clusters
+        .entry(cluster.to_string())
+        .or_insert_with(|| reachable(cluster));
+    match error {
+        None if !state.reachable => {
+            info!(cluster = %cluster, "cluster reachable again");
+            *state = reachable(cluster);
+            true
+        }
+        Some(error) if state.reachable => {
+            warn!(cluster = %cluster, error = %error, "cluster unreachable; serving its last known state");
+            state.reachable = false;
+            state.unreachable_since = Some(SystemTime::now());
+            state.error = Some(error);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Re-reads the settings when the file changed (or `forced`). Returns whether they changed.
