@@ -337,6 +337,19 @@ impl FakeCluster {
 
     // ---- objects "as kubectl" ---------------------------------------------------------------
 
+    /// Where a handle write of `obj` goes: its type (by apiVersion and kind), namespace and name.
+    fn target(&self, obj: &Value) -> Result<Target, ApiError> {
+        let (rid, version) = self
+            .resolve(obj)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Ok(Target {
+            ns: ns_of(obj, &self.shared.registry.types[rid]),
+            name: crate::meta::meta_str(obj, "name").to_string(),
+            rid,
+            version,
+        })
+    }
+
     fn resolve(&self, obj: &Value) -> Result<(usize, String), Error> {
         let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -422,11 +435,12 @@ impl FakeCluster {
     /// status dropped for types with a status subresource).
     pub fn create<T: Serialize>(&self, obj: &T) -> Result<Value, ApiError> {
         let obj = Self::to_value(obj)?;
-        let (rid, version) = self
-            .resolve(&obj)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let ns = ns_of(&obj, &self.shared.registry.types[rid]);
-        let name = crate::meta::meta_str(&obj, "name").to_string();
+        let Target {
+            rid,
+            version,
+            ns,
+            name,
+        } = self.target(&obj)?;
         let r = lock(&self.shared.store).create(
             &self.shared.registry,
             rid,
@@ -481,11 +495,12 @@ impl FakeCluster {
 
     fn apply_sub<T: Serialize>(&self, obj: &T, status: bool) -> Result<Value, ApiError> {
         let obj = Self::to_value(obj)?;
-        let (rid, version) = self
-            .resolve(&obj)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let ns = ns_of(&obj, &self.shared.registry.types[rid]);
-        let name = crate::meta::meta_str(&obj, "name").to_string();
+        let Target {
+            rid,
+            version,
+            ns,
+            name,
+        } = self.target(&obj)?;
         let r = lock(&self.shared.store).patch(
             &self.shared.registry,
             rid,
@@ -513,11 +528,12 @@ impl FakeCluster {
 
     fn replace_sub<T: Serialize>(&self, obj: &T, status: bool) -> Result<Value, ApiError> {
         let obj = Self::to_value(obj)?;
-        let (rid, version) = self
-            .resolve(&obj)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let ns = ns_of(&obj, &self.shared.registry.types[rid]);
-        let name = crate::meta::meta_str(&obj, "name").to_string();
+        let Target {
+            rid,
+            version,
+            ns,
+            name,
+        } = self.target(&obj)?;
         let r = lock(&self.shared.store).replace(
             &self.shared.registry,
             rid,
@@ -669,4 +685,12 @@ impl Drop for FakeCluster {
             let _ = t.join();
         }
     }
+}
+
+/// The type, served version, namespace and name a handle write addresses.
+struct Target {
+    rid: usize,
+    version: String,
+    ns: String,
+    name: String,
 }
