@@ -70,7 +70,7 @@ fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
                 .endpoints
                 .iter()
                 .map(|e| {
-                    let h = health.endpoints.get(&e.id);
+                    let h = health.endpoints.get(e.id.as_str());
                     serde_json::json!({
                         "id": e.id,
                         "cluster": e.cluster,
@@ -80,7 +80,7 @@ fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
                         "consecutiveFailures": h.map_or(0, |h| h.consecutive_failures),
                         "last": h.and_then(|h| h.last.as_ref()).map(|l| serde_json::json!({
                             "healthy": l.healthy,
-                            "detail": l.detail,
+                            "detail": &*l.detail,
                             "durationSeconds": l.duration.as_secs_f64(),
                         })),
                     })

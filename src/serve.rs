@@ -156,12 +156,19 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
     // In Kubernetes mode, ready once the first fleet has been composed from the clusters.
     let ready = Arc::new(AtomicBool::new(kubernetes.is_none()));
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(fleetdns_prober::run(
+    let prober = fleetdns_prober::spawn(
+        fleetdns_prober::Settings::default(),
         fleet_rx.clone(),
         health_tx,
         probe_metrics,
         shutdown.clone(),
-    ));
+    )
+    .context("starting the prober thread")?;
+    tasks.spawn_blocking(move || {
+        if prober.join().is_err() {
+            tracing::error!("the prober thread panicked");
+        }
+    });
     tasks.spawn(recompile(
         fleet_rx.clone(),
         health_rx.clone(),

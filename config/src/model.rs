@@ -4,9 +4,10 @@
 //! `Arc<Fleet>` through a `tokio::sync::watch`. Everything downstream (DNS
 //! compilation, probing, status, Azure mirroring) reads only this.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -320,9 +321,13 @@ impl MonitorState {
 
 /// What the prober observed, per endpoint id. Endpoints absent from the map are
 /// `CheckingEndpoint` (or `Unmonitored` when always-serve).
+///
+/// The prober publishes a copy a few times per second, so copying is kept
+/// cheap: one flat hash table (no tree nodes), and `Arc<str>` keys and details
+/// that a copy shares instead of duplicating.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Health {
-    pub endpoints: BTreeMap<String, EndpointHealth>,
+    pub endpoints: HashMap<Arc<str>, EndpointHealth>,
 }
 
 /// One endpoint's probe state and its latest observation.
@@ -341,7 +346,7 @@ pub struct Observation {
     pub healthy: bool,
     /// Short, human-readable: `HTTP 200`, `HTTP 302 (redirect)`, `timeout after 5s`,
     /// `connect: Connection refused`, `TCP connected`.
-    pub detail: String,
+    pub detail: Arc<str>,
     /// Wall-clock time the probe finished.
     pub at: std::time::SystemTime,
     /// How long the probe took.
@@ -355,7 +360,7 @@ impl Health {
             return MonitorState::Unmonitored;
         }
         self.endpoints
-            .get(&endpoint.id)
+            .get(endpoint.id.as_str())
             .map(|h| h.state)
             .unwrap_or(MonitorState::CheckingEndpoint)
     }
@@ -365,12 +370,11 @@ impl Health {
     /// recompiling the zone when answers would not change.
     pub fn same_routing(&self, other: &Health) -> bool {
         self.endpoints.len() == other.endpoints.len()
-            && self
-                .endpoints
-                .iter()
-                .zip(&other.endpoints)
-                .all(|((ka, a), (kb, b))| {
-                    ka == kb && a.state.is_available() == b.state.is_available()
-                })
+            && self.endpoints.iter().all(|(id, a)| {
+                other
+                    .endpoints
+                    .get(id)
+                    .is_some_and(|b| a.state.is_available() == b.state.is_available())
+            })
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use fleetdns_config::{file, EndpointHealth, Fleet, Health, MonitorState};
 use fleetdns_dns::answer::answer;
@@ -57,7 +58,7 @@ fn health(states: &[(&str, MonitorState)]) -> Health {
             .iter()
             .map(|(id, s)| {
                 (
-                    id.to_string(),
+                    Arc::from(*id),
                     EndpointHealth {
                         state: *s,
                         consecutive_failures: 0,

@@ -23,11 +23,11 @@ use std::time::Duration;
 use fleetdns_config::{
     Endpoint, Fleet, Health, MonitorConfig, MonitorState, Profile, Protocol, Target,
 };
-use fleetdns_prober::{run, Metrics};
+use fleetdns_prober::{spawn, Metrics, Settings};
 use prometheus::Registry;
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Addresses per port: 127.77.0.1 ..= 127.77.0.40.
@@ -305,34 +305,38 @@ fn measure(args: Args) {
         .expect("read child");
     assert_eq!(ready.trim(), "ready", "listener process failed to start");
 
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (probes, failed, wall, cpu, online) = rt.block_on(async {
-        let registry = Registry::new();
-        let metrics = Metrics::register(&registry).expect("metrics");
-        let (_fleet_tx, fleet_rx) = watch::channel(Arc::new(fleet(
-            args.endpoints,
-            args.interval,
-            args.protocol,
-        )));
-        let (health_tx, health_rx) = watch::channel(Arc::new(Health::default()));
-        let shutdown = CancellationToken::new();
-        let cpu0 = cpu_time();
-        let t0 = Instant::now();
-        let prober = tokio::spawn(run(fleet_rx, health_tx, metrics, shutdown.clone()));
-        tokio::time::sleep(Duration::from_secs(args.seconds)).await;
-        let (probes, failed) = probes_done(&registry);
-        let cpu1 = cpu_time();
-        let (wall, cpu) = (t0.elapsed(), (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1));
-        let online = health_rx
-            .borrow()
-            .endpoints
-            .values()
-            .filter(|e| e.state == MonitorState::Online)
-            .count();
-        shutdown.cancel();
-        let _ = prober.await;
-        (probes, failed, wall, cpu, online)
-    });
+    let registry = Registry::new();
+    let metrics = Metrics::register(&registry).expect("metrics");
+    let (_fleet_tx, fleet_rx) = watch::channel(Arc::new(fleet(
+        args.endpoints,
+        args.interval,
+        args.protocol,
+    )));
+    let (health_tx, health_rx) = watch::channel(Arc::new(Health::default()));
+    let shutdown = CancellationToken::new();
+    let cpu0 = cpu_time();
+    let t0 = Instant::now();
+    // The prober's own thread, as `fleetdns serve` runs it.
+    let prober = spawn(
+        Settings::default(),
+        fleet_rx,
+        health_tx,
+        metrics,
+        shutdown.clone(),
+    )
+    .expect("prober thread");
+    std::thread::sleep(Duration::from_secs(args.seconds));
+    let (probes, failed) = probes_done(&registry);
+    let cpu1 = cpu_time();
+    let (wall, cpu) = (t0.elapsed(), (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1));
+    let online = health_rx
+        .borrow()
+        .endpoints
+        .values()
+        .filter(|e| e.state == MonitorState::Online)
+        .count();
+    shutdown.cancel();
+    let _ = prober.join();
     let _ = child.kill();
     let _ = child.wait();
 

@@ -4,6 +4,7 @@
 //! `outcome` metrics label (a fixed list, never an error's text) and the
 //! human-readable detail in `Health`.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fleetdns_config::Observation;
@@ -95,7 +96,7 @@ impl ProbeResult {
     pub fn observation(&self) -> Observation {
         Observation {
             healthy: self.outcome.is_healthy(),
-            detail: self.detail.clone(),
+            detail: Arc::from(self.detail.as_str()),
             at: self.at,
             duration: self.duration,
         }

@@ -79,7 +79,7 @@ impl Table {
             .cloned()
             .collect();
         for id in removed {
-            self.health.endpoints.remove(&id);
+            self.health.endpoints.remove(id.as_str());
             if let Some(entry) = self.entries.remove(&id) {
                 changes.push(Change::Removed(entry.plan));
             }
@@ -96,7 +96,7 @@ impl Table {
             let was = self
                 .health
                 .endpoints
-                .insert(id.clone(), fresh_health())
+                .insert(Arc::from(id.as_str()), fresh_health())
                 .map(|h| h.state);
             match (self.entries.insert(id, fresh), was) {
                 (Some(old), Some(was)) => changes.push(Change::Replaced {
@@ -240,7 +240,7 @@ mod tests {
         let a = &t.health().endpoints["a"];
         assert_eq!(a.consecutive_failures, 2);
         assert_eq!(
-            a.last.as_ref().map(|o| o.detail.as_str()),
+            a.last.as_ref().map(|o| &*o.detail),
             Some("connect: refused")
         );
     }
@@ -308,7 +308,14 @@ mod tests {
         fewer.profiles[0].endpoints.retain(|e| e.id == "a");
         let changes = t.apply_fleet(desired(&fewer));
         assert!(matches!(changes.as_slice(), [Change::Removed(p)] if p.endpoint == "b"));
-        assert_eq!(t.health().endpoints.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(
+            t.health()
+                .endpoints
+                .keys()
+                .map(|k| &**k)
+                .collect::<Vec<_>>(),
+            ["a"]
+        );
         assert_eq!(t.apply_result("b", gb, &ok()), Applied::Stale);
         assert_eq!(t.len(), 1);
     }

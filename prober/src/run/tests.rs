@@ -228,7 +228,7 @@ async fn observations_are_coalesced() {
         "{n} publications in 4 s; want about two per second"
     );
     let e = h.health.borrow().endpoints["e3"].clone();
-    assert_eq!(e.last.map(|o| o.detail), Some("HTTP 200".to_string()));
+    assert_eq!(e.last.map(|o| o.detail), Some("HTTP 200".into()));
     h.shutdown.cancel();
 }
 
@@ -265,10 +265,7 @@ async fn lone_transition_is_published_at_once_and_bursts_are_batched() {
     let probed = fake.done.lock().unwrap()[&host(7)];
     assert_eq!(Instant::now(), probed, "published without waiting");
     let e7 = h.health.borrow().endpoints["e7"].clone();
-    assert_eq!(
-        e7.last.map(|o| o.detail),
-        Some("connect: refused".to_string())
-    );
+    assert_eq!(e7.last.map(|o| o.detail), Some("connect: refused".into()));
     h.shutdown.cancel();
 }
 
