@@ -51,8 +51,11 @@ if [ "$QUICK" = 1 ]; then
 fi
 
 PORT=53
-declare -A ADDR=([fleetdns]=127.0.77.1 [knot]=127.0.77.2 [nsd]=127.0.77.3 [gdnsd]=127.0.77.4 [pdns]=127.0.77.5)
-SERVERS=(fleetdns knot nsd gdnsd pdns)
+declare -A ADDR=([fleetdns]=127.0.77.1 [knot]=127.0.77.2 [nsd]=127.0.77.3 [gdnsd]=127.0.77.4 [pdns]=127.0.77.5
+    [fleetdns1]=127.0.77.6)
+# fleetdns1: the same binary and config with one UDP worker instead of one per core (the
+# default). With dnsperf on the same 2 cores, the worker count is worth seeing side by side.
+SERVERS=(fleetdns fleetdns1 knot nsd gdnsd pdns)
 SCALE_ADDR=127.0.77.11
 declare -A PID=()
 T_START=$(date +%s)
@@ -144,6 +147,7 @@ out, knot, nsd, gdnsd, pdns = sys.argv[1:]
 v = lambda s: s.split("-")[0].split(":")[-1]
 json.dump({
     "fleetdns": "fleetdns (weighted 1:2:3)",
+    "fleetdns1": "fleetdns, 1 UDP worker (weighted 1:2:3)",
     "knot": f"knot {v(knot)} (static A)",
     "nsd": f"nsd {v(nsd)} (static A)",
     "gdnsd": f"gdnsd {v(gdnsd)} (DYNA weighted 1:2:3)",
@@ -168,11 +172,16 @@ EOF
 FLEETDNS_LOG=${FLEETDNS_LOG:-warn} "$FLEETDNS" serve --config "$D/fleet.yaml" \
     --listen "${ADDR[fleetdns]}:$PORT" --admin "${ADDR[fleetdns]}:19353" 2>"$D/fleetdns.log" &
 PID[fleetdns]=$!
-if ! $HELPER wait --server "${ADDR[fleetdns]}" --port $PORT --pid "${PID[fleetdns]}" --timeout 60; then
-    tail -n 5 "$D/fleetdns.log" >&2 || true
-    rc=0; kill -0 "${PID[fleetdns]}" 2>/dev/null || wait "${PID[fleetdns]}" || rc=$?
-    die "fleetdns did not start (exit status $rc)"
-fi
+FLEETDNS_LOG=${FLEETDNS_LOG:-warn} "$FLEETDNS" serve --config "$D/fleet.yaml" --udp-workers 1 \
+    --listen "${ADDR[fleetdns1]}:$PORT" --admin "${ADDR[fleetdns1]}:19353" 2>"$D/fleetdns1.log" &
+PID[fleetdns1]=$!
+for s in fleetdns fleetdns1; do
+    if ! $HELPER wait --server "${ADDR[$s]}" --port $PORT --pid "${PID[$s]}" --timeout 60; then
+        tail -n 5 "$D/$s.log" >&2 || true
+        rc=0; kill -0 "${PID[$s]}" 2>/dev/null || wait "${PID[$s]}" || rc=$?
+        die "$s did not start (exit status $rc)"
+    fi
+done
 # The peers get fleetdns's own SOA (serial, timers, TTLs), so the zones are the same.
 SOA=$($HELPER soa --server "${ADDR[fleetdns]}" --port $PORT)
 $HELPER gen-peers --dir "$D" --soa "$SOA" --port $PORT --knot "${ADDR[knot]}" --nsd "${ADDR[nsd]}" \

@@ -764,7 +764,7 @@ def cmd_report(a):
     out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for s, r in rows.items():
         h = r["half"] or {}
-        ratio = "–" if s == "fleetdns" or not fl else f"{fl['qps'] / r['qps']:.2f}×"
+        ratio = "–" if s.startswith("fleetdns") or not fl else f"{fl['qps'] / r['qps']:.2f}×"
         out.append(
             f"| {labels.get(s, s)} | {r['qps']:,.0f} | {r['qps_min']:,.0f}–{r['qps_max']:,.0f} | {r['avg_ms']:.3f} ms "
             f"| {r['lost']:,} / {r['sent']:,} | {fmt(h.get('qps'), ',.0f')} | {fmt(h.get('p50_ms'), '.3f')} ms | **{fmt(h.get('p99_ms'), '.3f')} ms** "

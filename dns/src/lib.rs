@@ -14,6 +14,7 @@
 //! - [`handler`]: the hickory-server `RequestHandler`: header, EDNS, opcode, class checks.
 //! - [`fast`]: the UDP fast path.
 //! - [`udp`]: SO_REUSEPORT worker threads: the fast path first, the general path otherwise.
+//! - [`mmsg`]: batched UDP receive and send (`recvmmsg`/`sendmmsg`) for those workers.
 //! - [`rrl`]: response rate limiting of UDP answers (per worker, lock-free).
 //! - [`tcp`]: DNS over TCP (RFC 7766) with connection caps and timeouts.
 //! - [`server`]: binding UDP and TCP listeners and running until shutdown.
@@ -25,6 +26,7 @@ pub mod fast;
 pub mod fuzzing;
 pub mod handler;
 pub mod metrics;
+pub mod mmsg;
 pub mod rrl;
 pub mod sampler;
 pub mod server;

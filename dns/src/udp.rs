@@ -1,6 +1,8 @@
 //! UDP service: several SO_REUSEPORT sockets per address, one thread each.
 //!
-//! Each worker owns a socket and a buffer and loops: receive, answer, send. The
+//! Each worker owns a socket and its buffers and loops: receive a batch (every
+//! query already queued, up to [`mmsg::BATCH`], in one call), answer each, send
+//! the answers (one call). The
 //! kernel spreads datagrams over the sockets, so workers never share state beyond
 //! the zone (`ArcSwap`, lock-free) and atomic counters. Common queries are
 //! answered by [`fast::respond`]; everything else by the general path
@@ -29,6 +31,7 @@ use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 use crate::fast::{self, Fast};
 use crate::handler::Handler;
 use crate::metrics::DnsMetrics;
+use crate::mmsg;
 use crate::rrl::{self, Limiter, Verdict};
 use crate::zone::Zone;
 
@@ -103,45 +106,42 @@ fn worker(socket: UdpSocket, service: UdpService, stop: Arc<AtomicBool>) {
             return;
         }
     };
-    let mut buf = [0u8; 4096];
-    let mut out = Vec::with_capacity(1500);
+    let mut rx = mmsg::Receiver::default();
+    let mut tx = mmsg::Sender::default();
+    // Answers of one batch and where they go; the first `ready` are to be sent.
+    let mut outs: Vec<Vec<u8>> = (0..mmsg::BATCH).map(|_| Vec::with_capacity(1500)).collect();
+    let mut dests = [SocketAddr::from(([0, 0, 0, 0], 0)); mmsg::BATCH];
     let mut limiter = Limiter::new(rrl::DEFAULT_ENTRIES);
     while !stop.load(Ordering::Acquire) {
-        let (n, src) = match socket.recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue
-            }
-            // ICMP errors from earlier sends surface here on some systems; keep going.
-            Err(_) => continue,
-        };
-        let packet = &buf[..n];
-        let zone = service.zone.load();
-        // A failed send (client gone, buffer full) loses one UDP answer, as any
-        // UDP server would; not logged per packet.
-        match fast::respond(&zone, packet, src.ip(), &service.metrics, &mut out) {
-            Fast::Answered => {
-                if limit(&mut limiter, &zone, src, &mut out, &service.metrics) {
-                    let _ = socket.send_to(&out, src);
-                }
-            }
-            Fast::Fallback => {
-                drop(zone);
-                if let Some(mut reply) = runtime.block_on(general(&service.handler, packet, src)) {
-                    let zone = service.zone.load();
-                    if limit(&mut limiter, &zone, src, &mut reply, &service.metrics) {
-                        let _ = socket.send_to(&reply, src);
+        // Timeouts and interruptions come back here to check `stop`; errors such
+        // as ICMP errors from earlier sends surface here too: keep going.
+        let Ok(n) = rx.recv(&socket) else { continue };
+        let mut ready = 0;
+        for (packet, src) in (0..n).filter_map(|i| rx.get(i)) {
+            let out = &mut outs[ready];
+            let zone = service.zone.load();
+            let send = match fast::respond(&zone, packet, src.ip(), &service.metrics, out) {
+                Fast::Answered => limit(&mut limiter, &zone, src, out, &service.metrics),
+                Fast::Fallback => {
+                    drop(zone);
+                    match runtime.block_on(general(&service.handler, packet, src)) {
+                        Some(reply) => {
+                            *out = reply;
+                            let zone = service.zone.load();
+                            limit(&mut limiter, &zone, src, out, &service.metrics)
+                        }
+                        None => false,
                     }
                 }
+            };
+            if send {
+                dests[ready] = src;
+                ready += 1;
             }
         }
+        // A refused send (client gone, buffer full) loses that UDP answer, as
+        // any UDP server would; not logged per packet.
+        tx.send(&socket, &outs[..ready], &dests[..ready]);
     }
 }
 
