@@ -148,6 +148,14 @@ impl Query {
         &self.key[..self.key_len]
     }
 
+    /// The compression pointer to the apex's labels in the question, if they
+    /// are lower case already (so a name that points there reads back in lower
+    /// case, like the plain form). Call only for names in the zone.
+    fn apex_pointer(&self, packet: &[u8], apex: &[u8]) -> Option<u16> {
+        let at = HEADER + self.key_len.checked_sub(apex.len())?;
+        (packet.get(at..HEADER + self.key_len)? == apex).then_some(0xC000 | at as u16)
+    }
+
     /// Whether the name is the apex or below it.
     fn in_zone(&self, apex: &[u8]) -> bool {
         let key = self.key();
@@ -162,10 +170,47 @@ impl Query {
 struct Sections<'z> {
     rcode: ResponseCode,
     authoritative: bool,
-    answer: (&'z [u8], u16),
-    authority: (&'z [u8], u16),
-    additional: (&'z [u8], u16),
+    answer: Part<'z>,
+    authority: Part<'z>,
+    additional: Part<'z>,
     endpoint: Option<&'z IntCounter>,
+    /// The compression pointer to the apex in the question, for the parts'
+    /// `patches`.
+    apex_pointer: u16,
+}
+
+/// One section's precompiled records, and where apex pointers go in them.
+#[derive(Clone, Copy)]
+struct Part<'z> {
+    bytes: &'z [u8],
+    count: u16,
+    patches: &'z [u16],
+}
+
+const NONE: Part<'static> = Part {
+    bytes: &[],
+    count: 0,
+    patches: &[],
+};
+
+impl<'z> Part<'z> {
+    /// `w` in compressed form when the question allows it (`apex_pointer`)
+    /// and `w` has that form; in plain form otherwise.
+    fn of(w: &'z WireSet, apex_pointer: Option<u16>) -> Self {
+        if apex_pointer.is_some() && !w.compressed.is_empty() {
+            Part {
+                bytes: &w.compressed,
+                count: w.count,
+                patches: &w.patches,
+            }
+        } else {
+            Part {
+                bytes: &w.bytes,
+                count: w.count,
+                patches: &[],
+            }
+        }
+    }
 }
 
 impl<'z> Sections<'z> {
@@ -173,65 +218,78 @@ impl<'z> Sections<'z> {
         Self {
             rcode: ResponseCode::Refused,
             authoritative: false,
-            answer: (&[], 0),
-            authority: (&[], 0),
-            additional: (&[], 0),
+            answer: NONE,
+            authority: NONE,
+            additional: NONE,
             endpoint: None,
+            apex_pointer: 0,
         }
     }
 
-    fn negative(zone: &'z Zone, rcode: ResponseCode) -> Self {
+    fn negative(zone: &'z Zone, rcode: ResponseCode, apex_pointer: Option<u16>) -> Self {
         Self {
             rcode,
             authoritative: true,
-            authority: set(&zone.soa_negative_wire),
+            authority: Part::of(&zone.soa_negative_wire, apex_pointer),
+            apex_pointer: apex_pointer.unwrap_or(0),
             ..Self::refused()
         }
     }
 
-    fn answer(answer: (&'z [u8], u16), additional: (&'z [u8], u16)) -> Self {
+    fn answer(answer: Part<'z>, additional: Part<'z>, apex_pointer: Option<u16>) -> Self {
         Self {
             rcode: ResponseCode::NoError,
             authoritative: true,
             answer,
             additional,
+            apex_pointer: apex_pointer.unwrap_or(0),
             ..Self::refused()
         }
     }
 
     fn picked(pick: &'z Pick) -> Option<Self> {
         let i = pick.pick_index()?;
+        let answer = Part {
+            bytes: &pick.wire[i],
+            count: 1,
+            patches: &[],
+        };
         Some(Self {
             endpoint: Some(&pick.counters[i]),
-            ..Self::answer((&pick.wire[i], 1), (&[], 0))
+            ..Self::answer(answer, NONE, None)
         })
     }
 }
 
-fn set(w: &WireSet) -> (&[u8], u16) {
-    (&w.bytes, w.count)
-}
-
-fn sections<'z>(zone: &'z Zone, q: &Query) -> Option<Sections<'z>> {
+fn sections<'z>(zone: &'z Zone, q: &Query, packet: &[u8]) -> Option<Sections<'z>> {
     if !q.in_zone(&zone.apex_key) {
         return Some(Sections::refused());
     }
+    let apex = q.apex_pointer(packet, &zone.apex_key);
     if matches!(q.qtype, TYPE_AXFR | TYPE_IXFR | TYPE_ANY) {
         return None;
     }
     let Some(node) = zone.nodes.get(q.key()) else {
-        return Some(Sections::negative(zone, ResponseCode::NXDomain));
+        return Some(Sections::negative(zone, ResponseCode::NXDomain, apex));
     };
     if node.private || node.health.is_some() {
         return None;
     }
     let found = match q.qtype {
-        TYPE_SOA if node.apex => Some(Sections::answer(set(&zone.soa_wire), (&[], 0))),
-        TYPE_NS if node.apex => Some(Sections::answer(set(&zone.ns_wire), set(&zone.glue_wire))),
-        TYPE_A if node.a_wire.count > 0 => Some(Sections::answer(set(&node.a_wire), (&[], 0))),
-        TYPE_AAAA if node.aaaa_wire.count > 0 => {
-            Some(Sections::answer(set(&node.aaaa_wire), (&[], 0)))
+        TYPE_SOA if node.apex => Some(Sections::answer(Part::of(&zone.soa_wire, apex), NONE, apex)),
+        TYPE_NS if node.apex => Some(Sections::answer(
+            Part::of(&zone.ns_wire, apex),
+            Part::of(&zone.glue_wire, apex),
+            apex,
+        )),
+        TYPE_A if node.a_wire.count > 0 => {
+            Some(Sections::answer(Part::of(&node.a_wire, None), NONE, None))
         }
+        TYPE_AAAA if node.aaaa_wire.count > 0 => Some(Sections::answer(
+            Part::of(&node.aaaa_wire, None),
+            NONE,
+            None,
+        )),
         TYPE_A => node.profile.as_ref().and_then(|p| Sections::picked(&p.a)),
         TYPE_AAAA => node
             .profile
@@ -243,7 +301,7 @@ fn sections<'z>(zone: &'z Zone, q: &Query) -> Option<Sections<'z>> {
             .and_then(|p| Sections::picked(&p.cname)),
         _ => None,
     };
-    Some(found.unwrap_or_else(|| Sections::negative(zone, ResponseCode::NoError)))
+    Some(found.unwrap_or_else(|| Sections::negative(zone, ResponseCode::NoError, apex)))
 }
 
 /// Answers `packet` into `out` if it is a case the fast path handles.
@@ -259,7 +317,7 @@ pub fn respond(
     let Some(q) = parse(packet) else {
         return Fast::Fallback;
     };
-    let Some(s) = sections(zone, &q) else {
+    let Some(s) = sections(zone, &q, packet) else {
         return Fast::Fallback;
     };
     let limit = q
@@ -267,8 +325,11 @@ pub fn respond(
         .as_ref()
         .map_or(512, |e| usize::from(e.payload.clamp(512, MAX_UDP_PAYLOAD)));
     let opt_len = if q.edns.is_some() { 11 } else { 0 };
-    let size =
-        q.question_end + s.answer.0.len() + s.authority.0.len() + s.additional.0.len() + opt_len;
+    let size = q.question_end
+        + s.answer.bytes.len()
+        + s.authority.bytes.len()
+        + s.additional.bytes.len()
+        + opt_len;
     if size > limit {
         return Fast::Fallback;
     }
@@ -279,16 +340,22 @@ pub fn respond(
     if s.authoritative {
         flags |= 0x0400;
     }
-    let additional = s.additional.1 + u16::from(q.edns.is_some());
+    let additional = s.additional.count + u16::from(q.edns.is_some());
     out.extend_from_slice(&packet[..2]);
     out.extend_from_slice(&flags.to_be_bytes());
-    for count in [1, s.answer.1, s.authority.1, additional] {
+    for count in [1, s.answer.count, s.authority.count, additional] {
         out.extend_from_slice(&count.to_be_bytes());
     }
     out.extend_from_slice(&packet[HEADER..q.question_end]);
-    out.extend_from_slice(s.answer.0);
-    out.extend_from_slice(s.authority.0);
-    out.extend_from_slice(s.additional.0);
+    let pointer = s.apex_pointer.to_be_bytes();
+    for part in [s.answer, s.authority, s.additional] {
+        let base = out.len();
+        out.extend_from_slice(part.bytes);
+        for &at in part.patches {
+            let at = base + usize::from(at);
+            out[at..at + 2].copy_from_slice(&pointer);
+        }
+    }
     if let Some(e) = &q.edns {
         // OPT: root, type 41, our payload, ext-rcode 0, version 0, DO copied, no options.
         out.push(0);

@@ -373,10 +373,14 @@ pub fn compile(fleet: &Fleet, health: &Health, metrics: &DnsMetrics) -> Zone {
         .collect();
     Zone {
         apex_key: wire::key(&apex),
-        soa_wire: WireSet::new(std::slice::from_ref(&soa), true),
-        soa_negative_wire: WireSet::new(std::slice::from_ref(&soa_negative), false),
-        ns_wire: WireSet::new(&ns, true),
-        glue_wire: WireSet::new(&glue, false),
+        soa_wire: WireSet::with_compression(std::slice::from_ref(&soa), true, &apex),
+        soa_negative_wire: WireSet::with_compression(
+            std::slice::from_ref(&soa_negative),
+            false,
+            &apex,
+        ),
+        ns_wire: WireSet::with_compression(&ns, true, &apex),
+        glue_wire: WireSet::with_compression(&glue, false, &apex),
         apex,
         soa,
         soa_negative,

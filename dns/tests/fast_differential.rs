@@ -329,3 +329,66 @@ fn the_fast_path_leaves_the_hard_cases_to_the_general_path() {
         );
     }
 }
+
+#[test]
+fn apex_names_are_compressed_when_the_question_is_lower_case() {
+    let fleet = file::load_str(Path::new("t.yaml"), CONFIG)
+        .unwrap_or_else(|d| panic!("{d}"))
+        .0;
+    let metrics = Arc::new(DnsMetrics::unregistered().unwrap());
+    let health = Arc::new(ArcSwap::from_pointee(Health::default()));
+    let zone = Arc::new(ArcSwap::from_pointee(compile(
+        &fleet,
+        &health.load(),
+        &metrics,
+    )));
+    let handler = Handler::new(zone.clone(), health, metrics.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let edns = {
+        let mut e = Edns::new();
+        e.set_max_payload(1232);
+        Some(e)
+    };
+    // (fast, general) response sizes.
+    let sizes = |name: &str, qtype: RecordType| {
+        let p = packet(1, name, qtype, &edns, false, false);
+        let mut out = Vec::new();
+        let z = zone.load();
+        assert_eq!(
+            fast::respond(&z, &p, client.ip(), &metrics, &mut out),
+            Fast::Answered,
+            "{name} {qtype}"
+        );
+        let general = runtime
+            .block_on(udp::general(&handler, &p, client))
+            .expect("the general path answers");
+        assert_eq!(view(&out), view(&general), "{name} {qtype}");
+        (out.len(), general.len())
+    };
+    // Answers with an SOA (apex SOA, NXDOMAIN, NODATA): no larger than
+    // hickory's (which compresses names against the question and against each
+    // other) when the question's apex labels are lower case; in full otherwise.
+    for (lower, upper, qtype) in [
+        ("tm.test.", "TM.TEST.", RecordType::SOA),
+        ("nope.tm.test.", "nope.TM.test.", RecordType::A),
+        ("ns-web.tm.test.", "ns-web.tm.TEST.", RecordType::AAAA),
+    ] {
+        let (fast, general) = sizes(lower, qtype);
+        assert!(fast <= general, "{lower} {qtype}: {fast} > {general} octets");
+        let (plain, _) = sizes(upper, qtype);
+        // SOA mname, rname and (in the authority section) owner: each saves
+        // the apex's 9 octets less a 2-octet pointer.
+        let saved = if qtype == RecordType::SOA { 14 } else { 21 };
+        assert_eq!(plain - fast, saved, "{upper} {qtype}");
+    }
+    // NS with glue: every in-zone name in the NS RDATA and glue owners ends in
+    // a pointer (7 in-zone name servers, 7 NS names and 7 glue owners, one with
+    // an A and an AAAA: 15 names, 7 octets each).
+    let (fast, _) = sizes("tm.test.", RecordType::NS);
+    let (plain, _) = sizes("tm.TEST.", RecordType::NS);
+    assert_eq!(plain - fast, 15 * 7);
+}
