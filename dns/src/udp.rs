@@ -2,13 +2,13 @@
 //!
 //! Each worker owns a socket and its buffers and loops: receive a batch (every
 //! query already queued, up to [`mmsg::BATCH`], in one call), answer each, send
-//! the answers (one call). The
-//! kernel spreads datagrams over the sockets, so workers never share state beyond
-//! the zone (`ArcSwap`, lock-free) and atomic counters. Common queries are
-//! answered by [`fast::respond`]; everything else by the general path
-//! ([`general`]: hickory's parser and our `Handler`, run to completion on the
-//! worker's own single-thread runtime). No task is spawned per packet. Every
-//! response then passes the worker's own response rate limiter ([`crate::rrl`]).
+//! the answers (one call). The kernel spreads datagrams over the sockets, so
+//! workers never share state beyond the zone (`ArcSwap`, lock-free) and atomic
+//! counters. Common queries are answered by [`fast::respond`]; everything else
+//! by the general path ([`general`]: hickory's parser and our `Handler`, run to
+//! completion on the worker's own single-thread runtime). No task is spawned
+//! per packet. Every response then passes the worker's own response rate
+//! limiter ([`crate::rrl`]).
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};

@@ -378,7 +378,10 @@ fn apex_names_are_compressed_when_the_question_is_lower_case() {
         ("ns-web.tm.test.", "ns-web.tm.TEST.", RecordType::AAAA),
     ] {
         let (fast, general) = sizes(lower, qtype);
-        assert!(fast <= general, "{lower} {qtype}: {fast} > {general} octets");
+        assert!(
+            fast <= general,
+            "{lower} {qtype}: {fast} > {general} octets"
+        );
         let (plain, _) = sizes(upper, qtype);
         // SOA mname, rname and (in the authority section) owner: each saves
         // the apex's 9 octets less a 2-octet pointer.
