@@ -1,8 +1,13 @@
 //! Benchmark: CPU cost of probing many endpoints over HTTP, HTTPS or TCP.
 //!
 //! ```text
-//! cargo run --release -p fleetdns-prober --example probe_cpu -- [--endpoints 10000] [--interval 10] [--seconds 60] [--protocol http|https|tcp]
+//! cargo run --release -p fleetdns-prober --example probe_cpu -- [--endpoints 10000] [--interval 10] [--seconds 60] [--warmup 0] [--protocol http|https|tcp]
 //! ```
+//!
+//! `--warmup S` lets the prober run S seconds before the measurement starts, so
+//! the figures are the steady state without the start-up (the first probe of
+//! every endpoint, its CheckingEndpoint → Online transition and the creation of
+//! its metric series). Without it, the measurement includes the start-up.
 //!
 //! Starts N tiny HTTP listeners, each endpoint on its own `127.77.0.a:port`
 //! (40 addresses × as many ports as needed; one profile per port, since the
@@ -45,6 +50,7 @@ struct Args {
     endpoints: usize,
     interval: u32,
     seconds: u64,
+    warmup: u64,
     serve: bool,
     tls: bool,
 }
@@ -55,6 +61,7 @@ fn args() -> Args {
         endpoints: 10_000,
         interval: 10,
         seconds: 60,
+        warmup: 0,
         serve: false,
         tls: false,
     };
@@ -65,6 +72,7 @@ fn args() -> Args {
             "--endpoints" => a.endpoints = value().expect("--endpoints N") as usize,
             "--interval" => a.interval = value().expect("--interval SECONDS") as u32,
             "--seconds" => a.seconds = value().expect("--seconds SECONDS"),
+            "--warmup" => a.warmup = value().expect("--warmup SECONDS"),
             "--protocol" => {
                 a.protocol = match it.next().as_deref() {
                     Some("http") => Protocol::Http,
@@ -314,8 +322,6 @@ fn measure(args: Args) {
     )));
     let (health_tx, health_rx) = watch::channel(Arc::new(Health::default()));
     let shutdown = CancellationToken::new();
-    let cpu0 = cpu_time();
-    let t0 = Instant::now();
     // The prober's own thread, as `fleetdns serve` runs it.
     let prober = spawn(
         Settings::default(),
@@ -325,8 +331,13 @@ fn measure(args: Args) {
         shutdown.clone(),
     )
     .expect("prober thread");
+    std::thread::sleep(Duration::from_secs(args.warmup));
+    let (probes0, failed0) = probes_done(&registry);
+    let cpu0 = cpu_time();
+    let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(args.seconds));
-    let (probes, failed) = probes_done(&registry);
+    let (probes1, failed1) = probes_done(&registry);
+    let (probes, failed) = (probes1 - probes0, failed1 - failed0);
     let cpu1 = cpu_time();
     let (wall, cpu) = (t0.elapsed(), (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1));
     let online = health_rx
@@ -347,6 +358,7 @@ fn measure(args: Args) {
     );
     println!("endpoints          {}", args.endpoints);
     println!("interval           {} s", args.interval);
+    println!("warm-up            {} s (not measured)", args.warmup);
     println!("duration           {secs:.1} s");
     println!("probes completed   {probes} ({failed} failed)");
     println!("endpoints Online   {online}");
