@@ -18,7 +18,7 @@ use prometheus::IntCounter;
 use crate::handler::MAX_UDP_PAYLOAD;
 use crate::metrics::DnsMetrics;
 use crate::wire::WireSet;
-use crate::zone::{Pick, Zone};
+use crate::zone::{Node, Pick, Zone};
 
 /// What the fast path did with a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +175,7 @@ struct Sections<'z> {
     additional: Part<'z>,
     endpoint: Option<&'z IntCounter>,
     /// The compression pointer to the apex in the question, for the parts'
-    /// `patches`.
+    /// `patches` (set by [`sections`]; unused when no part has any).
     apex_pointer: u16,
 }
 
@@ -231,18 +231,16 @@ impl<'z> Sections<'z> {
             rcode,
             authoritative: true,
             authority: Part::of(&zone.soa_negative_wire, apex_pointer),
-            apex_pointer: apex_pointer.unwrap_or(0),
             ..Self::refused()
         }
     }
 
-    fn answer(answer: Part<'z>, additional: Part<'z>, apex_pointer: Option<u16>) -> Self {
+    fn answer(answer: Part<'z>, additional: Part<'z>) -> Self {
         Self {
             rcode: ResponseCode::NoError,
             authoritative: true,
             answer,
             additional,
-            apex_pointer: apex_pointer.unwrap_or(0),
             ..Self::refused()
         }
     }
@@ -256,7 +254,7 @@ impl<'z> Sections<'z> {
         };
         Some(Self {
             endpoint: Some(&pick.counters[i]),
-            ..Self::answer(answer, NONE, None)
+            ..Self::answer(answer, NONE)
         })
     }
 }
@@ -269,27 +267,38 @@ fn sections<'z>(zone: &'z Zone, q: &Query, packet: &[u8]) -> Option<Sections<'z>
     if matches!(q.qtype, TYPE_AXFR | TYPE_IXFR | TYPE_ANY) {
         return None;
     }
-    let Some(node) = zone.nodes.get(q.key()) else {
-        return Some(Sections::negative(zone, ResponseCode::NXDomain, apex));
+    let s = match zone.nodes.get(q.key()) {
+        None => Sections::negative(zone, ResponseCode::NXDomain, apex),
+        Some(node) => node_sections(zone, node, q.qtype, apex)?,
     };
+    Some(Sections {
+        apex_pointer: apex.unwrap_or(0),
+        ..s
+    })
+}
+
+/// The sections for a name that exists; `None` for what the general path answers.
+fn node_sections<'z>(
+    zone: &'z Zone,
+    node: &'z Node,
+    qtype: u16,
+    apex: Option<u16>,
+) -> Option<Sections<'z>> {
     if node.private || node.health.is_some() {
         return None;
     }
-    let found = match q.qtype {
-        TYPE_SOA if node.apex => Some(Sections::answer(Part::of(&zone.soa_wire, apex), NONE, apex)),
+    let found = match qtype {
+        TYPE_SOA if node.apex => Some(Sections::answer(Part::of(&zone.soa_wire, apex), NONE)),
         TYPE_NS if node.apex => Some(Sections::answer(
             Part::of(&zone.ns_wire, apex),
             Part::of(&zone.glue_wire, apex),
-            apex,
         )),
         TYPE_A if node.a_wire.count > 0 => {
-            Some(Sections::answer(Part::of(&node.a_wire, None), NONE, None))
+            Some(Sections::answer(Part::of(&node.a_wire, None), NONE))
         }
-        TYPE_AAAA if node.aaaa_wire.count > 0 => Some(Sections::answer(
-            Part::of(&node.aaaa_wire, None),
-            NONE,
-            None,
-        )),
+        TYPE_AAAA if node.aaaa_wire.count > 0 => {
+            Some(Sections::answer(Part::of(&node.aaaa_wire, None), NONE))
+        }
         TYPE_A => node.profile.as_ref().and_then(|p| Sections::picked(&p.a)),
         TYPE_AAAA => node
             .profile
