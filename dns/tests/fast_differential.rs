@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use fleetdns_config::{file, Health};
 use fleetdns_dns::fast::{self, Fast};
-use fleetdns_dns::{compile, udp, DnsMetrics, Handler};
+use fleetdns_dns::{compile, udp, DnsMetrics, Handler, Zone};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{Name, RecordType};
@@ -202,23 +202,60 @@ fn view(bytes: &[u8]) -> String {
     out
 }
 
+/// The test zone, compiled, with both paths over it.
+struct Paths {
+    zone: Arc<ArcSwap<Zone>>,
+    handler: Handler,
+    metrics: Arc<DnsMetrics>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Paths {
+    fn new() -> Self {
+        let fleet = file::load_str(Path::new("t.yaml"), CONFIG)
+            .unwrap_or_else(|d| panic!("{d}"))
+            .0;
+        let metrics = Arc::new(DnsMetrics::unregistered().unwrap());
+        let health = Arc::new(ArcSwap::from_pointee(Health::default()));
+        let zone = Arc::new(ArcSwap::from_pointee(compile(
+            &fleet,
+            &health.load(),
+            &metrics,
+        )));
+        let handler = Handler::new(zone.clone(), health, metrics.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Paths {
+            zone,
+            handler,
+            metrics,
+            runtime,
+        }
+    }
+
+    /// Answers `p` from `client` on the fast path into `out`; if it answered,
+    /// also on the general path, which it returns. Both draw from the RNG
+    /// seeded with `seed`, so weighted picks agree.
+    fn both(&self, p: &[u8], client: SocketAddr, seed: u64, out: &mut Vec<u8>) -> Option<Vec<u8>> {
+        fastrand::seed(seed);
+        let z = self.zone.load();
+        if fast::respond(&z, p, client.ip(), &self.metrics, out) != Fast::Answered {
+            return None;
+        }
+        fastrand::seed(seed);
+        let general = self
+            .runtime
+            .block_on(udp::general(&self.handler, p, client))
+            .expect("the general path answers");
+        Some(general)
+    }
+}
+
 #[test]
 fn fast_and_general_paths_agree_on_more_than_10000_queries() {
-    let fleet = file::load_str(Path::new("t.yaml"), CONFIG)
-        .unwrap_or_else(|d| panic!("{d}"))
-        .0;
-    let metrics = Arc::new(DnsMetrics::unregistered().unwrap());
-    let health = Arc::new(ArcSwap::from_pointee(Health::default()));
-    let zone = Arc::new(ArcSwap::from_pointee(compile(
-        &fleet,
-        &health.load(),
-        &metrics,
-    )));
-    let handler = Handler::new(zone.clone(), health, metrics.clone());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let paths = Paths::new();
 
     let clients: [SocketAddr; 2] = [
         "127.0.0.1:5000".parse().unwrap(),
@@ -236,18 +273,10 @@ fn fast_and_general_paths_agree_on_more_than_10000_queries() {
                             total += 1;
                             let p = packet(total as u16, &spelled, qtype, e, rd, cd);
                             let seed = u64::from(total) * 7919;
-                            fastrand::seed(seed);
-                            let z = zone.load();
-                            if fast::respond(&z, &p, client.ip(), &metrics, &mut out)
-                                != Fast::Answered
-                            {
+                            let Some(general) = paths.both(&p, client, seed, &mut out) else {
                                 continue;
-                            }
+                            };
                             fast_answered += 1;
-                            fastrand::seed(seed);
-                            let general = runtime
-                                .block_on(udp::general(&handler, &p, client))
-                                .expect("the general path answers");
                             if Message::from_vec(&general).unwrap().metadata.truncation {
                                 truncated += 1;
                             }
@@ -332,21 +361,7 @@ fn the_fast_path_leaves_the_hard_cases_to_the_general_path() {
 
 #[test]
 fn apex_names_are_compressed_when_the_question_is_lower_case() {
-    let fleet = file::load_str(Path::new("t.yaml"), CONFIG)
-        .unwrap_or_else(|d| panic!("{d}"))
-        .0;
-    let metrics = Arc::new(DnsMetrics::unregistered().unwrap());
-    let health = Arc::new(ArcSwap::from_pointee(Health::default()));
-    let zone = Arc::new(ArcSwap::from_pointee(compile(
-        &fleet,
-        &health.load(),
-        &metrics,
-    )));
-    let handler = Handler::new(zone.clone(), health, metrics.clone());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let paths = Paths::new();
     let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
     let edns = {
         let mut e = Edns::new();
@@ -357,15 +372,9 @@ fn apex_names_are_compressed_when_the_question_is_lower_case() {
     let sizes = |name: &str, qtype: RecordType| {
         let p = packet(1, name, qtype, &edns, false, false);
         let mut out = Vec::new();
-        let z = zone.load();
-        assert_eq!(
-            fast::respond(&z, &p, client.ip(), &metrics, &mut out),
-            Fast::Answered,
-            "{name} {qtype}"
-        );
-        let general = runtime
-            .block_on(udp::general(&handler, &p, client))
-            .expect("the general path answers");
+        let general = paths
+            .both(&p, client, 1, &mut out)
+            .unwrap_or_else(|| panic!("the fast path answers {name} {qtype}"));
         assert_eq!(view(&out), view(&general), "{name} {qtype}");
         (out.len(), general.len())
     };
