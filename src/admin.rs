@@ -70,7 +70,7 @@ fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
                 .endpoints
                 .iter()
                 .map(|e| {
-                    let h = health.endpoints.get(e.id.as_str());
+                    let h = health.get(e.id.as_str());
                     serde_json::json!({
                         "id": e.id,
                         "cluster": e.cluster,

@@ -23,6 +23,7 @@ pub mod crd;
 pub mod diagnostic;
 pub mod document;
 pub mod file;
+pub mod health;
 pub mod kubernetes;
 pub mod limits;
 pub mod model;
@@ -32,4 +33,5 @@ pub mod validate;
 pub mod weight;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+pub use health::{EndpointHealth, Health, Observation};
 pub use model::*;

@@ -4,10 +4,8 @@
 //! `Arc<Fleet>` through a `tokio::sync::watch`. Everything downstream (DNS
 //! compilation, probing, status, Azure mirroring) reads only this.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -316,65 +314,5 @@ impl MonitorState {
     /// Whether the endpoint is in the answer set before the all-degraded fallback.
     pub fn is_available(self) -> bool {
         !matches!(self, MonitorState::Degraded)
-    }
-}
-
-/// What the prober observed, per endpoint id. Endpoints absent from the map are
-/// `CheckingEndpoint` (or `Unmonitored` when always-serve).
-///
-/// The prober publishes a copy a few times per second, so copying is kept
-/// cheap: one flat hash table (no tree nodes), and `Arc<str>` keys and details
-/// that a copy shares instead of duplicating.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Health {
-    pub endpoints: HashMap<Arc<str>, EndpointHealth>,
-}
-
-/// One endpoint's probe state and its latest observation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EndpointHealth {
-    pub state: MonitorState,
-    /// Failures in a row since the last success.
-    pub consecutive_failures: u32,
-    /// The most recent probe result, if any.
-    pub last: Option<Observation>,
-}
-
-/// One probe result.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Observation {
-    pub healthy: bool,
-    /// Short, human-readable: `HTTP 200`, `HTTP 302 (redirect)`, `timeout after 5s`,
-    /// `connect: Connection refused`, `TCP connected`.
-    pub detail: Arc<str>,
-    /// Wall-clock time the probe finished.
-    pub at: std::time::SystemTime,
-    /// How long the probe took.
-    pub duration: std::time::Duration,
-}
-
-impl Health {
-    /// The state of `endpoint`, applying always-serve and the default.
-    pub fn state_of(&self, endpoint: &Endpoint) -> MonitorState {
-        if endpoint.always_serve {
-            return MonitorState::Unmonitored;
-        }
-        self.endpoints
-            .get(endpoint.id.as_str())
-            .map(|h| h.state)
-            .unwrap_or(MonitorState::CheckingEndpoint)
-    }
-
-    /// Whether two snapshots route the same way (the same endpoints available),
-    /// ignoring observations and CheckingEndpoint→Online. Used to skip
-    /// recompiling the zone when answers would not change.
-    pub fn same_routing(&self, other: &Health) -> bool {
-        self.endpoints.len() == other.endpoints.len()
-            && self.endpoints.iter().all(|(id, a)| {
-                other
-                    .endpoints
-                    .get(id)
-                    .is_some_and(|b| a.state.is_available() == b.state.is_available())
-            })
     }
 }

@@ -248,7 +248,7 @@ fn health_txt(owner: &Name, view: &HealthView, health: &Health) -> Vec<Record> {
         ])),
     )];
     for e in &view.endpoints {
-        let h = health.endpoints.get(e.id.as_str());
+        let h = health.get(e.id.as_str());
         let state = match (e.always_serve, h) {
             (true, _) => MonitorState::Unmonitored,
             (false, Some(h)) => h.state,

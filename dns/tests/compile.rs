@@ -53,21 +53,19 @@ metadata: {{name: svc, namespace: ns, annotations: {{fleetdns.io/clusters: b}}}}
 }
 
 fn health(states: &[(&str, MonitorState)]) -> Health {
-    Health {
-        endpoints: states
-            .iter()
-            .map(|(id, s)| {
-                (
-                    Arc::from(*id),
-                    EndpointHealth {
-                        state: *s,
-                        consecutive_failures: 0,
-                        last: None,
-                    },
-                )
-            })
-            .collect(),
-    }
+    states
+        .iter()
+        .map(|(id, s)| {
+            (
+                Arc::from(*id),
+                EndpointHealth {
+                    state: *s,
+                    consecutive_failures: 0,
+                    last: None,
+                },
+            )
+        })
+        .collect()
 }
 
 fn name(s: &str) -> LowerName {

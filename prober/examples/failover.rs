@@ -83,10 +83,9 @@ async fn wait(health: &mut watch::Receiver<Arc<Health>>, want: MonitorState) -> 
     loop {
         if health
             .borrow_and_update()
-            .endpoints
-            .values()
+            .iter()
             .next()
-            .map(|e| e.state)
+            .map(|(_, e)| e.state)
             == Some(want)
         {
             return start.elapsed();

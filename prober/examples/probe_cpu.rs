@@ -342,9 +342,8 @@ fn measure(args: Args) {
     let (wall, cpu) = (t0.elapsed(), (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1));
     let online = health_rx
         .borrow()
-        .endpoints
-        .values()
-        .filter(|e| e.state == MonitorState::Online)
+        .iter()
+        .filter(|(_, e)| e.state == MonitorState::Online)
         .count();
     shutdown.cancel();
     let _ = prober.join();

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use fleetdns_config::{EndpointHealth, Health, MonitorState};
+use fleetdns_config::{EndpointHealth, Health, MonitorState, Observation};
 
 use crate::outcome::ProbeResult;
 use crate::plan::Plan;
@@ -65,7 +65,15 @@ pub(crate) struct Table {
     health: Health,
     /// Last generation handed out.
     generation: Generation,
+    /// One shared `Arc` per observation detail text (`HTTP 200`, `TCP
+    /// connected`, ...), so 10,000 healthy endpoints share one, and copying
+    /// a snapshot touches one reference count instead of one per endpoint.
+    details: HashMap<Box<str>, Arc<str>>,
 }
+
+/// Distinct detail texts kept for sharing; past this the cache starts over
+/// (error texts can vary, e.g. with a resolver's message).
+const MAX_DETAILS: usize = 256;
 
 impl Table {
     /// Makes the table match `desired` (from [`crate::plan::desired`]) and says what changed.
@@ -79,7 +87,7 @@ impl Table {
             .cloned()
             .collect();
         for id in removed {
-            self.health.endpoints.remove(id.as_str());
+            self.health.remove(id.as_str());
             if let Some(entry) = self.entries.remove(&id) {
                 changes.push(Change::Removed(entry.plan));
             }
@@ -95,7 +103,6 @@ impl Table {
             };
             let was = self
                 .health
-                .endpoints
                 .insert(Arc::from(id.as_str()), fresh_health())
                 .map(|h| h.state);
             match (self.entries.insert(id, fresh), was) {
@@ -118,10 +125,9 @@ impl Table {
         generation: Generation,
         result: &ProbeResult,
     ) -> Applied {
-        let (Some(entry), Some(health)) = (
-            self.entries.get(endpoint),
-            self.health.endpoints.get_mut(endpoint),
-        ) else {
+        let (Some(entry), Some(health)) =
+            (self.entries.get(endpoint), self.health.get_mut(endpoint))
+        else {
             return Applied::Stale;
         };
         if entry.generation != generation {
@@ -138,7 +144,12 @@ impl Table {
         );
         health.state = next.state;
         health.consecutive_failures = next.consecutive_failures;
-        health.last = Some(result.observation());
+        health.last = Some(Observation {
+            healthy: result.outcome.is_healthy(),
+            detail: shared(&mut self.details, &result.detail),
+            at: result.at,
+            duration: result.duration,
+        });
         if from == next.state {
             Applied::Observed
         } else {
@@ -157,6 +168,19 @@ impl Table {
     pub fn len(&self) -> usize {
         self.entries.len()
     }
+}
+
+/// The shared `Arc` of `detail`.
+fn shared(details: &mut HashMap<Box<str>, Arc<str>>, detail: &str) -> Arc<str> {
+    if let Some(d) = details.get(detail) {
+        return d.clone();
+    }
+    if details.len() >= MAX_DETAILS {
+        details.clear();
+    }
+    let d: Arc<str> = Arc::from(detail);
+    details.insert(detail.into(), d.clone());
+    d
 }
 
 fn fresh_health() -> EndpointHealth {
@@ -214,11 +238,10 @@ mod tests {
         let changes = t.apply_fleet(desired(&f));
         assert_eq!(changes.len(), 2);
         let health = t.health();
-        assert_eq!(health.endpoints.len(), 2);
+        assert_eq!(health.len(), 2);
         assert!(health
-            .endpoints
-            .values()
-            .all(|h| h.state == CheckingEndpoint && h.last.is_none()));
+            .iter()
+            .all(|(_, h)| h.state == CheckingEndpoint && h.last.is_none()));
 
         let g = generation_of(&changes, "a");
         assert_eq!(
@@ -237,12 +260,30 @@ mod tests {
                 to: Degraded
             }
         );
-        let a = &t.health().endpoints["a"];
+        let a = t.health().get("a").cloned().expect("probed");
         assert_eq!(a.consecutive_failures, 2);
         assert_eq!(
             a.last.as_ref().map(|o| &*o.detail),
             Some("connect: refused")
         );
+    }
+
+    #[test]
+    fn endpoints_with_the_same_detail_share_it() {
+        let mut t = Table::default();
+        let f = fleet(vec![profile(
+            "web",
+            monitor(),
+            vec![endpoint("a", 1), endpoint("b", 2)],
+        )]);
+        let changes = t.apply_fleet(desired(&f));
+        for id in ["a", "b"] {
+            t.apply_result(id, generation_of(&changes, id), &ok());
+        }
+        let health = t.health();
+        let detail = |id| health.get(id).and_then(|h| h.last.clone()).unwrap().detail;
+        assert!(Arc::ptr_eq(&detail("a"), &detail("b")));
+        assert_eq!(&*detail("a"), "HTTP 200");
     }
 
     #[test]
@@ -255,7 +296,7 @@ mod tests {
         let mut reweighted = f.clone();
         reweighted.profiles[0].endpoints[0].weight = 900;
         assert_eq!(t.apply_fleet(desired(&reweighted)), []);
-        assert_eq!(t.health().endpoints["a"].state, Online);
+        assert_eq!(t.health().get("a").expect("probed").state, Online);
         // The running probe's results still count.
         assert_eq!(t.apply_result("a", g, &ok()), Applied::Observed);
     }
@@ -267,7 +308,7 @@ mod tests {
         let g1 = generation_of(&t.apply_fleet(desired(&f)), "a");
         t.apply_result("a", g1, &refused());
         t.apply_result("a", g1, &refused());
-        assert_eq!(t.health().endpoints["a"].state, Degraded);
+        assert_eq!(t.health().get("a").expect("probed").state, Degraded);
 
         let mut changed = f.clone();
         changed.profiles[0].monitor.path = "/ready".into();
@@ -278,14 +319,14 @@ mod tests {
         ));
         let g2 = generation_of(&changes, "a");
         assert_ne!(g1, g2);
-        let a = &t.health().endpoints["a"];
+        let a = t.health().get("a").cloned().expect("probed");
         assert_eq!(
             (a.state, a.consecutive_failures, a.last.is_none()),
             (CheckingEndpoint, 0, true)
         );
 
         assert_eq!(t.apply_result("a", g1, &ok()), Applied::Stale);
-        assert_eq!(t.health().endpoints["a"].state, CheckingEndpoint);
+        assert_eq!(t.health().get("a").expect("probed").state, CheckingEndpoint);
         assert_eq!(
             t.apply_result("a", g2, &ok()),
             Applied::Transition {
@@ -309,11 +350,7 @@ mod tests {
         let changes = t.apply_fleet(desired(&fewer));
         assert!(matches!(changes.as_slice(), [Change::Removed(p)] if p.endpoint == "b"));
         assert_eq!(
-            t.health()
-                .endpoints
-                .keys()
-                .map(|k| &**k)
-                .collect::<Vec<_>>(),
+            t.health().iter().map(|(k, _)| &**k).collect::<Vec<_>>(),
             ["a"]
         );
         assert_eq!(t.apply_result("b", gb, &ok()), Applied::Stale);
@@ -331,6 +368,6 @@ mod tests {
             t.apply_fleet(desired(&pinned)).as_slice(),
             [Change::Removed(_)]
         ));
-        assert!(t.health().endpoints.is_empty());
+        assert!(t.health().is_empty());
     }
 }

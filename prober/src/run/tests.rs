@@ -144,7 +144,7 @@ fn start(fake: &Arc<Fake>, settings: Settings, fleet: Arc<Fleet>) -> Harness {
 }
 
 fn state(h: &watch::Receiver<Arc<Health>>, id: &str) -> Option<MonitorState> {
-    h.borrow().endpoints.get(id).map(|e| e.state)
+    h.borrow().get(id).map(|e| e.state)
 }
 
 #[tokio::test(start_paused = true)]
@@ -217,9 +217,8 @@ async fn observations_are_coalesced() {
     assert!(h
         .health
         .borrow()
-        .endpoints
-        .values()
-        .all(|e| e.state == MonitorState::Online));
+        .iter()
+        .all(|(_, e)| e.state == MonitorState::Online));
 
     // 50 endpoints × 1 probe/s for 4 s = 200 observations, no transitions.
     let n = count_publications(&mut h.health, Instant::now() + Duration::from_secs(4)).await;
@@ -227,7 +226,7 @@ async fn observations_are_coalesced() {
         (4..=9).contains(&n),
         "{n} publications in 4 s; want about two per second"
     );
-    let e = h.health.borrow().endpoints["e3"].clone();
+    let e = h.health.borrow().get("e3").expect("probed").clone();
     assert_eq!(e.last.map(|o| o.detail), Some("HTTP 200".into()));
     h.shutdown.cancel();
 }
@@ -245,9 +244,8 @@ async fn lone_transition_is_published_at_once_and_bursts_are_batched() {
     assert!(h
         .health
         .borrow()
-        .endpoints
-        .values()
-        .all(|e| e.state == MonitorState::Online));
+        .iter()
+        .all(|(_, e)| e.state == MonitorState::Online));
     assert!(
         (5..=25).contains(&n),
         "{n} publications for a burst of 1000 transitions"
@@ -264,7 +262,7 @@ async fn lone_transition_is_published_at_once_and_bursts_are_batched() {
     }
     let probed = fake.done.lock().unwrap()[&host(7)];
     assert_eq!(Instant::now(), probed, "published without waiting");
-    let e7 = h.health.borrow().endpoints["e7"].clone();
+    let e7 = h.health.borrow().get("e7").expect("probed").clone();
     assert_eq!(e7.last.map(|o| o.detail), Some("connect: refused".into()));
     h.shutdown.cancel();
 }

@@ -101,7 +101,7 @@ spec:
 }
 
 pub fn state(health: &watch::Receiver<Arc<Health>>, id: &str) -> Option<MonitorState> {
-    health.borrow().endpoints.get(id).map(|e| e.state)
+    health.borrow().get(id).map(|e| e.state)
 }
 
 /// Waits until `id` is in `want`, at most `limit`; returns how long it took.
@@ -118,7 +118,7 @@ pub async fn wait_state(
             Ok(Ok(())) => {}
             _ => panic!(
                 "{id} not {want:?} within {limit:?}; now {:?}",
-                health.borrow().endpoints.get(id)
+                health.borrow().get(id)
             ),
         }
     }

@@ -79,7 +79,7 @@ async fn killed_endpoint_degrades_in_time_and_recovers_after_restart() {
         m.interval_seconds * (m.tolerated_failures + 1) + m.timeout_seconds + 1,
     ));
     let took = wait_state(&mut p.health, "e", MonitorState::Degraded, bound).await;
-    let e = p.health.borrow().endpoints["e"].clone();
+    let e = p.health.borrow().get("e").expect("probed").clone();
     assert_eq!(e.consecutive_failures, 2);
     let last = e.last.expect("an observation");
     assert!(
@@ -129,7 +129,7 @@ async fn removed_endpoint_stops_being_probed_and_always_serve_never_is() {
     )
     .await;
     assert!(
-        !p.health.borrow().endpoints.contains_key("c"),
+        p.health.borrow().get("c").is_none(),
         "always-serve is not in Health"
     );
 
