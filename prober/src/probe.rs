@@ -91,14 +91,16 @@ impl Probes {
                 path,
                 headers,
                 expected,
+                request,
             } => {
                 let mut stream = match connect(target).await {
                     Ok(s) => s,
                     Err(e) => return (Outcome::ConnectError, format!("connect: {e}")),
                 };
-                let request = http::render_request(path, headers, &self.user_agent);
+                let request =
+                    request.get_or_init(|| http::render_request(path, headers, &self.user_agent));
                 let status = match tls {
-                    None => http::exchange(&mut stream, &request).await,
+                    None => http::exchange(&mut stream, request).await,
                     Some(tls) => {
                         // The handshake and the request go out in separate
                         // writes; do not let Nagle hold the request back.
@@ -107,7 +109,7 @@ impl Probes {
                             Ok(s) => s,
                             Err(detail) => return (Outcome::TlsError, detail),
                         };
-                        http::exchange(&mut stream, &request).await
+                        http::exchange(&mut stream, request).await
                     }
                 };
                 match status {

@@ -7,6 +7,7 @@
 //! becomes a visible failing probe instead of a panic.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use fleetdns_config::{MonitorConfig, Protocol, Target};
@@ -48,6 +49,9 @@ pub enum Kind {
         headers: Vec<(String, String)>,
         /// Healthy statuses, inclusive ranges (see [`fleetdns_config::is_expected_status`]).
         expected: Vec<(u16, u16)>,
+        /// The request bytes, rendered by the first probe (it knows the
+        /// `User-Agent`) and reused by every later one.
+        request: OnceLock<Vec<u8>>,
     },
     Tcp(TcpTarget),
 }
@@ -116,6 +120,7 @@ impl ProbeSpec {
                     path: request_path(&monitor.path),
                     headers: headers(&authority, &monitor.custom_headers)?,
                     expected: monitor.expected_status.clone(),
+                    request: OnceLock::new(),
                 }
             }
         };
