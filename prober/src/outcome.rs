@@ -94,9 +94,15 @@ impl ProbeResult {
 
     /// The form `Health` publishes.
     pub fn observation(&self) -> Observation {
+        self.observation_with(Arc::from(self.detail.as_str()))
+    }
+
+    /// [`ProbeResult::observation`] with `detail` (the same text, shared).
+    pub(crate) fn observation_with(&self, detail: Arc<str>) -> Observation {
+        debug_assert_eq!(*detail, *self.detail);
         Observation {
             healthy: self.outcome.is_healthy(),
-            detail: Arc::from(self.detail.as_str()),
+            detail,
             at: self.at,
             duration: self.duration,
         }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use fleetdns_config::{EndpointHealth, Health, MonitorState, Observation};
+use fleetdns_config::{EndpointHealth, Health, MonitorState};
 
 use crate::outcome::ProbeResult;
 use crate::plan::Plan;
@@ -144,12 +144,7 @@ impl Table {
         );
         health.state = next.state;
         health.consecutive_failures = next.consecutive_failures;
-        health.last = Some(Observation {
-            healthy: result.outcome.is_healthy(),
-            detail: shared(&mut self.details, &result.detail),
-            at: result.at,
-            duration: result.duration,
-        });
+        health.last = Some(result.observation_with(shared(&mut self.details, &result.detail)));
         if from == next.state {
             Applied::Observed
         } else {
