@@ -222,14 +222,19 @@ mod tests {
             .expect("endpoint started")
     }
 
-    #[test]
-    fn new_endpoints_start_checking_and_results_drive_state() {
-        let mut t = Table::default();
-        let f = fleet(vec![profile(
+    /// Profile `web` with endpoints `a` and `b`.
+    fn web_a_and_b() -> fleetdns_config::Fleet {
+        fleet(vec![profile(
             "web",
             monitor(),
             vec![endpoint("a", 1), endpoint("b", 2)],
-        )]);
+        )])
+    }
+
+    #[test]
+    fn new_endpoints_start_checking_and_results_drive_state() {
+        let mut t = Table::default();
+        let f = web_a_and_b();
         let changes = t.apply_fleet(desired(&f));
         assert_eq!(changes.len(), 2);
         let health = t.health();
@@ -266,11 +271,7 @@ mod tests {
     #[test]
     fn endpoints_with_the_same_detail_share_it() {
         let mut t = Table::default();
-        let f = fleet(vec![profile(
-            "web",
-            monitor(),
-            vec![endpoint("a", 1), endpoint("b", 2)],
-        )]);
+        let f = web_a_and_b();
         let changes = t.apply_fleet(desired(&f));
         for id in ["a", "b"] {
             t.apply_result(id, generation_of(&changes, id), &ok());
@@ -334,11 +335,7 @@ mod tests {
     #[test]
     fn removed_endpoints_leave_health_and_their_results_are_ignored() {
         let mut t = Table::default();
-        let f = fleet(vec![profile(
-            "web",
-            monitor(),
-            vec![endpoint("a", 1), endpoint("b", 2)],
-        )]);
+        let f = web_a_and_b();
         let gb = generation_of(&t.apply_fleet(desired(&f)), "b");
         let mut fewer = f.clone();
         fewer.profiles[0].endpoints.retain(|e| e.id == "a");
