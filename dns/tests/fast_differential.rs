@@ -4,15 +4,15 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use fleetdns_config::{file, Health};
 use fleetdns_dns::fast::{self, Fast};
-use fleetdns_dns::{compile, udp, DnsMetrics, Handler, Zone};
+use fleetdns_dns::fuzzing::Harness;
+use fleetdns_dns::{compile, DnsMetrics};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{Name, RecordType};
+use hickory_server::net::xfer::Protocol;
 
 const CONFIG: &str = "apiVersion: fleetdns.io/v1alpha1
 kind: FleetDNSConfig
@@ -202,54 +202,30 @@ fn view(bytes: &[u8]) -> String {
     out
 }
 
-/// The test zone, compiled, with both paths over it.
-struct Paths {
-    zone: Arc<ArcSwap<Zone>>,
-    handler: Handler,
-    metrics: Arc<DnsMetrics>,
-    runtime: tokio::runtime::Runtime,
-}
+/// The test zone, compiled, with both paths over it (the fuzzing harness,
+/// which runs them as the UDP workers do).
+struct Paths(Harness);
 
 impl Paths {
     fn new() -> Self {
         let fleet = file::load_str(Path::new("t.yaml"), CONFIG)
             .unwrap_or_else(|d| panic!("{d}"))
             .0;
-        let metrics = Arc::new(DnsMetrics::unregistered().unwrap());
-        let health = Arc::new(ArcSwap::from_pointee(Health::default()));
-        let zone = Arc::new(ArcSwap::from_pointee(compile(
-            &fleet,
-            &health.load(),
-            &metrics,
-        )));
-        let handler = Handler::new(zone.clone(), health, metrics.clone());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        Paths {
-            zone,
-            handler,
-            metrics,
-            runtime,
-        }
+        Paths(Harness::new(&fleet))
     }
 
-    /// Answers `p` from `client` on the fast path into `out`; if it answered,
-    /// also on the general path, which it returns. Both draw from the RNG
-    /// seeded with `seed`, so weighted picks agree.
-    fn both(&self, p: &[u8], client: SocketAddr, seed: u64, out: &mut Vec<u8>) -> Option<Vec<u8>> {
+    /// Answers `p` from `client` on the fast path; if it answered, also on the
+    /// general path: `(fast, general)`. Both draw from the RNG seeded with
+    /// `seed`, so weighted picks agree.
+    fn both(&self, p: &[u8], client: SocketAddr, seed: u64) -> Option<(Vec<u8>, Vec<u8>)> {
         fastrand::seed(seed);
-        let z = self.zone.load();
-        if fast::respond(&z, p, client.ip(), &self.metrics, out) != Fast::Answered {
-            return None;
-        }
+        let fast = self.0.answer_fast(p, client)?;
         fastrand::seed(seed);
         let general = self
-            .runtime
-            .block_on(udp::general(&self.handler, p, client))
+            .0
+            .answer_general(p, client, Protocol::Udp)
             .expect("the general path answers");
-        Some(general)
+        Some((fast, general))
     }
 }
 
@@ -262,7 +238,6 @@ fn fast_and_general_paths_agree_on_more_than_10000_queries() {
         "127.0.0.9:5000".parse().unwrap(),
     ];
     let (mut total, mut fast_answered, mut truncated) = (0u32, 0u32, 0u32);
-    let mut out = Vec::new();
     let edns = edns_variants();
     for (n, name) in NAMES.iter().enumerate() {
         for spelled in case_variants(name, n as u64) {
@@ -273,14 +248,14 @@ fn fast_and_general_paths_agree_on_more_than_10000_queries() {
                             total += 1;
                             let p = packet(total as u16, &spelled, qtype, e, rd, cd);
                             let seed = u64::from(total) * 7919;
-                            let Some(general) = paths.both(&p, client, seed, &mut out) else {
+                            let Some((fast, general)) = paths.both(&p, client, seed) else {
                                 continue;
                             };
                             fast_answered += 1;
                             if Message::from_vec(&general).unwrap().metadata.truncation {
                                 truncated += 1;
                             }
-                            let (f, g) = (view(&out), view(&general));
+                            let (f, g) = (view(&fast), view(&general));
                             assert_eq!(f, g, "query {spelled} {qtype} edns={e:?} rd={rd} from {client}:\nfast:\n{f}\ngeneral:\n{g}");
                         }
                     }
@@ -371,12 +346,11 @@ fn apex_names_are_compressed_when_the_question_is_lower_case() {
     // (fast, general) response sizes.
     let sizes = |name: &str, qtype: RecordType| {
         let p = packet(1, name, qtype, &edns, false, false);
-        let mut out = Vec::new();
-        let general = paths
-            .both(&p, client, 1, &mut out)
+        let (fast, general) = paths
+            .both(&p, client, 1)
             .unwrap_or_else(|| panic!("the fast path answers {name} {qtype}"));
-        assert_eq!(view(&out), view(&general), "{name} {qtype}");
-        (out.len(), general.len())
+        assert_eq!(view(&fast), view(&general), "{name} {qtype}");
+        (fast.len(), general.len())
     };
     // Answers with an SOA (apex SOA, NXDOMAIN, NODATA): no larger than
     // hickory's (which compresses names against the question and against each
