@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use fleetdns_config::{file, Fleet};
+use fleetdns_config::Fleet;
+use fleetdns_sources::file;
 use fleetdns_sync::azure::{self, metrics::Metrics, MirrorStatus, Options, Reason};
 use prometheus::Registry;
 use tokio::sync::watch;

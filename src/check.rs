@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use fleetdns_config::{file, Diagnostics, Fleet, Protocol};
+use fleetdns_config::{Diagnostics, Fleet, Protocol};
+use fleetdns_sources::file;
 
 use crate::cli::{CheckArgs, Output};
 

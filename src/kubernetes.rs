@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use fleetdns_config::kubernetes::{Source, SourceMetrics};
 use fleetdns_config::{Diagnostics, Fleet, KubernetesSettings, Severity};
+use fleetdns_sources::kubernetes::{Source, SourceMetrics};
 use fleetdns_sync::status::{lease, writer, StatusMetrics};
 use prometheus::Registry;
 use tokio::sync::{watch, Notify};

@@ -20,9 +20,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
-use fleetdns_config::{file, Diagnostics, Fleet, Health};
+use fleetdns_config::{Diagnostics, Fleet, Health};
 use fleetdns_dns::udp::UdpService;
 use fleetdns_dns::{compile, server, DnsMetrics, Handler, Zone};
+use fleetdns_sources::file;
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;

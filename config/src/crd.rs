@@ -31,6 +31,21 @@ pub const GROUP: &str = "networking.fleet.azure.com";
 /// absent means 1, 0 means "not exported").
 pub const WEIGHT_ANNOTATION: &str = "networking.fleet.azure.com/weight";
 
+/// The API resource (group, version, plural) of an upstream kind, for the
+/// sources that watch it and the writers that set its status.
+pub fn api_resource(kind: crate::model::ObjectKind) -> kube::core::ApiResource {
+    use crate::model::ObjectKind;
+    match kind {
+        ObjectKind::TrafficManagerProfile => {
+            kube::core::ApiResource::erase::<v1beta1::TrafficManagerProfile>(&())
+        }
+        ObjectKind::TrafficManagerBackend => {
+            kube::core::ApiResource::erase::<v1beta1::TrafficManagerBackend>(&())
+        }
+        ObjectKind::ServiceExport => kube::core::ApiResource::erase::<v1beta1::ServiceExport>(&()),
+    }
+}
+
 /// The three fleet networking CRDs fleetdns reads, in the order TrafficManagerProfile,
 /// TrafficManagerBackend, ServiceExport.
 ///

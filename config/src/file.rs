@@ -1,79 +1,25 @@
-//! The file source: one multi-document YAML file → typed inputs → `Fleet`.
+//! The fleetdns file format: one multi-document YAML text → [`Inputs`] → `Fleet`.
 //!
-//! The file holds one `FleetDNSConfig` settings document plus the upstream objects
+//! The text holds one `FleetDNSConfig` settings document plus the upstream objects
 //! exactly as users write them for Fleet (TrafficManagerProfile,
 //! TrafficManagerBackend, ServiceExport). Objects fleetdns does not use
 //! (Deployments, Services, placements, …) are accepted and listed as ignored, so
-//! the manifests from the Fleet docs can be pasted in unchanged. Each upstream
-//! object is checked against the CRD schema generated from our types (with
-//! Kubernetes' structural defaulting) before it is used.
-//!
-//! [`watch`] re-reads the file when it changes or on demand (SIGHUP) and publishes
-//! each valid `Fleet`; a broken file is reported and the last good one stays.
+//! the manifests from the Fleet docs can be pasted in unchanged. Reading the file
+//! from disk and watching it for changes is the sources crate's job; this module
+//! only judges text.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
-use tokio::sync::{watch, Notify};
 
 use crate::crd;
-use crate::diagnostic::{Diagnostic, Diagnostics, Location, Severity};
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::document::{self, Doc};
+use crate::inputs::{object_label, parse_upstream, Inputs};
 use crate::model::Fleet;
 use crate::settings::{self, SettingsDocument};
 use crate::validate;
-
-/// Largest config file accepted (bytes).
-pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
-
-/// An upstream object from a document, with where it came from.
-#[derive(Clone, Debug)]
-pub struct Object<S> {
-    pub doc: Doc,
-    /// `apiVersion` as written (e.g. `networking.fleet.azure.com/v1alpha1`).
-    pub api_version: String,
-    pub metadata: ObjectMeta,
-    pub spec: S,
-}
-
-impl<S> Object<S> {
-    pub fn namespace(&self) -> &str {
-        self.metadata.namespace.as_deref().unwrap_or("default")
-    }
-
-    pub fn name(&self) -> &str {
-        self.metadata.name.as_deref().unwrap_or("")
-    }
-
-    pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(key))
-            .map(String::as_str)
-    }
-}
-
-/// Everything the file holds that fleetdns uses.
-#[derive(Clone, Debug, Default)]
-pub struct Inputs {
-    pub settings: Vec<(Doc, SettingsDocument)>,
-    pub profiles: Vec<Object<crd::v1beta1::TrafficManagerProfileSpec>>,
-    pub backends: Vec<Object<crd::v1beta1::TrafficManagerBackendSpec>>,
-    pub exports: Vec<Object<()>>,
-    /// The file had more than [`crate::limits::MAX_DOCUMENTS`] documents; none was read.
-    pub too_many_documents: bool,
-}
-
-/// Reads and validates `path`. Warnings and notes come with the `Fleet`; any error
-/// rejects the file.
-pub fn load(path: &Path) -> Result<(Fleet, Diagnostics), Diagnostics> {
-    let text = read(path)?;
-    load_str(path, &text)
-}
 
 /// Validates `text` as if read from `path`.
 pub fn load_str(path: &Path, text: &str) -> Result<(Fleet, Diagnostics), Diagnostics> {
@@ -128,26 +74,6 @@ fn kubernetes_mode_has_no_objects(inputs: &Inputs, diags: &mut Diagnostics) {
                 .object(format!("{kind} {ns}/{name}")),
         );
     }
-}
-
-fn read(path: &Path) -> Result<String, Diagnostics> {
-    let fail = |message: String| {
-        Diagnostics(vec![Diagnostic::error(
-            Location {
-                file: path.to_path_buf(),
-                ..Location::default()
-            },
-            message,
-        )])
-    };
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(fail(format!(
-            "the file is {} bytes; allowed: at most {MAX_FILE_BYTES} bytes",
-            meta.len()
-        )));
-    }
-    std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read the file: {e}")))
 }
 
 /// Splits and classifies the documents of `text`.
@@ -260,191 +186,4 @@ fn parse_document(doc: Doc, inputs: &mut Inputs, diags: &mut Diagnostics) {
             .object(object),
         ),
     }
-}
-
-/// The upstream CRDs, generated once: building their schemas is costly and every
-/// upstream document is checked against them.
-fn upstream_crds() -> &'static [k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition]{
-    static CRDS: std::sync::OnceLock<Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>> =
-        std::sync::OnceLock::new();
-    CRDS.get_or_init(crd::crds)
-}
-
-pub(crate) fn object_label(kind: &str, metadata: Option<&Value>) -> String {
-    let name = metadata
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("<no name>");
-    match metadata
-        .and_then(|m| m.get("namespace"))
-        .and_then(Value::as_str)
-    {
-        Some(ns) => format!("{kind} {ns}/{name}"),
-        None => format!("{kind} {name}"),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn parse_upstream(
-    doc: Doc,
-    api_version: &str,
-    version: &str,
-    kind: &str,
-    mut value: Value,
-    object: &str,
-    inputs: &mut Inputs,
-    diags: &mut Diagnostics,
-) {
-    let crds = upstream_crds();
-    let Some(def) = crds.iter().find(|c| c.spec.names.kind == kind) else {
-        return;
-    };
-    let Some(schema) = crate::schema::version_schema(def, version) else {
-        let served: Vec<String> = def
-            .spec
-            .versions
-            .iter()
-            .filter(|v| v.served)
-            .map(|v| format!("{}/{}", crd::GROUP, v.name))
-            .collect();
-        diags.push(
-            Diagnostic::error(
-                doc.location_of(&["apiVersion"]),
-                format!(
-                    "{api_version:?} is not served for {kind}; allowed: {}",
-                    served.join(", ")
-                ),
-            )
-            .object(object)
-            .field("apiVersion"),
-        );
-        return;
-    };
-    let violations = crate::schema::check(schema, &value);
-    if !violations.is_empty() {
-        for v in violations {
-            let segments: Vec<&str> = v
-                .path
-                .split('.')
-                .map(|s| s.split('[').next().unwrap_or(s))
-                .collect();
-            diags.push(
-                Diagnostic::error(doc.location_of(&segments), v.message)
-                    .object(object)
-                    .field(v.path),
-            );
-        }
-        return;
-    }
-    crate::schema::apply_defaults(schema, &mut value);
-    let metadata: ObjectMeta = match value.get("metadata").cloned().map(serde_json::from_value) {
-        Some(Ok(m)) => m,
-        Some(Err(e)) => {
-            diags.push(
-                Diagnostic::error(
-                    doc.location_of(&["metadata"]),
-                    format!("invalid metadata: {e}"),
-                )
-                .object(object)
-                .field("metadata"),
-            );
-            return;
-        }
-        None => ObjectMeta::default(),
-    };
-    if metadata.name.as_deref().unwrap_or("").is_empty() {
-        diags.push(
-            Diagnostic::error(doc.location_of(&["metadata"]), "metadata.name is required")
-                .object(object)
-                .field("metadata.name"),
-        );
-        return;
-    }
-    let spec = value.get("spec").cloned().unwrap_or(Value::Null);
-    let api_version = api_version.to_string();
-    let decode_error = |e: serde_json::Error, diags: &mut Diagnostics, doc: &Doc| {
-        diags.push(
-            Diagnostic::error(doc.location_of(&["spec"]), format!("invalid spec: {e}"))
-                .object(object)
-                .field("spec"),
-        );
-    };
-    match kind {
-        "TrafficManagerProfile" => match serde_json::from_value(spec) {
-            Ok(spec) => inputs.profiles.push(Object {
-                doc,
-                api_version,
-                metadata,
-                spec,
-            }),
-            Err(e) => decode_error(e, diags, &doc),
-        },
-        "TrafficManagerBackend" => match serde_json::from_value(spec) {
-            Ok(spec) => inputs.backends.push(Object {
-                doc,
-                api_version,
-                metadata,
-                spec,
-            }),
-            Err(e) => decode_error(e, diags, &doc),
-        },
-        _ => inputs.exports.push(Object {
-            doc,
-            api_version,
-            metadata,
-            spec: (),
-        }),
-    }
-}
-
-/// How often the file's modification time and size are checked.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
-
-/// Watches `path` (loaded when it had the stamp `loaded`): reloads when its
-/// modification time or size changes and when
-/// `reload` is notified (SIGHUP). Each valid result is published on `tx`; an
-/// invalid file is logged with every diagnostic and the last good `Fleet` stays.
-/// Returns when `shutdown` resolves.
-pub async fn watch(
-    path: PathBuf,
-    loaded: Option<Stamp>,
-    tx: watch::Sender<Arc<Fleet>>,
-    reload: Arc<Notify>,
-    on_result: impl Fn(Result<&Diagnostics, &Diagnostics>) + Send,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
-    let mut seen = loaded;
-    loop {
-        let forced = tokio::select! {
-            _ = &mut shutdown => return,
-            _ = reload.notified() => true,
-            _ = tokio::time::sleep(POLL_INTERVAL) => false,
-        };
-        let now = stamp(&path);
-        if !forced && now == seen {
-            continue;
-        }
-        seen = now;
-        match load(&path) {
-            Ok((fleet, diags)) => {
-                on_result(Ok(&diags));
-                let changed = **tx.borrow() != fleet;
-                if changed {
-                    tx.send_replace(Arc::new(fleet));
-                }
-            }
-            Err(diags) => on_result(Err(&diags)),
-        }
-    }
-}
-
-/// What identifies a version of the file for change detection: modification time and size.
-pub type Stamp = (std::time::SystemTime, u64);
-
-/// The file's current [`Stamp`]. Take it *before* the first [`load`] and pass it to
-/// [`watch`], so a change made between the load and the watcher's start is seen.
-pub fn stamp(path: &Path) -> Option<Stamp> {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.modified().ok()?, m.len()))
 }

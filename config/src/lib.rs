@@ -1,9 +1,12 @@
-//! fleetdns configuration: the validated fleet model and where it comes from.
+//! The fleetdns model: what users write, and what it means. Pure data and
+//! functions: no sockets, no Kubernetes client, no metrics registry (the sources
+//! crate reads files and clusters; `dns`, `prober` and `sync` consume a [`Fleet`]).
 //!
 //! Data flow: YAML documents (upstream Fleet CRD objects plus fleetdns settings) →
 //! [`schema`] checks each object against the CRD schema generated from [`crd`] →
-//! [`file`] turns documents into typed inputs → [`validate`] builds a [`Fleet`] or a
-//! list of precise [`Diagnostic`]s. The [`weight`] formula is fleet-networking's.
+//! [`file`] (or the Kubernetes source) turns them into typed [`inputs`] →
+//! [`validate`] builds a [`Fleet`] or a list of precise [`Diagnostic`]s. The
+//! [`weight`] formula is fleet-networking's.
 //!
 //! Modules:
 //! - [`crd`]: Rust types of TrafficManagerProfile, TrafficManagerBackend, ServiceExport.
@@ -13,9 +16,11 @@
 //! - [`settings`]: fleetdns' own settings document (zone, name servers, clusters).
 //! - [`diagnostic`]: where an error is (file, document, line, object, field) and what is allowed.
 //! - [`validate`]: inputs → `Fleet` or diagnostics.
-//! - [`file`]: the file source (parse, validate, watch).
-//! - [`kubernetes`]: the live source (hub and member clusters, watched).
-//! - [`azure`]: the optional Azure Traffic Manager mirror settings, validated.
+//! - [`inputs`]: upstream objects as read, schema-checked, with their document.
+//! - [`file`]: the file format (text → inputs → `Fleet`).
+//! - [`azure`]: the Azure Traffic Manager mirror as the model carries it.
+//! - [`health`]: what the prober observed, per endpoint.
+//! - [`limits`]: caps on input.
 #![forbid(unsafe_code)]
 
 pub mod azure;
@@ -24,7 +29,7 @@ pub mod diagnostic;
 pub mod document;
 pub mod file;
 pub mod health;
-pub mod kubernetes;
+pub mod inputs;
 pub mod limits;
 pub mod model;
 pub mod schema;

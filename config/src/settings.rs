@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +62,7 @@ pub struct SettingsSpec {
     pub tcp: TcpSpec,
     /// Mirror the fleet to Azure Traffic Manager over ARM (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azure: Option<crate::azure::AzureSpec>,
+    pub azure: Option<AzureSpec>,
     /// Read the fleet live from Kubernetes instead of from this file.
     #[serde(default)]
     pub kubernetes: Option<KubernetesSpec>,
@@ -240,4 +241,58 @@ pub struct ServiceSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub public_ip_resource_id: Option<String>,
+}
+
+/// `spec.azure` as written.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AzureSpec {
+    /// Subscription that holds the Traffic Manager profiles (a UUID).
+    pub subscription_id: String,
+    /// ARM endpoint; default `https://management.azure.com` (sovereign clouds differ).
+    #[serde(default)]
+    pub arm_endpoint: Option<String>,
+    /// Entra ID authority; default `https://login.microsoftonline.com`.
+    #[serde(default)]
+    pub authority_host: Option<String>,
+    /// Location of created profiles; default `global` (what Traffic Manager uses).
+    #[serde(default)]
+    pub location: Option<String>,
+    pub auth: AzureAuthSpec,
+    /// Upper bound on ARM requests per second; default 10.
+    #[serde(default)]
+    pub max_requests_per_second: Option<u32>,
+    /// Full resync (drift correction) interval in seconds; default 300.
+    #[serde(default)]
+    pub resync_interval_seconds: Option<u64>,
+}
+
+/// `spec.azure.auth` as written.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AzureAuthSpec {
+    /// `clientSecret`, `workloadIdentity` or `managedIdentity`.
+    pub method: String,
+    /// Default (workload identity): `$AZURE_TENANT_ID`.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// Default (workload identity): `$AZURE_CLIENT_ID`. Managed identity: a
+    /// user-assigned identity's client id (optional).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Name of the environment variable holding the client secret.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// Path of a file holding the client secret.
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Only here to reject it with a clear message: secrets are never inline.
+    #[serde(default, skip_serializing)]
+    pub client_secret: Option<serde_yaml::Value>,
+    /// Federated token file; default `$AZURE_FEDERATED_TOKEN_FILE`.
+    #[serde(default)]
+    pub federated_token_file: Option<PathBuf>,
+    /// IMDS token endpoint; default `http://169.254.169.254/metadata/identity/oauth2/token`.
+    #[serde(default)]
+    pub imds_endpoint: Option<String>,
 }

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use fleetdns_config::kubernetes::compose::{compose, Resource, Snapshot, Topology};
 use fleetdns_config::{file, schema, Fleet, ObjectKind};
+use fleetdns_sources::kubernetes::compose::{compose, Resource, Snapshot, Topology};
 use fleetdns_sync::status::desired::{desired, differs, render, Desired};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{json, Value};

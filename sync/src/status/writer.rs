@@ -11,8 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fleetdns_config::kubernetes::compose::Resource;
-use fleetdns_config::kubernetes::watch::api_resource;
+use fleetdns_config::crd::api_resource;
 use fleetdns_config::{Fleet, ObjectKind};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -104,14 +103,6 @@ fn key(d: &Desired) -> Key {
     )
 }
 
-fn resource(kind: ObjectKind) -> Resource {
-    match kind {
-        ObjectKind::TrafficManagerProfile => Resource::Profiles,
-        ObjectKind::TrafficManagerBackend => Resource::Backends,
-        ObjectKind::ServiceExport => Resource::Exports,
-    }
-}
-
 fn kind_label(kind: ObjectKind) -> &'static str {
     match kind {
         ObjectKind::TrafficManagerProfile => "TrafficManagerProfile",
@@ -127,8 +118,7 @@ async fn write_one(
     known: &mut HashMap<Key, (String, Value)>,
     metrics: &StatusMetrics,
 ) -> bool {
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client, &d.namespace, &api_resource(resource(d.kind)));
+    let api: Api<DynamicObject> = Api::namespaced_with(client, &d.namespace, &api_resource(d.kind));
     let k = key(d);
     let kind = kind_label(d.kind);
     let current = match known.get(&k) {

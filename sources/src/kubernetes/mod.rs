@@ -9,7 +9,7 @@
 //! [`compose::Snapshot`] (no locks), batches updates for a few milliseconds, and
 //! publishes a new `Fleet` when the result differs. A cluster that stops answering
 //! keeps its last known objects; its state is in the snapshot, the metrics and,
-//! through [`crate::model::Observed`], in the status the writer reports. The
+//! through [`fleetdns_config::Observed`], in the status the writer reports. The
 //! source only reads: status write-back lives in the `sync` crate.
 
 pub mod compose;
@@ -25,11 +25,10 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, Notify};
 use tracing::{info, warn};
 
-use crate::diagnostic::Diagnostics;
-use crate::document::Doc;
-use crate::model::{ClusterState, Fleet, KubernetesSettings};
-use crate::settings::SettingsDocument;
 use compose::{Resource, Snapshot, Topology};
+use fleetdns_config::document::Doc;
+use fleetdns_config::settings::SettingsDocument;
+use fleetdns_config::{ClusterState, Diagnostics, Fleet, KubernetesSettings};
 pub use metrics::SourceMetrics;
 use watch::Update;
 
@@ -347,7 +346,7 @@ fn read_settings(path: &std::path::Path) -> Result<(Doc, SettingsDocument), Sour
     let (_, _) = crate::file::load(path).map_err(|d| fail(d.to_string()))?;
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     let mut diags = Diagnostics::default();
-    let inputs = crate::file::parse(path, &text, &mut diags);
+    let inputs = fleetdns_config::file::parse(path, &text, &mut diags);
     inputs
         .settings
         .into_iter()

@@ -1,13 +1,13 @@
 //! How long the Kubernetes source takes to turn watched objects into a `Fleet`
 //! (the part of "watch event → new answers" that grows with the fleet).
 //!
-//! `cargo run --release -p fleetdns-config --example compose -- 1000 10000`
+//! `cargo run --release -p fleetdns-sources --example compose -- 1000 10000`
 
 use std::path::Path;
 use std::time::Instant;
 
 use fleetdns_config::file;
-use fleetdns_config::kubernetes::compose::{
+use fleetdns_sources::kubernetes::compose::{
     compose_cached, ParseCache, Resource, Snapshot, Topology,
 };
 use serde_json::{json, Value};

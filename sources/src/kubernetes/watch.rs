@@ -56,11 +56,12 @@ pub enum Update {
 
 /// The API resource watched for each [`Resource`], and its `apiVersion`/`kind`.
 pub fn api_resource(resource: Resource) -> ApiResource {
-    use crate::crd::v1beta1;
+    use fleetdns_config::crd;
+    use fleetdns_config::ObjectKind;
     match resource {
-        Resource::Profiles => ApiResource::erase::<v1beta1::TrafficManagerProfile>(&()),
-        Resource::Backends => ApiResource::erase::<v1beta1::TrafficManagerBackend>(&()),
-        Resource::Exports => ApiResource::erase::<v1beta1::ServiceExport>(&()),
+        Resource::Profiles => crd::api_resource(ObjectKind::TrafficManagerProfile),
+        Resource::Backends => crd::api_resource(ObjectKind::TrafficManagerBackend),
+        Resource::Exports => crd::api_resource(ObjectKind::ServiceExport),
         Resource::Services => ApiResource::erase::<k8s_openapi::api::core::v1::Service>(&()),
     }
 }

@@ -15,13 +15,14 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::diagnostic::{Diagnostics, Severity};
-use crate::document::Doc;
-use crate::file::{self, Inputs};
-use crate::model::{ClusterState, Fleet, ObjectKind, Observed, ObservedObject};
-use crate::settings::{ClusterSpec, ServiceSpec, SettingsDocument};
-use crate::validate::{self, CLUSTERS_ANNOTATION};
-use crate::{crd, weight};
+use fleetdns_config::document::Doc;
+use fleetdns_config::inputs::{self, Inputs};
+use fleetdns_config::settings::{ClusterSpec, ServiceSpec, SettingsDocument};
+use fleetdns_config::validate::{self, CLUSTERS_ANNOTATION};
+use fleetdns_config::{crd, weight};
+use fleetdns_config::{
+    ClusterState, Diagnostics, Fleet, ObjectKind, Observed, ObservedObject, Severity,
+};
 
 /// Annotation on a member Service: the ARM id of its public IP, for the Azure
 /// mirror's AzureEndpoints (fleet-networking looks the IP up in Azure; fleetdns is told).
@@ -348,14 +349,14 @@ fn parse_one(
         .rsplit_once('/')
         .map_or("v1beta1", |(_, v)| v)
         .to_string();
-    let object = file::object_label(kind, value.get("metadata"));
+    let object = inputs::object_label(kind, value.get("metadata"));
     let doc = Doc {
         file: Arc::from(Path::new(&format!("kubernetes:{cluster}"))),
         index: 1,
         start_line: 1,
         text: String::new(),
     };
-    file::parse_upstream(
+    inputs::parse_upstream(
         doc,
         &api_version,
         &version,

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use fleetdns_config::kubernetes::compose::{compose, Resource, Snapshot, Topology};
 use fleetdns_config::{file, ClusterState, ObjectKind, Target};
+use fleetdns_sources::kubernetes::compose::{compose, Resource, Snapshot, Topology};
 use serde_json::{json, Value};
 
 const SETTINGS: &str = "apiVersion: fleetdns.io/v1alpha1
@@ -337,7 +337,7 @@ fn kubernetes_mode_files_hold_settings_only() {
 
 #[test]
 fn cached_parses_follow_resource_versions() {
-    use fleetdns_config::kubernetes::compose::{compose_cached, ParseCache};
+    use fleetdns_sources::kubernetes::compose::{compose_cached, ParseCache};
     let mut s = base();
     let with_rv = |mut o: Value, rv: &str| {
         o["metadata"]["resourceVersion"] = json!(rv);

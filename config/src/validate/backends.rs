@@ -1,0 +1,104 @@
+//! TrafficManagerBackends: each backend's exports become the profile's endpoints,
+//! weighted by fleet-networking's formula.
+
+use std::collections::BTreeMap;
+
+use crate::crd::v1beta1::TrafficManagerBackendSpec;
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::inputs::Inputs;
+use crate::model::Endpoint;
+use crate::weight;
+
+use super::exports::Exports;
+use super::profiles::Profiles;
+
+pub(super) fn backends(
+    inputs: &Inputs,
+    profiles: &mut Profiles,
+    exports: &Exports,
+    diags: &mut Diagnostics,
+) {
+    let mut seen = BTreeMap::new();
+    for b in &inputs.backends {
+        let ns = b.namespace().to_string();
+        let name = b.name().to_string();
+        let object = format!("TrafficManagerBackend {ns}/{name}");
+        if let Some(prev) = seen.insert((ns.clone(), name.clone()), b.doc.index) {
+            diags.push(Diagnostic::error(b.doc.location_of(&["metadata", "name"]), format!("defined twice (first in document {prev}); allowed: one object per namespace and name")).object(object).field("metadata.name"));
+            continue;
+        }
+        let TrafficManagerBackendSpec {
+            profile,
+            backend,
+            weight,
+        } = &b.spec;
+        let Some((_, target_profile)) = profiles.get_mut(&(ns.clone(), profile.name.clone()))
+        else {
+            let known: Vec<String> = inputs
+                .profiles
+                .iter()
+                .filter(|p| p.namespace() == ns)
+                .map(|p| p.name().to_string())
+                .collect();
+            let known = if known.is_empty() {
+                format!("none in namespace {ns}")
+            } else {
+                format!("profiles in namespace {ns}: {}", known.join(", "))
+            };
+            diags.push(
+                Diagnostic::error(b.doc.location_of(&["spec", "profile", "name"]), format!("no TrafficManagerProfile named {:?} in namespace {ns} (a backend must be in its profile's namespace); {known}", profile.name))
+                    .object(object)
+                    .field("spec.profile.name"),
+            );
+            continue;
+        };
+        let backend_weight = weight.unwrap_or(i64::from(weight::DEFAULT_BACKEND_WEIGHT)) as u32;
+        let service_key = (ns.clone(), backend.name.clone());
+        let Some(list) = exports.get(&service_key) else {
+            let any_export = inputs
+                .exports
+                .iter()
+                .any(|e| e.namespace() == ns && e.name() == backend.name);
+            if any_export {
+                diags.push(
+                    Diagnostic::error(b.doc.location_of(&["spec", "backend", "name"]), format!("every ServiceExport of Service {ns}/{} has weight 0, so the backend has no endpoints", backend.name))
+                        .severity(Severity::Warning)
+                        .object(object)
+                        .field("spec.backend.name"),
+                );
+            } else {
+                diags.push(
+                    Diagnostic::error(b.doc.location_of(&["spec", "backend", "name"]), format!("no member cluster exports Service {ns}/{}; needed: a ServiceExport named {:?} in namespace {ns} and a cluster listing that Service under spec.clusters[].services", backend.name, backend.name))
+                        .object(object)
+                        .field("spec.backend.name"),
+                );
+            }
+            continue;
+        };
+        if backend_weight == 0 {
+            diags.push(
+                Diagnostic::error(
+                    b.doc.location_of(&["spec", "weight"]),
+                    "weight 0: the backend contributes no endpoints",
+                )
+                .severity(Severity::Note)
+                .object(object)
+                .field("spec.weight"),
+            );
+            continue;
+        }
+        let total: u64 = list.iter().map(|e| u64::from(e.weight)).sum();
+        for e in list {
+            target_profile.endpoints.push(Endpoint {
+                id: format!("{ns}/{name}#{}#{}", backend.name, e.cluster),
+                backend: name.clone(),
+                service: backend.name.clone(),
+                cluster: e.cluster.clone(),
+                target: e.target.clone(),
+                weight: weight::endpoint_weight(backend_weight, e.weight, total),
+                export_weight: e.weight,
+                always_serve: e.always_serve,
+            });
+        }
+    }
+}

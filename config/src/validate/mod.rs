@@ -1,0 +1,157 @@
+//! Inputs → `Fleet`, or precise diagnostics.
+//!
+//! This is the only place input is judged. It applies fleet-networking's defaults
+//! and rules (monitorConfig, the weight annotation, the weight formula, the
+//! one-namespace rule between backend, profile and service) plus what a DNS zone
+//! needs (valid names, unique owner names, glue). Everything found is reported at
+//! once; any error means no `Fleet`, and the caller keeps its last good one.
+//!
+//! One module per subject: [`settings`], [`zone`], [`clusters`], [`exports`],
+//! [`profiles`] (with [`monitor`]), [`backends`], [`limits`], [`serial`] and
+//! [`azure`]; [`fleet`] runs them in order.
+
+mod annotations;
+mod azure;
+mod backends;
+mod clusters;
+mod exports;
+mod limits;
+mod monitor;
+mod profiles;
+mod serial;
+mod settings;
+mod zone;
+
+pub use exports::{ALWAYS_SERVE_ANNOTATION, CLUSTERS_ANNOTATION};
+pub use monitor::{
+    status_ranges, EXPECTED_STATUS_ANNOTATION, PROBE_INTERVAL_ANNOTATION, PROBE_TIMEOUT_ANNOTATION,
+    VERIFY_TLS_ANNOTATION,
+};
+pub use profiles::{FAIL_CLOSED_ANNOTATION, TTL_ANNOTATION};
+pub use settings::{
+    DEFAULT_ADMIN_LISTEN, DEFAULT_LEASE_NAME, DEFAULT_LEASE_SECONDS, DEFAULT_LISTEN,
+    DEFAULT_TRUSTED_NETWORKS,
+};
+pub use zone::{dns_name, DEFAULT_TTL, MAX_TTL};
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::inputs::Inputs;
+use crate::limits as caps;
+use crate::model::{Fleet, Profile};
+
+/// Builds the `Fleet`, pushing every finding into `diags`. Returns `None` when
+/// nothing usable could be built; the caller must still check `diags.has_errors()`.
+pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
+    let (settings_doc, settings) = match inputs.settings.as_slice() {
+        [one] => one,
+        [] => {
+            let file = inputs
+                .profiles
+                .first()
+                .map(|p| p.doc.file.to_path_buf())
+                .unwrap_or_default();
+            diags.push(Diagnostic::error(
+                crate::diagnostic::Location { file, ..Default::default() },
+                "no FleetDNSConfig document: add one with apiVersion: fleetdns.io/v1alpha1, kind: FleetDNSConfig and spec.zone (see examples/fleet.yaml)",
+            ));
+            return None;
+        }
+        [first, rest @ ..] => {
+            for (doc, _) in rest {
+                diags.push(Diagnostic::error(
+                    doc.location(),
+                    format!(
+                        "a second FleetDNSConfig document; allowed: exactly one (the first is document {})",
+                        first.0.index
+                    ),
+                ));
+            }
+            return None;
+        }
+    };
+    let counts = [
+        (
+            "TrafficManagerProfile",
+            inputs.profiles.len(),
+            caps::MAX_PROFILES,
+            inputs.profiles.get(caps::MAX_PROFILES).map(|o| &o.doc),
+        ),
+        (
+            "TrafficManagerBackend",
+            inputs.backends.len(),
+            caps::MAX_BACKENDS,
+            inputs.backends.get(caps::MAX_BACKENDS).map(|o| &o.doc),
+        ),
+        (
+            "ServiceExport",
+            inputs.exports.len(),
+            caps::MAX_EXPORTS,
+            inputs.exports.get(caps::MAX_EXPORTS).map(|o| &o.doc),
+        ),
+    ];
+    let mut within = true;
+    for (kind, found, max, first_over) in counts {
+        within &= limits::count(kind, found, max, first_over, diags);
+    }
+    if settings.spec.clusters.len() > caps::MAX_CLUSTERS {
+        diags.push(
+            Diagnostic::error(
+                settings_doc.location_of(&["spec", "clusters"]),
+                format!(
+                    "{} member clusters; allowed: at most {}",
+                    settings.spec.clusters.len(),
+                    caps::MAX_CLUSTERS
+                ),
+            )
+            .object("FleetDNSConfig")
+            .field("spec.clusters"),
+        );
+        within = false;
+    }
+    if !within {
+        return None;
+    }
+    let zone = zone::zone_settings(settings_doc, settings, diags)?;
+    let listen = settings::listen(settings);
+    let clusters = clusters::clusters(settings_doc, settings, diags);
+    let exports = exports::exports(inputs, &clusters, diags);
+    let mut profiles = profiles::profiles(inputs, &zone, diags);
+    backends::backends(inputs, &mut profiles, &exports, diags);
+    limits::endpoint_limit(inputs, &profiles, diags);
+
+    let mut profiles: Vec<Profile> = profiles.into_values().map(|(_, p)| p).collect();
+    for p in &mut profiles {
+        p.endpoints.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    profiles.sort_by(|a, b| a.owner.cmp(&b.owner));
+    let trusted_networks = settings::trusted_networks(settings_doc, settings, diags);
+    let admin_listen = settings.spec.admin.listen.unwrap_or_else(|| {
+        DEFAULT_ADMIN_LISTEN
+            .parse()
+            .expect("DEFAULT_ADMIN_LISTEN is a socket address")
+    });
+    let rrl = limits::rrl(settings_doc, settings, &trusted_networks, diags);
+    let tcp = limits::tcp(settings_doc, settings, diags);
+    let kubernetes = settings
+        .spec
+        .kubernetes
+        .as_ref()
+        .map(|k| settings::kubernetes(settings_doc, k, diags));
+    let azure = azure::validate(settings_doc, settings, inputs, diags);
+    let mut fleet = Fleet {
+        zone,
+        listen,
+        profiles,
+        trusted_networks,
+        admin_listen,
+        rrl,
+        tcp,
+        kubernetes,
+        observed: Default::default(),
+        azure,
+    };
+    if settings.spec.soa.serial.is_none() {
+        fleet.zone.soa.serial = serial::content_serial(&fleet);
+    }
+    Some(fleet)
+}

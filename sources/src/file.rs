@@ -1,0 +1,96 @@
+//! The file source: reads the config file from disk, and watches it.
+//!
+//! [`load`] reads and judges the file once ([`fleetdns_config::file::load_str`]
+//! does the judging); [`watch`] re-reads it when it changes or on demand (SIGHUP)
+//! and publishes each valid `Fleet`; a broken file is reported and the last good
+//! one stays.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetdns_config::file::load_str;
+use fleetdns_config::{Diagnostic, Diagnostics, Fleet, Location};
+use tokio::sync::{watch, Notify};
+
+/// Largest config file accepted (bytes).
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads and validates `path`. Warnings and notes come with the `Fleet`; any error
+/// rejects the file.
+pub fn load(path: &Path) -> Result<(Fleet, Diagnostics), Diagnostics> {
+    let text = read(path)?;
+    load_str(path, &text)
+}
+
+fn read(path: &Path) -> Result<String, Diagnostics> {
+    let fail = |message: String| {
+        Diagnostics(vec![Diagnostic::error(
+            Location {
+                file: path.to_path_buf(),
+                ..Location::default()
+            },
+            message,
+        )])
+    };
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "the file is {} bytes; allowed: at most {MAX_FILE_BYTES} bytes",
+            meta.len()
+        )));
+    }
+    std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read the file: {e}")))
+}
+
+/// How often the file's modification time and size are checked.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Watches `path` (loaded when it had the stamp `loaded`): reloads when its
+/// modification time or size changes and when
+/// `reload` is notified (SIGHUP). Each valid result is published on `tx`; an
+/// invalid file is logged with every diagnostic and the last good `Fleet` stays.
+/// Returns when `shutdown` resolves.
+pub async fn watch(
+    path: PathBuf,
+    loaded: Option<Stamp>,
+    tx: watch::Sender<Arc<Fleet>>,
+    reload: Arc<Notify>,
+    on_result: impl Fn(Result<&Diagnostics, &Diagnostics>) + Send,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut seen = loaded;
+    loop {
+        let forced = tokio::select! {
+            _ = &mut shutdown => return,
+            _ = reload.notified() => true,
+            _ = tokio::time::sleep(POLL_INTERVAL) => false,
+        };
+        let now = stamp(&path);
+        if !forced && now == seen {
+            continue;
+        }
+        seen = now;
+        match load(&path) {
+            Ok((fleet, diags)) => {
+                on_result(Ok(&diags));
+                let changed = **tx.borrow() != fleet;
+                if changed {
+                    tx.send_replace(Arc::new(fleet));
+                }
+            }
+            Err(diags) => on_result(Err(&diags)),
+        }
+    }
+}
+
+/// What identifies a version of the file for change detection: modification time and size.
+pub type Stamp = (std::time::SystemTime, u64);
+
+/// The file's current [`Stamp`]. Take it *before* the first [`load`] and pass it to
+/// [`watch`], so a change made between the load and the watcher's start is seen.
+pub fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
