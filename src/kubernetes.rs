@@ -1,13 +1,14 @@
 //! Kubernetes mode of `serve`: the live source instead of the file watcher, and
 //! the status writer behind its Lease; plus `fleetdns crds`.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use fleetdns_config::{Diagnostics, Fleet, KubernetesSettings, Severity};
-use fleetdns_sources::kubernetes::{Source, SourceMetrics};
+use fleetdns_sources::kubernetes::{connect, Source, SourceMetrics};
 use fleetdns_sync::status::{lease, writer, StatusMetrics};
 use prometheus::Registry;
 use tokio::sync::{watch, Notify};
@@ -58,6 +59,9 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
             StatusMetrics::register(&w.registry).context("registering status metrics")?;
         let identity = w.identity.clone().unwrap_or_else(default_identity);
         info!(identity = %identity, lease = %w.settings.lease_name, namespace = %w.settings.lease_namespace, "status write-back enabled");
+        let clients = writer_clients(&w.settings)
+            .await
+            .context("connecting the status writer")?;
         let (leader_tx, leader_rx) = watch::channel(false);
         let cfg = lease::LeaseConfig {
             namespace: w.settings.lease_namespace.clone(),
@@ -68,30 +72,19 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
         // The writer stops first, then the lease is released.
         let lease_stop = CancellationToken::new();
         tasks.spawn(lease::run(
-            source.hub.clone(),
+            clients.hub.clone(),
             cfg,
             leader_tx,
-            lease_stop.clone().cancelled_owned(),
+            lease_stop.clone(),
         ));
         let writer_stop = w.shutdown.clone();
+        let ctx = writer::Context::new(clients, status_metrics);
         tasks.spawn({
-            let hub = source.hub.clone();
-            let members = source.members.clone();
             let manage = w.settings.manage_service_exports;
             let fleet = w.fleet_rx.clone();
             let mirror = w.mirror.clone();
             async move {
-                writer::run(
-                    hub,
-                    members,
-                    manage,
-                    fleet,
-                    mirror,
-                    leader_rx,
-                    status_metrics,
-                    writer_stop.cancelled_owned(),
-                )
-                .await;
+                writer::run(ctx, manage, fleet, mirror, leader_rx, writer_stop).await;
                 lease_stop.cancel();
             }
         });
@@ -109,7 +102,7 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
             }
             log_problems(diags);
         },
-        shutdown.cancelled_owned(),
+        shutdown,
     ));
     Ok(())
 }
@@ -143,4 +136,20 @@ fn problem_logger() -> impl FnMut(&Diagnostics) + Send {
         }
         last = Some(diags.clone());
     }
+}
+
+/// The status writer's own clients (its own connection pools, apart from the
+/// source's watch streams), one per cluster it writes to.
+async fn writer_clients(k: &KubernetesSettings) -> anyhow::Result<writer::Clients> {
+    let hub = connect::client(k.kubeconfig.as_deref(), k.hub.context.as_deref()).await?;
+    let mut members = BTreeMap::new();
+    for m in &k.members {
+        let client = if m.context == k.hub.context {
+            hub.clone()
+        } else {
+            connect::client(k.kubeconfig.as_deref(), m.context.as_deref()).await?
+        };
+        members.insert(m.name.clone(), client);
+    }
+    Ok(writer::Clients { hub, members })
 }

@@ -215,7 +215,7 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
                 fleet_tx,
                 reload,
                 report,
-                shutdown.cancelled_owned(),
+                shutdown,
             )
             .await;
         });

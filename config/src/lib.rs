@@ -21,9 +21,11 @@
 //! - [`azure`]: the Azure Traffic Manager mirror as the model carries it.
 //! - [`health`]: what the prober observed, per endpoint.
 //! - [`limits`]: caps on input.
+//! - [`backoff`]: the one retry schedule of every loop that talks to a remote API.
 #![forbid(unsafe_code)]
 
 pub mod azure;
+pub mod backoff;
 pub mod crd;
 pub mod diagnostic;
 pub mod document;

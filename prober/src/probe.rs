@@ -22,9 +22,9 @@ use tokio_rustls::TlsConnector;
 
 use crate::http::{self, ExchangeError};
 use crate::outcome::{Outcome, ProbeResult};
+use crate::settings::{Error, Settings};
 use crate::spec::{Kind, ProbeSpec, TcpTarget, Tls};
 use crate::tls::TlsConfigs;
-use crate::{Error, Settings};
 
 /// Something that can run a probe; [`Probes`] in production, scripted fakes in tests.
 pub(crate) trait Probe: Send + Sync + 'static {

@@ -28,10 +28,10 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics::Metrics;
 use crate::plan::{self, Plan};
 use crate::probe::Probe;
+use crate::settings::Settings;
 use crate::state::state_name;
 use crate::table::{Applied, Change, Table};
 use crate::task::{self, ProbeTask, Report};
-use crate::Settings;
 
 /// Capacity of the results queue; probe tasks wait when it is full.
 const REPORT_QUEUE: usize = 1024;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use fleetdns_config::file::load_str;
 use fleetdns_config::{Diagnostic, Diagnostics, Fleet, Location};
 use tokio::sync::{watch, Notify};
+use tokio_util::sync::CancellationToken;
 
 /// Largest config file accepted (bytes).
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
@@ -50,20 +51,19 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// modification time or size changes and when
 /// `reload` is notified (SIGHUP). Each valid result is published on `tx`; an
 /// invalid file is logged with every diagnostic and the last good `Fleet` stays.
-/// Returns when `shutdown` resolves.
+/// Returns when `shutdown` is cancelled.
 pub async fn watch(
     path: PathBuf,
     loaded: Option<Stamp>,
     tx: watch::Sender<Arc<Fleet>>,
     reload: Arc<Notify>,
     on_result: impl Fn(Result<&Diagnostics, &Diagnostics>) + Send,
-    shutdown: impl std::future::Future<Output = ()>,
+    shutdown: CancellationToken,
 ) {
-    tokio::pin!(shutdown);
     let mut seen = loaded;
     loop {
         let forced = tokio::select! {
-            _ = &mut shutdown => return,
+            _ = shutdown.cancelled() => return,
             _ = reload.notified() => true,
             _ = tokio::time::sleep(POLL_INTERVAL) => false,
         };

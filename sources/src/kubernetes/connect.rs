@@ -5,7 +5,7 @@ use std::path::Path;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use super::SourceError;
+use super::error::SourceError;
 
 /// Connects to the cluster of `context` in `kubeconfig` (or `$KUBECONFIG` /
 /// `~/.kube/config`); without a context, the current context, or the in-cluster

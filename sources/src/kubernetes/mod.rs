@@ -14,38 +14,26 @@
 
 pub mod compose;
 pub mod connect;
+mod error;
 pub mod metrics;
 pub mod watch;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use compose::{Resource, Snapshot, Topology};
+pub use error::SourceError;
 use fleetdns_config::document::Doc;
 use fleetdns_config::settings::SettingsDocument;
 use fleetdns_config::{ClusterState, Diagnostics, Fleet, KubernetesSettings};
 pub use metrics::SourceMetrics;
 use watch::Update;
-
-/// Why the Kubernetes source cannot start.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    #[error("kubeconfig {path}, context {context}: {message}")]
-    Kubeconfig {
-        path: String,
-        context: String,
-        message: String,
-    },
-    #[error("cannot build a Kubernetes client: {0}")]
-    Client(String),
-    #[error("{path}: {message}")]
-    Settings { path: String, message: String },
-}
 
 /// How long updates are gathered before the fleet is recomposed.
 const BATCH: Duration = Duration::from_millis(25);
@@ -58,10 +46,6 @@ pub struct Source {
     settings: (Doc, SettingsDocument),
     topology: Topology,
     watches: Vec<(kube::Client, String, Resource, Option<String>)>,
-    /// The hub's client, for the status writer.
-    pub hub: kube::Client,
-    /// Member clients by cluster name, for the status writer.
-    pub members: BTreeMap<String, kube::Client>,
 }
 
 impl Source {
@@ -82,7 +66,6 @@ impl Source {
                 watches.push((hub.clone(), k.hub.name.clone(), r, ns.clone()));
             }
         }
-        let mut members = BTreeMap::new();
         for m in &k.members {
             let client = if m.context == k.hub.context {
                 hub.clone()
@@ -94,7 +77,6 @@ impl Source {
                     watches.push((client.clone(), m.name.clone(), r, ns.clone()));
                 }
             }
-            members.insert(m.name.clone(), client);
         }
         Ok(Self {
             path,
@@ -104,8 +86,6 @@ impl Source {
                 members: k.members.iter().map(|m| m.name.clone()).collect(),
             },
             watches,
-            hub,
-            members,
         })
     }
 
@@ -118,7 +98,7 @@ impl Source {
         metrics: SourceMetrics,
         reload: Arc<Notify>,
         mut on_compose: impl FnMut(&Diagnostics) + Send,
-        shutdown: impl std::future::Future<Output = ()>,
+        shutdown: CancellationToken,
     ) {
         let Source {
             path,
@@ -147,11 +127,10 @@ impl Source {
         let started = tokio::time::Instant::now();
         let mut synced = false;
         let mut cache = compose::ParseCache::default();
-        tokio::pin!(shutdown);
         loop {
             let mut dirty;
             tokio::select! {
-                _ = &mut shutdown => break,
+                _ = shutdown.cancelled() => break,
                 u = urx.recv() => {
                     let Some(u) = u else { break };
                     dirty = apply(&mut snapshot, &mut pending, &metrics, u);

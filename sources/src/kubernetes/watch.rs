@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
+use fleetdns_config::backoff::Backoff;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject};
-use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use serde_json::Value;
@@ -168,21 +168,17 @@ pub async fn probe(client: kube::Client, cluster: String, tx: mpsc::Sender<Updat
     }
 }
 
-/// Reconnect delays: 250 ms doubling to 10 s, each scaled by a random factor in
-/// [0.5, 1.5) so that replicas do not reconnect in step.
+/// Reconnect delays: 250 ms doubling to 10 s (jittered, see
+/// [`fleetdns_config::backoff`]), as kube-runtime's watcher expects them.
 #[derive(Clone, Debug)]
-pub struct Jittered {
-    next: Duration,
-}
+pub struct Jittered(Backoff);
 
 const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 impl Default for Jittered {
     fn default() -> Self {
-        Self {
-            next: BACKOFF_START,
-        }
+        Self(Backoff::new(BACKOFF_START, BACKOFF_MAX).expect("250 ms to 10 s is a valid backoff"))
     }
 }
 
@@ -190,14 +186,12 @@ impl Iterator for Jittered {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
-        let base = self.next;
-        self.next = (self.next * 2).min(BACKOFF_MAX);
-        Some(base.mul_f64(0.5 + fastrand::f64()))
+        Some(self.0.next_delay())
     }
 }
 
-impl Backoff for Jittered {
+impl kube::runtime::utils::Backoff for Jittered {
     fn reset(&mut self) {
-        self.next = BACKOFF_START;
+        self.0.reset();
     }
 }

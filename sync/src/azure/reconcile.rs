@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fleetdns_config::azure::AzureMirror;
+use fleetdns_config::backoff::Backoff;
 use fleetdns_config::Fleet;
 use serde::Serialize;
 use serde_json::Value;
@@ -109,7 +110,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Arc<MirrorStatus> {
     let mut current: Option<Mirror> = None;
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60))
+        .expect("1 s to 60 s is a valid backoff");
     let mut passes = 0u64;
     loop {
         let f = fleet.borrow_and_update().clone();
@@ -126,7 +128,7 @@ pub async fn run(
                     }
                 }
                 match &mut current {
-                    None => Some(backoff),
+                    None => Some(backoff.next_delay()),
                     Some(m) => {
                         m.settings = a.clone();
                         let tick = tokio::select! {
@@ -142,12 +144,10 @@ pub async fn run(
                         }));
                         if retry {
                             metrics.reconciles.with_label_values(&["retry"]).inc();
-                            let jittered = backoff.mul_f64(0.5 + fastrand::f64());
-                            backoff = (backoff * 2).min(Duration::from_secs(60));
-                            Some(jittered)
+                            Some(backoff.next_delay())
                         } else {
                             metrics.reconciles.with_label_values(&["converged"]).inc();
-                            backoff = Duration::from_secs(1);
+                            backoff.reset();
                             Some(Duration::from_secs(a.resync_seconds))
                         }
                     }

@@ -14,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 /// Where the lease is and who we are.
@@ -30,12 +31,11 @@ pub async fn run(
     client: kube::Client,
     cfg: LeaseConfig,
     leader: watch::Sender<bool>,
-    shutdown: impl std::future::Future<Output = ()>,
+    shutdown: CancellationToken,
 ) {
     let api: Api<Lease> = Api::namespaced(client, &cfg.namespace);
     let retry = cfg.duration / 3;
     let mut last_renew = tokio::time::Instant::now();
-    tokio::pin!(shutdown);
     loop {
         let leading = *leader.borrow();
         match step(&api, &cfg).await {
@@ -64,7 +64,7 @@ pub async fn run(
         }
         let jitter = retry.mul_f64(fastrand::f64() * 0.2);
         tokio::select! {
-            _ = &mut shutdown => break,
+            _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(retry - jitter) => {}
         }
     }
