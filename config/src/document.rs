@@ -10,14 +10,27 @@ use std::sync::Arc;
 use crate::diagnostic::Location;
 
 /// One YAML document of a file.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Doc {
     pub file: Arc<Path>,
     /// One-based ordinal among the non-empty documents of the file.
     pub index: usize,
     /// One-based line where the document's text begins.
     pub start_line: usize,
+    /// The document as written. Not shown by `Debug`: it may hold anything a
+    /// user pasted, an inline secret included.
     pub text: String,
+}
+
+impl std::fmt::Debug for Doc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Doc")
+            .field("file", &self.file)
+            .field("index", &self.index)
+            .field("start_line", &self.start_line)
+            .field("text", &format_args!("<{} bytes>", self.text.len()))
+            .finish()
+    }
 }
 
 /// Splits `text` at `---` separator lines. Documents holding only comments and

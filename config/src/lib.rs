@@ -21,6 +21,7 @@
 //! - [`azure`]: the Azure Traffic Manager mirror as the model carries it.
 //! - [`health`]: what the prober observed, per endpoint.
 //! - [`limits`]: caps on input.
+//! - [`secret`]: values that print as `<redacted>` (tokens, probe header values).
 //! - [`backoff`]: the one retry schedule of every loop that talks to a remote API.
 #![forbid(unsafe_code)]
 
@@ -35,6 +36,7 @@ pub mod inputs;
 pub mod limits;
 pub mod model;
 pub mod schema;
+pub mod secret;
 pub mod settings;
 pub mod validate;
 pub mod weight;

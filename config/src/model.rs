@@ -9,6 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use serde::Serialize;
 
+use crate::secret::Secret;
+
 /// Validated desired state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Fleet {
@@ -285,8 +287,9 @@ pub struct MonitorConfig {
     pub timeout_seconds: u32,
     pub tolerated_failures: u32,
     /// Custom probe headers, in the order given (names unique). A `Host` header here
-    /// replaces the default Host (the endpoint target).
-    pub custom_headers: Vec<(String, String)>,
+    /// replaces the default Host (the endpoint target). Values often carry a key,
+    /// so they print as `<redacted>`.
+    pub custom_headers: Vec<(String, Secret)>,
     /// HTTP(S) status codes counted as healthy, as inclusive ranges. Default `[(200, 200)]`.
     pub expected_status: Vec<(u16, u16)>,
     /// Validate HTTPS certificates (Traffic Manager never does; default false).

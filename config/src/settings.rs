@@ -288,7 +288,7 @@ pub struct AzureAuthSpec {
     pub client_secret_file: Option<PathBuf>,
     /// Only here to reject it with a clear message: secrets are never inline.
     #[serde(default, skip_serializing)]
-    pub client_secret: Option<serde_yaml::Value>,
+    pub client_secret: Option<crate::secret::Secret<serde_yaml::Value>>,
     /// Federated token file; default `$AZURE_FEDERATED_TOKEN_FILE`.
     #[serde(default)]
     pub federated_token_file: Option<PathBuf>,

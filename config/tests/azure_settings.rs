@@ -130,3 +130,19 @@ fn bad_values_name_the_field_and_what_is_allowed() {
         "{e}"
     );
 }
+
+#[test]
+fn debug_of_the_settings_never_shows_an_inline_secret() {
+    let text = config(
+        &format!("{SUB}    auth: {{method: clientSecret, tenantId: t, clientId: c, clientSecret: hunter2}}"),
+        "rg",
+    );
+    let mut diags = Diagnostics::default();
+    let inputs = file::parse(Path::new("azure.yaml"), &text, &mut diags);
+    let (_, settings) = inputs.settings.first().expect("the settings document");
+    let azure = settings.spec.azure.as_ref().expect("spec.azure");
+    assert!(azure.auth.client_secret.is_some(), "read, to be rejected");
+    let shown = format!("{settings:?} {inputs:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("<redacted>"), "{shown}");
+}

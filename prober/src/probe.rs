@@ -97,8 +97,9 @@ impl Probes {
                     Ok(s) => s,
                     Err(e) => return (Outcome::ConnectError, format!("connect: {e}")),
                 };
-                let request =
-                    request.get_or_init(|| http::render_request(path, headers, &self.user_agent));
+                let request = request
+                    .expose()
+                    .get_or_init(|| http::render_request(path, headers.expose(), &self.user_agent));
                 let status = match tls {
                     None => http::exchange(&mut stream, request).await,
                     Some(tls) => {

@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use fleetdns_config::secret::Secret;
 use fleetdns_config::{MonitorConfig, Protocol, Target};
 use rustls::pki_types::ServerName;
 
@@ -46,12 +47,14 @@ pub enum Kind {
         path: String,
         /// `Host` first (default: the target), then the custom headers, each
         /// name once (a repeated name, in any case, replaces the earlier value).
-        headers: Vec<(String, String)>,
+        /// Redacted in `Debug`: custom header values often carry a key.
+        headers: Secret<Vec<(String, String)>>,
         /// Healthy statuses, inclusive ranges (see [`fleetdns_config::is_expected_status`]).
         expected: Vec<(u16, u16)>,
         /// The request bytes, rendered by the first probe (it knows the
         /// `User-Agent`) and reused by every later one.
-        request: OnceLock<Vec<u8>>,
+        /// Redacted in `Debug`, as it holds the header values.
+        request: Secret<OnceLock<Vec<u8>>>,
     },
     Tcp(TcpTarget),
 }
@@ -118,9 +121,9 @@ impl ProbeSpec {
                     connect,
                     tls,
                     path: request_path(&monitor.path),
-                    headers: headers(&authority, &monitor.custom_headers)?,
+                    headers: Secret::wrap(headers(&authority, &monitor.custom_headers)?),
                     expected: monitor.expected_status.clone(),
-                    request: OnceLock::new(),
+                    request: Secret::wrap(OnceLock::new()),
                 }
             }
         };
@@ -176,12 +179,12 @@ fn request_path(path: &str) -> String {
 /// HTTP tokens and values visible ASCII, spaces or tabs (both trimmed).
 fn headers(
     default_host: &str,
-    custom: &[(String, String)],
+    custom: &[(String, Secret)],
 ) -> Result<Vec<(String, String)>, SpecError> {
     let mut out = Vec::with_capacity(custom.len() + 1);
     out.push(("Host".to_string(), default_host.to_string()));
     for (name, value) in custom {
-        let (n, v) = (name.trim(), value.trim());
+        let (n, v) = (name.trim(), value.expose().trim());
         if n.is_empty() || !n.bytes().all(is_token_byte) {
             return Err(SpecError::HeaderName(name.clone()));
         }
@@ -239,7 +242,7 @@ mod tests {
                 path,
                 headers,
                 ..
-            } => (connect, tls.as_ref(), path, headers),
+            } => (connect, tls.as_ref(), path, headers.expose()),
             Kind::Tcp(_) => panic!("expected an HTTP probe"),
         }
     }

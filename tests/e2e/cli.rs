@@ -87,3 +87,24 @@ fn check_exits_non_zero_and_lists_errors_as_text_and_json() {
     assert_eq!(d["field"], "spec.monitorConfig.intervalInSeconds");
     assert!(d["location"]["line"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn check_json_and_text_never_show_a_custom_header_value() {
+    let config = fixtures::example().replacen(
+        "  monitorConfig:\n    port: 80\n",
+        "  monitorConfig:\n    port: 80\n    customHeaders:\n      - {name: X-Api-Key, value: s3cr3t-probe-key}\n",
+        1,
+    );
+    assert_ne!(config, fixtures::example(), "the example changed shape");
+    for json in [true, false] {
+        let (code, out) = check(&config, json);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(!out.contains("s3cr3t-probe-key"), "value shown:\n{out}");
+        if json {
+            let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+            let headers = &v["fleet"]["profiles"][0]["monitor"]["custom_headers"];
+            assert_eq!(headers[0][0], "X-Api-Key", "{headers}");
+            assert_eq!(headers[0][1], "<redacted>", "{headers}");
+        }
+    }
+}

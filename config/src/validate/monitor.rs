@@ -5,6 +5,7 @@ use crate::crd::v1beta1::{MonitorProtocol, TrafficManagerProfileSpec};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::inputs::Object;
 use crate::model::{MonitorConfig, Protocol};
+use crate::secret::Secret;
 
 use super::annotations::bool_annotation;
 
@@ -111,7 +112,7 @@ pub(super) fn monitor_config(
         .custom_headers
         .unwrap_or_default()
         .into_iter()
-        .map(|h| (h.name, h.value))
+        .map(|h| (h.name, Secret::new(h.value)))
         .collect();
     Some(MonitorConfig {
         protocol,

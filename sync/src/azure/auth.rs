@@ -22,7 +22,7 @@ use tokio::sync::Mutex;
 use tracing::{debug, warn};
 
 use super::metrics::Metrics;
-use super::secret::Secret;
+use fleetdns_config::secret::Secret;
 
 /// Why no token could be had. Never contains a secret.
 #[derive(Debug, thiserror::Error)]

@@ -143,7 +143,7 @@ fn monitor(p: &Profile) -> MonitorConfig {
         .iter()
         .map(|(n, v)| Header {
             name: n.clone(),
-            value: v.clone(),
+            value: v.expose().clone(),
         })
         .collect();
     custom_headers.sort();

@@ -23,7 +23,6 @@ pub mod diff;
 pub mod metrics;
 pub mod model;
 pub mod reconcile;
-pub mod secret;
 pub mod status;
 
 pub use desired::{desired, DesiredEndpoint, DesiredProfile};

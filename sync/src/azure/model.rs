@@ -205,10 +205,21 @@ pub struct MonitorConfig {
     pub expected_status_code_ranges: Vec<StatusRange>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// A custom probe header as ARM takes it. The value goes to ARM as is, but
+/// `Debug` shows it as `<redacted>` (it often carries a key).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Header {
     pub name: String,
     pub value: String,
+}
+
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Header")
+            .field("name", &self.name)
+            .field("value", &fleetdns_config::secret::REDACTED)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
