@@ -16,6 +16,7 @@
 //! - [`file`]: the file source (parse, validate, watch).
 //! - [`kubernetes`]: the live source (hub and member clusters, watched).
 //! - [`azure`]: the optional Azure Traffic Manager mirror settings, validated.
+//! - `testing` (feature `test-support`): builders for the model in other crates' tests.
 #![forbid(unsafe_code)]
 
 pub mod azure;
@@ -29,6 +30,8 @@ pub mod limits;
 pub mod model;
 pub mod schema;
 pub mod settings;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod validate;
 pub mod weight;
 
