@@ -3,7 +3,7 @@
 //! Tests that wait for something to happen (a process to listen, a probe to
 //! degrade an endpoint, an emulator to receive a call) poll with
 //! [`eventually`] (blocking) or [`eventually_async`] (tokio) instead of writing
-//! their own deadline loops. Every wait is bounded in time, and the number of
+//! their own polling loops. Every wait is bounded in time, and the number of
 //! polls follows from `timeout / interval`. On timeout it panics naming what was
 //! awaited, for how long, how often it looked, and what it saw last.
 //!
@@ -79,7 +79,7 @@ impl std::error::Error for Timeout {}
 
 /// Checks `probe` every `interval` until it holds, for at most `timeout`
 /// (blocking the thread between checks). The condition is always checked at
-/// least once, and once more after the deadline has passed, so a slow machine
+/// least once, and once more when the bound has passed, so a slow machine
 /// that oversleeps never fails a condition that holds.
 pub fn poll<O: Observation>(
     what: &str,
