@@ -598,9 +598,22 @@ fn of_two_replicas_only_the_lease_holder_writes_and_the_other_takes_over() {
     let w = World::start(132);
     w.seed();
     // A 3 s lease: the holder renews every second (a third of it).
-    let lease = Duration::from_secs(3);
-    let a = start(&w, "replica-a", "127.0.132.10:0", "replica-a", 3);
-    let b = start(&w, "replica-b", "127.0.132.11:0", "replica-b", 3);
+    let lease_seconds = 3;
+    let lease = Duration::from_secs(u64::from(lease_seconds));
+    let a = start(
+        &w,
+        "replica-a",
+        "127.0.132.10:0",
+        "replica-a",
+        lease_seconds,
+    );
+    let b = start(
+        &w,
+        "replica-b",
+        "127.0.132.11:0",
+        "replica-b",
+        lease_seconds,
+    );
     let (ca, cb) = (Client::new(a.addr), Client::new(b.addr));
     eventually("both replicas answer", Duration::from_secs(15), || {
         tally(&ca, 40).len() == 2 && tally(&cb, 40).len() == 2
