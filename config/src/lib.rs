@@ -23,6 +23,7 @@
 //! - [`limits`]: caps on input.
 //! - [`secret`]: values that print as `<redacted>` (tokens, probe header values).
 //! - [`backoff`]: the one retry schedule of every loop that talks to a remote API.
+//! - `testing` (feature `test-support`): builders for the model in other crates' tests.
 #![forbid(unsafe_code)]
 
 pub mod azure;
@@ -38,6 +39,8 @@ pub mod model;
 pub mod schema;
 pub mod secret;
 pub mod settings;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod validate;
 pub mod weight;
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use fleetdns_armemu::{ArmEmu, Fault, Logged};
 use fleetdns_config::azure::stable_uid;
 use fleetdns_testsupport::process::scratch_dir;
-use fleetdns_testsupport::{dns, Fleetdns};
+use fleetdns_testsupport::{dns, wait, Fleetdns};
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 use hickory_proto::serialize::binary::BinDecodable;
@@ -22,6 +22,9 @@ use crate::fixtures::BIN;
 const SUB: &str = "00000000-0000-0000-0000-0000000000a1";
 const PIP_C2: &str = "/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg-pip/providers/Microsoft.Network/publicIPAddresses/pip-c2";
 const CLIENT_SECRET: &str = "s3cret-never-logged";
+/// How often the file source checks the config file for changes (its `POLL_INTERVAL`):
+/// a rewrite of the config reaches the mirror within one of these.
+const FILE_POLL: Duration = Duration::from_millis(500);
 
 /// A fresh last octet for this test's emulator and DNS addresses.
 fn octet() -> u8 {
@@ -190,21 +193,13 @@ fn wait_profile(
     timeout: Duration,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(p) = emu.profile(&profile_name()) {
-            if check(&p) {
-                return p;
-            }
+    let outcome = wait::poll(what, timeout, Duration::from_millis(50), || {
+        match emu.profile(&profile_name()) {
+            Some(p) if check(&p) => Ok(p),
+            other => Err(format!("profile: {other:#?}")),
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; profile: {:#?}\nrequests: {:#?}",
-            emu.profile(&profile_name()),
-            summary(&emu.requests())
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
+    outcome.unwrap_or_else(|t| panic!("{t}\nrequests: {:#?}", summary(&emu.requests())))
 }
 
 /// The converged state of [`World::config`] with both svc exports and api weight 10.
@@ -258,19 +253,20 @@ fn azure_status(f: &Fleetdns) -> Value {
 }
 
 fn wait_reason(f: &Fleetdns, reason: &str, timeout: Duration) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let s = azure_status(f);
-        if s["programmed"]["reason"] == reason {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Programmed reason never became {reason}; last: {s:#}\nlog:\n{}",
-            f.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let outcome = wait::poll(
+        &format!("the Programmed reason to become {reason}"),
+        timeout,
+        Duration::from_millis(100),
+        || {
+            let s = azure_status(f);
+            if s["programmed"]["reason"] == reason {
+                Ok(s)
+            } else {
+                Err(format!("{s:#}"))
+            }
+        },
+    );
+    outcome.unwrap_or_else(|t| panic!("{t}\nlog:\n{}", f.log()))
 }
 
 #[test]
@@ -398,7 +394,10 @@ fn changing_one_weight_sends_one_endpoint_put_and_nothing_else() {
     wait_profile(&w.emu, "api weight 20", Duration::from_secs(15), |p| {
         endpoint(p, &api).is_some_and(|e| e["properties"]["weight"] == 20)
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    // Anything else this change caused would be sent by the same pass at once, or by a
+    // second pass if the file source reloaded the write again: wait three of its poll
+    // intervals before checking that nothing else was written.
+    std::thread::sleep(FILE_POLL * 3);
     let log = w.emu.requests();
     let wr = writes(&log);
     assert_eq!(wr.len(), 1, "exactly one write: {:#?}", summary(&log));
@@ -422,7 +421,8 @@ fn removing_a_clusters_export_deletes_its_endpoint() {
     let p = wait_profile(&w.emu, "svc on c2 deleted", Duration::from_secs(15), |p| {
         endpoint(p, &gone).is_none()
     });
-    std::thread::sleep(Duration::from_millis(1000));
+    // As above: two file poll intervals for a further pass to show up before counting.
+    std::thread::sleep(FILE_POLL * 2);
     let log = w.emu.requests();
     let deletes: Vec<_> = writes(&log)
         .into_iter()
@@ -489,15 +489,19 @@ fn hand_made_drift_is_corrected_and_foreign_endpoints_are_left_alone() {
     );
     assert_eq!(p["tags"]["owner"], "team-a", "foreign tags kept");
     // The monitor status ARM reports is read back into /status and the metrics.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while azure_status(&f)["endpoints"][&svc_c2] != "Online" {
-        assert!(
-            Instant::now() < deadline,
-            "endpointMonitorStatus Online never read back: {:#}",
-            azure_status(&f)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait::eventually(
+        "endpointMonitorStatus Online read back into /status",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let st = azure_status(&f);
+            if st["endpoints"][&svc_c2] == "Online" {
+                Ok(())
+            } else {
+                Err(format!("{st:#}"))
+            }
+        },
+    );
     let metrics = http_get(f.admin, "/metrics");
     let line = format!("fleetdns_azure_endpoint_monitor_status{{endpoint=\"{svc_c2}\",profile=\"ns/web\",status=\"Online\"}} 1");
     assert!(metrics.contains(&line), "{line}\n{metrics}");
@@ -577,16 +581,11 @@ fn tokens_are_refreshed_before_expiry(auth: Auth, method: &str) {
     w.emu.set_token_lifetime(3);
     let f = w.start(&w.config(10, &["c1", "c2"]));
     converged(&w.emu);
-    let rotate_at = Instant::now() + Duration::from_secs(4);
-    let end = Instant::now() + Duration::from_secs(9);
-    let mut rotated = false;
-    while Instant::now() < end {
-        if !rotated && Instant::now() > rotate_at {
-            std::fs::write(w.dir.join("token"), "federated-jwt-2").unwrap();
-            rotated = true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Watch for 9 s, three token lifetimes: at least three tokens must be issued, each
+    // before the previous one expired. The federated token file is rotated 4 s in.
+    std::thread::sleep(Duration::from_secs(4));
+    std::fs::write(w.dir.join("token"), "federated-jwt-2").unwrap();
+    std::thread::sleep(Duration::from_secs(5));
     let issued: Vec<_> = w
         .emu
         .issued()
@@ -722,13 +721,14 @@ fn run_cli(args: &[&str], config: &Path) -> std::process::Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let exited = wait::poll(
+        &format!("fleetdns {} to exit", args.join(" ")),
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        || child.try_wait().unwrap().is_some(),
+    );
+    if exited.is_err() {
+        let _ = child.kill();
     }
     child.wait_with_output().unwrap()
 }

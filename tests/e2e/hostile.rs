@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use fleetdns_testsupport::dns::{self, Client, Opts};
-use fleetdns_testsupport::{tools, Fleetdns};
+use fleetdns_testsupport::{tools, wait, Fleetdns};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
@@ -185,18 +185,19 @@ fn a_thousand_idle_tcp_connections_leave_udp_answers_unaffected() {
         let from = format!("127.0.104.{}", 1 + i / 50);
         idle.push(connect_from(&from, s.addr).unwrap_or_else(|e| panic!("connection {i}: {e}")));
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let open = metric(&metrics(&s), "fleetdns_tcp_connections");
-        if open >= 1000.0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{open} TCP connections open, 1000 expected"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait::eventually(
+        "1000 open TCP connections in fleetdns_tcp_connections",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let open = metric(&metrics(&s), "fleetdns_tcp_connections");
+            if open >= 1000.0 {
+                Ok(())
+            } else {
+                Err(format!("{open} TCP connections open"))
+            }
+        },
+    );
 
     // A bounded dnsperf run over UDP: 5,000 queries at most 2,000/s.
     let dir = fleetdns_testsupport::process::scratch_dir("hostile-dnsperf");
@@ -342,17 +343,12 @@ fn tcp_connections_over_the_per_client_cap_are_closed_while_other_clients_get_in
     assert!(metric(&text, "fleetdns_tcp_refused_total{cap=\"client\"}") >= 1.0);
     // Closing one frees a slot.
     drop(held.pop());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let ok = connect_from("127.0.109.1", s.addr)
-            .and_then(|mut c| tcp_query(&mut c, &query))
-            .is_ok();
-        if ok {
-            break;
-        }
-        assert!(Instant::now() < deadline, "a freed slot is reused");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait::eventually(
+        "a freed per-client slot to be reused",
+        Duration::from_secs(5),
+        Duration::from_millis(100),
+        || connect_from("127.0.109.1", s.addr).and_then(|mut c| tcp_query(&mut c, &query)),
+    );
 }
 
 #[test]

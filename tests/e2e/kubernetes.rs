@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use fleetdns_kubefake::{write_kubeconfig_with_token, FakeCluster};
 use fleetdns_testsupport::dns::{Client, Opts};
 use fleetdns_testsupport::process::scratch_dir;
-use fleetdns_testsupport::{tools, Fleetdns};
+use fleetdns_testsupport::{tools, wait, Fleetdns};
 use hickory_proto::rr::{RData, RecordType};
 use serde_json::{json, Value};
 
@@ -170,16 +170,9 @@ fn tally(client: &Client, n: usize) -> BTreeMap<String, usize> {
     t
 }
 
-/// Polls `check` every 50 ms until it holds or `timeout` passes.
-fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if check() {
-            return start.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out after {timeout:?} waiting for: {what}");
+/// Polls `check` every 50 ms until it holds, for at most `timeout`.
+fn eventually(what: &str, timeout: Duration, check: impl FnMut() -> bool) {
+    wait::eventually(what, timeout, Duration::from_millis(50), check);
 }
 
 fn share(t: &BTreeMap<String, usize>, ip: &str) -> f64 {
@@ -366,18 +359,22 @@ fn objects_in_clusters_drive_answers_and_status() {
             "spec": {"profile": {"name": "api"}, "backend": {"name": "web"}}}),
         )
         .unwrap();
-    let mut polls = 0u32;
-    while polls < 1000 {
-        polls += 1;
-        let m = client.query("demo-api.fleet.test", RecordType::A, &Opts::default());
-        if !m.answers.is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    // At most 1,000 looks 2 ms apart.
+    wait::eventually(
+        "demo-api to answer",
+        Duration::from_secs(2),
+        Duration::from_millis(2),
+        || {
+            let m = client.query("demo-api.fleet.test", RecordType::A, &Opts::default());
+            if m.answers.is_empty() {
+                Err(format!("{} with no answer", m.metadata.response_code))
+            } else {
+                Ok(())
+            }
+        },
+    );
     let took = created.elapsed();
     eprintln!("watch event to DNS answer: {took:?} (creating a profile and its backend until demo-api answers)");
-    assert!(polls < 1000, "demo-api never answered");
 
     // A weight annotation change shifts the distribution.
     w.m2.merge_patch(
@@ -473,20 +470,29 @@ fn api_trouble_never_interrupts_answers() {
         );
         std::thread::spawn(move || {
             let c = Client::new(addr);
-            let deadline = Instant::now() + Duration::from_secs(90);
-            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                sent.fetch_add(1, Ordering::Relaxed);
-                match c.try_query(NAME, RecordType::A, &Opts::default()) {
-                    Ok(m) if m.answers.is_empty() => {
-                        empty.fetch_add(1, Ordering::Relaxed);
+            // One query every 5 ms until the test raises `stop` (at most 90 s, in case
+            // the test panicked before raising it).
+            let _ = wait::poll(
+                "the load to be stopped",
+                Duration::from_secs(90),
+                Duration::from_millis(5),
+                || {
+                    if stop.load(Ordering::Relaxed) {
+                        return true;
                     }
-                    Ok(_) => {}
-                    Err(_) => {
-                        lost.fetch_add(1, Ordering::Relaxed);
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    match c.try_query(NAME, RecordType::A, &Opts::default()) {
+                        Ok(m) if m.answers.is_empty() => {
+                            empty.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            lost.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
+                    false
+                },
+            );
         })
     };
     let metrics = || tools::run("curl", &["-sS", &format!("http://{}/metrics", s.admin)]);
@@ -591,8 +597,23 @@ fn api_trouble_never_interrupts_answers() {
 fn of_two_replicas_only_the_lease_holder_writes_and_the_other_takes_over() {
     let w = World::start(132);
     w.seed();
-    let a = start(&w, "replica-a", "127.0.132.10:0", "replica-a", 3);
-    let b = start(&w, "replica-b", "127.0.132.11:0", "replica-b", 3);
+    // A 3 s lease: the holder renews every second (a third of it).
+    let lease_seconds = 3;
+    let lease = Duration::from_secs(u64::from(lease_seconds));
+    let a = start(
+        &w,
+        "replica-a",
+        "127.0.132.10:0",
+        "replica-a",
+        lease_seconds,
+    );
+    let b = start(
+        &w,
+        "replica-b",
+        "127.0.132.11:0",
+        "replica-b",
+        lease_seconds,
+    );
     let (ca, cb) = (Client::new(a.addr), Client::new(b.addr));
     eventually("both replicas answer", Duration::from_secs(15), || {
         tally(&ca, 40).len() == 2 && tally(&cb, 40).len() == 2
@@ -615,8 +636,9 @@ fn of_two_replicas_only_the_lease_holder_writes_and_the_other_takes_over() {
     eventually("status written", Duration::from_secs(10), || {
         w.accepted().is_some()
     });
-    // Let a few renewals pass, then check who wrote.
-    std::thread::sleep(Duration::from_secs(3));
+    // One whole lease duration: three renewal rounds in which the other replica, had it
+    // wrongly thought itself leader, would have written status too. Then check who wrote.
+    std::thread::sleep(lease);
     let writers = |c: &FakeCluster| -> std::collections::BTreeSet<String> {
         c.write_log()
             .into_iter()

@@ -1,8 +1,9 @@
 //! Reloads: a changed file changes the answers; a broken one keeps the last good zone.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fleetdns_testsupport::dns::{Client, Opts};
+use fleetdns_testsupport::wait;
 use hickory_proto::rr::RecordType;
 
 use crate::fixtures;
@@ -17,14 +18,13 @@ fn answer(client: &Client, name: &str) -> String {
 
 /// Polls (bounded) until the answer for `name` is `want`.
 fn wait_for_answer(client: &Client, name: &str, want: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if answer(client, name) == want {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
+    wait::poll(
+        &format!("{name} to answer {want}"),
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || answer(client, name) == want,
+    )
+    .is_ok()
 }
 
 fn one_endpoint(ip: &str) -> String {

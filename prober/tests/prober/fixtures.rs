@@ -1,10 +1,11 @@
-//! Fleets, monitor configs and addresses for the prober tests.
+//! Fleets, monitor configs and addresses for the prober tests, made with the model's
+//! test builders (`fleetdns_config::testing`).
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use fleetdns_config::testing::{self, EndpointBuilder, MonitorBuilder};
 use fleetdns_config::{
     Endpoint, Fleet, Health, MonitorConfig, MonitorState, Profile, Protocol, Target,
 };
@@ -21,83 +22,45 @@ pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Fast settings, to change further: port 18080, path /healthz, 1 s interval,
+/// 1 s timeout, `tolerated` failures.
+pub fn fast_monitor(protocol: Protocol, tolerated: u32) -> MonitorBuilder {
+    testing::monitor(protocol)
+        .port(18080)
+        .path("/healthz")
+        .interval(1)
+        .timeout(1)
+        .tolerated(tolerated)
+}
+
 /// Fast settings: 1 s interval, 1 s timeout.
 pub fn monitor(protocol: Protocol, tolerated: u32) -> MonitorConfig {
-    MonitorConfig {
-        protocol,
-        port: 18080,
-        path: "/healthz".into(),
-        interval_seconds: 1,
-        timeout_seconds: 1,
-        tolerated_failures: tolerated,
-        custom_headers: vec![],
-        expected_status: vec![(200, 200)],
-        verify_tls: false,
-    }
+    fast_monitor(protocol, tolerated).build()
 }
 
 pub fn target(addr: SocketAddr) -> Target {
-    match addr.ip() {
-        IpAddr::V4(v4) => Target::Addresses {
-            v4: Some(v4),
-            v6: None,
-        },
-        IpAddr::V6(v6) => Target::Addresses {
-            v4: None,
-            v6: Some(v6),
-        },
-    }
+    testing::target(addr.ip())
 }
 
-pub fn endpoint(id: &str, addr: SocketAddr) -> Endpoint {
-    Endpoint {
-        id: id.into(),
-        backend: "web".into(),
-        service: "web".into(),
-        cluster: format!("cluster-{id}"),
-        target: target(addr),
-        weight: 1,
-        export_weight: 1,
-        always_serve: false,
-    }
+/// Endpoint `id` (backend and service `web`, cluster `cluster-<id>`) at `addr`'s IP.
+pub fn endpoint(id: &str, addr: SocketAddr) -> EndpointBuilder {
+    testing::endpoint(id).address(addr.ip())
 }
 
-pub fn profile(monitor: MonitorConfig, endpoints: Vec<Endpoint>) -> Profile {
-    Profile {
-        namespace: "team".into(),
-        name: "web".into(),
-        owner: "team-web.fleet.example.com".into(),
-        ttl: 60,
-        monitor,
-        fail_closed: false,
-        endpoints,
-    }
+/// Profile `team/web` with `endpoints`.
+pub fn profile<E: Into<Endpoint>>(
+    monitor: MonitorConfig,
+    endpoints: impl IntoIterator<Item = E>,
+) -> Profile {
+    testing::profile("team", "web")
+        .monitor(monitor)
+        .endpoints(endpoints)
+        .build()
 }
 
-/// A valid fleet with exactly `profiles`; zone and server settings come from a
-/// minimal config file so this keeps compiling when `Fleet` grows fields.
+/// A valid fleet (zone `fleet.example.com`) with exactly `profiles`.
 pub fn fleet(profiles: Vec<Profile>) -> Arc<Fleet> {
-    static BASE: OnceLock<Fleet> = OnceLock::new();
-    let mut fleet = BASE
-        .get_or_init(|| {
-            let yaml = "\
-apiVersion: fleetdns.io/v1alpha1
-kind: FleetDNSConfig
-metadata:
-  name: fleetdns
-spec:
-  zone: fleet.example.com
-  nameServers:
-    - name: ns1.fleet.example.com
-      addresses: [127.0.0.1]
-";
-            fleetdns_config::file::load_str(Path::new("prober-test.yaml"), yaml)
-                .unwrap_or_else(|d| panic!("base test config is invalid: {d:?}"))
-                .0
-        })
-        .clone();
-    fleet.profiles = profiles;
-    Arc::new(fleet)
+    Arc::new(testing::fleet().profiles(profiles).build())
 }
 
 pub fn state(health: &watch::Receiver<Arc<Health>>, id: &str) -> Option<MonitorState> {
@@ -123,13 +86,4 @@ pub async fn wait_state(
         }
     }
     start.elapsed()
-}
-
-/// Polls `cond` every 20 ms for at most `limit`.
-pub async fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

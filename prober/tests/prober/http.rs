@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::fixtures::{install_crypto, monitor, target};
+use crate::fixtures::{fast_monitor, install_crypto, monitor, target};
 
 /// One step of a scripted answer.
 #[derive(Clone)]
@@ -119,13 +119,10 @@ async fn request_is_one_get_with_host_defaults_and_connection_close() {
 #[tokio::test]
 async fn custom_host_replaces_the_default_and_custom_headers_follow() {
     let s = Scripted::start(2, vec![Step::Send(b"HTTP/1.1 200 OK\r\n\r\n")]).await;
-    let m = MonitorConfig {
-        custom_headers: vec![
-            ("host".into(), "www.contoso.com".into()),
-            ("X-Token".into(), "t0k3n".into()),
-        ],
-        ..http()
-    };
+    let m = fast_monitor(Protocol::Http, 0)
+        .header("host", "www.contoso.com")
+        .header("X-Token", "t0k3n")
+        .build();
     assert!(probe(&s, &m).await.outcome.is_healthy());
     let req = s.request();
     assert!(
@@ -198,10 +195,9 @@ async fn redirect_fails_and_unlisted_204_is_unexpected() {
         (Outcome::UnexpectedStatus, "HTTP 204")
     );
     let s = Scripted::start(7, vec![Step::Send(b"HTTP/1.1 204 No Content\r\n\r\n")]).await;
-    let listed = MonitorConfig {
-        expected_status: vec![(200, 299)],
-        ..http()
-    };
+    let listed = fast_monitor(Protocol::Http, 0)
+        .expected_status(&[(200, 299)])
+        .build();
     assert!(probe(&s, &listed).await.outcome.is_healthy());
 }
 

@@ -2,11 +2,13 @@
 
 use std::time::Duration;
 
+use fleetdns_config::testing::MonitorBuilder;
 use fleetdns_config::{MonitorConfig, Protocol};
 use fleetdns_prober::{Outcome, ProbeResult, Probes, Settings};
 use fleetdns_testsupport::backend::{Backend, Behavior};
+use fleetdns_testsupport::wait;
 
-use crate::fixtures::{addr, eventually, install_crypto, monitor, target};
+use crate::fixtures::{addr, fast_monitor, install_crypto, monitor, target};
 
 fn probes() -> Probes {
     install_crypto();
@@ -57,10 +59,9 @@ async fn redirect_is_a_failure_and_not_followed() {
 #[tokio::test]
 async fn expected_ranges_decide_health() {
     let b = Backend::start(addr(4), Behavior::Status(204));
-    let m = MonitorConfig {
-        expected_status: vec![(200, 299), (301, 301)],
-        ..monitor(Protocol::Http, 0)
-    };
+    let m = fast_monitor(Protocol::Http, 0)
+        .expected_status(&[(200, 299), (301, 301)])
+        .build();
     let p = probes();
     for (status, healthy) in [
         (204, true),
@@ -105,13 +106,10 @@ async fn host_header_defaults_to_target_and_custom_headers_arrive() {
         .await;
     assert_eq!(b.last_host().as_deref(), Some("127.0.10.6"));
 
-    let m = MonitorConfig {
-        custom_headers: vec![
-            ("HOST".into(), "www.contoso.com".into()),
-            ("X-Probe-Token".into(), "s3cret".into()),
-        ],
-        ..monitor(Protocol::Http, 0)
-    };
+    let m = fast_monitor(Protocol::Http, 0)
+        .header("HOST", "www.contoso.com")
+        .header("X-Probe-Token", "s3cret")
+        .build();
     let r = p.check(&m, &target(b.addr())).await;
     assert!(r.outcome.is_healthy(), "{r:?}");
     assert_eq!(b.last_host().as_deref(), Some("www.contoso.com"));
@@ -129,10 +127,7 @@ async fn https_self_signed_is_healthy_unless_verify_tls() {
         (Outcome::Success, "HTTP 200")
     );
 
-    let strict = MonitorConfig {
-        verify_tls: true,
-        ..m
-    };
+    let strict = MonitorBuilder::from(m).verify_tls(true).build();
     let r = p.check(&strict, &target(b.addr())).await;
     assert_eq!(r.outcome, Outcome::TlsError, "{r:?}");
     assert_eq!(b.hits(), 1, "no request after a rejected certificate");
@@ -155,10 +150,11 @@ async fn tcp_probe_is_healthy_when_connect_succeeds_and_fails_when_refused() {
         (Outcome::Success, "TCP connected")
     );
     // The kernel completes the handshake before the backend's accept() runs.
-    eventually(
+    wait::eventually_async(
+        "the backend to accept the connection",
         Duration::from_secs(1),
-        "backend accepts the connection",
-        || b.connections() == 1,
+        Duration::from_millis(20),
+        || std::future::ready(b.connections() == 1),
     )
     .await;
     assert_eq!(b.hits(), 0, "a TCP probe sends nothing");

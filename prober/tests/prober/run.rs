@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fleetdns_config::{Fleet, Health, MonitorConfig, MonitorState, Protocol};
+use fleetdns_config::testing::MonitorBuilder;
+use fleetdns_config::{Endpoint, Fleet, Health, MonitorState, Protocol};
 use fleetdns_prober::{run, Metrics};
 use fleetdns_testsupport::backend::{Backend, Behavior};
+use fleetdns_testsupport::wait;
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -117,9 +119,11 @@ async fn removed_endpoint_stops_being_probed_and_always_serve_never_is() {
     let b = Backend::start(addr(22), Behavior::Status(200));
     let c = Backend::start(addr(23), Behavior::Status(200));
     let m = monitor(Protocol::Http, 0);
-    let mut pinned = endpoint("c", c.addr());
-    pinned.always_serve = true;
-    let all = vec![endpoint("a", a.addr()), endpoint("b", b.addr()), pinned];
+    let all: Vec<Endpoint> = vec![
+        endpoint("a", a.addr()).build(),
+        endpoint("b", b.addr()).build(),
+        endpoint("c", c.addr()).always_serve(true).build(),
+    ];
     let mut p = start(fleet(vec![profile(m.clone(), all.clone())]));
     wait_state(
         &mut p.health,
@@ -133,16 +137,23 @@ async fn removed_endpoint_stops_being_probed_and_always_serve_never_is() {
         "always-serve is not in Health"
     );
 
+    let interval = Duration::from_secs(u64::from(m.interval_seconds));
     let without_b: Vec<_> = all.into_iter().filter(|e| e.id != "b").collect();
     p.fleet.send_replace(fleet(vec![profile(m, without_b)]));
-    eventually(Duration::from_secs(1), "b leaves Health", || {
-        state(&p.health, "b").is_none()
-    })
+    wait::eventually_async(
+        "b to leave Health",
+        Duration::from_secs(1),
+        Duration::from_millis(20),
+        || std::future::ready(state(&p.health, "b").is_none()),
+    )
     .await;
-    // Let a request sent just before the removal land before counting.
+    // Let a request sent just before the removal land before counting (a loopback
+    // request to a backend that answers at once takes a few milliseconds).
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (hits_a, hits_b) = (a.hits(), b.hits());
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Two and a half probe intervals (2.5 s): had b stayed scheduled it would have been
+    // probed at least twice in them, as a, still scheduled, must be.
+    tokio::time::sleep(interval * 5 / 2).await;
     assert_eq!(b.hits(), hits_b, "b probed after removal");
     assert!(a.hits() >= hits_a + 2, "a still probed every second");
     assert_eq!(c.connections(), 0, "always-serve endpoint probed");
@@ -177,11 +188,10 @@ async fn changed_monitor_config_takes_effect_without_restart() {
     assert_eq!(b.last_path().as_deref(), Some("/healthz"));
 
     // A new path, and 503 now counts as healthy (say, a drain page).
-    let changed = MonitorConfig {
-        path: "/ready".into(),
-        expected_status: vec![(200, 200), (503, 503)],
-        ..m
-    };
+    let changed = MonitorBuilder::from(m)
+        .path("/ready")
+        .expected_status(&[(200, 200), (503, 503)])
+        .build();
     p.fleet
         .send_replace(fleet(vec![profile(changed, vec![endpoint("e", b.addr())])]));
     wait_state(

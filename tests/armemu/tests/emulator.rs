@@ -189,6 +189,7 @@ fn arm_semantics_validation_and_tokens() {
         429
     );
     assert!(emu.requests().last().unwrap().early);
+    // Past the 1 s Retry-After (plus 100 ms), so the faults below are not throttled.
     std::thread::sleep(Duration::from_millis(1100));
     emu.inject(Fault::ServerError, 1);
     emu.inject(Fault::Reset, 1);
@@ -217,6 +218,7 @@ fn expired_tokens_get_401() {
         http(&emu, "GET", &profile_path("rg", "p1"), &auth, "").0,
         404
     );
+    // Past the token's 1 s lifetime (plus 100 ms): the same token is now expired.
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(
         http(&emu, "GET", &profile_path("rg", "p1"), &auth, "").0,

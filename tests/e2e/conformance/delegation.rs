@@ -10,10 +10,10 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fleetdns_testsupport::dns::{Client, Opts};
-use fleetdns_testsupport::{daemons, tools, DemoBackend, Fleetdns};
+use fleetdns_testsupport::{daemons, tools, wait, DemoBackend, Fleetdns};
 use hickory_proto::rr::RecordType;
 
 use super::{ip, replica, root_and_parent, root_hints, ZONE};
@@ -201,22 +201,24 @@ fn wait_health(
     what: &str,
     pred: impl Fn(&[String]) -> bool,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for r in replicas {
-        loop {
-            let lines = health(r, profile);
-            if pred(&lines) {
-                break;
+    wait::eventually(
+        &format!("{what} on every replica"),
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || {
+            for r in replicas {
+                let lines = health(r, profile);
+                if !pred(&lines) {
+                    return Err(format!(
+                        "replica {} health view:\n{}",
+                        r.addr,
+                        lines.join("\n")
+                    ));
+                }
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what} on replica {}; health view:\n{}",
-                r.addr,
-                lines.join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
+            Ok(())
+        },
+    );
 }
 
 fn endpoint_state(lines: &[String], target: Ipv4Addr, state: &str) -> bool {
@@ -338,20 +340,19 @@ fn unbound_resolves_profiles_through_a_real_delegation_and_drops_a_dead_backend_
     );
 
     // Make sure unbound holds the soon-dead endpoint (weight 9 of 10) before it dies.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let d = dig(resolver, &["+short", &web, "A"]);
-        if d.raw.trim() == endpoints[1] {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "unbound never resolved {web} to {}: last {}",
-            endpoints[1],
-            d.raw
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait::eventually(
+        &format!("unbound to resolve {web} to {}", endpoints[1]),
+        Duration::from_secs(20),
+        Duration::from_millis(500),
+        || {
+            let d = dig(resolver, &["+short", &web, "A"]);
+            if d.raw.trim() == endpoints[1] {
+                Ok(())
+            } else {
+                Err(d.raw)
+            }
+        },
+    );
 
     // The west backend dies. Once both replicas have taken it out of the answers,
     // whatever unbound cached before expires within the TTL.
@@ -366,6 +367,8 @@ fn unbound_resolves_profiles_through_a_real_delegation_and_drops_a_dead_backend_
                     .any(|x| x.contains(&format!("target={}", west())) && x.contains("served=no"))
         },
     );
+    // Whatever unbound cached before that is at most TTL old: wait the TTL, plus 1 s for
+    // the replicas' answers and unbound's clock to agree, before asserting it is gone.
     std::thread::sleep(Duration::from_secs(TTL) + Duration::from_secs(1));
 
     // Every resolution through unbound from now on: east only. Spread over more

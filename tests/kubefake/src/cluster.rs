@@ -644,22 +644,21 @@ impl FakeCluster {
     }
 
     /// Polls `check` every 20 ms until it returns true or `timeout` passes; returns the last
-    /// result. Blocking: call it from sync code or `spawn_blocking`.
+    /// result. Blocking: call it from sync code or `spawn_blocking`. (The shared bounded
+    /// loop, [`fleetdns_testsupport::wait::poll`]; use `wait::eventually` for a panic that
+    /// says what was awaited.)
     pub fn wait_until(
         &self,
         timeout: Duration,
         mut check: impl FnMut(&FakeCluster) -> bool,
     ) -> bool {
-        let end = std::time::Instant::now() + timeout;
-        loop {
-            if check(self) {
-                return true;
-            }
-            if std::time::Instant::now() >= end {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        fleetdns_testsupport::wait::poll(
+            "a fake cluster condition",
+            timeout,
+            Duration::from_millis(20),
+            || check(self),
+        )
+        .is_ok()
     }
 }
 

@@ -375,14 +375,15 @@ mod tests {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-        // Bounded wait for the request to be read.
-        for _ in 0..200 {
-            if b.hits() == 1 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert_eq!(b.hits(), 1);
+        crate::wait::eventually(
+            "the backend to read the request",
+            Duration::from_secs(2),
+            Duration::from_millis(10),
+            || match b.hits() {
+                1 => Ok(()),
+                n => Err(format!("{n} hits")),
+            },
+        );
         b.stop();
         let mut buf = [0u8; 16];
         // EOF or reset, not a timeout: the server closed the connection.

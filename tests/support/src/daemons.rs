@@ -23,13 +23,14 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use hickory_proto::serialize::binary::BinDecodable;
 
 use crate::process::scratch_dir;
+use crate::wait;
 
 /// How long a daemon may take to answer its first query.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -116,32 +117,31 @@ impl Daemon {
         (qname, qtype, qclass): (&str, RecordType, DNSClass),
         ready: impl Fn(&Message) -> bool,
     ) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    panic!(
-                        "{} exited during start-up ({status}); log:\n{}",
-                        self.name,
-                        self.log()
-                    );
+        let addr = self.addr;
+        let outcome = wait::poll(
+            &format!("{} on {addr} to answer {qname} {qtype}", self.name),
+            START_TIMEOUT,
+            Duration::from_millis(50),
+            || {
+                if let Some(child) = self.child.as_mut() {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        self.child = None;
+                        panic!(
+                            "{} exited during start-up ({status}); log:\n{}",
+                            self.name,
+                            self.log()
+                        );
+                    }
                 }
-            }
-            let last = match probe(self.addr, qname, qtype, qclass) {
-                Ok(m) if ready(&m) => return,
-                Ok(m) => format!("rcode {}", m.metadata.response_code),
-                Err(e) => e,
-            };
-            if Instant::now() >= deadline {
-                panic!(
-                    "{} on {} did not answer {qname} {qtype} within {START_TIMEOUT:?} (last: {last}); log:\n{}",
-                    self.name,
-                    self.addr,
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
+                match probe(addr, qname, qtype, qclass) {
+                    Ok(m) if ready(&m) => Ok(()),
+                    Ok(m) => Err(format!("rcode {}", m.metadata.response_code)),
+                    Err(e) => Err(e),
+                }
+            },
+        );
+        if let Err(t) = outcome {
+            panic!("{t}; log:\n{}", self.log());
         }
     }
 
@@ -171,13 +171,13 @@ impl Daemon {
             .args(["-TERM", "--", &group])
             .stderr(Stdio::null())
             .status();
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // Bounded: whatever still runs after STOP_TIMEOUT is killed below.
+        let _ = wait::poll(
+            "the daemon to exit after SIGTERM",
+            STOP_TIMEOUT,
+            Duration::from_millis(20),
+            || matches!(child.try_wait(), Ok(Some(_))),
+        );
         // Whatever is left of the group (a leader that ignored SIGTERM, workers).
         let _ = Command::new("kill")
             .args(["-KILL", "--", &group])

@@ -5,11 +5,13 @@
 //!   PID on drop.
 //! - [`dns`]: one-shot UDP and TCP queries built and parsed with hickory-proto.
 //! - [`tools`]: running third-party tools (dig, kdig) with bounded time.
+//! - [`wait`]: the bounded polling loop every test uses to wait for a condition.
 
 pub mod backend;
 pub mod daemons;
 pub mod dns;
 pub mod process;
 pub mod tools;
+pub mod wait;
 
 pub use process::{DemoBackend, Fleetdns};

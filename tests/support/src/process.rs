@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::wait;
 
 /// A running `fleetdns serve`; killed (by PID) when dropped.
 pub struct Fleetdns {
@@ -118,20 +120,19 @@ impl Fleetdns {
 
     /// Waits (bounded by `timeout`) until a log line contains `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self
-                .log
-                .lock()
-                .expect("log lock")
-                .iter()
-                .any(|l| l.contains(needle))
-            {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        wait::poll(
+            &format!("a log line containing {needle:?}"),
+            timeout,
+            Duration::from_millis(20),
+            || {
+                self.log
+                    .lock()
+                    .expect("log lock")
+                    .iter()
+                    .any(|l| l.contains(needle))
+            },
+        )
+        .is_ok()
     }
 
     /// Counts log lines containing `needle`.
@@ -157,14 +158,19 @@ impl Fleetdns {
     /// Sends SIGTERM and waits (bounded) for the exit; returns the exit code.
     pub fn terminate(mut self) -> Option<i32> {
         self.signal("TERM");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        let child = &mut self.child;
+        wait::poll(
+            "fleetdns to exit after SIGTERM",
+            Duration::from_secs(10),
+            Duration::from_millis(20),
+            || match child.try_wait() {
+                Ok(Some(status)) => Ok(status.code()),
+                Ok(None) => Err("still running".to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+        )
+        .ok()
+        .flatten()
     }
 }
 
@@ -205,16 +211,13 @@ impl DemoBackend {
             .spawn()
             .expect("spawn demo backend");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "demo backend on {} did not start",
-                self.addr
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let addr = self.addr;
+        wait::eventually(
+            &format!("the demo backend on {addr} to accept connections"),
+            Duration::from_secs(10),
+            Duration::from_millis(20),
+            || std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)),
+        );
     }
 
     /// Kills the process (SIGKILL by PID) and waits for it.
