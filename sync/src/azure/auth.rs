@@ -14,15 +14,16 @@
 //! fails while the old token is still valid, the old one is used and the failure
 //! counted. Tokens and secrets are [`Secret`]s: no log line or error shows them.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fleetdns_config::azure::{AzureAuth, SecretSource};
+use fleetdns_config::secret::Secret;
 use serde_json::Value;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::metrics::Metrics;
-use fleetdns_config::secret::Secret;
 
 /// Why no token could be had. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +106,7 @@ impl TokenSource {
                     .unwrap_or(now + Duration::from_secs(1));
                 drop(ts);
                 // Never spin: at least 200 ms between checks, 1 s after a failed refresh.
-                tokio::time::sleep_until(due.max(now + Duration::from_millis(200)).into()).await;
+                tokio::time::sleep_until(due.max(now + Duration::from_millis(200))).await;
                 let Some(ts) = weak.upgrade() else { return };
                 if ts.refresh_at().await.is_some_and(|r| Instant::now() >= r)
                     && ts.token().await.is_err()

@@ -4,10 +4,11 @@
 //! Errors carry method, path and ARM's error code and message, never a token.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::auth::{AuthError, TokenSource};
@@ -113,7 +114,7 @@ impl ArmClient {
         let token = self.tokens.token().await?;
         let method = call.method.as_str();
         let mut next = self.next.lock().await;
-        tokio::time::sleep_until((*next).into()).await;
+        tokio::time::sleep_until(*next).await;
         let url = call.url(&self.base);
         let mut req = match call.method {
             Method::Get => self.http.get(&url),
