@@ -12,14 +12,15 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::FieldValidation;
+use crate::error::Error;
 use crate::faults::Faults;
 use crate::registry::Registry;
 use crate::select::Selector;
-use crate::server::{lock, serve, Options, Shared};
+use crate::server::serve;
+use crate::shared::{lock, Options, Shared};
 use crate::status::ApiError;
 use crate::store::{present, DeleteOpts, Deleted, PatchKind, Store, WriteOpts, Written};
 use crate::writelog::WriteRecord;
-use crate::Error;
 
 /// The field manager the test handle writes as.
 pub const HANDLE_MANAGER: &str = "kubectl";

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::admission::FieldValidation;
 use crate::route::Route;
 use crate::select::Selector;
-use crate::server::{lock, Shared};
+use crate::shared::{lock, Shared};
 use crate::status::{delete_success, ApiError};
 use crate::store::{metadata_only, present, DeleteOpts, Deleted, PatchKind, Store, WriteOpts};
 use crate::watch::WatchRequest;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::FakeCluster;
+use crate::cluster::FakeCluster;
 
 /// The kubeconfig YAML for `clusters`; every user gets `token` if given, else the
 /// cluster's default token ([`FakeCluster::default_token`]). The first cluster is the

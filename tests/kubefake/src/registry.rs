@@ -14,8 +14,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use serde_json::{json, Value};
 
+use crate::error::Error;
 use crate::status::Qualified;
-use crate::Error;
 
 /// One served (or stored) version of a type.
 #[derive(Clone, Debug)]

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::body::Body;
 use crate::select::Selector;
-use crate::server::{lock, Shared};
+use crate::shared::{lock, Shared};
 use crate::status::ApiError;
 use crate::store::{metadata_only, present, EventKind};
 
