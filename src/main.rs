@@ -19,7 +19,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // reqwest (probes) is built without a default rustls provider; pick ring once.
+    // rustls is built without a default crypto provider (reqwest for the Azure mirror,
+    // kube for the Kubernetes clients, tokio-rustls for HTTPS probes); pick ring once.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = cli::Cli::parse();
     init_tracing(&cli.log);
