@@ -16,6 +16,7 @@ pub mod compose;
 pub mod connect;
 mod error;
 pub mod metrics;
+pub mod observed;
 pub mod watch;
 
 use std::collections::BTreeSet;
