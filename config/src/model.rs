@@ -177,6 +177,8 @@ pub struct ObservedObject {
     pub endpoint_problem: Option<String>,
     /// `metadata.creationTimestamp` (RFC 3339), for first-come decisions.
     pub created: String,
+    /// `metadata.resourceVersion` of what was observed.
+    pub resource_version: String,
     /// `status.conditions` as the source last saw them (what the status writer
     /// compares with instead of reading before writing).
     pub conditions: Vec<serde_json::Value>,
@@ -207,6 +209,7 @@ impl ObservedObject {
             export_weight: None,
             endpoint_problem: None,
             created: String::new(),
+            resource_version: String::new(),
             conditions: Vec::new(),
             status_fields: serde_json::Map::new(),
             condition_managers: Default::default(),

@@ -32,6 +32,7 @@ pub(super) fn observed(kind: ObjectKind, cluster: &str, o: &Value) -> ObservedOb
         .and_then(Value::as_i64)
         .unwrap_or(0);
     x.created = meta_str(o, "creationTimestamp");
+    x.resource_version = meta_str(o, "resourceVersion");
     if let Some(status) = o.get("status").and_then(Value::as_object) {
         for (k, v) in status {
             if k == "conditions" {
