@@ -11,5 +11,6 @@ mod health;
 mod hostile;
 mod interop;
 mod kubernetes;
+mod kubernetes_status;
 mod reload;
 mod weights;
