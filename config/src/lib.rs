@@ -23,6 +23,8 @@
 //! - [`limits`]: caps on input.
 //! - [`backoff`]: the one retry schedule of every loop that talks to a remote API.
 #![forbid(unsafe_code)]
+#![deny(missing_docs, unreachable_pub)]
+#![deny(clippy::print_stdout)]
 
 pub mod azure;
 pub mod backoff;
