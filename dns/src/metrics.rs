@@ -1,7 +1,7 @@
 //! DNS metrics, resolved before the query path so a query only increments atomics.
 //!
 //! `fleetdns_dns_queries_total{qtype,rcode}`: qtype and rcode come from closed
-//! lists and every combination's counter is created up front, so the handler
+//! lists and every combination's counter is created up front, so a query
 //! indexes an array instead of hashing labels under a lock.
 //! `fleetdns_dns_answers_total{profile,endpoint}`: one counter per endpoint, looked
 //! up when a zone is published ([`crate::Snapshot::compile`]) and kept in the
