@@ -6,8 +6,8 @@
 //! names that exist without data of the type (empty non-terminals included);
 //! which RRset answers A/AAAA/CNAME/SOA/NS/TXT/ANY — and [`Decision`] maps that to
 //! rcode, AA and the negative SOA. The message-level rules sit beside it: EDNS
-//! ([`edns_payload`], [`udp_limit`], [`badvers`]) and what fits a UDP answer
-//! ([`fit`]). The general path ([`crate::answer`]) turns a decision into hickory
+//! (`edns_payload`, `udp_limit`, `badvers`) and what fits a UDP answer
+//! (`fit`). The general path ([`crate::answer`]) turns a decision into hickory
 //! records, the fast path ([`crate::fast`]) into precompiled wire bytes; neither
 //! decides anything itself.
 

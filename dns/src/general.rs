@@ -5,7 +5,7 @@
 //! does not parse, then applies the message-level rules: EDNS (echo, BADVERS for
 //! version > 0, DO bit copied), opcode (NOTIMP unless QUERY), exactly one
 //! question (FORMERR); the question itself is decided by [`decide`] like on the
-//! fast path. UDP answers are fitted to the client's size ([`fit`]: glue dropped
+//! fast path. UDP answers are fitted to the client's size (`fit`: glue dropped
 //! first, else TC with no records; hickory's own truncation would send a partial
 //! record). It runs to completion without awaiting, reads one [`Snapshot`],
 //! writes into the caller's buffers, takes no lock and never logs per packet.

@@ -4,19 +4,19 @@
 //! query never looks health up) → a [`Snapshot`] pairs the zone with the health
 //! its view shows and the answer counters, published with one `ArcSwap` store →
 //! per packet, the UDP worker loads the snapshot once, the fast path
-//! ([`fast`]) or the general path ([`general`]) asks [`decide`] what to answer
+//! ([`fast`]) or the general path ([`general`]) asks [`decide()`] what to answer
 //! and writes it into the worker's buffers, without locking or allocating.
 //!
 //! Modules:
 //! - [`sampler`]: O(1) weighted choice (Walker/Vose alias table).
 //! - [`zone`]: the compiled zone; [`compile`](mod@compile): building it.
 //! - [`snapshot`]: zone + health + counters, what one answer reads.
-//! - [`decide`]: the decision table of DESIGN.md §4 for both paths (rcode, AA,
+//! - [`decide`](mod@decide): the decision table of DESIGN.md §4 for both paths (rcode, AA,
 //!   which RRset, negative SOA; EDNS and UDP size rules).
 //! - [`answer`]: a decision as record sections, for the general path.
 //! - [`fast`]: the UDP fast path: plain queries from precompiled wire records.
 //! - [`general`]: everything else, parsed and encoded by hickory.
-//! - [`view`]: the `_health` TXT records.
+//! - `view`: the `_health` TXT records.
 //! - [`metrics`]: query and per-endpoint answer counters, lock-free on the query path.
 //! - [`udp`]: SO_REUSEPORT worker threads: the fast path first, the general path otherwise.
 //! - [`mmsg`]: batched UDP receive and send (`recvmmsg`/`sendmmsg`) for those workers.

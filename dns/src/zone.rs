@@ -1,6 +1,6 @@
 //! The compiled zone: every owner name's answers, ready for queries.
 //!
-//! A [`Zone`] is what [`crate::compile`] makes of a `Fleet` and a `Health`: plain
+//! A [`Zone`] is what [`crate::compile()`] makes of a `Fleet` and a `Health`: plain
 //! data, immutable, holding each answer set twice (hickory `Record`s for the
 //! general path, precompiled wire bytes for the fast path) so neither path builds
 //! records per query. It knows nothing of metrics or of the health snapshot the
