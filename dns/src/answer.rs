@@ -13,10 +13,15 @@ use crate::zone::{HealthView, Zone};
 /// The answer to one question, as record sections.
 #[derive(Debug, Clone, Copy)]
 pub struct Answer<'z> {
+    /// The response code (NOERROR for NODATA too).
     pub rcode: ResponseCode,
+    /// The AA bit: set on every answer from inside the zone.
     pub authoritative: bool,
+    /// The answer section.
     pub answers: &'z [Record],
+    /// The authority section (the SOA of a negative answer).
     pub authorities: &'z [Record],
+    /// The additional section (glue of the apex NS).
     pub additionals: &'z [Record],
     /// The index of the endpoint drawn, if one was (for its answer counter).
     pub endpoint: Option<u32>,

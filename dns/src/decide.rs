@@ -31,11 +31,18 @@ pub enum Decision<'z> {
     /// An RRset that exists at the name, and what goes with it in the additional
     /// section (glue of the apex NS).
     Records {
+        /// The RRset of the type asked for.
         answer: &'z Rrset,
+        /// What goes in the additional section, if anything.
         additional: Option<&'z Rrset>,
     },
     /// One endpoint record of a profile, drawn by weight: `pick.records[index]`.
-    Endpoint { pick: &'z Pick, index: usize },
+    Endpoint {
+        /// The profile's endpoint records of the type asked for, with their sampler.
+        pick: &'z Pick,
+        /// The record drawn.
+        index: usize,
+    },
     /// The `_health` TXT view of a profile, rendered per query (it shows ages).
     HealthView(&'z HealthView),
 }

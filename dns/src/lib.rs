@@ -26,6 +26,8 @@
 //! - `fuzzing` (feature `fuzzing`): socket-free entry points for the fuzz
 //!   targets and corpus replay.
 #![forbid(unsafe_code)]
+#![deny(missing_docs, unreachable_pub)]
+#![deny(clippy::print_stdout)]
 
 pub mod answer;
 pub mod compile;

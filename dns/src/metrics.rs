@@ -71,6 +71,7 @@ pub struct DnsMetrics {
     pub rrl_slipped: IntCounter,
     /// TCP connections refused because a connection cap was reached, by cap.
     pub tcp_refused_total: IntCounter,
+    /// TCP connections refused because the per-client cap was reached.
     pub tcp_refused_client: IntCounter,
     /// TCP connections closed by the idle or read timeout.
     pub tcp_timeouts: IntCounter,

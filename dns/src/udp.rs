@@ -40,6 +40,7 @@ const SOCKET_BUFFER: usize = 4 << 20;
 pub struct UdpService {
     /// The snapshot answers are read from, replaced whole on every change.
     pub snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Query, response and socket counters.
     pub metrics: Arc<DnsMetrics>,
 }
 

@@ -158,17 +158,24 @@ pub(crate) struct EndpointKey {
 pub struct HealthView {
     /// `<namespace>/<name>`.
     pub profile: String,
+    /// Whether the profile serves nothing when every endpoint is Degraded.
     pub fail_closed: bool,
+    /// Its endpoints, in the profile's order.
     pub endpoints: Vec<EndpointView>,
 }
 
 /// One endpoint as the health view shows it.
 #[derive(Debug)]
 pub struct EndpointView {
+    /// `<namespace>/<profile>#<backend>#<cluster>`.
     pub id: String,
+    /// The member cluster that exports it.
     pub cluster: String,
+    /// Its address(es) or host name, as answered.
     pub target: String,
+    /// Its effective weight (fleet-networking's formula).
     pub weight: u32,
+    /// Never probed, always served (`fleetdns.io/always-serve`).
     pub always_serve: bool,
     /// In the answer set of the zone this view was compiled with.
     pub served: bool,
