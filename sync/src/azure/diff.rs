@@ -22,8 +22,11 @@ use super::model::{prop, ArmCall, EndpointType, Method, PROFILE_TAG};
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("profile {name} exists in Azure but its tag {PROFILE_TAG} is {found:?}, not {want:?}; fleetdns does not touch profiles it does not own")]
 pub struct NotOwned {
+    /// ARM name of the profile (`fleet-<uid>`).
     pub name: String,
+    /// The profile's [`PROFILE_TAG`] value, if it has the tag.
     pub found: Option<String>,
+    /// The value this fleet profile needs: its `<namespace>/<name>`.
     pub want: String,
 }
 

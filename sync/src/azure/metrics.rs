@@ -18,6 +18,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Creates the series and registers them in `registry` (an error if they are already there).
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let m = Self {
             requests: IntCounterVec::new(

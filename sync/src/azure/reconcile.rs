@@ -32,9 +32,11 @@ use super::status::{Programmed, Reason};
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MirrorStatus {
+    /// Per profile (`namespace/name`): what the last pass saw and did.
     pub profiles: BTreeMap<String, ProfileStatus>,
     /// End of the last pass.
     pub last_pass: Option<SystemTime>,
+    /// Passes completed since start.
     pub passes: u64,
 }
 
@@ -44,9 +46,11 @@ pub struct MirrorStatus {
 pub struct ProfileStatus {
     /// ARM name, `fleet-<uid>`.
     pub name: String,
+    /// ARM resource id (fleet-networking's `status.resourceID`).
     pub resource_id: String,
     /// `properties.dnsConfig.fqdn` as ARM reports it.
     pub dns_name: Option<String>,
+    /// The `Programmed` condition the last pass arrived at.
     pub programmed: Programmed,
     /// `endpointMonitorStatus` per endpoint name, as ARM reports it.
     pub endpoints: BTreeMap<String, String>,

@@ -34,7 +34,9 @@ pub const REFILL: Duration = Duration::from_secs(30);
 pub struct Note {
     /// `Normal` or `Warning`.
     pub type_: &'static str,
+    /// CamelCase reason.
     pub reason: String,
+    /// Human-readable note (`kubectl describe`'s Message).
     pub note: String,
 }
 
@@ -47,6 +49,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// A recorder reporting as `instance`, with every object's budget full.
     pub fn new(instance: String) -> Self {
         Self {
             instance,

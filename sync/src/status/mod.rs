@@ -18,7 +18,10 @@ use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 /// Prometheus series of the status writer.
 #[derive(Clone)]
 pub struct StatusMetrics {
+    /// `fleetdns_status_leader`: 1 while this replica holds the status writers' Lease.
     pub leader: IntGauge,
+    /// `fleetdns_status_writes_total{kind,result}`: status subresource writes, by kind and result
+    /// (`written` or `error`).
     pub writes: IntCounterVec,
     /// Objects per effective mode (owner/observer), as `auto` resolved them.
     pub mode: IntGaugeVec,
@@ -29,6 +32,7 @@ pub struct StatusMetrics {
 }
 
 impl StatusMetrics {
+    /// Creates the series and registers them in `registry` (an error if they are already there).
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let m = Self {
             leader: IntGauge::new(

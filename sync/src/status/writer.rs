@@ -59,10 +59,13 @@ struct Applied {
 
 /// What [`reconcile`] works with besides the desired status.
 pub struct Context {
+    /// Clients of the clusters written to.
     pub clients: Clients,
+    /// Series the writer updates.
     pub metrics: StatusMetrics,
     /// `spec.kubernetes.status.mode`.
     pub setting: StatusMode,
+    /// Sends the Events.
     pub recorder: Recorder,
     applied: HashMap<Key, Applied>,
     /// Conflicts reported: the body that met them (not retried while it is the same).
@@ -72,6 +75,7 @@ pub struct Context {
 }
 
 impl Context {
+    /// A context that has applied nothing yet.
     pub fn new(
         clients: Clients,
         metrics: StatusMetrics,
@@ -107,17 +111,25 @@ pub enum Action {
     /// No client for the object's cluster (a member not configured to be written).
     Skipped,
     /// Owner mode met fields another manager owns: reported, not written.
-    Conflict { managers: Vec<String> },
+    Conflict {
+        /// The other field managers named in the 409.
+        managers: Vec<String>,
+    },
 }
 
 /// Why one object's status could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// The apply failed.
     #[error("cannot write the status of {kind} {namespace}/{name}: {source}")]
     Write {
+        /// Kind of the object.
         kind: &'static str,
+        /// Namespace of the object.
         namespace: String,
+        /// Name of the object.
         name: String,
+        /// The API server's or the client's error.
         #[source]
         source: kube::Error,
     },
@@ -307,9 +319,13 @@ fn conditions_of(status: &Value) -> HashMap<String, (String, String)> {
 
 /// The snapshots the writer follows.
 pub struct Inputs {
+    /// The fleet, with each object's observed status.
     pub fleet: watch::Receiver<Arc<Fleet>>,
+    /// The probes' results (for `fleetdns.io/Serving`).
     pub health: watch::Receiver<Arc<Health>>,
+    /// The Azure mirror's results.
     pub mirror: watch::Receiver<Arc<MirrorStatus>>,
+    /// Whether this replica holds the Lease.
     pub leader: watch::Receiver<bool>,
 }
 

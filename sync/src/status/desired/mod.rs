@@ -33,10 +33,13 @@ pub const SERVING: &str = "fleetdns.io/Serving";
 /// One condition as desired (times and generation are added when written).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Condition {
+    /// Condition type: `Programmed`, `Accepted`, `Valid`, `Conflict` or [`SERVING`].
     pub type_: &'static str,
     /// `True`, `False` or `Unknown`.
     pub status: &'static str,
+    /// CamelCase reason (fleet-networking's for its conditions).
     pub reason: String,
+    /// Human-readable message (fleet-networking's wording for its conditions).
     pub message: String,
 }
 
@@ -54,12 +57,17 @@ impl Condition {
 /// The status one object should have.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Desired {
+    /// Which kind of object.
     pub kind: ObjectKind,
     /// The cluster the object lives in (status is written there).
     pub cluster: String,
+    /// Namespace of the object.
     pub namespace: String,
+    /// Name of the object.
     pub name: String,
+    /// `metadata.uid` of the observed object.
     pub uid: String,
+    /// `metadata.generation`, written as each condition's `observedGeneration`.
     pub generation: i64,
     /// fleet-networking's status fields other than conditions; absent = omitted.
     pub fields: Map<String, Value>,

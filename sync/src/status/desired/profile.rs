@@ -10,7 +10,7 @@ use crate::azure::status::ConditionStatus;
 use crate::azure::MirrorStatus;
 
 /// Upstream's message for a name taken (controller.go:374).
-pub const NAME_TAKEN: &str =
+pub(super) const NAME_TAKEN: &str =
     "Domain name is not available. Please choose a different profile name or namespace";
 
 pub(super) fn profile(

@@ -20,6 +20,7 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The mode's name, as in logs and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Owner => "owner",
