@@ -145,6 +145,24 @@ impl Selector {
     }
 }
 
+/// Field labels a `fieldSelector` may use: every type's `metadata.name` and
+/// `metadata.namespace`, and the ones the apiserver allows on core v1 Events
+/// (what `kubectl describe` selects by).
+const FIELD_LABELS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "type",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,21 +183,3 @@ mod tests {
         assert!(Selector::parse(None, Some("spec.x=1")).is_err());
     }
 }
-
-/// Field labels a `fieldSelector` may use: every type's `metadata.name` and
-/// `metadata.namespace`, and the ones the apiserver allows on core v1 Events
-/// (what `kubectl describe` selects by).
-const FIELD_LABELS: &[&str] = &[
-    "metadata.name",
-    "metadata.namespace",
-    "involvedObject.kind",
-    "involvedObject.namespace",
-    "involvedObject.name",
-    "involvedObject.uid",
-    "involvedObject.apiVersion",
-    "involvedObject.resourceVersion",
-    "involvedObject.fieldPath",
-    "reason",
-    "reportingComponent",
-    "type",
-];
