@@ -11,6 +11,7 @@ pub mod desired;
 pub mod events;
 pub mod lease;
 pub mod mode;
+mod run;
 pub mod writer;
 
 use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};

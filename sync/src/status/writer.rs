@@ -16,38 +16,29 @@
 //! Event, metric) and not retried until the situation changes.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
 
-use fleetdns_config::backoff::Backoff;
 use fleetdns_config::crd::api_resource;
-use fleetdns_config::{Fleet, Health, ObjectKind, StatusMode};
+use fleetdns_config::{ObjectKind, StatusMode};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{json, Value};
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use super::desired::{self, Desired, Mode};
 use super::events::{self, Note, Recorder};
 use super::{mode, StatusMetrics};
-use crate::azure::MirrorStatus;
 
 pub use super::clients::Clients;
+pub use super::run::{run, Inputs};
 
 /// Field manager named in every write.
 pub const FIELD_MANAGER: &str = "fleetdns";
-/// Everything is re-checked this often.
-const RESYNC: Duration = Duration::from_secs(600);
-/// Failed writes are retried after about this long (jittered, see [`Backoff`]).
-const RETRY: Duration = Duration::from_secs(5);
 
-type Key = (String, ObjectKind, String, String);
+pub(super) type Key = (String, ObjectKind, String, String);
 
 /// What fleetdns last applied to one object.
 #[derive(Clone, Debug)]
-struct Applied {
+pub(super) struct Applied {
     uid: String,
     /// resourceVersion the apply returned.
     resource_version: u64,
@@ -67,11 +58,11 @@ pub struct Context {
     pub setting: StatusMode,
     /// Sends the Events.
     pub recorder: Recorder,
-    applied: HashMap<Key, Applied>,
+    pub(super) applied: HashMap<Key, Applied>,
     /// Conflicts reported: the body that met them (not retried while it is the same).
-    conflicts: HashMap<Key, Value>,
+    pub(super) conflicts: HashMap<Key, Value>,
     /// The mode each object was last written in (logged when it changes).
-    modes: HashMap<Key, Mode>,
+    pub(super) modes: HashMap<Key, Mode>,
 }
 
 impl Context {
@@ -317,96 +308,7 @@ fn conditions_of(status: &Value) -> HashMap<String, (String, String)> {
         .collect()
 }
 
-/// The snapshots the writer follows.
-pub struct Inputs {
-    /// The fleet, with each object's observed status.
-    pub fleet: watch::Receiver<Arc<Fleet>>,
-    /// The probes' results (for `fleetdns.io/Serving`).
-    pub health: watch::Receiver<Arc<Health>>,
-    /// The Azure mirror's results.
-    pub mirror: watch::Receiver<Arc<MirrorStatus>>,
-    /// Whether this replica holds the Lease.
-    pub leader: watch::Receiver<bool>,
-}
-
-/// Writes status while `leader` says so, until `shutdown` is cancelled.
-pub async fn run(
-    mut ctx: Context,
-    manage_exports: bool,
-    mut inputs: Inputs,
-    shutdown: CancellationToken,
-) {
-    let mut resync = tokio::time::interval(RESYNC);
-    let mut backoff = Backoff::new(RETRY, RETRY).expect("a 5 s retry is a valid backoff");
-    // Set while some write failed: when to try again.
-    let mut retry: Option<tokio::time::Instant> = None;
-    let (mut mirror_open, mut health_open) = (true, true);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            r = inputs.fleet.changed() => if r.is_err() { return },
-            r = inputs.leader.changed() => if r.is_err() { return },
-            // The mirror or the prober going away must not stop status writing.
-            r = inputs.mirror.changed(), if mirror_open => if r.is_err() { mirror_open = false; continue },
-            r = inputs.health.changed(), if health_open => if r.is_err() { health_open = false; continue },
-            _ = resync.tick() => ctx.forget(),
-            _ = async { tokio::time::sleep_until(retry.unwrap_or_else(tokio::time::Instant::now)).await }, if retry.is_some() => {}
-        }
-        let leading = *inputs.leader.borrow_and_update();
-        ctx.metrics.leader.set(i64::from(leading));
-        if !leading {
-            ctx.forget();
-            continue;
-        }
-        let f = inputs.fleet.borrow_and_update().clone();
-        let m = inputs.mirror.borrow_and_update().clone();
-        let h = inputs.health.borrow_and_update().clone();
-        let mirrored = f.azure.is_some().then_some(m.as_ref());
-        let want = desired::desired_with_health(&f, Some(&h), manage_exports, mirrored);
-        let mut again = false;
-        for d in &want {
-            if !*inputs.leader.borrow() {
-                break;
-            }
-            let kind = kind_label(d.kind);
-            match reconcile(d, &mut ctx).await {
-                Ok(Action::Written) => {
-                    ctx.metrics
-                        .writes
-                        .with_label_values(&[kind, "written"])
-                        .inc();
-                    debug!(kind, namespace = %d.namespace, name = %d.name, "status written");
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    ctx.metrics.writes.with_label_values(&[kind, "error"]).inc();
-                    warn!(kind, namespace = %d.namespace, name = %d.name, retry = e.retry(), error = %e, "status not written");
-                    again |= e.retry();
-                }
-            }
-        }
-        for m in [Mode::Owner, Mode::Observer] {
-            let n = ctx.modes.values().filter(|x| **x == m).count();
-            ctx.metrics
-                .mode
-                .with_label_values(&[m.as_str()])
-                .set(n as i64);
-        }
-        retry = if again {
-            Some(tokio::time::Instant::now() + backoff.next_delay())
-        } else {
-            backoff.reset();
-            None
-        };
-        // Forget objects that are gone.
-        let keys: std::collections::HashSet<Key> = want.iter().map(key).collect();
-        ctx.applied.retain(|k, _| keys.contains(k));
-        ctx.conflicts.retain(|k, _| keys.contains(k));
-        ctx.modes.retain(|k, _| keys.contains(k));
-    }
-}
-
-fn key(d: &Desired) -> Key {
+pub(super) fn key(d: &Desired) -> Key {
     (
         d.cluster.clone(),
         d.kind,
@@ -415,7 +317,7 @@ fn key(d: &Desired) -> Key {
     )
 }
 
-fn kind_label(kind: ObjectKind) -> &'static str {
+pub(super) fn kind_label(kind: ObjectKind) -> &'static str {
     match kind {
         ObjectKind::TrafficManagerProfile => "TrafficManagerProfile",
         ObjectKind::TrafficManagerBackend => "TrafficManagerBackend",
