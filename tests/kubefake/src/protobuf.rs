@@ -6,7 +6,8 @@
 //! client-go does not fall back to JSON on a 415 for protobuf (only for CBOR), so answering
 //! 415 would break those commands. The fake decodes the envelope (the `k8s\0` magic and a
 //! `runtime.Unknown` with the type and the raw object) and the objects kubectl creates that
-//! way here: Namespace and ConfigMap, with their `ObjectMeta`. Other built-in kinds get a 415
+//! way here: Namespace and ConfigMap, with their `ObjectMeta`, and the
+//! `SelfSubjectAccessReview` of `kubectl auth can-i`. Other built-in kinds get a 415
 //! naming what is supported (a documented simplification); custom resources get the 415 a
 //! real server gives, since CRDs have no protobuf encoding.
 
@@ -71,6 +72,9 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
                 }
             }
             ("v1", "Namespace", 3) => {}
+            ("authorization.k8s.io/v1", "SelfSubjectAccessReview", 2) => {
+                obj.insert("spec".into(), review_spec(b).map_err(bad)?);
+            }
             ("v1", "ConfigMap", 2) => insert_entry(&mut obj, "data", b, false).map_err(bad)?,
             ("v1", "ConfigMap", 3) => {
                 insert_entry(&mut obj, "binaryData", b, true).map_err(bad)?
@@ -79,11 +83,13 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
         }
     }
     match (api_version.as_str(), kind.as_str()) {
-        ("v1", "Namespace") | ("v1", "ConfigMap") => Ok(Value::Object(obj)),
+        ("v1", "Namespace")
+        | ("v1", "ConfigMap")
+        | ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => Ok(Value::Object(obj)),
         _ => Err(ApiError::new(
             415,
             "UnsupportedMediaType",
-            format!("kubefake decodes protobuf bodies only for v1 Namespace and ConfigMap, not {api_version} {kind}; send application/json"),
+            format!("kubefake decodes protobuf bodies only for v1 Namespace and ConfigMap and SelfSubjectAccessReview, not {api_version} {kind}; send application/json"),
         )),
     }
 }
@@ -194,6 +200,40 @@ fn base64(b: &[u8]) -> String {
         }
     }
     out
+}
+
+/// `SelfSubjectAccessReviewSpec` (`kubectl auth can-i`): its `resourceAttributes`.
+fn review_spec(b: &[u8]) -> Result<Value, &'static str> {
+    const NAMES: [&str; 7] = [
+        "namespace",
+        "verb",
+        "group",
+        "version",
+        "resource",
+        "subresource",
+        "name",
+    ];
+    let mut spec = Map::new();
+    for (n, f) in fields(b)? {
+        match (n, f) {
+            (1, Field::Bytes(attrs)) => {
+                let mut m = Map::new();
+                for (k, v) in fields(attrs)? {
+                    if let (1..=7, Field::Bytes(v)) = (k, v) {
+                        if !v.is_empty() {
+                            m.insert(NAMES[(k - 1) as usize].into(), json!(string(v)));
+                        }
+                    }
+                }
+                spec.insert("resourceAttributes".into(), Value::Object(m));
+            }
+            (2, Field::Bytes(_)) => {
+                spec.insert("nonResourceAttributes".into(), json!({}));
+            }
+            _ => {}
+        }
+    }
+    Ok(Value::Object(spec))
 }
 
 /// `ObjectMeta` fields a create carries: name, generateName, namespace, labels,
