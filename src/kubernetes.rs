@@ -59,7 +59,11 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
             StatusMetrics::register(&w.registry).context("registering status metrics")?;
         // Every (kind, result) series from the start, so dashboards and alerts see zeros
         // (the writer labels by these kinds and results).
-        for kind in ["TrafficManagerProfile", "TrafficManagerBackend", "ServiceExport"] {
+        for kind in [
+            "TrafficManagerProfile",
+            "TrafficManagerBackend",
+            "ServiceExport",
+        ] {
             for result in ["written", "error"] {
                 status_metrics.writes.with_label_values(&[kind, result]);
             }

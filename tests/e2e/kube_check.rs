@@ -136,8 +136,11 @@ fn kube_check_missing_crd_exits_6_naming_it() {
 #[test]
 fn kube_check_missing_permission_exits_7_naming_it() {
     let c = Clusters::start(146, Options::default());
-    c.hub
-        .deny("watch", "networking.fleet.azure.com", "trafficmanagerbackends");
+    c.hub.deny(
+        "watch",
+        "networking.fleet.azure.com",
+        "trafficmanagerbackends",
+    );
     let (code, out) = c.check("member-2", &[]);
     assert_eq!(code, 7, "{out}");
     assert!(
@@ -149,5 +152,8 @@ fn kube_check_missing_permission_exits_7_naming_it() {
     c.hub.deny("update", "coordination.k8s.io", "leases");
     let (code, out) = c.check("member-2", &[]);
     assert_eq!(code, 7, "{out}");
-    assert!(out.contains("may not update leases.coordination.k8s.io in namespace"), "{out}");
+    assert!(
+        out.contains("may not update leases.coordination.k8s.io in namespace"),
+        "{out}"
+    );
 }

@@ -52,13 +52,17 @@ fn kubernetes_relists_after_api_server_restart_with_empty_store() {
     let dir = scratch_dir("kube-restart");
     let kubeconfig = dir.join("kubeconfig");
     write_kubeconfig(&kubeconfig, &[&hub, &member]).unwrap();
-    hub.create(&json!({"apiVersion": FLEET, "kind": "TrafficManagerProfile",
-        "metadata": {"name": "web", "namespace": "demo"}, "spec": {"resourceGroup": "rg"}}))
-        .unwrap();
-    hub.create(&json!({"apiVersion": FLEET, "kind": "TrafficManagerBackend",
+    hub.create(
+        &json!({"apiVersion": FLEET, "kind": "TrafficManagerProfile",
+        "metadata": {"name": "web", "namespace": "demo"}, "spec": {"resourceGroup": "rg"}}),
+    )
+    .unwrap();
+    hub.create(
+        &json!({"apiVersion": FLEET, "kind": "TrafficManagerBackend",
         "metadata": {"name": "web", "namespace": "demo"},
-        "spec": {"profile": {"name": "web"}, "backend": {"name": "web"}, "weight": 1}}))
-        .unwrap();
+        "spec": {"profile": {"name": "web"}, "backend": {"name": "web"}, "weight": 1}}),
+    )
+    .unwrap();
     // History the restarted store will not have: the member's resourceVersion goes well
     // past what the new store reaches after its re-seeding.
     for i in 0..30 {

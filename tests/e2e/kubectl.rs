@@ -56,7 +56,10 @@ fn kubectl_creates_applies_validates_and_prints_columns_against_the_fake() {
     let profile = format!("{SEED}/kuard-atm-demo.yaml");
     let backend = format!("{SEED}/kuard-atm-demo-backend.yaml");
     let out = ok(&bin, &kc, &["apply", "-f", &profile, "-f", &backend]);
-    assert!(out.contains("trafficmanagerprofile.networking.fleet.azure.com/kuard-atm-demo created"), "{out}");
+    assert!(
+        out.contains("trafficmanagerprofile.networking.fleet.azure.com/kuard-atm-demo created"),
+        "{out}"
+    );
     let bad = dir.join("bad.yaml");
     std::fs::write(
         &bad,
@@ -64,7 +67,10 @@ fn kubectl_creates_applies_validates_and_prints_columns_against_the_fake() {
     )
     .unwrap();
     let (success, out) = kubectl(&bin, &kc, &["apply", "-f", bad.to_str().unwrap()]);
-    assert!(!success && out.contains("unknown field \"spec.color\""), "{out}");
+    assert!(
+        !success && out.contains("unknown field \"spec.color\""),
+        "{out}"
+    );
 
     // The printer columns, filled in from status as fleetdns would write it.
     hub.merge_patch(
@@ -99,8 +105,21 @@ fn kubectl_creates_applies_validates_and_prints_columns_against_the_fake() {
     hub.deny("watch", "", "services");
     let (success, out) = kubectl(&bin, &kc, &["auth", "can-i", "watch", "services"]);
     assert!(!success && out.trim().starts_with("no"), "{out}");
-    let (success, out) = kubectl(&bin, &kc, &["get", "services", "-A", "--watch-only", "--request-timeout=2s"]);
-    assert!(!success && out.contains("Forbidden") || out.contains("forbidden"), "{out}");
+    let (success, out) = kubectl(
+        &bin,
+        &kc,
+        &[
+            "get",
+            "services",
+            "-A",
+            "--watch-only",
+            "--request-timeout=2s",
+        ],
+    );
+    assert!(
+        !success && out.contains("Forbidden") || out.contains("forbidden"),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -131,15 +150,16 @@ fn kubectl_readme_walkthrough_runs_word_for_word() {
     assert!(out.status.success(), "walkthrough failed:\n{text}");
     let profile = text
         .lines()
-        .find(|l| l.contains("trafficmanagerprofile.networking.fleet.azure.com/kuard-atm-demo "))
+        .find(|l| l.starts_with("kuard-demo ") && l.contains("trafficmanagerprofile"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(
-        profile.contains("kuard-demo-kuard-atm-demo.fleet.example.com") && profile.contains(" True "),
+        profile.contains("kuard-demo-kuard-atm-demo.fleet.example.com")
+            && profile.contains(" True "),
         "{text}"
     );
     let backend = text
         .lines()
-        .find(|l| l.contains("trafficmanagerbackend.networking.fleet.azure.com/kuard-atm-demo-backend "))
+        .find(|l| l.starts_with("kuard-demo ") && l.contains("trafficmanagerbackend"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(backend.contains(" True "), "{text}");
 }

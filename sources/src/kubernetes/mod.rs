@@ -167,7 +167,8 @@ impl Source {
                         "kubernetes source synced"
                     );
                 } else {
-                    let missing: BTreeSet<&str> = pending.iter().map(|(c, _, _)| c.as_str()).collect();
+                    let missing: BTreeSet<&str> =
+                        pending.iter().map(|(c, _, _)| c.as_str()).collect();
                     warn!(
                         clusters = snapshot.clusters.len(),
                         waited = ?INITIAL_SYNC,
@@ -310,10 +311,7 @@ fn set_reachable(snapshot: &mut Snapshot, cluster: &str, error: Option<String>) 
             } else {
                 warn!(cluster = %cluster, error = %error, "cluster unreachable; nothing known from it yet, so none of its endpoints are served");
             }
-            let state = snapshot
-                .clusters
-                .get_mut(cluster)
-                .expect("inserted above");
+            let state = snapshot.clusters.get_mut(cluster).expect("inserted above");
             state.reachable = false;
             state.unreachable_since = Some(SystemTime::now());
             state.error = Some(error);

@@ -92,7 +92,9 @@ async fn check_cluster(k: &KubernetesSettings, c: &ClusterConnection, hub: bool)
     match tokio::time::timeout(REQUEST_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(v)) => report.server_version = Some(v.git_version),
         Ok(Err(kube::Error::Api(s))) if s.code == 401 => {
-            report.problems.push(Problem::Credentials(s.message.clone()));
+            report
+                .problems
+                .push(Problem::Credentials(s.message.clone()));
             return report;
         }
         // Any other API answer (403 on /version, say) means the server is there.
@@ -154,12 +156,7 @@ async fn missing_crd(client: &kube::Client, r: Resource) -> Option<Problem> {
     }
 }
 
-fn needs(
-    k: &KubernetesSettings,
-    c: &ClusterConnection,
-    hub: bool,
-    read: &[Resource],
-) -> Vec<Need> {
+fn needs(k: &KubernetesSettings, c: &ClusterConnection, hub: bool, read: &[Resource]) -> Vec<Need> {
     let scopes: Vec<Option<String>> = if c.namespaces.is_empty() {
         vec![None]
     } else {
@@ -178,8 +175,8 @@ fn needs(
                     namespace: ns.clone(),
                 });
             }
-            let writes_status = k.write_status
-                && (hub || (k.manage_service_exports && *r == Resource::Exports));
+            let writes_status =
+                k.write_status && (hub || (k.manage_service_exports && *r == Resource::Exports));
             if writes_status && *r != Resource::Services {
                 out.push(Need {
                     verb: "patch",
@@ -230,10 +227,10 @@ async fn review(client: &kube::Client, n: &Need) -> Option<Problem> {
     } else {
         format!("{resource}.{}", n.group)
     };
-    let scope = n
-        .namespace
-        .as_ref()
-        .map_or_else(|| "in all namespaces".to_string(), |ns| format!("in namespace {ns}"));
+    let scope = n.namespace.as_ref().map_or_else(
+        || "in all namespaces".to_string(),
+        |ns| format!("in namespace {ns}"),
+    );
     let what = format!("{} {qualified} {scope}", n.verb);
     let answer =
         tokio::time::timeout(REQUEST_TIMEOUT, api.create(&PostParams::default(), &ssar)).await;

@@ -47,9 +47,7 @@ pub struct Attributes<'a> {
 
 /// Whether `rules` allow `a`.
 pub fn allowed(rules: &[Deny], a: &Attributes<'_>) -> bool {
-    !rules
-        .iter()
-        .any(|d| d.matches(a.verb, a.group, a.resource))
+    !rules.iter().any(|d| d.matches(a.verb, a.group, a.resource))
 }
 
 /// The 403 a denied request gets.
@@ -152,9 +150,11 @@ mod tests {
             forbidden("me", &a).message,
             "services is forbidden: User \"me\" cannot watch resource \"services\" in API group \"\" at the cluster scope"
         );
-        let body = json!({"spec": {"resourceAttributes": {"verb": "list", "resource": "services"}}});
+        let body =
+            json!({"spec": {"resourceAttributes": {"verb": "list", "resource": "services"}}});
         assert_eq!(review(&rules, &body).unwrap()["status"]["allowed"], true);
-        let body = json!({"spec": {"resourceAttributes": {"verb": "watch", "resource": "services"}}});
+        let body =
+            json!({"spec": {"resourceAttributes": {"verb": "watch", "resource": "services"}}});
         assert_eq!(review(&rules, &body).unwrap()["status"]["allowed"], false);
     }
 }

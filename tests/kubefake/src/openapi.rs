@@ -99,9 +99,9 @@ fn document(reg: &Registry, group: &str, version: &str) -> Value {
         let mut schema = t
             .schema(version)
             .and_then(|s| serde_json::to_value(s).ok())
-            .unwrap_or_else(|| {
-                json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
-            });
+            .unwrap_or_else(
+                || json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
+            );
         schema["x-kubernetes-group-version-kind"] = gvk.clone();
         schemas.insert(name.clone(), schema);
         let reference = json!({"$ref": format!("#/components/schemas/{name}")});

@@ -76,9 +76,7 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
                 obj.insert("spec".into(), review_spec(b).map_err(bad)?);
             }
             ("v1", "ConfigMap", 2) => insert_entry(&mut obj, "data", b, false).map_err(bad)?,
-            ("v1", "ConfigMap", 3) => {
-                insert_entry(&mut obj, "binaryData", b, true).map_err(bad)?
-            }
+            ("v1", "ConfigMap", 3) => insert_entry(&mut obj, "binaryData", b, true).map_err(bad)?,
             _ => {}
         }
     }
@@ -244,7 +242,7 @@ fn object_meta(b: &[u8]) -> Result<Value, &'static str> {
         let Field::Bytes(v) = f else { continue };
         let text = string(v);
         match n {
-            1 | 2 | 3 if !text.is_empty() => {
+            1..=3 if !text.is_empty() => {
                 let key = ["name", "generateName", "namespace"][(n - 1) as usize];
                 m.insert(key.into(), json!(text));
             }

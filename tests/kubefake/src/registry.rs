@@ -127,12 +127,30 @@ pub struct Registry {
 /// The upstream CRD YAML compiled into the library (from `../shared/specs/fleet-networking-crds`
 /// at build time), so that the `kubefake` binary works wherever it is copied.
 pub const EMBEDDED_CRDS: &[(&str, &str)] = &[
-    ("internalserviceexports.yaml", include_str!("../../../../shared/specs/fleet-networking-crds/internalserviceexports.yaml")),
-    ("multiclusterservices.yaml", include_str!("../../../../shared/specs/fleet-networking-crds/multiclusterservices.yaml")),
-    ("serviceexports.yaml", include_str!("../../../../shared/specs/fleet-networking-crds/serviceexports.yaml")),
-    ("serviceimports.yaml", include_str!("../../../../shared/specs/fleet-networking-crds/serviceimports.yaml")),
-    ("trafficmanagerbackends.yaml", include_str!("../../../../shared/specs/fleet-networking-crds/trafficmanagerbackends.yaml")),
-    ("trafficmanagerprofiles.yaml", include_str!("../../../../shared/specs/fleet-networking-crds/trafficmanagerprofiles.yaml")),
+    (
+        "internalserviceexports.yaml",
+        include_str!("../../../../shared/specs/fleet-networking-crds/internalserviceexports.yaml"),
+    ),
+    (
+        "multiclusterservices.yaml",
+        include_str!("../../../../shared/specs/fleet-networking-crds/multiclusterservices.yaml"),
+    ),
+    (
+        "serviceexports.yaml",
+        include_str!("../../../../shared/specs/fleet-networking-crds/serviceexports.yaml"),
+    ),
+    (
+        "serviceimports.yaml",
+        include_str!("../../../../shared/specs/fleet-networking-crds/serviceimports.yaml"),
+    ),
+    (
+        "trafficmanagerbackends.yaml",
+        include_str!("../../../../shared/specs/fleet-networking-crds/trafficmanagerbackends.yaml"),
+    ),
+    (
+        "trafficmanagerprofiles.yaml",
+        include_str!("../../../../shared/specs/fleet-networking-crds/trafficmanagerprofiles.yaml"),
+    ),
 ];
 
 /// Where CRDs come from by default: `$FLEETDNS_CRD_DIR` if set, else None (the embedded copy).

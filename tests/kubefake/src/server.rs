@@ -19,13 +19,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::body::Body;
-use crate::{authz, discovery, openapi, protobuf, table};
 use crate::handlers::{dispatch, is_true, watch_request, Ctx};
 use crate::route::{parse_query, route, Route};
 use crate::shared::{lock, Shared};
 use crate::status::ApiError;
 use crate::watch;
 use crate::writelog::WriteRecord;
+use crate::{authz, discovery, openapi, protobuf, table};
 
 /// Accepts connections until `stop` is cancelled.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
@@ -201,7 +201,10 @@ async fn handle(
             return error_response(&ApiError::new(
                 405,
                 "MethodNotAllowed",
-                format!("the server does not allow this method on the requested resource ({})", ctx.method),
+                format!(
+                    "the server does not allow this method on the requested resource ({})",
+                    ctx.method
+                ),
             ));
         }
         let review = ctx
@@ -220,7 +223,16 @@ async fn handle(
     };
     if let Err(e) = authorize(&shared, &ctx, &route) {
         if mutating {
-            record(&shared, &ctx, Some(&route), None, 403, Some("Forbidden".into()), false, false);
+            record(
+                &shared,
+                &ctx,
+                Some(&route),
+                None,
+                403,
+                Some("Forbidden".into()),
+                false,
+                false,
+            );
         }
         return error_response(&e);
     }

@@ -139,14 +139,16 @@ fn cell(c: &PrinterColumn, obj: &Value, now: jiff::Timestamp) -> Value {
             .unwrap_or(Value::Null),
         "#external-ip" => json!(service_external_ip(obj)),
         "#ports" => json!(service_ports(obj)),
-        "#selector" => json!(match obj.pointer("/spec/selector").and_then(Value::as_object) {
-            Some(m) if !m.is_empty() => m
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(","),
-            _ => "<none>".to_string(),
-        }),
+        "#selector" => json!(
+            match obj.pointer("/spec/selector").and_then(Value::as_object) {
+                Some(m) if !m.is_empty() => m
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                _ => "<none>".to_string(),
+            }
+        ),
         path => match jsonpath(obj, path) {
             None | Some(Value::Null) => Value::Null,
             Some(v) if c.type_ == "string" => match v {
@@ -154,12 +156,10 @@ fn cell(c: &PrinterColumn, obj: &Value, now: jiff::Timestamp) -> Value {
                 other => json!(other.to_string()),
             },
             Some(v @ (Value::Number(_) | Value::Bool(_))) => v.clone(),
-            Some(Value::String(s)) if c.type_ == "date" => {
-                match s.parse::<jiff::Timestamp>() {
-                    Ok(t) => json!(human_duration((now - t).get_seconds())),
-                    Err(_) => json!("<invalid>"),
-                }
-            }
+            Some(Value::String(s)) if c.type_ == "date" => match s.parse::<jiff::Timestamp>() {
+                Ok(t) => json!(human_duration((now - t).get_seconds())),
+                Err(_) => json!("<invalid>"),
+            },
             Some(_) => Value::Null,
         },
     }

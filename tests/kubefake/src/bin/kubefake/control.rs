@@ -76,7 +76,10 @@ fn handle(clusters: &[FakeCluster], req: &Request<hyper::body::Incoming>) -> (u1
         return (200, Value::Array(list));
     }
     let ["clusters", name, action] = segs.as_slice() else {
-        return (404, json!({"error": "paths: /clusters, /clusters/NAME/ACTION"}));
+        return (
+            404,
+            json!({"error": "paths: /clusters, /clusters/NAME/ACTION"}),
+        );
     };
     let Some(c) = clusters.iter().find(|c| c.name() == *name) else {
         return (404, json!({"error": format!("no cluster {name}")}));
