@@ -23,16 +23,22 @@ use super::model::{
 pub struct DesiredProfile {
     /// `namespace/name` of the TrafficManagerProfile.
     pub key: String,
+    /// Where the profile lives in Azure (ARM name `fleet-<profile uid>`).
     pub at: ProfileRef,
+    /// The profile as fleetdns PUTs it (without endpoints).
     pub body: ProfileBody,
+    /// Its endpoints, sorted by name.
     pub endpoints: Vec<DesiredEndpoint>,
 }
 
 /// One endpoint as it should be in Azure.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredEndpoint {
+    /// ARM name, `fleet-<backend uid>#<service>#<cluster>`.
     pub name: String,
+    /// AzureEndpoints when the Service's public IP resource id is known, else ExternalEndpoints.
     pub kind: EndpointType,
+    /// The endpoint as fleetdns PUTs it.
     pub body: EndpointBody,
 }
 

@@ -11,9 +11,9 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::auth::{AuthError, TokenSource};
-use super::metrics::Metrics;
-use super::model::{ArmCall, Method};
+use crate::auth::{AuthError, TokenSource};
+use crate::call::{Call, Method};
+use crate::metrics::ArmMetrics;
 
 /// Per-request time limit.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,21 +23,33 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Why an ARM call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ArmError {
+    /// No ARM token could be had.
     #[error("no ARM token: {0}")]
     Auth(#[from] AuthError),
+    /// No HTTP response came (connect, TLS, timeout).
     #[error("{method} {path}: {error}")]
     Transport {
+        /// HTTP method (`GET`, `PUT` or `DELETE`).
         method: &'static str,
+        /// ARM path of the call, without host and api-version.
         path: String,
+        /// The transport error and its causes.
         error: String,
     },
+    /// ARM answered with an error status (anything but 2xx, or 404 to a GET or DELETE).
     #[error("{method} {path}: HTTP {status} {code}: {message}")]
     Status {
+        /// HTTP method (`GET`, `PUT` or `DELETE`).
         method: &'static str,
+        /// ARM path of the call, without host and api-version.
         path: String,
+        /// The HTTP status.
         status: u16,
+        /// ARM's `error.code` (empty when absent).
         code: String,
+        /// ARM's `error.message` (empty when absent).
         message: String,
+        /// The `Retry-After` header (whole seconds), when ARM sent one.
         retry_after: Option<Duration>,
     },
 }
@@ -63,28 +75,31 @@ impl ArmError {
 /// What a successful call returned.
 #[derive(Debug)]
 pub struct ArmResponse {
+    /// The HTTP status: 2xx, or 404 for a GET or DELETE of something absent.
     pub status: u16,
     /// The JSON body (Null when empty or on 404).
     pub body: Value,
 }
 
-/// Sends [`ArmCall`]s to one ARM endpoint.
+/// Sends [`Call`]s to one ARM endpoint.
 pub struct ArmClient {
     http: reqwest::Client,
     base: String,
     tokens: Arc<TokenSource>,
-    metrics: Metrics,
+    metrics: ArmMetrics,
     spacing: Duration,
     /// Earliest time of the next request: rate bound and Retry-After in one place.
     next: Mutex<Instant>,
 }
 
 impl ArmClient {
+    /// A client for the ARM endpoint `base` (no trailing slash) that sends at most
+    /// `max_requests_per_second` requests a second (at least 1).
     pub fn new(
         http: reqwest::Client,
         base: String,
         tokens: Arc<TokenSource>,
-        metrics: Metrics,
+        metrics: ArmMetrics,
         max_requests_per_second: u32,
     ) -> Self {
         Self {
@@ -110,7 +125,7 @@ impl ArmClient {
 
     /// Sends one call. A 404 answers `Ok` with status 404 (GET: no such profile;
     /// DELETE: already gone); any other non-2xx is an [`ArmError::Status`].
-    pub async fn send(&self, call: &ArmCall) -> Result<ArmResponse, ArmError> {
+    pub async fn send(&self, call: &Call) -> Result<ArmResponse, ArmError> {
         let token = self.tokens.token().await?;
         let method = call.method.as_str();
         let mut next = self.next.lock().await;
