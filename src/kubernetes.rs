@@ -59,6 +59,17 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
     if w.settings.write_status {
         let status_metrics =
             StatusMetrics::register(&w.registry).context("registering status metrics")?;
+        // Every (kind, result) series from the start, so dashboards and alerts see zeros
+        // (the writer labels by these kinds and results).
+        for kind in [
+            "TrafficManagerProfile",
+            "TrafficManagerBackend",
+            "ServiceExport",
+        ] {
+            for result in ["written", "error"] {
+                status_metrics.writes.with_label_values(&[kind, result]);
+            }
+        }
         let identity = w.identity.clone().unwrap_or_else(default_identity);
         info!(identity = %identity, lease = %w.settings.lease_name, namespace = %w.settings.lease_namespace, mode = w.settings.status_mode.as_str(), "status write-back enabled");
         let clients = writer_clients(&w.settings)

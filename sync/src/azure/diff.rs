@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::desired::{DesiredEndpoint, DesiredProfile};
-use super::model::{prop, ArmCall, EndpointType, Method, PROFILE_TAG};
+use super::model::{prop, ArmCall, EndpointType, API_VERSION, PROFILE_TAG};
 
 /// The profile exists in Azure but is not tagged as this fleet profile's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -105,11 +105,11 @@ pub fn plan(desired: &DesiredProfile, observed: Option<&Value>) -> Result<Vec<Ar
 }
 
 fn put<T: serde::Serialize>(path: String, body: &T) -> ArmCall {
-    ArmCall {
-        method: Method::Put,
+    ArmCall::put(
         path,
-        body: Some(serde_json::to_value(body).expect("ARM bodies serialize")),
-    }
+        API_VERSION,
+        serde_json::to_value(body).expect("ARM bodies serialize"),
+    )
 }
 
 fn put_endpoint(p: &DesiredProfile, e: &DesiredEndpoint) -> ArmCall {
@@ -118,11 +118,7 @@ fn put_endpoint(p: &DesiredProfile, e: &DesiredEndpoint) -> ArmCall {
 
 fn delete(p: &DesiredProfile, kind: EndpointType, e: &Value) -> ArmCall {
     let name = e.get("name").and_then(Value::as_str).unwrap_or_default();
-    ArmCall {
-        method: Method::Delete,
-        path: p.at.endpoint_path(kind, name),
-        body: None,
-    }
+    ArmCall::delete(p.at.endpoint_path(kind, name), API_VERSION)
 }
 
 fn endpoint_type(e: &Value) -> Option<EndpointType> {
@@ -211,6 +207,7 @@ fn endpoint_equal(d: &DesiredEndpoint, o: &Value) -> bool {
 mod tests {
     use super::*;
     use crate::azure::desired::desired;
+    use crate::azure::model::Method;
 
     fn fleet() -> fleetdns_config::Fleet {
         let yaml = "apiVersion: fleetdns.io/v1alpha1

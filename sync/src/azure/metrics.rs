@@ -1,33 +1,32 @@
-//! Prometheus series of the Azure mirror.
+//! Prometheus series of the Azure mirror. The request and token counters belong
+//! to the ARM client (`fleetdns_arm::ArmMetrics`) and are carried here as `arm`.
 
+use fleetdns_arm::ArmMetrics;
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 
 /// The mirror's metrics; cheap to clone.
 #[derive(Clone)]
 pub struct Metrics {
-    /// `fleetdns_azure_requests_total{method,code}`; code `error` for transport failures.
-    pub requests: IntCounterVec,
+    /// Request and token counters of the ARM client.
+    pub arm: ArmMetrics,
     /// `fleetdns_azure_profile_programmed{profile,reason}`: 1 for the current reason.
     pub programmed: IntGaugeVec,
     /// `fleetdns_azure_endpoint_monitor_status{profile,endpoint,status}`: 1 for the status ARM reports.
     pub monitor: IntGaugeVec,
-    /// `fleetdns_azure_token_requests_total{method,result}`.
-    pub tokens: IntCounterVec,
     /// `fleetdns_azure_reconciles_total{result}`.
     pub reconciles: IntCounterVec,
 }
 
 impl Metrics {
-    /// Creates the series and registers them in `registry` (an error if they are already there).
+    /// Registers the mirror's series and the ARM client's in `registry`.
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        Self::register_with(registry, ArmMetrics::register(registry)?)
+    }
+
+    /// Registers the mirror's series, sharing ARM client counters registered elsewhere.
+    pub fn register_with(registry: &Registry, arm: ArmMetrics) -> Result<Self, prometheus::Error> {
         let m = Self {
-            requests: IntCounterVec::new(
-                Opts::new(
-                    "fleetdns_azure_requests_total",
-                    "ARM requests sent, by method and HTTP status",
-                ),
-                &["method", "code"],
-            )?,
+            arm,
             programmed: IntGaugeVec::new(
                 Opts::new(
                     "fleetdns_azure_profile_programmed",
@@ -42,13 +41,6 @@ impl Metrics {
                 ),
                 &["profile", "endpoint", "status"],
             )?,
-            tokens: IntCounterVec::new(
-                Opts::new(
-                    "fleetdns_azure_token_requests_total",
-                    "Token requests, by auth method and result",
-                ),
-                &["method", "result"],
-            )?,
             reconciles: IntCounterVec::new(
                 Opts::new(
                     "fleetdns_azure_reconciles_total",
@@ -57,10 +49,8 @@ impl Metrics {
                 &["result"],
             )?,
         };
-        registry.register(Box::new(m.requests.clone()))?;
         registry.register(Box::new(m.programmed.clone()))?;
         registry.register(Box::new(m.monitor.clone()))?;
-        registry.register(Box::new(m.tokens.clone()))?;
         registry.register(Box::new(m.reconciles.clone()))?;
         Ok(m)
     }

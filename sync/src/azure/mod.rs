@@ -10,14 +10,12 @@
 //! - [`model`]: ARM paths, calls and the JSON bodies fleetdns writes.
 //! - [`desired`]: `Fleet` → the profiles and endpoints fleet-networking would create.
 //! - [`diff`]: (desired, observed) → the minimal list of PUTs and DELETEs.
-//! - [`auth`]: tokens (client secret, workload identity, managed identity), refreshed early.
-//! - [`client`]: the reqwest ARM client: rate bound, Retry-After gate, error mapping.
+//! - ARM access (client, tokens, request and token metrics) is the `fleetdns-arm` crate,
+//!   shared with the Kubernetes source's public IP lookups.
 //! - [`status`]: ARM outcomes → the profile's `Programmed` condition (plain data).
 //! - [`metrics`]: Prometheus series.
 //! - [`reconcile`]: the loop that ties them together; never blocks DNS serving.
 
-pub mod auth;
-pub mod client;
 pub mod desired;
 pub mod diff;
 pub mod metrics;

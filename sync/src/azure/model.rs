@@ -5,7 +5,6 @@
 //! (set by hand or by newer API versions) that fleetdns neither knows nor touches.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
@@ -18,28 +17,6 @@ pub const PROFILE_TAG: &str = "networking.fleet.azure.com.trafficManagerProfile"
 pub const MANAGED_BY_TAG: &str = "fleetdns.io.managedBy";
 /// Value of [`MANAGED_BY_TAG`].
 pub const MANAGED_BY: &str = "fleetdns";
-
-/// HTTP verb of an ARM call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Method {
-    /// `GET`: read a resource.
-    Get,
-    /// `PUT`: create or replace a resource.
-    Put,
-    /// `DELETE`: remove a resource.
-    Delete,
-}
-
-impl Method {
-    /// The verb as sent: `GET`, `PUT` or `DELETE`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-        }
-    }
-}
 
 /// Endpoint kinds (the `{endpointType}` path segment).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -131,48 +108,9 @@ impl ProfileRef {
     }
 }
 
-/// One ARM request fleetdns would make.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ArmCall {
-    /// HTTP method.
-    pub method: Method,
-    /// Path without host and without query.
-    pub path: String,
-    /// JSON body of a PUT; `None` for GET and DELETE.
-    pub body: Option<serde_json::Value>,
-}
-
-impl ArmCall {
-    /// A GET of `path`.
-    pub fn get(path: String) -> Self {
-        Self {
-            method: Method::Get,
-            path,
-            body: None,
-        }
-    }
-
-    /// The full URL under `arm_endpoint`, with the api-version.
-    pub fn url(&self, arm_endpoint: &str) -> String {
-        format!("{arm_endpoint}{}?api-version={API_VERSION}", self.path)
-    }
-
-    /// `PUT https://…?api-version=2022-04-01` and the body, pretty-printed (dry run).
-    pub fn render(&self, arm_endpoint: &str) -> String {
-        let mut s = format!("{} {}", self.method.as_str(), self.url(arm_endpoint));
-        if let Some(b) = &self.body {
-            s.push('\n');
-            s.push_str(&serde_json::to_string_pretty(b).unwrap_or_default());
-        }
-        s
-    }
-}
-
-impl fmt::Display for ArmCall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.method.as_str(), self.path)
-    }
-}
+/// One ARM request fleetdns would make (the generic call of `fleetdns-arm`).
+pub type ArmCall = fleetdns_arm::Call;
+pub use fleetdns_arm::Method;
 
 // === bodies fleetdns writes ===
 

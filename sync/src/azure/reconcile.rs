@@ -20,13 +20,12 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::auth::TokenSource;
-use super::client::ArmClient;
 use super::desired::{desired, DesiredProfile};
 use super::diff::plan;
 use super::metrics::Metrics;
-use super::model::{prop, ArmCall, Method};
+use super::model::{prop, ArmCall, Method, API_VERSION};
 use super::status::{Programmed, Reason};
+use fleetdns_arm::{ArmClient, Resource, TokenSource};
 
 /// What the mirror last saw and did, per profile (`namespace/name`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -88,9 +87,9 @@ fn mirror(a: &AzureMirror, metrics: &Metrics) -> Result<Mirror, reqwest::Error> 
     let tokens = Arc::new(TokenSource::new(
         a.auth.clone(),
         a.authority_host.clone(),
-        a.arm_endpoint.clone(),
+        Resource::arm(&a.arm_endpoint),
         http.clone(),
-        metrics.clone(),
+        metrics.arm.clone(),
     ));
     TokenSource::spawn_refresher(&tokens);
     Ok(Mirror {
@@ -99,7 +98,7 @@ fn mirror(a: &AzureMirror, metrics: &Metrics) -> Result<Mirror, reqwest::Error> 
             http,
             a.arm_endpoint.clone(),
             tokens,
-            metrics.clone(),
+            metrics.arm.clone(),
             a.max_requests_per_second,
         ),
     })
@@ -212,7 +211,7 @@ async fn profile(client: &ArmClient, d: &DesiredProfile) -> ProfileStatus {
         programmed: Programmed::pending("not reconciled yet"),
         endpoints: BTreeMap::new(),
     };
-    let observed = match client.send(&ArmCall::get(d.at.path())).await {
+    let observed = match client.send(&ArmCall::get(d.at.path(), API_VERSION)).await {
         Ok(r) if r.status == 404 => None,
         Ok(r) => Some(r.body),
         Err(e) => {

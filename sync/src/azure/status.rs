@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::client::ArmError;
+use fleetdns_arm::ArmError;
 
 /// Condition status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -1,5 +1,6 @@
-//! ARM access tokens: client secret, workload identity (federated token file) and
-//! managed identity (IMDS), cached and refreshed before they expire.
+//! Entra ID access tokens for one [`Resource`] (ARM, or the AKS AAD server app):
+//! client secret, workload identity (federated token file) and managed identity
+//! (IMDS), cached and refreshed before they expire.
 //!
 //! Why not the `azure_identity` crate: its HTTP transport turns on reqwest's
 //! `rustls` feature, which in reqwest 0.13 brings aws-lc-rs as the TLS provider,
@@ -23,7 +24,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::metrics::Metrics;
+use crate::metrics::ArmMetrics;
 
 /// Why no token could be had. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
@@ -71,36 +72,58 @@ pub enum AuthError {
     },
 }
 
+/// What a token is for: an Entra ID resource such as `https://management.azure.com/`
+/// (ARM) or `6dae42f8-4368-4678-94ff-3960e28e3630` (the AKS AAD server app).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resource(pub String);
+
+impl Resource {
+    /// ARM at `arm_endpoint` (no trailing slash): resource `<endpoint>/`.
+    pub fn arm(arm_endpoint: &str) -> Self {
+        Self(format!("{}/", arm_endpoint.trim_end_matches('/')))
+    }
+
+    /// The v2 scope: `<resource without trailing slash>/.default`.
+    pub fn scope(&self) -> String {
+        format!("{}/.default", self.0.trim_end_matches('/'))
+    }
+
+    /// The v1 `resource` parameter (IMDS), as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 struct Cached {
     token: Secret,
     refresh_at: Instant,
     expires_at: Instant,
 }
 
-/// Hands out a valid ARM token; fetches a new one when due.
+/// Hands out a valid token for one resource; fetches a new one when due.
 pub struct TokenSource {
     auth: AzureAuth,
     authority: String,
-    arm_endpoint: String,
+    resource: Resource,
     http: reqwest::Client,
-    metrics: Metrics,
+    metrics: ArmMetrics,
     cache: Mutex<Option<Cached>>,
 }
 
 impl TokenSource {
-    /// A token source for `auth`: tokens for `arm_endpoint`, from Entra ID at `authority`
-    /// (or from IMDS for a managed identity). Fetches nothing until asked.
+    /// A token source for `resource`, with `authority` (no trailing slash) as the
+    /// Entra ID host of the client-secret and workload-identity flows.
     pub fn new(
         auth: AzureAuth,
         authority: String,
-        arm_endpoint: String,
+        resource: Resource,
         http: reqwest::Client,
-        metrics: Metrics,
+        metrics: ArmMetrics,
     ) -> Self {
         Self {
             auth,
             authority,
-            arm_endpoint,
+            resource,
             http,
             metrics,
             cache: Mutex::new(None),
@@ -200,7 +223,7 @@ impl TokenSource {
     }
 
     async fn fetch(&self) -> Result<(Secret, Duration), AuthError> {
-        let scope = format!("{}/.default", self.arm_endpoint);
+        let scope = self.resource.scope();
         match &self.auth {
             AzureAuth::ClientSecret {
                 tenant_id,
@@ -249,10 +272,9 @@ impl TokenSource {
                 client_id,
                 endpoint,
             } => {
-                let resource = format!("{}/", self.arm_endpoint);
                 let mut query = vec![
                     ("api-version", "2018-02-01"),
-                    ("resource", resource.as_str()),
+                    ("resource", self.resource.as_str()),
                 ];
                 if let Some(id) = client_id {
                     query.push(("client_id", id));

@@ -11,9 +11,9 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::auth::{AuthError, TokenSource};
-use super::metrics::Metrics;
-use super::model::{ArmCall, Method};
+use crate::auth::{AuthError, TokenSource};
+use crate::call::{Call, Method};
+use crate::metrics::ArmMetrics;
 
 /// Per-request time limit.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,12 +81,12 @@ pub struct ArmResponse {
     pub body: Value,
 }
 
-/// Sends [`ArmCall`]s to one ARM endpoint.
+/// Sends [`Call`]s to one ARM endpoint.
 pub struct ArmClient {
     http: reqwest::Client,
     base: String,
     tokens: Arc<TokenSource>,
-    metrics: Metrics,
+    metrics: ArmMetrics,
     spacing: Duration,
     /// Earliest time of the next request: rate bound and Retry-After in one place.
     next: Mutex<Instant>,
@@ -99,7 +99,7 @@ impl ArmClient {
         http: reqwest::Client,
         base: String,
         tokens: Arc<TokenSource>,
-        metrics: Metrics,
+        metrics: ArmMetrics,
         max_requests_per_second: u32,
     ) -> Self {
         Self {
@@ -125,7 +125,7 @@ impl ArmClient {
 
     /// Sends one call. A 404 answers `Ok` with status 404 (GET: no such profile;
     /// DELETE: already gone); any other non-2xx is an [`ArmError::Status`].
-    pub async fn send(&self, call: &ArmCall) -> Result<ArmResponse, ArmError> {
+    pub async fn send(&self, call: &Call) -> Result<ArmResponse, ArmError> {
         let token = self.tokens.token().await?;
         let method = call.method.as_str();
         let mut next = self.next.lock().await;
