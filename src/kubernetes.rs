@@ -44,6 +44,10 @@ pub struct Wiring {
     pub shutdown: CancellationToken,
     /// The Azure mirror's results, folded into profiles' `Programmed`.
     pub mirror: watch::Receiver<Arc<fleetdns_sync::azure::MirrorStatus>>,
+    /// Whether this replica holds the Lease: gates status writes and ARM writes.
+    pub leader: watch::Sender<bool>,
+    /// Set once the first fleet is composed (the mirror's garbage collection waits for it).
+    pub synced: watch::Sender<bool>,
 }
 
 /// Connects to the clusters and spawns the source and (if enabled) the status
@@ -54,15 +58,16 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
         .context("starting the Kubernetes source")?;
     let source_metrics =
         SourceMetrics::register(&w.registry).context("registering source metrics")?;
-    if w.settings.write_status {
-        let status_metrics =
-            StatusMetrics::register(&w.registry).context("registering status metrics")?;
+    // One Lease elects the replica that writes: status (when enabled) and ARM (when
+    // the fleet mirrors to Azure).
+    let mirror_on = w.fleet_rx.borrow().azure.is_some();
+    if w.settings.write_status || mirror_on {
         let identity = w.identity.clone().unwrap_or_else(default_identity);
-        info!(identity = %identity, lease = %w.settings.lease_name, namespace = %w.settings.lease_namespace, "status write-back enabled");
+        info!(identity = %identity, lease = %w.settings.lease_name, namespace = %w.settings.lease_namespace, status = w.settings.write_status, azure = mirror_on, "leader election enabled");
         let clients = writer_clients(&w.settings)
             .await
             .context("connecting the status writer")?;
-        let (leader_tx, leader_rx) = watch::channel(false);
+        let leader_rx = w.leader.subscribe();
         let cfg = lease::LeaseConfig {
             namespace: w.settings.lease_namespace.clone(),
             name: w.settings.lease_name.clone(),
@@ -74,22 +79,33 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
         tasks.spawn(lease::run(
             clients.hub.clone(),
             cfg,
-            leader_tx,
+            w.leader,
             lease_stop.clone(),
         ));
-        let writer_stop = w.shutdown.clone();
-        let ctx = writer::Context::new(clients, status_metrics);
-        tasks.spawn({
-            let manage = w.settings.manage_service_exports;
-            let fleet = w.fleet_rx.clone();
-            let mirror = w.mirror.clone();
-            async move {
-                writer::run(ctx, manage, fleet, mirror, leader_rx, writer_stop).await;
+        if w.settings.write_status {
+            let status_metrics =
+                StatusMetrics::register(&w.registry).context("registering status metrics")?;
+            let writer_stop = w.shutdown.clone();
+            let ctx = writer::Context::new(clients, status_metrics);
+            tasks.spawn({
+                let manage = w.settings.manage_service_exports;
+                let fleet = w.fleet_rx.clone();
+                let mirror = w.mirror.clone();
+                async move {
+                    writer::run(ctx, manage, fleet, mirror, leader_rx, writer_stop).await;
+                    lease_stop.cancel();
+                }
+            });
+        } else {
+            let shutdown = w.shutdown.clone();
+            tasks.spawn(async move {
+                shutdown.cancelled().await;
                 lease_stop.cancel();
-            }
-        });
+            });
+        }
     }
     let ready = w.ready.clone();
+    let synced = w.synced;
     let shutdown = w.shutdown.clone();
     let mut log_problems = problem_logger();
     tasks.spawn(source.run(
@@ -100,6 +116,7 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
             if !ready.swap(true, Ordering::AcqRel) {
                 info!("first fleet composed from the clusters; ready");
             }
+            synced.send_replace(true);
             log_problems(diags);
         },
         shutdown,
