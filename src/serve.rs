@@ -4,14 +4,15 @@
 //! ```text
 //! file ──watch<Arc<Fleet>>──┬──────────────────────┐
 //!                            ▼                      ▼
-//!                         prober ─watch<Arc<Health>>─► compile ─► ArcSwap<Zone> ─► DNS (UDP/TCP)
+//!                         prober ─watch<Arc<Health>>─► compile ─► ArcSwap<Snapshot> ─► DNS (UDP/TCP)
 //! ```
 //! The Azure Traffic Manager mirror (`src/azure.rs`) runs as one more task on the
 //! fleet channel; it never sits on the answer path.
 //! The config is validated before any socket is bound. Reloads come from file
 //! changes and SIGHUP; a broken file keeps the last good zone serving. The zone is
-//! recompiled when the fleet changes or an endpoint's state changes, never for a
-//! probe result that changes nothing.
+//! recompiled when the fleet changes or an endpoint's availability changes; any
+//! other health update only publishes a new snapshot of the same zone (the health
+//! view shows it).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -22,7 +23,7 @@ use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use fleetdns_config::{Diagnostics, Fleet, Health};
 use fleetdns_dns::udp::UdpService;
-use fleetdns_dns::{compile, server, DnsMetrics, Handler, Zone};
+use fleetdns_dns::{server, DnsMetrics, Snapshot};
 use fleetdns_sources::file;
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use tokio::sync::{watch, Notify};
@@ -142,12 +143,11 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
     }
 
     let health = Arc::new(Health::default());
-    let zone = Arc::new(ArcSwap::from_pointee(compile(
+    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::compile(
         &fleet,
-        &health,
+        health.clone(),
         &dns_metrics,
     )));
-    let health_view = Arc::new(ArcSwap::new(health.clone()));
     serve_metrics.zone(&fleet);
     info!(zone = %fleet.zone.apex, serial = fleet.zone.soa.serial, profiles = fleet.profiles.len(), "zone loaded");
     let (fleet_tx, fleet_rx) = watch::channel(Arc::new(fleet));
@@ -173,8 +173,7 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
     tasks.spawn(recompile(
         fleet_rx.clone(),
         health_rx.clone(),
-        zone.clone(),
-        health_view.clone(),
+        snapshot.clone(),
         dns_metrics.clone(),
         serve_metrics.clone(),
         shutdown.clone(),
@@ -247,8 +246,7 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
     tasks.spawn(admin::serve(admin_listener, admin, shutdown.clone()));
 
     let service = UdpService {
-        handler: Handler::new(zone.clone(), health_view, dns_metrics.clone()),
-        zone,
+        snapshot,
         metrics: dns_metrics,
     };
     let result = server::serve(listeners, service, shutdown.clone().cancelled_owned()).await;
@@ -264,21 +262,19 @@ fn default_udp_workers() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 
-/// Recompiles the zone when the fleet changes or an endpoint's availability changes; keeps
-/// the health view's snapshot current on every health update.
+/// Recompiles the zone when the fleet changes or an endpoint's availability
+/// changes; otherwise publishes the same zone with the new health.
 async fn recompile(
     mut fleet: watch::Receiver<Arc<Fleet>>,
     mut health: watch::Receiver<Arc<Health>>,
-    zone: Arc<ArcSwap<Zone>>,
-    health_view: Arc<ArcSwap<Health>>,
+    snapshot: Arc<ArcSwap<Snapshot>>,
     metrics: Arc<DnsMetrics>,
     serve_metrics: ServeMetrics,
     shutdown: CancellationToken,
 ) {
-    // What the current zone was compiled from. Both inputs are compared after
-    // every wake-up: either channel may have changed, whichever woke us.
+    // The fleet the current zone was compiled from. Both inputs are compared
+    // after every wake-up: either channel may have changed, whichever woke us.
     let mut compiled_fleet = fleet.borrow().clone();
-    let mut compiled_health = health.borrow().clone();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -288,14 +284,16 @@ async fn recompile(
         let f = fleet.borrow_and_update().clone();
         let h = health.borrow_and_update().clone();
         let fleet_changed = !Arc::ptr_eq(&f, &compiled_fleet);
-        if !fleet_changed && h.same_routing(&compiled_health) {
-            health_view.store(h);
+        let same_zone = match fleet_changed {
+            false => snapshot.load().with_health(h.clone()),
+            true => None,
+        };
+        if let Some(same_zone) = same_zone {
+            snapshot.store(Arc::new(same_zone));
             continue;
         }
-        zone.store(Arc::new(compile(&f, &h, &metrics)));
-        // The view is updated after the zone: when it shows a state, answers follow it.
-        health_view.store(h.clone());
-        (compiled_fleet, compiled_health) = (f.clone(), h);
+        snapshot.store(Arc::new(Snapshot::compile(&f, h, &metrics)));
+        compiled_fleet = f.clone();
         if fleet_changed {
             serve_metrics.zone(&f);
             info!(zone = %f.zone.apex, serial = f.zone.soa.serial, profiles = f.profiles.len(), "zone updated");

@@ -40,22 +40,53 @@ use crate::metrics::ArmMetrics;
 /// Why no token could be had. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
+    /// The client secret could not be read.
     #[error("reading the client secret from {source_name}: {error}")]
-    Secret { source_name: String, error: String },
-    #[error("reading the federated token file {path}: {error}")]
-    TokenFile { path: String, error: String },
-    #[error("token request to {url} failed: {error}")]
-    Transport { url: String, error: String },
-    #[error("token endpoint {url} answered HTTP {status} ({error})")]
-    Status {
-        url: String,
-        status: u16,
+    Secret {
+        /// Where it was looked for: `environment variable <name>` or `file <path>`.
+        source_name: String,
+        /// Why reading failed.
         error: String,
     },
+    /// The federated token file (workload identity) could not be read.
+    #[error("reading the federated token file {path}: {error}")]
+    TokenFile {
+        /// The file.
+        path: String,
+        /// Why reading failed.
+        error: String,
+    },
+    /// No HTTP response came from the token endpoint.
+    #[error("token request to {url} failed: {error}")]
+    Transport {
+        /// The token endpoint.
+        url: String,
+        /// The transport error (without the URL).
+        error: String,
+    },
+    /// The token endpoint answered with a status other than 200.
+    #[error("token endpoint {url} answered HTTP {status} ({error})")]
+    Status {
+        /// The token endpoint.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The OAuth `error` code only (`no error code` when absent); descriptions may echo request
+        /// details.
+        error: String,
+    },
+    /// A 200 response without a usable `access_token` and `expires_in`.
     #[error("token endpoint {url} sent a response without access_token and expires_in")]
-    Malformed { url: String },
+    Malformed {
+        /// The token endpoint.
+        url: String,
+    },
+    /// The Azure CLI credential failed (not logged in, not installed, bad output).
     #[error("`az account get-access-token` failed: {error}")]
-    AzureCli { error: String },
+    AzureCli {
+        /// What went wrong: the exit status and az's first error line, never a token.
+        error: String,
+    },
 }
 
 /// What a token is for: an Entra ID resource such as `https://management.azure.com/`

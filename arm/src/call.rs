@@ -6,8 +6,11 @@ use std::fmt;
 /// HTTP verb of an ARM call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {
+    /// `GET`: read a resource.
     Get,
+    /// `PUT`: create or replace a resource.
     Put,
+    /// `DELETE`: remove a resource.
     Delete,
 }
 
@@ -25,6 +28,7 @@ impl Method {
 /// One ARM request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Call {
+    /// HTTP method.
     pub method: Method,
     /// Path without host and without query, percent-encoded by the caller.
     pub path: String,

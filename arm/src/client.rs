@@ -54,9 +54,11 @@ impl Default for ClientOptions {
 /// What a successful call returned.
 #[derive(Debug)]
 pub struct ArmResponse {
+    /// The HTTP status (2xx, or 404 to a GET or DELETE).
     pub status: u16,
     /// The JSON body (Null when empty or on 404).
     pub body: Value,
+    /// Ours and ARM's request ids.
     pub ids: RequestIds,
 }
 

@@ -45,29 +45,41 @@ pub enum Blame {
 /// Why an ARM call failed. Never contains a token or secret.
 #[derive(Debug, thiserror::Error)]
 pub enum ArmError {
+    /// No ARM token could be had.
     #[error("no ARM token: {0}")]
     Auth(#[from] AuthError),
+    /// No HTTP response came (connect, TLS, timeout, reset).
     #[error("{method} {path}: {error} ({ids})")]
     Transport {
+        /// HTTP method (`GET`, `PUT` or `DELETE`).
         method: &'static str,
+        /// ARM path of the call, without host and api-version.
         path: String,
+        /// The transport error and its causes.
         error: String,
         /// The request did not finish within the configured timeout.
         timeout: bool,
+        /// The ids of the exchange (ours only: no answer came).
         ids: RequestIds,
     },
     #[error("{method} {path}: HTTP {status} {code}: {message}{details} ({ids})", details = details_text(details))]
+    /// ARM answered with an error status (anything but 2xx, or 404 to a GET or DELETE).
     Status {
+        /// HTTP method (`GET`, `PUT` or `DELETE`).
         method: &'static str,
+        /// ARM path of the call, without host and api-version.
         path: String,
+        /// The HTTP status.
         status: u16,
         /// ARM's `error.code` (e.g. `Conflict`, `BadRequest`, `AuthorizationFailed`).
         code: String,
+        /// ARM's `error.message` (empty when absent).
         message: String,
         /// `error.details[]` as `code: message`.
         details: Vec<String>,
         /// When ARM said to come back (any `Retry-After` form).
         retry_after: Option<Duration>,
+        /// Ours and ARM's request ids.
         ids: RequestIds,
     },
 }

@@ -13,6 +13,9 @@
 //! Data flow: a caller builds a [`Call`], [`ArmClient::send`] gets a token from its
 //! [`TokenSource`], waits for its turn, sends, and answers an [`ArmResponse`] or an
 //! [`ArmError`] that says whose fault it was and whether a retry may help.
+#![forbid(unsafe_code)]
+#![deny(missing_docs, unreachable_pub)]
+#![deny(clippy::print_stdout)]
 
 pub mod auth;
 pub mod call;

@@ -22,7 +22,11 @@ async fn azure_cli_credential_runs_az_for_the_resource_and_reports_its_error() {
     );
     std::fs::write(dir.join("az"), script).unwrap();
     std::fs::set_permissions(dir.join("az"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     // The only test in this binary: nothing else reads PATH concurrently.
     std::env::set_var("PATH", path);
 
@@ -39,20 +43,40 @@ async fn azure_cli_credential_runs_az_for_the_resource_and_reports_its_error() {
     let arm = source(Resource::arm("https://management.azure.com"));
     let token = arm.token().await.expect("a token from az");
     assert_eq!(token.expose(), "cli-token-1");
-    assert_eq!(format!("{token:?}").contains("cli-token-1"), false, "redacted in Debug");
+    assert!(
+        !format!("{token:?}").contains("cli-token-1"),
+        "redacted in Debug"
+    );
     let sent = std::fs::read_to_string(&args).unwrap();
-    assert_eq!(sent.trim(), "account get-access-token --resource https://management.azure.com/ -o json");
-    assert!(arm.refresh_at().await.unwrap() > tokio::time::Instant::now() + Duration::from_secs(3000), "valid for about an hour");
+    assert_eq!(
+        sent.trim(),
+        "account get-access-token --resource https://management.azure.com/ -o json"
+    );
+    assert!(
+        arm.refresh_at().await.unwrap() > tokio::time::Instant::now() + Duration::from_secs(3000),
+        "valid for about an hour"
+    );
 
     // The AKS AAD server app, the other resource the same chain serves.
     let aks = source(Resource("6dae42f8-4368-4678-94ff-3960e28e3630".into()));
     aks.token().await.unwrap();
-    assert!(std::fs::read_to_string(&args).unwrap().contains("--resource 6dae42f8-4368-4678-94ff-3960e28e3630 "));
+    assert!(std::fs::read_to_string(&args)
+        .unwrap()
+        .contains("--resource 6dae42f8-4368-4678-94ff-3960e28e3630 "));
 
     std::fs::write(&fail, "").unwrap();
-    let e = source(Resource::arm("https://management.azure.com")).token().await.expect_err("az fails");
+    let e = source(Resource::arm("https://management.azure.com"))
+        .token()
+        .await
+        .expect_err("az fails");
     assert!(matches!(e, AuthError::AzureCli { .. }), "{e:?}");
     assert!(e.to_string().contains("az login"), "{e}");
-    assert_eq!(metrics.tokens.with_label_values(&["azureCli", "error"]).get(), 1);
+    assert_eq!(
+        metrics
+            .tokens
+            .with_label_values(&["azureCli", "error"])
+            .get(),
+        1
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

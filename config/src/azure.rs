@@ -29,14 +29,19 @@ pub const DEFAULT_GC_GRACE_SECONDS: u64 = 300;
 /// Validated mirror settings plus what the mirror needs per profile and cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AzureMirror {
+    /// Subscription that holds the Traffic Manager profiles (a UUID, lower case).
     pub subscription_id: String,
     /// Without trailing slash.
     pub arm_endpoint: String,
     /// Without trailing slash.
     pub authority_host: String,
+    /// Azure location of created profiles (default `global`).
     pub location: String,
+    /// How to get an ARM token.
     pub auth: AzureAuth,
+    /// Upper bound on ARM requests per second, 1..=1000 (default 10).
     pub max_requests_per_second: u32,
+    /// Seconds between full resyncs (drift correction), 1..=86,400 (default 300).
     pub resync_seconds: u64,
     /// Per-request ARM timeout, seconds (1..=300).
     pub request_timeout_seconds: u64,
@@ -67,19 +72,30 @@ pub struct AzureProfile {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "method", rename_all = "camelCase")]
 pub enum AzureAuth {
+    /// An Entra ID application's client secret (`clientSecret`).
     ClientSecret {
+        /// Entra ID tenant.
         tenant_id: String,
+        /// Application (client) id.
         client_id: String,
+        /// Where the secret is read from when a token is needed.
         secret: SecretSource,
     },
+    /// Kubernetes workload identity: a projected service-account token exchanged at Entra ID
+    /// (`workloadIdentity`).
     WorkloadIdentity {
+        /// Entra ID tenant (default `$AZURE_TENANT_ID`).
         tenant_id: String,
+        /// Client id of the federated identity (default `$AZURE_CLIENT_ID`).
         client_id: String,
         /// Re-read on every refresh (the projected token rotates).
         token_file: PathBuf,
     },
+    /// The VM's managed identity, through the IMDS token endpoint (`managedIdentity`).
     ManagedIdentity {
+        /// A user-assigned identity's client id; `None` = the system-assigned identity.
         client_id: Option<String>,
+        /// IMDS token endpoint, without trailing slash (default [`DEFAULT_IMDS_ENDPOINT`]).
         endpoint: String,
     },
     /// The Azure CLI's login (`az account get-access-token`), for a laptop.
@@ -90,7 +106,9 @@ pub enum AzureAuth {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SecretSource {
+    /// The name of an environment variable holding the secret.
     Env(String),
+    /// A file holding the secret.
     File(PathBuf),
 }
 

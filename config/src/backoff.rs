@@ -10,10 +10,17 @@ use std::time::Duration;
 /// Why a pair of bounds is not a backoff.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BackoffError {
+    /// `start` was zero.
     #[error("backoff start must be more than zero")]
     ZeroStart,
+    /// `max` was shorter than `start`.
     #[error("backoff max {max:?} is shorter than its start {start:?}")]
-    MaxBelowStart { start: Duration, max: Duration },
+    MaxBelowStart {
+        /// The `start` given.
+        start: Duration,
+        /// The `max` given.
+        max: Duration,
+    },
 }
 
 /// Exponential backoff with jitter between validated bounds.

@@ -26,7 +26,7 @@ pub enum Severity {
 pub struct Location {
     /// The file (or a label such as `<kubernetes>` for other sources).
     pub file: PathBuf,
-    /// Zero-based index of the YAML document in the file.
+    /// One-based index of the YAML document in the file ([`crate::document::Doc::index`]).
     pub document: Option<usize>,
     /// One-based line of the field (or of the document start when the field is not found).
     pub line: Option<usize>,
@@ -35,7 +35,9 @@ pub struct Location {
 /// One finding about the input.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostic {
+    /// How bad it is.
     pub severity: Severity,
+    /// Where it is in the input.
     pub location: Location,
     /// The object, as `Kind namespace/name` (or `Kind name`), when known.
     pub object: Option<String>,
@@ -75,6 +77,7 @@ impl Diagnostic {
         self
     }
 
+    /// Whether this is an [`Severity::Error`], which rejects the input.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -110,22 +113,27 @@ impl fmt::Display for Diagnostic {
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
+    /// Adds one diagnostic.
     pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d);
     }
 
+    /// Whether any diagnostic is an error, i.e. the input is rejected.
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(Diagnostic::is_error)
     }
 
+    /// The errors only, in the order found.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.0.iter().filter(|d| d.is_error())
     }
 
+    /// Every diagnostic, in the order found.
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.0.iter()
     }
 
+    /// Whether there is no diagnostic at all.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

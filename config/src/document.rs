@@ -12,13 +12,15 @@ use crate::diagnostic::Location;
 /// One YAML document of a file.
 #[derive(Clone)]
 pub struct Doc {
+    /// The file the document is in (`kubernetes:<cluster>` for an object read from a cluster).
     pub file: Arc<Path>,
     /// One-based ordinal among the non-empty documents of the file.
     pub index: usize,
     /// One-based line where the document's text begins.
     pub start_line: usize,
-    /// The document as written. Not shown by `Debug`: it may hold anything a
-    /// user pasted, an inline secret included.
+    /// The document's text without its separator line (empty for an object read
+    /// from a cluster). Not shown by `Debug`: it may hold anything a user pasted,
+    /// an inline secret included.
     pub text: String,
 }
 

@@ -35,6 +35,7 @@ pub struct Health {
 /// One endpoint's probe state and its latest observation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EndpointHealth {
+    /// The monitor state, per Traffic Manager's rules.
     pub state: MonitorState,
     /// Failures in a row since the last success.
     pub consecutive_failures: u32,
@@ -45,6 +46,7 @@ pub struct EndpointHealth {
 /// One probe result.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observation {
+    /// Whether the probe counted as a success (an expected HTTP status, or a TCP connect).
     pub healthy: bool,
     /// Short, human-readable: `HTTP 200`, `HTTP 302 (redirect)`, `timeout after 5s`,
     /// `connect: Connection refused`, `TCP connected`. The prober shares one
@@ -96,10 +98,12 @@ impl Health {
         self.ids.iter().zip(&self.slots)
     }
 
+    /// Number of probed endpoints in the snapshot.
     pub fn len(&self) -> usize {
         self.slots.len()
     }
 
+    /// Whether no endpoint is probed.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }

@@ -16,22 +16,28 @@ use crate::settings::SettingsDocument;
 /// An upstream object from a document, with where it came from.
 #[derive(Clone, Debug)]
 pub struct Object<S> {
+    /// The document the object was read from; diagnostics point into it.
     pub doc: Doc,
     /// `apiVersion` as written (e.g. `networking.fleet.azure.com/v1alpha1`).
     pub api_version: String,
+    /// The object's `metadata` (name, namespace, uid, generation, annotations, …).
     pub metadata: ObjectMeta,
+    /// The decoded `spec` (`()` for a ServiceExport, which has none).
     pub spec: S,
 }
 
 impl<S> Object<S> {
+    /// `metadata.namespace`, or `default` when absent.
     pub fn namespace(&self) -> &str {
         self.metadata.namespace.as_deref().unwrap_or("default")
     }
 
+    /// `metadata.name`, or empty when absent (parsing rejects objects without a name).
     pub fn name(&self) -> &str {
         self.metadata.name.as_deref().unwrap_or("")
     }
 
+    /// The value of the annotation `key`, if set.
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.metadata
             .annotations
@@ -44,9 +50,13 @@ impl<S> Object<S> {
 /// Everything the file holds that fleetdns uses.
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
+    /// Every FleetDNSConfig document; validation requires exactly one.
     pub settings: Vec<(Doc, SettingsDocument)>,
+    /// Every TrafficManagerProfile, of either served version, decoded as v1beta1.
     pub profiles: Vec<Object<crd::v1beta1::TrafficManagerProfileSpec>>,
+    /// Every TrafficManagerBackend, of either served version, decoded as v1beta1.
     pub backends: Vec<Object<crd::v1beta1::TrafficManagerBackendSpec>>,
+    /// Every ServiceExport (no spec: its weight is an annotation).
     pub exports: Vec<Object<()>>,
     /// The file had more than [`crate::limits::MAX_DOCUMENTS`] documents; none was read.
     pub too_many_documents: bool,

@@ -25,6 +25,8 @@
 //! - [`backoff`]: the one retry schedule of every loop that talks to a remote API.
 //! - `testing` (feature `test-support`): builders for the model in other crates' tests.
 #![forbid(unsafe_code)]
+#![deny(missing_docs, unreachable_pub)]
+#![deny(clippy::print_stdout)]
 
 pub mod azure;
 pub mod backoff;

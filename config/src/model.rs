@@ -14,6 +14,7 @@ use crate::secret::Secret;
 /// Validated desired state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Fleet {
+    /// The zone's apex, SOA values, name servers and default TTL.
     pub zone: ZoneSettings,
     /// DNS listen addresses from the file (the CLI may override them).
     pub listen: Vec<SocketAddr>,
@@ -42,6 +43,7 @@ pub struct Fleet {
 /// Response rate limiting settings (validated; see `settings::RrlSpec`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Rrl {
+    /// Whether UDP answers are rate limited at all (`spec.rrl.enabled`; default true).
     pub enabled: bool,
     /// Responses per second per (client prefix, response class); 1..=100,000.
     pub responses_per_second: u32,
@@ -54,9 +56,13 @@ pub struct Rrl {
 /// Limits on DNS over TCP (validated; see `settings::TcpSpec`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TcpLimits {
+    /// Open DNS-over-TCP connections in total, 1..=65,536 (default 1,500).
     pub max_connections: u32,
+    /// Open DNS-over-TCP connections per client address, 1..=65,536 (default 64).
     pub max_connections_per_client: u32,
+    /// Seconds a TCP connection may wait for its next query, 1..=3,600 (default 10).
     pub idle_timeout_seconds: u32,
+    /// Seconds a started TCP message may take to arrive in full, 1..=3,600 (default 5).
     pub read_timeout_seconds: u32,
 }
 
@@ -74,15 +80,24 @@ impl Default for TcpLimits {
 /// The validated `spec.kubernetes` of the settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct KubernetesSettings {
+    /// kubeconfig file; `None` = `$KUBECONFIG`, then `~/.kube/config`, then the in-cluster service
+    /// account.
     pub kubeconfig: Option<std::path::PathBuf>,
+    /// The hub cluster (named `hub`), which holds the TrafficManagerProfiles and
+    /// TrafficManagerBackends.
     pub hub: ClusterConnection,
+    /// Member clusters, which hold the Services and ServiceExports; at least one, names unique.
     pub members: Vec<ClusterConnection>,
     /// Write status back (as leader).
     pub write_status: bool,
     /// Also write ServiceExport `Valid`/`Conflict`.
     pub manage_service_exports: bool,
+    /// Namespace of the status writers' Lease on the hub (default `$POD_NAMESPACE`, else
+    /// `default`).
     pub lease_namespace: String,
+    /// Name of the status writers' Lease (default `fleetdns-status-writer`).
     pub lease_name: String,
+    /// How long the leader holds the Lease without renewing it, 2..=300 s (default 15 s).
     pub lease_duration: std::time::Duration,
 }
 
@@ -101,27 +116,38 @@ pub struct ClusterConnection {
 /// of the clusters they came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observed {
+    /// Every upstream object the source read, with the problems found in it.
     pub objects: Vec<ObservedObject>,
+    /// Whether each watched cluster (the hub and every member) answers.
     pub clusters: Vec<ClusterState>,
 }
 
 /// Kinds of upstream objects that get status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum ObjectKind {
+    /// A TrafficManagerProfile (read from the hub).
     TrafficManagerProfile,
+    /// A TrafficManagerBackend (read from the hub).
     TrafficManagerBackend,
+    /// A ServiceExport (read from a member cluster).
     ServiceExport,
 }
 
 /// One upstream object as seen by the source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObservedObject {
+    /// Which kind of object it is.
     pub kind: ObjectKind,
     /// The cluster it lives in.
     pub cluster: String,
+    /// Its `metadata.namespace`.
     pub namespace: String,
+    /// Its `metadata.name`.
     pub name: String,
+    /// Its `metadata.uid`; when it changes (the object was recreated) the status writer reads its
+    /// status afresh.
     pub uid: String,
+    /// Its `metadata.generation`, written back as the conditions' `observedGeneration`.
     pub generation: i64,
     /// Errors found in this object (it contributes nothing while there are any).
     pub problems: Vec<String>,
@@ -138,7 +164,9 @@ pub struct ObservedObject {
 /// Whether a cluster's API server answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterState {
+    /// Cluster name: `hub`, or a member's name from `spec.kubernetes.members`.
     pub name: String,
+    /// False from the first watch that got no answer until the API server answers again.
     pub reachable: bool,
     /// When it last became unreachable (wall clock), while it is.
     pub unreachable_since: Option<std::time::SystemTime>,
@@ -151,6 +179,7 @@ pub struct ClusterState {
 pub struct ZoneSettings {
     /// Zone apex, lower case, fully qualified without the trailing dot (`fleet.example.com`).
     pub apex: String,
+    /// Values of the apex SOA record.
     pub soa: Soa,
     /// NS records of the apex, with glue addresses for names inside the zone.
     pub name_servers: Vec<NameServer>,
@@ -161,11 +190,18 @@ pub struct ZoneSettings {
 /// SOA values (RFC 1035 §3.3.13). Names are fully qualified, without trailing dot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Soa {
+    /// Primary name server (default: the first of `nameServers`).
     pub mname: String,
+    /// Responsible mailbox as a domain name (default `hostmaster.<apex>`).
     pub rname: String,
+    /// Zone serial: as configured, else a hash of the fleet's content (never 0), so replicas fed
+    /// the same input agree.
     pub serial: u32,
+    /// Seconds secondaries wait between refreshes (default 14,400).
     pub refresh: u32,
+    /// Seconds before a failed refresh is retried (default 3,600).
     pub retry: u32,
+    /// Seconds after which secondaries stop answering without a refresh (default 1,209,600).
     pub expire: u32,
     /// Negative-caching TTL field (RFC 2308).
     pub minimum: u32,
@@ -192,12 +228,15 @@ pub struct NameServer {
 /// A TrafficManagerProfile compiled to one DNS owner name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Profile {
+    /// Namespace of the TrafficManagerProfile.
     pub namespace: String,
+    /// Name of the TrafficManagerProfile.
     pub name: String,
     /// `<namespace>-<name>.<zone>`, lower case, without trailing dot.
     pub owner: String,
     /// Answer TTL in seconds.
     pub ttl: u32,
+    /// How its endpoints are probed.
     pub monitor: MonitorConfig,
     /// Serve nothing (instead of everything) when every endpoint is Degraded.
     pub fail_closed: bool,
@@ -216,6 +255,7 @@ pub struct Endpoint {
     pub service: String,
     /// Member cluster name.
     pub cluster: String,
+    /// Where the endpoint points (the Service's load-balancer ingress).
     pub target: Target,
     /// Effective weight (fleet formula), 1..=1000.
     pub weight: u32,
@@ -231,7 +271,9 @@ pub struct Endpoint {
 pub enum Target {
     /// IP addresses: answered as A and/or AAAA.
     Addresses {
+        /// The IPv4 address, answered as A.
         v4: Option<Ipv4Addr>,
+        /// The IPv6 address, answered as AAAA.
         v6: Option<Ipv6Addr>,
     },
     /// A host name (lower case, no trailing dot): answered as CNAME.
@@ -269,10 +311,13 @@ impl fmt::Display for Target {
 /// Probe protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Protocol {
+    /// An HTTP GET of the monitor path; healthy when the status is expected.
     #[serde(rename = "HTTP")]
     Http,
+    /// An HTTPS GET of the monitor path; certificates are checked only with `verify_tls`.
     #[serde(rename = "HTTPS")]
     Https,
+    /// A TCP connect to the monitor port; healthy when the connection opens.
     #[serde(rename = "TCP")]
     Tcp,
 }
@@ -280,11 +325,19 @@ pub enum Protocol {
 /// A profile's monitorConfig with fleet-networking's defaults applied.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct MonitorConfig {
+    /// Probe protocol (default HTTP).
     pub protocol: Protocol,
+    /// Port probed, 1..=65535 (default 80).
     pub port: u16,
+    /// Path of HTTP(S) probes (default `/`).
     pub path: String,
+    /// Seconds between probes: `intervalInSeconds` (10 or 30, default 30), or 1..=30 from the
+    /// probe-interval annotation.
     pub interval_seconds: u32,
+    /// Seconds before a probe counts as failed; at most the interval (default 10, or 9 with a 10 s
+    /// interval).
     pub timeout_seconds: u32,
+    /// Failures in a row tolerated; the next one makes the endpoint Degraded. 0..=9, default 3.
     pub tolerated_failures: u32,
     /// Custom probe headers, in the order given (names unique). A `Host` header here
     /// replaces the default Host (the endpoint target). Values often carry a key,
@@ -307,7 +360,10 @@ pub fn is_expected_status(expected: &[(u16, u16)], status: u16) -> bool {
 pub enum MonitorState {
     /// No probe result yet; routable.
     CheckingEndpoint,
+    /// The latest probe succeeded; routable.
     Online,
+    /// More than `tolerated_failures` probes in a row failed; routable only when every endpoint is
+    /// Degraded and the profile is not fail-closed.
     Degraded,
     /// Always-serve endpoint; never probed, routable.
     Unmonitored,

@@ -21,10 +21,14 @@ pub const KIND: &str = "FleetDNSConfig";
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SettingsDocument {
+    /// Must be [`API_VERSION`].
     pub api_version: String,
+    /// Must be [`KIND`].
     pub kind: String,
+    /// Kubernetes-style metadata; accepted and ignored.
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
+    /// The settings themselves.
     pub spec: SettingsSpec,
 }
 
@@ -37,6 +41,7 @@ pub struct SettingsSpec {
     /// Default answer TTL of profile names (seconds). Default 60, as fleet-networking.
     #[serde(default)]
     pub ttl: Option<u32>,
+    /// SOA values of the apex; each has a default.
     #[serde(default)]
     pub soa: SoaSpec,
     /// NS records of the apex. At least one.
@@ -107,11 +112,13 @@ pub struct KubernetesSpec {
     /// without either, the in-cluster service account.
     #[serde(default)]
     pub kubeconfig: Option<std::path::PathBuf>,
+    /// The hub cluster, which holds the TrafficManagerProfiles and TrafficManagerBackends.
     #[serde(default)]
     pub hub: HubSpec,
     /// Member clusters. At least one.
     #[serde(default)]
     pub members: Vec<MemberSpec>,
+    /// Status write-back to the upstream objects, and the Lease that elects its writer.
     #[serde(default)]
     pub status: StatusSpec,
 }
@@ -192,8 +199,12 @@ pub struct SoaSpec {
     pub rname: Option<String>,
     /// Default: derived from the content, so replicas fed the same input agree.
     pub serial: Option<u32>,
+    /// Seconds secondaries wait between refreshes. Default 14,400.
     pub refresh: Option<u32>,
+    /// Seconds before a failed refresh is retried. Default 3,600.
     pub retry: Option<u32>,
+    /// Seconds after which secondaries stop answering without a refresh. Default 1,209,600 (14
+    /// days).
     pub expire: Option<u32>,
     /// Negative-caching TTL (RFC 2308). Default 60.
     pub minimum: Option<u32>,
@@ -205,6 +216,7 @@ pub struct SoaSpec {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NameServerSpec {
+    /// Host name of the name server; listed once.
     pub name: String,
     /// Glue addresses (needed when the name is inside the zone).
     #[serde(default)]
@@ -215,7 +227,10 @@ pub struct NameServerSpec {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClusterSpec {
+    /// Cluster name, as in endpoint ids and `status.endpoints[].from.cluster`.
     pub name: String,
+    /// Labels of the cluster (e.g. `fleet.azure.com/location`); informational, fleetdns does not
+    /// act on them.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// Services of this cluster that may be exported.
@@ -227,7 +242,9 @@ pub struct ClusterSpec {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServiceSpec {
+    /// Namespace of the Service (and of its ServiceExport).
     pub namespace: String,
+    /// Name of the Service (and of its ServiceExport).
     pub name: String,
     /// `status.loadBalancer.ingress` of the Service: at most one IPv4 and one IPv6
     /// address, or one host name.
@@ -259,6 +276,7 @@ pub struct AzureSpec {
     /// Location of created profiles; default `global` (what Traffic Manager uses).
     #[serde(default)]
     pub location: Option<String>,
+    /// How fleetdns gets an ARM token.
     pub auth: AzureAuthSpec,
     /// Upper bound on ARM requests per second; default 10.
     #[serde(default)]

@@ -1,24 +1,24 @@
 //! The UDP fast path: common queries answered straight from packet bytes.
 //!
 //! A plain query (opcode QUERY, one question, class IN, at most one OPT record
-//! of EDNS version 0, no other records) for a public name is answered here by
-//! copying the header and question and appending records precompiled at zone
-//! compile time (see [`crate::wire`]). No parsing into objects, no allocation
-//! beyond the caller's reused buffer, no locks. Everything else — other opcodes,
-//! EDNS versions, ANY, zone transfers, the health view, answers that would be
-//! truncated, anything malformed — returns [`Fast::Fallback`] and goes through
-//! hickory's general path, which is the reference: a differential test checks
-//! that both give the same rcode, flags and sections.
+//! of EDNS version 0, no other records) is parsed here without building objects,
+//! decided by [`decide`] like every other query, and answered by copying the
+//! header and question and appending the records precompiled at zone compile
+//! time (see the `wire` module). No allocation beyond the caller's reused buffer,
+//! no locks. Left to hickory's general path ([`Fast::Fallback`]): anything that
+//! is not a plain query, the meta-types ANY, AXFR and IXFR, the health view
+//! (rendered per query), and answers that would not fit whole. The general path
+//! is the reference: a differential test checks that both give the same rcode,
+//! flags and sections.
 
 use std::net::IpAddr;
 
-use hickory_proto::op::ResponseCode;
-use prometheus::IntCounter;
+use hickory_proto::rr::{DNSClass, RecordType};
 
-use crate::handler::MAX_UDP_PAYLOAD;
+use crate::decide::{badvers, decide, edns_payload, fit, udp_limit, Decision, Fit, Key};
 use crate::metrics::DnsMetrics;
+use crate::snapshot::Snapshot;
 use crate::wire::WireSet;
-use crate::zone::{Node, Pick, Zone};
 
 /// What the fast path did with a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,22 +30,14 @@ pub enum Fast {
 }
 
 const HEADER: usize = 12;
-const TYPE_A: u16 = 1;
-const TYPE_NS: u16 = 2;
-const TYPE_CNAME: u16 = 5;
-const TYPE_SOA: u16 = 6;
-const TYPE_AAAA: u16 = 28;
 const TYPE_OPT: u16 = 41;
-const TYPE_IXFR: u16 = 251;
-const TYPE_AXFR: u16 = 252;
-const TYPE_ANY: u16 = 255;
 const CLASS_IN: u16 = 1;
 
 fn u16_at(p: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*p.get(at)?, *p.get(at + 1)?]))
 }
 
-/// The query's EDNS, when it has a valid version-0 OPT record.
+/// The query's EDNS, when it has a valid OPT record.
 struct QueryEdns {
     payload: u16,
     dnssec_ok: bool,
@@ -55,14 +47,10 @@ struct QueryEdns {
 struct Query {
     /// End of the question section.
     question_end: usize,
-    qtype: u16,
+    qtype: RecordType,
     edns: Option<QueryEdns>,
-    /// Lower-case wire form of the name, in `key[..key_len]`.
-    key: [u8; 256],
-    key_len: usize,
-    /// Offsets in `key` where labels start (to test zone membership).
-    label_starts: [u8; 128],
-    labels: usize,
+    /// The question name, lower case.
+    key: Key,
 }
 
 fn parse(p: &[u8]) -> Option<Query> {
@@ -75,15 +63,7 @@ fn parse(p: &[u8]) -> Option<Query> {
     if arcount > 1 {
         return None;
     }
-    let mut q = Query {
-        question_end: 0,
-        qtype: 0,
-        edns: None,
-        key: [0; 256],
-        key_len: 0,
-        label_starts: [0; 128],
-        labels: 0,
-    };
+    let mut key = Key::root();
     let mut at = HEADER;
     loop {
         let len = usize::from(*p.get(at)?);
@@ -91,31 +71,19 @@ fn parse(p: &[u8]) -> Option<Query> {
             break;
         }
         // Compression pointers or extended labels never appear in plain queries.
-        if len > 63 || q.labels >= q.label_starts.len() {
+        if len > 63 {
             return None;
         }
-        let end = q.key_len + 1 + len;
-        if end >= 255 {
-            return None;
-        }
-        q.label_starts[q.labels] = q.key_len as u8;
-        q.labels += 1;
-        q.key[q.key_len] = len as u8;
-        let label = p.get(at + 1..at + 1 + len)?;
-        for (dst, src) in q.key[q.key_len + 1..end].iter_mut().zip(label) {
-            *dst = src.to_ascii_lowercase();
-        }
-        q.key_len = end;
+        key.push(p.get(at + 1..at + 1 + len)?)?;
         at += 1 + len;
     }
-    q.key[q.key_len] = 0;
-    q.key_len += 1;
-    q.qtype = u16_at(p, at + 1)?;
+    let qtype = RecordType::from(u16_at(p, at + 1)?);
     if u16_at(p, at + 3)? != CLASS_IN {
         return None;
     }
-    q.question_end = at + 5;
-    let mut rest = q.question_end;
+    let question_end = at + 5;
+    let mut rest = question_end;
+    let mut edns = None;
     if arcount == 1 {
         // OPT: root owner, type 41, class = payload, TTL = ext-rcode/version/flags.
         if *p.get(rest)? != 0 || u16_at(p, rest + 1)? != TYPE_OPT {
@@ -123,7 +91,7 @@ fn parse(p: &[u8]) -> Option<Query> {
         }
         let payload = u16_at(p, rest + 3)?;
         let (ext_rcode, version) = (*p.get(rest + 5)?, *p.get(rest + 6)?);
-        if ext_rcode != 0 || version != 0 {
+        if ext_rcode != 0 || badvers(version) {
             return None;
         }
         let dnssec_ok = *p.get(rest + 7)? & 0x80 != 0;
@@ -138,45 +106,25 @@ fn parse(p: &[u8]) -> Option<Query> {
         if opt != rest {
             return None;
         }
-        q.edns = Some(QueryEdns { payload, dnssec_ok });
+        edns = Some(QueryEdns { payload, dnssec_ok });
     }
-    (rest == p.len()).then_some(q)
+    (rest == p.len()).then_some(Query {
+        question_end,
+        qtype,
+        edns,
+        key,
+    })
 }
 
 impl Query {
-    fn key(&self) -> &[u8] {
-        &self.key[..self.key_len]
-    }
-
     /// The compression pointer to the apex's labels in the question, if they
     /// are lower case already (so a name that points there reads back in lower
     /// case, like the plain form). Call only for names in the zone.
     fn apex_pointer(&self, packet: &[u8], apex: &[u8]) -> Option<u16> {
-        let at = HEADER + self.key_len.checked_sub(apex.len())?;
-        (packet.get(at..HEADER + self.key_len)? == apex).then_some(0xC000 | at as u16)
+        let name_end = HEADER + self.key.as_bytes().len();
+        let at = name_end.checked_sub(apex.len())?;
+        (packet.get(at..name_end)? == apex).then_some(0xC000 | at as u16)
     }
-
-    /// Whether the name is the apex or below it.
-    fn in_zone(&self, apex: &[u8]) -> bool {
-        let key = self.key();
-        key == apex
-            || self.label_starts[..self.labels]
-                .iter()
-                .any(|&s| &key[usize::from(s)..] == apex)
-    }
-}
-
-/// The sections of a fast answer.
-struct Sections<'z> {
-    rcode: ResponseCode,
-    authoritative: bool,
-    answer: Part<'z>,
-    authority: Part<'z>,
-    additional: Part<'z>,
-    endpoint: Option<&'z IntCounter>,
-    /// The compression pointer to the apex in the question, for the parts'
-    /// `patches` (set by [`sections`]; unused when no part has any).
-    apex_pointer: u16,
 }
 
 /// One section's precompiled records, and where apex pointers go in them.
@@ -213,151 +161,84 @@ impl<'z> Part<'z> {
     }
 }
 
-impl<'z> Sections<'z> {
-    fn refused() -> Self {
-        Self {
-            rcode: ResponseCode::Refused,
-            authoritative: false,
-            answer: NONE,
-            authority: NONE,
-            additional: NONE,
-            endpoint: None,
-            apex_pointer: 0,
-        }
-    }
-
-    fn negative(zone: &'z Zone, rcode: ResponseCode, apex_pointer: Option<u16>) -> Self {
-        Self {
-            rcode,
-            authoritative: true,
-            authority: Part::of(&zone.soa_negative_wire, apex_pointer),
-            ..Self::refused()
-        }
-    }
-
-    fn answer(answer: Part<'z>, additional: Part<'z>) -> Self {
-        Self {
-            rcode: ResponseCode::NoError,
-            authoritative: true,
-            answer,
-            additional,
-            ..Self::refused()
-        }
-    }
-
-    fn picked(pick: &'z Pick) -> Option<Self> {
-        let i = pick.pick_index()?;
-        let answer = Part {
-            bytes: &pick.wire[i],
-            count: 1,
-            patches: &[],
-        };
-        Some(Self {
-            endpoint: Some(&pick.counters[i]),
-            ..Self::answer(answer, NONE)
-        })
-    }
-}
-
-fn sections<'z>(zone: &'z Zone, q: &Query, packet: &[u8]) -> Option<Sections<'z>> {
-    if !q.in_zone(&zone.apex_key) {
-        return Some(Sections::refused());
-    }
-    let apex = q.apex_pointer(packet, &zone.apex_key);
-    if matches!(q.qtype, TYPE_AXFR | TYPE_IXFR | TYPE_ANY) {
-        return None;
-    }
-    let s = match zone.nodes.get(q.key()) {
-        None => Sections::negative(zone, ResponseCode::NXDomain, apex),
-        Some(node) => node_sections(zone, node, q.qtype, apex)?,
-    };
-    Some(Sections {
-        apex_pointer: apex.unwrap_or(0),
-        ..s
-    })
-}
-
-/// The sections for a name that exists; `None` for what the general path answers.
-fn node_sections<'z>(
-    zone: &'z Zone,
-    node: &'z Node,
-    qtype: u16,
-    apex: Option<u16>,
-) -> Option<Sections<'z>> {
-    if node.private || node.health.is_some() {
-        return None;
-    }
-    let found = match qtype {
-        TYPE_SOA if node.apex => Some(Sections::answer(Part::of(&zone.soa_wire, apex), NONE)),
-        TYPE_NS if node.apex => Some(Sections::answer(
-            Part::of(&zone.ns_wire, apex),
-            Part::of(&zone.glue_wire, apex),
-        )),
-        TYPE_A if node.a_wire.count > 0 => {
-            Some(Sections::answer(Part::of(&node.a_wire, None), NONE))
-        }
-        TYPE_AAAA if node.aaaa_wire.count > 0 => {
-            Some(Sections::answer(Part::of(&node.aaaa_wire, None), NONE))
-        }
-        TYPE_A => node.profile.as_ref().and_then(|p| Sections::picked(&p.a)),
-        TYPE_AAAA => node
-            .profile
-            .as_ref()
-            .and_then(|p| Sections::picked(&p.aaaa)),
-        TYPE_CNAME => node
-            .profile
-            .as_ref()
-            .and_then(|p| Sections::picked(&p.cname)),
-        _ => None,
-    };
-    Some(found.unwrap_or_else(|| Sections::negative(zone, ResponseCode::NoError, apex)))
-}
-
-/// Answers `packet` into `out` if it is a case the fast path handles.
-/// `_client` is accepted for symmetry with the general path; the fast path never
-/// answers private (health-view) names, so it does not need to judge trust.
+/// Answers `packet` from `client` into `out` if it is a case the fast path handles.
 pub fn respond(
-    zone: &Zone,
+    snapshot: &Snapshot,
     packet: &[u8],
-    _client: IpAddr,
+    client: IpAddr,
     metrics: &DnsMetrics,
     out: &mut Vec<u8>,
 ) -> Fast {
     let Some(q) = parse(packet) else {
         return Fast::Fallback;
     };
-    let Some(s) = sections(zone, &q, packet) else {
+    if matches!(
+        q.qtype,
+        RecordType::ANY | RecordType::AXFR | RecordType::IXFR
+    ) {
         return Fast::Fallback;
+    }
+    let zone = snapshot.zone();
+    let decision = decide(zone, q.key.as_bytes(), q.qtype, DNSClass::IN, || {
+        zone.is_trusted(client)
+    });
+    // Names outside the zone never use the apex pointer (nothing points there).
+    let apex = match decision {
+        Decision::Refused => None,
+        _ => q.apex_pointer(packet, &zone.apex_key),
     };
-    let limit = q
-        .edns
-        .as_ref()
-        .map_or(512, |e| usize::from(e.payload.clamp(512, MAX_UDP_PAYLOAD)));
+    let (answer, additional, endpoint) = match decision {
+        Decision::Records { answer, additional } => (
+            Part::of(&answer.wire, apex),
+            additional.map_or(NONE, |w| Part::of(&w.wire, apex)),
+            None,
+        ),
+        Decision::Endpoint { pick, index } => {
+            let bytes = &pick.wire[index];
+            let part = Part {
+                bytes,
+                count: 1,
+                patches: &[],
+            };
+            (part, NONE, Some(pick.endpoints[index]))
+        }
+        Decision::HealthView(_) => return Fast::Fallback,
+        Decision::Refused | Decision::NxDomain | Decision::NoData => (NONE, NONE, None),
+    };
+    let authority = if decision.negative() {
+        Part::of(&zone.soa_negative.wire, apex)
+    } else {
+        NONE
+    };
+
+    let limit = udp_limit(q.edns.as_ref().map(|e| e.payload));
     let opt_len = if q.edns.is_some() { 11 } else { 0 };
     let size = q.question_end
-        + s.answer.bytes.len()
-        + s.authority.bytes.len()
-        + s.additional.bytes.len()
+        + answer.bytes.len()
+        + authority.bytes.len()
+        + additional.bytes.len()
         + opt_len;
-    if size > limit {
+    // Shedding glue or truncating is the general path's job.
+    if fit(limit, size, || size - additional.bytes.len()) != Fit::All {
         return Fast::Fallback;
     }
     out.clear();
     // Header: ID; QR, AA, RD and CD copied, RA 0, rcode; counts.
     let query_flags = u16::from_be_bytes([packet[2], packet[3]]);
-    let mut flags = 0x8000 | (query_flags & 0x0110) | (u16::from(s.rcode) & 0x000F);
-    if s.authoritative {
+    let rcode = decision.rcode();
+    let mut flags = 0x8000 | (query_flags & 0x0110) | (u16::from(rcode) & 0x000F);
+    if decision.authoritative() {
         flags |= 0x0400;
     }
-    let additional = s.additional.count + u16::from(q.edns.is_some());
+    let additional_count = additional.count + u16::from(q.edns.is_some());
     out.extend_from_slice(&packet[..2]);
     out.extend_from_slice(&flags.to_be_bytes());
-    for count in [1, s.answer.count, s.authority.count, additional] {
+    for count in [1, answer.count, authority.count, additional_count] {
         out.extend_from_slice(&count.to_be_bytes());
     }
     out.extend_from_slice(&packet[HEADER..q.question_end]);
-    let pointer = s.apex_pointer.to_be_bytes();
-    for part in [s.answer, s.authority, s.additional] {
+    let pointer = apex.unwrap_or(0).to_be_bytes();
+    for part in [answer, authority, additional] {
         let base = out.len();
         out.extend_from_slice(part.bytes);
         for &at in part.patches {
@@ -369,12 +250,12 @@ pub fn respond(
         // OPT: root, type 41, our payload, ext-rcode 0, version 0, DO copied, no options.
         out.push(0);
         out.extend_from_slice(&TYPE_OPT.to_be_bytes());
-        out.extend_from_slice(&e.payload.clamp(512, MAX_UDP_PAYLOAD).to_be_bytes());
+        out.extend_from_slice(&edns_payload(e.payload).to_be_bytes());
         out.extend_from_slice(&[0, 0, if e.dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
     }
-    metrics.count_query(q.qtype.into(), s.rcode);
-    if let Some(c) = s.endpoint {
-        c.inc();
+    metrics.count_query(q.qtype, rcode);
+    if let Some(i) = endpoint {
+        snapshot.count_answer(i);
     }
     Fast::Answered
 }

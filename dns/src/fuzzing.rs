@@ -1,56 +1,43 @@
 //! Entry points for the fuzz targets (`fuzz/`) and the corpus replay test.
 //!
 //! They run exactly the code the UDP workers and the TCP loop run — the fast path
-//! ([`fast::respond`]) and the general path ([`udp::general`], hickory's parser
-//! and our [`Handler`]) — on a zone compiled once, without sockets. Nothing here
-//! is used when serving.
+//! ([`fast::respond`]) and the general path ([`general::respond`], hickory's
+//! parser and encoder) — on a zone compiled once, without sockets. Compiled only
+//! with the `fuzzing` feature (enabled by `fuzz/` and by this crate's own tests);
+//! nothing here is used when serving.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use arc_swap::ArcSwap;
 use fleetdns_config::{Fleet, Health};
 use hickory_server::net::xfer::Protocol;
 
 use crate::fast::{self, Fast};
-use crate::handler::Handler;
+use crate::general::{self, Scratch};
 use crate::metrics::DnsMetrics;
 use crate::rrl::{self, Limiter, Verdict};
-use crate::udp;
-use crate::zone::{compile, Zone};
+use crate::snapshot::Snapshot;
 
-/// A compiled zone with a handler and a single-thread runtime for the general path.
+/// A compiled zone and what both paths need to answer from it.
 pub struct Harness {
-    zone: Arc<ArcSwap<Zone>>,
-    handler: Handler,
-    metrics: Arc<DnsMetrics>,
-    runtime: tokio::runtime::Runtime,
+    snapshot: Snapshot,
+    metrics: DnsMetrics,
+    scratch: Mutex<Scratch>,
     /// A strict rate limiter (1/s, slip 2, nobody exempt) the responses pass through.
-    limiter: std::sync::Mutex<Limiter>,
+    limiter: Mutex<Limiter>,
     rrl: rrl::Settings,
 }
 
 impl Harness {
     /// Compiles `fleet` (with no health observations) into a harness.
     pub fn new(fleet: &Fleet) -> Self {
-        let metrics = Arc::new(DnsMetrics::unregistered().expect("metrics are well formed"));
-        let health = Arc::new(ArcSwap::from_pointee(Health::default()));
-        let zone = Arc::new(ArcSwap::from_pointee(compile(
-            fleet,
-            &health.load(),
-            &metrics,
-        )));
-        let handler = Handler::new(zone.clone(), health, metrics.clone());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a current-thread runtime starts");
+        let metrics = DnsMetrics::unregistered().expect("metrics are well formed");
+        let snapshot = Snapshot::compile(fleet, Arc::new(Health::default()), &metrics);
         Self {
-            zone,
-            handler,
+            snapshot,
             metrics,
-            runtime,
-            limiter: std::sync::Mutex::new(Limiter::new(64)),
+            scratch: Mutex::new(Scratch::default()),
+            limiter: Mutex::new(Limiter::new(64)),
             rrl: rrl::Settings {
                 enabled: true,
                 responses_per_second: 1,
@@ -64,8 +51,7 @@ impl Harness {
     /// the packet to the general path.
     pub fn answer_fast(&self, packet: &[u8], client: SocketAddr) -> Option<Vec<u8>> {
         let mut out = Vec::new();
-        let zone = self.zone.load();
-        match fast::respond(&zone, packet, client.ip(), &self.metrics, &mut out) {
+        match fast::respond(&self.snapshot, packet, client.ip(), &self.metrics, &mut out) {
             Fast::Answered => Some(out),
             Fast::Fallback => None,
         }
@@ -78,8 +64,18 @@ impl Harness {
         client: SocketAddr,
         protocol: Protocol,
     ) -> Option<Vec<u8>> {
-        self.runtime
-            .block_on(udp::answer(&self.handler, packet, client, protocol))
+        let mut out = Vec::new();
+        let mut scratch = self.scratch.lock().expect("fuzzing scratch lock");
+        general::respond(
+            &self.snapshot,
+            &self.metrics,
+            packet,
+            client,
+            protocol,
+            &mut out,
+            &mut scratch,
+        )
+        .then_some(out)
     }
 
     /// Passes `response` through the rate limiter as a UDP worker does; returns
@@ -116,7 +112,7 @@ pub fn query(h: &Harness, packet: &[u8]) {
     } else {
         SocketAddr::from(([192, 0, 2, 7], 5300))
     };
-    let max_udp = usize::from(crate::handler::MAX_UDP_PAYLOAD);
+    let max_udp = usize::from(crate::decide::MAX_UDP_PAYLOAD);
     if let Some(r) = h.answer_fast(packet, client) {
         check_response(packet, &r, "fast path");
         assert!(

@@ -1,21 +1,24 @@
 //! DNS metrics, resolved before the query path so a query only increments atomics.
 //!
 //! `fleetdns_dns_queries_total{qtype,rcode}`: qtype and rcode come from closed
-//! lists and every combination's counter is created up front, so the handler
+//! lists and every combination's counter is created up front, so a query
 //! indexes an array instead of hashing labels under a lock.
 //! `fleetdns_dns_answers_total{profile,endpoint}`: one counter per endpoint, looked
-//! up when the zone is compiled and stored beside the endpoint's record — Traffic
-//! Manager's "queries by endpoint returned".
+//! up when a zone is published ([`crate::Snapshot::compile`]) and kept in the
+//! snapshot by the endpoint's index in the zone — Traffic Manager's "queries by
+//! endpoint returned".
 //! `fleetdns_rrl_dropped_total`, `fleetdns_rrl_slipped_total`: response rate
 //! limiting. `fleetdns_tcp_connections`, `fleetdns_tcp_refused_total{cap}`,
 //! `fleetdns_tcp_timeouts_total`: the TCP limits.
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+use crate::zone::EndpointKey;
 
 /// Query types counted by name; everything else is `other`.
 const QTYPES: &[&str] = &[
@@ -68,6 +71,7 @@ pub struct DnsMetrics {
     pub rrl_slipped: IntCounter,
     /// TCP connections refused because a connection cap was reached, by cap.
     pub tcp_refused_total: IntCounter,
+    /// TCP connections refused because the per-client cap was reached.
     pub tcp_refused_client: IntCounter,
     /// TCP connections closed by the idle or read timeout.
     pub tcp_timeouts: IntCounter,
@@ -145,18 +149,27 @@ impl DnsMetrics {
         self.queries[qtype_index(qtype) * RCODES.len() + rcode_index(rcode)].inc();
     }
 
-    /// The answer counter of one endpoint, for the zone compiler.
-    pub(crate) fn answer_counter(&self, profile: &str, endpoint: &str) -> IntCounter {
-        self.answers.with_label_values(&[profile, endpoint])
-    }
-
-    /// Drops the answer series of endpoints that are gone. Called by the compiler
-    /// (not the query path); the mutex is never held across an await.
-    pub(crate) fn retain_answers(&self, live: BTreeSet<(String, String)>) {
+    /// The answer counters of a compiled zone's endpoints (a counter for each
+    /// endpoint some answer set holds), and drops the series of endpoints that
+    /// are gone. Called when a zone is published, never on the query path; the
+    /// mutex is never held across an await.
+    pub(crate) fn answer_counters(&self, endpoints: &[EndpointKey]) -> Arc<[Option<IntCounter>]> {
+        let counters = endpoints
+            .iter()
+            .map(|e| {
+                e.answerable
+                    .then(|| self.answers.with_label_values(&[&e.profile, &e.id]))
+            })
+            .collect();
+        let live: BTreeSet<(String, String)> = endpoints
+            .iter()
+            .map(|e| (e.profile.clone(), e.id.clone()))
+            .collect();
         let mut current = self.live.lock().expect("metrics label set lock");
         for gone in current.difference(&live) {
             let _ = self.answers.remove_label_values(&[&gone.0, &gone.1]);
         }
         *current = live;
+        counters
     }
 }

@@ -28,9 +28,14 @@ use ipnet::IpNet;
 /// Validated RRL settings, compiled into the zone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
+    /// Whether responses are limited at all.
     pub enabled: bool,
+    /// Responses per second allowed per client prefix and response class.
     pub responses_per_second: u32,
+    /// Every `slip`-th limited response is sent truncated (TC) instead of
+    /// dropped; 0 drops them all.
     pub slip: u32,
+    /// Client networks never limited.
     pub exempt: Box<[IpNet]>,
 }
 
@@ -74,10 +79,15 @@ pub enum Verdict {
 /// The response class of an answer, as RRL accounts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Class {
+    /// An answer with records.
     Positive,
+    /// NOERROR without records of the type asked for.
     NoData,
+    /// The name does not exist.
     NxDomain,
+    /// A delegation (no answer, NS in authority).
     Referral,
+    /// REFUSED, FORMERR, NOTIMP and other error codes.
     Error,
 }
 

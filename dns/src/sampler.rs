@@ -57,6 +57,7 @@ impl Sampler {
         self.alias.len()
     }
 
+    /// Whether no weights were given (nothing can be drawn).
     pub fn is_empty(&self) -> bool {
         self.alias.is_empty()
     }

@@ -20,11 +20,16 @@ const PORT_ZERO_ATTEMPTS: usize = 20;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot bind DNS {protocol} on {addr}: {source}")]
+    /// A listener could not be bound.
     Bind {
+        /// `udp` or `tcp`.
         protocol: &'static str,
+        /// The address asked for.
         addr: SocketAddr,
+        /// What the kernel said.
         source: io::Error,
     },
+    /// A worker or the TCP loop failed while serving.
     #[error("DNS server failed: {0}")]
     Serve(String),
 }

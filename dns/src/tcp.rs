@@ -14,7 +14,8 @@
 //!
 //! Messages are 2-byte length-prefixed; pipelined queries are answered one after
 //! the other, in the order received, through the same general path as UDP
-//! ([`crate::udp::answer`]). TCP responses are never rate-limited.
+//! ([`crate::general::respond`]), into buffers the connection reuses. TCP
+//! responses are never rate-limited.
 
 use std::collections::HashMap;
 use std::io;
@@ -29,7 +30,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::{timeout, timeout_at, Instant};
 
-use crate::udp::{self, UdpService};
+use crate::general::{self, Scratch};
+use crate::udp::UdpService;
 
 /// Pause after an accept error (out of file descriptors, …) before the next try.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -86,7 +88,7 @@ pub async fn serve(
                 continue;
             }
         };
-        let limits = service.zone.load().tcp_limits().clone();
+        let limits = service.snapshot.load().zone().tcp_limits().clone();
         let client = canonical(peer.ip());
         let slot = {
             let mut o = open.lock().expect("TCP connection table lock");
@@ -163,6 +165,8 @@ async fn connection(
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::with_capacity(4096, rd);
     let mut message = Vec::with_capacity(512);
+    let mut reply = Vec::with_capacity(512);
+    let mut scratch = Scratch::default();
     let mut out = Vec::with_capacity(512);
     loop {
         // Idle: wait for the first byte of the next length prefix.
@@ -180,9 +184,18 @@ async fn connection(
         let n = usize::from(u16::from_be_bytes(len));
         message.resize(n, 0);
         timeout_at(deadline, rd.read_exact(&mut message)).await??;
-        let Some(reply) = udp::answer(&service.handler, &message, peer, Protocol::Tcp).await else {
+        let answered = general::respond(
+            &service.snapshot.load(),
+            &service.metrics,
+            &message,
+            peer,
+            Protocol::Tcp,
+            &mut reply,
+            &mut scratch,
+        );
+        if !answered {
             continue;
-        };
+        }
         let Ok(reply_len) = u16::try_from(reply.len()) else {
             return Err(Closed::Io); // cannot be framed; our answers never get here
         };

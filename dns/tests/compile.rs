@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use fleetdns_config::{file, EndpointHealth, Fleet, Health, MonitorState};
 use fleetdns_dns::answer::answer;
-use fleetdns_dns::{compile, DnsMetrics};
+use fleetdns_dns::compile;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{LowerName, Name, RecordType};
 
@@ -95,7 +95,7 @@ fn weights_follow_the_fleet_formula() {
     let f = fleet(false);
     let w: Vec<u32> = f.profiles[0].endpoints.iter().map(|e| e.weight).collect();
     assert_eq!(w, [3, 1], "ceil(4×3/4), ceil(4×1/4)");
-    let zone = compile(&f, &Health::default(), &DnsMetrics::unregistered().unwrap());
+    let zone = compile(&f, &Health::default());
     let counts = draw(&zone, 40_000);
     let share = f64::from(counts["192.0.2.1"]) / 40_000.0;
     assert!((share - 0.75).abs() < 0.02, "{counts:?}");
@@ -104,31 +104,27 @@ fn weights_follow_the_fleet_formula() {
 #[test]
 fn degraded_endpoints_leave_and_checking_ones_stay() {
     let f = fleet(false);
-    let m = DnsMetrics::unregistered().unwrap();
     let zone = compile(
         &f,
         &health(&[
             (A, MonitorState::Degraded),
             (B, MonitorState::CheckingEndpoint),
         ]),
-        &m,
     );
     assert_eq!(draw(&zone, 200).keys().collect::<Vec<_>>(), ["192.0.2.2"]);
     let zone = compile(
         &f,
         &health(&[(A, MonitorState::Online), (B, MonitorState::Degraded)]),
-        &m,
     );
     assert_eq!(draw(&zone, 200).keys().collect::<Vec<_>>(), ["192.0.2.1"]);
 }
 
 #[test]
 fn all_degraded_fails_open_unless_fail_closed() {
-    let m = DnsMetrics::unregistered().unwrap();
     let all_down = health(&[(A, MonitorState::Degraded), (B, MonitorState::Degraded)]);
-    let open = compile(&fleet(false), &all_down, &m);
+    let open = compile(&fleet(false), &all_down);
     assert_eq!(draw(&open, 400).len(), 2, "both served");
-    let closed = compile(&fleet(true), &all_down, &m);
+    let closed = compile(&fleet(true), &all_down);
     let a = answer(&closed, &name("ns-web.tm.test."), RecordType::A, false);
     assert_eq!(a.rcode, ResponseCode::NoError);
     assert!(a.answers.is_empty() && a.authoritative, "NODATA");
@@ -136,11 +132,7 @@ fn all_degraded_fails_open_unless_fail_closed() {
 
 #[test]
 fn the_health_view_exists_only_for_trusted_clients() {
-    let zone = compile(
-        &fleet(false),
-        &health(&[(A, MonitorState::Degraded)]),
-        &DnsMetrics::unregistered().unwrap(),
-    );
+    let zone = compile(&fleet(false), &health(&[(A, MonitorState::Degraded)]));
     for (q, t) in [
         ("_health.ns-web.tm.test.", RecordType::TXT),
         ("a._cluster.ns-web.tm.test.", RecordType::A),

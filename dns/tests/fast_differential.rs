@@ -4,11 +4,12 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use fleetdns_config::{file, Health};
 use fleetdns_dns::fast::{self, Fast};
 use fleetdns_dns::fuzzing::Harness;
-use fleetdns_dns::{compile, DnsMetrics};
+use fleetdns_dns::{DnsMetrics, Snapshot};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{Name, RecordType};
@@ -281,7 +282,7 @@ fn the_fast_path_leaves_the_hard_cases_to_the_general_path() {
         .unwrap_or_else(|d| panic!("{d}"))
         .0;
     let metrics = DnsMetrics::unregistered().unwrap();
-    let zone = compile(&fleet, &Health::default(), &metrics);
+    let snapshot = Snapshot::compile(&fleet, Arc::new(Health::default()), &metrics);
     let mut out = Vec::new();
     let client = "127.0.0.1".parse().unwrap();
     let mut v1 = Edns::new();
@@ -327,7 +328,7 @@ fn the_fast_path_leaves_the_hard_cases_to_the_general_path() {
         }),
     ] {
         assert_eq!(
-            fast::respond(&zone, &p, client, &metrics, &mut out),
+            fast::respond(&snapshot, &p, client, &metrics, &mut out),
             Fast::Fallback,
             "{what}"
         );

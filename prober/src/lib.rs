@@ -23,6 +23,8 @@
 //! Entry points: [`spawn`] (a thread of its own, what the server uses), or
 //! [`run`] / [`run_with`] on the caller's runtime.
 #![forbid(unsafe_code)]
+#![deny(missing_docs, unreachable_pub)]
+#![deny(clippy::print_stdout)]
 
 use std::sync::Arc;
 

@@ -53,6 +53,7 @@ impl Outcome {
         }
     }
 
+    /// Whether the probe counts as a success for the state machine (only [`Outcome::Success`]).
     pub fn is_healthy(self) -> bool {
         self == Outcome::Success
     }
@@ -73,6 +74,7 @@ impl Outcome {
 /// The result of one probe, as the probe loop reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeResult {
+    /// How the probe ended.
     pub outcome: Outcome,
     /// Short and human-readable: `HTTP 503`, `timeout after 5s`, `connect: Connection refused`.
     pub detail: String,
@@ -83,6 +85,7 @@ pub struct ProbeResult {
 }
 
 impl ProbeResult {
+    /// A result that finished now (`at` is the current wall-clock time).
     pub fn new(outcome: Outcome, detail: String, duration: Duration) -> ProbeResult {
         ProbeResult {
             outcome,

@@ -24,7 +24,7 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// `[profile, endpoint, cluster]` metrics labels.
-    pub fn labels(&self) -> [&str; 3] {
+    pub(crate) fn labels(&self) -> [&str; 3] {
         [&self.profile, &self.endpoint, &self.cluster]
     }
 }
@@ -58,7 +58,7 @@ pub(crate) mod fixtures {
     use std::path::Path;
     use std::sync::OnceLock;
 
-    pub fn monitor() -> MonitorConfig {
+    pub(crate) fn monitor() -> MonitorConfig {
         MonitorConfig {
             protocol: Protocol::Http,
             port: 80,
@@ -72,7 +72,7 @@ pub(crate) mod fixtures {
         }
     }
 
-    pub fn endpoint(id: &str, last_octet: u8) -> Endpoint {
+    pub(crate) fn endpoint(id: &str, last_octet: u8) -> Endpoint {
         Endpoint {
             id: id.into(),
             backend: "web".into(),
@@ -88,7 +88,7 @@ pub(crate) mod fixtures {
         }
     }
 
-    pub fn profile(name: &str, monitor: MonitorConfig, endpoints: Vec<Endpoint>) -> Profile {
+    pub(crate) fn profile(name: &str, monitor: MonitorConfig, endpoints: Vec<Endpoint>) -> Profile {
         Profile {
             namespace: "ns".into(),
             name: name.into(),
@@ -102,7 +102,7 @@ pub(crate) mod fixtures {
 
     /// A valid fleet with exactly `profiles`. The zone and server settings come
     /// from a minimal config file, so this keeps compiling when `Fleet` grows fields.
-    pub fn fleet(profiles: Vec<Profile>) -> Fleet {
+    pub(crate) fn fleet(profiles: Vec<Profile>) -> Fleet {
         static BASE: OnceLock<Fleet> = OnceLock::new();
         let mut fleet = BASE
             .get_or_init(|| {

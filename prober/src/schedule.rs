@@ -18,35 +18,35 @@
 use std::time::Duration;
 
 /// Longest spacing of the grid probe start times are rounded up to.
-pub const MAX_TICK: Duration = Duration::from_millis(100);
+pub(crate) const MAX_TICK: Duration = Duration::from_millis(100);
 
 /// Relative jitter of the time between two probes of one endpoint (±5 %).
-pub const JITTER: f64 = 0.05;
+pub(crate) const JITTER: f64 = 0.05;
 
 /// The probe interval of a monitor config, never zero.
-pub fn interval(seconds: u32) -> Duration {
+pub(crate) fn interval(seconds: u32) -> Duration {
     Duration::from_secs(u64::from(seconds.max(1)))
 }
 
 /// Delay before an endpoint's first probe: uniform in `[0, interval)`.
-pub fn first_delay(interval: Duration, rng: &mut fastrand::Rng) -> Duration {
+pub(crate) fn first_delay(interval: Duration, rng: &mut fastrand::Rng) -> Duration {
     interval.mul_f64(rng.f64())
 }
 
 /// Delay from the start of one probe to the start of the next:
 /// uniform in `[interval × (1 − JITTER), interval × (1 + JITTER))`; the mean is `interval`.
-pub fn next_delay(interval: Duration, rng: &mut fastrand::Rng) -> Duration {
+pub(crate) fn next_delay(interval: Duration, rng: &mut fastrand::Rng) -> Duration {
     interval.mul_f64(1.0 + JITTER * (2.0 * rng.f64() - 1.0))
 }
 
 /// The grid spacing for `interval`: 1 % of it, between 1 ms and [`MAX_TICK`].
 /// Aligning adds less than this to a delay (half of it on average).
-pub fn tick(interval: Duration) -> Duration {
+pub(crate) fn tick(interval: Duration) -> Duration {
     (interval / 100).clamp(Duration::from_millis(1), MAX_TICK)
 }
 
 /// `since_epoch` rounded up to the next multiple of `tick` (unchanged if it is one).
-pub fn align(since_epoch: Duration, tick: Duration) -> Duration {
+pub(crate) fn align(since_epoch: Duration, tick: Duration) -> Duration {
     let tick = tick.as_nanos().max(1);
     let ticks = since_epoch.as_nanos().div_ceil(tick);
     Duration::from_nanos(u64::try_from(ticks * tick).unwrap_or(u64::MAX))

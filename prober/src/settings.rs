@@ -6,6 +6,8 @@ use std::time::Duration;
 /// The prober's errors; they happen at start-up, never per probe.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The HTTPS client configurations could not be built (typically: the platform
+    /// verifier could not load the system roots).
     #[error("cannot set up TLS for HTTPS probes: {0}")]
     Tls(#[source] rustls::Error),
 }

@@ -16,7 +16,7 @@ use rustls::pki_types::ServerName;
 
 /// Why a probe cannot even be attempted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SpecError {
+pub(crate) enum SpecError {
     #[error("the target has no address or host name to probe")]
     NoAddress,
     #[error("target host `{0}` is not a valid host name")]
@@ -29,7 +29,7 @@ pub enum SpecError {
 
 /// A ready-to-send probe.
 #[derive(Clone, Debug)]
-pub struct ProbeSpec {
+pub(crate) struct ProbeSpec {
     /// Whole-probe deadline: connect, TLS handshake and response head.
     pub timeout: Duration,
     pub kind: Kind,
@@ -37,7 +37,7 @@ pub struct ProbeSpec {
 
 /// Protocol-specific part of a [`ProbeSpec`].
 #[derive(Clone, Debug)]
-pub enum Kind {
+pub(crate) enum Kind {
     Http {
         connect: TcpTarget,
         /// For HTTPS: the name the certificate is issued to (the target) and
@@ -61,7 +61,7 @@ pub enum Kind {
 
 /// The TLS side of an HTTPS probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tls {
+pub(crate) struct Tls {
     pub server_name: ServerName<'static>,
     /// Validate the server certificate (`verify_tls`).
     pub verify: bool,
@@ -69,7 +69,7 @@ pub struct Tls {
 
 /// Where a probe connects.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TcpTarget {
+pub(crate) enum TcpTarget {
     Addr(SocketAddr),
     /// Resolved at probe time.
     Host(String, u16),
@@ -78,7 +78,7 @@ pub enum TcpTarget {
 impl ProbeSpec {
     /// Builds the probe of `target` under `monitor`. Connects to the IPv4
     /// address if there is one, else the IPv6 address, else the host name.
-    pub fn new(monitor: &MonitorConfig, target: &Target) -> Result<ProbeSpec, SpecError> {
+    pub(crate) fn new(monitor: &MonitorConfig, target: &Target) -> Result<ProbeSpec, SpecError> {
         let ip: Option<IpAddr> = match target {
             Target::Addresses { v4: Some(a), .. } => Some((*a).into()),
             Target::Addresses { v6: Some(a), .. } => Some((*a).into()),
@@ -135,7 +135,7 @@ impl ProbeSpec {
 
     /// The host the probe connects to (tests key fake endpoints on it).
     #[cfg(test)]
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         match &self.kind {
             Kind::Http { connect, .. } | Kind::Tcp(connect) => match connect {
                 TcpTarget::Addr(a) => a.ip().to_string(),

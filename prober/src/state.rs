@@ -7,7 +7,7 @@ use fleetdns_config::MonitorState;
 
 /// An endpoint's state and its failures in a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     pub state: MonitorState,
     /// Failures since the last success (saturating).
     pub consecutive_failures: u32,
@@ -15,7 +15,7 @@ pub struct Tracker {
 
 impl Tracker {
     /// A newly probed endpoint (or one whose probe settings changed): no result yet.
-    pub const NEW: Tracker = Tracker {
+    pub(crate) const NEW: Tracker = Tracker {
         state: MonitorState::CheckingEndpoint,
         consecutive_failures: 0,
     };
@@ -28,7 +28,7 @@ impl Tracker {
     /// - fewer failures keep the current state. In particular an endpoint whose
     ///   first results are failures stays `CheckingEndpoint` (routable, as before
     ///   any result) until it either answers or reaches the Degraded threshold.
-    pub fn observe(self, healthy: bool, tolerated: u32) -> Tracker {
+    pub(crate) fn observe(self, healthy: bool, tolerated: u32) -> Tracker {
         if healthy {
             return Tracker {
                 state: MonitorState::Online,
@@ -49,7 +49,7 @@ impl Tracker {
 }
 
 /// The label Traffic Manager uses for a state (also the metrics label value).
-pub fn state_name(state: MonitorState) -> &'static str {
+pub(crate) fn state_name(state: MonitorState) -> &'static str {
     match state {
         MonitorState::CheckingEndpoint => "CheckingEndpoint",
         MonitorState::Online => "Online",

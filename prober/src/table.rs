@@ -78,7 +78,7 @@ const MAX_DETAILS: usize = 256;
 impl Table {
     /// Makes the table match `desired` (from [`crate::plan::desired`]) and says what changed.
     /// Endpoints whose plan is unchanged keep their state and probe task.
-    pub fn apply_fleet(&mut self, desired: BTreeMap<String, Arc<Plan>>) -> Vec<Change> {
+    pub(crate) fn apply_fleet(&mut self, desired: BTreeMap<String, Arc<Plan>>) -> Vec<Change> {
         let mut changes = Vec::new();
         let removed: Vec<String> = self
             .entries
@@ -119,7 +119,7 @@ impl Table {
     }
 
     /// Records a result of `generation`'s probe of `endpoint`.
-    pub fn apply_result(
+    pub(crate) fn apply_result(
         &mut self,
         endpoint: &str,
         generation: Generation,
@@ -156,11 +156,11 @@ impl Table {
     }
 
     /// The snapshot to publish.
-    pub fn health(&self) -> Health {
+    pub(crate) fn health(&self) -> Health {
         self.health.clone()
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 }

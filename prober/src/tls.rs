@@ -30,7 +30,7 @@ pub(crate) struct TlsConfigs {
 impl TlsConfigs {
     /// Builds both with `provider`; fails only if the platform verifier cannot
     /// load the system roots.
-    pub fn new(provider: Arc<CryptoProvider>) -> Result<TlsConfigs, rustls::Error> {
+    pub(crate) fn new(provider: Arc<CryptoProvider>) -> Result<TlsConfigs, rustls::Error> {
         let provider = Arc::new(prefer_sha256(&provider));
         let verifier = rustls_platform_verifier::Verifier::new(provider.clone())?;
         let builder = |provider: Arc<CryptoProvider>| {

@@ -8,6 +8,8 @@
 //! - [`file`]: the config file, read once and watched (mtime/size poll, SIGHUP).
 //! - [`kubernetes`]: the live source (hub and member clusters, watched).
 #![forbid(unsafe_code)]
+#![deny(missing_docs, unreachable_pub)]
+#![deny(clippy::print_stdout)]
 
 pub mod file;
 pub mod kubernetes;

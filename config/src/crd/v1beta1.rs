@@ -97,8 +97,11 @@ pub struct MonitorConfig {
 #[allow(clippy::upper_case_acronyms)]
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MonitorProtocol {
+    /// Probe with an HTTP GET of the monitor path.
     HTTP,
+    /// Probe with an HTTPS GET of the monitor path.
     HTTPS,
+    /// Probe by opening a TCP connection to the monitor port.
     TCP,
 }
 

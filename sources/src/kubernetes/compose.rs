@@ -31,13 +31,18 @@ pub const PUBLIC_IP_ANNOTATION: &str = "fleetdns.io/public-ip-resource-id";
 /// Kinds of objects the watchers collect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Resource {
+    /// TrafficManagerProfiles, watched on the hub.
     Profiles,
+    /// TrafficManagerBackends, watched on the hub.
     Backends,
+    /// Services, watched on the members; their load-balancer ingress gives endpoint targets.
     Services,
+    /// ServiceExports, watched on the members.
     Exports,
 }
 
 impl Resource {
+    /// The plural resource name, as in the `resource` label of the metrics.
     pub fn label(self) -> &'static str {
         match self {
             Resource::Profiles => "trafficmanagerprofiles",
@@ -55,7 +60,9 @@ pub type Objects = BTreeMap<(String, String), Arc<Value>>;
 /// cluster whether its API server answers.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
+    /// Per (cluster, resource): the objects last listed or watched.
     pub collections: BTreeMap<(String, Resource), Objects>,
+    /// Per cluster name: whether its API server answers.
     pub clusters: BTreeMap<String, ClusterState>,
 }
 
@@ -90,7 +97,9 @@ impl Snapshot {
 /// The roles of the clusters: the hub's name and the members' names.
 #[derive(Clone, Debug)]
 pub struct Topology {
+    /// The hub cluster's name.
     pub hub: String,
+    /// The member clusters' names, as in `spec.kubernetes.members`.
     pub members: Vec<String>,
 }
 

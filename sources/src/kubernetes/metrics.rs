@@ -3,15 +3,24 @@
 
 use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
+/// The source's Prometheus series; clones share them.
 #[derive(Clone)]
 pub struct SourceMetrics {
+    /// `fleetdns_kubernetes_cluster_reachable{cluster}`: 1 while the cluster answers, 0 while its
+    /// last known objects are served.
     pub reachable: IntGaugeVec,
+    /// `fleetdns_kubernetes_objects{cluster,resource}`: objects held per collection.
     pub objects: IntGaugeVec,
+    /// `fleetdns_kubernetes_watch_errors_total{cluster,resource}`: watch or list failures (each
+    /// retried with backoff).
     pub watch_errors: IntCounterVec,
+    /// `fleetdns_kubernetes_compositions_total`: times the fleet was recomposed from watched
+    /// objects.
     pub compositions: IntCounter,
 }
 
 impl SourceMetrics {
+    /// Creates the series and registers them in `registry` (an error if they are already there).
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let m = Self {
             reachable: IntGaugeVec::new(

@@ -23,33 +23,50 @@ use super::compose::Resource;
 pub enum Update {
     /// A complete (re)list of the watched scope.
     Replace {
+        /// The cluster watched.
         cluster: String,
+        /// The resource watched.
         resource: Resource,
         /// The namespace watched, or `None` for all namespaces.
         scope: Option<String>,
+        /// Every object of the scope, with `apiVersion` and `kind` set.
         objects: Vec<Value>,
     },
+    /// An object was added or changed.
     Apply {
+        /// The cluster watched.
         cluster: String,
+        /// The resource watched.
         resource: Resource,
+        /// The object as it is now, with `apiVersion` and `kind` set.
         object: Value,
     },
+    /// An object was deleted.
     Delete {
+        /// The cluster watched.
         cluster: String,
+        /// The resource watched.
         resource: Resource,
+        /// The object as last seen, with `apiVersion` and `kind` set.
         object: Value,
     },
     /// The watch failed; it retries with backoff. `unreachable` when no answer came
     /// from the API server at all (connection refused, reset, timeout).
     Failed {
+        /// The cluster watched.
         cluster: String,
+        /// The resource watched.
         resource: Resource,
+        /// The watcher's error.
         error: String,
+        /// No answer came from the API server (rather than an error status).
         unreachable: bool,
     },
     /// The result of a reachability check of a cluster's API server (`GET /version`).
     Probed {
+        /// The cluster checked.
         cluster: String,
+        /// `None` when the API server answered (even with an error status), else why not.
         error: Option<String>,
     },
 }

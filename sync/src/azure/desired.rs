@@ -31,8 +31,11 @@ use super::model::{
 pub struct DesiredProfile {
     /// `namespace/name` of the TrafficManagerProfile.
     pub key: String,
+    /// Where the profile lives in Azure (ARM name `fleet-<profile uid>`).
     pub at: ProfileRef,
+    /// The profile as fleetdns PUTs it (without endpoints).
     pub body: ProfileBody,
+    /// Its endpoints, sorted by name.
     pub endpoints: Vec<DesiredEndpoint>,
     /// Endpoints of the fleet that are not mirrored, and why.
     pub skipped: Vec<Skipped>,
@@ -45,7 +48,9 @@ pub struct DesiredProfile {
 pub struct Skipped {
     /// `namespace/name` of the TrafficManagerBackend.
     pub backend: String,
+    /// The endpoint's ARM name, `fleet-<backend uid>#<service>#<cluster>`.
     pub name: String,
+    /// Why it is left out (as the backend's condition message says it).
     pub reason: String,
 }
 
@@ -54,8 +59,11 @@ pub struct Skipped {
 pub struct DesiredEndpoint {
     /// `namespace/name` of the TrafficManagerBackend it comes from.
     pub backend: String,
+    /// ARM name, `fleet-<backend uid>#<service>#<cluster>`.
     pub name: String,
+    /// AzureEndpoints when the Service's public IP resource id is known, else ExternalEndpoints.
     pub kind: EndpointType,
+    /// The endpoint as fleetdns PUTs it.
     pub body: EndpointBody,
 }
 

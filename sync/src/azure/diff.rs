@@ -32,8 +32,11 @@ use super::model::{
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("profile {name} exists in Azure but is not fleetdns's (tag {PROFILE_TAG} is {found:?}, want {want:?}, and tag {MANAGED_BY_TAG} must be {MANAGED_BY:?} unless adopt is set); fleetdns does not touch profiles it does not own")]
 pub struct NotOwned {
+    /// ARM name of the profile (`fleet-<uid>`).
     pub name: String,
+    /// The profile's [`PROFILE_TAG`] value, if it has the tag.
     pub found: Option<String>,
+    /// The value this fleet profile needs: its `<namespace>/<name>`.
     pub want: String,
 }
 
@@ -48,6 +51,7 @@ pub fn owns_endpoint(name: &str) -> bool {
 /// lands on that backend alone.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
+    /// The profile's own PUT, when it differs.
     pub profile: Option<ArmCall>,
     /// (backend key, or "" for an owned endpoint whose backend is unknown; call).
     pub endpoints: Vec<(String, ArmCall)>,
@@ -61,6 +65,7 @@ impl Plan {
             .chain(self.endpoints.iter().map(|(_, c)| c))
     }
 
+    /// Nothing to write.
     pub fn is_empty(&self) -> bool {
         self.profile.is_none() && self.endpoints.is_empty()
     }

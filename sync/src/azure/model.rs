@@ -21,12 +21,18 @@ pub const MANAGED_BY: &str = "fleetdns";
 /// Endpoint kinds (the `{endpointType}` path segment).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum EndpointType {
+    /// An Azure resource (`targetResourceId`): fleetdns uses it for Services with a known public
+    /// IP.
     AzureEndpoints,
+    /// An IP address or host name (`target`): every other Service.
     ExternalEndpoints,
+    /// A child profile; fleetdns never creates one, but recognises it in observed profiles.
     NestedEndpoints,
 }
 
 impl EndpointType {
+    /// The path segment, also the last part of the `type`: `AzureEndpoints`, `ExternalEndpoints` or
+    /// `NestedEndpoints`.
     pub fn segment(self) -> &'static str {
         match self {
             EndpointType::AzureEndpoints => "AzureEndpoints",
@@ -69,7 +75,9 @@ fn seg(s: &str) -> String {
 /// Where a profile lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProfileRef {
+    /// Subscription id.
     pub subscription: String,
+    /// Resource group: the TrafficManagerProfile's `spec.resourceGroup`.
     pub resource_group: String,
     /// `fleet-<uid>`.
     pub name: String,
@@ -110,42 +118,63 @@ pub use fleetdns_arm::Method;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileBody {
+    /// Azure location (`global` unless configured).
     pub location: String,
+    /// [`PROFILE_TAG`] with `<namespace>/<name>`, [`MANAGED_BY_TAG`], and on update the foreign
+    /// tags the profile already has.
     pub tags: BTreeMap<String, String>,
+    /// The profile's `properties`.
     pub properties: ProfileProperties,
 }
 
+/// `properties` of a profile as fleetdns writes it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileProperties {
+    /// `profileStatus`: always `Enabled`.
     pub profile_status: &'static str,
+    /// `trafficRoutingMethod`: always `Weighted`, the only method fleet supports.
     pub traffic_routing_method: &'static str,
+    /// `dnsConfig`: the relative name and TTL.
     pub dns_config: DnsConfig,
+    /// `monitorConfig`: the profile's probe settings in Traffic Manager's terms.
     pub monitor_config: MonitorConfig,
     /// Only set when updating a profile: the endpoints it already has, kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Vec<serde_json::Value>>,
 }
 
+/// `dnsConfig` of a profile.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DnsConfig {
+    /// `<namespace>-<name>`, lower case: the profile's name under `trafficmanager.net`.
     pub relative_name: String,
+    /// DNS TTL of answers, in seconds (the profile's TTL).
     pub ttl: i64,
 }
 
+/// `monitorConfig` of a profile: fleetdns' probe settings mapped into what Traffic Manager allows.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MonitorConfig {
+    /// `HTTP`, `HTTPS` or `TCP`.
     pub protocol: &'static str,
+    /// Port probed.
     pub port: i64,
+    /// Path probed; absent for TCP.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// 10 or 30: a fleetdns interval of 10 s or less maps to 10, any longer one to 30.
     pub interval_in_seconds: i64,
+    /// Probe timeout in seconds, clamped into 5..=9 (10 s interval) or 5..=10 (30 s interval).
     pub timeout_in_seconds: i64,
+    /// Failures in a row tolerated before an endpoint is Degraded, 0..=9.
     pub tolerated_number_of_failures: i64,
+    /// Custom probe headers, sorted; omitted when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub custom_headers: Vec<Header>,
+    /// Status codes counted as healthy; omitted for TCP and for the default (200 only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expected_status_code_ranges: Vec<StatusRange>,
 }
@@ -154,7 +183,9 @@ pub struct MonitorConfig {
 /// `Debug` shows it as `<redacted>` (it often carries a key).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Header {
+    /// Header name.
     pub name: String,
+    /// Header value.
     pub value: String,
 }
 
@@ -167,9 +198,12 @@ impl std::fmt::Debug for Header {
     }
 }
 
+/// An inclusive range of HTTP status codes counted as healthy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StatusRange {
+    /// Lowest code of the range.
     pub min: i32,
+    /// Highest code of the range.
     pub max: i32,
 }
 
@@ -177,21 +211,30 @@ pub struct StatusRange {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointBody {
+    /// ARM name of the endpoint, as in its path.
     pub name: String,
+    /// `type`: `Microsoft.Network/trafficManagerProfiles/<segment>`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The endpoint's `properties`.
     pub properties: EndpointProperties,
 }
 
+/// `properties` of an endpoint as fleetdns writes it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointProperties {
+    /// ARM id of the Service's public IP (AzureEndpoints only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_resource_id: Option<String>,
+    /// The IPv4 address, else the IPv6 address, else the host name (ExternalEndpoints only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// `endpointStatus`: always `Enabled`.
     pub endpoint_status: &'static str,
+    /// The endpoint's effective weight, 1..=1000.
     pub weight: i64,
+    /// `Enabled` for an always-serve endpoint; omitted otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub always_serve: Option<&'static str>,
 }

@@ -23,7 +23,9 @@ pub const PUBLIC_IP_API_VERSION: &str = "2024-05-01";
 
 /// What one profile's pass found and did.
 pub struct Outcome {
+    /// The profile's status after the pass.
     pub status: ProfileStatus,
+    /// Per backend of the profile (`namespace/name`): its endpoints' `Accepted`.
     pub backends: BTreeMap<String, BackendStatus>,
     /// Writes wanted but not sent (this replica is not the writer).
     pub planned: Vec<ArmCall>,

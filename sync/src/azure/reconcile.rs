@@ -37,7 +37,7 @@ use super::status::{Accepted, Programmed, Reason};
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MirrorStatus {
-    /// Per profile (`namespace/name`).
+    /// Per profile (`namespace/name`): what the last pass saw and did.
     pub profiles: BTreeMap<String, ProfileStatus>,
     /// Per backend (`namespace/name`): whether its endpoints are in Traffic Manager.
     pub backends: BTreeMap<String, BackendStatus>,
@@ -49,6 +49,7 @@ pub struct MirrorStatus {
     pub orphans: Vec<String>,
     /// End of the last pass.
     pub last_pass: Option<SystemTime>,
+    /// Passes completed since start.
     pub passes: u64,
 }
 
@@ -58,9 +59,11 @@ pub struct MirrorStatus {
 pub struct ProfileStatus {
     /// ARM name, `fleet-<uid>`.
     pub name: String,
+    /// ARM resource id (fleet-networking's `status.resourceID`).
     pub resource_id: String,
     /// `properties.dnsConfig.fqdn` as ARM reports it.
     pub dns_name: Option<String>,
+    /// The `Programmed` condition the last pass arrived at.
     pub programmed: Programmed,
     /// `endpointMonitorStatus` per endpoint name, as ARM reports it.
     pub endpoints: BTreeMap<String, String>,
@@ -72,6 +75,7 @@ pub struct ProfileStatus {
 pub struct BackendStatus {
     /// `namespace/name` of its profile.
     pub profile: String,
+    /// Whether all its endpoints are in Traffic Manager.
     pub accepted: Accepted,
     /// One line per endpoint not written or left out, with ARM's ids.
     pub errors: Vec<String>,

@@ -26,9 +26,11 @@ pub fn dns_name_taken(e: &ArmError) -> bool {
 /// (fleet-networking puts endpoint errors there, TMBc:701-728, 335-351).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Accepted {
+    /// True, False or Unknown.
     pub status: ConditionStatus,
     /// `Accepted`, `Invalid` or `Pending`.
     pub reason: &'static str,
+    /// Human-readable detail, with ARM's ids for failed calls.
     pub message: String,
 }
 
@@ -72,21 +74,31 @@ impl Accepted {
 /// Condition status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum ConditionStatus {
+    /// The condition holds.
     True,
+    /// The condition does not hold.
     False,
+    /// Not known yet: the outcome is still being retried.
     Unknown,
 }
 
 /// Condition reason (fleet-networking's set).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Reason {
+    /// The Traffic Manager profile is configured as desired.
     Programmed,
+    /// ARM refused the DNS name (HTTP 409): another profile holds it.
     DNSNameNotAvailable,
+    /// ARM refused the request as such (a 4xx other than 401, 409 and 429), or the profile is not
+    /// fleetdns'.
     Invalid,
+    /// Not configured yet, or failed in a way that is retried (401, 429, 5xx, transport or token
+    /// errors).
     Pending,
 }
 
 impl Reason {
+    /// Every reason, so a metric can set each reason's series.
     pub const ALL: [Reason; 4] = [
         Reason::Programmed,
         Reason::DNSNameNotAvailable,
@@ -94,6 +106,7 @@ impl Reason {
         Reason::Pending,
     ];
 
+    /// The reason as written in the condition and in the `reason` metrics label.
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Programmed => "Programmed",
@@ -107,12 +120,16 @@ impl Reason {
 /// The `Programmed` condition of one TrafficManagerProfile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Programmed {
+    /// `True` only when the profile is programmed.
     pub status: ConditionStatus,
+    /// Why, in fleet-networking's terms.
     pub reason: Reason,
+    /// Human-readable detail, in fleet-networking's wording.
     pub message: String,
 }
 
 impl Programmed {
+    /// `True`, `Programmed`: the profile is configured.
     pub fn ok() -> Self {
         Self {
             status: ConditionStatus::True,
@@ -121,7 +138,7 @@ impl Programmed {
         }
     }
 
-    /// Nothing sent yet.
+    /// `Unknown`, `Pending`, with `why` in the message: not configured yet, or retried soon.
     pub fn pending(why: &str) -> Self {
         Self {
             status: ConditionStatus::Unknown,
@@ -130,6 +147,8 @@ impl Programmed {
         }
     }
 
+    /// `False`, `Invalid`, with `why` in the message; tried again only at the next fleet change or
+    /// resync.
     pub fn invalid(why: &str) -> Self {
         Self {
             status: ConditionStatus::False,

@@ -17,25 +17,34 @@ use serde_json::{json, Map, Value};
 /// One condition as desired (times and generation are added when written).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Condition {
+    /// Condition type: `Programmed`, `Accepted`, `Valid` or `Conflict`.
     pub type_: &'static str,
     /// `True`, `False` or `Unknown`.
     pub status: &'static str,
+    /// CamelCase reason, fleet-networking's.
     pub reason: String,
+    /// Human-readable message, in fleet-networking's wording.
     pub message: String,
 }
 
 /// The status one object should have.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Desired {
+    /// Which kind of object.
     pub kind: ObjectKind,
     /// The cluster the object lives in (status is written there).
     pub cluster: String,
+    /// Namespace of the object.
     pub namespace: String,
+    /// Name of the object.
     pub name: String,
+    /// `metadata.uid` of the observed object; a new uid makes the writer read the status afresh.
     pub uid: String,
+    /// `metadata.generation`, written as each condition's `observedGeneration`.
     pub generation: i64,
     /// Status fields other than conditions; `Value::Null` removes a field.
     pub fields: Map<String, Value>,
+    /// Conditions to set.
     pub conditions: Vec<Condition>,
 }
 

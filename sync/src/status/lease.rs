@@ -20,9 +20,14 @@ use tracing::{info, warn};
 /// Where the lease is and who we are.
 #[derive(Clone, Debug)]
 pub struct LeaseConfig {
+    /// Namespace of the Lease on the hub.
     pub namespace: String,
+    /// Name of the Lease.
     pub name: String,
+    /// This replica's `spec.holderIdentity`.
     pub identity: String,
+    /// Lease duration: renewed every third of it, taken over by another replica when not renewed
+    /// for that long.
     pub duration: Duration,
 }
 

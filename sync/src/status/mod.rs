@@ -13,11 +13,15 @@ use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 /// Prometheus series of the status writer.
 #[derive(Clone)]
 pub struct StatusMetrics {
+    /// `fleetdns_status_leader`: 1 while this replica holds the status writers' Lease.
     pub leader: IntGauge,
+    /// `fleetdns_status_writes_total{kind,result}`: status subresource writes, by kind and result
+    /// (`written` or `error`).
     pub writes: IntCounterVec,
 }
 
 impl StatusMetrics {
+    /// Creates the series and registers them in `registry` (an error if they are already there).
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let m = Self {
             leader: IntGauge::new(

@@ -60,13 +60,16 @@ impl Clients {
 
 /// What [`reconcile`] works with besides the desired status.
 pub struct Context {
+    /// Clients of the clusters written to.
     pub clients: Clients,
+    /// Series the writer updates.
     pub metrics: StatusMetrics,
     /// What we believe each object's status is: (uid, status).
     known: HashMap<Key, (String, Value)>,
 }
 
 impl Context {
+    /// A context that has written nothing yet: every object's status is read before it is written.
     pub fn new(clients: Clients, metrics: StatusMetrics) -> Self {
         Self {
             clients,
@@ -97,19 +100,29 @@ pub enum Action {
 /// Why one object's status could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// The current status could not be read.
     #[error("cannot read the status of {kind} {namespace}/{name}: {source}")]
     Read {
+        /// Kind of the object.
         kind: &'static str,
+        /// Namespace of the object.
         namespace: String,
+        /// Name of the object.
         name: String,
+        /// The API server's or the client's error.
         #[source]
         source: kube::Error,
     },
+    /// The status patch failed.
     #[error("cannot write the status of {kind} {namespace}/{name}: {source}")]
     Write {
+        /// Kind of the object.
         kind: &'static str,
+        /// Namespace of the object.
         namespace: String,
+        /// Name of the object.
         name: String,
+        /// The API server's or the client's error.
         #[source]
         source: kube::Error,
     },

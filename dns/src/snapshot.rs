@@ -1,0 +1,69 @@
+//! What one answer reads: the compiled zone, the health its view shows, and the
+//! endpoints' answer counters — published together with one `ArcSwap` store.
+//!
+//! The health view (`_health.<profile>` TXT) shows, per endpoint, whether the
+//! zone serves it and the state the prober last published. Both come from one
+//! [`Snapshot`], so no answer mixes a zone compiled before a health change with
+//! states observed after it. A health update that routes the same way (only
+//! observations, failure counts or CheckingEndpoint→Online changed) costs a new
+//! `Snapshot` sharing the zone ([`Snapshot::with_health`]), not a recompile.
+
+use std::sync::Arc;
+
+use fleetdns_config::{Fleet, Health};
+use prometheus::IntCounter;
+
+use crate::compile::compile;
+use crate::metrics::DnsMetrics;
+use crate::zone::Zone;
+
+/// A zone with the health snapshot its view shows and its answer counters.
+pub struct Snapshot {
+    zone: Arc<Zone>,
+    /// Routes exactly like the health `zone` was compiled from.
+    health: Arc<Health>,
+    /// Per [`Zone::endpoints`] entry, its answer counter (`None` for endpoints
+    /// no answer set holds).
+    counters: Arc<[Option<IntCounter>]>,
+}
+
+impl Snapshot {
+    /// Compiles `fleet` with `health` and resolves the answer counters in
+    /// `metrics` (dropping the series of endpoints that are gone).
+    pub fn compile(fleet: &Fleet, health: Arc<Health>, metrics: &DnsMetrics) -> Self {
+        let zone = compile(fleet, &health);
+        let counters = metrics.answer_counters(&zone.endpoints);
+        Self {
+            zone: Arc::new(zone),
+            health,
+            counters,
+        }
+    }
+
+    /// The same zone showing `health`, if `health` routes as this snapshot's
+    /// does; `None` when the zone must be compiled again.
+    pub fn with_health(&self, health: Arc<Health>) -> Option<Self> {
+        self.health.same_routing(&health).then(|| Self {
+            zone: self.zone.clone(),
+            health,
+            counters: self.counters.clone(),
+        })
+    }
+
+    /// The compiled zone.
+    pub fn zone(&self) -> &Zone {
+        &self.zone
+    }
+
+    /// The health the view shows.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Counts one answer that returned endpoint `index` of the zone.
+    pub(crate) fn count_answer(&self, index: u32) {
+        if let Some(Some(c)) = self.counters.get(index as usize) {
+            c.inc();
+        }
+    }
+}
