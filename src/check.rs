@@ -1,4 +1,5 @@
-//! `fleetdns check`: validate a config file and show what would be served.
+//! `fleetdns check`: validate a config file and show what would be served; in Kubernetes
+//! mode also check the clusters (`check_kube`) unless `--offline`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -6,25 +7,40 @@ use std::process::ExitCode;
 use fleetdns_config::{Diagnostics, Fleet, Protocol};
 use fleetdns_sources::file;
 
+use crate::check_kube;
 use crate::cli::{CheckArgs, Output};
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let result = file::load(&args.config);
+    // Kubernetes mode: check the clusters too, unless told not to.
+    let kube = match &result {
+        Ok((fleet, _)) if !args.offline => match &fleet.kubernetes {
+            Some(k) => Some(check_kube::run(k)?),
+            None => None,
+        },
+        _ => None,
+    };
     let mut out = std::io::stdout().lock();
     match args.output {
         Output::Json => {
-            let value = match &result {
+            let mut value = match &result {
                 Ok((fleet, diags)) => {
                     serde_json::json!({ "valid": true, "fleet": fleet, "diagnostics": diags })
                 }
                 Err(diags) => serde_json::json!({ "valid": false, "diagnostics": diags }),
             };
+            if let Some((reports, _)) = &kube {
+                value["kubernetes"] = check_kube::to_json(reports);
+            }
             writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         }
         Output::Text => match &result {
             Ok((fleet, diags)) => {
                 write_fleet(&mut out, fleet)?;
                 write_diags(&mut out, diags)?;
+                if let Some((reports, _)) = &kube {
+                    check_kube::write_text(&mut out, reports)?;
+                }
             }
             Err(diags) => {
                 write_diags(&mut out, diags)?;
@@ -37,10 +53,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             }
         },
     }
-    Ok(if result.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    Ok(match (&result, &kube) {
+        (Err(_), _) => ExitCode::from(check_kube::EXIT_INVALID),
+        (Ok(_), Some((_, code))) if *code != 0 => ExitCode::from(*code),
+        _ => ExitCode::SUCCESS,
     })
 }
 

@@ -5,8 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// hickory-server logs every response at info; keep it at warn.
-pub const DEFAULT_LOG: &str = "info,hickory_server=warn,hickory_net=warn";
+/// hickory-server logs every response at info; keep it at warn. kube-client logs every
+/// failed request at error without saying which cluster it was for (one line per retry in
+/// an outage); the Kubernetes source logs the same failures with the cluster's name when a
+/// watch or a cluster changes state, so those per-request lines are off.
+pub const DEFAULT_LOG: &str =
+    "info,hickory_server=warn,hickory_net=warn,kube_client::client::builder=off";
 
 /// Authoritative, weighted, health-checked DNS for Azure Kubernetes Fleet traffic manager objects.
 #[derive(Parser, Debug)]
@@ -23,7 +27,15 @@ pub struct Cli {
 pub enum Command {
     /// Serve DNS for the zone in a config file; reload it on change and on SIGHUP.
     Serve(ServeArgs),
-    /// Validate a config file and print what would be served.
+    /// Validate a config file and print what would be served. In Kubernetes mode, also
+    /// check each cluster: its kubeconfig context, that its API server answers and accepts
+    /// the credentials, that the fleet networking CRDs are served and that RBAC allows what
+    /// fleetdns does (SelfSubjectAccessReview), unless --offline.
+    ///
+    /// Exit codes: 0 all well; 1 the config is invalid; 3 a kubeconfig context cannot be
+    /// used; 4 a cluster is unreachable; 5 credentials rejected; 6 a CRD is missing; 7 a
+    /// permission is missing. With several problems, the lowest code wins.
+    #[command(verbatim_doc_comment)]
     Check(CheckArgs),
     /// Run tiny HTTP servers that answer 200 on every path (for trying probes locally).
     DemoBackend(DemoBackendArgs),
@@ -86,6 +98,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// Check the file only: do not contact any Kubernetes cluster.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

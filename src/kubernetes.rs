@@ -85,6 +85,17 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
         if w.settings.write_status {
             let status_metrics =
                 StatusMetrics::register(&w.registry).context("registering status metrics")?;
+            // Every (kind, result) series from the start, so dashboards and alerts see zeros
+            // (the writer labels by these kinds and results).
+            for kind in [
+                "TrafficManagerProfile",
+                "TrafficManagerBackend",
+                "ServiceExport",
+            ] {
+                for result in ["written", "error"] {
+                    status_metrics.writes.with_label_values(&[kind, result]);
+                }
+            }
             let writer_stop = w.shutdown.clone();
             let ctx = writer::Context::new(clients, status_metrics);
             tasks.spawn({

@@ -8,6 +8,7 @@
 mod admin;
 mod azure;
 mod check;
+mod check_kube;
 mod cli;
 mod demo_backend;
 mod http;

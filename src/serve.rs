@@ -28,7 +28,7 @@ use fleetdns_sources::file;
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::admin::{self, Admin};
 use crate::cli::ServeArgs;
@@ -275,6 +275,7 @@ async fn recompile(
     // The fleet the current zone was compiled from. Both inputs are compared
     // after every wake-up: either channel may have changed, whichever woke us.
     let mut compiled_fleet = fleet.borrow().clone();
+    let mut compiled_serial = compiled_fleet.zone.soa.serial;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -296,7 +297,14 @@ async fn recompile(
         compiled_fleet = f.clone();
         if fleet_changed {
             serve_metrics.zone(&f);
-            info!(zone = %f.zone.apex, serial = f.zone.soa.serial, profiles = f.profiles.len(), "zone updated");
+            // A new fleet with the same serial changed nothing a secondary would see (a
+            // cluster's reachability, say): not worth an info line.
+            if f.zone.soa.serial != compiled_serial {
+                info!(zone = %f.zone.apex, serial = f.zone.soa.serial, profiles = f.profiles.len(), "zone updated");
+            } else {
+                debug!(zone = %f.zone.apex, serial = f.zone.soa.serial, "fleet changed; zone serial unchanged");
+            }
+            compiled_serial = f.zone.soa.serial;
         }
     }
 }

@@ -52,4 +52,13 @@ impl SourceMetrics {
         registry.register(Box::new(m.compositions.clone()))?;
         Ok(m)
     }
+
+    /// Creates the series of one watched collection at zero, so that they exist before
+    /// the first event (a rate or an alert on a series that appears late sees nothing).
+    pub fn init(&self, cluster: &str, resource: super::compose::Resource) {
+        self.reachable.with_label_values(&[cluster]);
+        self.objects.with_label_values(&[cluster, resource.label()]);
+        self.watch_errors
+            .with_label_values(&[cluster, resource.label()]);
+    }
 }

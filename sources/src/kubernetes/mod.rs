@@ -16,6 +16,7 @@ pub mod compose;
 pub mod connect;
 mod error;
 pub mod metrics;
+pub mod preflight;
 pub mod watch;
 
 use std::collections::BTreeSet;
@@ -25,7 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 use compose::{Resource, Snapshot, Topology};
 pub use error::SourceError;
@@ -113,10 +114,16 @@ impl Source {
         let mut probed = BTreeSet::new();
         for (client, cluster, resource, ns) in watches {
             pending.insert((cluster.clone(), resource, ns.clone()));
+            // Every series exists from the start, so dashboards and alerts see zeros.
+            metrics.init(&cluster, resource);
+            // The kube client's own lines (and ours) name the cluster they are about.
+            let span = tracing::info_span!("kube", cluster = %cluster);
             if probed.insert(cluster.clone()) {
-                tasks.spawn(watch::probe(client.clone(), cluster.clone(), utx.clone()));
+                let probe = watch::probe(client.clone(), cluster.clone(), utx.clone());
+                tasks.spawn(probe.instrument(span.clone()));
             }
-            tasks.spawn(watch::run(client, cluster, resource, ns, utx.clone()));
+            let run = watch::run(client, cluster, resource, ns, utx.clone());
+            tasks.spawn(run.instrument(span));
         }
         drop(utx);
         let mut snapshot = Snapshot::default();
@@ -127,17 +134,18 @@ impl Source {
         let started = tokio::time::Instant::now();
         let mut synced = false;
         let mut cache = compose::ParseCache::default();
+        let mut failing = BTreeSet::new();
         loop {
             let mut dirty;
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 u = urx.recv() => {
                     let Some(u) = u else { break };
-                    dirty = apply(&mut snapshot, &mut pending, &metrics, u);
+                    dirty = apply(&mut snapshot, &mut pending, &mut failing, &metrics, u);
                     // Gather what arrives in the next moment into one composition.
                     let deadline = tokio::time::Instant::now() + BATCH;
                     while let Ok(Some(u)) = tokio::time::timeout_at(deadline, urx.recv()).await {
-                        dirty |= apply(&mut snapshot, &mut pending, &metrics, u);
+                        dirty |= apply(&mut snapshot, &mut pending, &mut failing, &metrics, u);
                     }
                 }
                 _ = reload.notified() => { dirty = reread(&path, &mut settings, &mut stamp, true); }
@@ -153,10 +161,21 @@ impl Source {
                 }
                 synced = true;
                 dirty = true;
-                info!(
-                    clusters = snapshot.clusters.len(),
-                    "kubernetes source synced"
-                );
+                if pending.is_empty() {
+                    info!(
+                        clusters = snapshot.clusters.len(),
+                        "kubernetes source synced"
+                    );
+                } else {
+                    let missing: BTreeSet<&str> =
+                        pending.iter().map(|(c, _, _)| c.as_str()).collect();
+                    warn!(
+                        clusters = snapshot.clusters.len(),
+                        waited = ?INITIAL_SYNC,
+                        unlisted = ?missing,
+                        "kubernetes source starting without every first list; those clusters' endpoints join when they answer"
+                    );
+                }
             }
             if !dirty {
                 continue;
@@ -196,6 +215,7 @@ fn reachable(name: &str) -> ClusterState {
 fn apply(
     snapshot: &mut Snapshot,
     pending: &mut BTreeSet<(String, Resource, Option<String>)>,
+    failing: &mut BTreeSet<(String, Resource)>,
     metrics: &SourceMetrics,
     update: Update,
 ) -> bool {
@@ -211,12 +231,17 @@ fn apply(
                 .watch_errors
                 .with_label_values(&[&cluster, resource.label()])
                 .inc();
-            // A first list that fails counts as done: the fleet starts without it.
-            pending.retain(|(c, r, _)| !(*c == cluster && *r == resource));
             if unreachable {
+                // A cluster down at start-up: the first fleet waits for it up to
+                // INITIAL_SYNC (what readiness promises), then starts without it.
                 return set_reachable(snapshot, &cluster, Some(error));
             }
-            warn!(cluster = %cluster, resource = resource.label(), error = %error, "watch failed; retrying");
+            // A first list the API server refuses counts as done: the fleet starts without it.
+            pending.retain(|(c, r, _)| !(*c == cluster && *r == resource));
+            // Logged when the watch starts failing, not on every retry.
+            if failing.insert((cluster.clone(), resource)) {
+                warn!(cluster = %cluster, resource = resource.label(), error = %error, "watch failing; retrying with backoff");
+            }
             return false;
         }
         Update::Replace {
@@ -252,6 +277,9 @@ fn apply(
         }
     };
     // Data arrived: the cluster answers.
+    if failing.remove(&(cluster.clone(), resource)) {
+        info!(cluster = %cluster, resource = resource.label(), "watch working again");
+    }
     set_reachable(snapshot, &cluster, None);
     let count = snapshot
         .collections
@@ -277,7 +305,13 @@ fn set_reachable(snapshot: &mut Snapshot, cluster: &str, error: Option<String>) 
             true
         }
         Some(error) if state.reachable => {
-            warn!(cluster = %cluster, error = %error, "cluster unreachable; serving its last known state");
+            let known = snapshot.collections.keys().any(|(c, _)| c == cluster);
+            if known {
+                warn!(cluster = %cluster, error = %error, "cluster unreachable; serving its last known state");
+            } else {
+                warn!(cluster = %cluster, error = %error, "cluster unreachable; nothing known from it yet, so none of its endpoints are served");
+            }
+            let state = snapshot.clusters.get_mut(cluster).expect("inserted above");
             state.reachable = false;
             state.unreachable_since = Some(SystemTime::now());
             state.error = Some(error);

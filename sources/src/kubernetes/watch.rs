@@ -4,7 +4,8 @@
 //! The watcher lists, then watches; on 410 Gone it relists, on any error it
 //! reconnects with exponential backoff and jitter. A relist only replaces the
 //! collection when it completes (`InitDone`), so while a cluster is unreachable the
-//! last known objects stay.
+//! last known objects stay. An API server behind the resourceVersion held (504 "Too large
+//! resource version") gets a fresh watcher, that is a relist from scratch, and a log line.
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
+use tracing::warn;
 
 use super::compose::Resource;
 
@@ -106,48 +108,86 @@ pub async fn run(
         }
         v
     };
-    let stream = watcher::watcher(api, watcher::Config::default()).backoff(Jittered::default());
-    futures::pin_mut!(stream);
-    let mut buffer: Vec<Value> = Vec::new();
-    while let Some(item) = stream.next().await {
-        let update = match item {
-            Ok(Event::Init) => {
-                buffer.clear();
-                continue;
+    // kube-runtime relists on 410 Gone only. An API server that has not reached the
+    // resourceVersion we hold (restarted with an empty store, restored from a backup)
+    // answers 504 "Too large resource version" instead, which the watcher would retry at
+    // the same resourceVersion forever; client-go relists from scratch on it, and so
+    // does this loop, by starting a new watcher.
+    loop {
+        let stream =
+            watcher::watcher(api.clone(), watcher::Config::default()).backoff(Jittered::default());
+        futures::pin_mut!(stream);
+        let mut buffer: Vec<Value> = Vec::new();
+        let relist = loop {
+            let Some(item) = stream.next().await else {
+                return;
+            };
+            let update = match item {
+                Ok(Event::Init) => {
+                    buffer.clear();
+                    continue;
+                }
+                Ok(Event::InitApply(o)) => {
+                    buffer.push(typed(o));
+                    continue;
+                }
+                Ok(Event::InitDone) => Update::Replace {
+                    cluster: cluster.clone(),
+                    resource,
+                    scope: namespace.clone(),
+                    objects: std::mem::take(&mut buffer),
+                },
+                Ok(Event::Apply(o)) => Update::Apply {
+                    cluster: cluster.clone(),
+                    resource,
+                    object: typed(o),
+                },
+                Ok(Event::Delete(o)) => Update::Delete {
+                    cluster: cluster.clone(),
+                    resource,
+                    object: typed(o),
+                },
+                // 410 Gone: the watcher relists at once; the cluster is fine.
+                Err(watcher::Error::WatchError(status)) if status.code == 410 => continue,
+                Err(e) if too_large_resource_version(&e) => break e.to_string(),
+                Err(e) => Update::Failed {
+                    cluster: cluster.clone(),
+                    resource,
+                    unreachable: !answered(&e),
+                    error: e.to_string(),
+                },
+            };
+            if tx.send(update).await.is_err() {
+                return;
             }
-            Ok(Event::InitApply(o)) => {
-                buffer.push(typed(o));
-                continue;
-            }
-            Ok(Event::InitDone) => Update::Replace {
-                cluster: cluster.clone(),
-                resource,
-                scope: namespace.clone(),
-                objects: std::mem::take(&mut buffer),
-            },
-            Ok(Event::Apply(o)) => Update::Apply {
-                cluster: cluster.clone(),
-                resource,
-                object: typed(o),
-            },
-            Ok(Event::Delete(o)) => Update::Delete {
-                cluster: cluster.clone(),
-                resource,
-                object: typed(o),
-            },
-            // 410 Gone: the watcher relists at once; the cluster is fine.
-            Err(watcher::Error::WatchError(status)) if status.code == 410 => continue,
-            Err(e) => Update::Failed {
-                cluster: cluster.clone(),
-                resource,
-                unreachable: !answered(&e),
-                error: e.to_string(),
-            },
         };
-        if tx.send(update).await.is_err() {
-            return;
-        }
+        warn!(
+            cluster = %cluster,
+            resource = resource.label(),
+            error = %relist,
+            "the API server has not reached the resourceVersion held (restarted with an empty store or restored from a backup); relisting"
+        );
+        tokio::time::sleep(BACKOFF_START).await;
     }
+}
+
+/// Whether `e` is the apiserver's 504 "Too large resource version" (cause
+/// `ResourceVersionTooLarge`), on a watch event or on starting a watch or list.
+pub fn too_large_resource_version(e: &watcher::Error) -> bool {
+    let status = match e {
+        watcher::Error::WatchError(s) => &**s,
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => &**s,
+        _ => return false,
+    };
+    status.code == 504
+        && (status.message.contains("Too large resource version")
+            || status.details.as_ref().is_some_and(|d| {
+                d.causes
+                    .iter()
+                    .any(|c| c.reason == "ResourceVersionTooLarge")
+            }))
 }
 
 /// Whether the API server answered (with an error status) rather than not at all.

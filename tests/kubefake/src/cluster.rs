@@ -81,7 +81,8 @@ impl FakeCluster {
         name: &str,
         options: Options,
     ) -> Result<FakeCluster, Error> {
-        let registry = Registry::load(&options.crd_dir)?;
+        let registry =
+            Registry::from_options(options.crd_dir.as_deref())?.without(&options.omit_types);
         let listener = bind(addr).map_err(|source| Error::Bind { addr, source })?;
         let addr = listener.local_addr()?;
         let (handle_tx, handle_rx) = std::sync::mpsc::channel();
@@ -122,6 +123,7 @@ impl FakeCluster {
             conns: Mutex::new(CancellationToken::new()),
             log: Mutex::new(Vec::new()),
             tokens: Mutex::new(None),
+            denied: Mutex::new(Vec::new()),
             options,
             requests: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
@@ -227,6 +229,27 @@ impl FakeCluster {
         if compact_history {
             lock(&self.shared.store).compact_past();
         }
+        self.listen_after(down_for);
+    }
+
+    /// Simulates an apiserver that comes back with an empty store (a wiped or restored etcd):
+    /// stop, forget every object and the history (the resourceVersion starts again at 1),
+    /// listen again after `down_for`. Clients holding newer resourceVersions get the 504
+    /// "Too large resource version" answer on list and watch until they relist from scratch.
+    /// The write log is kept.
+    pub fn restart_empty(&self, down_for: Duration) {
+        self.stop();
+        let o = &self.shared.options;
+        *lock(&self.shared.store) = Store::new(
+            &self.shared.registry,
+            o.history_limit,
+            o.auto_create_namespaces,
+        );
+        self.listen_after(down_for);
+    }
+
+    /// Listens again on the same address after `down_for`, in the background.
+    fn listen_after(&self, down_for: Duration) {
         let epoch = self.epoch.load(Ordering::SeqCst);
         let epochs = self.epoch.clone();
         let listening = self.listening.clone();
@@ -297,6 +320,22 @@ impl FakeCluster {
     /// Only these bearer tokens are accepted (others get 401); None accepts any request.
     pub fn require_tokens(&self, tokens: Option<Vec<String>>) {
         *lock(&self.shared.tokens) = tokens;
+    }
+
+    /// Denies `verb` on `resource` (plural, `plural/status`) of `group` ("" for core) to every
+    /// user: such requests get 403 Forbidden and `SelfSubjectAccessReview`s say
+    /// `allowed: false`. `*` matches anything.
+    pub fn deny(&self, verb: &str, group: &str, resource: &str) {
+        lock(&self.shared.denied).push(crate::authz::Deny {
+            verb: verb.into(),
+            group: group.into(),
+            resource: resource.into(),
+        });
+    }
+
+    /// Lifts every [`FakeCluster::deny`].
+    pub fn allow_all(&self) {
+        lock(&self.shared.denied).clear();
     }
 
     // ---- observation ----------------------------------------------------------------------

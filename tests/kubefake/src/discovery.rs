@@ -1,9 +1,18 @@
 //! Discovery documents (`/version`, `/api`, `/apis`, `/api/v1`, `/apis/<group>[/<version>]`),
-//! enough for kube-rs `Discovery` and `kubectl api-resources`.
+//! enough for kube-rs `Discovery` and `kubectl api-resources`; `authorization.k8s.io/v1`
+//! lists `selfsubjectaccessreviews` (see [`crate::authz`]).
 
 use serde_json::{json, Value};
 
+use crate::authz;
 use crate::registry::{api_resources, Registry, ResourceType};
+
+/// `authorization.k8s.io`, served for `SelfSubjectAccessReview` only.
+fn authz_group() -> Value {
+    let v = json!({"groupVersion": format!("{}/v1", authz::GROUP), "version": "v1"});
+    json!({"kind": "APIGroup", "apiVersion": "v1", "name": authz::GROUP,
+           "versions": [v.clone()], "preferredVersion": v})
+}
 
 /// Answers a discovery path, or None if `path` is not one.
 pub fn answer(reg: &Registry, path: &str, server: &str) -> Option<Value> {
@@ -25,9 +34,12 @@ pub fn answer(reg: &Registry, path: &str, server: &str) -> Option<Value> {
         })),
         ["api", "v1"] => Some(resource_list(reg, "", "v1")),
         ["apis"] => {
-            let groups: Vec<Value> = groups(reg).iter().map(|g| group_doc(reg, g)).collect();
+            let mut groups: Vec<Value> = groups(reg).iter().map(|g| group_doc(reg, g)).collect();
+            groups.push(authz_group());
             Some(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
         }
+        ["apis", authz::GROUP] => Some(authz_group()),
+        ["apis", authz::GROUP, "v1"] => Some(authz::resource_list()),
         ["apis", g] if groups(reg).iter().any(|x| x == g) => Some(group_doc(reg, g)),
         ["apis", g, v] => {
             let doc = resource_list(reg, g, v);

@@ -309,11 +309,7 @@ fn check_list_rv(store: &Store, ctx: &Ctx) -> Result<(), ApiError> {
         .parse()
         .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?;
     if rv > store.rv() {
-        return Err(ApiError::new(
-            504,
-            "Timeout",
-            format!("Too large resource version: {rv}, current: {}", store.rv()),
-        ));
+        return Err(ApiError::too_large_rv(rv, store.rv()));
     }
     if ctx
         .params

@@ -27,6 +27,7 @@
 //! ```
 
 pub mod admission;
+pub mod authz;
 pub mod body;
 mod cluster;
 pub mod discovery;
@@ -35,8 +36,10 @@ pub mod faults;
 mod handlers;
 pub mod kubeconfig;
 pub mod meta;
+pub mod openapi;
 pub mod ownership;
 pub mod patch;
+pub mod protobuf;
 pub mod registry;
 mod route;
 pub mod select;
@@ -44,6 +47,7 @@ mod server;
 mod shared;
 pub mod status;
 pub mod store;
+pub mod table;
 pub mod watch;
 pub mod writelog;
 

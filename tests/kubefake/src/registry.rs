@@ -26,6 +26,25 @@ pub struct Version {
     pub served: bool,
     /// The CRD version's `openAPIV3Schema` (None for built-in types: not validated).
     pub schema: Option<JSONSchemaProps>,
+    /// The CRD version's `additionalPrinterColumns` (empty for built-in types).
+    pub printer_columns: Vec<PrinterColumn>,
+}
+
+/// One `additionalPrinterColumns` entry: a column of `kubectl get`.
+#[derive(Clone, Debug)]
+pub struct PrinterColumn {
+    /// Column header.
+    pub name: String,
+    /// `string`, `integer`, `number`, `boolean` or `date`.
+    pub type_: String,
+    /// OpenAPI format hint (`name` for the Name column).
+    pub format: String,
+    /// Description.
+    pub description: String,
+    /// 0: always shown; more: only with `-o wide`.
+    pub priority: i32,
+    /// The JSONPath, e.g. `.status.conditions[?(@.type=='Programmed')].status`.
+    pub json_path: String,
 }
 
 /// A resource type and the strategy the apiserver applies to it.
@@ -105,17 +124,70 @@ pub struct Registry {
     pub types: Vec<ResourceType>,
 }
 
-/// The directory of the upstream CRD YAML: `$FLEETDNS_CRD_DIR`, else
-/// `shared/specs/fleet-networking-crds` next to the workspace (as `config/tests/crd_schema.rs`
-/// finds it).
-pub fn default_crd_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FLEETDNS_CRD_DIR") {
-        return PathBuf::from(dir);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs/fleet-networking-crds")
+/// The upstream CRD YAML compiled into the library (from `../shared/specs/fleet-networking-crds`
+/// at build time), so that the `kubefake` binary works wherever it is copied.
+pub const EMBEDDED_CRDS: &[(&str, &str)] = &[
+    (
+        "internalserviceexports.yaml",
+        include_str!("../../../../shared/specs/fleet-networking-crds/internalserviceexports.yaml"),
+    ),
+    (
+        "multiclusterservices.yaml",
+        include_str!("../../../../shared/specs/fleet-networking-crds/multiclusterservices.yaml"),
+    ),
+    (
+        "serviceexports.yaml",
+        include_str!("../../../../shared/specs/fleet-networking-crds/serviceexports.yaml"),
+    ),
+    (
+        "serviceimports.yaml",
+        include_str!("../../../../shared/specs/fleet-networking-crds/serviceimports.yaml"),
+    ),
+    (
+        "trafficmanagerbackends.yaml",
+        include_str!("../../../../shared/specs/fleet-networking-crds/trafficmanagerbackends.yaml"),
+    ),
+    (
+        "trafficmanagerprofiles.yaml",
+        include_str!("../../../../shared/specs/fleet-networking-crds/trafficmanagerprofiles.yaml"),
+    ),
+];
+
+/// Where CRDs come from by default: `$FLEETDNS_CRD_DIR` if set, else None (the embedded copy).
+pub fn default_crd_dir() -> Option<PathBuf> {
+    std::env::var_os("FLEETDNS_CRD_DIR").map(PathBuf::from)
 }
 
 impl Registry {
+    /// Built-in types plus the CRDs of `crd_dir` (every `*.yaml`), or the embedded ones.
+    pub fn from_options(crd_dir: Option<&Path>) -> Result<Registry, Error> {
+        match crd_dir {
+            Some(dir) => Self::load(dir),
+            None => Self::embedded(),
+        }
+    }
+
+    /// Built-in types plus the embedded upstream CRDs ([`EMBEDDED_CRDS`]).
+    pub fn embedded() -> Result<Registry, Error> {
+        let mut types = builtins();
+        for (file, text) in EMBEDDED_CRDS {
+            let crd: CustomResourceDefinition = serde_yaml::from_str(text)
+                .map_err(|e| Error::Crd(format!("parsing embedded {file}: {e}")))?;
+            types.push(from_crd(&crd));
+        }
+        Ok(Registry { types })
+    }
+
+    /// Drops the types whose plural (or `plural.group`) is listed: a cluster where those
+    /// CRDs are not installed.
+    pub fn without(mut self, omitted: &[String]) -> Registry {
+        self.types.retain(|t| {
+            let qualified = format!("{}.{}", t.plural, t.group);
+            !omitted.iter().any(|o| *o == t.plural || *o == qualified)
+        });
+        self
+    }
+
     /// Built-in types plus every CRD (`*.yaml`) in `crd_dir`.
     pub fn load(crd_dir: &Path) -> Result<Registry, Error> {
         let mut types = builtins();
@@ -173,6 +245,19 @@ fn from_crd(crd: &CustomResourceDefinition) -> ResourceType {
             name: v.name.clone(),
             served: v.served,
             schema: v.schema.as_ref().and_then(|s| s.open_api_v3_schema.clone()),
+            printer_columns: v
+                .additional_printer_columns
+                .iter()
+                .flatten()
+                .map(|c| PrinterColumn {
+                    name: c.name.clone(),
+                    type_: c.type_.clone(),
+                    format: c.format.clone().unwrap_or_default(),
+                    description: c.description.clone().unwrap_or_default(),
+                    priority: c.priority.unwrap_or(0),
+                    json_path: c.json_path.clone(),
+                })
+                .collect(),
         })
         .collect();
     let storage = crd
@@ -314,6 +399,7 @@ fn builtins() -> Vec<ResourceType> {
                 name: b.version.into(),
                 served: true,
                 schema: None,
+                printer_columns: Vec::new(),
             }],
             storage_version: b.version.into(),
             status_subresource: b.status,

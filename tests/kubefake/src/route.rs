@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn routes() {
-        let reg = Registry::load(&crate::registry::default_crd_dir()).unwrap();
+        let reg = Registry::embedded().unwrap();
         let r = route(&reg, "/apis/networking.fleet.azure.com/v1beta1/namespaces/ns/trafficmanagerprofiles/p/status").unwrap();
         assert_eq!(reg.types[r.rid].kind, "TrafficManagerProfile");
         assert_eq!(

@@ -1,5 +1,6 @@
 //! The HTTP side: accepting connections (each tied to a cancellation token so faults can drop
-//! them), authentication by bearer token, fault injection, routing of API paths to the store,
+//! them), authentication by bearer token, authorization (test-set denials), fault injection,
+//! content negotiation (protobuf bodies, Table answers), routing of API paths to the store,
 //! and the write log.
 
 use std::convert::Infallible;
@@ -18,13 +19,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::body::Body;
-use crate::discovery;
 use crate::handlers::{dispatch, is_true, watch_request, Ctx};
 use crate::route::{parse_query, route, Route};
 use crate::shared::{lock, Shared};
 use crate::status::ApiError;
 use crate::watch;
 use crate::writelog::WriteRecord;
+use crate::{authz, discovery, openapi, protobuf, table};
 
 /// Accepts connections until `stop` is cancelled.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
@@ -99,6 +100,7 @@ async fn handle(
         metadata_only: header("accept").is_some_and(|a| a.contains("as=PartialObjectMetadata")),
         body: None,
     };
+    let accept = header("accept").unwrap_or_default();
     let (latency, injected) = {
         let mut f = lock(&shared.faults);
         (
@@ -114,6 +116,16 @@ async fn handle(
         Err(_) => bytes::Bytes::new(),
     };
     let mut ctx = ctx;
+    // Protobuf bodies (kubectl's typed clients) become JSON; the log keeps the content type.
+    let protobuf = !body.is_empty() && protobuf::is_protobuf(ctx.content_type.as_deref());
+    let body = if protobuf {
+        match protobuf::decode(&body) {
+            Ok(v) => bytes::Bytes::from(v.to_string()),
+            Err(e) => return error_response(&e),
+        }
+    } else {
+        body
+    };
     if !body.is_empty() {
         ctx.body = serde_json::from_slice(&body)
             .ok()
@@ -179,14 +191,54 @@ async fn handle(
                 .unwrap_or_else(|_| Response::new(Body::full("ok")));
         }
         if let Some(doc) = discovery::answer(&shared.registry, &ctx.path, &shared.addr.to_string())
+            .or_else(|| openapi::answer(&shared.registry, &ctx.path))
         {
             return json_response(200, &doc, &[]);
         }
+    }
+    if ctx.path == format!("/apis/{}/v1/{}", authz::GROUP, authz::SSAR) {
+        if ctx.method != Method::POST {
+            return error_response(&ApiError::new(
+                405,
+                "MethodNotAllowed",
+                format!(
+                    "the server does not allow this method on the requested resource ({})",
+                    ctx.method
+                ),
+            ));
+        }
+        let review = ctx
+            .body
+            .as_ref()
+            .ok_or_else(|| ApiError::bad_request("the request body is empty"))
+            .and_then(|b| authz::review(&lock(&shared.denied), b));
+        return match review {
+            Ok(r) => json_response(201, &r, &[]),
+            Err(e) => error_response(&e),
+        };
     }
     let route = match route {
         Ok(r) => r,
         Err(e) => return error_response(&e),
     };
+    if let Err(e) = authorize(&shared, &ctx, &route) {
+        if mutating {
+            record(
+                &shared,
+                &ctx,
+                Some(&route),
+                None,
+                403,
+                Some("Forbidden".into()),
+                false,
+                false,
+            );
+        }
+        return error_response(&e);
+    }
+    if protobuf && shared.registry.types[route.rid].custom {
+        return error_response(&protobuf::unsupported());
+    }
     if ctx.method == Method::GET && route.name.is_none() && is_true(ctx.params.get("watch")) {
         return match watch_request(&shared, &ctx, &route) {
             Ok(w) => watch::start(shared.clone(), w, conn),
@@ -213,9 +265,62 @@ async fn handle(
         );
     }
     match result {
+        Ok(r) if ctx.method == Method::GET => match table::requested(&accept) {
+            Some(v) => json_response(200, &as_table(&shared, &ctx, &route, v, &r.body), &[]),
+            None => json_response(r.code, &r.body, &r.warnings),
+        },
         Ok(r) => json_response(r.code, &r.body, &r.warnings),
         Err(e) => error_response(&e),
     }
+}
+
+/// A GET answer (one object or a list) as the `Table` kubectl asked for.
+fn as_table(shared: &Shared, ctx: &Ctx, route: &Route, version: &str, body: &Value) -> Value {
+    let rt = &shared.registry.types[route.rid];
+    let (objects, meta): (Vec<&Value>, Value) = match body.get("items").and_then(Value::as_array) {
+        Some(items) if route.name.is_none() => (items.iter().collect(), body["metadata"].clone()),
+        _ => (
+            vec![body],
+            serde_json::json!({"resourceVersion": body.pointer("/metadata/resourceVersion")}),
+        ),
+    };
+    let include = ctx.params.get("includeObject").map(String::as_str);
+    table::table(rt, &route.version, version, &objects, include, meta)
+}
+
+/// The Kubernetes verb of a request and whether the test denied it (403 Forbidden).
+fn authorize(shared: &Shared, ctx: &Ctx, route: &Route) -> Result<(), ApiError> {
+    let rules = lock(&shared.denied);
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let verb = match (&ctx.method, route.name.is_some()) {
+        (&Method::GET, true) => "get",
+        (&Method::GET, false) if is_true(ctx.params.get("watch")) => "watch",
+        (&Method::GET, false) => "list",
+        (&Method::POST, _) => "create",
+        (&Method::PUT, _) => "update",
+        (&Method::PATCH, _) => "patch",
+        (&Method::DELETE, true) => "delete",
+        (&Method::DELETE, false) => "deletecollection",
+        _ => return Ok(()),
+    };
+    let rt = &shared.registry.types[route.rid];
+    let resource = match &route.sub {
+        Some(sub) => format!("{}/{sub}", rt.plural),
+        None => rt.plural.clone(),
+    };
+    let attrs = authz::Attributes {
+        verb,
+        group: &rt.group,
+        resource: &resource,
+        namespace: route.namespace.as_deref(),
+    };
+    if authz::allowed(&rules, &attrs) {
+        return Ok(());
+    }
+    let user = ctx.token.as_deref().unwrap_or("system:anonymous");
+    Err(authz::forbidden(user, &attrs))
 }
 
 #[allow(clippy::too_many_arguments)]

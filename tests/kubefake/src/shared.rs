@@ -25,8 +25,11 @@ pub struct Options {
     pub auto_create_namespaces: bool,
     /// Watch duration when the request has no `timeoutSeconds`.
     pub default_watch_timeout: std::time::Duration,
-    /// Where the upstream CRD YAML files are.
-    pub crd_dir: std::path::PathBuf,
+    /// Where the upstream CRD YAML files are; None: the copy compiled in
+    /// ([`crate::registry::EMBEDDED_CRDS`]). Default: `$FLEETDNS_CRD_DIR` if set.
+    pub crd_dir: Option<std::path::PathBuf>,
+    /// Types not served, by plural or `plural.group` (a cluster without those CRDs).
+    pub omit_types: Vec<String>,
 }
 
 impl Default for Options {
@@ -37,6 +40,7 @@ impl Default for Options {
             auto_create_namespaces: true,
             default_watch_timeout: std::time::Duration::from_secs(1800),
             crd_dir: crate::registry::default_crd_dir(),
+            omit_types: Vec::new(),
         }
     }
 }
@@ -52,6 +56,8 @@ pub struct Shared {
     pub(crate) conns: Mutex<CancellationToken>,
     pub(crate) log: Mutex<Vec<WriteRecord>>,
     pub(crate) tokens: Mutex<Option<Vec<String>>>,
+    /// Denied (verb, group, resource) triples: 403 and `allowed: false` in access reviews.
+    pub(crate) denied: Mutex<Vec<crate::authz::Deny>>,
     pub(crate) options: Options,
     pub(crate) requests: AtomicU64,
     pub(crate) rejected: AtomicU64,

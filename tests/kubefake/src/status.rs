@@ -43,6 +43,8 @@ pub struct Details {
     pub kind: Option<String>,
     /// `details.causes`.
     pub causes: Vec<Cause>,
+    /// `details.retryAfterSeconds` (Timeout errors).
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl fmt::Display for ApiError {
@@ -141,6 +143,7 @@ impl ApiError {
                 group: Some(group.to_string()),
                 kind: Some(kind.to_string()),
                 causes,
+                retry_after_seconds: None,
             }),
         }
     }
@@ -152,6 +155,25 @@ impl ApiError {
             "Expired",
             format!("too old resource version: {requested} ({oldest})"),
         )
+    }
+
+    /// 504 Timeout "Too large resource version" with a `ResourceVersionTooLarge` cause: what
+    /// the apiserver answers a list or watch at a resourceVersion it has not reached (after an
+    /// etcd restore, or against a store that started again from 1). client-go relists from
+    /// scratch on it (`reflector.go`, `isTooLargeResourceVersionError`).
+    pub fn too_large_rv(requested: u64, current: u64) -> Self {
+        let mut e = Self::new(
+            504,
+            "Timeout",
+            format!("Too large resource version: {requested}, current: {current}"),
+        );
+        e.details.causes.push(Cause {
+            reason: "ResourceVersionTooLarge".into(),
+            field: String::new(),
+            message: "Too large resource version".into(),
+        });
+        e.details.retry_after_seconds = Some(1);
+        e
     }
 
     /// 500 InternalError (used by fault injection).
@@ -185,9 +207,18 @@ impl ApiError {
             let causes: Vec<Value> = d
                 .causes
                 .iter()
-                .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+                .map(|c| {
+                    let mut v = json!({"reason": c.reason, "message": c.message});
+                    if !c.field.is_empty() {
+                        v["field"] = json!(c.field);
+                    }
+                    v
+                })
                 .collect();
             details.insert("causes".into(), Value::Array(causes));
+        }
+        if let Some(s) = d.retry_after_seconds {
+            details.insert("retryAfterSeconds".into(), json!(s));
         }
         if !details.is_empty() {
             status["details"] = Value::Object(details);

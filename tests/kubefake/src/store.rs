@@ -827,7 +827,7 @@ mod tests {
 
     #[test]
     fn bounded_history_expires_old_resource_versions() {
-        let reg = Registry::load(&crate::registry::default_crd_dir()).unwrap();
+        let reg = Registry::embedded().unwrap();
         let rid = reg.by_plural("", "v1", "configmaps").unwrap();
         let opts = WriteOpts {
             version: "v1".into(),

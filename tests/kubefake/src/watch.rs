@@ -2,7 +2,9 @@
 //! resourceVersion, with BOOKMARKs, `timeoutSeconds`, `sendInitialEvents`, and the 410
 //! behaviour kube-runtime relies on: a too-old resourceVersion is answered with HTTP 200 and
 //! one `ERROR` event carrying a `Status` with `code: 410, reason: Expired`, then the stream
-//! ends (an HTTP 410 would make kube-runtime retry the same resourceVersion forever).
+//! ends (an HTTP 410 would make kube-runtime retry the same resourceVersion forever). A
+//! resourceVersion the store has not reached gets an `ERROR` event with the 504 "Too large
+//! resource version" `Status` instead, as the watch cache answers after an etcd restore.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -120,7 +122,12 @@ async fn run(
             Ok((snap, store.rv(), changes))
         } else {
             let from = w.from.unwrap_or(0);
-            if from < store.compacted_rv() {
+            if from > store.rv() {
+                // The watch cache's answer to a resourceVersion it has not reached (after an
+                // etcd restore, or a store that began again at 1): an ERROR event with the
+                // 504 "Too large resource version" Status.
+                Err(ApiError::too_large_rv(from, store.rv()))
+            } else if from < store.compacted_rv() {
                 Err(ApiError::expired(from, store.compacted_rv()))
             } else {
                 Ok((Vec::new(), from, changes))

@@ -57,4 +57,19 @@ impl WriteRecord {
     pub fn is_status(&self) -> bool {
         self.subresource.as_deref() == Some("status")
     }
+
+    /// The record as one JSON object (the `kubefake` binary's write log), time in RFC 3339.
+    pub fn to_json(&self) -> serde_json::Value {
+        let time = jiff::Timestamp::try_from(self.time)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        serde_json::json!({
+            "time": time, "verb": self.verb, "method": self.method, "path": self.path,
+            "query": self.query, "resource": self.resource, "namespace": self.namespace,
+            "name": self.name, "subresource": self.subresource, "contentType": self.content_type,
+            "fieldManager": self.field_manager, "userAgent": self.user_agent, "code": self.code,
+            "reason": self.reason, "changed": self.changed, "validated": self.validated,
+            "body": self.body,
+        })
+    }
 }
