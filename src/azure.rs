@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use fleetdns_config::Fleet;
 use fleetdns_sources::file;
-use fleetdns_sync::azure::{self, metrics::Metrics, MirrorStatus, Options, Reason};
+use fleetdns_sync::azure::{self, metrics::Metrics, Gates, MirrorStatus, Options, Reason};
 use prometheus::Registry;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -16,17 +16,20 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::AzureSyncArgs;
 
 /// Spawns the mirror next to the DNS server. It idles while the fleet has no
-/// `azure` section; its status is published on the returned channel.
+/// `azure` section; it writes to ARM only while `gates.leader` is true (the Lease
+/// holder in Kubernetes mode; always in file mode); its status is published on the
+/// returned channel.
 pub fn spawn(
     tasks: &mut tokio::task::JoinSet<()>,
     fleet: watch::Receiver<Arc<Fleet>>,
     registry: &Registry,
+    gates: Gates,
     shutdown: CancellationToken,
 ) -> anyhow::Result<watch::Receiver<Arc<MirrorStatus>>> {
     let metrics = Metrics::register(registry).context("registering Azure metrics")?;
     let (tx, rx) = watch::channel(Arc::new(MirrorStatus::default()));
     tasks.spawn(async move {
-        azure::run(fleet, tx, metrics, Options::default(), shutdown).await;
+        azure::run(fleet, tx, metrics, Options::default(), gates, shutdown).await;
     });
     Ok(rx)
 }
@@ -87,7 +90,15 @@ pub fn run(args: AzureSyncArgs) -> anyhow::Result<ExitCode> {
         let (tx, _rx) = watch::channel(Arc::new(MirrorStatus::default()));
         let metrics = Metrics::register(&Registry::new()).context("metrics")?;
         let options = Options { once: args.once };
-        let status = azure::run(fleet_rx, tx, metrics, options, shutdown).await;
+        let status = azure::run(
+            fleet_rx,
+            tx,
+            metrics,
+            options,
+            Gates::single_writer(),
+            shutdown,
+        )
+        .await;
         println!("{}", serde_json::to_string_pretty(&status_json(&status))?);
         let all_ok = status
             .profiles

@@ -46,36 +46,31 @@ pub struct Wiring {
     pub mirror: watch::Receiver<Arc<fleetdns_sync::azure::MirrorStatus>>,
     /// The probes' results, told in `fleetdns.io/Serving`.
     pub health: watch::Receiver<Arc<fleetdns_config::Health>>,
+    /// Whether this replica holds the Lease: gates status writes and ARM writes.
+    pub leader: watch::Sender<bool>,
+    /// Set once the first fleet is composed (the mirror's garbage collection waits for it).
+    pub synced: watch::Sender<bool>,
 }
 
-/// Connects to the clusters and spawns the source and (if enabled) the status
-/// writer with its lease. Fails only on local problems (kubeconfig, settings).
+/// Connects to the clusters and spawns the source and, when status is written
+/// back or the fleet mirrors to Azure, the Lease that elects the one writer (and
+/// the status writer). Fails only on local problems (kubeconfig, settings).
 pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
     let source = Source::connect(w.config.clone(), &w.settings)
         .await
         .context("starting the Kubernetes source")?;
     let source_metrics =
         SourceMetrics::register(&w.registry).context("registering source metrics")?;
-    if w.settings.write_status {
-        let status_metrics =
-            StatusMetrics::register(&w.registry).context("registering status metrics")?;
-        // Every (kind, result) series from the start, so dashboards and alerts see zeros
-        // (the writer labels by these kinds and results).
-        for kind in [
-            "TrafficManagerProfile",
-            "TrafficManagerBackend",
-            "ServiceExport",
-        ] {
-            for result in ["written", "error"] {
-                status_metrics.writes.with_label_values(&[kind, result]);
-            }
-        }
+    // One Lease elects the replica that writes: status (when enabled) and ARM (when
+    // the fleet mirrors to Azure).
+    let mirror_on = w.fleet_rx.borrow().azure.is_some();
+    if w.settings.write_status || mirror_on {
         let identity = w.identity.clone().unwrap_or_else(default_identity);
-        info!(identity = %identity, lease = %w.settings.lease_name, namespace = %w.settings.lease_namespace, mode = w.settings.status_mode.as_str(), "status write-back enabled");
+        info!(identity = %identity, lease = %w.settings.lease_name, namespace = %w.settings.lease_namespace, status = w.settings.write_status, mode = w.settings.status_mode.as_str(), azure = mirror_on, "leader election enabled");
         let clients = writer_clients(&w.settings)
             .await
             .context("connecting the status writer")?;
-        let (leader_tx, leader_rx) = watch::channel(false);
+        let leader_rx = w.leader.subscribe();
         let cfg = lease::LeaseConfig {
             namespace: w.settings.lease_namespace.clone(),
             name: w.settings.lease_name.clone(),
@@ -87,26 +82,49 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
         tasks.spawn(lease::run(
             clients.hub.clone(),
             cfg,
-            leader_tx,
+            w.leader,
             lease_stop.clone(),
         ));
-        let writer_stop = w.shutdown.clone();
-        let ctx = writer::Context::new(clients, status_metrics, w.settings.status_mode, identity);
-        tasks.spawn({
-            let manage = w.settings.manage_service_exports;
-            let inputs = writer::Inputs {
-                fleet: w.fleet_rx.clone(),
-                health: w.health.clone(),
-                mirror: w.mirror.clone(),
-                leader: leader_rx,
-            };
-            async move {
-                writer::run(ctx, manage, inputs, writer_stop).await;
-                lease_stop.cancel();
+        if w.settings.write_status {
+            let status_metrics =
+                StatusMetrics::register(&w.registry).context("registering status metrics")?;
+            // Every (kind, result) series from the start, so dashboards and alerts see zeros
+            // (the writer labels by these kinds and results).
+            for kind in [
+                "TrafficManagerProfile",
+                "TrafficManagerBackend",
+                "ServiceExport",
+            ] {
+                for result in ["written", "error"] {
+                    status_metrics.writes.with_label_values(&[kind, result]);
+                }
             }
-        });
+            let writer_stop = w.shutdown.clone();
+            let ctx =
+                writer::Context::new(clients, status_metrics, w.settings.status_mode, identity);
+            tasks.spawn({
+                let manage = w.settings.manage_service_exports;
+                let inputs = writer::Inputs {
+                    fleet: w.fleet_rx.clone(),
+                    health: w.health.clone(),
+                    mirror: w.mirror.clone(),
+                    leader: leader_rx,
+                };
+                async move {
+                    writer::run(ctx, manage, inputs, writer_stop).await;
+                    lease_stop.cancel();
+                }
+            });
+        } else {
+            let shutdown = w.shutdown.clone();
+            tasks.spawn(async move {
+                shutdown.cancelled().await;
+                lease_stop.cancel();
+            });
+        }
     }
     let ready = w.ready.clone();
+    let synced = w.synced;
     let shutdown = w.shutdown.clone();
     let mut log_problems = problem_logger();
     tasks.spawn(source.run(
@@ -117,6 +135,7 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
             if !ready.swap(true, Ordering::AcqRel) {
                 info!("first fleet composed from the clusters; ready");
             }
+            synced.send_replace(true);
             log_problems(diags);
         },
         shutdown,

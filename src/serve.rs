@@ -178,9 +178,25 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
         serve_metrics.clone(),
         shutdown.clone(),
     ));
-    let azure = crate::azure::spawn(&mut tasks, fleet_rx.clone(), &registry, shutdown.clone())?;
+    // The mirror writes only as the Lease holder in Kubernetes mode (and only GCs once
+    // the first fleet is composed); in file mode this process is the single writer.
+    let (leader_tx, leader_rx) = watch::channel(kubernetes.is_none());
+    let (synced_tx, synced_rx) = watch::channel(kubernetes.is_none());
+    let gates = fleetdns_sync::azure::Gates {
+        leader: leader_rx,
+        synced: synced_rx,
+    };
+    let azure = crate::azure::spawn(
+        &mut tasks,
+        fleet_rx.clone(),
+        &registry,
+        gates,
+        shutdown.clone(),
+    )?;
     if let Some(settings) = kubernetes {
         let wiring = crate::kubernetes::Wiring {
+            leader: leader_tx,
+            synced: synced_tx,
             mirror: azure.clone(),
             health: health_rx.clone(),
             config: args.config.clone(),
@@ -199,6 +215,7 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
             return Err(e);
         }
     } else {
+        drop((leader_tx, synced_tx));
         let path = args.config.clone();
         let shutdown = shutdown.clone();
         let reloads = serve_metrics.reloads.clone();

@@ -1,12 +1,23 @@
 //! Entra ID access tokens for one [`Resource`] (ARM, or the AKS AAD server app):
-//! client secret, workload identity (federated token file) and managed identity
-//! (IMDS), cached and refreshed before they expire.
+//! client secret, workload identity (federated token file), managed identity
+//! (IMDS) and the Azure CLI's login, cached and refreshed before they expire.
+//! The authority host comes from the config, else `AZURE_AUTHORITY_HOST` (set by
+//! the workload identity webhook), else public Azure's.
 //!
-//! Why not the `azure_identity` crate: its HTTP transport turns on reqwest's
-//! `rustls` feature, which in reqwest 0.13 brings aws-lc-rs as the TLS provider,
-//! while this workspace builds reqwest with `rustls-no-provider` and rustls on
-//! `ring`; it would also fix the authority host and IMDS address by environment
-//! rather than by our config. The three flows are a few form posts, so they live here.
+//! Why not the `azure_identity` crate (checked against the released crates,
+//! azure_identity 1.0.0 / azure_core 1.0.0 / typespec_client_core 1.1.0): the TLS
+//! argument no longer holds. With its default features it pulls aws-lc-rs
+//! (azure_core's default `reqwest_rustls` turns on reqwest's `rustls`), but with
+//! `default-features = false` plus azure_core's `reqwest` and `tokio` features
+//! `cargo tree -i aws-lc-rs` finds nothing, and `Transport::new(Arc<dyn HttpClient>)`
+//! takes our ring-based reqwest client. (1.1.0-beta.1 adds an azure_identity
+//! `reqwest` feature that turns `reqwest/rustls` back on; it must stay off.)
+//! It is still not adopted, for what it would change: it reads the IMDS address
+//! and authority from the environment only (our tests and sovereign clouds set
+//! them in the config), its cache refreshes on its own schedule (the refresh
+//! tests pin ours), and it brings azure_core's pipeline, ~30 crates, for four
+//! form posts and one subprocess. Revisit when the mirror needs a flow we lack
+//! (client certificates, App Service/Arc identity).
 //!
 //! A token is refreshed after 80% of its lifetime (at most 5 minutes before
 //! expiry for long-lived tokens), by a background task or by the first request
@@ -69,6 +80,12 @@ pub enum AuthError {
     Malformed {
         /// The token endpoint.
         url: String,
+    },
+    /// The Azure CLI credential failed (not logged in, not installed, bad output).
+    #[error("`az account get-access-token` failed: {error}")]
+    AzureCli {
+        /// What went wrong: the exit status and az's first error line, never a token.
+        error: String,
     },
 }
 
@@ -135,6 +152,7 @@ impl TokenSource {
             AzureAuth::ClientSecret { .. } => "clientSecret",
             AzureAuth::WorkloadIdentity { .. } => "workloadIdentity",
             AzureAuth::ManagedIdentity { .. } => "managedIdentity",
+            AzureAuth::AzureCli => "azureCli",
         }
     }
 
@@ -288,6 +306,7 @@ impl TokenSource {
                     .header("Metadata", "true");
                 self.send(endpoint, req).await
             }
+            AzureAuth::AzureCli => azure_cli(&self.resource).await,
         }
     }
 
@@ -349,6 +368,62 @@ impl TokenSource {
             }),
         }
     }
+}
+
+/// The Azure CLI credential: `az account get-access-token --resource <resource> -o json`,
+/// bounded to 30 s. The token's end comes from `expires_on` (epoch seconds, az ≥ 2.54);
+/// without it the token is treated as valid for 5 minutes, so it is asked for again early.
+async fn azure_cli(resource: &Resource) -> Result<(Secret, Duration), AuthError> {
+    let fail = |error: String| AuthError::AzureCli { error };
+    let mut cmd = tokio::process::Command::new("az");
+    cmd.args([
+        "account",
+        "get-access-token",
+        "--resource",
+        resource.as_str(),
+        "-o",
+        "json",
+    ])
+    .stdin(std::process::Stdio::null())
+    .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .map_err(|_| fail("no answer within 30 s".into()))?
+        .map_err(|e| fail(format!("cannot run az: {e}")))?;
+    if !out.status.success() {
+        // az prints its own error (e.g. "Please run 'az login'"); never a token.
+        let first = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message")
+            .trim()
+            .chars()
+            .take(300)
+            .collect::<String>();
+        return Err(fail(format!("{}: {first}", out.status)));
+    }
+    let body: Value =
+        serde_json::from_slice(&out.stdout).map_err(|_| fail("its output is not JSON".into()))?;
+    let token = body
+        .get("accessToken")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| fail("its output has no accessToken".into()))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let lifetime = body
+        .get("expires_on")
+        .and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .map_or(300, |end: u64| end.saturating_sub(now));
+    if lifetime == 0 {
+        return Err(fail("it returned an expired token".into()));
+    }
+    Ok((Secret::new(token), Duration::from_secs(lifetime)))
 }
 
 fn read_secret(src: &SecretSource) -> Result<Secret, AuthError> {

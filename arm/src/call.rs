@@ -36,6 +36,8 @@ pub struct Call {
     pub api_version: &'static str,
     /// JSON body (PUT).
     pub body: Option<serde_json::Value>,
+    /// A whole query string to send instead of `api-version=…` (a list's `nextLink`).
+    pub query: Option<String>,
 }
 
 impl Call {
@@ -46,7 +48,25 @@ impl Call {
             path,
             api_version,
             body: None,
+            query: None,
         }
+    }
+
+    /// The GET of a list page's `nextLink`, if it points under `arm_endpoint`
+    /// (a link elsewhere is refused: the bearer token must not leave ARM).
+    pub fn next_link(link: &str, arm_endpoint: &str, api_version: &'static str) -> Option<Self> {
+        let rest = link.strip_prefix(arm_endpoint.trim_end_matches('/'))?;
+        if !rest.starts_with('/') {
+            return None;
+        }
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        Some(Self {
+            method: Method::Get,
+            path: path.to_string(),
+            api_version,
+            body: None,
+            query: (!query.is_empty()).then(|| query.to_string()),
+        })
     }
 
     /// A DELETE of `path` at `api_version`.
@@ -56,6 +76,7 @@ impl Call {
             path,
             api_version,
             body: None,
+            query: None,
         }
     }
 
@@ -66,15 +87,19 @@ impl Call {
             path,
             api_version,
             body: Some(body),
+            query: None,
         }
     }
 
     /// The full URL under `arm_endpoint`, with the api-version.
     pub fn url(&self, arm_endpoint: &str) -> String {
-        format!(
-            "{arm_endpoint}{}?api-version={}",
-            self.path, self.api_version
-        )
+        match &self.query {
+            Some(q) => format!("{arm_endpoint}{}?{q}", self.path),
+            None => format!(
+                "{arm_endpoint}{}?api-version={}",
+                self.path, self.api_version
+            ),
+        }
     }
 
     /// `PUT https://…?api-version=…` and the body, pretty-printed (dry run).
@@ -91,5 +116,28 @@ impl Call {
 impl fmt::Display for Call {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.method.as_str(), self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_links_stay_on_the_arm_endpoint() {
+        let c = Call::next_link(
+            "https://arm.test/subscriptions/s/x?api-version=2022-04-01&$skiptoken=2",
+            "https://arm.test",
+            "2022-04-01",
+        )
+        .unwrap();
+        assert_eq!(
+            c.url("https://arm.test"),
+            "https://arm.test/subscriptions/s/x?api-version=2022-04-01&$skiptoken=2"
+        );
+        assert!(
+            Call::next_link("https://evil.test/subscriptions/s", "https://arm.test", "v").is_none()
+        );
+        assert!(Call::next_link("https://arm.test.evil/x", "https://arm.test", "v").is_none());
     }
 }

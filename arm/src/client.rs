@@ -1,73 +1,52 @@
-//! The ARM client: one request at a time, at most `maxRequestsPerSecond`, never
-//! before a `Retry-After` has passed, with a bearer token from [`TokenSource`].
+//! The ARM client: at most `maxRequestsPerSecond`, never before a `Retry-After`
+//! has passed, each request retried on its own (429, 5xx, 408, timeouts, resets,
+//! one 401 after a token refresh) with the shared jittered [`Backoff`], with a
+//! bearer token from [`TokenSource`].
 //!
-//! Errors carry method, path and ARM's error code and message, never a token.
+//! Every request carries a fresh `x-ms-client-request-id`; every failed attempt is
+//! logged with it and with ARM's `x-ms-request-id` and `x-ms-correlation-request-id`
+//! (what Azure support asks for), and errors carry them too. The
+//! `x-ms-ratelimit-remaining-*` headers are exported as a gauge. Errors carry
+//! method, path, ARM's error code, message and details, never a token.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use fleetdns_config::backoff::Backoff;
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use crate::auth::{AuthError, TokenSource};
+use crate::auth::TokenSource;
 use crate::call::{Call, Method};
+pub use crate::error::{ArmError, Blame, RequestIds};
+use crate::headers::{retry_after, RATE_LIMIT_HEADERS};
 use crate::metrics::ArmMetrics;
 
-/// Per-request time limit.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Wait after a 429 that carries no usable Retry-After.
+/// Default per-request time limit.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Wait after a 429 or 503 that carries no usable Retry-After.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
 
-/// Why an ARM call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ArmError {
-    /// No ARM token could be had.
-    #[error("no ARM token: {0}")]
-    Auth(#[from] AuthError),
-    /// No HTTP response came (connect, TLS, timeout).
-    #[error("{method} {path}: {error}")]
-    Transport {
-        /// HTTP method (`GET`, `PUT` or `DELETE`).
-        method: &'static str,
-        /// ARM path of the call, without host and api-version.
-        path: String,
-        /// The transport error and its causes.
-        error: String,
-    },
-    /// ARM answered with an error status (anything but 2xx, or 404 to a GET or DELETE).
-    #[error("{method} {path}: HTTP {status} {code}: {message}")]
-    Status {
-        /// HTTP method (`GET`, `PUT` or `DELETE`).
-        method: &'static str,
-        /// ARM path of the call, without host and api-version.
-        path: String,
-        /// The HTTP status.
-        status: u16,
-        /// ARM's `error.code` (empty when absent).
-        code: String,
-        /// ARM's `error.message` (empty when absent).
-        message: String,
-        /// The `Retry-After` header (whole seconds), when ARM sent one.
-        retry_after: Option<Duration>,
-    },
+/// How a client paces and retries.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Upper bound on requests per second (at least 1).
+    pub max_requests_per_second: u32,
+    /// Attempts per call, the first included (at least 1).
+    pub attempts: u32,
+    /// Delay between attempts (a `Retry-After` wins when longer).
+    pub backoff: Backoff,
 }
 
-impl ArmError {
-    /// The HTTP status, when ARM answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            ArmError::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    /// `Retry-After` of a 429 (or 503).
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            ArmError::Status { retry_after, .. } => *retry_after,
-            _ => None,
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            max_requests_per_second: 10,
+            attempts: 4,
+            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(8))
+                .expect("500 ms to 8 s is a valid backoff"),
         }
     }
 }
@@ -75,10 +54,12 @@ impl ArmError {
 /// What a successful call returned.
 #[derive(Debug)]
 pub struct ArmResponse {
-    /// The HTTP status: 2xx, or 404 for a GET or DELETE of something absent.
+    /// The HTTP status (2xx, or 404 to a GET or DELETE).
     pub status: u16,
     /// The JSON body (Null when empty or on 404).
     pub body: Value,
+    /// Ours and ARM's request ids.
+    pub ids: RequestIds,
 }
 
 /// Sends [`Call`]s to one ARM endpoint.
@@ -88,46 +69,77 @@ pub struct ArmClient {
     tokens: Arc<TokenSource>,
     metrics: ArmMetrics,
     spacing: Duration,
+    options: ClientOptions,
     /// Earliest time of the next request: rate bound and Retry-After in one place.
     next: Mutex<Instant>,
 }
 
 impl ArmClient {
-    /// A client for the ARM endpoint `base` (no trailing slash) that sends at most
-    /// `max_requests_per_second` requests a second (at least 1).
+    /// A client for the ARM endpoint `base` (no trailing slash).
     pub fn new(
         http: reqwest::Client,
         base: String,
         tokens: Arc<TokenSource>,
         metrics: ArmMetrics,
-        max_requests_per_second: u32,
+        options: ClientOptions,
     ) -> Self {
         Self {
             http,
             base,
             tokens,
             metrics,
-            spacing: Duration::from_secs(1) / max_requests_per_second.max(1),
+            spacing: Duration::from_secs(1) / options.max_requests_per_second.max(1),
+            options,
             next: Mutex::new(Instant::now()),
         }
     }
 
-    /// A reqwest client suitable for ARM and the token endpoints.
-    pub fn http() -> Result<reqwest::Client, reqwest::Error> {
+    /// A reqwest client suitable for ARM and the token endpoints; `timeout` bounds
+    /// each request from connect to the last body byte.
+    pub fn http(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         reqwest::Client::builder()
             .user_agent(concat!("fleetdns/", env!("CARGO_PKG_VERSION")))
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(5).min(timeout))
             .redirect(reqwest::redirect::Policy::none())
             .retry(reqwest::retry::never())
             .build()
     }
 
-    /// Sends one call. A 404 answers `Ok` with status 404 (GET: no such profile;
-    /// DELETE: already gone); any other non-2xx is an [`ArmError::Status`].
+    /// Sends one call, retrying what may succeed on a second try. A 404 answers
+    /// `Ok` with status 404 (GET: no such resource; DELETE: already gone); any
+    /// other non-2xx is an [`ArmError::Status`].
     pub async fn send(&self, call: &Call) -> Result<ArmResponse, ArmError> {
+        let mut backoff = self.options.backoff.clone();
+        let attempts = self.options.attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            let err = match self.send_once(call).await {
+                Ok(r) => return Ok(r),
+                Err(e) => e,
+            };
+            let ids = err.ids().map(ToString::to_string).unwrap_or_default();
+            if !err.retryable() || attempt >= attempts {
+                warn!(method = call.method.as_str(), path = %call.path, attempt, status = err.status(), code = err.code(), ids = %ids, error = %err, "ARM call failed");
+                return Err(err);
+            }
+            let wait = backoff
+                .next_delay()
+                .max(err.retry_after().unwrap_or_default());
+            warn!(method = call.method.as_str(), path = %call.path, attempt, status = err.status(), code = err.code(), ids = %ids, retry_in_ms = wait.as_millis() as u64, error = %err, "ARM call failed; retrying");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// One attempt.
+    async fn send_once(&self, call: &Call) -> Result<ArmResponse, ArmError> {
         let token = self.tokens.token().await?;
         let method = call.method.as_str();
+        let mut ids = RequestIds {
+            client: client_request_id(),
+            ..RequestIds::default()
+        };
         let mut next = self.next.lock().await;
         tokio::time::sleep_until(*next).await;
         let url = call.url(&self.base);
@@ -136,7 +148,8 @@ impl ArmClient {
             Method::Put => self.http.put(&url),
             Method::Delete => self.http.delete(&url),
         }
-        .bearer_auth(token.expose());
+        .bearer_auth(token.expose())
+        .header("x-ms-client-request-id", &ids.client);
         if let Some(body) = &call.body {
             req = req
                 .header("Content-Type", "application/json")
@@ -155,7 +168,9 @@ impl ArmClient {
                 return Err(ArmError::Transport {
                     method,
                     path: call.path.clone(),
+                    timeout: e.is_timeout(),
                     error: error_chain(&e.without_url()),
+                    ids,
                 });
             }
         };
@@ -164,42 +179,69 @@ impl ArmClient {
             .requests
             .with_label_values(&[method, &status.to_string()])
             .inc();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let headers = resp.headers().clone();
+        let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
+        ids.request = header("x-ms-request-id").map(str::to_string);
+        ids.correlation = header("x-ms-correlation-request-id").map(str::to_string);
+        for suffix in RATE_LIMIT_HEADERS {
+            let name = format!("x-ms-ratelimit-remaining-{suffix}");
+            if let Some(n) = header(&name).and_then(|v| v.trim().parse::<i64>().ok()) {
+                self.metrics.rate_limit.with_label_values(&[suffix]).set(n);
+            }
+        }
+        let retry_after = retry_after(header, SystemTime::now());
         let bytes = resp.bytes().await.unwrap_or_default();
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        debug!(method, path = %call.path, status, "ARM call");
+        debug!(method, path = %call.path, status, client_request_id = %ids.client, request_id = ids.request.as_deref(), "ARM call");
         if (200..300).contains(&status) || status == 404 && call.method != Method::Put {
-            return Ok(ArmResponse { status, body });
+            return Ok(ArmResponse { status, body, ids });
         }
-        if status == 429 {
+        if status == 429 || status == 503 {
             let wait = retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
             *next = (*next).max(Instant::now() + wait);
-            warn!(method, path = %call.path, retry_after_s = wait.as_secs(), "ARM throttled; no request before Retry-After");
+            warn!(method, path = %call.path, status, retry_after_ms = wait.as_millis() as u64, "ARM asked to slow down; no request before Retry-After");
         }
         if status == 401 {
             self.tokens.invalidate().await;
         }
         let err = body.get("error");
-        let text = |k: &str| {
-            err.and_then(|e| e.get(k))
+        let text = |v: Option<&Value>, k: &str| {
+            v.and_then(|e| e.get(k))
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string()
         };
+        let details = err
+            .and_then(|e| e.get("details"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|d| format!("{}: {}", text(Some(d), "code"), text(Some(d), "message")))
+            .collect();
         Err(ArmError::Status {
             method,
             path: call.path.clone(),
             status,
-            code: text("code"),
-            message: text("message"),
+            code: text(err, "code"),
+            message: text(err, "message"),
+            details,
             retry_after,
+            ids,
         })
     }
+}
+
+/// A random UUID-shaped id (version 4 layout) for `x-ms-client-request-id`.
+fn client_request_id() -> String {
+    let (a, b) = (fastrand::u64(..), fastrand::u64(..));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        0x8000 | (b >> 48) & 0x3fff,
+        b & 0xffff_ffff_ffff
+    )
 }
 
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {

@@ -1,7 +1,7 @@
 //! Prometheus series of ARM access: requests and tokens. Registered once per
 //! registry and shared (cheap clones) by every client that talks to ARM.
 
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 
 /// Request and token counters; cheap to clone.
 #[derive(Clone)]
@@ -10,6 +10,8 @@ pub struct ArmMetrics {
     pub requests: IntCounterVec,
     /// `fleetdns_azure_token_requests_total{method,result}`.
     pub tokens: IntCounterVec,
+    /// `fleetdns_azure_ratelimit_remaining{header}`: the last `x-ms-ratelimit-remaining-<header>` ARM sent.
+    pub rate_limit: IntGaugeVec,
 }
 
 impl ArmMetrics {
@@ -30,7 +32,15 @@ impl ArmMetrics {
                 ),
                 &["method", "result"],
             )?,
+            rate_limit: IntGaugeVec::new(
+                Opts::new(
+                    "fleetdns_azure_ratelimit_remaining",
+                    "Remaining ARM quota as the last x-ms-ratelimit-remaining-<header> said",
+                ),
+                &["header"],
+            )?,
         };
+        registry.register(Box::new(m.rate_limit.clone()))?;
         registry.register(Box::new(m.requests.clone()))?;
         registry.register(Box::new(m.tokens.clone()))?;
         Ok(m)

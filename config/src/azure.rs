@@ -21,6 +21,10 @@ pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identit
 pub const DEFAULT_MAX_REQUESTS_PER_SECOND: u32 = 10;
 /// Default full resync (drift correction) interval.
 pub const DEFAULT_RESYNC_SECONDS: u64 = 300;
+/// Default per-request ARM timeout.
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
+/// Default time a fleetdns-managed profile whose object is gone is kept before deletion.
+pub const DEFAULT_GC_GRACE_SECONDS: u64 = 300;
 
 /// Validated mirror settings plus what the mirror needs per profile and cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -39,6 +43,14 @@ pub struct AzureMirror {
     pub max_requests_per_second: u32,
     /// Seconds between full resyncs (drift correction), 1..=86,400 (default 300).
     pub resync_seconds: u64,
+    /// Per-request ARM timeout, seconds (1..=300).
+    pub request_timeout_seconds: u64,
+    /// How long a profile tagged `fleetdns.io.managedBy: fleetdns` whose object is
+    /// gone is kept before the garbage collector deletes it, seconds.
+    pub gc_grace_seconds: u64,
+    /// Take over existing profiles tagged with the same `namespace/name` by
+    /// fleet-networking but not by fleetdns (default: never touch them).
+    pub adopt: bool,
     /// Per profile (`namespace/name`): resource group and uid.
     pub profiles: BTreeMap<String, AzureProfile>,
     /// Per backend (`namespace/name`): its uid (endpoint names are `fleet-<uid>#…`).
@@ -86,6 +98,8 @@ pub enum AzureAuth {
         /// IMDS token endpoint, without trailing slash (default [`DEFAULT_IMDS_ENDPOINT`]).
         endpoint: String,
     },
+    /// The Azure CLI's login (`az account get-access-token`), for a laptop.
+    AzureCli,
 }
 
 /// Where the client secret is read from (the secret itself never enters the model).

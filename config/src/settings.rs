@@ -274,7 +274,8 @@ pub struct AzureSpec {
     /// ARM endpoint; default `https://management.azure.com` (sovereign clouds differ).
     #[serde(default)]
     pub arm_endpoint: Option<String>,
-    /// Entra ID authority; default `https://login.microsoftonline.com`.
+    /// Entra ID authority; default `$AZURE_AUTHORITY_HOST` (which the workload
+    /// identity webhook injects), else `https://login.microsoftonline.com`.
     #[serde(default)]
     pub authority_host: Option<String>,
     /// Location of created profiles; default `global` (what Traffic Manager uses).
@@ -288,13 +289,24 @@ pub struct AzureSpec {
     /// Full resync (drift correction) interval in seconds; default 300.
     #[serde(default)]
     pub resync_interval_seconds: Option<u64>,
+    /// Per-request ARM timeout in seconds; default 30.
+    #[serde(default)]
+    pub request_timeout_seconds: Option<u64>,
+    /// Seconds a fleetdns-managed profile whose object is gone is kept before it
+    /// is deleted; default 300.
+    #[serde(default)]
+    pub gc_grace_seconds: Option<u64>,
+    /// Take over profiles that fleet-networking tagged with the same
+    /// `namespace/name` but fleetdns did not create; default false.
+    #[serde(default)]
+    pub adopt: Option<bool>,
 }
 
 /// `spec.azure.auth` as written.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AzureAuthSpec {
-    /// `clientSecret`, `workloadIdentity` or `managedIdentity`.
+    /// `clientSecret`, `workloadIdentity`, `managedIdentity` or `azureCli`.
     pub method: String,
     /// Default (workload identity): `$AZURE_TENANT_ID`.
     #[serde(default)]

@@ -119,7 +119,7 @@ fn bad_values_name_the_field_and_what_is_allowed() {
     );
     assert!(
         e.contains("spec.azure.auth.method")
-            && e.contains("clientSecret, workloadIdentity or managedIdentity"),
+            && e.contains("clientSecret, workloadIdentity, managedIdentity or azureCli"),
         "{e}"
     );
     let e = errors(&config(&format!("{SUB}    auth: {{method: workloadIdentity, tenantId: t, clientId: c, federatedTokenFile: /f}}"), "rg bad!"));

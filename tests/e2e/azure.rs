@@ -19,6 +19,8 @@ use serde_json::Value;
 
 use crate::fixtures::BIN;
 
+mod mirror;
+
 const SUB: &str = "00000000-0000-0000-0000-0000000000a1";
 const PIP_C2: &str = "/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg-pip/providers/Microsoft.Network/publicIPAddresses/pip-c2";
 const CLIENT_SECRET: &str = "s3cret-never-logged";
@@ -47,6 +49,8 @@ struct World {
     auth: Auth,
     resync: u64,
     rps: u32,
+    /// `gcGraceSeconds`.
+    grace: u64,
 }
 
 impl World {
@@ -54,6 +58,7 @@ impl World {
         let octet = octet();
         let emu = ArmEmu::start(&format!("127.0.90.{octet}:0"));
         emu.set_client_secret("client-1", CLIENT_SECRET);
+        emu.add_public_ip(PIP_C2, Some("fleet-c2"));
         let dir = scratch_dir("azure");
         std::fs::write(dir.join("secret"), CLIENT_SECRET).unwrap();
         std::fs::write(dir.join("token"), "federated-jwt-1").unwrap();
@@ -64,6 +69,7 @@ impl World {
             auth,
             resync,
             rps: 50,
+            grace: 300,
         }
     }
 
@@ -100,6 +106,7 @@ spec:
     authorityHost: '{url}'
     maxRequestsPerSecond: {rps}
     resyncIntervalSeconds: {resync}
+    gcGraceSeconds: {grace}
     auth: {auth}
   clusters:
     - name: c1
@@ -133,6 +140,7 @@ metadata: {{name: api, namespace: ns}}
 ",
             resync = self.resync,
             rps = self.rps,
+            grace = self.grace,
             auth = self.auth_yaml(),
         );
         for cluster in svc_exports {
@@ -310,7 +318,8 @@ fn a_file_config_creates_exactly_the_expected_profile_and_endpoints_and_every_bo
     );
 
     // One endpoint per (backend, cluster): svc on c1 (IP → External), svc on c2
-    // (public IP id → Azure), api on c1 (host name → External); weights 5/5/10.
+    // (public IP id → Azure, target = the public IP's DNS name), api on c1 (host
+    // name → External); weights 5/5/10.
     let c1 = endpoint(&p, &endpoint_name("web-svc", "svc", "c1")).expect("svc on c1");
     assert_eq!(
         c1["type"],
@@ -324,6 +333,10 @@ fn a_file_config_creates_exactly_the_expected_profile_and_endpoints_and_every_bo
         "Microsoft.Network/trafficManagerProfiles/azureEndpoints"
     );
     assert_eq!(c2["properties"]["targetResourceId"], PIP_C2);
+    assert_eq!(
+        c2["properties"]["target"],
+        "fleet-c2.emu.cloudapp.azure.com"
+    );
     assert_eq!(c2["properties"]["weight"], 5);
     let api = endpoint(&p, &endpoint_name("web-api", "api", "c1")).expect("api on c1");
     assert_eq!(api["properties"]["target"], "api1.example.net");
@@ -337,10 +350,20 @@ fn a_file_config_creates_exactly_the_expected_profile_and_endpoints_and_every_bo
     // one profile PUT and three endpoint PUTs.
     let log = w.emu.requests();
     for l in &log {
+        let pip = l.path.contains("/publicIPAddresses/");
+        let query = if pip {
+            "api-version=2024-05-01"
+        } else {
+            "api-version=2022-04-01"
+        };
         assert!(
-            l.invalid.is_empty() && l.auth_header && l.query == "api-version=2022-04-01",
+            l.invalid.is_empty() && l.auth_header && l.query == query,
             "{:#?}",
             summary(&log)
+        );
+        assert!(
+            l.client_request_id.is_some(),
+            "x-ms-client-request-id on every request"
         );
         assert!(
             l.status < 300 || (l.method == "GET" && l.status == 404),
@@ -784,10 +807,9 @@ fn the_request_rate_is_bounded_by_max_requests_per_second() {
     let _f = w.start(&w.config(10, &["c1", "c2"]));
     converged(&w.emu);
     let log = w.emu.requests();
-    assert_eq!(
-        log.len(),
-        5,
-        "GET, profile PUT, 3 endpoint PUTs: {:#?}",
+    assert!(
+        log.len() >= 6,
+        "GET, public IP GET, profile PUT, 3 endpoint PUTs (then the GC list): {:#?}",
         summary(&log)
     );
     for pair in log.windows(2) {

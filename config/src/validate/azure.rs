@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::azure::{
     resource_group_ok, stable_uid, AzureAuth, AzureMirror, AzureProfile, SecretSource,
-    DEFAULT_ARM_ENDPOINT, DEFAULT_AUTHORITY_HOST, DEFAULT_IMDS_ENDPOINT,
-    DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_RESYNC_SECONDS,
+    DEFAULT_ARM_ENDPOINT, DEFAULT_AUTHORITY_HOST, DEFAULT_GC_GRACE_SECONDS, DEFAULT_IMDS_ENDPOINT,
+    DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_REQUEST_TIMEOUT_SECONDS, DEFAULT_RESYNC_SECONDS,
 };
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::document::Doc;
@@ -64,9 +64,12 @@ pub(super) fn validate(
         spec.arm_endpoint.as_ref(),
         DEFAULT_ARM_ENDPOINT,
     );
+    let env_authority = std::env::var("AZURE_AUTHORITY_HOST")
+        .ok()
+        .filter(|v| !v.is_empty());
     let authority_host = endpoint(
         "authorityHost",
-        spec.authority_host.as_ref(),
+        spec.authority_host.as_ref().or(env_authority.as_ref()),
         DEFAULT_AUTHORITY_HOST,
     );
     let a = &spec.auth;
@@ -136,12 +139,13 @@ pub(super) fn validate(
                     String::new()
                 }),
         },
+        "azureCli" => AzureAuth::AzureCli,
         other => {
             err(
                 diags,
                 &auth_path("method"),
                 "auth.method",
-                format!("{other:?} is not allowed; allowed: clientSecret, workloadIdentity or managedIdentity"),
+                format!("{other:?} is not allowed; allowed: clientSecret, workloadIdentity, managedIdentity or azureCli"),
             );
             return None;
         }
@@ -166,6 +170,26 @@ pub(super) fn validate(
             &["spec", "azure", "resyncIntervalSeconds"],
             "resyncIntervalSeconds",
             format!("{resync_seconds} is not allowed; allowed: 1 to 86400 seconds"),
+        );
+    }
+    let request_timeout_seconds = spec
+        .request_timeout_seconds
+        .unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECONDS);
+    if !(1..=300).contains(&request_timeout_seconds) {
+        err(
+            diags,
+            &["spec", "azure", "requestTimeoutSeconds"],
+            "requestTimeoutSeconds",
+            format!("{request_timeout_seconds} is not allowed; allowed: 1 to 300 seconds"),
+        );
+    }
+    let gc_grace_seconds = spec.gc_grace_seconds.unwrap_or(DEFAULT_GC_GRACE_SECONDS);
+    if gc_grace_seconds > 30 * 86_400 {
+        err(
+            diags,
+            &["spec", "azure", "gcGraceSeconds"],
+            "gcGraceSeconds",
+            format!("{gc_grace_seconds} is not allowed; allowed: 0 to 2592000 seconds (30 days)"),
         );
     }
 
@@ -238,6 +262,9 @@ pub(super) fn validate(
         auth,
         max_requests_per_second,
         resync_seconds,
+        request_timeout_seconds,
+        gc_grace_seconds,
+        adopt: spec.adopt.unwrap_or(false),
         profiles,
         backend_uids,
         public_ips,

@@ -4,11 +4,19 @@
 //! `<namespace>-<name>`, routing Weighted, location `global`, tag
 //! `networking.fleet.azure.com.trafficManagerProfile: <namespace>/<name>`; one
 //! endpoint per (backend, member cluster) named `fleet-<backend uid>#<service>#<cluster>`.
-//! A cluster Service with a known public IP resource id becomes an AzureEndpoints
-//! endpoint (`targetResourceId`), every other one an ExternalEndpoints endpoint
-//! (`target` = the IPv4 address, else the IPv6 address, else the host name).
+//!
+//! Endpoints as upstream (TMBc:588-615): a Service with a public IP resource id
+//! becomes an AzureEndpoints endpoint on that resource (`targetResourceId`; Traffic
+//! Manager resolves the address; the reconciler checks the public IP has a DNS
+//! label first). A Service whose address is private (RFC 1918, CGNAT, ULA,
+//! loopback, link-local) and has no public IP resource is an internal load
+//! balancer: never mirrored, reported on its backend. Only what is left — public
+//! addresses and host names with no Azure resource behind them, i.e. members
+//! outside Azure — becomes an ExternalEndpoints endpoint (`target` = the IPv4
+//! address, else the IPv6 address, else the host name).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use fleetdns_config::azure::AzureMirror;
 use fleetdns_config::{Fleet, Profile, Protocol, Target};
@@ -29,11 +37,28 @@ pub struct DesiredProfile {
     pub body: ProfileBody,
     /// Its endpoints, sorted by name.
     pub endpoints: Vec<DesiredEndpoint>,
+    /// Endpoints of the fleet that are not mirrored, and why.
+    pub skipped: Vec<Skipped>,
+    /// Backend uid → backend key (`namespace/name`), for every backend of the profile.
+    pub backends: BTreeMap<String, String>,
+}
+
+/// An endpoint the mirror leaves out, reported on its backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// `namespace/name` of the TrafficManagerBackend.
+    pub backend: String,
+    /// The endpoint's ARM name, `fleet-<backend uid>#<service>#<cluster>`.
+    pub name: String,
+    /// Why it is left out (as the backend's condition message says it).
+    pub reason: String,
 }
 
 /// One endpoint as it should be in Azure.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredEndpoint {
+    /// `namespace/name` of the TrafficManagerBackend it comes from.
+    pub backend: String,
     /// ARM name, `fleet-<backend uid>#<service>#<cluster>`.
     pub name: String,
     /// AzureEndpoints when the Service's public IP resource id is known, else ExternalEndpoints.
@@ -81,19 +106,33 @@ fn profile(azure: &AzureMirror, p: &Profile) -> Option<DesiredProfile> {
             endpoints: None,
         },
     };
+    let mut skipped = Vec::new();
+    let mut backends = BTreeMap::new();
     let mut endpoints: Vec<DesiredEndpoint> = p
         .endpoints
         .iter()
         .filter_map(|e| {
-            let uid = azure
-                .backend_uids
-                .get(&format!("{}/{}", p.namespace, e.backend))?;
+            let backend = format!("{}/{}", p.namespace, e.backend);
+            let uid = azure.backend_uids.get(&backend)?;
+            backends.insert(uid.to_ascii_lowercase(), backend.clone());
             let name = format!("fleet-{uid}#{}#{}", e.service, e.cluster);
             let pip = azure
                 .public_ips
                 .get(&format!("{}/{}/{}", e.cluster, p.namespace, e.service));
             let (kind, target, target_resource_id) = match pip {
                 Some(id) => (EndpointType::AzureEndpoints, None, Some(id.clone())),
+                None if internal(&e.target) => {
+                    skipped.push(Skipped {
+                        backend,
+                        name,
+                        reason: format!(
+                            "cluster {}: internal load balancer is not supported (private address {}, no public IP resource)",
+                            e.cluster,
+                            target(&e.target)
+                        ),
+                    });
+                    return None;
+                }
                 None => (
                     EndpointType::ExternalEndpoints,
                     Some(target(&e.target)),
@@ -101,6 +140,7 @@ fn profile(azure: &AzureMirror, p: &Profile) -> Option<DesiredProfile> {
                 ),
             };
             Some(DesiredEndpoint {
+                backend,
                 name: name.clone(),
                 kind,
                 body: EndpointBody {
@@ -123,7 +163,31 @@ fn profile(azure: &AzureMirror, p: &Profile) -> Option<DesiredProfile> {
         at,
         body,
         endpoints,
+        skipped,
+        backends,
     })
+}
+
+/// Whether a target is an internal load balancer's: only private-use addresses.
+fn internal(t: &Target) -> bool {
+    let private = |a: IpAddr| match a {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+        }
+        IpAddr::V6(a) => {
+            let s = a.segments()[0];
+            a.is_loopback() || (s & 0xfe00) == 0xfc00 || (s & 0xffc0) == 0xfe80
+        }
+    };
+    match t {
+        Target::Addresses { v4: Some(a), .. } => private(IpAddr::V4(*a)),
+        Target::Addresses { v6: Some(a), .. } => private(IpAddr::V6(*a)),
+        _ => false,
+    }
 }
 
 fn target(t: &Target) -> String {

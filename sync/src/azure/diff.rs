@@ -2,9 +2,17 @@
 //!
 //! Rules (fleet-networking's, plus drift correction):
 //! - No profile → PUT it, then PUT every endpoint.
-//! - A profile without fleetdns' ownership tag is never written: [`NotOwned`].
-//! - A profile whose routing, status, DNS config, monitorConfig, location or tags
-//!   differ is PUT again, keeping the endpoints and foreign tags it has.
+//! - A profile is fleetdns's when tagged `fleetdns.io.managedBy: fleetdns` and with
+//!   fleet-networking's tag equal to its `namespace/name`. One with only the
+//!   fleet-networking tag belongs to another manager (fleet-networking itself) and
+//!   is never written unless `adopt` is set; anything else is never written: [`NotOwned`].
+//! - Only what fleetdns sets is compared (fleet-networking compares a subset too,
+//!   TMPc:248-337), so defaults Traffic Manager echoes back never cause a write:
+//!   routing, status, relative name, TTL, location, the desired tags (a subset),
+//!   monitor protocol/port/interval/timeout/tolerated, the path when fleetdns sets
+//!   one, customHeaders (absent = empty, names case-insensitive) and
+//!   expectedStatusCodeRanges (absent, empty and the default `200-200` are one).
+//!   A profile that differs is PUT again, keeping its endpoints and foreign tags.
 //! - An endpoint is PUT when it is missing or differs in type, target,
 //!   targetResourceId (case-insensitive), weight, endpointStatus or alwaysServe.
 //!   An endpoint whose type changed is deleted first.
@@ -16,11 +24,13 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::desired::{DesiredEndpoint, DesiredProfile};
-use super::model::{prop, ArmCall, EndpointType, API_VERSION, PROFILE_TAG};
+use super::model::{
+    prop, ArmCall, EndpointType, API_VERSION, MANAGED_BY, MANAGED_BY_TAG, PROFILE_TAG,
+};
 
 /// The profile exists in Azure but is not tagged as this fleet profile's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("profile {name} exists in Azure but its tag {PROFILE_TAG} is {found:?}, not {want:?}; fleetdns does not touch profiles it does not own")]
+#[error("profile {name} exists in Azure but is not fleetdns's (tag {PROFILE_TAG} is {found:?}, want {want:?}, and tag {MANAGED_BY_TAG} must be {MANAGED_BY:?} unless adopt is set); fleetdns does not touch profiles it does not own")]
 pub struct NotOwned {
     /// ARM name of the profile (`fleet-<uid>`).
     pub name: String,
@@ -36,26 +46,70 @@ pub fn owns_endpoint(name: &str) -> bool {
     name.len() > 6 && name[..6].eq_ignore_ascii_case("fleet-") && name.matches('#').count() == 2
 }
 
+/// The writes one profile needs: the profile's own PUT first, then endpoint calls,
+/// each with the backend (`namespace/name`) whose endpoint it writes, so a failure
+/// lands on that backend alone.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    /// The profile's own PUT, when it differs.
+    pub profile: Option<ArmCall>,
+    /// (backend key, or "" for an owned endpoint whose backend is unknown; call).
+    pub endpoints: Vec<(String, ArmCall)>,
+}
+
+impl Plan {
+    /// All calls in order.
+    pub fn calls(&self) -> impl Iterator<Item = &ArmCall> {
+        self.profile
+            .iter()
+            .chain(self.endpoints.iter().map(|(_, c)| c))
+    }
+
+    /// Nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.profile.is_none() && self.endpoints.is_empty()
+    }
+}
+
+/// Whether fleetdns may write an observed profile that should hold `key`.
+pub fn owned(obs: &Value, key: &str, adopt: bool) -> bool {
+    let tag = |k: &str| {
+        obs.get("tags")
+            .and_then(|t| t.get(k))
+            .and_then(Value::as_str)
+    };
+    tag(PROFILE_TAG) == Some(key) && (adopt || tag(MANAGED_BY_TAG) == Some(MANAGED_BY))
+}
+
 /// The calls that turn `observed` (the profile GET body, `None` for 404) into `desired`.
-pub fn plan(desired: &DesiredProfile, observed: Option<&Value>) -> Result<Vec<ArmCall>, NotOwned> {
+pub fn plan(
+    desired: &DesiredProfile,
+    observed: Option<&Value>,
+    adopt: bool,
+) -> Result<Plan, NotOwned> {
     let path = desired.at.path();
     let Some(obs) = observed else {
-        let mut calls = vec![put(path, &desired.body)];
-        calls.extend(desired.endpoints.iter().map(|e| put_endpoint(desired, e)));
-        return Ok(calls);
+        return Ok(Plan {
+            profile: Some(put(path, &desired.body)),
+            endpoints: desired
+                .endpoints
+                .iter()
+                .map(|e| (e.backend.clone(), put_endpoint(desired, e)))
+                .collect(),
+        });
     };
     let tags = obs.get("tags").and_then(Value::as_object);
     let tag = tags
         .and_then(|t| t.get(PROFILE_TAG))
         .and_then(Value::as_str);
-    if tag != Some(desired.key.as_str()) {
+    if !owned(obs, &desired.key, adopt) {
         return Err(NotOwned {
             name: desired.at.name.clone(),
             found: tag.map(str::to_string),
             want: desired.key.clone(),
         });
     }
-    let mut calls = Vec::new();
+    let mut calls = Plan::default();
     let observed_eps: Vec<&Value> = prop(obs, "endpoints")
         .and_then(Value::as_array)
         .map(|a| a.iter().collect())
@@ -70,8 +124,12 @@ pub fn plan(desired: &DesiredProfile, observed: Option<&Value>) -> Result<Vec<Ar
             }
         }
         body.properties.endpoints = Some(observed_eps.iter().map(|e| keep(e)).collect());
-        calls.push(put(path, &body));
+        calls.profile = Some(put(path, &body));
     }
+    let backend_of = |name: &str| {
+        let uid = name.get(6..)?.split('#').next()?.to_ascii_lowercase();
+        desired.backends.get(&uid).cloned()
+    };
     let by_name: BTreeMap<String, &Value> = observed_eps
         .iter()
         .filter_map(|e| Some((e.get("name")?.as_str()?.to_ascii_lowercase(), *e)))
@@ -84,20 +142,24 @@ pub fn plan(desired: &DesiredProfile, observed: Option<&Value>) -> Result<Vec<Ar
             .any(|d| d.name.eq_ignore_ascii_case(name));
         if !wanted && owns_endpoint(name) {
             if let Some(kind) = endpoint_type(e) {
-                calls.push(delete(desired, kind, e));
+                let backend = backend_of(name).unwrap_or_default();
+                calls.endpoints.push((backend, delete(desired, kind, e)));
             }
         }
     }
     for d in &desired.endpoints {
+        let b = || d.backend.clone();
         match by_name.get(&d.name.to_ascii_lowercase()) {
-            None => calls.push(put_endpoint(desired, d)),
+            None => calls.endpoints.push((b(), put_endpoint(desired, d))),
             Some(o) if endpoint_type(o) != Some(d.kind) => {
                 if let Some(kind) = endpoint_type(o) {
-                    calls.push(delete(desired, kind, o));
+                    calls.endpoints.push((b(), delete(desired, kind, o)));
                 }
-                calls.push(put_endpoint(desired, d));
+                calls.endpoints.push((b(), put_endpoint(desired, d)));
             }
-            Some(o) if !endpoint_equal(d, o) => calls.push(put_endpoint(desired, d)),
+            Some(o) if !endpoint_equal(d, o) => {
+                calls.endpoints.push((b(), put_endpoint(desired, d)))
+            }
             Some(_) => {}
         }
     }
@@ -153,22 +215,6 @@ fn profile_equal(d: &DesiredProfile, o: &Value) -> bool {
     let g = |path: &[&str]| path.iter().try_fold(o, |v, k| v.get(k));
     let same = |path: &[&str]| w(path) == g(path);
     let same_ci = |path: &[&str]| eq_ci(s(w(path)), s(g(path)));
-    let list = |path: &[&str]| -> Vec<Value> {
-        let mut l = g(path)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        l.sort_by_key(|v| v.to_string());
-        l
-    };
-    let want_list = |path: &[&str]| -> Vec<Value> {
-        let mut l = w(path)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        l.sort_by_key(|v| v.to_string());
-        l
-    };
     let m = |k: &'static str| ["properties", "monitorConfig", k];
     let tags_ok = d.body.tags.iter().all(|(k, v)| {
         o.get("tags").and_then(|t| t.get(k)).and_then(Value::as_str) == Some(v.as_str())
@@ -185,8 +231,47 @@ fn profile_equal(d: &DesiredProfile, o: &Value) -> bool {
         && same(&m("intervalInSeconds"))
         && same(&m("timeoutInSeconds"))
         && same(&m("toleratedNumberOfFailures"))
-        && list(&m("customHeaders")) == want_list(&m("customHeaders"))
-        && list(&m("expectedStatusCodeRanges")) == want_list(&m("expectedStatusCodeRanges"))
+        && headers(w(&m("customHeaders"))) == headers(g(&m("customHeaders")))
+        && ranges(w(&m("expectedStatusCodeRanges"))) == ranges(g(&m("expectedStatusCodeRanges")))
+}
+
+/// Custom headers as a comparable set: absent = empty, names case-insensitive.
+fn headers(v: Option<&Value>) -> Vec<(String, String)> {
+    let mut l: Vec<(String, String)> = v
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            (
+                s(h.get("name")).unwrap_or_default().to_ascii_lowercase(),
+                s(h.get("value")).unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    l.sort();
+    l
+}
+
+/// Expected status ranges as a comparable set: absent, empty and `200-200` (what
+/// Traffic Manager does without any) are the same.
+fn ranges(v: Option<&Value>) -> Vec<(i64, i64)> {
+    let mut l: Vec<(i64, i64)> = v
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            (
+                r.get("min").and_then(Value::as_i64).unwrap_or_default(),
+                r.get("max").and_then(Value::as_i64).unwrap_or_default(),
+            )
+        })
+        .collect();
+    l.sort();
+    l.dedup();
+    if l == [(200, 200)] {
+        l.clear();
+    }
+    l
 }
 
 fn endpoint_equal(d: &DesiredEndpoint, o: &Value) -> bool {
@@ -262,7 +347,7 @@ metadata: {name: svc, namespace: ns}
     #[test]
     fn creates_profile_then_one_endpoint_per_cluster() {
         let d = &desired(&fleet())[0];
-        let calls = plan(d, None).unwrap();
+        let calls: Vec<ArmCall> = plan(d, None, false).unwrap().calls().cloned().collect();
         assert_eq!(calls.len(), 3);
         assert!(calls[0].path.contains("/trafficmanagerprofiles/fleet-"));
         assert!(calls[1].path.contains("/ExternalEndpoints/fleet-"));
@@ -281,9 +366,13 @@ metadata: {name: svc, namespace: ns}
     fn converged_state_needs_no_calls_and_weight_drift_one_put() {
         let d = &desired(&fleet())[0];
         let mut obs = applied(d);
-        assert_eq!(plan(d, Some(&obs)).unwrap(), vec![]);
+        assert!(plan(d, Some(&obs), false).unwrap().is_empty());
         obs["properties"]["endpoints"][0]["properties"]["weight"] = 999.into();
-        let calls = plan(d, Some(&obs)).unwrap();
+        let calls: Vec<ArmCall> = plan(d, Some(&obs), false)
+            .unwrap()
+            .calls()
+            .cloned()
+            .collect();
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].method, Method::Put);
     }
@@ -295,7 +384,11 @@ metadata: {name: svc, namespace: ns}
         let eps = obs["properties"]["endpoints"].as_array_mut().unwrap();
         eps.push(serde_json::json!({"name": "manual", "type": "Microsoft.Network/trafficManagerProfiles/externalEndpoints", "properties": {"target": "203.0.113.9", "weight": 1, "endpointStatus": "Enabled"}}));
         eps.push(serde_json::json!({"name": "fleet-abc#svc#gone", "type": "Microsoft.Network/trafficManagerProfiles/externalEndpoints", "properties": {"target": "203.0.113.8", "weight": 1, "endpointStatus": "Enabled"}}));
-        let calls = plan(d, Some(&obs)).unwrap();
+        let calls: Vec<ArmCall> = plan(d, Some(&obs), false)
+            .unwrap()
+            .calls()
+            .cloned()
+            .collect();
         assert_eq!(calls.len(), 1, "{calls:?}");
         assert_eq!(calls[0].method, Method::Delete);
         assert!(calls[0]
@@ -308,7 +401,43 @@ metadata: {name: svc, namespace: ns}
         let d = &desired(&fleet())[0];
         let mut obs = applied(d);
         obs["tags"] = serde_json::json!({});
-        assert!(plan(d, Some(&obs)).is_err());
+        assert!(plan(d, Some(&obs), false).is_err());
+    }
+
+    #[test]
+    fn profiles_of_another_manager_are_written_only_when_adopting() {
+        let d = &desired(&fleet())[0];
+        let mut obs = applied(d);
+        obs["tags"].as_object_mut().unwrap().remove(MANAGED_BY_TAG);
+        assert!(
+            plan(d, Some(&obs), false).is_err(),
+            "fleet-networking's profile is not ours"
+        );
+        assert!(plan(d, Some(&obs), true).is_ok(), "unless adopting");
+    }
+
+    #[test]
+    fn echoed_defaults_cause_no_write() {
+        let d = &desired(&fleet())[0];
+        let mut obs = applied(d);
+        let m = &mut obs["properties"]["monitorConfig"];
+        m["expectedStatusCodeRanges"] = serde_json::json!([{"min": 200, "max": 200}]);
+        m["customHeaders"] = serde_json::json!([]);
+        m["profileMonitorStatus"] = "CheckingEndpoints".into();
+        obs["properties"]["trafficViewEnrollmentStatus"] = "Disabled".into();
+        obs["properties"]["maxReturn"] = 0.into();
+        for e in obs["properties"]["endpoints"].as_array_mut().unwrap() {
+            e["properties"]["priority"] = 1.into();
+            e["properties"]["alwaysServe"] = "Disabled".into();
+            e["properties"]["customHeaders"] = serde_json::json!([]);
+        }
+        assert!(plan(d, Some(&obs), false).unwrap().is_empty());
+        obs["properties"]["monitorConfig"]["expectedStatusCodeRanges"] =
+            serde_json::json!([{"min": 500, "max": 599}]);
+        assert!(
+            plan(d, Some(&obs), false).unwrap().profile.is_some(),
+            "a real difference is still written"
+        );
     }
 
     #[test]
@@ -317,7 +446,11 @@ metadata: {name: svc, namespace: ns}
         let mut obs = applied(d);
         obs["properties"]["monitorConfig"]["path"] = "/hand-edited".into();
         obs["tags"]["owner"] = "team-a".into();
-        let calls = plan(d, Some(&obs)).unwrap();
+        let calls: Vec<ArmCall> = plan(d, Some(&obs), false)
+            .unwrap()
+            .calls()
+            .cloned()
+            .collect();
         assert_eq!(calls.len(), 1);
         let b = calls[0].body.as_ref().unwrap();
         assert_eq!(b["properties"]["monitorConfig"]["path"], "/");

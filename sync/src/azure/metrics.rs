@@ -1,8 +1,8 @@
-//! Prometheus series of the Azure mirror. The request and token counters belong
-//! to the ARM client (`fleetdns_arm::ArmMetrics`) and are carried here as `arm`.
+//! Prometheus series of the Azure mirror. The request, token and rate-limit series
+//! belong to the ARM client (`fleetdns_arm::ArmMetrics`) and are carried here as `arm`.
 
 use fleetdns_arm::ArmMetrics;
-use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 /// The mirror's metrics; cheap to clone.
 #[derive(Clone)]
@@ -11,10 +11,25 @@ pub struct Metrics {
     pub arm: ArmMetrics,
     /// `fleetdns_azure_profile_programmed{profile,reason}`: 1 for the current reason.
     pub programmed: IntGaugeVec,
+    /// `fleetdns_azure_backend_accepted{backend,reason}`: 1 for the current reason.
+    pub accepted: IntGaugeVec,
+    /// `fleetdns_azure_endpoint_errors_total{backend,blame}`: endpoint writes that failed
+    /// or endpoints left out; blame `caller` (4xx, skipped), `azure` or `credential`.
+    pub endpoint_errors: IntCounterVec,
     /// `fleetdns_azure_endpoint_monitor_status{profile,endpoint,status}`: 1 for the status ARM reports.
     pub monitor: IntGaugeVec,
     /// `fleetdns_azure_reconciles_total{result}`.
     pub reconciles: IntCounterVec,
+    /// `fleetdns_azure_writer`: 1 when this replica writes to ARM, 0 when it only plans.
+    pub writer: IntGauge,
+    /// `fleetdns_azure_planned_writes{method}`: writes the last pass wanted but did not
+    /// send because this replica is not the writer (the dry-run plan).
+    pub planned: IntGaugeVec,
+    /// `fleetdns_azure_gc_pending`: fleetdns-managed profiles whose object is gone,
+    /// waiting out the grace period.
+    pub gc_pending: IntGauge,
+    /// `fleetdns_azure_gc_deleted_total`: profiles the garbage collector deleted.
+    pub gc_deleted: IntCounter,
 }
 
 impl Metrics {
@@ -25,20 +40,31 @@ impl Metrics {
 
     /// Registers the mirror's series, sharing ARM client counters registered elsewhere.
     pub fn register_with(registry: &Registry, arm: ArmMetrics) -> Result<Self, prometheus::Error> {
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            IntGaugeVec::new(Opts::new(name, help), labels)
+        };
         let m = Self {
             arm,
-            programmed: IntGaugeVec::new(
-                Opts::new(
-                    "fleetdns_azure_profile_programmed",
-                    "Programmed condition reason of each mirrored profile (1 = current)",
-                ),
+            programmed: gauge(
+                "fleetdns_azure_profile_programmed",
+                "Programmed condition reason of each mirrored profile (1 = current)",
                 &["profile", "reason"],
             )?,
-            monitor: IntGaugeVec::new(
+            accepted: gauge(
+                "fleetdns_azure_backend_accepted",
+                "Accepted reason of each mirrored backend's endpoints (1 = current)",
+                &["backend", "reason"],
+            )?,
+            endpoint_errors: IntCounterVec::new(
                 Opts::new(
-                    "fleetdns_azure_endpoint_monitor_status",
-                    "endpointMonitorStatus ARM reports for each mirrored endpoint (1 = current)",
+                    "fleetdns_azure_endpoint_errors_total",
+                    "Endpoints not written to Traffic Manager, by backend and whose fault",
                 ),
+                &["backend", "blame"],
+            )?,
+            monitor: gauge(
+                "fleetdns_azure_endpoint_monitor_status",
+                "endpointMonitorStatus ARM reports for each mirrored endpoint (1 = current)",
                 &["profile", "endpoint", "status"],
             )?,
             reconciles: IntCounterVec::new(
@@ -48,10 +74,33 @@ impl Metrics {
                 ),
                 &["result"],
             )?,
+            writer: IntGauge::new(
+                "fleetdns_azure_writer",
+                "1 when this replica writes to ARM (holds the Lease, or is the only writer)",
+            )?,
+            planned: gauge(
+                "fleetdns_azure_planned_writes",
+                "ARM writes the last pass planned but did not send (not the writer)",
+                &["method"],
+            )?,
+            gc_pending: IntGauge::new(
+                "fleetdns_azure_gc_pending",
+                "fleetdns-managed profiles whose object is gone, waiting out the grace period",
+            )?,
+            gc_deleted: IntCounter::new(
+                "fleetdns_azure_gc_deleted_total",
+                "Profiles deleted by the garbage collector",
+            )?,
         };
         registry.register(Box::new(m.programmed.clone()))?;
+        registry.register(Box::new(m.accepted.clone()))?;
+        registry.register(Box::new(m.endpoint_errors.clone()))?;
         registry.register(Box::new(m.monitor.clone()))?;
         registry.register(Box::new(m.reconciles.clone()))?;
+        registry.register(Box::new(m.writer.clone()))?;
+        registry.register(Box::new(m.planned.clone()))?;
+        registry.register(Box::new(m.gc_pending.clone()))?;
+        registry.register(Box::new(m.gc_deleted.clone()))?;
         Ok(m)
     }
 

@@ -12,19 +12,23 @@
 //! - [`diff`]: (desired, observed) → the minimal list of PUTs and DELETEs.
 //! - ARM access (client, tokens, request and token metrics) is the `fleetdns-arm` crate,
 //!   shared with the Kubernetes source's public IP lookups.
-//! - [`status`]: ARM outcomes → the profile's `Programmed` condition (plain data).
+//! - [`status`]: ARM outcomes → the profile's `Programmed` and the backend's `Accepted` (plain data).
+//! - [`profile`]: one profile's pass; endpoint failures stay on their backend.
+//! - [`gc`]: garbage collection by tag, after a grace period.
 //! - [`metrics`]: Prometheus series.
-//! - [`reconcile`]: the loop that ties them together; never blocks DNS serving.
+//! - [`reconcile`]: the loop that ties them together, gated on the writer Lease; never blocks DNS serving.
 
 pub mod desired;
 pub mod diff;
+pub mod gc;
 pub mod metrics;
 pub mod model;
+pub mod profile;
 pub mod reconcile;
 pub mod status;
 
 pub use desired::{desired, DesiredEndpoint, DesiredProfile};
-pub use diff::plan;
+pub use diff::{plan, Plan};
 pub use model::{ArmCall, Method, API_VERSION};
-pub use reconcile::{run, MirrorStatus, Options};
-pub use status::{ConditionStatus, Programmed, Reason};
+pub use reconcile::{run, BackendStatus, Gates, MirrorStatus, Options};
+pub use status::{Accepted, ConditionStatus, Programmed, Reason};

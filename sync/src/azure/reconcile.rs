@@ -1,38 +1,52 @@
-//! The mirror loop: on every fleet change and every resync interval, GET each
-//! desired profile, [`plan`] the difference and send it.
+//! The mirror loop: on every fleet change, every change of the writer gate and
+//! every resync interval, reconcile each desired profile ([`super::profile`]) and,
+//! as the writer, collect garbage ([`super::gc`]).
 //!
-//! It runs in its own task and only reads the `Fleet` watch channel, so a slow,
-//! throttled or failing ARM never delays DNS answers. A pass that ends with a
-//! `Pending` profile (429, 5xx, transport or token errors) is retried with
-//! exponential backoff and jitter (1 s doubling to 60 s), never earlier than a
-//! `Retry-After` (the client enforces that for every request).
+//! It runs in its own task and only reads watch channels, so a slow, throttled or
+//! failing ARM never delays DNS answers. Each request is retried by the ARM client;
+//! a pass that still ends with something `Pending` is retried with the shared
+//! jittered [`Backoff`] (1 s doubling to 60 s), never earlier than a `Retry-After`.
+//!
+//! One writer: only the replica whose `leader` gate is true writes to ARM (in
+//! Kubernetes mode the status Lease holder; in file mode the process itself, see
+//! [`Gates::single_writer`]). The others read, plan, and publish the plan as
+//! `planned` in [`MirrorStatus`] and as `fleetdns_azure_planned_writes`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use fleetdns_arm::{ArmClient, ClientOptions, Resource, TokenSource};
 use fleetdns_config::azure::AzureMirror;
 use fleetdns_config::backoff::Backoff;
 use fleetdns_config::Fleet;
 use serde::Serialize;
-use serde_json::Value;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::desired::{desired, DesiredProfile};
+use super::desired::desired;
 use super::diff::plan;
+use super::gc::Collector;
 use super::metrics::Metrics;
-use super::model::{prop, ArmCall, Method, API_VERSION};
-use super::status::{Programmed, Reason};
-use fleetdns_arm::{ArmClient, Resource, TokenSource};
+use super::model::{ArmCall, Method};
+use super::profile;
+use super::status::{Accepted, Programmed, Reason};
 
-/// What the mirror last saw and did, per profile (`namespace/name`).
+/// What the mirror last saw and did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MirrorStatus {
     /// Per profile (`namespace/name`): what the last pass saw and did.
     pub profiles: BTreeMap<String, ProfileStatus>,
+    /// Per backend (`namespace/name`): whether its endpoints are in Traffic Manager.
+    pub backends: BTreeMap<String, BackendStatus>,
+    /// This replica writes to ARM.
+    pub writer: bool,
+    /// Writes the last pass wanted but did not send (not the writer), as `METHOD path`.
+    pub planned: Vec<String>,
+    /// fleetdns-managed profiles whose object is gone, waiting out the grace period (ARM ids).
+    pub orphans: Vec<String>,
     /// End of the last pass.
     pub last_pass: Option<SystemTime>,
     /// Passes completed since start.
@@ -55,6 +69,18 @@ pub struct ProfileStatus {
     pub endpoints: BTreeMap<String, String>,
 }
 
+/// One backend's endpoints in Traffic Manager (its `Accepted` condition).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendStatus {
+    /// `namespace/name` of its profile.
+    pub profile: String,
+    /// Whether all its endpoints are in Traffic Manager.
+    pub accepted: Accepted,
+    /// One line per endpoint not written or left out, with ARM's ids.
+    pub errors: Vec<String>,
+}
+
 /// How to run.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
@@ -62,11 +88,35 @@ pub struct Options {
     pub once: bool,
 }
 
+/// Who may write, and whether the fleet is complete enough to garbage-collect.
+pub struct Gates {
+    /// True while this replica is the writer.
+    pub leader: watch::Receiver<bool>,
+    /// True once the source has published a complete fleet.
+    pub synced: watch::Receiver<bool>,
+}
+
+impl Gates {
+    /// Both gates open for good: file mode and `azure-sync`, where the process is
+    /// the only writer (run one replica with `spec.azure`, or use Kubernetes mode,
+    /// where the Lease picks the writer).
+    pub fn single_writer() -> Self {
+        Self {
+            leader: watch::channel(true).1,
+            synced: watch::channel(true).1,
+        }
+    }
+}
+
 /// The calls a first sync into an empty subscription would make (`--dry-run`).
 pub fn dry_run(fleet: &Fleet) -> Vec<ArmCall> {
     desired(fleet)
         .iter()
-        .flat_map(|d| plan(d, None).unwrap_or_default())
+        .flat_map(|d| {
+            plan(d, None, false)
+                .map(|p| p.calls().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
         .collect()
 }
 
@@ -80,10 +130,11 @@ fn same_client(a: &AzureMirror, b: &AzureMirror) -> bool {
         && a.authority_host == b.authority_host
         && a.auth == b.auth
         && a.max_requests_per_second == b.max_requests_per_second
+        && a.request_timeout_seconds == b.request_timeout_seconds
 }
 
 fn mirror(a: &AzureMirror, metrics: &Metrics) -> Result<Mirror, reqwest::Error> {
-    let http = ArmClient::http()?;
+    let http = ArmClient::http(Duration::from_secs(a.request_timeout_seconds))?;
     let tokens = Arc::new(TokenSource::new(
         a.auth.clone(),
         a.authority_host.clone(),
@@ -92,6 +143,10 @@ fn mirror(a: &AzureMirror, metrics: &Metrics) -> Result<Mirror, reqwest::Error> 
         metrics.arm.clone(),
     ));
     TokenSource::spawn_refresher(&tokens);
+    let options = ClientOptions {
+        max_requests_per_second: a.max_requests_per_second,
+        ..ClientOptions::default()
+    };
     Ok(Mirror {
         settings: a.clone(),
         client: ArmClient::new(
@@ -99,9 +154,16 @@ fn mirror(a: &AzureMirror, metrics: &Metrics) -> Result<Mirror, reqwest::Error> 
             a.arm_endpoint.clone(),
             tokens,
             metrics.arm.clone(),
-            a.max_requests_per_second,
+            options,
         ),
     })
+}
+
+/// Waits for a gate to change; forever if its sender is gone (a fixed gate).
+async fn changed(rx: &mut watch::Receiver<bool>) {
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Runs until `shutdown` (or after one pass with `once`). Returns the last status.
@@ -110,14 +172,19 @@ pub async fn run(
     status: watch::Sender<Arc<MirrorStatus>>,
     metrics: Metrics,
     options: Options,
+    mut gates: Gates,
     shutdown: CancellationToken,
 ) -> Arc<MirrorStatus> {
     let mut current: Option<Mirror> = None;
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60))
         .expect("1 s to 60 s is a valid backoff");
+    let mut gc = Collector::default();
     let mut passes = 0u64;
     loop {
         let f = fleet.borrow_and_update().clone();
+        let leader = *gates.leader.borrow_and_update();
+        let synced = *gates.synced.borrow_and_update();
+        metrics.writer.set(i64::from(leader));
         let wait = match &f.azure {
             None => None,
             Some(a) => {
@@ -136,15 +203,12 @@ pub async fn run(
                         m.settings = a.clone();
                         let tick = tokio::select! {
                             _ = shutdown.cancelled() => return status.borrow().clone(),
-                            r = pass(&m.client, &f, &metrics) => r,
+                            r = pass(&m.client, &f, a, &metrics, leader, synced, &mut gc) => r,
                         };
                         passes += 1;
-                        let (profiles, retry) = tick;
-                        status.send_replace(Arc::new(MirrorStatus {
-                            profiles,
-                            last_pass: Some(SystemTime::now()),
-                            passes,
-                        }));
+                        let (mut next, retry) = tick;
+                        next.passes = passes;
+                        status.send_replace(Arc::new(next));
                         if retry {
                             metrics.reconciles.with_label_values(&["retry"]).inc();
                             Some(backoff.next_delay())
@@ -169,128 +233,99 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => return status.borrow().clone(),
             r = fleet.changed() => if r.is_err() { return status.borrow().clone() },
+            _ = changed(&mut gates.leader) => {
+                info!(writer = *gates.leader.borrow(), "Azure mirror writer gate changed");
+            }
+            _ = changed(&mut gates.synced) => {}
             _ = sleep => {}
         }
     }
 }
 
-/// One pass over every desired profile. Returns the statuses and whether to retry soon.
+/// One pass over every desired profile. Returns the status and whether to retry soon.
 async fn pass(
     client: &ArmClient,
     fleet: &Fleet,
+    settings: &AzureMirror,
     metrics: &Metrics,
-) -> (BTreeMap<String, ProfileStatus>, bool) {
-    let mut out = BTreeMap::new();
+    leader: bool,
+    synced: bool,
+    gc: &mut Collector,
+) -> (MirrorStatus, bool) {
+    let mut out = MirrorStatus {
+        writer: leader,
+        ..MirrorStatus::default()
+    };
     let mut retry = false;
-    for d in desired(fleet) {
-        let s = profile(client, &d).await;
-        retry |= s.programmed.retry();
+    let mut planned: BTreeMap<&'static str, i64> = BTreeMap::new();
+    let all = desired(fleet);
+    for d in &all {
+        gc.groups.insert((
+            d.at.subscription.to_ascii_lowercase(),
+            d.at.resource_group.to_ascii_lowercase(),
+        ));
+        let o = profile::reconcile(client, d, settings.adopt, leader).await;
+        retry |= o.retry;
         for r in Reason::ALL {
             metrics
                 .programmed
                 .with_label_values(&[&d.key, r.as_str()])
-                .set(i64::from(r == s.programmed.reason));
+                .set(i64::from(r == o.status.programmed.reason));
         }
-        out.insert(d.key.clone(), s);
+        for c in &o.planned {
+            *planned.entry(c.method.as_str()).or_default() += 1;
+            out.planned.push(c.to_string());
+        }
+        for (key, b) in o.backends {
+            for r in ["Accepted", "Invalid", "Pending"] {
+                metrics
+                    .accepted
+                    .with_label_values(&[&key, r])
+                    .set(i64::from(r == b.accepted.reason));
+            }
+            if b.accepted.reason != "Accepted" {
+                let blame = if b.accepted.reason == "Invalid" {
+                    "caller"
+                } else {
+                    "azure"
+                };
+                metrics
+                    .endpoint_errors
+                    .with_label_values(&[&key, blame])
+                    .inc_by(b.errors.len() as u64);
+            }
+            out.backends.insert(key, b);
+        }
+        out.profiles.insert(d.key.clone(), o.status);
+    }
+    for m in [Method::Get, Method::Put, Method::Delete] {
+        metrics
+            .planned
+            .with_label_values(&[m.as_str()])
+            .set(planned.get(m.as_str()).copied().unwrap_or_default());
     }
     metrics.monitor.reset();
-    for (key, s) in &out {
+    for (key, s) in &out.profiles {
         for (ep, st) in &s.endpoints {
             metrics.monitor.with_label_values(&[key, ep, st]).set(1);
         }
     }
+    if leader && synced {
+        let ids: BTreeSet<String> = all
+            .iter()
+            .map(|d| d.at.resource_id().to_ascii_lowercase())
+            .collect();
+        let grace = Duration::from_secs(settings.gc_grace_seconds);
+        let report = gc
+            .collect(client, &settings.arm_endpoint, &ids, grace)
+            .await;
+        metrics.gc_deleted.inc_by(report.deleted.len() as u64);
+        metrics.gc_pending.set(report.pending.len() as i64);
+        // Orphans waiting out the grace period need another pass when it ends.
+        retry |=
+            !report.pending.is_empty() && grace <= Duration::from_secs(settings.resync_seconds);
+        out.orphans = report.pending;
+    }
+    out.last_pass = Some(SystemTime::now());
     (out, retry)
-}
-
-/// Brings one profile in line and reports its status.
-async fn profile(client: &ArmClient, d: &DesiredProfile) -> ProfileStatus {
-    let mut st = ProfileStatus {
-        name: d.at.name.clone(),
-        resource_id: d.at.resource_id(),
-        dns_name: None,
-        programmed: Programmed::pending("not reconciled yet"),
-        endpoints: BTreeMap::new(),
-    };
-    let observed = match client.send(&ArmCall::get(d.at.path(), API_VERSION)).await {
-        Ok(r) if r.status == 404 => None,
-        Ok(r) => Some(r.body),
-        Err(e) => {
-            warn!(profile = %d.key, arm_name = %d.at.name, error = %e, "reading the Traffic Manager profile failed");
-            st.programmed = Programmed::from_error(&e);
-            return st;
-        }
-    };
-    if let Some(o) = &observed {
-        read_back(&mut st, o, d);
-    }
-    let calls = match plan(d, observed.as_ref()) {
-        Ok(c) => c,
-        Err(e) => {
-            warn!(profile = %d.key, error = %e, "not touching a profile fleetdns does not own");
-            st.programmed = Programmed::invalid(&e.to_string());
-            return st;
-        }
-    };
-    for call in &calls {
-        match client.send(call).await {
-            Ok(r) => {
-                info!(profile = %d.key, method = call.method.as_str(), path = %call.path, status = r.status, "ARM write");
-                apply(&mut st, call, &r.body, d);
-            }
-            Err(e) => {
-                warn!(profile = %d.key, method = call.method.as_str(), path = %call.path, error = %e, "ARM write failed");
-                st.programmed = Programmed::from_error(&e);
-                return st;
-            }
-        }
-    }
-    st.programmed = Programmed::ok();
-    st
-}
-
-fn is_desired(d: &DesiredProfile, name: &str) -> bool {
-    d.endpoints
-        .iter()
-        .any(|e| e.name.eq_ignore_ascii_case(name))
-}
-
-/// Reads fqdn and the desired endpoints' monitor status from a profile GET body.
-fn read_back(st: &mut ProfileStatus, profile: &Value, d: &DesiredProfile) {
-    st.dns_name = prop(profile, "dnsConfig")
-        .and_then(|c| c.get("fqdn"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    for e in prop(profile, "endpoints")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        endpoint_back(st, e, d);
-    }
-}
-
-fn endpoint_back(st: &mut ProfileStatus, e: &Value, d: &DesiredProfile) {
-    let Some(name) = e.get("name").and_then(Value::as_str) else {
-        return;
-    };
-    if !is_desired(d, name) {
-        return;
-    }
-    let ms = prop(e, "endpointMonitorStatus")
-        .and_then(Value::as_str)
-        .unwrap_or("Unknown");
-    st.endpoints.insert(name.to_string(), ms.to_string());
-}
-
-/// Folds a write's response into the status.
-fn apply(st: &mut ProfileStatus, call: &ArmCall, body: &Value, d: &DesiredProfile) {
-    match call.method {
-        Method::Put if call.path == d.at.path() => {
-            if let Some(f) = prop(body, "dnsConfig").and_then(|c| c.get("fqdn")) {
-                st.dns_name = f.as_str().map(str::to_string);
-            }
-        }
-        Method::Put => endpoint_back(st, body, d),
-        Method::Delete | Method::Get => {}
-    }
 }

@@ -7,6 +7,70 @@ use serde::Serialize;
 
 use fleetdns_arm::ArmError;
 
+/// Whether a failed profile PUT means the relative DNS name is taken: HTTP 409 with
+/// a code naming a conflict on the name (Traffic Manager answers `Conflict`, with
+/// "Domain name … is not available" as the message).
+pub fn dns_name_taken(e: &ArmError) -> bool {
+    if e.status() != Some(409) {
+        return false;
+    }
+    let code = e.code().unwrap_or_default().to_ascii_lowercase();
+    matches!(
+        code.as_str(),
+        "conflict" | "dnsnamenotavailable" | "domainnamenotavailable" | "namenotavailable"
+    ) || e.to_string().contains("is not available")
+}
+
+/// The `Accepted` condition of one TrafficManagerBackend as far as the mirror can
+/// judge it: whether each of its endpoints could be written to Traffic Manager
+/// (fleet-networking puts endpoint errors there, TMBc:701-728, 335-351).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Accepted {
+    /// True, False or Unknown.
+    pub status: ConditionStatus,
+    /// `Accepted`, `Invalid` or `Pending`.
+    pub reason: &'static str,
+    /// Human-readable detail, with ARM's ids for failed calls.
+    pub message: String,
+}
+
+impl Accepted {
+    /// Every endpoint of the backend is in Traffic Manager.
+    pub fn ok(n: usize) -> Self {
+        Self {
+            status: ConditionStatus::True,
+            reason: "Accepted",
+            message: format!("{n} service(s) exported from clusters have been accepted as Traffic Manager endpoints"),
+        }
+    }
+
+    /// Some endpoints were refused or skipped (the request's fault): `errors` are
+    /// one line each; `accepted` endpoints still went in.
+    pub fn invalid(accepted: usize, errors: &[String]) -> Self {
+        Self {
+            status: ConditionStatus::False,
+            reason: "Invalid",
+            message: format!(
+                "{} endpoint(s) not accepted, {accepted} accepted: {}",
+                errors.len(),
+                errors.join("; ")
+            ),
+        }
+    }
+
+    /// Some endpoints could not be written for now (throttling, 5xx, no token).
+    pub fn pending(errors: &[String]) -> Self {
+        Self {
+            status: ConditionStatus::Unknown,
+            reason: "Pending",
+            message: format!(
+                "Failed to configure endpoints and retrying: {}",
+                errors.join("; ")
+            ),
+        }
+    }
+}
+
 /// Condition status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum ConditionStatus {
@@ -93,17 +157,24 @@ impl Programmed {
         }
     }
 
-    /// 409 → DNSNameNotAvailable; 400/403 and other 4xx but 401 and 429 → Invalid;
-    /// 401, 429, 5xx, transport and token errors → Pending (retried).
+    /// The outcome of a failed profile GET or PUT, judged by ARM's error code, not by
+    /// the status alone (fleet-networking: TMPc:376-391): a 409 whose code says the
+    /// DNS name is taken → DNSNameNotAvailable; other 409s such as
+    /// `AnotherOperationInProgress` → Pending; the caller's fault (400, 403, 404, …)
+    /// → Invalid; 429, 5xx, transport and token errors → Pending (retried).
+    /// Messages carry ARM's request and correlation ids.
     pub fn from_error(e: &ArmError) -> Self {
-        match e.status() {
-            Some(409) => Self {
+        if dns_name_taken(e) {
+            return Self {
                 status: ConditionStatus::False,
                 reason: Reason::DNSNameNotAvailable,
-                message: "Domain name is not available. Please choose a different profile name or namespace".into(),
-            },
-            Some(c) if (400..500).contains(&c) && c != 429 && c != 401 => Self::invalid(&e.to_string()),
-            _ => Self::pending(&e.to_string()),
+                message: format!("Domain name is not available. Please choose a different profile name or namespace ({})", e.ids().map(ToString::to_string).unwrap_or_default()),
+            };
+        }
+        if e.retryable() || e.code() == Some("AnotherOperationInProgress") {
+            Self::pending(&e.to_string())
+        } else {
+            Self::invalid(&e.to_string())
         }
     }
 
@@ -118,14 +189,41 @@ mod tests {
     use super::*;
 
     fn status(code: u16) -> ArmError {
+        coded(code, if code == 409 { "Conflict" } else { "" })
+    }
+
+    fn coded(status: u16, code: &str) -> ArmError {
         ArmError::Status {
             method: "PUT",
             path: "/x".into(),
-            status: code,
-            code: String::new(),
+            status,
+            code: code.into(),
             message: String::new(),
+            details: vec![],
             retry_after: None,
+            ids: fleetdns_arm::RequestIds {
+                client: "c-1".into(),
+                request: Some("r-1".into()),
+                correlation: Some("k-1".into()),
+            },
         }
+    }
+
+    #[test]
+    fn conflicts_are_mapped_by_code_not_by_status() {
+        let busy = Programmed::from_error(&coded(409, "AnotherOperationInProgress"));
+        assert_eq!(busy.reason, Reason::Pending);
+        let taken = Programmed::from_error(&coded(409, "Conflict"));
+        assert_eq!(taken.reason, Reason::DNSNameNotAvailable);
+        assert!(
+            taken.message.contains("request id r-1")
+                && taken.message.contains("correlation id k-1"),
+            "{}",
+            taken.message
+        );
+        let other = Programmed::from_error(&coded(409, "EndpointTargetConflict"));
+        assert_eq!(other.reason, Reason::Invalid);
+        assert!(other.message.contains("r-1"));
     }
 
     #[test]
