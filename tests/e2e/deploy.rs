@@ -65,7 +65,7 @@ fn bundled_config_is_valid_and_in_kubernetes_mode() {
 }
 
 #[test]
-fn rbac_reads_objects_and_writes_only_status_and_its_lease() {
+fn rbac_reads_objects_and_writes_only_status_its_lease_and_events() {
     let mut rules = Vec::new();
     for d in docs("rbac.yaml") {
         if matches!(d["kind"].as_str(), Some("ClusterRole" | "Role")) {
@@ -92,6 +92,12 @@ fn rbac_reads_objects_and_writes_only_status_and_its_lease() {
         if writes.is_empty() {
             continue;
         }
+        // Events are only ever created (on status transitions and conflicts).
+        if resources.iter().any(|r| r == "events") {
+            assert_eq!(resources, ["events"], "{r}");
+            assert_eq!(verbs, ["create"], "events are only created: {r}");
+            continue;
+        }
         let ok = resources
             .iter()
             .all(|res| res.ends_with("/status") || res == "leases");
@@ -109,6 +115,7 @@ fn rbac_reads_objects_and_writes_only_status_and_its_lease() {
         "trafficmanagerprofiles/status",
         "trafficmanagerbackends/status",
         "leases",
+        "events",
     ] {
         assert!(
             all.contains(&needed.to_string()),

@@ -189,6 +189,16 @@ fn needs(k: &KubernetesSettings, c: &ClusterConnection, hub: bool, read: &[Resou
         }
     }
     if hub && k.write_status {
+        // Events on status transitions and conflicts, where the objects are.
+        for ns in &scopes {
+            out.push(Need {
+                verb: "create",
+                group: "events.k8s.io".into(),
+                resource: "events".into(),
+                subresource: None,
+                namespace: ns.clone(),
+            });
+        }
         for verb in ["get", "create", "update"] {
             out.push(Need {
                 verb,

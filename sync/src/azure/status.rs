@@ -45,15 +45,17 @@ impl Accepted {
     }
 
     /// Some endpoints were refused or skipped (the request's fault): `errors` are
-    /// one line each; `accepted` endpoints still went in.
-    pub fn invalid(accepted: usize, errors: &[String]) -> Self {
+    /// one line each; the other endpoints still went in. The message is
+    /// fleet-networking's (trafficmanagerbackend/controller.go:338-341 at 4fcffcf),
+    /// first failure as its example.
+    pub fn invalid(_accepted: usize, errors: &[String]) -> Self {
         Self {
             status: ConditionStatus::False,
             reason: "Invalid",
             message: format!(
-                "{} endpoint(s) not accepted, {accepted} accepted: {}",
+                "{} endpoint(s) failed to be created/updated in the Azure Traffic Manager, for example, {}; ",
                 errors.len(),
-                errors.join("; ")
+                errors.first().map_or("", String::as_str)
             ),
         }
     }
@@ -80,6 +82,17 @@ pub enum ConditionStatus {
     False,
     /// Not known yet: the outcome is still being retried.
     Unknown,
+}
+
+impl ConditionStatus {
+    /// As written in a condition's `status`: `True`, `False` or `Unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConditionStatus::True => "True",
+            ConditionStatus::False => "False",
+            ConditionStatus::Unknown => "Unknown",
+        }
+    }
 }
 
 /// Condition reason (fleet-networking's set).

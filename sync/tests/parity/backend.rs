@@ -92,5 +92,38 @@ pub(super) fn rows() -> Vec<Row> {
                 assert_eq!(s["endpoints"][0]["weight"], 8, "{s}");
                 assert_eq!(s["endpoints"][0]["from"]["weight"], 3, "{s}");
             } },
+        Row { cite: "TMBc:335-341, 715-719", situation: "ARM refused one endpoint (4xx): only this backend says so, the others went in",
+            snapshots: with(|_| {}), mirror: Some(with_backend(ConditionStatus::False, "Invalid",
+                &["fleet-uid-backend#web#member-2: 400 BadRequest (request id r-1)".to_string()])),
+            kind: b, cluster: "hub", object: o,
+            want: ("Accepted", "False", "Invalid", "1 endpoint(s) failed to be created/updated in the Azure Traffic Manager, for example, fleet-uid-backend#web#member-2: 400 BadRequest (request id r-1); ".into()),
+            fields: |s| assert_eq!(s["endpoints"].as_array().map(Vec::len), Some(2), "{s}") },
+        Row { cite: "TMBc:720-725", situation: "an endpoint write is being retried (429/5xx)",
+            snapshots: with(|_| {}), mirror: Some(with_backend(ConditionStatus::Unknown, "Pending",
+                &["fleet-uid-backend#web#member-2: 503".to_string()])),
+            kind: b, cluster: "hub", object: o,
+            want: ("Accepted", "Unknown", "Pending", "Failed to configure endpoints and retrying: fleet-uid-backend#web#member-2: 503".into()),
+            fields: |s| assert_eq!(s["endpoints"].as_array().map(Vec::len), Some(2), "{s}") },
     ]
+}
+
+/// The mirror with the profile programmed and the backend's endpoints in the
+/// state given (`errors` one line per endpoint).
+fn with_backend(status: ConditionStatus, reason: &str, errors: &[String]) -> MirrorStatus {
+    use fleetdns_sync::azure::{Accepted, BackendStatus};
+    let mut m = mirror(Programmed::ok());
+    let accepted = match (status, reason) {
+        (ConditionStatus::False, _) => Accepted::invalid(1, errors),
+        (ConditionStatus::Unknown, _) => Accepted::pending(errors),
+        _ => Accepted::ok(2),
+    };
+    m.backends.insert(
+        "demo/web".into(),
+        BackendStatus {
+            profile: "demo/web".into(),
+            accepted,
+            errors: errors.to_vec(),
+        },
+    );
+    m
 }

@@ -12,7 +12,7 @@ use fleetdns_config::{Fleet, Health, ObjectKind, ObservedObject, Target};
 use serde_json::{json, Value};
 
 use super::{base, bounded, problems_text, serving, Condition, Desired};
-use crate::azure::MirrorStatus;
+use crate::azure::{ConditionStatus, MirrorStatus};
 
 pub(super) fn backend(
     fleet: &Fleet,
@@ -89,6 +89,19 @@ fn accepted(
     let n = endpoints.len();
     if n > 0 {
         d.fields.insert("endpoints".into(), Value::Array(endpoints));
+    }
+    // The mirror's endpoint failures stay on this backend (upstream: controller.go
+    // 335-351 and 701-728 at 4fcffcf): Invalid for a refused request, Pending while retried.
+    let key = format!("{}/{}", o.namespace, o.name);
+    if let Some(b) = mirror.and_then(|m| m.backends.get(&key)) {
+        if b.accepted.status != ConditionStatus::True {
+            return Condition::new(
+                "Accepted",
+                b.accepted.status.as_str(),
+                b.accepted.reason,
+                bounded(b.accepted.message.clone()),
+            );
+        }
     }
     // Clusters in the ServiceImport (exported, no conflict) that cannot be endpoints.
     let invalid: Vec<(&str, &str)> = exports

@@ -77,11 +77,7 @@ fn fold_mirror(d: &mut Desired, mirror: &MirrorStatus) {
     match mirror.profiles.get(&key) {
         Some(p) => {
             let arm = &p.programmed;
-            c.status = match arm.status {
-                ConditionStatus::True => "True",
-                ConditionStatus::False => "False",
-                ConditionStatus::Unknown => "Unknown",
-            };
+            c.status = arm.status.as_str();
             c.reason = arm.reason.as_str().to_string();
             c.message = arm.message.clone();
             if arm.status == ConditionStatus::True {
