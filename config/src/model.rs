@@ -99,6 +99,11 @@ pub struct KubernetesSettings {
     pub lease_name: String,
     /// How long the leader holds the Lease without renewing it, 2..=300 s (default 15 s).
     pub lease_duration: std::time::Duration,
+    /// Hub mode (`spec.kubernetes.source: hub`): exports come from the hub's
+    /// InternalServiceExports, addresses from ARM; `None` = members mode.
+    pub hub_mode: Option<crate::hub::HubMode>,
+    /// Entra ID sign-in to the hub (`spec.kubernetes.hub.auth`), else the kubeconfig's user.
+    pub hub_auth: Option<crate::hub::HubAuth>,
 }
 
 /// How to reach one cluster and what to watch there.

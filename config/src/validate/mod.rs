@@ -15,6 +15,7 @@ mod azure;
 mod backends;
 mod clusters;
 mod exports;
+mod hub;
 mod limits;
 mod monitor;
 mod profiles;
@@ -136,7 +137,12 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
         .spec
         .kubernetes
         .as_ref()
-        .map(|k| settings::kubernetes(settings_doc, k, diags));
+        .map(|k| {
+            let mut ks = settings::kubernetes(settings_doc, k, diags);
+            ks.hub_mode = hub::hub_mode(settings_doc, settings, diags);
+            ks.hub_auth = hub::hub_auth(settings_doc, settings, diags);
+            ks
+        });
     let azure = azure::validate(settings_doc, settings, inputs, diags);
     let mut fleet = Fleet {
         zone,
