@@ -69,3 +69,21 @@ pub fn member_of_namespace(namespace: &str) -> Option<&str> {
         .strip_prefix(MEMBER_NAMESPACE_PREFIX)
         .filter(|c| !c.is_empty())
 }
+
+/// What fleetdns knows of one public IP resource (hub mode), for `/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicIpStatus {
+    /// The ARM id, as the export names it.
+    pub id: String,
+    /// The exports that name it (`cluster/namespace/name`).
+    pub exports: Vec<String>,
+    /// `properties.ipAddress`, when known (served).
+    pub address: Option<String>,
+    /// `properties.dnsSettings.fqdn`, when set.
+    pub fqdn: Option<String>,
+    /// The address is the last one read; the latest read failed (ARM down or denied).
+    pub stale: bool,
+    /// What the latest read found wrong, and what to fix or grant.
+    pub problem: Option<String>,
+}

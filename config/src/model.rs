@@ -125,6 +125,8 @@ pub struct Observed {
     pub objects: Vec<ObservedObject>,
     /// Whether each watched cluster (the hub and every member) answers.
     pub clusters: Vec<ClusterState>,
+    /// Hub mode: the public IPs the exports name, as last read from ARM.
+    pub public_ips: Vec<crate::hub::PublicIpStatus>,
 }
 
 /// Kinds of upstream objects that get status.

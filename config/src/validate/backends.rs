@@ -102,7 +102,7 @@ pub(super) fn backends(
             .filter(|e| {
                 if e.internal && !serve_internal {
                     diags.push(
-                        Diagnostic::error(b.doc.location_of(&["spec", "backend", "name"]), format!("Service {ns}/{} in cluster {} is an internal load balancer ({INTERNAL_LB_ANNOTATION}: \"true\"), not served by profile {ns}/{}; to serve its private address, annotate the profile {SERVE_INTERNAL_ANNOTATION}: \"true\"", backend.name, e.cluster, profile.name))
+                        Diagnostic::error(b.doc.location_of(&["spec", "backend", "name"]), format!("InternalLoadBalancer: Service {ns}/{} in cluster {} is an internal load balancer ({INTERNAL_LB_ANNOTATION}: \"true\"), not served by profile {ns}/{}; to serve its private address, annotate the profile {SERVE_INTERNAL_ANNOTATION}: \"true\"", backend.name, e.cluster, profile.name))
                             .severity(Severity::Warning)
                             .object(object.clone())
                             .field("spec.backend.name"),
