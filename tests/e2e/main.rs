@@ -9,6 +9,7 @@ mod dns_contract;
 mod fixtures;
 mod health;
 mod hostile;
+mod hub_mode;
 mod interop;
 mod kube_check;
 mod kube_restart;
