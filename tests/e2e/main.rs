@@ -10,6 +10,7 @@ mod fixtures;
 mod health;
 mod hostile;
 mod hub_mode;
+mod internal_lb;
 mod interop;
 mod kube_check;
 mod kube_restart;
