@@ -17,4 +17,5 @@ mod kube_restart;
 mod kubectl;
 mod kubernetes;
 mod reload;
+mod seed_check;
 mod weights;
