@@ -44,6 +44,8 @@ pub struct Wiring {
     pub shutdown: CancellationToken,
     /// The Azure mirror's results, folded into profiles' `Programmed`.
     pub mirror: watch::Receiver<Arc<fleetdns_sync::azure::MirrorStatus>>,
+    /// The probes' results, told in `fleetdns.io/Serving`.
+    pub health: watch::Receiver<Arc<fleetdns_config::Health>>,
 }
 
 /// Connects to the clusters and spawns the source and (if enabled) the status
@@ -69,7 +71,7 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
             }
         }
         let identity = w.identity.clone().unwrap_or_else(default_identity);
-        info!(identity = %identity, lease = %w.settings.lease_name, namespace = %w.settings.lease_namespace, "status write-back enabled");
+        info!(identity = %identity, lease = %w.settings.lease_name, namespace = %w.settings.lease_namespace, mode = w.settings.status_mode.as_str(), "status write-back enabled");
         let clients = writer_clients(&w.settings)
             .await
             .context("connecting the status writer")?;
@@ -77,7 +79,7 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
         let cfg = lease::LeaseConfig {
             namespace: w.settings.lease_namespace.clone(),
             name: w.settings.lease_name.clone(),
-            identity,
+            identity: identity.clone(),
             duration: w.settings.lease_duration,
         };
         // The writer stops first, then the lease is released.
@@ -89,13 +91,17 @@ pub async fn spawn(w: Wiring, tasks: &mut JoinSet<()>) -> anyhow::Result<()> {
             lease_stop.clone(),
         ));
         let writer_stop = w.shutdown.clone();
-        let ctx = writer::Context::new(clients, status_metrics);
+        let ctx = writer::Context::new(clients, status_metrics, w.settings.status_mode, identity);
         tasks.spawn({
             let manage = w.settings.manage_service_exports;
-            let fleet = w.fleet_rx.clone();
-            let mirror = w.mirror.clone();
+            let inputs = writer::Inputs {
+                fleet: w.fleet_rx.clone(),
+                health: w.health.clone(),
+                mirror: w.mirror.clone(),
+                leader: leader_rx,
+            };
             async move {
-                writer::run(ctx, manage, fleet, mirror, leader_rx, writer_stop).await;
+                writer::run(ctx, manage, inputs, writer_stop).await;
                 lease_stop.cancel();
             }
         });

@@ -182,6 +182,7 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
     if let Some(settings) = kubernetes {
         let wiring = crate::kubernetes::Wiring {
             mirror: azure.clone(),
+            health: health_rx.clone(),
             config: args.config.clone(),
             settings,
             identity: args.identity.clone(),

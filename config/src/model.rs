@@ -104,6 +104,34 @@ pub struct KubernetesSettings {
     pub hub_mode: Option<crate::hub::HubMode>,
     /// Entra ID sign-in to the hub (`spec.kubernetes.hub.auth`), else the kubeconfig's user.
     pub hub_auth: Option<crate::hub::HubAuth>,
+    /// Whose fields fleetdns writes: fleet-networking's (owner), only its own
+    /// condition (observer), or decided per object by who owns them (auto).
+    pub status_mode: StatusMode,
+}
+
+/// `spec.kubernetes.status.mode` (DESIGN §6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StatusMode {
+    /// Beside Fleet's own controllers: write only fleetdns's own condition types.
+    Observer,
+    /// The only controller: write fleet-networking's fields the way it writes them.
+    Owner,
+    /// Observer where another field manager owns `Programmed`/`Accepted`/`Valid`,
+    /// owner elsewhere; re-decided whenever ownership changes.
+    #[default]
+    Auto,
+}
+
+impl StatusMode {
+    /// The setting's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusMode::Observer => "observer",
+            StatusMode::Owner => "owner",
+            StatusMode::Auto => "auto",
+        }
+    }
 }
 
 /// How to reach one cluster and what to watch there.
@@ -166,6 +194,67 @@ pub struct ObservedObject {
     pub export_conflict: Option<String>,
     /// For a TrafficManagerBackend: `spec.backend.name`, the Service it exposes.
     pub backend_service: Option<String>,
+    /// For a TrafficManagerBackend: `spec.profile.name`.
+    pub backend_profile: Option<String>,
+    /// For a TrafficManagerBackend: `spec.weight` (default 1).
+    pub backend_weight: Option<i64>,
+    /// For a ServiceExport: it reached the hub as fleet-networking's member agent
+    /// would export it (valid, weight above 0, or an invalid weight annotation
+    /// with a last good weight it keeps being served at).
+    pub exported: bool,
+    /// For a ServiceExport: the weight it is served at (the last good one while
+    /// the annotation is invalid).
+    pub export_weight: Option<u32>,
+    /// For an exported ServiceExport: why its Service cannot be an endpoint
+    /// (fleet-networking's `isValidTrafficManagerEndpoint`).
+    pub endpoint_problem: Option<String>,
+    /// `metadata.creationTimestamp` (RFC 3339), for first-come decisions.
+    pub created: String,
+    /// `metadata.resourceVersion` of what was observed.
+    pub resource_version: String,
+    /// `status.conditions` as the source last saw them (what the status writer
+    /// compares with instead of reading before writing).
+    pub conditions: Vec<serde_json::Value>,
+    /// Status fields other than conditions as last seen (`dnsName`, `endpoints`, …).
+    pub status_fields: serde_json::Map<String, serde_json::Value>,
+    /// Per condition type: the field managers (from `metadata.managedFields`) that
+    /// own it, with the operation (`Apply`/`Update`).
+    pub condition_managers: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl ObservedObject {
+    /// An object with only its identity set.
+    pub fn new(kind: ObjectKind, cluster: &str, namespace: &str, name: &str) -> Self {
+        Self {
+            kind,
+            cluster: cluster.to_string(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            uid: String::new(),
+            generation: 0,
+            problems: Vec::new(),
+            export_validity: None,
+            export_conflict: None,
+            backend_service: None,
+            backend_profile: None,
+            backend_weight: None,
+            exported: false,
+            export_weight: None,
+            endpoint_problem: None,
+            created: String::new(),
+            resource_version: String::new(),
+            conditions: Vec::new(),
+            status_fields: serde_json::Map::new(),
+            condition_managers: Default::default(),
+        }
+    }
+
+    /// The observed condition of `type_`, if any.
+    pub fn condition(&self, type_: &str) -> Option<&serde_json::Value> {
+        self.conditions
+            .iter()
+            .find(|c| c.get("type").and_then(serde_json::Value::as_str) == Some(type_))
+    }
 }
 
 /// Whether a cluster's API server answers.

@@ -217,6 +217,11 @@ pub struct StatusSpec {
     /// Lease duration in seconds (2-300). Default 15.
     #[serde(default)]
     pub lease_duration_seconds: Option<u32>,
+    /// `observer` (write only fleetdns's own condition, beside Fleet's
+    /// controllers), `owner` (write fleet-networking's fields as it does), or
+    /// `auto` (observer where another manager owns them). Default `auto`.
+    #[serde(default)]
+    pub mode: Option<String>,
 }
 
 /// Access to the health view.

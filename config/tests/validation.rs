@@ -459,3 +459,33 @@ fn the_serial_depends_only_on_the_content() {
         "a change changes the serial"
     );
 }
+
+#[test]
+fn a_status_mode_outside_observer_owner_auto_is_rejected_with_the_allowed_set() {
+    let settings = "apiVersion: fleetdns.io/v1alpha1
+kind: FleetDNSConfig
+spec:
+  zone: fleet.example.com
+  nameServers:
+    - {name: ns1.fleet.example.com, addresses: [127.0.0.1]}
+  kubernetes:
+    members: [{name: member-1}]
+    status:
+      mode: observe
+";
+    assert_error(
+        &join(&[settings]),
+        1,
+        11,
+        "FleetDNSConfig",
+        "spec.kubernetes.status.mode",
+        &["\"observe\"", "\"observer\"", "\"owner\"", "\"auto\""],
+    );
+    for mode in ["observer", "owner", "auto"] {
+        let ok = settings.replace("observe\n", &format!("{mode}\n"));
+        let (fleet, _) = file::load_str(Path::new("fleet.yaml"), &join(&[&ok]))
+            .unwrap_or_else(|d| panic!("{mode}: {d}"));
+        let k = fleet.kubernetes.expect("kubernetes settings");
+        assert_eq!(k.status_mode.as_str(), mode);
+    }
+}

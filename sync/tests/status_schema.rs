@@ -5,7 +5,7 @@ use std::path::Path;
 
 use fleetdns_config::{file, schema, Fleet, ObjectKind};
 use fleetdns_sources::kubernetes::compose::{compose, Resource, Snapshot, Topology};
-use fleetdns_sync::status::desired::{desired, differs, render, Desired};
+use fleetdns_sync::status::desired::{desired, render, satisfied, Desired, Mode};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{json, Value};
 
@@ -181,9 +181,7 @@ fn every_status_validates_against_the_upstream_schema() {
     let all = statuses();
     assert_eq!(all.len(), 6, "2 profiles, 2 backends, 2 exports");
     for d in &all {
-        let mut status = render(d, None, "2026-11-23T05:00:00Z");
-        // A null field means "remove it" in the merge patch; the stored object lacks it.
-        status.as_object_mut().unwrap().retain(|_, v| !v.is_null());
+        let status = render(d, Mode::Owner, "2026-11-23T05:00:00Z");
         let (_, crd, spec) = crds.iter().find(|(k, _, _)| *k == d.kind).unwrap();
         let schema = schema::version_schema(crd, "v1beta1").expect("v1beta1 schema");
         let mut object = json!({"apiVersion": "networking.fleet.azure.com/v1beta1", "kind": format!("{:?}", d.kind),
@@ -206,7 +204,7 @@ fn statuses_say_what_fleet_networking_says() {
     let all = statuses();
     let web = render(
         find(&all, ObjectKind::TrafficManagerProfile, "web", "hub"),
-        None,
+        Mode::Owner,
         "t",
     );
     assert_eq!(web["dnsName"], "demo-web.fleet.example.com");
@@ -214,17 +212,20 @@ fn statuses_say_what_fleet_networking_says() {
     assert_eq!(web["conditions"][0]["observedGeneration"], 7);
     let bad = render(
         find(&all, ObjectKind::TrafficManagerProfile, "bad", "hub"),
-        None,
+        Mode::Owner,
         "t",
     );
-    assert_eq!(bad["dnsName"], Value::Null);
+    assert!(
+        bad.get("dnsName").is_none(),
+        "omitted, as upstream resets it"
+    );
     let (s, r, m) = condition(&bad, "Programmed");
     assert_eq!((s.as_str(), r.as_str()), ("False", "Invalid"));
     assert!(m.contains("fleetdns.io/ttl"), "{m}");
 
     let be = render(
         find(&all, ObjectKind::TrafficManagerBackend, "web", "hub"),
-        None,
+        Mode::Owner,
         "t",
     );
     let (s, r, m) = condition(&be, "Accepted");
@@ -243,15 +244,15 @@ fn statuses_say_what_fleet_networking_says() {
     assert_eq!(eps[1]["weight"], 4);
     let lost = render(
         find(&all, ObjectKind::TrafficManagerBackend, "lost", "hub"),
-        None,
+        Mode::Owner,
         "t",
     );
     assert_eq!(condition(&lost, "Accepted").1, "Invalid");
-    assert_eq!(lost["endpoints"], json!([]));
+    assert!(lost.get("endpoints").is_none(), "omitted, not []");
 
     let se = render(
         find(&all, ObjectKind::ServiceExport, "web", "member-1"),
-        None,
+        Mode::Owner,
         "t",
     );
     assert_eq!(condition(&se, "Valid").1, "ServiceIsValid");
@@ -268,15 +269,20 @@ fn statuses_say_what_fleet_networking_says() {
 #[test]
 fn unchanged_status_is_not_rewritten_and_keeps_its_transition_time() {
     let all = statuses();
-    let d = find(&all, ObjectKind::TrafficManagerBackend, "web", "hub");
-    let first = render(d, None, "2026-11-23T05:00:00Z");
-    let again = render(d, Some(&first), "2026-11-23T06:00:00Z");
+    let mut d = find(&all, ObjectKind::TrafficManagerBackend, "web", "hub").clone();
+    let first = render(&d, Mode::Owner, "2026-11-23T05:00:00Z");
+    assert!(!satisfied(&d, &first), "nothing observed yet");
+    // The source now observes what was applied.
+    d.observed.conditions = first["conditions"].as_array().unwrap().clone();
+    d.observed.status_fields = first.as_object().unwrap().clone();
+    d.observed.status_fields.remove("conditions");
+    let again = render(&d, Mode::Owner, "2026-11-23T06:00:00Z");
     assert_eq!(again, first, "same conditions keep lastTransitionTime");
-    assert!(!differs(&again, Some(&first)));
+    assert!(satisfied(&d, &again));
     let mut changed = d.clone();
     changed.conditions[0].status = "False";
-    let next = render(&changed, Some(&first), "2026-11-23T06:00:00Z");
-    assert!(differs(&next, Some(&first)));
+    let next = render(&changed, Mode::Owner, "2026-11-23T06:00:00Z");
+    assert!(!satisfied(&changed, &next));
     assert_eq!(
         next["conditions"][0]["lastTransitionTime"],
         "2026-11-23T06:00:00Z"
@@ -306,7 +312,7 @@ fn with_the_azure_mirror_programmed_follows_arm_too() {
         let all = desired(&fleet, false, Some(m));
         render(
             find(&all, ObjectKind::TrafficManagerProfile, "web", "hub"),
-            None,
+            Mode::Owner,
             "2026-11-23T05:00:00Z",
         )
     };
@@ -331,9 +337,12 @@ fn with_the_azure_mirror_programmed_follows_arm_too() {
     // All three validate against the upstream schema.
     let crd = upstream("trafficmanagerprofiles.yaml");
     let schema = schema::version_schema(&crd, "v1beta1").unwrap();
+    assert_eq!(
+        ok["dnsName"], "demo-web.trafficmanager.net",
+        "ARM's FQDN, as upstream"
+    );
+    assert!(pending.get("dnsName").is_none());
     for status in [ok, taken, pending] {
-        let mut status = status;
-        status.as_object_mut().unwrap().retain(|_, v| !v.is_null());
         let object = json!({"apiVersion": "networking.fleet.azure.com/v1beta1", "kind": "TrafficManagerProfile",
             "metadata": {"name": "web", "namespace": "demo"}, "spec": {"resourceGroup": "rg"}, "status": status});
         assert!(schema::check(schema, &object).is_empty(), "{object:#}");
@@ -349,30 +358,36 @@ fn backends_tell_why_exports_are_not_endpoints() {
         .clear();
     let fleet = fleet_of(&s);
     let all = desired(&fleet, false, None);
-    let web = render(
-        find(&all, ObjectKind::TrafficManagerBackend, "web", "hub"),
-        None,
-        "t",
-    );
+    let d = find(&all, ObjectKind::TrafficManagerBackend, "web", "hub");
+    let web = render(d, Mode::Owner, "t");
+    // Upstream: an export whose Service is not found never reaches the
+    // ServiceImport, so Accepted stays True for the rest.
     let (status, reason, message) = condition(&web, "Accepted");
-    assert_eq!((status.as_str(), reason.as_str()), ("False", "Invalid"));
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "Accepted"));
+    assert_eq!(
+        message,
+        "1 service(s) exported from clusters have been accepted as Traffic Manager endpoints"
+    );
+    assert_eq!(web["endpoints"].as_array().unwrap().len(), 1);
+    // fleetdns says why in its own condition.
+    let (status, reason, message) = condition(&web, "fleetdns.io/Serving");
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "Serving"));
     assert!(
-        message.starts_with("1 service(s) exported from clusters cannot be exposed as Traffic Manager endpoints, for example, cluster member-1: service demo/web is not found; 1 service(s)"),
+        message.contains("left out: cluster member-1: service demo/web is not found"),
         "{message}"
     );
-    assert_eq!(
-        web["endpoints"].as_array().unwrap().len(),
-        1,
-        "accepted endpoints are still listed"
-    );
+    // Observer mode writes only that.
+    let observer = render(d, Mode::Observer, "t");
+    assert_eq!(observer.as_object().unwrap().len(), 1, "{observer}");
+    assert_eq!(observer["conditions"].as_array().unwrap().len(), 1);
     // A backend whose profile is missing says so first.
     let lost = render(
         find(&all, ObjectKind::TrafficManagerBackend, "lost", "hub"),
-        None,
+        Mode::Owner,
         "t",
     );
-    assert!(
-        condition(&lost, "Accepted").2.contains("\"missing\""),
-        "{lost}"
+    assert_eq!(
+        condition(&lost, "Accepted").2,
+        "TrafficManagerProfile \"missing\" is not found"
     );
 }

@@ -72,19 +72,33 @@ spec:
 
     /// Profile and backend `demo/web` (backend weight 100), and the ServiceImport.
     fn seed(&self) {
-        self.hub.create(&json!({"apiVersion": FLEET, "kind": "TrafficManagerProfile",
+        self.hub
+            .create(
+                &json!({"apiVersion": FLEET, "kind": "TrafficManagerProfile",
             "metadata": {"name": "web", "namespace": "demo"},
-            "spec": {"resourceGroup": "rg", "monitorConfig": {"port": 80}}})).unwrap();
-        self.hub.create(&json!({"apiVersion": FLEET, "kind": "TrafficManagerBackend",
+            "spec": {"resourceGroup": "rg", "monitorConfig": {"port": 80}}}),
+            )
+            .unwrap();
+        self.hub
+            .create(
+                &json!({"apiVersion": FLEET, "kind": "TrafficManagerBackend",
             "metadata": {"name": "web", "namespace": "demo"},
-            "spec": {"profile": {"name": "web"}, "backend": {"name": "web"}, "weight": 100}})).unwrap();
-        self.hub.create(&json!({"apiVersion": FLEET_ALPHA, "kind": "ServiceImport",
-            "metadata": {"name": "web", "namespace": "demo"}})).unwrap();
+            "spec": {"profile": {"name": "web"}, "backend": {"name": "web"}, "weight": 100}}),
+            )
+            .unwrap();
+        self.hub
+            .create(&json!({"apiVersion": FLEET_ALPHA, "kind": "ServiceImport",
+            "metadata": {"name": "web", "namespace": "demo"}}))
+            .unwrap();
     }
 
     /// What member `cluster`'s agent copies to the hub for Service `demo/web`.
     fn export(&self, cluster: &str, weight: i64, internal: bool) -> String {
-        let pip = public_ip_id(SUB, &format!("mc_{cluster}"), &format!("kubernetes-{cluster}"));
+        let pip = public_ip_id(
+            SUB,
+            &format!("mc_{cluster}"),
+            &format!("kubernetes-{cluster}"),
+        );
         let mut spec = json!({
             "ports": [{"port": 80, "protocol": "TCP"}],
             "serviceReference": {"clusterId": cluster, "kind": "Service", "namespace": "demo", "name": "web",
@@ -98,9 +112,13 @@ spec:
             spec["publicIPResourceID"] = json!(pip);
             spec["isDNSLabelConfigured"] = json!(true);
         }
-        self.hub.create(&json!({"apiVersion": FLEET_ALPHA, "kind": "InternalServiceExport",
+        self.hub
+            .create(
+                &json!({"apiVersion": FLEET_ALPHA, "kind": "InternalServiceExport",
             "metadata": {"name": "demo-web", "namespace": format!("fleet-member-{cluster}")},
-            "spec": spec})).unwrap();
+            "spec": spec}),
+            )
+            .unwrap();
         pip
     }
 
@@ -135,14 +153,25 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str) -> String {
     use std::io::{Read as _, Write as _};
     let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }
 
 fn eventually(what: &str, check: impl FnMut() -> bool) {
-    wait::eventually(what, Duration::from_secs(20), Duration::from_millis(100), check);
+    wait::eventually(
+        what,
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        check,
+    );
 }
 
 #[test]
@@ -151,7 +180,8 @@ fn hub_mode_serves_public_ips_of_three_members_and_a_fourth_without_restart() {
     h.seed();
     for (i, c) in ["m1", "m2", "m3"].iter().enumerate() {
         let pip = h.export(c, [1, 1, 2][i], false);
-        h.arm.put_public_ip(&pip, Some(&format!("203.0.113.{}", i + 1)), Some(c));
+        h.arm
+            .put_public_ip(&pip, Some(&format!("203.0.113.{}", i + 1)), Some(c));
     }
     // An internal load balancer's export: never served publicly (TMBc:592-594).
     h.export("m9", 5, true);
@@ -166,7 +196,10 @@ fn hub_mode_serves_public_ips_of_three_members_and_a_fourth_without_restart() {
     assert!(!t.contains_key(""), "no empty answers: {t:?}");
     let status: Value = serde_json::from_str(&http_get(f.admin, "/status")).unwrap();
     let problems = status["objectProblems"].to_string();
-    assert!(problems.contains("internal load balancer is not supported") && problems.contains("m9"), "{problems}");
+    assert!(
+        problems.contains("internal load balancer is not supported") && problems.contains("m9"),
+        "{problems}"
+    );
     // A fourth member joins: its agent exports, the hub controller lists it.
     let pip4 = h.export("m4", 4, false);
     h.arm.put_public_ip(&pip4, Some("203.0.113.4"), Some("m4"));
@@ -189,28 +222,45 @@ fn hub_mode_arm_outage_keeps_last_addresses_and_says_stale() {
     h.import_lists(&["m1", "m2"]);
     let f = Fleetdns::start(fixtures::BIN.as_ref(), &h.config(), "127.0.151.10:0");
     let client = Client::new(f.addr);
-    eventually("m1 answers", || answers(&client, 20).keys().eq(["203.0.113.11"]));
+    eventually("m1 answers", || {
+        answers(&client, 20).keys().eq(["203.0.113.11"])
+    });
     let status = http_get(f.admin, "/status");
     assert!(status.contains("has no address yet"), "{status}");
     // ARM goes down: the answers keep the last addresses; status and metrics say stale.
     h.arm.set_public_ips_down(true);
     eventually("status says stale", || {
         let s: Value = serde_json::from_str(&http_get(f.admin, "/status")).unwrap_or_default();
-        s["publicIPs"].as_array().is_some_and(|a| a.iter().any(|p| p["id"] == p1 && p["stale"] == true))
+        s["publicIPs"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|p| p["id"] == p1 && p["stale"] == true))
     });
     let metrics = http_get(f.admin, "/metrics");
-    assert!(metrics.contains("fleetdns_public_ips{state=\"stale\"} 1"), "{metrics}");
-    assert_eq!(answers(&client, 50).keys().collect::<Vec<_>>(), ["203.0.113.11"]);
+    assert!(
+        metrics.contains("fleetdns_public_ips{state=\"stale\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        answers(&client, 50).keys().collect::<Vec<_>>(),
+        ["203.0.113.11"]
+    );
     // A missing Reader role on m1's resource group: the message says what to grant.
     h.arm.set_public_ips_down(false);
     h.arm.deny_resource_group(SUB, "mc_m1", true);
     eventually("403 named with the role to grant", || {
-        f.log().lines().any(|l| l.contains("Reader role on resource group") && l.contains("mc_m1"))
+        f.log()
+            .lines()
+            .any(|l| l.contains("Reader role on resource group") && l.contains("mc_m1"))
     });
-    assert_eq!(answers(&client, 20).keys().collect::<Vec<_>>(), ["203.0.113.11"]);
+    assert_eq!(
+        answers(&client, 20).keys().collect::<Vec<_>>(),
+        ["203.0.113.11"]
+    );
     // The resource is gone: no longer served (nothing else to serve: NODATA/empty).
     h.arm.deny_resource_group(SUB, "mc_m1", false);
     h.arm.delete_public_ip(&p1);
-    eventually("a deleted public IP is not served", || answers(&client, 5).keys().eq([""]));
+    eventually("a deleted public IP is not served", || {
+        answers(&client, 5).keys().eq([""])
+    });
     assert!(http_get(f.admin, "/status").contains("does not exist (ARM 404)"));
 }

@@ -16,6 +16,7 @@ mod kube_check;
 mod kube_restart;
 mod kubectl;
 mod kubernetes;
+mod kubernetes_status;
 mod reload;
 mod seed_check;
 mod weights;

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use crate::crd::v1beta1::TrafficManagerBackendSpec;
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::hub::{INTERNAL_LB_ANNOTATION, SERVE_INTERNAL_ANNOTATION};
 use crate::inputs::Inputs;
 use crate::model::Endpoint;
-use crate::hub::{INTERNAL_LB_ANNOTATION, SERVE_INTERNAL_ANNOTATION};
 use crate::weight;
 
 use super::exports::Exports;

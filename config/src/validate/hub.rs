@@ -176,9 +176,17 @@ mod tests {
     #[test]
     fn hub_mode_needs_public_ip_access_and_no_members() {
         let (_, d) = fleet("  kubernetes:\n    source: hub\n");
-        assert!(d.iter().any(|d| d.field.as_deref() == Some("spec.kubernetes.publicIPs")), "{d}");
+        assert!(
+            d.iter()
+                .any(|d| d.field.as_deref() == Some("spec.kubernetes.publicIPs")),
+            "{d}"
+        );
         let (_, d) = fleet("  kubernetes:\n    source: hub\n    members: [{name: m1}]\n    publicIPs: {auth: {method: managedIdentity}}\n");
-        assert!(d.iter().any(|d| d.field.as_deref() == Some("spec.kubernetes.members")), "{d}");
+        assert!(
+            d.iter()
+                .any(|d| d.field.as_deref() == Some("spec.kubernetes.members")),
+            "{d}"
+        );
     }
 
     #[test]
@@ -188,8 +196,14 @@ mod tests {
         let hub = f.unwrap().kubernetes.unwrap().hub_mode.unwrap();
         assert_eq!(hub.public_ips.arm_endpoint, "http://127.0.0.1:1");
         assert_eq!(hub.public_ips.refresh.as_secs(), 5);
-        let (_, d) = fleet("  kubernetes:\n    source: hub\n    publicIPs:\n      auth: {method: password}\n");
-        assert!(d.iter().any(|d| d.field.as_deref() == Some("spec.kubernetes.publicIPs.auth.method")), "{d}");
+        let (_, d) = fleet(
+            "  kubernetes:\n    source: hub\n    publicIPs:\n      auth: {method: password}\n",
+        );
+        assert!(
+            d.iter()
+                .any(|d| d.field.as_deref() == Some("spec.kubernetes.publicIPs.auth.method")),
+            "{d}"
+        );
     }
 
     #[test]
@@ -203,6 +217,10 @@ mod tests {
     #[test]
     fn unknown_source_is_rejected() {
         let (_, d) = fleet("  kubernetes:\n    source: both\n    members: [{name: m1}]\n");
-        assert!(d.iter().any(|d| d.field.as_deref() == Some("spec.kubernetes.source")), "{d}");
+        assert!(
+            d.iter()
+                .any(|d| d.field.as_deref() == Some("spec.kubernetes.source")),
+            "{d}"
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::document::Doc;
-use crate::model::{ClusterConnection, KubernetesSettings};
+use crate::model::{ClusterConnection, KubernetesSettings, StatusMode};
 use crate::settings::{KubernetesSpec, SettingsDocument};
 
 use super::zone::dns_name;
@@ -98,6 +98,20 @@ pub(super) fn kubernetes(
             format!("{lease_duration} is not allowed; allowed: 2 to 300 seconds"),
         );
     }
+    let status_mode = match k.status.mode.as_deref() {
+        None | Some("auto") => StatusMode::Auto,
+        Some("observer") => StatusMode::Observer,
+        Some("owner") => StatusMode::Owner,
+        Some(other) => {
+            err(
+                diags,
+                &["spec", "kubernetes", "status", "mode"],
+                "spec.kubernetes.status.mode".into(),
+                format!("{other:?} is not a status mode; allowed: \"observer\" (write only fleetdns's own condition, beside Fleet's controllers), \"owner\" (write fleet-networking's fields), \"auto\" (observer where another field manager owns them; the default)"),
+            );
+            StatusMode::Auto
+        }
+    };
     let lease_namespace = k
         .status
         .lease_namespace
@@ -128,6 +142,7 @@ pub(super) fn kubernetes(
         // Filled in by `super::hub`, which needs the whole settings document.
         hub_mode: None,
         hub_auth: None,
+        status_mode,
     }
 }
 

@@ -16,13 +16,16 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use fleetdns_config::document::Doc;
+use fleetdns_config::hub::INTERNAL_LB_ANNOTATION;
 use fleetdns_config::inputs::{self, Inputs};
 use fleetdns_config::settings::{ClusterSpec, ServiceSpec, SettingsDocument};
 use fleetdns_config::validate::{self, CLUSTERS_ANNOTATION};
-use fleetdns_config::hub::INTERNAL_LB_ANNOTATION;
-use fleetdns_config::{crd, weight};
-use fleetdns_config::{
-    ClusterState, Diagnostics, Fleet, ObjectKind, Observed, ObservedObject, Severity,
+use fleetdns_config::weight;
+use fleetdns_config::{ClusterState, Diagnostics, Fleet, ObjectKind, Observed, Severity};
+
+use super::observed::{
+    endpoint_problem, export_validity, load_balancer_ingress, meta_str, observed as observe,
+    port_conflicts, weight_annotation, ExportKey,
 };
 
 /// Annotation on a member Service: the ARM id of its public IP, for the Azure
@@ -122,13 +125,14 @@ pub struct ParseCache {
     entries: HashMap<ObjectKey, (String, Inputs, Diagnostics)>,
     /// Keys used by the current composition; the rest are dropped after it.
     used: std::collections::HashSet<ObjectKey>,
+    /// The last valid weight annotation of each ServiceExport: an invalid
+    /// annotation keeps the export served at it, as fleet-networking's member
+    /// agent does (serviceexport/controller.go:176-197).
+    last_weights: HashMap<ExportKey, u32>,
 }
 
 /// (cluster, kind, namespace, name).
 type ObjectKey = (String, &'static str, String, String);
-
-/// (cluster, namespace, name) of a ServiceExport.
-type ExportKey = (String, String, String);
 
 /// Builds the fleet from `snapshot` under `settings`. `None` only when the
 /// settings themselves are unusable (they were checked at start, so this is rare).
@@ -201,46 +205,6 @@ pub fn compose_cached(
         observed.objects.extend(hub.observed);
         observed.public_ips = hub.public_ips;
         for (member, export) in &hub.exports {
-            upstream(member, export, "ServiceExport", cache, &mut inputs, &mut diags);
-        }
-    }
-    let conflicts = port_conflicts(topology, snapshot);
-    for member in &topology.members {
-        for export in snapshot.objects(member, Resource::Exports) {
-            let (ns, name) = (meta_str(export, "namespace"), meta_str(export, "name"));
-            let service = snapshot
-                .collections
-                .get(&(member.clone(), Resource::Services))
-                .and_then(|m| m.get(&(ns.clone(), name.clone())));
-            let validity = export_validity(export, service.map(|s| s.as_ref()));
-            let conflict = conflicts
-                .get(&(member.clone(), ns.clone(), name.clone()))
-                .cloned();
-            let mut problems = Vec::new();
-            if validity.0 != "ServiceIsValid" {
-                problems.push(validity.1.clone());
-            } else if let Some(c) = &conflict {
-                problems.push(c.clone());
-            } else if let Some(svc) = service {
-                if let Some(p) = endpoint_problem(svc) {
-                    problems.push(p);
-                }
-            }
-            observed.objects.push(ObservedObject {
-                kind: ObjectKind::ServiceExport,
-                cluster: member.clone(),
-                namespace: ns.clone(),
-                name: name.clone(),
-                uid: meta_str(export, "uid"),
-                generation: generation(export),
-                problems: problems.clone(),
-                export_validity: Some(validity),
-                export_conflict: conflict,
-                backend_service: None,
-            });
-            if !problems.is_empty() {
-                continue;
-            }
             upstream(
                 member,
                 export,
@@ -251,6 +215,77 @@ pub fn compose_cached(
             );
         }
     }
+    let conflicts = port_conflicts(topology, snapshot);
+    let mut weights_seen = Vec::new();
+    for member in &topology.members {
+        for export in snapshot.objects(member, Resource::Exports) {
+            let (ns, name) = (meta_str(export, "namespace"), meta_str(export, "name"));
+            let key: ExportKey = (member.clone(), ns.clone(), name.clone());
+            let service = snapshot
+                .collections
+                .get(&(member.clone(), Resource::Services))
+                .and_then(|m| m.get(&(ns.clone(), name.clone())));
+            let validity = export_validity(export, service.map(|s| s.as_ref()));
+            // The weight it is served at: the annotation, or while that is
+            // invalid the last good one.
+            let served_weight = match weight::parse_export_weight(weight_annotation(export)) {
+                Ok(w) => {
+                    cache.last_weights.insert(key.clone(), w);
+                    Some(w)
+                }
+                Err(_) => cache.last_weights.get(&key).copied(),
+            };
+            weights_seen.push(key.clone());
+            let conflict = conflicts.get(&key).cloned();
+            let mut x = observe(ObjectKind::ServiceExport, member, export);
+            let bad_weight = validity.0 == "ServiceExportInvalidWeightAnnotation";
+            let valid = validity.0 == "ServiceIsValid" || bad_weight;
+            x.exported = valid && served_weight.is_some_and(|w| w > 0);
+            x.export_weight = served_weight.filter(|_| x.exported);
+            if x.exported {
+                x.endpoint_problem = service.and_then(|s| endpoint_problem(s));
+            }
+            let mut problems = Vec::new();
+            if !valid || (bad_weight && !x.exported) {
+                problems.push(validity.1.clone());
+            } else if let Some(c) = &conflict {
+                problems.push(c.clone());
+            } else if let Some(p) = &x.endpoint_problem {
+                problems.push(p.clone());
+            }
+            x.problems = problems.clone();
+            x.export_validity = Some(validity);
+            x.export_conflict = conflict;
+            observed.objects.push(x);
+            if !problems.is_empty() {
+                continue;
+            }
+            let mut export = export.clone();
+            if bad_weight {
+                // Served at the last good weight.
+                if let (Some(w), Some(a)) = (
+                    served_weight,
+                    export
+                        .pointer_mut("/metadata/annotations")
+                        .and_then(Value::as_object_mut),
+                ) {
+                    a.insert(
+                        fleetdns_config::crd::WEIGHT_ANNOTATION.into(),
+                        Value::String(w.to_string()),
+                    );
+                }
+            }
+            upstream(
+                member,
+                &export,
+                "ServiceExport",
+                cache,
+                &mut inputs,
+                &mut diags,
+            );
+        }
+    }
+    cache.last_weights.retain(|k, _| weights_seen.contains(k));
     // The hub: profiles and backends.
     for (resource, kind, object_kind) in [
         (
@@ -264,22 +299,35 @@ pub fn compose_cached(
             ObjectKind::TrafficManagerBackend,
         ),
     ] {
-        for o in snapshot.objects(&topology.hub, resource) {
-            observed.objects.push(ObservedObject {
-                kind: object_kind,
-                cluster: topology.hub.clone(),
-                namespace: meta_str(o, "namespace"),
-                name: meta_str(o, "name"),
-                uid: meta_str(o, "uid"),
-                generation: generation(o),
-                problems: Vec::new(),
-                export_validity: None,
-                export_conflict: None,
-                backend_service: o
-                    .pointer("/spec/backend/name")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-            });
+        // First come, first served: an owner name two profiles map to stays
+        // with the older one (fleet-networking's names are taken in order of
+        // creation), whatever their names' sort order.
+        let mut objects: Vec<&Value> = snapshot.objects(&topology.hub, resource).collect();
+        objects.sort_by_cached_key(|o| {
+            (
+                meta_str(o, "creationTimestamp"),
+                meta_str(o, "namespace"),
+                meta_str(o, "name"),
+            )
+        });
+        for o in objects {
+            let mut x = observe(object_kind, &topology.hub, o);
+            x.backend_service = o
+                .pointer("/spec/backend/name")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            x.backend_profile = o
+                .pointer("/spec/profile/name")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if object_kind == ObjectKind::TrafficManagerBackend {
+                x.backend_weight = Some(
+                    o.pointer("/spec/weight")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1),
+                );
+            }
+            observed.objects.push(x);
             upstream(&topology.hub, o, kind, cache, &mut inputs, &mut diags);
         }
     }
@@ -411,158 +459,4 @@ fn parse_one(
 /// (namespace, name) of an object, as collections key it.
 pub fn key_of(o: &Value) -> (String, String) {
     (meta_str(o, "namespace"), meta_str(o, "name"))
-}
-
-fn meta_str(o: &Value, field: &str) -> String {
-    o.get("metadata")
-        .and_then(|m| m.get(field))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
-}
-
-fn generation(o: &Value) -> i64 {
-    o.pointer("/metadata/generation")
-        .and_then(Value::as_i64)
-        .unwrap_or(0)
-}
-
-/// `status.loadBalancer.ingress[]` as addresses and host names.
-fn load_balancer_ingress(svc: &Value) -> Vec<String> {
-    svc.pointer("/status/loadBalancer/ingress")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|i| {
-            i.get("ip")
-                .and_then(Value::as_str)
-                .or_else(|| i.get("hostname").and_then(Value::as_str))
-                .map(str::to_string)
-        })
-        .collect()
-}
-
-/// fleet-networking's `Valid` condition of a ServiceExport: reason and message.
-fn export_validity(export: &Value, service: Option<&Value>) -> (String, String) {
-    let ns = meta_str(export, "namespace");
-    let name = meta_str(export, "name");
-    let annotation = export
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(crd::WEIGHT_ANNOTATION))
-        .and_then(Value::as_str);
-    if let Err(e) = weight::parse_export_weight(annotation) {
-        return (
-            "ServiceExportInvalidWeightAnnotation".into(),
-            format!(
-                "service export {ns}/{name} has an invalid {} annotation: {e}",
-                crd::WEIGHT_ANNOTATION
-            ),
-        );
-    }
-    let Some(svc) = service else {
-        return (
-            "ServiceNotFound".into(),
-            format!("service {ns}/{name} is not found"),
-        );
-    };
-    let ty = svc
-        .pointer("/spec/type")
-        .and_then(Value::as_str)
-        .unwrap_or("ClusterIP");
-    let headless = svc.pointer("/spec/clusterIP").and_then(Value::as_str) == Some("None");
-    if ty == "ExternalName" || headless {
-        return (
-            "ServiceIneligible".into(),
-            format!("service {ns}/{name} is not eligible to be exported: ExternalName and headless services are not supported"),
-        );
-    }
-    if weight::parse_export_weight(annotation) == Ok(0) {
-        return (
-            "ServiceIsValid".into(),
-            format!("exported service {ns}/{name} with 0 weight"),
-        );
-    }
-    (
-        "ServiceIsValid".into(),
-        format!("service {ns}/{name} is valid for export"),
-    )
-}
-
-/// Why a valid export still cannot be a DNS endpoint (fleet-networking's
-/// `isValidTrafficManagerEndpoint`, adapted: an address instead of a public IP).
-fn endpoint_problem(svc: &Value) -> Option<String> {
-    let ty = svc
-        .pointer("/spec/type")
-        .and_then(Value::as_str)
-        .unwrap_or("ClusterIP");
-    if ty != "LoadBalancer" {
-        return Some(format!(
-            "unsupported service type {ty:?}; allowed: LoadBalancer"
-        ));
-    }
-    if load_balancer_ingress(svc).is_empty() {
-        return Some("in the processing of configuring the load balancer: status.loadBalancer.ingress is empty".into());
-    }
-    None
-}
-
-/// Exports of one Service whose ports differ from those of the earliest export
-/// (fleet-networking keeps the first and marks the others `Conflict=True`).
-fn port_conflicts(topology: &Topology, snapshot: &Snapshot) -> BTreeMap<ExportKey, String> {
-    // (ns, name) → [(created, cluster, ports)]
-    type Exporters = Vec<(String, String, Value)>;
-    let mut by_service: BTreeMap<(String, String), Exporters> = BTreeMap::new();
-    for member in &topology.members {
-        for export in snapshot.objects(member, Resource::Exports) {
-            let key = (meta_str(export, "namespace"), meta_str(export, "name"));
-            let Some(svc) = snapshot
-                .collections
-                .get(&(member.clone(), Resource::Services))
-                .and_then(|m| m.get(&key))
-            else {
-                continue;
-            };
-            let ports = svc.pointer("/spec/ports").cloned().unwrap_or(Value::Null);
-            let ports = normalize_ports(&ports);
-            by_service.entry(key).or_default().push((
-                meta_str(export, "creationTimestamp"),
-                member.clone(),
-                ports,
-            ));
-        }
-    }
-    let mut out = BTreeMap::new();
-    for ((ns, name), mut list) in by_service {
-        list.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-        let Some((_, first_cluster, first_ports)) = list.first().cloned() else {
-            continue;
-        };
-        for (_, cluster, ports) in list.into_iter().skip(1) {
-            if ports != first_ports {
-                out.insert(
-                    (cluster.clone(), ns.clone(), name.clone()),
-                    format!("service {ns}/{name} in cluster {cluster} has ports that differ from the export in cluster {first_cluster}, which was exported first"),
-                );
-            }
-        }
-    }
-    out
-}
-
-/// Ports as compared for conflicts: name, protocol (default TCP), port.
-fn normalize_ports(ports: &Value) -> Value {
-    let mut list: Vec<Value> = ports
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| {
-            serde_json::json!({
-                "name": p.get("name").cloned().unwrap_or(Value::String(String::new())),
-                "protocol": p.get("protocol").cloned().unwrap_or(Value::String("TCP".into())),
-                "port": p.get("port").cloned().unwrap_or(Value::Null),
-            })
-        })
-        .collect();
-    list.sort_by_key(|v| v.to_string());
-    Value::Array(list)
 }

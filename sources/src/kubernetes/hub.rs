@@ -136,31 +136,23 @@ pub fn exports(snapshot: &Snapshot, hub: &str) -> HubExports {
                 Ok(None) => {} // weight 0: unexported
                 Ok(Some((service, weight))) => {
                     if let Some(id) = &service.public_ip_resource_id {
-                        ip_users.entry(id.clone()).or_default().push(format!(
-                            "{}/{}/{}",
-                            e.member, e.service.0, e.service.1
-                        ));
+                        ip_users
+                            .entry(id.clone())
+                            .or_default()
+                            .push(format!("{}/{}/{}", e.member, e.service.0, e.service.1));
                     }
                     clusters.entry(e.member.clone()).or_default().push(service);
-                    out.exports.push((e.member.clone(), service_export(e, weight)));
+                    out.exports
+                        .push((e.member.clone(), service_export(e, weight)));
                     problems.entry(key).or_default();
                 }
             }
         }
     }
     for ((member, ns, name), found) in problems {
-        out.observed.push(ObservedObject {
-            kind: ObjectKind::ServiceExport,
-            cluster: member,
-            namespace: ns,
-            name,
-            uid: String::new(),
-            generation: 0,
-            problems: found,
-            export_validity: None,
-            export_conflict: None,
-            backend_service: None,
-        });
+        let mut o = ObservedObject::new(ObjectKind::ServiceExport, &member, &ns, &name);
+        o.problems = found;
+        out.observed.push(o);
     }
     // Exports with an unusable public IP name it too, so /status lists every IP.
     for ise in snapshot.objects(hub, Resource::InternalExports) {

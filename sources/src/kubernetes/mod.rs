@@ -17,6 +17,7 @@ pub mod connect;
 mod error;
 pub mod hub;
 pub mod metrics;
+pub mod observed;
 pub mod preflight;
 pub mod public_ip;
 pub mod watch;
@@ -72,12 +73,22 @@ impl Source {
             }
             if k.hub_mode.is_some() {
                 // A TrafficManagerBackend names a ServiceImport of its own namespace.
-                watches.push((hub.clone(), k.hub.name.clone(), Resource::ServiceImports, ns.clone()));
+                watches.push((
+                    hub.clone(),
+                    k.hub.name.clone(),
+                    Resource::ServiceImports,
+                    ns.clone(),
+                ));
             }
         }
         if k.hub_mode.is_some() {
             // The members' exports live in their fleet-member-<cluster> namespaces.
-            watches.push((hub.clone(), k.hub.name.clone(), Resource::InternalExports, None));
+            watches.push((
+                hub.clone(),
+                k.hub.name.clone(),
+                Resource::InternalExports,
+                None,
+            ));
         }
         for m in &k.members {
             let client = if m.context == k.hub.context {

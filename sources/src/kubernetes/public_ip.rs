@@ -193,9 +193,18 @@ pub async fn run(
                 .map(|(id, e)| (id.clone(), e.ip.clone()))
                 .collect();
             for (state, n) in [
-                ("resolved", states.values().filter(|p| p.address.is_some() && !p.stale).count()),
+                (
+                    "resolved",
+                    states
+                        .values()
+                        .filter(|p| p.address.is_some() && !p.stale)
+                        .count(),
+                ),
                 ("stale", states.values().filter(|p| p.stale).count()),
-                ("unresolved", states.values().filter(|p| p.address.is_none()).count()),
+                (
+                    "unresolved",
+                    states.values().filter(|p| p.address.is_none()).count(),
+                ),
             ] {
                 metrics.states.with_label_values(&[state]).set(n as i64);
             }
@@ -258,16 +267,27 @@ async fn read(
                 problem: address.is_none().then(|| format!("public IP {id} has no address yet (provisioningState {}); it is served once Azure assigns one", p("provisioningState").unwrap_or_else(|| "unknown".into()))),
                 address,
             };
-            count(if ip.address.is_some() { "ok" } else { "no_address" });
+            count(if ip.address.is_some() {
+                "ok"
+            } else {
+                "no_address"
+            });
             (ip, false)
         }
-        Err(ArmError::Status { status: 403, code, .. }) => {
+        Err(ArmError::Status {
+            status: 403, code, ..
+        }) => {
             count("forbidden");
             (keep(format!("ARM denied reading public IP {id} (HTTP 403 {code}): grant fleetdns's identity the Reader role on resource group {} (or the public IP itself)", resource_group_scope(id))), true)
         }
         Err(e) => {
             count("error");
-            (keep(format!("reading public IP {id} from ARM failed, retrying: {e}")), true)
+            (
+                keep(format!(
+                    "reading public IP {id} from ARM failed, retrying: {e}"
+                )),
+                true,
+            )
         }
     }
 }
@@ -275,7 +295,10 @@ async fn read(
 /// `/subscriptions/<sub>/resourceGroups/<rg>` of a resource id, for the role hint.
 fn resource_group_scope(id: &str) -> String {
     let parts: Vec<&str> = id.split('/').collect();
-    match parts.iter().position(|p| p.eq_ignore_ascii_case("providers")) {
+    match parts
+        .iter()
+        .position(|p| p.eq_ignore_ascii_case("providers"))
+    {
         Some(i) => parts[..i].join("/"),
         None => id.to_string(),
     }

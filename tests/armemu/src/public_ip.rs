@@ -44,17 +44,36 @@ pub(crate) fn route(
     let i = lower.find("/providers/microsoft.network/publicipaddresses/")?;
     let parts: Vec<&str> = lower.split('/').collect();
     if parts.len() != 9 || parts[1] != "subscriptions" || parts[3] != "resourcegroups" {
-        return Some(error(400, "InvalidResourceId", &format!("{path} is not a public IP id")));
+        return Some(error(
+            400,
+            "InvalidResourceId",
+            &format!("{path} is not a public IP id"),
+        ));
     }
     if method != "GET" {
-        return Some(error(405, "MethodNotAllowed", "the emulator serves GET only"));
+        return Some(error(
+            405,
+            "MethodNotAllowed",
+            "the emulator serves GET only",
+        ));
     }
-    let version = query.iter().find(|(k, _)| k == "api-version").map(|(_, v)| v.as_str());
+    let version = query
+        .iter()
+        .find(|(k, _)| k == "api-version")
+        .map(|(_, v)| v.as_str());
     if version != Some(API_VERSION) {
-        return Some(error(400, "InvalidApiVersionParameter", &format!("api-version {version:?}; the emulator serves {API_VERSION}")));
+        return Some(error(
+            400,
+            "InvalidApiVersionParameter",
+            &format!("api-version {version:?}; the emulator serves {API_VERSION}"),
+        ));
     }
     if p.down {
-        return Some(error(503, "ServiceUnavailable", "injected: the network resource provider is unavailable"));
+        return Some(error(
+            503,
+            "ServiceUnavailable",
+            "injected: the network resource provider is unavailable",
+        ));
     }
     *p.reads.entry(lower.clone()).or_default() += 1;
     if p.denied.contains(&lower[..i]) {
@@ -77,7 +96,10 @@ pub fn check(v: &Value) -> Vec<String> {
     for (k, allowed) in [
         ("publicIPAllocationMethod", &["Static", "Dynamic"][..]),
         ("publicIPAddressVersion", &["IPv4", "IPv6"][..]),
-        ("provisioningState", &["Succeeded", "Updating", "Deleting", "Failed"][..]),
+        (
+            "provisioningState",
+            &["Succeeded", "Updating", "Deleting", "Failed"][..],
+        ),
     ] {
         if let Some(x) = props.get(k) {
             if !x.as_str().is_some_and(|s| allowed.contains(&s)) {
@@ -125,12 +147,16 @@ impl ArmEmu {
             props["ipAddress"] = json!(a);
         }
         if let Some(l) = dns_label {
-            props["dnsSettings"] = json!({"domainNameLabel": l, "fqdn": format!("{l}.eastus.cloudapp.azure.com")});
+            props["dnsSettings"] =
+                json!({"domainNameLabel": l, "fqdn": format!("{l}.eastus.cloudapp.azure.com")});
         }
         let v = json!({"id": id, "name": name, "type": "Microsoft.Network/publicIPAddresses",
             "location": "eastus", "sku": {"name": "Standard", "tier": "Regional"}, "properties": props});
         let errs = check(&v);
-        assert!(errs.is_empty(), "emulator public IP off the swagger: {errs:?}");
+        assert!(
+            errs.is_empty(),
+            "emulator public IP off the swagger: {errs:?}"
+        );
         self.w().pips.ips.insert(id.to_ascii_lowercase(), v);
     }
 
@@ -158,6 +184,11 @@ impl ArmEmu {
 
     /// Reads of public IP `id` answered so far (not counting 503s while down).
     pub fn public_ip_reads(&self, id: &str) -> u64 {
-        self.w().pips.reads.get(&id.to_ascii_lowercase()).copied().unwrap_or(0)
+        self.w()
+            .pips
+            .reads
+            .get(&id.to_ascii_lowercase())
+            .copied()
+            .unwrap_or(0)
     }
 }

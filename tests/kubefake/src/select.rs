@@ -101,7 +101,7 @@ impl Selector {
                 )));
             };
             let k = k.trim();
-            if k != "metadata.name" && k != "metadata.namespace" {
+            if !FIELD_LABELS.contains(&k) {
                 return Err(ApiError::bad_request(format!(
                     "field label not supported: {k}"
                 )));
@@ -131,12 +131,8 @@ impl Selector {
             LabelReq::NotIn(k, vs) => label(k).is_none_or(|l| vs.iter().all(|v| v != l)),
         });
         let field = |k: &str| {
-            let p = if k == "metadata.name" {
-                "/metadata/name"
-            } else {
-                "/metadata/namespace"
-            };
-            obj.pointer(p)
+            let p = format!("/{}", k.replace('.', "/"));
+            obj.pointer(&p)
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string()
@@ -148,6 +144,24 @@ impl Selector {
             })
     }
 }
+
+/// Field labels a `fieldSelector` may use: every type's `metadata.name` and
+/// `metadata.namespace`, and the ones the apiserver allows on core v1 Events
+/// (what `kubectl describe` selects by).
+const FIELD_LABELS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "type",
+];
 
 #[cfg(test)]
 mod tests {

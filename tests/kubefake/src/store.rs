@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 mod apply;
+mod events;
 
 use apply::{manager_of, update_ownership};
 
@@ -501,6 +502,7 @@ impl Store {
         self.bump(&mut obj);
         self.objects.insert(key.clone(), obj.clone());
         self.record(EventKind::Added, &key, obj.clone(), None);
+        self.mirror_event(reg, rid, ns, &obj);
         Ok(Written {
             object: obj,
             warnings,

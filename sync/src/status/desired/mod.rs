@@ -1,0 +1,155 @@
+//! What each object's status should say: a pure function of the `Fleet` (and the
+//! probes' `Health`).
+//!
+//! Two layers, kept apart so that fleetdns never changes the meaning of
+//! fleet-networking's fields:
+//! - [`Desired::fields`] and [`Desired::conditions`] are fleet-networking's own
+//!   (`dnsName`, `resourceID`, `Programmed`; `endpoints[]`, `Accepted`; `Valid`,
+//!   `Conflict`), computed the way its controllers compute them (the parity table
+//!   in `sync/tests/parity.rs` cites the upstream line of every row). Only owner
+//!   mode writes them.
+//! - [`Desired::own`] is fleetdns's condition `fleetdns.io/Serving`: what fleetdns
+//!   answers for the profile or backend, which endpoints are Degraded and why
+//!   each left-out export is left out. Both modes write it.
+
+mod backend;
+mod export;
+mod profile;
+mod render;
+mod serving;
+
+use std::collections::BTreeMap;
+
+use fleetdns_config::{Fleet, Health, ObjectKind, ObservedObject};
+use serde_json::{Map, Value};
+
+use crate::azure::MirrorStatus;
+
+pub use render::{render, satisfied, Mode};
+
+/// fleetdns's own condition type on profiles and backends.
+pub const SERVING: &str = "fleetdns.io/Serving";
+
+/// One condition as desired (times and generation are added when written).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Condition {
+    /// Condition type: `Programmed`, `Accepted`, `Valid`, `Conflict` or [`SERVING`].
+    pub type_: &'static str,
+    /// `True`, `False` or `Unknown`.
+    pub status: &'static str,
+    /// CamelCase reason (fleet-networking's for its conditions).
+    pub reason: String,
+    /// Human-readable message (fleet-networking's wording for its conditions).
+    pub message: String,
+}
+
+impl Condition {
+    fn new(type_: &'static str, status: &'static str, reason: &str, message: String) -> Self {
+        Self {
+            type_,
+            status,
+            reason: reason.to_string(),
+            message,
+        }
+    }
+}
+
+/// The status one object should have.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Desired {
+    /// Which kind of object.
+    pub kind: ObjectKind,
+    /// The cluster the object lives in (status is written there).
+    pub cluster: String,
+    /// Namespace of the object.
+    pub namespace: String,
+    /// Name of the object.
+    pub name: String,
+    /// `metadata.uid` of the observed object.
+    pub uid: String,
+    /// `metadata.generation`, written as each condition's `observedGeneration`.
+    pub generation: i64,
+    /// fleet-networking's status fields other than conditions; absent = omitted.
+    pub fields: Map<String, Value>,
+    /// fleet-networking's conditions.
+    pub conditions: Vec<Condition>,
+    /// fleetdns's own condition ([`SERVING`]), on profiles and backends.
+    pub own: Option<Condition>,
+    /// The object as the source last saw it (status, condition owners).
+    pub observed: ObservedObject,
+}
+
+/// Desired status of every observed object (ServiceExports only when
+/// `manage_exports`), without health.
+pub fn desired(fleet: &Fleet, manage_exports: bool, mirror: Option<&MirrorStatus>) -> Vec<Desired> {
+    desired_with_health(fleet, None, manage_exports, mirror)
+}
+
+/// Desired status of every observed object. With the Azure mirror on, a profile
+/// is `Programmed` when its Traffic Manager profile is, with ARM's `dnsName` and
+/// `resourceID`, as fleet-networking writes them.
+pub fn desired_with_health(
+    fleet: &Fleet,
+    health: Option<&Health>,
+    manage_exports: bool,
+    mirror: Option<&MirrorStatus>,
+) -> Vec<Desired> {
+    // Profiles first: backends judge their profile by its Programmed condition.
+    let mut programmed: BTreeMap<(&str, &str), &'static str> = BTreeMap::new();
+    let mut out = Vec::new();
+    for o in &fleet.observed.objects {
+        if o.kind == ObjectKind::TrafficManagerProfile {
+            let d = profile::profile(fleet, health, o, mirror);
+            let status = d.conditions.first().map_or("Unknown", |c| c.status);
+            programmed.insert((&o.namespace, &o.name), status);
+            out.push(d);
+        }
+    }
+    for o in &fleet.observed.objects {
+        match o.kind {
+            ObjectKind::TrafficManagerProfile => {}
+            ObjectKind::TrafficManagerBackend => {
+                let p = o
+                    .backend_profile
+                    .as_deref()
+                    .and_then(|p| programmed.get(&(o.namespace.as_str(), p)).copied());
+                out.push(backend::backend(fleet, health, o, p, mirror));
+            }
+            ObjectKind::ServiceExport if manage_exports => out.push(export::export(o)),
+            ObjectKind::ServiceExport => {}
+        }
+    }
+    out
+}
+
+fn base(o: &ObservedObject) -> Desired {
+    Desired {
+        kind: o.kind,
+        cluster: o.cluster.clone(),
+        namespace: o.namespace.clone(),
+        name: o.name.clone(),
+        uid: o.uid.clone(),
+        generation: o.generation,
+        fields: Map::new(),
+        conditions: Vec::new(),
+        own: None,
+        observed: o.clone(),
+    }
+}
+
+/// Messages are bounded (metav1.Condition allows 32768 bytes).
+fn bounded(mut s: String) -> String {
+    if s.len() > 4000 {
+        let mut cut = 4000;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+fn problems_text(problems: &[String]) -> String {
+    bounded(problems.join("; "))
+}

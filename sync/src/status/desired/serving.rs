@@ -1,0 +1,166 @@
+//! fleetdns's own condition, `fleetdns.io/Serving`: what fleetdns answers, which
+//! endpoints are Degraded and why, and why each export that is not an endpoint is
+//! left out (weight 0 included). Written in both modes; never changes the
+//! meaning of fleet-networking's conditions.
+//!
+//! Reasons: `Serving` (True: some endpoint is available), `FailOpen` (True: all
+//! Degraded, answered anyway), `AllDegraded` (False: all Degraded and the profile
+//! fails closed), `NoEndpoints` (False: in the zone, nothing to answer with),
+//! `NotServed` (False: not in the zone, with the problems that keep it out).
+
+use fleetdns_config::{Endpoint, Fleet, Health, MonitorState, ObjectKind, ObservedObject, Profile};
+
+use super::{bounded, problems_text, Condition, SERVING};
+
+pub(super) fn profile(
+    fleet: &Fleet,
+    health: Option<&Health>,
+    o: &ObservedObject,
+    served: Option<&Profile>,
+) -> Condition {
+    let Some(p) = served.filter(|_| o.problems.is_empty()) else {
+        return Condition::new(
+            SERVING,
+            "False",
+            "NotServed",
+            format!(
+                "fleetdns does not answer for this profile: {}",
+                problems_text(&o.problems)
+            ),
+        );
+    };
+    let eps: Vec<&Endpoint> = p.endpoints.iter().collect();
+    let mut left_out = Vec::new();
+    for b in fleet.observed.objects.iter().filter(|b| {
+        b.kind == ObjectKind::TrafficManagerBackend
+            && b.namespace == o.namespace
+            && b.backend_profile.as_deref() == Some(o.name.as_str())
+    }) {
+        left_out.extend(
+            left_out_of(fleet, b)
+                .into_iter()
+                .map(|w| format!("backend {}: {w}", b.name)),
+        );
+    }
+    judge(
+        fleet,
+        health,
+        &format!("fleetdns answers {}", p.owner),
+        &eps,
+        p.fail_closed,
+        &left_out,
+    )
+}
+
+pub(super) fn backend(fleet: &Fleet, health: Option<&Health>, o: &ObservedObject) -> Condition {
+    let profile = fleet.profiles.iter().find(|p| {
+        p.namespace == o.namespace && Some(p.name.as_str()) == o.backend_profile.as_deref()
+    });
+    let left_out = left_out_of(fleet, o);
+    let Some(p) = profile else {
+        let mut why = o.problems.clone();
+        why.extend(left_out);
+        return Condition::new(
+            SERVING,
+            "False",
+            "NotServed",
+            format!(
+                "profile {:?} is not in the fleetdns zone: {}",
+                o.backend_profile.as_deref().unwrap_or(""),
+                problems_text(&why)
+            ),
+        );
+    };
+    let eps: Vec<&Endpoint> = p.endpoints.iter().filter(|e| e.backend == o.name).collect();
+    judge(
+        fleet,
+        health,
+        &format!("fleetdns answers {} with this backend", p.owner),
+        &eps,
+        p.fail_closed,
+        &left_out,
+    )
+}
+
+/// Why exports of the backend's Service are not endpoints, one line per cluster.
+fn left_out_of(fleet: &Fleet, b: &ObservedObject) -> Vec<String> {
+    let mut out = Vec::new();
+    if b.backend_weight == Some(0) {
+        out.push("weight 0: the backend has no endpoints".to_string());
+    }
+    let service = b.backend_service.as_deref().unwrap_or("");
+    for x in fleet.observed.objects.iter().filter(|x| {
+        x.kind == ObjectKind::ServiceExport && x.namespace == b.namespace && x.name == service
+    }) {
+        let validity = x.export_validity.as_ref();
+        let why = if !x.problems.is_empty() {
+            problems_text(&x.problems)
+        } else if !x.exported {
+            match validity {
+                Some((_, m)) if m.contains("with 0 weight") => "weight 0: not exported".to_string(),
+                Some((_, m)) => m.clone(),
+                None => "not exported".to_string(),
+            }
+        } else if let Some((r, m)) = validity.filter(|(r, _)| r != "ServiceIsValid") {
+            // Served, but say so: an invalid weight keeps the last good one.
+            let w = x.export_weight.unwrap_or(0);
+            out.push(format!(
+                "cluster {}: served at its last good weight {w} ({r}: {m})",
+                x.cluster
+            ));
+            continue;
+        } else {
+            continue;
+        };
+        out.push(format!("cluster {}: {why}", x.cluster));
+    }
+    for c in fleet.observed.clusters.iter().filter(|c| !c.reachable) {
+        out.push(format!(
+            "cluster {} is unreachable; its last known state is served",
+            c.name
+        ));
+    }
+    out
+}
+
+fn judge(
+    _fleet: &Fleet,
+    health: Option<&Health>,
+    what: &str,
+    eps: &[&Endpoint],
+    fail_closed: bool,
+    left_out: &[String],
+) -> Condition {
+    let state = |e: &Endpoint| health.map_or(MonitorState::CheckingEndpoint, |h| h.state_of(e));
+    let available = eps.iter().filter(|e| state(e).is_available()).count();
+    let degraded: Vec<String> = eps
+        .iter()
+        .filter(|e| state(e) == MonitorState::Degraded)
+        .map(|e| {
+            let detail = health
+                .and_then(|h| h.get(&e.id))
+                .and_then(|h| h.last.as_ref())
+                .map(|l| l.detail.to_string())
+                .unwrap_or_else(|| "probe failed".into());
+            format!("cluster {} ({detail})", e.cluster)
+        })
+        .collect();
+    let mut message = format!("{what} with {available} of {} endpoint(s)", eps.len());
+    if !degraded.is_empty() {
+        message.push_str(&format!("; Degraded: {}", degraded.join(", ")));
+    }
+    if !left_out.is_empty() {
+        message.push_str(&format!("; left out: {}", left_out.join("; ")));
+    }
+    let message = bounded(message);
+    let (status, reason) = if eps.is_empty() {
+        ("False", "NoEndpoints")
+    } else if available > 0 {
+        ("True", "Serving")
+    } else if fail_closed {
+        ("False", "AllDegraded")
+    } else {
+        ("True", "FailOpen")
+    };
+    Condition::new(SERVING, status, reason, message)
+}
