@@ -126,6 +126,7 @@ fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
         "source": if fleet.kubernetes.is_some() { "kubernetes" } else { "file" },
         "clusters": clusters,
         "objectProblems": problems,
+        "publicIPs": fleet.observed.public_ips,
         "profiles": profiles,
     })
 }

@@ -35,6 +35,7 @@ pub mod diagnostic;
 pub mod document;
 pub mod file;
 pub mod health;
+pub mod hub;
 pub mod inputs;
 pub mod limits;
 pub mod model;

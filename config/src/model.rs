@@ -99,6 +99,11 @@ pub struct KubernetesSettings {
     pub lease_name: String,
     /// How long the leader holds the Lease without renewing it, 2..=300 s (default 15 s).
     pub lease_duration: std::time::Duration,
+    /// Hub mode (`spec.kubernetes.source: hub`): exports come from the hub's
+    /// InternalServiceExports, addresses from ARM; `None` = members mode.
+    pub hub_mode: Option<crate::hub::HubMode>,
+    /// Entra ID sign-in to the hub (`spec.kubernetes.hub.auth`), else the kubeconfig's user.
+    pub hub_auth: Option<crate::hub::HubAuth>,
     /// Whose fields fleetdns writes: fleet-networking's (owner), only its own
     /// condition (observer), or decided per object by who owns them (auto).
     pub status_mode: StatusMode,
@@ -148,6 +153,8 @@ pub struct Observed {
     pub objects: Vec<ObservedObject>,
     /// Whether each watched cluster (the hub and every member) answers.
     pub clusters: Vec<ClusterState>,
+    /// Hub mode: the public IPs the exports name, as last read from ARM.
+    pub public_ips: Vec<crate::hub::PublicIpStatus>,
 }
 
 /// Kinds of upstream objects that get status.

@@ -121,6 +121,51 @@ pub struct KubernetesSpec {
     /// Status write-back to the upstream objects, and the Lease that elects its writer.
     #[serde(default)]
     pub status: StatusSpec,
+    /// Where exports come from: `members` (default: each member's Services and
+    /// ServiceExports, watched directly) or `hub` (the InternalServiceExports that
+    /// fleet-networking's member agents copy to the hub; no member credentials).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Hub mode: ARM access for resolving each export's `publicIPResourceID`.
+    #[serde(default, rename = "publicIPs")]
+    pub public_ips: Option<PublicIpSpec>,
+}
+
+/// `spec.kubernetes.publicIPs`: how hub mode reads public IP addresses from ARM
+/// (needs the Reader role on the member clusters' public IP resource groups).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PublicIpSpec {
+    /// ARM endpoint; default `https://management.azure.com`.
+    #[serde(default)]
+    pub arm_endpoint: Option<String>,
+    /// Entra ID authority; default `https://login.microsoftonline.com`.
+    #[serde(default)]
+    pub authority_host: Option<String>,
+    /// How fleetdns gets an ARM token (as `spec.azure.auth`).
+    pub auth: AzureAuthSpec,
+    /// Seconds between re-reads of every public IP; default 300.
+    #[serde(default)]
+    pub refresh_interval_seconds: Option<u64>,
+    /// Upper bound on ARM requests per second; default 10.
+    #[serde(default)]
+    pub max_requests_per_second: Option<u32>,
+}
+
+/// `spec.kubernetes.hub.auth`: sign in to the hub with Entra ID natively (AKS-managed
+/// Azure AD), instead of the kubeconfig user's credentials.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HubAuthSpec {
+    /// The credential (as `spec.azure.auth`): workload identity, client secret or managed identity.
+    pub azure: AzureAuthSpec,
+    /// Entra ID authority; default `https://login.microsoftonline.com`.
+    #[serde(default)]
+    pub authority_host: Option<String>,
+    /// The AKS AAD server application the token is for; default
+    /// `6dae42f8-4368-4678-94ff-3960e28e3630` (AKS-managed Azure AD).
+    #[serde(default)]
+    pub server_app_id: Option<String>,
 }
 
 /// The hub cluster.
@@ -133,6 +178,9 @@ pub struct HubSpec {
     /// Namespaces to watch. Default: all.
     #[serde(default)]
     pub namespaces: Vec<String>,
+    /// Entra ID sign-in to the hub (instead of the kubeconfig's user).
+    #[serde(default)]
+    pub auth: Option<HubAuthSpec>,
 }
 
 /// One member cluster.
@@ -263,6 +311,11 @@ pub struct ServiceSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub public_ip_resource_id: Option<String>,
+    /// The Service is an internal load balancer (annotation
+    /// `service.beta.kubernetes.io/azure-load-balancer-internal: "true"`): served only
+    /// by profiles that opt in (`fleetdns.io/serve-internal-load-balancers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_load_balancer: Option<bool>,
 }
 
 /// `spec.azure` as written.

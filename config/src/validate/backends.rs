@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::crd::v1beta1::TrafficManagerBackendSpec;
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::hub::{INTERNAL_LB_ANNOTATION, SERVE_INTERNAL_ANNOTATION};
 use crate::inputs::Inputs;
 use crate::model::Endpoint;
 use crate::weight;
@@ -87,6 +88,31 @@ pub(super) fn backends(
             );
             continue;
         }
+        // Internal load balancers are never served publicly (fleet-networking
+        // TMBc:592-594, before the weights are summed at TMBc:576); a profile opts in
+        // with SERVE_INTERNAL_ANNOTATION.
+        let serve_internal = inputs
+            .profiles
+            .iter()
+            .find(|p| p.namespace() == ns && p.name() == profile.name)
+            .and_then(|p| p.annotation(SERVE_INTERNAL_ANNOTATION))
+            == Some("true");
+        let list: Vec<_> = list
+            .iter()
+            .filter(|e| {
+                if e.internal && !serve_internal {
+                    diags.push(
+                        Diagnostic::error(b.doc.location_of(&["spec", "backend", "name"]), format!("InternalLoadBalancer: Service {ns}/{} in cluster {} is an internal load balancer ({INTERNAL_LB_ANNOTATION}: \"true\"), not served by profile {ns}/{}; to serve its private address, annotate the profile {SERVE_INTERNAL_ANNOTATION}: \"true\"", backend.name, e.cluster, profile.name))
+                            .severity(Severity::Warning)
+                            .object(object.clone())
+                            .field("spec.backend.name"),
+                    );
+                    false
+                } else {
+                    true
+                }
+            })
+            .collect();
         let total: u64 = list.iter().map(|e| u64::from(e.weight)).sum();
         for e in list {
             target_profile.endpoints.push(Endpoint {

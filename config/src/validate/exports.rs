@@ -27,6 +27,8 @@ pub(super) struct Export {
     pub(super) always_serve: bool,
     /// Restricted to named clusters (wins over an export for all clusters).
     pub(super) scoped: bool,
+    /// The Service is an internal load balancer: served only by profiles that opt in.
+    pub(super) internal: bool,
 }
 
 /// Exports per (namespace, service): the clusters that export it.
@@ -35,6 +37,18 @@ pub(super) type Exports = BTreeMap<(String, String), Vec<Export>>;
 pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnostics) -> Exports {
     let mut out = Exports::new();
     let mut seen = BTreeMap::new();
+    // (cluster, namespace, service) of internal load balancers.
+    let internal: BTreeSet<(String, String, String)> = inputs
+        .settings
+        .iter()
+        .flat_map(|(_, s)| &s.spec.clusters)
+        .flat_map(|c| {
+            c.services
+                .iter()
+                .filter(|s| s.internal_load_balancer == Some(true))
+                .map(|s| (c.name.clone(), s.namespace.clone(), s.name.clone()))
+        })
+        .collect();
     for e in &inputs.exports {
         let ns = e.namespace().to_string();
         let name = e.name().to_string();
@@ -115,11 +129,14 @@ pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnost
                         .join(", ")
                 )
             };
+            // fleet-networking reports this on the export alone (Valid=False,
+            // ServiceNotFound) and keeps serving everything else; so does fleetdns.
             diags.push(
                 Diagnostic::error(
                     e.doc.location_of(&["metadata", "name"]),
-                    format!("in fleet a ServiceExport must carry its Service's name, and no member cluster has a Service named {name:?} in namespace {ns} ({hint}); rename the ServiceExport to the Service it exports, or add the Service with its loadBalancer addresses under spec.clusters[].services of the FleetDNSConfig"),
+                    format!("ServiceNotFound: in fleet a ServiceExport must carry its Service's name, and no member cluster has a Service named {name:?} in namespace {ns} ({hint}); rename the ServiceExport to the Service it exports, or add the Service with its loadBalancer addresses under spec.clusters[].services of the FleetDNSConfig; this export is not served"),
                 )
+                .severity(crate::diagnostic::Severity::Warning)
                 .object(object)
                 .field("metadata.name"),
             );
@@ -137,6 +154,7 @@ pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnost
                 weight,
                 always_serve,
                 scoped: scope.is_some(),
+                internal: internal.contains(&(cluster.clone(), ns.clone(), name.clone())),
             };
             match list.iter_mut().find(|x| x.cluster == *cluster) {
                 Some(existing) if existing.scoped && export.scoped => {

@@ -42,7 +42,7 @@ pub(super) fn kubernetes(
                 .field(field),
         );
     };
-    if k.members.is_empty() {
+    if k.members.is_empty() && k.source.as_deref() != Some("hub") {
         err(
             diags,
             &["spec", "kubernetes"],
@@ -139,6 +139,9 @@ pub(super) fn kubernetes(
             .clone()
             .unwrap_or_else(|| DEFAULT_LEASE_NAME.to_string()),
         lease_duration: std::time::Duration::from_secs(u64::from(lease_duration.clamp(2, 300))),
+        // Filled in by `super::hub`, which needs the whole settings document.
+        hub_mode: None,
+        hub_auth: None,
         status_mode,
     }
 }

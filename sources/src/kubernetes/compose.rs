@@ -16,6 +16,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use fleetdns_config::document::Doc;
+use fleetdns_config::hub::INTERNAL_LB_ANNOTATION;
 use fleetdns_config::inputs::{self, Inputs};
 use fleetdns_config::settings::{ClusterSpec, ServiceSpec, SettingsDocument};
 use fleetdns_config::validate::{self, CLUSTERS_ANNOTATION};
@@ -42,6 +43,10 @@ pub enum Resource {
     Services,
     /// ServiceExports, watched on the members.
     Exports,
+    /// ServiceImports, watched on the hub (hub mode).
+    ServiceImports,
+    /// InternalServiceExports, watched on the hub (hub mode): the members' exports.
+    InternalExports,
 }
 
 impl Resource {
@@ -52,6 +57,8 @@ impl Resource {
             Resource::Backends => "trafficmanagerbackends",
             Resource::Services => "services",
             Resource::Exports => "serviceexports",
+            Resource::ServiceImports => "serviceimports",
+            Resource::InternalExports => "internalserviceexports",
         }
     }
 }
@@ -67,6 +74,8 @@ pub struct Snapshot {
     pub collections: BTreeMap<(String, Resource), Objects>,
     /// Per cluster name: whether its API server answers.
     pub clusters: BTreeMap<String, ClusterState>,
+    /// Hub mode: per public IP resource id, what ARM last said.
+    pub public_ips: BTreeMap<String, super::public_ip::PublicIp>,
 }
 
 impl Snapshot {
@@ -89,11 +98,8 @@ impl Snapshot {
             .remove(&key_of(object));
     }
 
-    pub(super) fn objects(
-        &self,
-        cluster: &str,
-        resource: Resource,
-    ) -> impl Iterator<Item = &Value> {
+    /// The objects of (cluster, resource).
+    pub fn objects(&self, cluster: &str, resource: Resource) -> impl Iterator<Item = &Value> {
         self.collections
             .get(&(cluster.to_string(), resource))
             .into_iter()
@@ -167,7 +173,14 @@ pub fn compose_cached(
             if svc.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")
                 && !ingress.is_empty()
             {
+                // fleet-networking SEc:348: exactly "true" (case-sensitive).
+                let internal = svc
+                    .pointer("/metadata/annotations")
+                    .and_then(|a| a.get(INTERNAL_LB_ANNOTATION))
+                    .and_then(Value::as_str)
+                    == Some("true");
                 cluster.services.push(ServiceSpec {
+                    internal_load_balancer: internal.then_some(true),
                     namespace: ns.clone(),
                     name: name.clone(),
                     load_balancer: ingress,
@@ -180,6 +193,27 @@ pub fn compose_cached(
             }
         }
         settings_doc.spec.clusters.push(cluster);
+    }
+    if settings_doc
+        .spec
+        .kubernetes
+        .as_ref()
+        .is_some_and(|k| k.source.as_deref() == Some("hub"))
+    {
+        let hub = super::hub::exports(snapshot, &topology.hub);
+        settings_doc.spec.clusters.extend(hub.clusters);
+        observed.objects.extend(hub.observed);
+        observed.public_ips = hub.public_ips;
+        for (member, export) in &hub.exports {
+            upstream(
+                member,
+                export,
+                "ServiceExport",
+                cache,
+                &mut inputs,
+                &mut diags,
+            );
+        }
     }
     let conflicts = port_conflicts(topology, snapshot);
     let mut weights_seen = Vec::new();

@@ -17,6 +17,11 @@ pub struct SourceMetrics {
     /// `fleetdns_kubernetes_compositions_total`: times the fleet was recomposed from watched
     /// objects.
     pub compositions: IntCounter,
+    /// `fleetdns_kubernetes_excluded_endpoints{reason}`: exports left out of a profile
+    /// although valid, by reason (`internal_load_balancer`: no opt-in on the profile).
+    pub excluded: IntGaugeVec,
+    /// Hub mode's public IP lookups.
+    pub public_ips: super::public_ip::PublicIpMetrics,
 }
 
 impl SourceMetrics {
@@ -45,7 +50,17 @@ impl SourceMetrics {
                 "fleetdns_kubernetes_compositions_total",
                 "Times the fleet was recomposed from watched objects",
             )?,
+            excluded: IntGaugeVec::new(
+                Opts::new(
+                    "fleetdns_kubernetes_excluded_endpoints",
+                    "Valid exports a profile leaves out, by reason (internal_load_balancer: the profile has no fleetdns.io/serve-internal-load-balancers opt-in)",
+                ),
+                &["reason"],
+            )?,
+            public_ips: super::public_ip::PublicIpMetrics::register(registry)?,
         };
+        m.excluded.with_label_values(&["internal_load_balancer"]);
+        registry.register(Box::new(m.excluded.clone()))?;
         registry.register(Box::new(m.reachable.clone()))?;
         registry.register(Box::new(m.objects.clone()))?;
         registry.register(Box::new(m.watch_errors.clone()))?;

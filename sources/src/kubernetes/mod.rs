@@ -15,9 +15,11 @@
 pub mod compose;
 pub mod connect;
 mod error;
+pub mod hub;
 pub mod metrics;
 pub mod observed;
 pub mod preflight;
+pub mod public_ip;
 pub mod watch;
 
 use std::collections::BTreeSet;
@@ -48,6 +50,8 @@ pub struct Source {
     settings: (Doc, SettingsDocument),
     topology: Topology,
     watches: Vec<(kube::Client, String, Resource, Option<String>)>,
+    /// Hub mode: how public IPs are read.
+    public_ips: Option<fleetdns_config::hub::PublicIpLookup>,
 }
 
 impl Source {
@@ -67,6 +71,24 @@ impl Source {
             for r in [Resource::Profiles, Resource::Backends] {
                 watches.push((hub.clone(), k.hub.name.clone(), r, ns.clone()));
             }
+            if k.hub_mode.is_some() {
+                // A TrafficManagerBackend names a ServiceImport of its own namespace.
+                watches.push((
+                    hub.clone(),
+                    k.hub.name.clone(),
+                    Resource::ServiceImports,
+                    ns.clone(),
+                ));
+            }
+        }
+        if k.hub_mode.is_some() {
+            // The members' exports live in their fleet-member-<cluster> namespaces.
+            watches.push((
+                hub.clone(),
+                k.hub.name.clone(),
+                Resource::InternalExports,
+                None,
+            ));
         }
         for m in &k.members {
             let client = if m.context == k.hub.context {
@@ -88,6 +110,7 @@ impl Source {
                 members: k.members.iter().map(|m| m.name.clone()).collect(),
             },
             watches,
+            public_ips: k.hub_mode.as_ref().map(|h| h.public_ips.clone()),
         })
     }
 
@@ -107,9 +130,10 @@ impl Source {
             mut settings,
             topology,
             watches,
-            ..
+            public_ips,
         } = self;
         let (utx, mut urx) = mpsc::channel::<Update>(1024);
+        let (wanted_tx, wanted_rx) = tokio::sync::watch::channel(Default::default());
         let mut pending: BTreeSet<(String, Resource, Option<String>)> = BTreeSet::new();
         let mut tasks = tokio::task::JoinSet::new();
         let mut probed = BTreeSet::new();
@@ -125,6 +149,15 @@ impl Source {
             }
             let run = watch::run(client, cluster, resource, ns, utx.clone());
             tasks.spawn(run.instrument(span));
+        }
+        if let Some(lookup) = public_ips {
+            tasks.spawn(public_ip::run(
+                lookup,
+                wanted_rx,
+                utx.clone(),
+                metrics.public_ips.clone(),
+                shutdown.clone(),
+            ));
         }
         drop(utx);
         let mut snapshot = Snapshot::default();
@@ -181,6 +214,13 @@ impl Source {
             if !dirty {
                 continue;
             }
+            // Hub mode: the public IPs the exports name now (a no-op otherwise).
+            wanted_tx.send_if_modified(|w| {
+                let now = hub::wanted(&snapshot, &topology.hub);
+                let changed = *w != now;
+                *w = now;
+                changed
+            });
             for (name, state) in &snapshot.clusters {
                 metrics
                     .reachable
@@ -191,6 +231,15 @@ impl Source {
                 compose::compose_cached(&settings, &topology, &snapshot, &mut cache);
             on_compose(&diags);
             metrics.compositions.inc();
+            metrics
+                .excluded
+                .with_label_values(&["internal_load_balancer"])
+                .set(
+                    diags
+                        .iter()
+                        .filter(|d| d.message.starts_with("InternalLoadBalancer:"))
+                        .count() as i64,
+                );
             if let Some(fleet) = fleet {
                 if **tx.borrow() != fleet {
                     tx.send_replace(Arc::new(fleet));
@@ -221,6 +270,11 @@ fn apply(
     update: Update,
 ) -> bool {
     let (cluster, resource) = match update {
+        Update::PublicIps(states) => {
+            let changed = snapshot.public_ips != states;
+            snapshot.public_ips = states;
+            return changed;
+        }
         Update::Probed { cluster, error } => return set_reachable(snapshot, &cluster, error),
         Update::Failed {
             cluster,

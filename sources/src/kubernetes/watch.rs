@@ -64,6 +64,8 @@ pub enum Update {
         /// No answer came from the API server (rather than an error status).
         unreachable: bool,
     },
+    /// Hub mode: what ARM said of every public IP the exports name.
+    PublicIps(std::collections::BTreeMap<String, super::public_ip::PublicIp>),
     /// The result of a reachability check of a cluster's API server (`GET /version`).
     Probed {
         /// The cluster checked.
@@ -82,6 +84,22 @@ pub fn api_resource(resource: Resource) -> ApiResource {
         Resource::Backends => crd::api_resource(ObjectKind::TrafficManagerBackend),
         Resource::Exports => crd::api_resource(ObjectKind::ServiceExport),
         Resource::Services => ApiResource::erase::<k8s_openapi::api::core::v1::Service>(&()),
+        Resource::ServiceImports => fleet_v1alpha1("ServiceImport", "serviceimports"),
+        Resource::InternalExports => {
+            fleet_v1alpha1("InternalServiceExport", "internalserviceexports")
+        }
+    }
+}
+
+/// A `networking.fleet.azure.com/v1alpha1` resource (ServiceImport and
+/// InternalServiceExport exist in v1alpha1 only).
+fn fleet_v1alpha1(kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: fleetdns_config::crd::GROUP.into(),
+        version: "v1alpha1".into(),
+        api_version: format!("{}/v1alpha1", fleetdns_config::crd::GROUP),
+        kind: kind.into(),
+        plural: plural.into(),
     }
 }
 

@@ -20,7 +20,7 @@ pub(crate) fn arm(
     base: &str,
     page: usize,
 ) -> (u16, Value) {
-    let pips = w.public_ips.clone();
+    let pips = w.pips.all().clone();
     let echo = w.echo_defaults;
     let key = (
         p(m, "subscriptionId").to_ascii_lowercase(),
@@ -434,34 +434,4 @@ fn profile_ranges(body: &Value) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// `GET …/publicIPAddresses/{name}` (any api-version from 2020 on): the registered
-/// public IP or 404.
-pub(crate) fn public_ip(
-    w: &World,
-    method: &str,
-    lower_path: &str,
-    query: &[(String, String)],
-) -> (u16, Value) {
-    if method != "GET"
-        || !query
-            .iter()
-            .any(|(k, v)| k == "api-version" && !v.is_empty())
-    {
-        return (
-            400,
-            json!({"error": {"code": "BadRequest", "message": "only GET with an api-version is emulated for public IPs"}}),
-        );
-    }
-    let id = percent_encoding::percent_decode_str(lower_path)
-        .decode_utf8_lossy()
-        .into_owned();
-    match w.public_ips.get(&id) {
-        Some(v) => (200, v.clone()),
-        None => (
-            404,
-            json!({"error": {"code": "ResourceNotFound", "message": format!("The Resource '{id}' was not found.")}}),
-        ),
-    }
 }

@@ -10,7 +10,7 @@ use hyper::{Request, Response};
 use serde_json::{json, Value};
 
 use crate::swagger::Swagger;
-use crate::{arm, tokens, Fault, Logged, World};
+use crate::{arm, public_ip, tokens, Fault, Logged, World};
 
 pub(crate) type Resp = Response<Full<Bytes>>;
 
@@ -314,8 +314,8 @@ pub(crate) async fn handle(
             404,
             json!({"error": {"code": "ResourceGroupNotFound", "message": format!("Resource group '{}' could not be found.", group.unwrap_or_default())}}),
         )
-    } else if lower.contains("/providers/microsoft.network/publicipaddresses/") {
-        arm::public_ip(&w, &method, &lower, &query)
+    } else if let Some(r) = public_ip::route(&mut w.pips, &method, &path, &query) {
+        r
     } else {
         match swagger.check_request(&method, &path, &query, body.as_ref()) {
             Err(errors) => {

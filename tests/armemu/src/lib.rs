@@ -35,6 +35,7 @@
 
 mod arm;
 mod http;
+pub mod public_ip;
 pub mod swagger;
 mod tokens;
 
@@ -132,8 +133,8 @@ struct World {
     client: Option<(String, String)>,
     /// Errors found in the emulator's own responses (should stay empty).
     self_errors: Vec<String>,
-    /// Public IPs by lower-case resource id.
-    public_ips: BTreeMap<String, Value>,
+    /// Public IP addresses: hub mode's lookups and the AzureEndpoints targets.
+    pips: public_ip::PublicIps,
     /// Lower-case resource group names that do not exist.
     missing_groups: BTreeSet<String>,
     /// Endpoint name substrings whose PUTs fail: (status, code).
@@ -290,7 +291,7 @@ impl ArmEmu {
                 json!({"domainNameLabel": l, "fqdn": format!("{l}.emu.cloudapp.azure.com")});
         }
         let v = json!({"id": id, "name": name, "type": "Microsoft.Network/publicIPAddresses", "location": "eastus", "properties": props});
-        self.w().public_ips.insert(id.to_ascii_lowercase(), v);
+        self.w().pips.insert(id, v);
     }
 
     /// Every PUT of an endpoint whose name contains `name_part` fails with `status` and `code`.

@@ -1,0 +1,266 @@
+//! Hub mode end to end: the real binary against one fake hub (no member
+//! credentials at all) and the ARM emulator for the public IPs.
+//!
+//! The hub holds what Azure Fleet Manager's hub holds: the profile and backend, the
+//! ServiceImport whose `status.clusters` fleet-networking's hub controller writes,
+//! and one InternalServiceExport per member in `fleet-member-<cluster>`. Rules pinned
+//! here, read in Azure/fleet-networking @ 4fcffcf:
+//! - only clusters the ServiceImport lists are endpoints
+//!   (`pkg/controllers/hub/trafficmanagerbackend/controller.go`:550-560);
+//! - an internal load balancer never is (same file :592-594);
+//! - weight `ceil(backendWeight × exportWeight / Σ)` over the valid exports (:576-582);
+//! - the address is the public IP's `properties.ipAddress` read through ARM.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use fleetdns_armemu::public_ip::public_ip_id;
+use fleetdns_armemu::ArmEmu;
+use fleetdns_kubefake::{write_kubeconfig_with_token, FakeCluster};
+use fleetdns_testsupport::dns::{Client, Opts};
+use fleetdns_testsupport::process::scratch_dir;
+use fleetdns_testsupport::{wait, Fleetdns};
+use hickory_proto::rr::{RData, RecordType};
+use serde_json::{json, Value};
+
+use crate::fixtures;
+
+const NAME: &str = "demo-web.fleet.test";
+const FLEET: &str = "networking.fleet.azure.com/v1beta1";
+const FLEET_ALPHA: &str = "networking.fleet.azure.com/v1alpha1";
+const SUB: &str = "00000000-0000-0000-0000-0000000000aa";
+
+struct Hub {
+    hub: FakeCluster,
+    arm: ArmEmu,
+    dir: std::path::PathBuf,
+}
+
+impl Hub {
+    fn start(net: u8) -> Hub {
+        let at: SocketAddr = format!("127.0.{net}.1:0").parse().unwrap();
+        Hub {
+            hub: FakeCluster::start(at, "hub").expect("hub"),
+            arm: ArmEmu::start(&format!("127.0.{net}.2:0")),
+            dir: scratch_dir("hub-mode"),
+        }
+    }
+
+    fn config(&self) -> String {
+        let kubeconfig = self.dir.join("kubeconfig");
+        write_kubeconfig_with_token(&kubeconfig, &[&self.hub], "fleetdns").unwrap();
+        let arm = self.arm.url();
+        format!(
+            "apiVersion: fleetdns.io/v1alpha1
+kind: FleetDNSConfig
+spec:
+  zone: fleet.test
+  nameServers: [{{name: ns1.fleet.test, addresses: [127.0.0.1]}}]
+  kubernetes:
+    source: hub
+    kubeconfig: {}
+    hub: {{context: hub}}
+    status: {{enabled: false}}
+    publicIPs:
+      armEndpoint: {arm}
+      refreshIntervalSeconds: 2
+      auth: {{method: managedIdentity, imdsEndpoint: {arm}/metadata/identity/oauth2/token}}
+",
+            kubeconfig.display()
+        )
+    }
+
+    /// Profile and backend `demo/web` (backend weight 100), and the ServiceImport.
+    fn seed(&self) {
+        self.hub
+            .create(
+                &json!({"apiVersion": FLEET, "kind": "TrafficManagerProfile",
+            "metadata": {"name": "web", "namespace": "demo"},
+            "spec": {"resourceGroup": "rg", "monitorConfig": {"port": 80}}}),
+            )
+            .unwrap();
+        self.hub
+            .create(
+                &json!({"apiVersion": FLEET, "kind": "TrafficManagerBackend",
+            "metadata": {"name": "web", "namespace": "demo"},
+            "spec": {"profile": {"name": "web"}, "backend": {"name": "web"}, "weight": 100}}),
+            )
+            .unwrap();
+        self.hub
+            .create(&json!({"apiVersion": FLEET_ALPHA, "kind": "ServiceImport",
+            "metadata": {"name": "web", "namespace": "demo"}}))
+            .unwrap();
+    }
+
+    /// What member `cluster`'s agent copies to the hub for Service `demo/web`.
+    fn export(&self, cluster: &str, weight: i64, internal: bool) -> String {
+        let pip = public_ip_id(
+            SUB,
+            &format!("mc_{cluster}"),
+            &format!("kubernetes-{cluster}"),
+        );
+        let mut spec = json!({
+            "ports": [{"port": 80, "protocol": "TCP"}],
+            "serviceReference": {"clusterId": cluster, "kind": "Service", "namespace": "demo", "name": "web",
+                "namespacedName": "demo/web", "resourceVersion": "1", "generation": 1,
+                "uid": format!("uid-{cluster}")},
+            "type": "LoadBalancer",
+            "isInternalLoadBalancer": internal,
+            "weight": weight,
+        });
+        if !internal {
+            spec["publicIPResourceID"] = json!(pip);
+            spec["isDNSLabelConfigured"] = json!(true);
+        }
+        self.hub
+            .create(
+                &json!({"apiVersion": FLEET_ALPHA, "kind": "InternalServiceExport",
+            "metadata": {"name": "demo-web", "namespace": format!("fleet-member-{cluster}")},
+            "spec": spec}),
+            )
+            .unwrap();
+        pip
+    }
+
+    /// fleet-networking's hub controller lists the clusters on the ServiceImport.
+    fn import_lists(&self, clusters: &[&str]) {
+        let list: Vec<Value> = clusters.iter().map(|c| json!({"cluster": c})).collect();
+        self.hub.merge_patch(FLEET_ALPHA, "ServiceImport", "demo", "web",
+            &json!({"status": {"ports": [{"port": 80, "protocol": "TCP"}], "clusters": list, "type": "ClusterSetIP"}}), true).unwrap();
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn answers(client: &Client, n: usize) -> std::collections::BTreeMap<String, usize> {
+    let mut t = std::collections::BTreeMap::new();
+    for _ in 0..n {
+        let m = client.query(NAME, RecordType::A, &Opts::default());
+        let a = m.answers.iter().find_map(|r| match &r.data {
+            RData::A(a) => Some(a.to_string()),
+            _ => None,
+        });
+        *t.entry(a.unwrap_or_default()).or_default() += 1;
+    }
+    t
+}
+
+pub(crate) fn http_get(addr: SocketAddr, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+fn eventually(what: &str, check: impl FnMut() -> bool) {
+    wait::eventually(
+        what,
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        check,
+    );
+}
+
+#[test]
+fn hub_mode_serves_public_ips_of_three_members_and_a_fourth_without_restart() {
+    let h = Hub::start(150);
+    h.seed();
+    for (i, c) in ["m1", "m2", "m3"].iter().enumerate() {
+        let pip = h.export(c, [1, 1, 2][i], false);
+        h.arm
+            .put_public_ip(&pip, Some(&format!("203.0.113.{}", i + 1)), Some(c));
+    }
+    // An internal load balancer's export: never served publicly (TMBc:592-594).
+    h.export("m9", 5, true);
+    h.import_lists(&["m1", "m2", "m3", "m9"]);
+    let f = Fleetdns::start(fixtures::BIN.as_ref(), &h.config(), "127.0.150.10:0");
+    let client = Client::new(f.addr);
+    eventually("three members answer", || answers(&client, 60).len() == 3);
+    let t = answers(&client, 2000);
+    // ceil(100×1/4)=25, 25, ceil(100×2/4)=50 → 25%, 25%, 50%.
+    let share = |ip: &str| *t.get(ip).unwrap_or(&0) as f64 / 2000.0;
+    assert!((share("203.0.113.3") - 0.5).abs() < 0.06, "{t:?}");
+    assert!(!t.contains_key(""), "no empty answers: {t:?}");
+    let status: Value = serde_json::from_str(&http_get(f.admin, "/status")).unwrap();
+    let problems = status["objectProblems"].to_string();
+    assert!(
+        problems.contains("internal load balancer is not supported") && problems.contains("m9"),
+        "{problems}"
+    );
+    // A fourth member joins: its agent exports, the hub controller lists it.
+    let pip4 = h.export("m4", 4, false);
+    h.arm.put_public_ip(&pip4, Some("203.0.113.4"), Some("m4"));
+    h.import_lists(&["m1", "m2", "m3", "m4", "m9"]);
+    eventually("the fourth member answers without a restart", || {
+        answers(&client, 60).contains_key("203.0.113.4")
+    });
+    assert!(!f.log().contains("panicked"));
+}
+
+#[test]
+fn hub_mode_arm_outage_keeps_last_addresses_and_says_stale() {
+    let h = Hub::start(151);
+    h.seed();
+    let p1 = h.export("m1", 1, false);
+    let p2 = h.export("m2", 1, false);
+    h.arm.put_public_ip(&p1, Some("203.0.113.11"), Some("m1"));
+    // m2's public IP has no address yet: reported, not served, the rest serves.
+    h.arm.put_public_ip(&p2, None, Some("m2"));
+    h.import_lists(&["m1", "m2"]);
+    let f = Fleetdns::start(fixtures::BIN.as_ref(), &h.config(), "127.0.151.10:0");
+    let client = Client::new(f.addr);
+    eventually("m1 answers", || {
+        answers(&client, 20).keys().eq(["203.0.113.11"])
+    });
+    let status = http_get(f.admin, "/status");
+    assert!(status.contains("has no address yet"), "{status}");
+    // ARM goes down: the answers keep the last addresses; status and metrics say stale.
+    h.arm.set_public_ips_down(true);
+    eventually("status says stale", || {
+        let s: Value = serde_json::from_str(&http_get(f.admin, "/status")).unwrap_or_default();
+        s["publicIPs"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|p| p["id"] == p1 && p["stale"] == true))
+    });
+    let metrics = http_get(f.admin, "/metrics");
+    assert!(
+        metrics.contains("fleetdns_public_ips{state=\"stale\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        answers(&client, 50).keys().collect::<Vec<_>>(),
+        ["203.0.113.11"]
+    );
+    // A missing Reader role on m1's resource group: the message says what to grant.
+    h.arm.set_public_ips_down(false);
+    h.arm.deny_resource_group(SUB, "mc_m1", true);
+    eventually("403 named with the role to grant", || {
+        f.log()
+            .lines()
+            .any(|l| l.contains("Reader role on resource group") && l.contains("mc_m1"))
+    });
+    assert_eq!(
+        answers(&client, 20).keys().collect::<Vec<_>>(),
+        ["203.0.113.11"]
+    );
+    // The resource is gone: no longer served (nothing else to serve: NODATA/empty).
+    h.arm.deny_resource_group(SUB, "mc_m1", false);
+    h.arm.delete_public_ip(&p1);
+    eventually("a deleted public IP is not served", || {
+        answers(&client, 5).keys().eq([""])
+    });
+    assert!(http_get(f.admin, "/status").contains("does not exist (ARM 404)"));
+}
