@@ -63,7 +63,10 @@ pub(super) fn hub_mode(
         p.arm_endpoint.clone(),
         p.authority_host.clone(),
         &["spec", "kubernetes", "publicIPs"],
-        "spec.kubernetes.publicIPs",
+        (
+            "spec.kubernetes.publicIPs",
+            "spec.kubernetes.publicIPs.auth",
+        ),
         diags,
     )?;
     let max_requests_per_second = p
@@ -108,6 +111,17 @@ pub(super) fn hub_auth(
     diags: &mut Diagnostics,
 ) -> Option<HubAuth> {
     let a = s.spec.kubernetes.as_ref()?.hub.auth.as_ref()?;
+    // The credential is judged so its mistakes are reported too, but nothing signs
+    // in with it yet: accepting it would leave the hub's kubeconfig user in charge
+    // without a word.
+    diags.push(
+        Diagnostic::error(
+            doc.location_of(&["spec", "kubernetes", "hub", "auth"]),
+            "native Entra ID sign-in to the hub is not available yet; allowed: remove spec.kubernetes.hub.auth and sign in through the kubeconfig (an exec plugin such as kubelogin, e.g. `kubelogin convert-kubeconfig -l workloadidentity`)",
+        )
+        .object("FleetDNSConfig")
+        .field("spec.kubernetes.hub.auth"),
+    );
     let (_, authority_host, auth) = credential(
         doc,
         s,
@@ -115,7 +129,7 @@ pub(super) fn hub_auth(
         None,
         a.authority_host.clone(),
         &["spec", "kubernetes", "hub", "auth", "azure"],
-        "spec.kubernetes.hub.auth",
+        ("spec.kubernetes.hub.auth", "spec.kubernetes.hub.auth.azure"),
         diags,
     )?;
     Some(HubAuth {
@@ -129,7 +143,8 @@ pub(super) fn hub_auth(
 }
 
 /// Judges `auth` (with its endpoints) as `spec.azure` would; findings are
-/// reported at `path` / `field`. Returns (ARM endpoint, authority, credential).
+/// reported at `path`, their fields renamed from `spec.azure` to `field` and from
+/// `spec.azure.auth` to `auth_field`. Returns (ARM endpoint, authority, credential).
 #[allow(clippy::too_many_arguments)]
 fn credential(
     doc: &Doc,
@@ -138,7 +153,7 @@ fn credential(
     arm_endpoint: Option<String>,
     authority_host: Option<String>,
     path: &[&str],
-    field: &str,
+    (field, auth_field): (&str, &str),
     diags: &mut Diagnostics,
 ) -> Option<(String, String, AzureAuth)> {
     let mut copy = s.clone();
@@ -159,7 +174,10 @@ fn credential(
     let mut found = Diagnostics::default();
     let judged = super::azure::validate(doc, &copy, &Inputs::default(), &mut found);
     for mut d in found.0 {
-        d.field = d.field.map(|f| f.replacen("spec.azure", field, 1));
+        d.field = d.field.map(|f| match f.strip_prefix("spec.azure.auth") {
+            Some(rest) => format!("{auth_field}{rest}"),
+            None => f.replacen("spec.azure", field, 1),
+        });
         d.location = doc.location_of(path);
         diags.push(d);
     }
@@ -210,11 +228,20 @@ mod tests {
     }
 
     #[test]
-    fn hub_auth_defaults_to_the_aks_aad_server_app() {
-        let (f, d) = fleet("  kubernetes:\n    members: [{name: m1}]\n    hub:\n      auth:\n        azure: {method: managedIdentity}\n");
-        assert!(!d.has_errors(), "{d}");
-        let auth = f.unwrap().kubernetes.unwrap().hub_auth.unwrap();
-        assert_eq!(auth.server_app_id, crate::hub::AKS_AAD_SERVER_APP_ID);
+    fn hub_auth_is_refused_until_it_signs_in_and_its_credential_is_still_judged() {
+        let (_, d) = fleet("  kubernetes:\n    members: [{name: m1}]\n    hub:\n      auth:\n        azure: {method: managedIdentity}\n");
+        let refused: Vec<_> = d
+            .iter()
+            .filter(|d| d.field.as_deref() == Some("spec.kubernetes.hub.auth"))
+            .collect();
+        assert_eq!(refused.len(), 1, "{d}");
+        assert!(refused[0].message.contains("kubelogin"), "{d}");
+        let (_, d) = fleet("  kubernetes:\n    members: [{name: m1}]\n    hub:\n      auth:\n        azure: {method: magic}\n");
+        assert!(
+            d.iter()
+                .any(|d| d.field.as_deref() == Some("spec.kubernetes.hub.auth.azure.method")),
+            "{d}"
+        );
     }
 
     #[test]

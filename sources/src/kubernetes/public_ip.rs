@@ -137,6 +137,11 @@ pub async fn run(
         metrics.arm.clone(),
         ClientOptions {
             max_requests_per_second: lookup.max_requests_per_second,
+            // Two tries per read: the lookup loop retries on its own backoff, and the
+            // last address keeps serving meanwhile, so an outage should be *said*
+            // (stale) soon rather than waited out inside one read (a 503 without
+            // Retry-After holds the client back 10 s per try).
+            attempts: 2,
             ..ClientOptions::default()
         },
     );
