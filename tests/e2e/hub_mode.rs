@@ -17,16 +17,14 @@ use std::time::Duration;
 use fleetdns_armemu::public_ip::public_ip_id;
 use fleetdns_armemu::ArmEmu;
 use fleetdns_kubefake::{write_kubeconfig_with_token, FakeCluster};
-use fleetdns_testsupport::dns::{Client, Opts};
+use fleetdns_testsupport::dns::Client;
 use fleetdns_testsupport::process::scratch_dir;
 use fleetdns_testsupport::{wait, Fleetdns};
-use hickory_proto::rr::{RData, RecordType};
 use serde_json::{json, Value};
 
-use crate::fixtures;
+use crate::{fixtures, kube_fixtures};
 
 const NAME: &str = "demo-web.fleet.test";
-const FLEET: &str = "networking.fleet.azure.com/v1beta1";
 const FLEET_ALPHA: &str = "networking.fleet.azure.com/v1alpha1";
 const SUB: &str = "00000000-0000-0000-0000-0000000000aa";
 
@@ -72,20 +70,7 @@ spec:
 
     /// Profile and backend `demo/web` (backend weight 100), and the ServiceImport.
     fn seed(&self) {
-        self.hub
-            .create(
-                &json!({"apiVersion": FLEET, "kind": "TrafficManagerProfile",
-            "metadata": {"name": "web", "namespace": "demo"},
-            "spec": {"resourceGroup": "rg", "monitorConfig": {"port": 80}}}),
-            )
-            .unwrap();
-        self.hub
-            .create(
-                &json!({"apiVersion": FLEET, "kind": "TrafficManagerBackend",
-            "metadata": {"name": "web", "namespace": "demo"},
-            "spec": {"profile": {"name": "web"}, "backend": {"name": "web"}, "weight": 100}}),
-            )
-            .unwrap();
+        kube_fixtures::seed_web(&self.hub);
         self.hub
             .create(&json!({"apiVersion": FLEET_ALPHA, "kind": "ServiceImport",
             "metadata": {"name": "web", "namespace": "demo"}}))
@@ -137,16 +122,7 @@ impl Drop for Hub {
 }
 
 fn answers(client: &Client, n: usize) -> std::collections::BTreeMap<String, usize> {
-    let mut t = std::collections::BTreeMap::new();
-    for _ in 0..n {
-        let m = client.query(NAME, RecordType::A, &Opts::default());
-        let a = m.answers.iter().find_map(|r| match &r.data {
-            RData::A(a) => Some(a.to_string()),
-            _ => None,
-        });
-        *t.entry(a.unwrap_or_default()).or_default() += 1;
-    }
-    t
+    kube_fixtures::tally(client, NAME, n)
 }
 
 pub(crate) fn http_get(addr: SocketAddr, path: &str) -> String {

@@ -10,25 +10,18 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use fleetdns_kubefake::{write_kubeconfig_with_token, FakeCluster};
-use fleetdns_testsupport::dns::{Client, Opts};
+use fleetdns_testsupport::dns::Client;
 use fleetdns_testsupport::process::scratch_dir;
 use fleetdns_testsupport::{wait, Fleetdns};
-use hickory_proto::rr::{RData, RecordType};
 use serde_json::json;
 
-use crate::fixtures;
+use crate::{fixtures, kube_fixtures};
 
-const FLEET: &str = "networking.fleet.azure.com/v1beta1";
+use kube_fixtures::FLEET;
 
 fn addresses(client: &Client, name: &str, n: usize) -> std::collections::BTreeSet<String> {
     (0..n)
-        .filter_map(|_| {
-            let m = client.query(name, RecordType::A, &Opts::default());
-            m.answers.iter().find_map(|r| match &r.data {
-                RData::A(a) => Some(a.to_string()),
-                _ => None,
-            })
-        })
+        .filter_map(|_| kube_fixtures::a_record(client, name))
         .collect()
 }
 

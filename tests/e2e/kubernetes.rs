@@ -16,13 +16,13 @@ use fleetdns_kubefake::{write_kubeconfig_with_token, FakeCluster};
 use fleetdns_testsupport::dns::{Client, Opts};
 use fleetdns_testsupport::process::scratch_dir;
 use fleetdns_testsupport::{tools, wait, Fleetdns};
-use hickory_proto::rr::{RData, RecordType};
+use hickory_proto::rr::RecordType;
 use serde_json::{json, Value};
 
-use crate::fixtures;
+use crate::{fixtures, kube_fixtures};
 
 const NAME: &str = "demo-web.fleet.test";
-const FLEET: &str = "networking.fleet.azure.com/v1beta1";
+use kube_fixtures::FLEET;
 
 /// A hub and two member clusters on 127.0.<net>.1-3.
 struct World {
@@ -76,20 +76,7 @@ spec:
     /// LoadBalancer Service `demo/web` with its export (weights 1 and 3; always
     /// serve, so no probe decides anything here).
     fn seed(&self) {
-        self.hub
-            .create(
-                &json!({"apiVersion": FLEET, "kind": "TrafficManagerProfile",
-                "metadata": {"name": "web", "namespace": "demo"},
-                "spec": {"resourceGroup": "rg", "monitorConfig": {"port": 80}}}),
-            )
-            .unwrap();
-        self.hub
-            .create(
-                &json!({"apiVersion": FLEET, "kind": "TrafficManagerBackend",
-                "metadata": {"name": "web", "namespace": "demo"},
-                "spec": {"profile": {"name": "web"}, "backend": {"name": "web"}, "weight": 100}}),
-            )
-            .unwrap();
+        kube_fixtures::seed_web(&self.hub);
         for ((cluster, ip), weight) in self.members().into_iter().zip(["1", "3"]) {
             cluster
                 .create_with_status(&json!({"apiVersion": "v1", "kind": "Service",
@@ -150,24 +137,8 @@ fn start(world: &World, token: &str, listen: &str, identity: &str, lease_seconds
     )
 }
 
-/// The A record of one answer, or "" for none.
-fn answer(client: &Client) -> String {
-    let m = client.query(NAME, RecordType::A, &Opts::default());
-    m.answers
-        .iter()
-        .find_map(|r| match &r.data {
-            RData::A(a) => Some(a.to_string()),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
 fn tally(client: &Client, n: usize) -> BTreeMap<String, usize> {
-    let mut t = BTreeMap::new();
-    for _ in 0..n {
-        *t.entry(answer(client)).or_default() += 1;
-    }
-    t
+    kube_fixtures::tally(client, NAME, n)
 }
 
 /// Polls `check` every 50 ms until it holds, for at most `timeout`.

@@ -15,9 +15,9 @@ use fleetdns_testsupport::{wait, Fleetdns};
 use serde_json::{json, Value};
 use upstream::Upstream;
 
-use crate::fixtures;
+use crate::{fixtures, kube_fixtures};
 
-const FLEET: &str = "networking.fleet.azure.com/v1beta1";
+use kube_fixtures::FLEET;
 
 struct World {
     hub: FakeCluster,
@@ -35,20 +35,7 @@ impl World {
             dir: scratch_dir("kube-status"),
             net,
         };
-        w.hub
-            .create(
-                &json!({"apiVersion": FLEET, "kind": "TrafficManagerProfile",
-                "metadata": {"name": "web", "namespace": "demo"},
-                "spec": {"resourceGroup": "rg", "monitorConfig": {"port": 80}}}),
-            )
-            .unwrap();
-        w.hub
-            .create(
-                &json!({"apiVersion": FLEET, "kind": "TrafficManagerBackend",
-                "metadata": {"name": "web", "namespace": "demo"},
-                "spec": {"profile": {"name": "web"}, "backend": {"name": "web"}, "weight": 100}}),
-            )
-            .unwrap();
+        kube_fixtures::seed_web(&w.hub);
         w.member
             .create_with_status(&json!({"apiVersion": "v1", "kind": "Service",
                 "metadata": {"name": "web", "namespace": "demo"},

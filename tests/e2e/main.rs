@@ -13,6 +13,7 @@ mod hub_mode;
 mod internal_lb;
 mod interop;
 mod kube_check;
+mod kube_fixtures;
 mod kube_restart;
 mod kubectl;
 mod kubernetes;
