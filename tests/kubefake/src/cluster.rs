@@ -81,10 +81,40 @@ impl FakeCluster {
         name: &str,
         options: Options,
     ) -> Result<FakeCluster, Error> {
+        Self::start_inner(addr, name, options, false)
+    }
+
+    /// Starts a fake cluster serving HTTPS with a certificate signed by a CA generated for
+    /// this cluster ([`FakeCluster::ca_pem`]); kubeconfigs written for it carry that CA as
+    /// `certificate-authority-data`.
+    pub fn start_tls(addr: SocketAddr, name: &str) -> Result<FakeCluster, Error> {
+        Self::start_inner(addr, name, Options::default(), true)
+    }
+
+    /// Like [`FakeCluster::start_tls`] with explicit [`Options`].
+    pub fn start_tls_with(
+        addr: SocketAddr,
+        name: &str,
+        options: Options,
+    ) -> Result<FakeCluster, Error> {
+        Self::start_inner(addr, name, options, true)
+    }
+
+    fn start_inner(
+        addr: SocketAddr,
+        name: &str,
+        options: Options,
+        tls: bool,
+    ) -> Result<FakeCluster, Error> {
         let registry =
             Registry::from_options(options.crd_dir.as_deref())?.without(&options.omit_types);
         let listener = bind(addr).map_err(|source| Error::Bind { addr, source })?;
         let addr = listener.local_addr()?;
+        let tls = if tls {
+            Some(crate::tls::Tls::generate(name, addr)?)
+        } else {
+            None
+        };
         let (handle_tx, handle_rx) = std::sync::mpsc::channel();
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -123,6 +153,8 @@ impl FakeCluster {
             conns: Mutex::new(CancellationToken::new()),
             log: Mutex::new(Vec::new()),
             tokens: Mutex::new(None),
+            authenticator: Mutex::new(None),
+            tls,
             denied: Mutex::new(Vec::new()),
             options,
             requests: AtomicU64::new(0),
@@ -159,9 +191,15 @@ impl FakeCluster {
         self.shared.addr
     }
 
-    /// `http://<addr>`.
+    /// `http://<addr>`, or `https://<addr>` for a cluster started with TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.shared.addr)
+        let scheme = if self.shared.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.shared.addr)
+    }
+
+    /// The PEM of the CA that signed the serving certificate (HTTPS clusters only).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.shared.tls.as_ref().map(|t| t.ca_pem.as_str())
     }
 
     /// The token [`crate::write_kubeconfig`] gives this cluster's user: `kubefake-<name>`.
@@ -317,9 +355,20 @@ impl FakeCluster {
         lock(&self.shared.store).compact();
     }
 
-    /// Only these bearer tokens are accepted (others get 401); None accepts any request.
+    /// Only these bearer tokens are accepted (others get 401, unless the
+    /// [`FakeCluster::authenticate_with`] authenticator accepts them); None accepts any
+    /// request when no authenticator is set either.
     pub fn require_tokens(&self, tokens: Option<Vec<String>>) {
         *lock(&self.shared.tokens) = tokens;
+    }
+
+    /// Every request must carry a bearer token `authenticator` accepts (or one listed in
+    /// [`FakeCluster::require_tokens`]); others get 401 Unauthorized. None removes it.
+    pub fn authenticate_with(
+        &self,
+        authenticator: Option<Arc<dyn crate::auth::Authenticator>>,
+    ) {
+        *lock(&self.shared.authenticator) = authenticator;
     }
 
     /// Denies `verb` on `resource` (plural, `plural/status`) of `group` ("" for core) to every

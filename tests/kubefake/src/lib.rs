@@ -27,6 +27,7 @@
 //! ```
 
 pub mod admission;
+pub mod auth;
 pub mod authz;
 pub mod body;
 mod cluster;
@@ -48,12 +49,17 @@ mod shared;
 pub mod status;
 pub mod store;
 pub mod table;
+mod tls;
 pub mod watch;
 pub mod writelog;
 
 pub use cluster::{FakeCluster, HANDLE_MANAGER};
 pub use error::Error;
-pub use kubeconfig::{kubeconfig_yaml, write_kubeconfig, write_kubeconfig_with_token};
+pub use auth::{Authenticator, TokenAuthority};
+pub use kubeconfig::{
+    kubeconfig_yaml, kubeconfig_yaml_for, write_kubeconfig, write_kubeconfig_exec,
+    write_kubeconfig_with_token, ExecPlugin, User,
+};
 pub use shared::Options;
 pub use status::{ApiError, Cause, Details};
 pub use writelog::WriteRecord;

@@ -43,18 +43,62 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: Canc
         let conn_token = lock(&shared.conns).clone();
         let shared = shared.clone();
         tokio::spawn(async move {
-            let token = conn_token.clone();
-            let svc = service_fn(move |req| {
-                let shared = shared.clone();
-                let token = token.clone();
-                async move { Ok::<_, Infallible>(handle(shared, req, token).await) }
-            });
-            let conn = http1::Builder::new().serve_connection(TokioIo::new(tcp), svc);
-            tokio::select! {
-                _ = conn => {}
-                _ = conn_token.cancelled() => {}
+            match shared.tls.as_ref().map(|t| t.acceptor.clone()) {
+                None => serve_connection(tcp, shared, conn_token).await,
+                Some(acceptor) => {
+                    let handshake = tokio::select! {
+                        r = acceptor.accept(tcp) => r,
+                        _ = conn_token.cancelled() => return,
+                    };
+                    // A failed handshake (a client that does not trust the CA) just closes.
+                    if let Ok(tls) = handshake {
+                        serve_connection(tls, shared, conn_token).await;
+                    }
+                }
             }
         });
+    }
+}
+
+/// Serves HTTP/1.1 on one (plain or TLS) connection until it ends or is dropped.
+async fn serve_connection<IO>(io: IO, shared: Arc<Shared>, conn_token: CancellationToken)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let token = conn_token.clone();
+    let svc = service_fn(move |req| {
+        let shared = shared.clone();
+        let token = token.clone();
+        async move { Ok::<_, Infallible>(handle(shared, req, token).await) }
+    });
+    let conn = http1::Builder::new().serve_connection(TokioIo::new(io), svc);
+    tokio::select! {
+        _ = conn => {}
+        _ = conn_token.cancelled() => {}
+    }
+}
+
+/// Whether `token` passes the static token list or the authenticator (any request
+/// passes when neither is set).
+fn authenticated(shared: &Shared, token: Option<&str>) -> bool {
+    let listed = lock(&shared.tokens).clone();
+    let authenticator = lock(&shared.authenticator).clone();
+    if listed.is_none() && authenticator.is_none() {
+        return true;
+    }
+    let Some(token) = token else { return false };
+    if listed.is_some_and(|l| l.iter().any(|t| t == token)) {
+        return true;
+    }
+    match authenticator {
+        Some(a) => match a.authenticate(token) {
+            Ok(_) => true,
+            Err(reason) => {
+                tracing::debug!(cluster = %shared.name, %reason, "kubefake: bearer token refused");
+                false
+            }
+        },
+        None => false,
     }
 }
 
@@ -165,8 +209,8 @@ async fn handle(
         }
         return r;
     }
-    if let Some(allowed) = lock(&shared.tokens).as_ref() {
-        if !ctx.token.as_ref().is_some_and(|t| allowed.contains(t)) {
+    if !authenticated(&shared, ctx.token.as_deref()) {
+        {
             let e = ApiError::new(401, "Unauthorized", "Unauthorized");
             if mutating {
                 record(

@@ -56,6 +56,10 @@ pub struct Shared {
     pub(crate) conns: Mutex<CancellationToken>,
     pub(crate) log: Mutex<Vec<WriteRecord>>,
     pub(crate) tokens: Mutex<Option<Vec<String>>>,
+    /// Judges bearer tokens besides (or instead of) the static list.
+    pub(crate) authenticator: Mutex<Option<std::sync::Arc<dyn crate::auth::Authenticator>>>,
+    /// The CA and serving certificate when serving HTTPS.
+    pub(crate) tls: Option<crate::tls::Tls>,
     /// Denied (verb, group, resource) triples: 403 and `allowed: false` in access reviews.
     pub(crate) denied: Mutex<Vec<crate::authz::Deny>>,
     pub(crate) options: Options,

@@ -15,5 +15,6 @@ mod admission;
 mod api;
 mod common;
 mod faults;
+mod hub_auth;
 mod status;
 mod watch;

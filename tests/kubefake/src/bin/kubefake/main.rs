@@ -12,7 +12,7 @@ use std::sync::Arc;
 use clap::Parser;
 use fleetdns_kubefake::{kubeconfig_yaml, FakeCluster, Options};
 
-/// Fake Kubernetes API servers (plain HTTP on loopback) serving the fleet networking CRDs,
+/// Fake Kubernetes API servers (plain HTTP on loopback, or HTTPS with --tls) serving the fleet networking CRDs,
 /// Namespace, Service, Deployment, ConfigMap, Event and Lease, for use with kubectl and
 /// fleetdns. Runs until interrupted (Ctrl-C or SIGTERM).
 ///
@@ -42,6 +42,10 @@ struct Args {
     /// deny,allow-all} (the faults). See the README in tests/kubefake.
     #[arg(long)]
     control: Option<SocketAddr>,
+    /// Serve HTTPS with a CA generated for each cluster at start; the kubeconfig carries
+    /// it as certificate-authority-data.
+    #[arg(long)]
+    tls: bool,
     /// On exit, write every cluster's write log here as JSON lines.
     #[arg(long)]
     write_log: Option<PathBuf>,
@@ -73,7 +77,12 @@ fn main() -> ExitCode {
             eprintln!("kubefake: cluster {name} given twice");
             return ExitCode::from(2);
         }
-        match FakeCluster::start_with(*addr, name, options.clone()) {
+        let started = if args.tls {
+            FakeCluster::start_tls_with(*addr, name, options.clone())
+        } else {
+            FakeCluster::start_with(*addr, name, options.clone())
+        };
+        match started {
             Ok(c) => clusters.push(c),
             Err(e) => {
                 eprintln!("kubefake: cluster {name}: {e}");
