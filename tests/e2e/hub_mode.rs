@@ -25,13 +25,14 @@ use serde_json::{json, Value};
 use crate::{fixtures, kube_fixtures};
 
 const NAME: &str = "demo-web.fleet.test";
-const FLEET_ALPHA: &str = "networking.fleet.azure.com/v1alpha1";
+pub(crate) const FLEET_ALPHA: &str = "networking.fleet.azure.com/v1alpha1";
 const SUB: &str = "00000000-0000-0000-0000-0000000000aa";
 
-struct Hub {
-    hub: FakeCluster,
-    arm: ArmEmu,
-    dir: std::path::PathBuf,
+/// A fake hub (plain HTTP or HTTPS), the ARM emulator and a scratch directory.
+pub(crate) struct Hub {
+    pub(crate) hub: FakeCluster,
+    pub(crate) arm: ArmEmu,
+    pub(crate) dir: std::path::PathBuf,
 }
 
 impl Hub {
@@ -44,9 +45,24 @@ impl Hub {
         }
     }
 
+    /// Like [`Hub::start`], the hub serving HTTPS with its own CA.
+    pub(crate) fn start_tls(net: u8) -> Hub {
+        let at: SocketAddr = format!("127.0.{net}.1:0").parse().unwrap();
+        Hub {
+            hub: FakeCluster::start_tls(at, "hub").expect("hub"),
+            arm: ArmEmu::start(&format!("127.0.{net}.2:0")),
+            dir: scratch_dir("hub-auth"),
+        }
+    }
+
     fn config(&self) -> String {
         let kubeconfig = self.dir.join("kubeconfig");
         write_kubeconfig_with_token(&kubeconfig, &[&self.hub], "fleetdns").unwrap();
+        self.config_with(&kubeconfig, "{context: hub}")
+    }
+
+    /// Hub-mode settings reading `kubeconfig`, `spec.kubernetes.hub` being `hub` (YAML).
+    pub(crate) fn config_with(&self, kubeconfig: &std::path::Path, hub: &str) -> String {
         let arm = self.arm.url();
         format!(
             "apiVersion: fleetdns.io/v1alpha1
@@ -57,7 +73,7 @@ spec:
   kubernetes:
     source: hub
     kubeconfig: {}
-    hub: {{context: hub}}
+    hub: {hub}
     status: {{enabled: false}}
     publicIPs:
       armEndpoint: {arm}
@@ -69,7 +85,7 @@ spec:
     }
 
     /// Profile and backend `demo/web` (backend weight 100), and the ServiceImport.
-    fn seed(&self) {
+    pub(crate) fn seed(&self) {
         kube_fixtures::seed_web(&self.hub);
         self.hub
             .create(&json!({"apiVersion": FLEET_ALPHA, "kind": "ServiceImport",
@@ -78,7 +94,7 @@ spec:
     }
 
     /// What member `cluster`'s agent copies to the hub for Service `demo/web`.
-    fn export(&self, cluster: &str, weight: i64, internal: bool) -> String {
+    pub(crate) fn export(&self, cluster: &str, weight: i64, internal: bool) -> String {
         let pip = public_ip_id(
             SUB,
             &format!("mc_{cluster}"),
@@ -108,7 +124,7 @@ spec:
     }
 
     /// fleet-networking's hub controller lists the clusters on the ServiceImport.
-    fn import_lists(&self, clusters: &[&str]) {
+    pub(crate) fn import_lists(&self, clusters: &[&str]) {
         let list: Vec<Value> = clusters.iter().map(|c| json!({"cluster": c})).collect();
         self.hub.merge_patch(FLEET_ALPHA, "ServiceImport", "demo", "web",
             &json!({"status": {"ports": [{"port": 80, "protocol": "TCP"}], "clusters": list, "type": "ClusterSetIP"}}), true).unwrap();
@@ -121,7 +137,7 @@ impl Drop for Hub {
     }
 }
 
-fn answers(client: &Client, n: usize) -> std::collections::BTreeMap<String, usize> {
+pub(crate) fn answers(client: &Client, n: usize) -> std::collections::BTreeMap<String, usize> {
     kube_fixtures::tally(client, NAME, n)
 }
 

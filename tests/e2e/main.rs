@@ -9,6 +9,7 @@ mod dns_contract;
 mod fixtures;
 mod health;
 mod hostile;
+mod hub_auth;
 mod hub_mode;
 mod internal_lb;
 mod interop;
