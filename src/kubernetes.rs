@@ -177,7 +177,13 @@ fn problem_logger() -> impl FnMut(&Diagnostics) + Send {
 /// The status writer's own clients (its own connection pools, apart from the
 /// source's watch streams), one per cluster it writes to.
 async fn writer_clients(k: &KubernetesSettings) -> anyhow::Result<writer::Clients> {
-    let hub = connect::client(k.kubeconfig.as_deref(), k.hub.context.as_deref()).await?;
+    let hub = connect::hub_client(
+        k.kubeconfig.as_deref(),
+        k.hub.context.as_deref(),
+        &k.hub.name,
+        k.hub_auth.as_ref(),
+    )
+    .await?;
     let mut members = BTreeMap::new();
     for m in &k.members {
         let client = if m.context == k.hub.context {

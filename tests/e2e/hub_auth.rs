@@ -5,10 +5,14 @@
 //! otherwise, as kube-apiserver does).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fleetdns_kubefake::{write_kubeconfig_exec, ExecPlugin, TokenAuthority};
+use fleetdns_config::hub::AKS_AAD_SERVER_APP_ID;
+use fleetdns_kubefake::{
+    kubeconfig_yaml_for, write_kubeconfig_exec, ExecPlugin, TokenAuthority, User,
+};
 use fleetdns_testsupport::dns::Client;
 use fleetdns_testsupport::{wait, Fleetdns};
 use serde_json::json;
@@ -57,7 +61,8 @@ fn hub_auth_exec_plugin_tokens_expiring_every_3s_keep_answers_for_a_minute() {
     h.hub.authenticate_with(Some(authority.clone()));
     let minted = h.dir.join("minted.log");
     let plugin = ExecPlugin {
-        command: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/kubefake/fake-exec-plugin.sh"),
+        command: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/kubefake/fake-exec-plugin.sh"),
         args: Vec::new(),
         env: vec![
             ("KUBEFAKE_TOKEN_SECRET".into(), authority.secret().into()),
@@ -97,11 +102,126 @@ fn hub_auth_exec_plugin_tokens_expiring_every_3s_keep_answers_for_a_minute() {
         let t = answers(&client, 40);
         t.len() == 1 && t.contains_key("203.0.113.21")
     });
-    let mints = std::fs::read_to_string(&minted).unwrap_or_default().lines().count();
+    let mints = std::fs::read_to_string(&minted)
+        .unwrap_or_default()
+        .lines()
+        .count();
     assert!(
         authority.distinct_accepted() >= 5 && mints >= 5,
         "tokens were refreshed: {} accepted, {mints} minted",
         authority.distinct_accepted()
     );
     assert!(!f.log().contains("panicked"));
+}
+
+/// Settings for `spec.kubernetes.hub` signing in natively with workload identity at the
+/// emulator's Entra ID (federated token file in the scratch directory), and a kubeconfig
+/// that gives only the hub's address and CA.
+fn native_hub(h: &Hub) -> String {
+    let kubeconfig = h.dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        kubeconfig_yaml_for(&[&h.hub], &User::Anonymous),
+    )
+    .unwrap();
+    std::fs::write(h.dir.join("token"), "federated-jwt-1").unwrap();
+    let hub = format!(
+        "{{context: hub, auth: {{authorityHost: '{}', azure: {{method: workloadIdentity, tenantId: tenant-1, clientId: client-1, federatedTokenFile: {}}}}}}}",
+        h.arm.url(),
+        h.dir.join("token").display()
+    );
+    h.config_with(&kubeconfig, &hub)
+}
+
+fn workload_tokens(h: &Hub) -> usize {
+    h.arm
+        .issued()
+        .iter()
+        .filter(|i| i.method == "workloadIdentity")
+        .count()
+}
+
+#[test]
+fn hub_auth_native_workload_identity_signs_in_and_refreshes_before_expiry() {
+    let h = Hub::start_tls(154);
+    seed_two_members(&h);
+    h.arm.set_token_lifetime(5);
+    // The hub trusts the emulator's Entra ID for the AKS AAD server app only.
+    let validate = h.arm.token_validator(AKS_AAD_SERVER_APP_ID);
+    let refused = Arc::new(AtomicU64::new(0));
+    let counter = refused.clone();
+    h.hub.authenticate_with(Some(Arc::new(move |t: &str| {
+        validate(t).inspect_err(|_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        })
+    })));
+    let f = Fleetdns::start(fixtures::BIN.as_ref(), &native_hub(&h), "127.0.154.10:0");
+    let client = Client::new(f.addr);
+    eventually("both members answer", || answers(&client, 40).len() == 2);
+    let first = workload_tokens(&h);
+    assert!(first >= 1);
+    // Several token lifetimes, the watches dropped twice: answers never stop, and the
+    // watches come back signed in with newer tokens.
+    let start = Instant::now();
+    let (mut lost, mut drops) = (0usize, 0u32);
+    while start.elapsed() < Duration::from_secs(16) {
+        lost += *answers(&client, 20).get("").unwrap_or(&0);
+        if start.elapsed() >= Duration::from_secs(6 * (u64::from(drops) + 1)) && drops < 2 {
+            h.hub.drop_connections();
+            drops += 1;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(lost, 0, "answers without an address");
+    set_export_weight(&h, "m2", 0);
+    eventually("a change after the refreshes reaches the answers", || {
+        let t = answers(&client, 40);
+        t.len() == 1 && t.contains_key("203.0.113.21")
+    });
+    assert!(
+        workload_tokens(&h) >= first + 2,
+        "tokens were refreshed: {} then {}",
+        first,
+        workload_tokens(&h)
+    );
+    assert_eq!(
+        refused.load(Ordering::Relaxed),
+        0,
+        "refreshed before expiry: the hub never saw an expired or foreign token"
+    );
+    assert!(!f.log().contains("panicked"));
+}
+
+#[test]
+fn hub_auth_refused_token_is_logged_naming_the_hub_and_what_to_fix() {
+    let h = Hub::start_tls(155);
+    seed_two_members(&h);
+    // This hub's AKS AAD server app is another one: fleetdns's tokens are for the
+    // default audience, so every request is 401.
+    let validate = h
+        .arm
+        .token_validator("11111111-2222-3333-4444-555555555555");
+    h.hub.authenticate_with(Some(Arc::new(validate)));
+    let f = Fleetdns::start(fixtures::BIN.as_ref(), &native_hub(&h), "127.0.155.10:0");
+    assert!(
+        f.wait_for_log("refused the Entra ID token", Duration::from_secs(30)),
+        "{}",
+        f.log()
+    );
+    let log = f.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("refused the Entra ID token"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("hub=hub")
+            && line.contains("serverAppId")
+            && line.contains(AKS_AAD_SERVER_APP_ID)
+            && line.contains("ClusterRole"),
+        "{line}"
+    );
+    assert!(
+        !log.contains("emu-workloadIdentity-"),
+        "no token in the log"
+    );
 }

@@ -111,17 +111,6 @@ pub(super) fn hub_auth(
     diags: &mut Diagnostics,
 ) -> Option<HubAuth> {
     let a = s.spec.kubernetes.as_ref()?.hub.auth.as_ref()?;
-    // The credential is judged so its mistakes are reported too, but nothing signs
-    // in with it yet: accepting it would leave the hub's kubeconfig user in charge
-    // without a word.
-    diags.push(
-        Diagnostic::error(
-            doc.location_of(&["spec", "kubernetes", "hub", "auth"]),
-            "native Entra ID sign-in to the hub is not available yet; allowed: remove spec.kubernetes.hub.auth and sign in through the kubeconfig (an exec plugin such as kubelogin, e.g. `kubelogin convert-kubeconfig -l workloadidentity`)",
-        )
-        .object("FleetDNSConfig")
-        .field("spec.kubernetes.hub.auth"),
-    );
     let (_, authority_host, auth) = credential(
         doc,
         s,
@@ -228,18 +217,25 @@ mod tests {
     }
 
     #[test]
-    fn hub_auth_is_refused_until_it_signs_in_and_its_credential_is_still_judged() {
-        let (_, d) = fleet("  kubernetes:\n    members: [{name: m1}]\n    hub:\n      auth:\n        azure: {method: managedIdentity}\n");
-        let refused: Vec<_> = d
-            .iter()
-            .filter(|d| d.field.as_deref() == Some("spec.kubernetes.hub.auth"))
-            .collect();
-        assert_eq!(refused.len(), 1, "{d}");
-        assert!(refused[0].message.contains("kubelogin"), "{d}");
+    fn hub_auth_is_accepted_and_its_credential_is_judged_with_its_own_field_names() {
+        let (f, d) = fleet("  kubernetes:\n    members: [{name: m1}]\n    hub:\n      auth:\n        azure: {method: managedIdentity}\n");
+        assert!(!d.has_errors(), "{d}");
+        let auth = f
+            .and_then(|f| f.kubernetes)
+            .and_then(|k| k.hub_auth)
+            .expect("hub auth in the model");
+        assert_eq!(auth.server_app_id, crate::hub::AKS_AAD_SERVER_APP_ID);
         let (_, d) = fleet("  kubernetes:\n    members: [{name: m1}]\n    hub:\n      auth:\n        azure: {method: magic}\n");
         assert!(
             d.iter()
                 .any(|d| d.field.as_deref() == Some("spec.kubernetes.hub.auth.azure.method")),
+            "{d}"
+        );
+        assert!(
+            !d.iter().any(|d| d
+                .field
+                .as_deref()
+                .is_some_and(|f| f.starts_with("spec.azure"))),
             "{d}"
         );
     }

@@ -14,6 +14,7 @@
 
 pub mod compose;
 pub mod connect;
+mod entra;
 mod error;
 pub mod hub;
 pub mod metrics;
@@ -58,7 +59,13 @@ impl Source {
     /// Reads the settings of `path` and makes one client per cluster (no network yet).
     pub async fn connect(path: PathBuf, k: &KubernetesSettings) -> Result<Self, SourceError> {
         let settings = read_settings(&path)?;
-        let hub = connect::client(k.kubeconfig.as_deref(), k.hub.context.as_deref()).await?;
+        let hub = connect::hub_client(
+            k.kubeconfig.as_deref(),
+            k.hub.context.as_deref(),
+            &k.hub.name,
+            k.hub_auth.as_ref(),
+        )
+        .await?;
         let mut watches = Vec::new();
         let scopes = |namespaces: &[String]| -> Vec<Option<String>> {
             if namespaces.is_empty() {

@@ -82,13 +82,17 @@ async fn check_cluster(k: &KubernetesSettings, c: &ClusterConnection, hub: bool)
         server_version: None,
         problems: Vec::new(),
     };
-    let client = match connect::client(k.kubeconfig.as_deref(), c.context.as_deref()).await {
-        Ok(client) => client,
-        Err(e) => {
-            report.problems.push(Problem::Kubeconfig(e.to_string()));
-            return report;
-        }
-    };
+    let auth = if hub { k.hub_auth.as_ref() } else { None };
+    let client =
+        match connect::hub_client(k.kubeconfig.as_deref(), c.context.as_deref(), &c.name, auth)
+            .await
+        {
+            Ok(client) => client,
+            Err(e) => {
+                report.problems.push(Problem::Kubeconfig(e.to_string()));
+                return report;
+            }
+        };
     match tokio::time::timeout(REQUEST_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(v)) => report.server_version = Some(v.git_version),
         Ok(Err(kube::Error::Api(s))) if s.code == 401 => {

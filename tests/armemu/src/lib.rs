@@ -127,6 +127,8 @@ struct World {
     faults: VecDeque<Fault>,
     throttled_until: Option<Instant>,
     tokens: BTreeMap<String, Instant>,
+    /// The audience (resource) each token was issued for.
+    audiences: BTreeMap<String, String>,
     issued: Vec<Issued>,
     token_lifetime: u64,
     /// (client id, secret) the token endpoint accepts; any client id when None.
@@ -213,6 +215,33 @@ impl ArmEmu {
 
     fn w(&self) -> std::sync::MutexGuard<'_, World> {
         self.world.lock().expect("world lock")
+    }
+
+    /// Judges a bearer token as a resource server trusting this Entra ID would: issued
+    /// here, for `audience` (a scope's resource, such as the AKS AAD server app id), and
+    /// not expired. Give it to a fake API server
+    /// (`FakeCluster::authenticate_with`); `Ok` holds the method that got the token.
+    pub fn token_validator(
+        &self,
+        audience: &str,
+    ) -> impl Fn(&str) -> Result<String, String> + Send + Sync + 'static {
+        let world = self.world.clone();
+        let audience = audience.trim_end_matches('/').to_string();
+        move |token: &str| {
+            let w = world.lock().expect("world lock");
+            let expires = w
+                .tokens
+                .get(token)
+                .ok_or("token not issued by this Entra ID")?;
+            let aud = w.audiences.get(token).map(|a| a.trim_end_matches('/'));
+            if aud != Some(audience.as_str()) {
+                return Err(format!("token audience {aud:?}, expected {audience}"));
+            }
+            if Instant::now() >= *expires {
+                return Err("token expired".into());
+            }
+            Ok(format!("entra:{audience}"))
+        }
     }
 
     /// Lifetime of tokens issued from now on.

@@ -9,8 +9,14 @@ use serde_json::json;
 use crate::http::{reply, Resp};
 use crate::{Issued, World};
 
-fn new_token(w: &mut World, method: &'static str, assertion: Option<String>) -> (String, u64) {
+fn new_token(
+    w: &mut World,
+    method: &'static str,
+    assertion: Option<String>,
+    audience: &str,
+) -> (String, u64) {
     let token = format!("emu-{}-{:016x}", method, fastrand::u64(..));
+    w.audiences.insert(token.clone(), audience.to_string());
     let now = Instant::now();
     let expires = now + Duration::from_secs(w.token_lifetime);
     w.tokens.insert(token.clone(), expires);
@@ -59,7 +65,8 @@ pub(crate) fn token_endpoint(world: &Arc<Mutex<World>>, body: &[u8]) -> Resp {
     } else {
         return bad(401, "invalid_client");
     };
-    let (token, life) = new_token(&mut w, method, assertion);
+    let audience = get("scope").trim_end_matches("/.default").to_string();
+    let (token, life) = new_token(&mut w, method, assertion, &audience);
     reply(
         200,
         &json!({"token_type": "Bearer", "expires_in": life, "ext_expires_in": life, "access_token": token}),
@@ -85,8 +92,8 @@ pub(crate) fn imds(
         );
     }
     let mut w = world.lock().expect("world lock");
-    let (token, life) = new_token(&mut w, "managedIdentity", None);
     let resource = q("resource").unwrap_or_default();
+    let (token, life) = new_token(&mut w, "managedIdentity", None, resource);
     reply(
         200,
         &json!({"access_token": token, "expires_in": life.to_string(), "expires_on": "0", "resource": resource, "token_type": "Bearer"}),

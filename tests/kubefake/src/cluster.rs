@@ -193,7 +193,11 @@ impl FakeCluster {
 
     /// `http://<addr>`, or `https://<addr>` for a cluster started with TLS.
     pub fn url(&self) -> String {
-        let scheme = if self.shared.tls.is_some() { "https" } else { "http" };
+        let scheme = if self.shared.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://{}", self.shared.addr)
     }
 
@@ -364,10 +368,7 @@ impl FakeCluster {
 
     /// Every request must carry a bearer token `authenticator` accepts (or one listed in
     /// [`FakeCluster::require_tokens`]); others get 401 Unauthorized. None removes it.
-    pub fn authenticate_with(
-        &self,
-        authenticator: Option<Arc<dyn crate::auth::Authenticator>>,
-    ) {
+    pub fn authenticate_with(&self, authenticator: Option<Arc<dyn crate::auth::Authenticator>>) {
         *lock(&self.shared.authenticator) = authenticator;
     }
 

@@ -53,9 +53,9 @@ mod tls;
 pub mod watch;
 pub mod writelog;
 
+pub use auth::{Authenticator, TokenAuthority};
 pub use cluster::{FakeCluster, HANDLE_MANAGER};
 pub use error::Error;
-pub use auth::{Authenticator, TokenAuthority};
 pub use kubeconfig::{
     kubeconfig_yaml, kubeconfig_yaml_for, write_kubeconfig, write_kubeconfig_exec,
     write_kubeconfig_with_token, ExecPlugin, User,

@@ -49,11 +49,15 @@ async fn hub_auth_https_kubeconfig_carries_the_generated_ca() {
     let yaml = kubeconfig_yaml_for(&[&hub], &User::DefaultToken);
     assert!(yaml.contains("certificate-authority-data"));
     let ns: Api<Namespace> = Api::all(client_from(&yaml, "hub").await);
-    ns.list(&ListParams::default()).await.expect("list over HTTPS");
+    ns.list(&ListParams::default())
+        .await
+        .expect("list over HTTPS");
     // The other cluster's CA does not vouch for this server: the handshake fails.
     let wrong = yaml.replace(
         &hub.url(),
-        &other.url().replace(&other.addr().to_string(), &hub.addr().to_string()),
+        &other
+            .url()
+            .replace(&other.addr().to_string(), &hub.addr().to_string()),
     );
     let mut doc: serde_yaml::Value = serde_yaml::from_str(&wrong).expect("yaml");
     let other_yaml = kubeconfig_yaml_for(&[&other], &User::DefaultToken);
@@ -62,8 +66,14 @@ async fn hub_auth_https_kubeconfig_carries_the_generated_ca() {
         other_doc["clusters"][0]["cluster"]["certificate-authority-data"].clone();
     let wrong = serde_yaml::to_string(&doc).expect("yaml");
     let ns: Api<Namespace> = Api::all(client_from(&wrong, "hub").await);
-    let err = ns.list(&ListParams::default()).await.expect_err("untrusted CA");
-    assert!(format!("{err:?}").to_lowercase().contains("certificate"), "{err:?}");
+    let err = ns
+        .list(&ListParams::default())
+        .await
+        .expect_err("untrusted CA");
+    assert!(
+        format!("{err:?}").to_lowercase().contains("certificate"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -75,16 +85,25 @@ async fn hub_auth_exec_plugin_tokens_expire_and_are_refreshed() {
     for user in [
         User::Anonymous,
         User::Token("kfa.1.2.3".into()),
-        User::Token(authority.mint(Duration::from_secs(1)).replace("kfa.", "kfa.9")),
+        User::Token(
+            authority
+                .mint(Duration::from_secs(1))
+                .replace("kfa.", "kfa.9"),
+        ),
     ] {
         let yaml = kubeconfig_yaml_for(&[&hub], &user);
         let ns: Api<Namespace> = Api::all(client_from(&yaml, "hub").await);
         let err = ns.list(&ListParams::default()).await.expect_err("refused");
-        assert!(matches!(&err, kube::Error::Api(s) if s.code == 401), "{err:?}");
+        assert!(
+            matches!(&err, kube::Error::Api(s) if s.code == 401),
+            "{err:?}"
+        );
     }
     let yaml = kubeconfig_yaml_for(&[&hub], &User::Exec(plugin(&authority, 2)));
     let ns: Api<Namespace> = Api::all(client_from(&yaml, "hub").await);
-    ns.list(&ListParams::default()).await.expect("list with an exec token");
+    ns.list(&ListParams::default())
+        .await
+        .expect("list with an exec token");
     let first = authority.distinct_accepted();
     assert!(first >= 1);
     // Requests keep succeeding across several token lifetimes: kube-rs runs the plugin
