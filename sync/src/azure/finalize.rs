@@ -207,7 +207,8 @@ spec:
         assert!(deletions(&f).is_empty(), "nothing is being deleted");
         for o in &mut f.observed.objects {
             o.deletion_timestamp = Some("2026-01-01T00:00:00Z".into());
-            o.finalizers = vec!["networking.fleet.azure.com/traffic-manager-profile-cleanup".into()];
+            o.finalizers =
+                vec!["networking.fleet.azure.com/traffic-manager-profile-cleanup".into()];
         }
         assert!(deletions(&f).is_empty(), "another controller's finalizer");
         for o in &mut f.observed.objects {
@@ -218,7 +219,10 @@ spec:
         let Deletion::Profile { at, .. } = &d[0] else {
             panic!("{d:?}")
         };
-        assert_eq!((at.resource_group.as_str(), at.name.as_str()), ("rg", "fleet-p-uid"));
+        assert_eq!(
+            (at.resource_group.as_str(), at.name.as_str()),
+            ("rg", "fleet-p-uid")
+        );
         assert_eq!(
             d[1],
             Deletion::Endpoints {
@@ -238,7 +242,10 @@ spec:
         let b = &mut f.observed.objects[0];
         b.deletion_timestamp = Some("2026-01-01T00:00:00Z".into());
         b.finalizers = vec![MIRROR_FINALIZER.into()];
-        assert!(matches!(&deletions(&f)[..], [Deletion::Endpoints { at: None, .. }]));
+        assert!(matches!(
+            &deletions(&f)[..],
+            [Deletion::Endpoints { at: None, .. }]
+        ));
     }
 
     #[test]

@@ -128,7 +128,9 @@ pub fn patch_body(c: &Change) -> Value {
         next.push(MIRROR_FINALIZER.to_string());
     }
     if c.observed.is_empty() {
-        ops.push(json!({"op": "test", "path": "/metadata/resourceVersion", "value": c.resource_version}));
+        ops.push(
+            json!({"op": "test", "path": "/metadata/resourceVersion", "value": c.resource_version}),
+        );
         ops.push(json!({"op": "add", "path": "/metadata/finalizers", "value": next}));
     } else {
         ops.push(json!({"op": "test", "path": "/metadata/finalizers", "value": c.observed}));
@@ -144,12 +146,8 @@ pub async fn apply(client: &kube::Client, c: &Change) -> Result<(), kube::Error>
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &c.namespace, &ar);
     let patch: json_patch::Patch =
         serde_json::from_value(patch_body(c)).map_err(kube::Error::SerdeError)?;
-    api.patch(
-        &c.name,
-        &PatchParams::default(),
-        &Patch::Json::<()>(patch),
-    )
-    .await?;
+    api.patch(&c.name, &PatchParams::default(), &Patch::Json::<()>(patch))
+        .await?;
     info!(kind = ar.kind.as_str(), namespace = %c.namespace, name = %c.name, finalizer = MIRROR_FINALIZER, added = c.add, "finalizer written");
     Ok(())
 }
@@ -161,9 +159,7 @@ mod tests {
     use crate::azure::Programmed;
 
     fn fleet(mirror_on: bool) -> Fleet {
-        let mut f = fleetdns_config::testing::fleet("t.test").build();
-        if mirror_on {
-            let yaml = "apiVersion: fleetdns.io/v1alpha1
+        let yaml = "apiVersion: fleetdns.io/v1alpha1
 kind: FleetDNSConfig
 spec:
   zone: tm.test
@@ -172,10 +168,11 @@ spec:
     subscriptionId: 00000000-0000-0000-0000-000000000001
     auth: {method: managedIdentity}
 ";
-            f.azure = fleetdns_config::file::load_str(std::path::Path::new("t.yaml"), yaml)
-                .expect("valid")
-                .0
-                .azure;
+        let mut f = fleetdns_config::file::load_str(std::path::Path::new("t.yaml"), yaml)
+            .expect("valid")
+            .0;
+        if !mirror_on {
+            f.azure = None;
         }
         let mut p = ObservedObject::new(ObjectKind::TrafficManagerProfile, "hub", "demo", "web");
         p.uid = "p1".into();
