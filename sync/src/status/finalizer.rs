@@ -73,10 +73,8 @@ pub fn plan(fleet: &Fleet, mirror: &MirrorStatus, setting: StatusMode) -> Vec<Ch
         } else {
             false
         };
-        let remove = has
-            && (!mirror_on
-                || !owner
-                || (o.deleting() && mirror.finalized.iter().any(|u| *u == o.uid)));
+        let remove =
+            has && (!mirror_on || !owner || (o.deleting() && mirror.finalized.contains(&o.uid)));
         if add || remove {
             out.push(Change {
                 kind: o.kind,
