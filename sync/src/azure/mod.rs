@@ -8,7 +8,7 @@
 //!                                            status (Programmed) + metrics ◄┘
 //! ```
 //! - [`model`]: ARM paths, calls and the JSON bodies fleetdns writes.
-//! - [`desired`]: `Fleet` → the profiles and endpoints fleet-networking would create.
+//! - [`desired`](mod@desired): `Fleet` → the profiles and endpoints fleet-networking would create.
 //! - [`diff`]: (desired, observed) → the minimal list of PUTs and DELETEs.
 //! - ARM access (client, tokens, request and token metrics) is the `fleetdns-arm` crate,
 //!   shared with the Kubernetes source's public IP lookups.
