@@ -11,6 +11,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+/// fleetdns's finalizer on TrafficManagerProfiles and TrafficManagerBackends in
+/// Kubernetes owner mode with the mirror on: the object stays until the mirror has
+/// deleted what it created in Azure. Never fleet-networking's own finalizers.
+pub const MIRROR_FINALIZER: &str = "fleetdns.io/azure-mirror";
+
 /// Public Azure's ARM endpoint.
 pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
 /// Public Azure's Entra ID authority.

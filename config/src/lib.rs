@@ -4,7 +4,7 @@
 //!
 //! Data flow: YAML documents (upstream Fleet CRD objects plus fleetdns settings) →
 //! [`schema`] checks each object against the CRD schema generated from [`crd`] →
-//! [`file`] (or the Kubernetes source) turns them into typed [`inputs`] →
+//! [`file`](mod@file) (or the Kubernetes source) turns them into typed [`inputs`] →
 //! [`validate`] builds a [`Fleet`] or a list of precise [`Diagnostic`]s. The
 //! [`weight`] formula is fleet-networking's.
 //!
@@ -17,7 +17,7 @@
 //! - [`diagnostic`]: where an error is (file, document, line, object, field) and what is allowed.
 //! - [`validate`]: inputs → `Fleet` or diagnostics.
 //! - [`inputs`]: upstream objects as read, schema-checked, with their document.
-//! - [`file`]: the file format (text → inputs → `Fleet`).
+//! - [`file`](mod@file): the file format (text → inputs → `Fleet`).
 //! - [`azure`]: the Azure Traffic Manager mirror as the model carries it.
 //! - [`health`]: what the prober observed, per endpoint.
 //! - [`limits`]: caps on input.

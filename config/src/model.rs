@@ -220,6 +220,14 @@ pub struct ObservedObject {
     /// Per condition type: the field managers (from `metadata.managedFields`) that
     /// own it, with the operation (`Apply`/`Update`).
     pub condition_managers: std::collections::BTreeMap<String, Vec<String>>,
+    /// `metadata.deletionTimestamp`: set while the object is being deleted (its
+    /// finalizers still pending). Such an object is not part of the fleet.
+    pub deletion_timestamp: Option<String>,
+    /// `metadata.finalizers` as observed.
+    pub finalizers: Vec<String>,
+    /// For a TrafficManagerProfile: `spec.resourceGroup` (where its Azure profile
+    /// lives, needed to delete it once the object is being deleted).
+    pub resource_group: Option<String>,
 }
 
 impl ObservedObject {
@@ -246,7 +254,20 @@ impl ObservedObject {
             conditions: Vec::new(),
             status_fields: serde_json::Map::new(),
             condition_managers: Default::default(),
+            deletion_timestamp: None,
+            finalizers: Vec::new(),
+            resource_group: None,
         }
+    }
+
+    /// The object is being deleted (it has a `deletionTimestamp`).
+    pub fn deleting(&self) -> bool {
+        self.deletion_timestamp.is_some()
+    }
+
+    /// `metadata.finalizers` holds `finalizer`.
+    pub fn has_finalizer(&self, finalizer: &str) -> bool {
+        self.finalizers.iter().any(|f| f == finalizer)
     }
 
     /// The observed condition of `type_`, if any.

@@ -1,7 +1,7 @@
 //! The file source: reads the config file from disk, and watches it.
 //!
 //! [`load`] reads and judges the file once ([`fleetdns_config::file::load_str`]
-//! does the judging); [`watch`] re-reads it when it changes or on demand (SIGHUP)
+//! does the judging); [`watch()`] re-reads it when it changes or on demand (SIGHUP)
 //! and publishes each valid `Fleet`; a broken file is reported and the last good
 //! one stays.
 
@@ -89,7 +89,7 @@ pub async fn watch(
 pub type Stamp = (std::time::SystemTime, u64);
 
 /// The file's current [`Stamp`]. Take it *before* the first [`load`] and pass it to
-/// [`watch`], so a change made between the load and the watcher's start is seen.
+/// [`watch()`], so a change made between the load and the watcher's start is seen.
 pub fn stamp(path: &Path) -> Option<Stamp> {
     let m = std::fs::metadata(path).ok()?;
     Some((m.modified().ok()?, m.len()))

@@ -5,7 +5,7 @@
 //! a `tokio::sync::watch` channel (latest value wins). Sources only read: writing
 //! status back is the `sync` crate's job.
 //!
-//! - [`file`]: the config file, read once and watched (mtime/size poll, SIGHUP).
+//! - [`file`](mod@file): the config file, read once and watched (mtime/size poll, SIGHUP).
 //! - [`kubernetes`]: the live source (hub and member clusters, watched).
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]

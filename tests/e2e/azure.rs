@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::fixtures::BIN;
 
+mod lifecycle;
 mod mirror;
 
 const SUB: &str = "00000000-0000-0000-0000-0000000000a1";

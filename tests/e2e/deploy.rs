@@ -65,7 +65,7 @@ fn bundled_config_is_valid_and_in_kubernetes_mode() {
 }
 
 #[test]
-fn rbac_reads_objects_and_writes_only_status_its_lease_and_events() {
+fn rbac_reads_objects_and_writes_only_status_its_lease_events_and_its_finalizer() {
     let mut rules = Vec::new();
     for d in docs("rbac.yaml") {
         if matches!(d["kind"].as_str(), Some("ClusterRole" | "Role")) {
@@ -96,6 +96,20 @@ fn rbac_reads_objects_and_writes_only_status_its_lease_and_events() {
         if resources.iter().any(|r| r == "events") {
             assert_eq!(resources, ["events"], "{r}");
             assert_eq!(verbs, ["create"], "events are only created: {r}");
+            continue;
+        }
+        // Its finalizer on profiles and backends (JSON patch of metadata.finalizers):
+        // patch only, nothing else on the objects themselves.
+        if resources
+            .iter()
+            .any(|r| r == "trafficmanagerprofiles" || r == "trafficmanagerbackends")
+        {
+            assert_eq!(
+                resources,
+                ["trafficmanagerprofiles", "trafficmanagerbackends"],
+                "{r}"
+            );
+            assert_eq!(writes, ["patch"], "only the finalizer is written: {r}");
             continue;
         }
         let ok = resources

@@ -6,9 +6,9 @@
 //! needs (valid names, unique owner names, glue). Everything found is reported at
 //! once; any error means no `Fleet`, and the caller keeps its last good one.
 //!
-//! One module per subject: [`settings`], [`zone`], [`clusters`], [`exports`],
-//! [`profiles`] (with [`monitor`]), [`backends`], [`limits`], [`serial`] and
-//! [`azure`]; [`fleet`] runs them in order.
+//! One (private) module per subject: `settings`, `zone`, `clusters`, `exports`,
+//! `profiles` (with `monitor`), `backends`, `limits`, `serial`, `azure` and `hub`;
+//! [`fleet`] runs them in order.
 
 mod annotations;
 mod azure;

@@ -327,8 +327,13 @@ pub fn compose_cached(
                         .unwrap_or(1),
                 );
             }
+            // Being deleted: listed (the mirror deletes its Azure side, then the
+            // finalizer goes), but not part of the fleet: no answers, nothing desired.
+            let deleting = x.deleting();
             observed.objects.push(x);
-            upstream(&topology.hub, o, kind, cache, &mut inputs, &mut diags);
+            if !deleting {
+                upstream(&topology.hub, o, kind, cache, &mut inputs, &mut diags);
+            }
         }
     }
     let used = std::mem::take(&mut cache.used);

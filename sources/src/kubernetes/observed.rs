@@ -43,6 +43,21 @@ pub(super) fn observed(kind: ObjectKind, cluster: &str, o: &Value) -> ObservedOb
         }
     }
     x.condition_managers = condition_managers(o);
+    x.deletion_timestamp = o
+        .pointer("/metadata/deletionTimestamp")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    x.finalizers = o
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_string))
+        .collect();
+    x.resource_group = o
+        .pointer("/spec/resourceGroup")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     x
 }
 

@@ -190,6 +190,21 @@ fn needs(k: &KubernetesSettings, c: &ClusterConnection, hub: bool, read: &[Resou
                     namespace: ns.clone(),
                 });
             }
+            // fleetdns's finalizer (`fleetdns.io/azure-mirror`) on profiles and
+            // backends, written by the status writer unless in observer mode.
+            if hub
+                && k.write_status
+                && k.status_mode != fleetdns_config::StatusMode::Observer
+                && matches!(r, Resource::Profiles | Resource::Backends)
+            {
+                out.push(Need {
+                    verb: "patch",
+                    group: ar.group.clone(),
+                    resource: ar.plural.clone(),
+                    subresource: None,
+                    namespace: ns.clone(),
+                });
+            }
         }
     }
     if hub && k.write_status {

@@ -199,12 +199,14 @@ fn target(t: &Target) -> String {
     }
 }
 
-/// The profile's monitorConfig in Traffic Manager's terms. fleetdns allows faster
-/// probes (annotations) than Traffic Manager: intervals below 30 s map to 10 s,
-/// and the timeout is clamped into what the interval allows (5-9 or 5-10).
+/// The profile's monitorConfig in Traffic Manager's terms. fleetdns allows other
+/// intervals (1-30 s, by annotation) than Traffic Manager's 10 or 30: anything
+/// below 30 s maps to 10 s, so Traffic Manager detects a failure at least as soon
+/// as fleetdns is configured to, and the timeout is clamped into what the interval
+/// allows (5-9 or 5-10).
 fn monitor(p: &Profile) -> MonitorConfig {
     let m = &p.monitor;
-    let interval: i64 = if m.interval_seconds <= 10 { 10 } else { 30 };
+    let interval: i64 = if m.interval_seconds < 30 { 10 } else { 30 };
     let max_timeout = if interval == 10 { 9 } else { 10 };
     let timeout = i64::from(m.timeout_seconds).clamp(5, max_timeout);
     let tcp = m.protocol == Protocol::Tcp;
@@ -241,5 +243,38 @@ fn monitor(p: &Profile) -> MonitorConfig {
         tolerated_number_of_failures: i64::from(m.tolerated_failures),
         custom_headers,
         expected_status_code_ranges,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fleetdns_config::testing::{monitor as monitor_config, profile};
+    use fleetdns_config::Protocol;
+
+    use super::monitor;
+
+    #[test]
+    fn intervals_map_to_traffic_managers_never_slower() {
+        for (fleetdns, tm, timeout) in [
+            (1, 10, 5),
+            (10, 10, 9),
+            (20, 10, 9),
+            (29, 10, 9),
+            (30, 30, 10),
+        ] {
+            let p = profile("ns", "web")
+                .monitor(
+                    monitor_config(Protocol::Http)
+                        .interval(fleetdns)
+                        .timeout(fleetdns.min(10)),
+                )
+                .build();
+            let m = monitor(&p);
+            assert_eq!(m.interval_in_seconds, tm, "interval {fleetdns} s");
+            assert!(
+                m.timeout_in_seconds <= timeout && m.timeout_in_seconds >= 5,
+                "interval {fleetdns} s: {m:?}"
+            );
+        }
     }
 }

@@ -8,18 +8,20 @@
 //!                                            status (Programmed) + metrics ◄┘
 //! ```
 //! - [`model`]: ARM paths, calls and the JSON bodies fleetdns writes.
-//! - [`desired`]: `Fleet` → the profiles and endpoints fleet-networking would create.
+//! - [`desired`](mod@desired): `Fleet` → the profiles and endpoints fleet-networking would create.
 //! - [`diff`]: (desired, observed) → the minimal list of PUTs and DELETEs.
 //! - ARM access (client, tokens, request and token metrics) is the `fleetdns-arm` crate,
 //!   shared with the Kubernetes source's public IP lookups.
 //! - [`status`]: ARM outcomes → the profile's `Programmed` and the backend's `Accepted` (plain data).
 //! - [`profile`]: one profile's pass; endpoint failures stay on their backend.
+//! - [`finalize`]: objects being deleted (fleetdns's finalizer): their Azure side deleted at once.
 //! - [`gc`]: garbage collection by tag, after a grace period.
 //! - [`metrics`]: Prometheus series.
 //! - [`reconcile`]: the loop that ties them together, gated on the writer Lease; never blocks DNS serving.
 
 pub mod desired;
 pub mod diff;
+pub mod finalize;
 pub mod gc;
 pub mod metrics;
 pub mod model;

@@ -165,7 +165,7 @@ pub struct MonitorConfig {
     /// Path probed; absent for TCP.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// 10 or 30: a fleetdns interval of 10 s or less maps to 10, any longer one to 30.
+    /// 10 or 30: a fleetdns interval under 30 s maps to 10 (never probing slower than asked), 30 to 30.
     pub interval_in_seconds: i64,
     /// Probe timeout in seconds, clamped into 5..=9 (10 s interval) or 5..=10 (30 s interval).
     pub timeout_in_seconds: i64,

@@ -27,6 +27,7 @@ use tracing::{info, warn};
 
 use super::desired::desired;
 use super::diff::plan;
+use super::finalize;
 use super::gc::Collector;
 use super::metrics::Metrics;
 use super::model::{ArmCall, Method};
@@ -47,6 +48,10 @@ pub struct MirrorStatus {
     pub planned: Vec<String>,
     /// fleetdns-managed profiles whose object is gone, waiting out the grace period (ARM ids).
     pub orphans: Vec<String>,
+    /// uids of objects being deleted whose Azure side is gone (their finalizer may go).
+    pub finalized: Vec<String>,
+    /// Objects being deleted whose Azure side could not be deleted yet (`namespace/name` → error).
+    pub deleting: BTreeMap<String, String>,
     /// End of the last pass.
     pub last_pass: Option<SystemTime>,
     /// Passes completed since start.
@@ -308,6 +313,23 @@ async fn pass(
     for (key, s) in &out.profiles {
         for (ep, st) in &s.endpoints {
             metrics.monitor.with_label_values(&[key, ep, st]).set(1);
+        }
+    }
+    // Objects being deleted: their Azure side goes now, not after the grace period.
+    if leader {
+        for d in finalize::deletions(fleet) {
+            match finalize::delete(client, &d).await {
+                Ok(()) => out.finalized.push(d.uid().to_string()),
+                Err(e) => {
+                    let key = match &d {
+                        finalize::Deletion::Profile { key, .. }
+                        | finalize::Deletion::Endpoints { key, .. } => key.clone(),
+                    };
+                    warn!(object = %key, error = %e, "deleting the Azure side of an object being deleted failed");
+                    out.deleting.insert(key, e);
+                    retry = true;
+                }
+            }
         }
     }
     if leader && synced {

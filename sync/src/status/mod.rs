@@ -4,11 +4,14 @@
 //! decides per object whether fleetdns writes fleet-networking's fields (owner)
 //! or only its own condition (observer); [`writer`] applies it (server-side
 //! apply) while this replica holds the [`lease`], and [`events`] tells
-//! `kubectl describe` about transitions and conflicts.
+//! `kubectl describe` about transitions and conflicts. [`finalizer`] keeps
+//! fleetdns's finalizer on profiles and backends while the Azure mirror owns
+//! their Azure side.
 
 mod clients;
 pub mod desired;
 pub mod events;
+pub mod finalizer;
 pub mod lease;
 pub mod mode;
 mod run;

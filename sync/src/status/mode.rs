@@ -7,7 +7,7 @@
 //! there. Otherwise owner. It is re-decided with every new observation, so a
 //! controller that appears later (or goes away) switches the object.
 
-use fleetdns_config::{ObjectKind, StatusMode};
+use fleetdns_config::{ObjectKind, ObservedObject, StatusMode};
 
 use super::desired::{Desired, Mode};
 use super::writer::FIELD_MANAGER;
@@ -23,9 +23,13 @@ pub fn upstream_condition(kind: ObjectKind) -> &'static str {
 
 /// Other managers owning the upstream condition of `d`, if any.
 pub fn other_owners(d: &Desired) -> Vec<String> {
-    d.observed
-        .condition_managers
-        .get(upstream_condition(d.kind))
+    observed_other_owners(&d.observed)
+}
+
+/// Other managers owning the upstream condition of an observed object, if any.
+pub fn observed_other_owners(o: &ObservedObject) -> Vec<String> {
+    o.condition_managers
+        .get(upstream_condition(o.kind))
         .into_iter()
         .flatten()
         .filter(|m| m.as_str() != FIELD_MANAGER)
@@ -35,10 +39,15 @@ pub fn other_owners(d: &Desired) -> Vec<String> {
 
 /// The mode for `d` under `setting`.
 pub fn resolve(setting: StatusMode, d: &Desired) -> Mode {
+    resolve_observed(setting, &d.observed)
+}
+
+/// The mode for an observed object under `setting`.
+pub fn resolve_observed(setting: StatusMode, o: &ObservedObject) -> Mode {
     match setting {
         StatusMode::Owner => Mode::Owner,
         StatusMode::Observer => Mode::Observer,
-        StatusMode::Auto if other_owners(d).is_empty() => Mode::Owner,
+        StatusMode::Auto if observed_other_owners(o).is_empty() => Mode::Owner,
         StatusMode::Auto => Mode::Observer,
     }
 }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::desired::{self, Mode};
+use super::finalizer;
 use super::writer::{key, kind_label, reconcile, Action, Context, Key};
 use crate::azure::MirrorStatus;
 
@@ -86,6 +87,16 @@ pub async fn run(
                     warn!(kind, namespace = %d.namespace, name = %d.name, retry = e.retry(), error = %e, "status not written");
                     again |= e.retry();
                 }
+            }
+        }
+        // fleetdns's finalizer, after the statuses (see `finalizer`).
+        for c in finalizer::plan(&f, &m, ctx.setting) {
+            if !*inputs.leader.borrow() {
+                break;
+            }
+            if let Err(e) = finalizer::apply(&ctx.clients.hub, &c).await {
+                warn!(kind = kind_label(c.kind), namespace = %c.namespace, name = %c.name, add = c.add, error = %e, "finalizer not written");
+                again = true;
             }
         }
         for m in [Mode::Owner, Mode::Observer] {

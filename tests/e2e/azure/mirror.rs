@@ -20,14 +20,19 @@ use super::{
 };
 
 /// `/status` → `azure`.
-fn mirror_status(f: &Fleetdns) -> Value {
+pub(super) fn mirror_status(f: &Fleetdns) -> Value {
     serde_json::from_str::<Value>(&http_get(f.admin, "/status")).unwrap_or_default()["azure"]
         .clone()
 }
 
 /// 2,000 A queries for `name` at `dns`, one every 2 ms, each waiting up to 2 s; the
 /// number lost: unanswered, or (with `want_records`) answered without records.
-fn lost_queries(from: &str, dns_addr: SocketAddr, name: &str, want_records: bool) -> u32 {
+pub(super) fn lost_queries(
+    from: &str,
+    dns_addr: SocketAddr,
+    name: &str,
+    want_records: bool,
+) -> u32 {
     let sock = UdpSocket::bind(format!("{from}:0")).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut lost = 0;

@@ -97,7 +97,9 @@ pub fn desired_with_health(
     // Profiles first: backends judge their profile by its Programmed condition.
     let mut programmed: BTreeMap<(&str, &str), &'static str> = BTreeMap::new();
     let mut out = Vec::new();
-    for o in &fleet.observed.objects {
+    // Objects being deleted get no status (only their finalizer, see `finalizer`).
+    let live = || fleet.observed.objects.iter().filter(|o| !o.deleting());
+    for o in live() {
         if o.kind == ObjectKind::TrafficManagerProfile {
             let d = profile::profile(fleet, health, o, mirror);
             let status = d.conditions.first().map_or("Unknown", |c| c.status);
@@ -105,7 +107,7 @@ pub fn desired_with_health(
             out.push(d);
         }
     }
-    for o in &fleet.observed.objects {
+    for o in live() {
         match o.kind {
             ObjectKind::TrafficManagerProfile => {}
             ObjectKind::TrafficManagerBackend => {
