@@ -1,6 +1,6 @@
 //! One `kube::Client` per cluster, from a kubeconfig context or the in-cluster
 //! service account; the hub's client can instead sign in with Entra ID natively
-//! ([`super::entra`]).
+//! (`super::entra`).
 
 use std::path::Path;
 
