@@ -153,7 +153,9 @@ fn kube_check_missing_permission_exits_7_naming_it() {
     let (code, out) = c.check("member-2", &[]);
     assert_eq!(code, 7, "{out}");
     assert!(
-        out.contains("may not update leases.coordination.k8s.io in namespace"),
+        out.contains(
+            "may not update leases.coordination.k8s.io \"fleetdns-status-writer\" in namespace default"
+        ),
         "{out}"
     );
 }

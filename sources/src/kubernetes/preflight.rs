@@ -64,6 +64,8 @@ struct Need {
     resource: String,
     subresource: Option<&'static str>,
     namespace: Option<String>,
+    /// The one object the verb is asked for (RBAC `resourceNames`), if any.
+    name: Option<String>,
 }
 
 /// Checks every cluster of `k` (the hub, then the members).
@@ -114,7 +116,15 @@ async fn check_cluster(k: &KubernetesSettings, c: &ClusterConnection, hub: bool)
             return report;
         }
     }
-    let read: &[Resource] = if hub {
+    let read: &[Resource] = if hub && k.hub_mode.is_some() {
+        // Hub mode reads the members' exports from the hub too.
+        &[
+            Resource::Profiles,
+            Resource::Backends,
+            Resource::ServiceImports,
+            Resource::InternalExports,
+        ]
+    } else if hub {
         &[Resource::Profiles, Resource::Backends]
     } else {
         &[Resource::Services, Resource::Exports]
@@ -177,6 +187,7 @@ fn needs(k: &KubernetesSettings, c: &ClusterConnection, hub: bool, read: &[Resou
                     resource: ar.plural.clone(),
                     subresource: None,
                     namespace: ns.clone(),
+                    name: None,
                 });
             }
             let writes_status =
@@ -188,6 +199,7 @@ fn needs(k: &KubernetesSettings, c: &ClusterConnection, hub: bool, read: &[Resou
                     resource: ar.plural.clone(),
                     subresource: Some("status"),
                     namespace: ns.clone(),
+                    name: None,
                 });
             }
             // fleetdns's finalizer (`fleetdns.io/azure-mirror`) on profiles and
@@ -203,6 +215,7 @@ fn needs(k: &KubernetesSettings, c: &ClusterConnection, hub: bool, read: &[Resou
                     resource: ar.plural.clone(),
                     subresource: None,
                     namespace: ns.clone(),
+                    name: None,
                 });
             }
         }
@@ -216,15 +229,19 @@ fn needs(k: &KubernetesSettings, c: &ClusterConnection, hub: bool, read: &[Resou
                 resource: "events".into(),
                 subresource: None,
                 namespace: ns.clone(),
+                name: None,
             });
         }
-        for verb in ["get", "create", "update"] {
+        // The Lease by its name (the installs grant these on that one Lease);
+        // create cannot be limited to a name in RBAC.
+        for verb in ["get", "list", "watch", "update", "create"] {
             out.push(Need {
                 verb,
                 group: "coordination.k8s.io".into(),
                 resource: "leases".into(),
                 subresource: None,
                 namespace: Some(k.lease_namespace.clone()),
+                name: (verb != "create").then(|| k.lease_name.clone()),
             });
         }
     }
@@ -240,6 +257,7 @@ async fn review(client: &kube::Client, n: &Need) -> Option<Problem> {
                 resource: Some(n.resource.clone()),
                 subresource: n.subresource.map(String::from),
                 namespace: n.namespace.clone(),
+                name: n.name.clone(),
                 ..ResourceAttributes::default()
             }),
             ..SelfSubjectAccessReviewSpec::default()
@@ -260,7 +278,10 @@ async fn review(client: &kube::Client, n: &Need) -> Option<Problem> {
         || "in all namespaces".to_string(),
         |ns| format!("in namespace {ns}"),
     );
-    let what = format!("{} {qualified} {scope}", n.verb);
+    let what = match &n.name {
+        Some(name) => format!("{} {qualified} {name:?} {scope}", n.verb),
+        None => format!("{} {qualified} {scope}", n.verb),
+    };
     let answer =
         tokio::time::timeout(REQUEST_TIMEOUT, api.create(&PostParams::default(), &ssar)).await;
     match answer {
