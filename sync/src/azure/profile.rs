@@ -196,27 +196,20 @@ fn finish(
     out.retry = out.status.programmed.retry();
     for (backend, t) in tally {
         let total = d.endpoints.iter().filter(|e| e.backend == backend).count();
-        let accepted = if blocked.is_empty() {
-            Accepted::ok(total)
-        } else {
-            let profile_invalid = !out.status.programmed.retry();
-            let why = format!("TrafficManagerProfile {:?}: {blocked}", d.key);
-            if profile_invalid {
-                Accepted::invalid(0, &[why])
-            } else {
-                Accepted::pending(&[why])
-            }
-        };
-        let failed = t.invalid.len() + t.pending.len();
         let accepted = if !blocked.is_empty() {
-            accepted
+            let why = format!("TrafficManagerProfile {:?}: {blocked}", d.key);
+            if out.status.programmed.retry() {
+                Accepted::pending(&[why])
+            } else {
+                Accepted::invalid(&[why])
+            }
         } else if !t.pending.is_empty() {
             out.retry = true;
             Accepted::pending(&[t.invalid.clone(), t.pending.clone()].concat())
         } else if !t.invalid.is_empty() {
-            Accepted::invalid(total.saturating_sub(failed), &t.invalid)
+            Accepted::invalid(&t.invalid)
         } else {
-            accepted
+            Accepted::ok(total)
         };
         out.backends.insert(
             backend,

@@ -48,7 +48,7 @@ impl Accepted {
     /// one line each; the other endpoints still went in. The message is
     /// fleet-networking's (trafficmanagerbackend/controller.go:338-341 at 4fcffcf),
     /// first failure as its example.
-    pub fn invalid(_accepted: usize, errors: &[String]) -> Self {
+    pub fn invalid(errors: &[String]) -> Self {
         Self {
             status: ConditionStatus::False,
             reason: "Invalid",

@@ -113,7 +113,7 @@ fn with_backend(status: ConditionStatus, reason: &str, errors: &[String]) -> Mir
     use fleetdns_sync::azure::{Accepted, BackendStatus};
     let mut m = mirror(Programmed::ok());
     let accepted = match (status, reason) {
-        (ConditionStatus::False, _) => Accepted::invalid(1, errors),
+        (ConditionStatus::False, _) => Accepted::invalid(errors),
         (ConditionStatus::Unknown, _) => Accepted::pending(errors),
         _ => Accepted::ok(2),
     };
