@@ -21,6 +21,7 @@
 //! - [`azure`]: the Azure Traffic Manager mirror as the model carries it.
 //! - [`health`]: what the prober observed, per endpoint.
 //! - [`limits`]: caps on input.
+//! - [`routing`]: routing methods (Weighted, MultiValue, Priority) and their annotations.
 //! - [`secret`]: values that print as `<redacted>` (tokens, probe header values).
 //! - [`backoff`]: the one retry schedule of every loop that talks to a remote API.
 //! - `testing` (feature `test-support`): builders for the model in other crates' tests.
@@ -39,6 +40,7 @@ pub mod hub;
 pub mod inputs;
 pub mod limits;
 pub mod model;
+pub mod routing;
 pub mod schema;
 pub mod secret;
 pub mod settings;
@@ -50,3 +52,4 @@ pub mod weight;
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
 pub use health::{EndpointHealth, Health, Observation};
 pub use model::*;
+pub use routing::RoutingMethod;

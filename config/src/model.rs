@@ -357,6 +357,9 @@ pub struct Profile {
     pub monitor: MonitorConfig,
     /// Serve nothing (instead of everything) when every endpoint is Degraded.
     pub fail_closed: bool,
+    /// How answers choose among the endpoints (`fleetdns.io/routing-method`).
+    #[serde(skip_serializing_if = "crate::routing::RoutingMethod::is_weighted")]
+    pub routing: crate::routing::RoutingMethod,
     /// Endpoints of all backends of this profile, sorted by id.
     pub endpoints: Vec<Endpoint>,
 }
@@ -380,6 +383,10 @@ pub struct Endpoint {
     pub export_weight: u32,
     /// Never probed, always routable (Traffic Manager's "Always Serve").
     pub always_serve: bool,
+    /// Priority in a Priority profile, 1..=1000, lower first (its backend's
+    /// `fleetdns.io/priority`; 1000 when absent).
+    #[serde(skip_serializing_if = "crate::routing::is_default_priority")]
+    pub priority: u32,
 }
 
 /// Where an endpoint points: the Service's load-balancer ingress.

@@ -212,6 +212,7 @@ impl ProfileBuilder {
                 ttl: DEFAULT_TTL,
                 monitor: MonitorBuilder::new(Protocol::Http).build(),
                 fail_closed: false,
+                routing: crate::routing::RoutingMethod::Weighted,
                 endpoints: Vec::new(),
             },
         }
@@ -238,6 +239,12 @@ impl ProfileBuilder {
     /// Serve nothing when every endpoint is Degraded.
     pub fn fail_closed(mut self, fail_closed: bool) -> Self {
         self.profile.fail_closed = fail_closed;
+        self
+    }
+
+    /// The routing method.
+    pub fn routing(mut self, routing: crate::routing::RoutingMethod) -> Self {
+        self.profile.routing = routing;
         self
     }
 
@@ -295,6 +302,7 @@ impl EndpointBuilder {
                 weight: 1,
                 export_weight: 1,
                 always_serve: false,
+                priority: crate::routing::DEFAULT_PRIORITY,
             },
         }
     }
@@ -358,6 +366,12 @@ impl EndpointBuilder {
     /// Never probed, always routable.
     pub fn always_serve(mut self, always_serve: bool) -> Self {
         self.endpoint.always_serve = always_serve;
+        self
+    }
+
+    /// Priority in a Priority profile (lower first).
+    pub fn priority(mut self, priority: u32) -> Self {
+        self.endpoint.priority = priority;
         self
     }
 

@@ -60,6 +60,7 @@ spec:
             verify_tls: false,
         },
         fail_closed: false,
+        routing: fleetdns_config::RoutingMethod::Weighted,
         endpoints: vec![Endpoint {
             id: "bench/web#web#east".into(),
             backend: "web".into(),
@@ -72,6 +73,7 @@ spec:
             weight: 1,
             export_weight: 1,
             always_serve: false,
+            priority: fleetdns_config::routing::DEFAULT_PRIORITY,
         }],
     }];
     fleet

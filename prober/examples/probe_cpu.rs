@@ -248,6 +248,7 @@ spec:
                         weight: 1,
                         export_weight: 1,
                         always_serve: false,
+                        priority: fleetdns_config::routing::DEFAULT_PRIORITY,
                     }
                 })
                 .collect();
@@ -268,6 +269,7 @@ spec:
                     verify_tls: false,
                 },
                 fail_closed: false,
+                routing: fleetdns_config::RoutingMethod::Weighted,
                 endpoints,
             }
         })

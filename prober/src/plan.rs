@@ -85,6 +85,7 @@ pub(crate) mod fixtures {
             weight: 1,
             export_weight: 1,
             always_serve: false,
+            priority: fleetdns_config::routing::DEFAULT_PRIORITY,
         }
     }
 
@@ -96,6 +97,7 @@ pub(crate) mod fixtures {
             ttl: 60,
             monitor,
             fail_closed: false,
+            routing: fleetdns_config::RoutingMethod::Weighted,
             endpoints,
         }
     }

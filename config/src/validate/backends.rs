@@ -1,5 +1,5 @@
 //! TrafficManagerBackends: each backend's exports become the profile's endpoints,
-//! weighted by fleet-networking's formula.
+//! weighted by fleet-networking's formula, with their backend's priority.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +7,8 @@ use crate::crd::v1beta1::TrafficManagerBackendSpec;
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::hub::{INTERNAL_LB_ANNOTATION, SERVE_INTERNAL_ANNOTATION};
 use crate::inputs::Inputs;
-use crate::model::Endpoint;
+use crate::model::{Endpoint, Target};
+use crate::routing::RoutingMethod;
 use crate::weight;
 
 use super::exports::Exports;
@@ -51,6 +52,10 @@ pub(super) fn backends(
                     .object(object)
                     .field("spec.profile.name"),
             );
+            continue;
+        };
+        let routing = target_profile.routing;
+        let Some(priority) = super::routing::priority(b, &object, routing, diags) else {
             continue;
         };
         let backend_weight = weight.unwrap_or(i64::from(weight::DEFAULT_BACKEND_WEIGHT)) as u32;
@@ -115,6 +120,14 @@ pub(super) fn backends(
             .collect();
         let total: u64 = list.iter().map(|e| u64::from(e.weight)).sum();
         for e in list {
+            if let (RoutingMethod::MultiValue { .. }, Target::Host(h)) = (routing, &e.target) {
+                diags.push(
+                    Diagnostic::error(b.doc.location_of(&["spec", "backend", "name"]), format!("Service {ns}/{} in cluster {} has the host name {h}, which profile {ns}/{} does not answer: MultiValue answers IPv4/IPv6 addresses only, as Traffic Manager (a CNAME cannot be mixed with addresses); use Weighted or Priority for host names", backend.name, e.cluster, profile.name))
+                        .severity(Severity::Warning)
+                        .object(object.clone())
+                        .field("spec.backend.name"),
+                );
+            }
             target_profile.endpoints.push(Endpoint {
                 id: format!("{ns}/{name}#{}#{}", backend.name, e.cluster),
                 backend: name.clone(),
@@ -124,6 +137,7 @@ pub(super) fn backends(
                 weight: weight::endpoint_weight(backend_weight, e.weight, total),
                 export_weight: e.weight,
                 always_serve: e.always_serve,
+                priority,
             });
         }
     }

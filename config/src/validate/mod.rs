@@ -7,7 +7,7 @@
 //! once; any error means no `Fleet`, and the caller keeps its last good one.
 //!
 //! One (private) module per subject: `settings`, `zone`, `clusters`, `exports`,
-//! `profiles` (with `monitor`), `backends`, `limits`, `serial`, `azure` and `hub`;
+//! `profiles` (with `monitor` and `routing`), `backends`, `limits`, `serial`, `azure` and `hub`;
 //! [`fleet`] runs them in order.
 
 mod annotations;
@@ -19,6 +19,7 @@ mod hub;
 mod limits;
 mod monitor;
 mod profiles;
+mod routing;
 mod serial;
 mod settings;
 mod zone;

@@ -1,5 +1,5 @@
 //! TrafficManagerProfiles: one owner name per profile in the zone, its TTL and
-//! fail-closed annotations, and (through [`super::monitor`]) its probe settings.
+//! fail-closed and routing-method annotations, and (through [`super::monitor`]) its probe settings.
 
 use std::collections::BTreeMap;
 
@@ -93,6 +93,9 @@ pub(super) fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnos
         let Some(fail_closed) = bool_annotation(p, FAIL_CLOSED_ANNOTATION, &object, diags) else {
             continue;
         };
+        let Some(routing) = super::routing::routing_method(p, &object, diags) else {
+            continue;
+        };
         out.insert(
             (ns.clone(), name.clone()),
             (
@@ -104,6 +107,7 @@ pub(super) fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnos
                     ttl,
                     monitor,
                     fail_closed,
+                    routing,
                     endpoints: Vec::new(),
                 },
             ),
