@@ -141,7 +141,10 @@ fn routing_method_defaults_to_weighted_and_reads_each_method() {
 #[test]
 fn routing_method_outside_the_three_is_an_error_naming_the_accepted_values() {
     let text = file_with("    fleetdns.io/routing-method: Performance\n", "", "");
-    let d = the_error(&text, "metadata.annotations[\"fleetdns.io/routing-method\"]");
+    let d = the_error(
+        &text,
+        "metadata.annotations[\"fleetdns.io/routing-method\"]",
+    );
     let shown = d.to_string();
     assert!(
         shown.starts_with("error: fleet.yaml:22 (document 2): TrafficManagerProfile demo/web: metadata.annotations[\"fleetdns.io/routing-method\"]: \"Performance\" is not allowed; allowed: \"Weighted\", \"MultiValue\", \"Priority\""),
@@ -149,7 +152,10 @@ fn routing_method_outside_the_three_is_an_error_naming_the_accepted_values() {
     );
     // Traffic Manager's spelling, case included.
     let text = file_with("    fleetdns.io/routing-method: multivalue\n", "", "");
-    the_error(&text, "metadata.annotations[\"fleetdns.io/routing-method\"]");
+    the_error(
+        &text,
+        "metadata.annotations[\"fleetdns.io/routing-method\"]",
+    );
 }
 
 #[test]
@@ -160,7 +166,10 @@ fn routing_method_max_return_outside_1_to_8_is_an_error() {
             "",
             "",
         );
-        let d = the_error(&text, &format!("metadata.annotations[{MAX_RETURN_ANNOTATION:?}]"));
+        let d = the_error(
+            &text,
+            &format!("metadata.annotations[{MAX_RETURN_ANNOTATION:?}]"),
+        );
         assert_eq!(d.location.line, Some(23), "{d}");
         assert!(d.message.contains("allowed: an integer from 1 to 8"), "{d}");
         assert_eq!(d.object.as_deref(), Some("TrafficManagerProfile demo/web"));
@@ -170,7 +179,8 @@ fn routing_method_max_return_outside_1_to_8_is_an_error() {
     let (_, diags) = load(&text).expect("valid");
     assert!(
         diags.iter().any(|d| d.severity == Severity::Warning
-            && d.message.contains("applies to fleetdns.io/routing-method: \"MultiValue\" only")),
+            && d.message
+                .contains("applies to fleetdns.io/routing-method: \"MultiValue\" only")),
         "{diags}"
     );
 }
@@ -188,7 +198,8 @@ fn routing_method_priority_outside_1_to_1000_is_an_error_on_the_backend() {
         assert_eq!(d.location.document, Some(4), "{d}");
         assert_eq!(d.location.line, Some(45), "{d}");
         assert!(
-            d.message.contains("allowed: an integer from 1 to 1000, lower answered first"),
+            d.message
+                .contains("allowed: an integer from 1 to 1000, lower answered first"),
             "{d}"
         );
     }
@@ -214,5 +225,9 @@ fn routing_method_multivalue_warns_that_host_name_endpoints_are_not_answered() {
         .find(|d| d.severity == Severity::Warning)
         .expect("a warning");
     assert_eq!(w.object.as_deref(), Some("TrafficManagerBackend demo/b3"));
-    assert!(w.message.contains("MultiValue answers IPv4/IPv6 addresses only"), "{w}");
+    assert!(
+        w.message
+            .contains("MultiValue answers IPv4/IPv6 addresses only"),
+        "{w}"
+    );
 }

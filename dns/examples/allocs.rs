@@ -42,6 +42,28 @@ spec:
   clusters:
     - {name: c1, services: [{namespace: ns, name: svc, loadBalancer: ['192.0.2.1']}]}
     - {name: c2, services: [{namespace: ns, name: svc, loadBalancer: ['192.0.2.2']}]}
+    - {name: c3, services: [{namespace: ns, name: svc, loadBalancer: ['192.0.2.3']}]}
+    - {name: c4, services: [{namespace: ns, name: svc, loadBalancer: ['192.0.2.4']}]}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerProfile
+metadata: {name: multi, namespace: ns, annotations: {fleetdns.io/routing-method: MultiValue}}
+spec: {resourceGroup: rg}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: multi, namespace: ns}
+spec: {profile: {name: multi}, backend: {name: svc}, weight: 100}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerProfile
+metadata: {name: prio, namespace: ns, annotations: {fleetdns.io/routing-method: Priority}}
+spec: {resourceGroup: rg}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: prio, namespace: ns, annotations: {fleetdns.io/priority: '1'}}
+spec: {profile: {name: prio}, backend: {name: svc}, weight: 100}
 ---
 apiVersion: networking.fleet.azure.com/v1beta1
 kind: TrafficManagerProfile
@@ -86,6 +108,20 @@ fn cases() -> Vec<Case> {
     vec![
         case("profile A (weighted)", "ns-web.tm.test.", RecordType::A),
         case("profile AAAA (NODATA)", "ns-web.tm.test.", RecordType::AAAA),
+        case(
+            "profile A (MultiValue, 3 of 4)",
+            "ns-multi.tm.test.",
+            RecordType::A,
+        ),
+        Case {
+            edns: None,
+            ..case(
+                "profile A (MultiValue, no EDNS)",
+                "ns-multi.tm.test.",
+                RecordType::A,
+            )
+        },
+        case("profile A (Priority)", "ns-prio.tm.test.", RecordType::A),
         case("unknown name (NXDOMAIN)", "nope.tm.test.", RecordType::A),
         case("apex SOA", "tm.test.", RecordType::SOA),
         case("ANY (RFC 8482)", "ns-web.tm.test.", RecordType::ANY),

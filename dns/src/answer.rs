@@ -8,7 +8,8 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, LowerName, Record, RecordType};
 
 use crate::decide::{decide, Decision, Key};
-use crate::zone::{HealthView, Zone};
+use crate::multivalue::Drawn;
+use crate::zone::{HealthView, Pick, Zone};
 
 /// The answer to one question, as record sections.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +28,8 @@ pub struct Answer<'z> {
     pub endpoint: Option<u32>,
     /// A health-view TXT answer the general path must render (it shows ages).
     pub health: Option<&'z HealthView>,
+    /// MultiValue: the endpoint records drawn (answered after `answers`, which is empty then).
+    pub drawn: Option<(&'z Pick, Drawn)>,
 }
 
 impl<'z> Answer<'z> {
@@ -40,6 +43,7 @@ impl<'z> Answer<'z> {
             additionals: &[],
             endpoint: None,
             health: None,
+            drawn: None,
         };
         if decision.negative() {
             a.authorities = &zone.soa_negative.records;
@@ -53,10 +57,29 @@ impl<'z> Answer<'z> {
                 a.answers = std::slice::from_ref(&pick.records[index]);
                 a.endpoint = Some(pick.endpoints[index]);
             }
+            Decision::Endpoints { pick, drawn } => a.drawn = Some((pick, drawn)),
             Decision::HealthView(view) => a.health = Some(view),
             Decision::Refused | Decision::NxDomain | Decision::NoData => {}
         }
         a
+    }
+}
+
+impl<'z> Answer<'z> {
+    /// The answer section's records: `answers`, then any MultiValue records drawn.
+    pub fn records(&self) -> impl Iterator<Item = &'z Record> + 'z {
+        let drawn = self.drawn.map(|(pick, drawn)| {
+            (0..drawn.len()).map(move |n| &pick.records[usize::from(drawn.as_slice()[n])])
+        });
+        self.answers.iter().chain(drawn.into_iter().flatten())
+    }
+
+    /// The endpoints the answer holds (for their answer counters).
+    pub fn endpoints(&self) -> impl Iterator<Item = u32> + 'z {
+        let drawn = self.drawn.map(|(pick, drawn)| {
+            (0..drawn.len()).map(move |n| pick.endpoints[usize::from(drawn.as_slice()[n])])
+        });
+        self.endpoint.into_iter().chain(drawn.into_iter().flatten())
     }
 }
 

@@ -2,14 +2,15 @@
 //!
 //! It folds health in (Degraded endpoints leave the answer sets; when all are
 //! Degraded the profile fails open, or serves nothing if it opted into
-//! fail-closed), precomputes one weighted [`crate::sampler::Sampler`] per (name,
-//! answer type), and encodes every record the fast path may send. No metrics,
+//! fail-closed), applies the routing method's compile-time part (MultiValue:
+//! addresses only; Priority: the best priority available), precomputes one
+//! weighted [`crate::sampler::Sampler`] per (name, answer type), and encodes every record the fast path may send. No metrics,
 //! no I/O: [`crate::Snapshot::compile`] attaches the answer counters.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use fleetdns_config::{Endpoint, Fleet, Health, Target};
+use fleetdns_config::{Endpoint, Fleet, Health, RoutingMethod, Target};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, SOA};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 
@@ -32,38 +33,62 @@ fn address_record(name: &Name, ttl: u32, ip: IpAddr) -> Record {
     }
 }
 
-/// Builds the answer sets of `name` from `(endpoint index, endpoint)` pairs, and
-/// marks those endpoints answerable.
+/// Builds the answer sets of `name` from `(endpoint index, endpoint)` pairs
+/// (the served ones) under `routing`, and marks the endpoints they hold
+/// answerable. MultiValue answers addresses only (as Traffic Manager: a CNAME
+/// cannot be mixed with addresses), so it leaves host-name endpoints out;
+/// Priority keeps, per answer type, the endpoints of the best priority that
+/// has one.
 fn profile_node(
     name: &Name,
     ttl: u32,
     endpoints: &[(u32, &Endpoint)],
+    routing: RoutingMethod,
     keys: &mut [EndpointKey],
 ) -> ProfileNode {
-    let (mut a, mut aaaa, mut cname) = (Vec::new(), Vec::new(), Vec::new());
+    type Entries = Vec<(Record, u32, u32, u32)>;
+    let (mut a, mut aaaa, mut cname): (Entries, Entries, Entries) = Default::default();
     for &(i, e) in endpoints {
-        keys[i as usize].answerable = true;
+        let (w, p) = (e.weight, e.priority);
         match &e.target {
             Target::Addresses { v4, v6 } => {
                 if let Some(v4) = v4 {
-                    a.push((address_record(name, ttl, IpAddr::V4(*v4)), e.weight, i));
+                    a.push((address_record(name, ttl, IpAddr::V4(*v4)), w, i, p));
                 }
                 if let Some(v6) = v6 {
-                    aaaa.push((address_record(name, ttl, IpAddr::V6(*v6)), e.weight, i));
+                    aaaa.push((address_record(name, ttl, IpAddr::V6(*v6)), w, i, p));
                 }
             }
+            Target::Host(_) if matches!(routing, RoutingMethod::MultiValue { .. }) => {}
             Target::Host(h) => {
                 let r = Record::from_rdata(name.clone(), ttl, RData::CNAME(CNAME(fqdn(h))));
-                a.push((r.clone(), e.weight, i));
-                aaaa.push((r.clone(), e.weight, i));
-                cname.push((r, e.weight, i));
+                a.push((r.clone(), w, i, p));
+                aaaa.push((r.clone(), w, i, p));
+                cname.push((r, w, i, p));
             }
         }
     }
+    let max_return = match routing {
+        RoutingMethod::MultiValue { max_return } => max_return,
+        RoutingMethod::Weighted | RoutingMethod::Priority => 1,
+    };
+    let mut pick = |mut entries: Entries, max_return: u8| {
+        if routing == RoutingMethod::Priority {
+            let best = entries.iter().map(|e| e.3).min();
+            entries.retain(|e| Some(e.3) == best);
+        }
+        for e in &entries {
+            keys[e.2 as usize].answerable = true;
+        }
+        Pick::new(
+            entries.into_iter().map(|(r, w, i, _)| (r, w, i)).collect(),
+            max_return,
+        )
+    };
     ProfileNode {
-        a: Pick::new(a),
-        aaaa: Pick::new(aaaa),
-        cname: Pick::new(cname),
+        a: pick(a, max_return),
+        aaaa: pick(aaaa, max_return),
+        cname: pick(cname, 1),
     }
 }
 
@@ -126,13 +151,25 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
         let indexed: Vec<(u32, &Endpoint)> = (base..).zip(&p.endpoints).collect();
         let name = fqdn(&p.owner);
         let served = served(&indexed, health, p.fail_closed);
-        let node = profile_node(&name, p.ttl, &served, &mut keys);
+        let node = profile_node(&name, p.ttl, &served, p.routing, &mut keys);
+        // Served = in an answer set (Priority: the active priority only).
+        let answered = |i: u32| {
+            [&node.a, &node.aaaa, &node.cname]
+                .iter()
+                .any(|pick| pick.endpoints.contains(&i))
+        };
+        let served: Vec<u32> = indexed
+            .iter()
+            .map(|&(i, _)| i)
+            .filter(|&i| answered(i))
+            .collect();
         nodes.entry(LowerName::new(&name)).or_default().profile = Some(node);
 
         // Health view: _health.<owner> TXT, and <cluster>._cluster.<owner>.
         let view = HealthView {
             profile: label,
             fail_closed: p.fail_closed,
+            routing: p.routing,
             endpoints: indexed
                 .iter()
                 .map(|&(i, e)| EndpointView {
@@ -141,7 +178,8 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
                     target: e.target.to_string(),
                     weight: e.weight,
                     always_serve: e.always_serve,
-                    served: served.iter().any(|&(s, _)| s == i),
+                    served: served.contains(&i),
+                    priority: e.priority,
                 })
                 .collect(),
         };
@@ -166,7 +204,14 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
             };
             let node = nodes.entry(LowerName::new(&cname)).or_default();
             node.private = true;
-            node.profile = Some(profile_node(&cname, p.ttl, &endpoints, &mut keys));
+            // Per-cluster names answer like a Weighted profile, whatever the method.
+            node.profile = Some(profile_node(
+                &cname,
+                p.ttl,
+                &endpoints,
+                RoutingMethod::Weighted,
+                &mut keys,
+            ));
         }
     }
 

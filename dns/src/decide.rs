@@ -14,6 +14,7 @@
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
+use crate::multivalue::{self, Drawn};
 use crate::zone::{HealthView, Pick, Rrset, Zone};
 
 /// Largest UDP payload we advertise and honour (the DNS flag day 2020 value).
@@ -42,6 +43,14 @@ pub enum Decision<'z> {
         pick: &'z Pick,
         /// The record drawn.
         index: usize,
+    },
+    /// Several distinct endpoint records of a MultiValue profile, drawn by weight
+    /// without replacement: `pick.records[i]` for `i` in `drawn`, in that order.
+    Endpoints {
+        /// The profile's endpoint records of the type asked for.
+        pick: &'z Pick,
+        /// The records drawn.
+        drawn: Drawn,
     },
     /// The `_health` TXT view of a profile, rendered per query (it shows ages).
     HealthView(&'z HealthView),
@@ -94,9 +103,11 @@ pub fn decide<'z>(
             additional: None,
         })
     };
-    let picked = |pick: &'z Pick| {
-        pick.pick_index()
-            .map(|index| Decision::Endpoint { pick, index })
+    let picked = |pick: &'z Pick| match pick.max_return {
+        1 => pick
+            .pick_index()
+            .map(|index| Decision::Endpoint { pick, index }),
+        _ => multivalue::draw(pick).map(|drawn| Decision::Endpoints { pick, drawn }),
     };
     let found = match qtype {
         RecordType::SOA if node.apex => records(&zone.soa),

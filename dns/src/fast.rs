@@ -17,8 +17,10 @@ use hickory_proto::rr::{DNSClass, RecordType};
 
 use crate::decide::{badvers, decide, edns_payload, fit, udp_limit, Decision, Fit, Key};
 use crate::metrics::DnsMetrics;
+use crate::multivalue::Drawn;
 use crate::snapshot::Snapshot;
 use crate::wire::WireSet;
+use crate::zone::Pick;
 
 /// What the fast path did with a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +163,16 @@ impl<'z> Part<'z> {
     }
 }
 
+/// The wire records and endpoint indices of a MultiValue answer, in answer order.
+fn drawn_records(drawn: Option<(&Pick, Drawn)>) -> impl Iterator<Item = (&[u8], u32)> {
+    drawn.into_iter().flat_map(|(pick, d)| {
+        (0..d.len()).map(move |n| {
+            let i = usize::from(d.as_slice()[n]);
+            (&*pick.wire[i], pick.endpoints[i])
+        })
+    })
+}
+
 /// Answers `packet` from `client` into `out` if it is a case the fast path handles.
 pub fn respond(
     snapshot: &Snapshot,
@@ -187,6 +199,8 @@ pub fn respond(
         Decision::Refused => None,
         _ => q.apex_pointer(packet, &zone.apex_key),
     };
+    // MultiValue records, written one by one after the (then empty) answer part.
+    let mut drawn = None;
     let (answer, additional, endpoint) = match decision {
         Decision::Records { answer, additional } => (
             Part::of(&answer.wire, apex),
@@ -202,6 +216,10 @@ pub fn respond(
             };
             (part, NONE, Some(pick.endpoints[index]))
         }
+        Decision::Endpoints { pick, drawn: d } => {
+            drawn = Some((pick, d));
+            (NONE, NONE, None)
+        }
         Decision::HealthView(_) => return Fast::Fallback,
         Decision::Refused | Decision::NxDomain | Decision::NoData => (NONE, NONE, None),
     };
@@ -213,7 +231,10 @@ pub fn respond(
 
     let limit = udp_limit(q.edns.as_ref().map(|e| e.payload));
     let opt_len = if q.edns.is_some() { 11 } else { 0 };
+    let (drawn_len, drawn_count) =
+        drawn_records(drawn).fold((0, 0u16), |(len, n), (w, _)| (len + w.len(), n + 1));
     let size = q.question_end
+        + drawn_len
         + answer.bytes.len()
         + authority.bytes.len()
         + additional.bytes.len()
@@ -233,10 +254,18 @@ pub fn respond(
     let additional_count = additional.count + u16::from(q.edns.is_some());
     out.extend_from_slice(&packet[..2]);
     out.extend_from_slice(&flags.to_be_bytes());
-    for count in [1, answer.count, authority.count, additional_count] {
+    for count in [
+        1,
+        answer.count + drawn_count,
+        authority.count,
+        additional_count,
+    ] {
         out.extend_from_slice(&count.to_be_bytes());
     }
     out.extend_from_slice(&packet[HEADER..q.question_end]);
+    for (w, _) in drawn_records(drawn) {
+        out.extend_from_slice(w);
+    }
     let pointer = apex.unwrap_or(0).to_be_bytes();
     for part in [answer, authority, additional] {
         let base = out.len();
@@ -255,6 +284,9 @@ pub fn respond(
     }
     metrics.count_query(q.qtype, rcode);
     if let Some(i) = endpoint {
+        snapshot.count_answer(i);
+    }
+    for (_, i) in drawn_records(drawn) {
         snapshot.count_answer(i);
     }
     Fast::Answered

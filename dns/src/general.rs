@@ -136,7 +136,7 @@ pub fn respond(
     metadata.response_code = found.rcode;
     metadata.authoritative = found.authoritative;
     metrics.count_query(qtype, found.rcode);
-    if let Some(i) = found.endpoint {
+    for i in found.endpoints() {
         snapshot.count_answer(i);
     }
 
@@ -148,8 +148,7 @@ pub fn respond(
         Some(view) => health_txt(owner, view, snapshot.health(), answers),
         None => answers.extend(
             found
-                .answers
-                .iter()
+                .records()
                 .map(|r| Record::from_rdata(owner.clone(), r.ttl, r.data.clone())),
         ),
     }

@@ -9,6 +9,7 @@
 //!
 //! Modules:
 //! - [`sampler`]: O(1) weighted choice (Walker/Vose alias table).
+//! - [`multivalue`]: MultiValue answers, N endpoints by weight without replacement.
 //! - [`zone`]: the compiled zone; [`compile`](mod@compile): building it.
 //! - [`snapshot`]: zone + health + counters, what one answer reads.
 //! - [`decide`](mod@decide): the decision table of DESIGN.md §4 for both paths (rcode, AA,
@@ -38,6 +39,7 @@ pub mod fuzzing;
 pub mod general;
 pub mod metrics;
 pub mod mmsg;
+pub mod multivalue;
 pub mod rrl;
 pub mod sampler;
 pub mod server;

@@ -7,7 +7,7 @@
 
 use std::time::SystemTime;
 
-use fleetdns_config::{Health, MonitorState};
+use fleetdns_config::{Health, MonitorState, RoutingMethod};
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::{Name, RData, Record};
 
@@ -23,15 +23,37 @@ pub(crate) fn health_txt(owner: &Name, view: &HealthView, health: &Health, out: 
     } else {
         "fail-open"
     };
+    let priority = view.routing == RoutingMethod::Priority;
+    let mut summary = vec![
+        format!("profile={}", view.profile),
+        format!("endpoints={}", view.endpoints.len()),
+        format!("serving={serving}"),
+        format!("mode={mode}"),
+        format!("routing={}", view.routing.name()),
+    ];
+    match view.routing {
+        RoutingMethod::MultiValue { max_return } => {
+            summary.push(format!("max-return={max_return}"))
+        }
+        RoutingMethod::Priority => {
+            // The served endpoints are the active priority's (best first).
+            let active = view
+                .endpoints
+                .iter()
+                .filter(|e| e.served)
+                .map(|e| e.priority)
+                .min();
+            summary.push(match active {
+                Some(p) => format!("active-priority={p}"),
+                None => "active-priority=none".to_string(),
+            });
+        }
+        RoutingMethod::Weighted => {}
+    }
     out.push(Record::from_rdata(
         owner.clone(),
         0,
-        RData::TXT(TXT::new(vec![
-            format!("profile={}", view.profile),
-            format!("endpoints={}", view.endpoints.len()),
-            format!("serving={serving}"),
-            format!("mode={mode}"),
-        ])),
+        RData::TXT(TXT::new(summary)),
     ));
     for e in &view.endpoints {
         let h = health.get(e.id.as_str());
@@ -48,6 +70,10 @@ pub(crate) fn health_txt(owner: &Name, view: &HealthView, health: &Health, out: 
             format!("state={state:?}"),
             format!("served={}", if e.served { "yes" } else { "no" }),
         ];
+        if priority {
+            strings.push(format!("priority={}", e.priority));
+            strings.push(format!("active={}", if e.served { "yes" } else { "no" }));
+        }
         match h.and_then(|h| h.last.as_ref()) {
             Some(last) => {
                 let age = now.duration_since(last.at).unwrap_or_default().as_secs();

@@ -108,7 +108,9 @@ pub(crate) struct ProfileNode {
 }
 
 /// Records, the weighted sampler that chooses among them, and per record the
-/// endpoint it came from. Opaque outside the crate.
+/// endpoint it came from. Opaque outside the crate. For a Priority profile it
+/// holds only the endpoints of the best priority available (chosen at compile
+/// time, so a query never looks at priorities).
 #[derive(Debug)]
 pub struct Pick {
     pub(crate) records: Box<[Record]>,
@@ -117,11 +119,17 @@ pub struct Pick {
     /// Per record, its endpoint's index in [`Zone::endpoints`].
     pub(crate) endpoints: Box<[u32]>,
     pub(crate) sampler: Option<Sampler>,
+    /// Per record, its weight, and their sum (for MultiValue draws).
+    pub(crate) weights: Box<[u32]>,
+    pub(crate) total: u64,
+    /// Records per answer: 1 (one drawn by weight) or a MultiValue profile's
+    /// `maxReturn` (that many distinct ones, see [`crate::multivalue`]).
+    pub(crate) max_return: u8,
 }
 
 impl Pick {
-    /// `(record, weight, endpoint index)` entries.
-    pub(crate) fn new(entries: Vec<(Record, u32, u32)>) -> Self {
+    /// `(record, weight, endpoint index)` entries, answered `max_return` at a time.
+    pub(crate) fn new(entries: Vec<(Record, u32, u32)>, max_return: u8) -> Self {
         let weights: Vec<u32> = entries.iter().map(|(_, w, _)| *w).collect();
         let endpoints = entries.iter().map(|(_, _, e)| *e).collect();
         let records: Box<[Record]> = entries.into_iter().map(|(r, _, _)| r).collect();
@@ -131,6 +139,9 @@ impl Pick {
             .collect();
         Self {
             sampler: Sampler::new(&weights),
+            total: weights.iter().map(|&w| u64::from(w)).sum(),
+            weights: weights.into_boxed_slice(),
+            max_return: max_return.max(1),
             records,
             wire,
             endpoints,
@@ -160,6 +171,8 @@ pub struct HealthView {
     pub profile: String,
     /// Whether the profile serves nothing when every endpoint is Degraded.
     pub fail_closed: bool,
+    /// The profile's routing method.
+    pub routing: fleetdns_config::RoutingMethod,
     /// Its endpoints, in the profile's order.
     pub endpoints: Vec<EndpointView>,
 }
@@ -179,6 +192,8 @@ pub struct EndpointView {
     pub always_serve: bool,
     /// In the answer set of the zone this view was compiled with.
     pub served: bool,
+    /// Its priority (shown for Priority profiles).
+    pub priority: u32,
 }
 
 impl Zone {

@@ -1,6 +1,8 @@
 //! The fast path and the general path give the same answers: same rcode, flags
 //! and sections, for every generated query the fast path answers (the rest go to
 //! the general path anyway). Both draw weighted answers from the same seeded RNG.
+//! The zone has Weighted, MultiValue (several records per answer) and Priority
+//! profiles (`cargo test routing_method` runs the test too).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -65,6 +67,61 @@ metadata: {name: m3, namespace: ns}
 spec: {profile: {name: mixed}, backend: {name: v6}, weight: 2}
 ---
 apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerProfile
+metadata: {name: multi, namespace: ns, annotations: {fleetdns.io/routing-method: MultiValue, fleetdns.io/max-return: '8'}}
+spec: {resourceGroup: rg}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: mv1, namespace: ns}
+spec: {profile: {name: multi}, backend: {name: svc}, weight: 10}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: mv2, namespace: ns}
+spec: {profile: {name: multi}, backend: {name: dual}, weight: 4}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: mv3, namespace: ns}
+spec: {profile: {name: multi}, backend: {name: v6}, weight: 2}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: mv4, namespace: ns}
+spec: {profile: {name: multi}, backend: {name: host}, weight: 2}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerProfile
+metadata: {name: multi2, namespace: ns, annotations: {fleetdns.io/routing-method: MultiValue}}
+spec: {resourceGroup: rg}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: mw1, namespace: ns}
+spec: {profile: {name: multi2}, backend: {name: svc}, weight: 10}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerProfile
+metadata: {name: prio, namespace: ns, annotations: {fleetdns.io/routing-method: Priority}}
+spec: {resourceGroup: rg}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: p1, namespace: ns, annotations: {fleetdns.io/priority: '2'}}
+spec: {profile: {name: prio}, backend: {name: svc}}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: p2, namespace: ns, annotations: {fleetdns.io/priority: '1'}}
+spec: {profile: {name: prio}, backend: {name: dual}}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
+kind: TrafficManagerBackend
+metadata: {name: p3, namespace: ns, annotations: {fleetdns.io/priority: '1'}}
+spec: {profile: {name: prio}, backend: {name: host}, weight: 3}
+---
+apiVersion: networking.fleet.azure.com/v1beta1
 kind: ServiceExport
 metadata: {name: svc, namespace: ns, annotations: {networking.fleet.azure.com/weight: '7'}}
 ---
@@ -85,6 +142,9 @@ const NAMES: &[&str] = &[
     "tm.test.",
     "ns-web.tm.test.",
     "ns-mixed.tm.test.",
+    "ns-multi.tm.test.",
+    "ns-multi2.tm.test.",
+    "ns-prio.tm.test.",
     "ns1.tm.test.",
     "ns2.dns.tm.test.",
     "dns.tm.test.",
@@ -231,14 +291,14 @@ impl Paths {
 }
 
 #[test]
-fn fast_and_general_paths_agree_on_more_than_10000_queries() {
+fn fast_and_general_paths_agree_on_more_than_10000_queries_routing_method_all() {
     let paths = Paths::new();
 
     let clients: [SocketAddr; 2] = [
         "127.0.0.1:5000".parse().unwrap(),
         "127.0.0.9:5000".parse().unwrap(),
     ];
-    let (mut total, mut fast_answered, mut truncated) = (0u32, 0u32, 0u32);
+    let (mut total, mut fast_answered, mut truncated, mut multi) = (0u32, 0u32, 0u32, 0u32);
     let edns = edns_variants();
     for (n, name) in NAMES.iter().enumerate() {
         for spelled in case_variants(name, n as u64) {
@@ -253,6 +313,11 @@ fn fast_and_general_paths_agree_on_more_than_10000_queries() {
                                 continue;
                             };
                             fast_answered += 1;
+                            if Message::from_vec(&fast).unwrap().answers.len() > 1
+                                && name.starts_with("ns-multi")
+                            {
+                                multi += 1;
+                            }
                             if Message::from_vec(&general).unwrap().metadata.truncation {
                                 truncated += 1;
                             }
@@ -264,7 +329,8 @@ fn fast_and_general_paths_agree_on_more_than_10000_queries() {
             }
         }
     }
-    eprintln!("{total} queries, {fast_answered} answered by the fast path");
+    eprintln!("{total} queries, {fast_answered} answered by the fast path, {multi} with several MultiValue records");
+    assert!(multi > 100, "MultiValue answers are compared: {multi}");
     assert!(total >= 10_000, "{total} queries generated");
     assert!(
         fast_answered * 2 > total,

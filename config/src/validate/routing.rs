@@ -10,9 +10,12 @@ use crate::routing::{
 };
 
 fn bad<S>(o: &Object<S>, key: &str, object: &str, message: String) -> Diagnostic {
-    Diagnostic::error(o.doc.location_of(&["metadata", "annotations", key]), message)
-        .object(object.to_string())
-        .field(format!("metadata.annotations[{key:?}]"))
+    Diagnostic::error(
+        o.doc.location_of(&["metadata", "annotations", key]),
+        message,
+    )
+    .object(object.to_string())
+    .field(format!("metadata.annotations[{key:?}]"))
 }
 
 /// The profile's routing method; `None` (with an error) when an annotation is invalid.

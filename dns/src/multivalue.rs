@@ -1,0 +1,137 @@
+//! MultiValue answers: up to N distinct endpoints, drawn by weight without
+//! replacement.
+//!
+//! Each draw takes one endpoint with probability weight / (Σ weights not yet
+//! drawn), so the first record of an answer is distributed exactly as a
+//! Weighted answer, and the order the records go out in is the order they were
+//! drawn (a fresh random order per query). A draw is a walk over the weights —
+//! O(endpoints × N), N ≤ 8 — with the drawn set in a bitset on the stack: no
+//! allocation, no lock; the random source is `fastrand`'s thread-local wyrand,
+//! as for Weighted answers.
+//!
+//! What an answer holds is a set of indices into the profile's [`Pick`]: the
+//! records themselves stay precompiled once per endpoint, so a later change can
+//! instead serve one of a bounded number of precomputed subsets (e.g. signed
+//! ones for DNSSEC) without changing the zone's data.
+
+use crate::zone::Pick;
+
+/// The most endpoints one MultiValue answer holds (Traffic Manager's `maxReturn` limit).
+pub const MAX_RETURN: usize = fleetdns_config::routing::MAX_MAX_RETURN as usize;
+
+/// Entries a drawn set can index (the bitset's size); validation caps a
+/// profile's endpoints below it.
+const MAX_ENTRIES: usize = 256;
+const _: () = assert!(fleetdns_config::limits::MAX_ENDPOINTS_PER_PROFILE <= MAX_ENTRIES);
+
+/// The records drawn for one answer: indices into a [`Pick`], in answer order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Drawn {
+    len: u8,
+    index: [u8; MAX_RETURN],
+}
+
+impl Drawn {
+    /// The indices, in the order the records are answered.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.index[..usize::from(self.len)]
+    }
+
+    /// How many records were drawn.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Whether nothing was drawn.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Draws up to `n` distinct indices of `weights` (Σ = `total`) by weight without
+/// replacement; `uniform(bound)` returns a uniform integer in `0..bound`. Zero
+/// weights are never drawn. `weights.len()` is at most 256.
+pub fn draw_with(
+    weights: &[u32],
+    total: u64,
+    n: usize,
+    mut uniform: impl FnMut(u64) -> u64,
+) -> Drawn {
+    let mut out = Drawn {
+        len: 0,
+        index: [0; MAX_RETURN],
+    };
+    let mut taken = [0u64; MAX_ENTRIES / 64];
+    let mut remaining = total;
+    for slot in 0..n.min(MAX_RETURN).min(weights.len()) {
+        if remaining == 0 {
+            break;
+        }
+        let mut r = uniform(remaining);
+        let mut chosen = None;
+        for (i, &w) in weights.iter().enumerate().take(MAX_ENTRIES) {
+            if taken[i / 64] & (1 << (i % 64)) != 0 {
+                continue;
+            }
+            let w = u64::from(w);
+            if r < w {
+                chosen = Some((i, w));
+                break;
+            }
+            r -= w;
+        }
+        // `r < remaining` = Σ of the weights not taken, so the walk always ends in one.
+        let Some((i, w)) = chosen else { break };
+        taken[i / 64] |= 1 << (i % 64);
+        remaining -= w;
+        out.index[slot] = i as u8;
+        out.len += 1;
+    }
+    out
+}
+
+/// Draws the records of one MultiValue answer from `pick`; `None` when the set is empty.
+pub(crate) fn draw(pick: &Pick) -> Option<Drawn> {
+    let drawn = draw_with(
+        &pick.weights,
+        pick.total,
+        usize::from(pick.max_return),
+        |bound| fastrand::u64(..bound),
+    );
+    (!drawn.is_empty()).then_some(drawn)
+}
+
+#[cfg(test)]
+mod routing_method {
+    use super::*;
+
+    #[test]
+    fn draws_are_distinct_and_stop_at_n_or_at_what_there_is() {
+        let w = [5, 1, 0, 3];
+        for _ in 0..2000 {
+            let d = draw_with(&w, 9, 3, |b| fastrand::u64(..b));
+            let mut s = d.as_slice().to_vec();
+            assert_eq!(s.len(), 3);
+            s.sort();
+            assert_eq!(s, [0, 1, 3], "the zero weight is never drawn");
+            let d = draw_with(&w, 9, 2, |b| fastrand::u64(..b));
+            assert_eq!(d.len(), 2);
+            assert_ne!(d.as_slice()[0], d.as_slice()[1]);
+        }
+        assert!(draw_with(&[], 0, 3, |_| unreachable!()).is_empty());
+        assert_eq!(draw_with(&[7], 7, 8, |b| b - 1).as_slice(), [0]);
+    }
+
+    #[test]
+    fn each_draw_walks_the_weights_not_yet_taken() {
+        // r = 0 always takes the first remaining entry; r = bound - 1 the last.
+        assert_eq!(draw_with(&[2, 3, 4], 9, 3, |_| 0).as_slice(), [0, 1, 2]);
+        assert_eq!(draw_with(&[2, 3, 4], 9, 3, |b| b - 1).as_slice(), [2, 1, 0]);
+        // r = 2 on Σ 9 lands on entry 1 (weights 2 | 3 | 4), then on Σ 6 on entry 2 (2 | 4).
+        let mut rs = [2u64, 2, 0].into_iter();
+        assert_eq!(
+            draw_with(&[2, 3, 4], 9, 3, |_| rs.next().unwrap()).as_slice(),
+            [1, 2, 0]
+        );
+    }
+}
