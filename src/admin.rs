@@ -91,6 +91,13 @@ fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
                 "dnsName": p.owner,
                 "ttl": p.ttl,
                 "failClosed": p.fail_closed,
+                "routing": p.routing,
+                "activeEndpoints": (p.routing == fleetdns_config::RoutingMethod::Priority).then(|| {
+                    fleetdns_config::routing::active_endpoints(&p.endpoints, health, p.fail_closed)
+                        .iter()
+                        .map(|e| e.id.clone())
+                        .collect::<Vec<_>>()
+                }),
                 "endpoints": endpoints,
             })
         })

@@ -88,12 +88,13 @@ fn write_fleet(out: &mut impl Write, fleet: &Fleet) -> std::io::Result<()> {
         let m = &p.monitor;
         writeln!(
             out,
-            "\nprofile {}/{}  →  {}.  TTL {}s{}",
+            "\nprofile {}/{}  →  {}.  TTL {}s{}  {}",
             p.namespace,
             p.name,
             p.owner,
             p.ttl,
-            if p.fail_closed { "  fail-closed" } else { "" }
+            if p.fail_closed { "  fail-closed" } else { "" },
+            p.routing
         )?;
         writeln!(
             out,
@@ -131,14 +132,19 @@ fn write_fleet(out: &mut impl Write, fleet: &Fleet) -> std::io::Result<()> {
             };
             writeln!(
                 out,
-                "  endpoint {:<40} cluster {:<12} target {:<24} weight {:>4} (export {}) {:>5.1}%{}",
+                "  endpoint {:<40} cluster {:<12} target {:<24} weight {:>4} (export {}) {:>5.1}%{}{}",
                 e.id,
                 e.cluster,
                 e.target.to_string(),
                 e.weight,
                 e.export_weight,
                 share,
-                if e.always_serve { "  always-serve" } else { "" }
+                if e.always_serve { "  always-serve" } else { "" },
+                if p.routing == fleetdns_config::RoutingMethod::Priority {
+                    format!("  priority {}", e.priority)
+                } else {
+                    String::new()
+                }
             )?;
         }
     }

@@ -75,3 +75,82 @@ impl std::fmt::Display for RoutingMethod {
 pub fn is_default_priority(priority: &u32) -> bool {
     *priority == DEFAULT_PRIORITY
 }
+
+/// The endpoints a Priority profile answers with under `health`: the best
+/// (lowest) priority among the available endpoints, or among all of them when
+/// none is available and the profile fails open; none when it fails closed.
+/// (Per answer type the zone picks among the endpoints that have a record of
+/// that type; this is the profile-wide view status pages show.)
+pub fn active_endpoints<'e>(
+    endpoints: &'e [crate::Endpoint],
+    health: &crate::Health,
+    fail_closed: bool,
+) -> Vec<&'e crate::Endpoint> {
+    let available: Vec<&crate::Endpoint> = endpoints
+        .iter()
+        .filter(|e| health.state_of(e).is_available())
+        .collect();
+    let served = if !available.is_empty() || fail_closed {
+        available
+    } else {
+        endpoints.iter().collect()
+    };
+    let best = served.iter().map(|e| e.priority).min();
+    served
+        .into_iter()
+        .filter(|e| Some(e.priority) == best)
+        .collect()
+}
+
+#[cfg(test)]
+mod routing_method {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{Endpoint, EndpointHealth, Health, MonitorState, Target};
+
+    fn endpoint(id: &str, priority: u32) -> Endpoint {
+        Endpoint {
+            id: id.to_string(),
+            backend: "b".to_string(),
+            service: "s".to_string(),
+            cluster: id.to_string(),
+            target: Target::Host(format!("{id}.example")),
+            weight: 1,
+            export_weight: 1,
+            always_serve: false,
+            priority,
+        }
+    }
+
+    #[test]
+    fn active_endpoints_are_the_best_available_priority() {
+        let eps = [endpoint("a", 1), endpoint("b", 1), endpoint("c", 2)];
+        let health = |down: &[&str]| -> Health {
+            down.iter()
+                .map(|id| {
+                    let h = EndpointHealth {
+                        state: MonitorState::Degraded,
+                        consecutive_failures: 4,
+                        last: None,
+                    };
+                    (Arc::from(*id), h)
+                })
+                .collect()
+        };
+        let ids = |v: Vec<&crate::Endpoint>| v.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(active_endpoints(&eps, &health(&[]), false)), ["a", "b"]);
+        assert_eq!(ids(active_endpoints(&eps, &health(&["a"]), false)), ["b"]);
+        assert_eq!(
+            ids(active_endpoints(&eps, &health(&["a", "b"]), false)),
+            ["c"]
+        );
+        let all = health(&["a", "b", "c"]);
+        assert_eq!(
+            ids(active_endpoints(&eps, &all, false)),
+            ["a", "b"],
+            "fail-open"
+        );
+        assert!(active_endpoints(&eps, &all, true).is_empty(), "fail-closed");
+    }
+}

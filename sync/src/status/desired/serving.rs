@@ -3,11 +3,15 @@
 //! left out (weight 0 included). Written in both modes; never changes the
 //! meaning of fleet-networking's conditions.
 //!
+//! The profile's message names a routing method other than Weighted and, for
+//! Priority, the backends/clusters of the active priority.
+//!
 //! Reasons: `Serving` (True: some endpoint is available), `FailOpen` (True: all
 //! Degraded, answered anyway), `AllDegraded` (False: all Degraded and the profile
 //! fails closed), `NoEndpoints` (False: in the zone, nothing to answer with),
 //! `NotServed` (False: not in the zone, with the problems that keep it out).
 
+use fleetdns_config::routing::{self, RoutingMethod};
 use fleetdns_config::{Endpoint, Fleet, Health, MonitorState, ObjectKind, ObservedObject, Profile};
 
 use super::{bounded, problems_text, Condition, SERVING};
@@ -45,11 +49,41 @@ pub(super) fn profile(
     judge(
         fleet,
         health,
-        &format!("fleetdns answers {}", p.owner),
+        &format!("fleetdns answers {}{}", p.owner, routing(p, health)),
         &eps,
         p.fail_closed,
         &left_out,
     )
+}
+
+/// The routing method as the message says it (nothing for Weighted, the
+/// default), with the active clusters of a Priority profile.
+fn routing(p: &Profile, health: Option<&Health>) -> String {
+    match p.routing {
+        RoutingMethod::Weighted => String::new(),
+        RoutingMethod::MultiValue { max_return } => {
+            format!(" (MultiValue, up to {max_return} addresses per answer)")
+        }
+        RoutingMethod::Priority => {
+            let none = Health::default();
+            let active =
+                routing::active_endpoints(&p.endpoints, health.unwrap_or(&none), p.fail_closed);
+            match active.first() {
+                None => " (Priority: no endpoint active)".to_string(),
+                Some(first) => {
+                    let clusters: Vec<String> = active
+                        .iter()
+                        .map(|e| format!("{}/{}", e.backend, e.cluster))
+                        .collect();
+                    format!(
+                        " (Priority: active priority {}: {})",
+                        first.priority,
+                        clusters.join(", ")
+                    )
+                }
+            }
+        }
+    }
 }
 
 pub(super) fn backend(fleet: &Fleet, health: Option<&Health>, o: &ObservedObject) -> Condition {
@@ -163,4 +197,54 @@ fn judge(
         ("True", "FailOpen")
     };
     Condition::new(SERVING, status, reason, message)
+}
+
+#[cfg(test)]
+mod routing_method {
+    use std::sync::Arc;
+
+    use fleetdns_config::testing::{endpoint, profile};
+    use fleetdns_config::{EndpointHealth, Health, MonitorState, RoutingMethod};
+
+    use super::routing;
+
+    #[test]
+    fn the_message_names_the_method_and_the_active_priority() {
+        let p = profile("ns", "web")
+            .routing(RoutingMethod::Priority)
+            .endpoint(endpoint("a").backend("primary").cluster("east").priority(1))
+            .endpoint(
+                endpoint("b")
+                    .backend("secondary")
+                    .cluster("west")
+                    .priority(2),
+            )
+            .build();
+        assert_eq!(
+            routing(&p, None),
+            " (Priority: active priority 1: primary/east)"
+        );
+        let down: Health = [(
+            Arc::from("a"),
+            EndpointHealth {
+                state: MonitorState::Degraded,
+                consecutive_failures: 4,
+                last: None,
+            },
+        )]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            routing(&p, Some(&down)),
+            " (Priority: active priority 2: secondary/west)"
+        );
+        let mv = profile("ns", "web")
+            .routing(RoutingMethod::MultiValue { max_return: 4 })
+            .build();
+        assert_eq!(
+            routing(&mv, None),
+            " (MultiValue, up to 4 addresses per answer)"
+        );
+        assert_eq!(routing(&profile("ns", "web").build(), None), "");
+    }
 }
