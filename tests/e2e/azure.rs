@@ -21,6 +21,7 @@ use crate::fixtures::BIN;
 
 mod lifecycle;
 mod mirror;
+mod routing;
 
 const SUB: &str = "00000000-0000-0000-0000-0000000000a1";
 const PIP_C2: &str = "/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg-pip/providers/Microsoft.Network/publicIPAddresses/pip-c2";

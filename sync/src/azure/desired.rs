@@ -1,7 +1,9 @@
 //! `Fleet` → the Traffic Manager profiles and endpoints fleet-networking would create.
 //!
 //! Naming follows fleet-networking: profile `fleet-<profile uid>`, relative DNS name
-//! `<namespace>-<name>`, routing Weighted, location `global`, tag
+//! `<namespace>-<name>`, routing Weighted (or the profile's
+//! `fleetdns.io/routing-method`: Priority with each endpoint's `priority`,
+//! MultiValue with `maxReturn`), location `global`, tag
 //! `networking.fleet.azure.com.trafficManagerProfile: <namespace>/<name>`; one
 //! endpoint per (backend, member cluster) named `fleet-<backend uid>#<service>#<cluster>`.
 //!
@@ -14,17 +16,23 @@
 //! addresses and host names with no Azure resource behind them, i.e. members
 //! outside Azure — becomes an ExternalEndpoints endpoint (`target` = the IPv4
 //! address, else the IPv6 address, else the host name).
+//!
+//! Where Traffic Manager cannot follow fleetdns the mirror refuses, and DNS
+//! answers go on: a MultiValue profile's AzureEndpoints and host-name endpoints
+//! are left out (reported on their backend); a Priority profile whose endpoints
+//! share a priority is not written at all (its `Programmed` says why).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use fleetdns_config::azure::AzureMirror;
-use fleetdns_config::{Fleet, Profile, Protocol, Target};
+use fleetdns_config::{Fleet, Profile, Protocol, RoutingMethod, Target};
 
 use super::model::{
     DnsConfig, EndpointBody, EndpointProperties, EndpointType, Header, MonitorConfig, ProfileBody,
     ProfileProperties, ProfileRef, StatusRange, MANAGED_BY, MANAGED_BY_TAG, PROFILE_TAG,
 };
+use super::routing::{multivalue_refuses, shared_priority};
 
 /// One profile as it should be in Azure.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +49,9 @@ pub struct DesiredProfile {
     pub skipped: Vec<Skipped>,
     /// Backend uid → backend key (`namespace/name`), for every backend of the profile.
     pub backends: BTreeMap<String, String>,
+    /// Why Traffic Manager cannot follow this profile at all (its `Programmed`
+    /// says so and nothing is written); DNS answers are not affected.
+    pub refused: Option<String>,
 }
 
 /// An endpoint the mirror leaves out, reported on its backend.
@@ -97,7 +108,11 @@ fn profile(azure: &AzureMirror, p: &Profile) -> Option<DesiredProfile> {
         tags,
         properties: ProfileProperties {
             profile_status: "Enabled",
-            traffic_routing_method: "Weighted",
+            traffic_routing_method: p.routing.name(),
+            max_return: match p.routing {
+                RoutingMethod::MultiValue { max_return } => Some(i64::from(max_return)),
+                _ => None,
+            },
             dns_config: DnsConfig {
                 relative_name: format!("{}-{}", p.namespace, p.name).to_ascii_lowercase(),
                 ttl: i64::from(p.ttl),
@@ -119,6 +134,14 @@ fn profile(azure: &AzureMirror, p: &Profile) -> Option<DesiredProfile> {
             let pip = azure
                 .public_ips
                 .get(&format!("{}/{}/{}", e.cluster, p.namespace, e.service));
+            if let Some(reason) = multivalue_refuses(p, &e.target, pip.is_some()) {
+                skipped.push(Skipped {
+                    backend,
+                    name,
+                    reason: format!("cluster {}: {reason}", e.cluster),
+                });
+                return None;
+            }
             let (kind, target, target_resource_id) = match pip {
                 Some(id) => (EndpointType::AzureEndpoints, None, Some(id.clone())),
                 None if internal(&e.target) => {
@@ -152,12 +175,15 @@ fn profile(azure: &AzureMirror, p: &Profile) -> Option<DesiredProfile> {
                         endpoint_status: "Enabled",
                         weight: i64::from(e.weight.clamp(1, 1000)),
                         always_serve: e.always_serve.then_some("Enabled"),
+                        priority: (p.routing == RoutingMethod::Priority)
+                            .then_some(i64::from(e.priority)),
                     },
                 },
             })
         })
         .collect();
     endpoints.sort_by(|a, b| a.name.cmp(&b.name));
+    let refused = shared_priority(&endpoints);
     Some(DesiredProfile {
         key,
         at,
@@ -165,6 +191,7 @@ fn profile(azure: &AzureMirror, p: &Profile) -> Option<DesiredProfile> {
         endpoints,
         skipped,
         backends,
+        refused,
     })
 }
 

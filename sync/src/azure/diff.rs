@@ -14,7 +14,8 @@
 //!   expectedStatusCodeRanges (absent, empty and the default `200-200` are one).
 //!   A profile that differs is PUT again, keeping its endpoints and foreign tags.
 //! - An endpoint is PUT when it is missing or differs in type, target,
-//!   targetResourceId (case-insensitive), weight, endpointStatus or alwaysServe.
+//!   targetResourceId (case-insensitive), weight, endpointStatus, alwaysServe or
+//!   (Priority profiles) priority.
 //!   An endpoint whose type changed is deleted first.
 //! - Endpoints fleetdns owns (name `fleet-<uid>#<service>#<cluster>`) that are not
 //!   desired are DELETEd. Every other endpoint is left alone.
@@ -223,6 +224,7 @@ fn profile_equal(d: &DesiredProfile, o: &Value) -> bool {
         && same_ci(&["location"])
         && same(&["properties", "profileStatus"])
         && same(&["properties", "trafficRoutingMethod"])
+        && (w(&["properties", "maxReturn"]).is_none() || same(&["properties", "maxReturn"]))
         && same_ci(&["properties", "dnsConfig", "relativeName"])
         && same(&["properties", "dnsConfig", "ttl"])
         && same(&m("protocol"))
@@ -286,6 +288,7 @@ fn endpoint_equal(d: &DesiredEndpoint, o: &Value) -> bool {
     ) && prop(o, "weight").and_then(Value::as_i64) == Some(p.weight)
         && s(prop(o, "endpointStatus")) == Some(p.endpoint_status)
         && always == p.always_serve.unwrap_or("Disabled")
+        && (p.priority.is_none() || prop(o, "priority").and_then(Value::as_i64) == p.priority)
 }
 
 #[cfg(test)]

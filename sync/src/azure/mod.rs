@@ -9,6 +9,7 @@
 //! ```
 //! - [`model`]: ARM paths, calls and the JSON bodies fleetdns writes.
 //! - [`desired`](mod@desired): `Fleet` → the profiles and endpoints fleet-networking would create.
+//! - `routing`: where Traffic Manager cannot follow a routing method (MultiValue, Priority).
 //! - [`diff`]: (desired, observed) → the minimal list of PUTs and DELETEs.
 //! - ARM access (client, tokens, request and token metrics) is the `fleetdns-arm` crate,
 //!   shared with the Kubernetes source's public IP lookups.
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod model;
 pub mod profile;
 pub mod reconcile;
+mod routing;
 pub mod status;
 
 pub use desired::{desired, DesiredEndpoint, DesiredProfile};

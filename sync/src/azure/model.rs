@@ -133,8 +133,12 @@ pub struct ProfileBody {
 pub struct ProfileProperties {
     /// `profileStatus`: always `Enabled`.
     pub profile_status: &'static str,
-    /// `trafficRoutingMethod`: always `Weighted`, the only method fleet supports.
+    /// `trafficRoutingMethod`: `Weighted` (fleet-networking's), or the profile's
+    /// `fleetdns.io/routing-method` (`Priority`, `MultiValue`).
     pub traffic_routing_method: &'static str,
+    /// `maxReturn`: endpoints per answer, MultiValue only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_return: Option<i64>,
     /// `dnsConfig`: the relative name and TTL.
     pub dns_config: DnsConfig,
     /// `monitorConfig`: the profile's probe settings in Traffic Manager's terms.
@@ -237,6 +241,9 @@ pub struct EndpointProperties {
     /// `Enabled` for an always-serve endpoint; omitted otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub always_serve: Option<&'static str>,
+    /// `priority` (1-1000, lower first): Priority profiles only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
 }
 
 /// `properties.<key>` of an observed resource.

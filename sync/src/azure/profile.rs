@@ -76,6 +76,11 @@ pub async fn reconcile(
     if let Some(o) = &observed {
         read_back(&mut out.status, o, d);
     }
+    if let Some(why) = &d.refused {
+        warn!(profile = %d.key, reason = %why, "not mirroring a profile Traffic Manager cannot follow");
+        out.status.programmed = Programmed::invalid(why);
+        return finish(out, d, tally, "the profile is not programmed");
+    }
     // AzureEndpoints need a public IP with a DNS label (TMBc:588-600).
     let mut d = d.clone();
     let mut unchecked = Vec::new();

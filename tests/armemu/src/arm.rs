@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use crate::routing;
 use crate::swagger;
 use crate::{World, ATM_DOMAIN};
 
@@ -93,7 +94,9 @@ pub(crate) fn arm(
                     json!({"error": {"code": "Conflict", "message": format!("Domain name {relative}.{ATM_DOMAIN} is not available. Please choose a different DNS prefix")}}),
                 );
             }
-            if let Err(msg) = profile_ranges(&body) {
+            if let Err(msg) =
+                profile_ranges(&body).and_then(|_| routing::max_return(&body["properties"]))
+            {
                 return (
                     400,
                     json!({"error": {"code": "BadRequest", "message": msg}}),
@@ -143,7 +146,24 @@ pub(crate) fn arm(
                     .unwrap_or_default()
                     .to_string();
                 let prev = old.as_ref().and_then(|o| find_endpoint(o, &name)).cloned();
-                match endpoint(&id, &kind, &name, e, prev.as_ref(), &pips, echo) {
+                let method = props["trafficRoutingMethod"].clone();
+                let checked =
+                    endpoint(&id, &kind, &name, e, prev.as_ref(), &pips, echo).and_then(|mut e| {
+                        routing::endpoint_priority(&mut e, eps.iter())?;
+                        routing::multivalue_endpoint(
+                            &method,
+                            &e["type"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .rsplit('/')
+                                .next()
+                                .unwrap_or_default()
+                                .to_string(),
+                            &e,
+                        )?;
+                        Ok(e)
+                    });
+                match checked {
                     Ok(e) => eps.push(e),
                     Err(msg) => {
                         return (
@@ -176,6 +196,7 @@ pub(crate) fn arm(
             let Some(profile) = w.profiles.get_mut(&key) else {
                 return not_found();
             };
+            let method = profile["properties"]["trafficRoutingMethod"].clone();
             let name = p(m, "endpointName").to_string();
             let kind = p(m, "endpointType").to_string();
             let list = profile["properties"]["endpoints"]
@@ -212,7 +233,24 @@ pub(crate) fn arm(
                         );
                     }
                     let prev = pos.map(|i| list[i].clone());
-                    let e = match endpoint(&id, &kind, &name, body, prev.as_ref(), &pips, echo) {
+                    let others = list
+                        .iter()
+                        .enumerate()
+                        .filter(move |(i, _)| Some(*i) != pos)
+                        .map(|(_, x)| x);
+                    let e = match endpoint(&id, &kind, &name, body, prev.as_ref(), &pips, echo)
+                        .and_then(|mut e| {
+                            let kind = e["type"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .rsplit('/')
+                                .next()
+                                .unwrap_or_default()
+                                .to_string();
+                            routing::endpoint_priority(&mut e, others)?;
+                            routing::multivalue_endpoint(&method, &kind, &e)?;
+                            Ok(e)
+                        }) {
                         Ok(e) => e,
                         Err(msg) => {
                             return (
@@ -332,9 +370,6 @@ fn endpoint(
         if props.get("customHeaders").is_none() {
             props["customHeaders"] = json!([]);
         }
-    }
-    if props.get("priority").is_none() {
-        props["priority"] = 1.into();
     }
     if props.get("endpointStatus").is_none() {
         props["endpointStatus"] = "Enabled".into();

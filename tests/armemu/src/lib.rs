@@ -19,7 +19,10 @@
 //! by resource group are paged with `nextLink` ([`ArmEmu::set_page_size`]). The
 //! range rules the swagger states only in prose are enforced (weight 1-1000, TTL
 //! 0-2147483647, interval 10 or 30 with timeout 5-9 or 5-10, tolerated failures
-//! 0-9, at most 8 custom headers and 8 status ranges). With
+//! 0-9, at most 8 custom headers and 8 status ranges), and so are the routing
+//! methods' (`routing`: priority 1-1000 and unique in a profile, given the next
+//! one when unset; maxReturn 1-8 and required for MultiValue; MultiValue takes
+//! ExternalEndpoints with IP targets only). With
 //! [`ArmEmu::set_echo_defaults`] stored resources carry the defaults real Traffic
 //! Manager fills in (expectedStatusCodeRanges 200-200, empty customHeaders,
 //! alwaysServe Disabled, trafficViewEnrollmentStatus Disabled).
@@ -36,6 +39,7 @@
 mod arm;
 mod http;
 pub mod public_ip;
+mod routing;
 pub mod swagger;
 mod tokens;
 

@@ -225,3 +225,88 @@ fn expired_tokens_get_401() {
         401
     );
 }
+
+/// Traffic Manager's routing-method rules the swagger states in prose: maxReturn
+/// (required for MultiValue, 1-8), MultiValue endpoints (ExternalEndpoints with IP
+/// targets only), priority (1-1000, unique in a profile, next one when unset).
+#[test]
+fn routing_method_rules_of_traffic_manager() {
+    let emu = ArmEmu::start("127.0.90.202:0");
+    emu.set_client_secret("c", "pw");
+    let bearer = format!("Bearer {}", token(&emu));
+    let auth = [
+        ("Authorization", bearer.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let body = |method: &str, max_return: Option<i64>| {
+        let mut b: Value = serde_json::from_str(&profile_body(&format!(
+            "rm-{}",
+            method.to_ascii_lowercase()
+        )))
+        .unwrap();
+        b["properties"]["trafficRoutingMethod"] = method.into();
+        if let Some(n) = max_return {
+            b["properties"]["maxReturn"] = n.into();
+        }
+        b.to_string()
+    };
+    let put = |path: &str, b: &str| http(&emu, "PUT", path, &auth, b);
+    let mv = profile_path("rg", "mv");
+    let (s, _, b) = put(&mv, &body("MultiValue", None));
+    assert!(s == 400 && b.contains("maxReturn is required"), "{s} {b}");
+    let (s, _, b) = put(&mv, &body("MultiValue", Some(9)));
+    assert!(
+        s == 400 && b.contains("maxReturn 9 is not allowed; allowed: 1 to 8"),
+        "{s} {b}"
+    );
+    let (s, _, b) = put(&mv, &body("MultiValue", Some(3)));
+    assert_eq!(s, 201, "{b}");
+    let ep = |profile: &str, name: &str| {
+        format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Network/trafficmanagerprofiles/{profile}/ExternalEndpoints/{name}?api-version=2022-04-01")
+    };
+    let endpoint = |target: &str, priority: Option<i64>| {
+        let mut e = json!({"type": "Microsoft.Network/trafficManagerProfiles/ExternalEndpoints", "properties": {"target": target, "endpointStatus": "Enabled", "weight": 1}});
+        if let Some(p) = priority {
+            e["properties"]["priority"] = p.into();
+        }
+        e.to_string()
+    };
+    let (s, _, b) = put(&ep("mv", "host"), &endpoint("lb.example.net", None));
+    assert!(
+        s == 400
+            && b.contains(
+                "MultiValue routing method only supports ExternalEndpoints with IPv4 or IPv6"
+            ),
+        "{s} {b}"
+    );
+    let (s, _, b) = put(&ep("mv", "v4"), &endpoint("203.0.113.1", None));
+    assert_eq!(s, 201, "{b}");
+    let (s, _, b) = put(&ep("mv", "v6"), &endpoint("2001:db8::1", None));
+    assert_eq!(s, 201, "{b}");
+
+    let pr = profile_path("rg", "pr");
+    let (s, _, b) = put(&pr, &body("Priority", None));
+    assert_eq!(s, 201, "{b}");
+    let (s, _, b) = put(&ep("pr", "a"), &endpoint("203.0.113.1", Some(5)));
+    assert_eq!(s, 201, "{b}");
+    let (s, _, b) = put(&ep("pr", "b"), &endpoint("203.0.113.2", Some(5)));
+    assert!(
+        s == 400 && b.contains("Endpoint priority 5 is already used by endpoint a"),
+        "{s} {b}"
+    );
+    let (s, _, b) = put(&ep("pr", "b"), &endpoint("203.0.113.2", Some(1001)));
+    assert!(
+        s == 400 && b.contains("priority 1001 is not allowed; allowed: 1 to 1000"),
+        "{s} {b}"
+    );
+    let (s, _, b) = put(&ep("pr", "c"), &endpoint("203.0.113.3", None));
+    assert_eq!(s, 201, "{b}");
+    let v: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(
+        v["properties"]["priority"], 6,
+        "unset: the next after the highest"
+    );
+    // Updating an endpoint keeps its own priority free for itself.
+    let (s, _, b) = put(&ep("pr", "a"), &endpoint("203.0.113.1", Some(5)));
+    assert_eq!(s, 200, "{b}");
+}
