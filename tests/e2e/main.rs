@@ -20,5 +20,6 @@ mod kubectl;
 mod kubernetes;
 mod kubernetes_status;
 mod reload;
+mod routing;
 mod seed_check;
 mod weights;
