@@ -231,3 +231,19 @@ fn routing_method_multivalue_warns_that_host_name_endpoints_are_not_answered() {
         "{w}"
     );
 }
+
+#[test]
+fn routing_method_the_priority_example_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/priority.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let (fleet, diags) = file::load_str(Path::new(path), &text).unwrap_or_else(|d| panic!("{d}"));
+    assert!(!diags.has_errors(), "{diags}");
+    let p = &fleet.profiles[0];
+    assert_eq!(p.routing, RoutingMethod::Priority);
+    let prio: Vec<(&str, u32)> = p
+        .endpoints
+        .iter()
+        .map(|e| (e.backend.as_str(), e.priority))
+        .collect();
+    assert_eq!(prio, [("app-primary", 1), ("app-secondary", 2)]);
+}
