@@ -17,6 +17,8 @@
 #   --scale LIST       profile-name counts for the fleetdns scale runs (default 10000,100000)
 #   --dnsperf "OPTS"   dnsperf client settings (default "-c 10 -T 1 -q 100")
 #   --keep-raw         keep dnsperf -v per-query output (large)
+#   --baseline BIN     also run BIN (e.g. a release build of an older commit) on the Weighted
+#                      config, as server fleetdnsbase: before/after in the same run
 #
 # Needs root (apt, port 53 on 127.0.77.x). Only 127.0.77.0/24 is bound; every process this
 # script starts is stopped again by its PID on exit.
@@ -27,7 +29,7 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 HELPER="python3 $ROOT/scripts/bench_helper.py"
 
 QUICK=0 BUILD=1 INSTALL=1 OUT="" SECONDS_RUN=10 ROUNDS=3 SCALE="10000,100000"
-DNSPERF_OPTS="-c 10 -T 1 -q 100" KEEP_RAW="" RELOAD_TRIALS=5
+DNSPERF_OPTS="-c 10 -T 1 -q 100" KEEP_RAW="" RELOAD_TRIALS=5 BASELINE=""
 SCALE_START_TIMEOUT=${SCALE_START_TIMEOUT:-900}
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,7 +42,8 @@ while [ $# -gt 0 ]; do
         --scale) SCALE=$2; shift ;;
         --dnsperf) DNSPERF_OPTS=$2; shift ;;
         --keep-raw) KEEP_RAW=--keep-raw ;;
-        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --baseline) BASELINE=$2; shift ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -52,10 +55,18 @@ fi
 
 PORT=53
 declare -A ADDR=([fleetdns]=127.0.77.1 [knot]=127.0.77.2 [nsd]=127.0.77.3 [gdnsd]=127.0.77.4 [pdns]=127.0.77.5
-    [fleetdns1]=127.0.77.6)
+    [fleetdns1]=127.0.77.6 [fleetdnsmv]=127.0.77.7 [fleetdnsbase]=127.0.77.8)
 # fleetdns1: the same binary and config with one UDP worker instead of one per core (the
 # default). With dnsperf on the same 2 cores, the worker count is worth seeing side by side.
-SERVERS=(fleetdns fleetdns1 knot nsd gdnsd pdns)
+# fleetdnsmv: the same binary with every profile MultiValue (fleetdns.io/routing-method).
+# fleetdnsbase: --baseline's binary on the Weighted config.
+SERVERS=(fleetdns fleetdns1 fleetdnsmv knot nsd gdnsd pdns)
+FLEETDNS_SERVERS=(fleetdns fleetdns1 fleetdnsmv)
+if [ -n "$BASELINE" ]; then
+    [ -x "$BASELINE" ] || { echo "bench: --baseline $BASELINE is not an executable" >&2; exit 2; }
+    SERVERS+=(fleetdnsbase)
+    FLEETDNS_SERVERS+=(fleetdnsbase)
+fi
 SCALE_ADDR=127.0.77.11
 declare -A PID=()
 T_START=$(date +%s)
@@ -126,6 +137,9 @@ mkdir -p "$D"
 # A private copy: a rebuild by someone else during the run cannot swap the binary.
 cp target/release/fleetdns "$D/fleetdns"
 FLEETDNS="$D/fleetdns"
+if [ -n "$BASELINE" ]; then
+    cp "$BASELINE" "$D/fleetdns-baseline"
+fi
 
 # ------------------------------------------------------------------ machine
 
@@ -137,6 +151,7 @@ ver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
     echo "kernel: $(uname -sr)"
     echo "os: $(. /etc/os-release && echo "$PRETTY_NAME")"
     echo "fleetdns: $("$FLEETDNS" --version) (git $(git rev-parse --short HEAD 2>/dev/null || echo ?)$(git diff --quiet HEAD -- dns src config 2>/dev/null || echo ', with uncommitted changes'))"
+    [ -z "$BASELINE" ] || echo "baseline: $BASELINE ($("$D/fleetdns-baseline" --version))"
     echo "rustc: $(rustc --version 2>/dev/null || echo ?)"
     echo "dnsperf: $(ver dnsperf)  knot: $(ver knot)  nsd: $(ver nsd)  gdnsd: $(ver gdnsd)  pdns-server: $(ver pdns-server)"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -148,6 +163,8 @@ v = lambda s: s.split("-")[0].split(":")[-1]
 json.dump({
     "fleetdns": "fleetdns (weighted 1:2:3)",
     "fleetdns1": "fleetdns, 1 UDP worker (weighted 1:2:3)",
+    "fleetdnsmv": "fleetdns MultiValue (3 of 3 per answer, weighted order)",
+    "fleetdnsbase": "fleetdns --baseline binary (weighted 1:2:3)",
     "knot": f"knot {v(knot)} (static A)",
     "nsd": f"nsd {v(nsd)} (static A)",
     "gdnsd": f"gdnsd {v(gdnsd)} (DYNA weighted 1:2:3)",
@@ -162,7 +179,8 @@ $HELPER gen-main --dir "$D" --profiles 4
 cat <<EOF
 zone bench.example: apex SOA, NS ns1.bench.example (glue 192.0.2.53), profiles bench-app1..4
 (3 endpoints each, 127.1.<k>.1-3, weights 1:2:3) and bench-reload (1 endpoint); answer TTL 60.
-fleetdns: every ServiceExport has fleetdns.io/always-serve: "true" (no health probes run).
+fleetdns: every ServiceExport has fleetdns.io/always-serve: "true" (no health probes run);
+fleetdnsmv serves fleet-multivalue.yaml: the same with fleetdns.io/routing-method: MultiValue.
 knot/nsd: one static A per profile (the heaviest endpoint); gdnsd: DYNA weighted!pool;
 pdns: LUA A "pickwrandom(...)" with enable-lua-records=shared.
 query mix (queries.txt, 1000 lines, cycled by dnsperf): 70% profile A, 10% apex SOA, 5% apex NS,
@@ -175,7 +193,15 @@ PID[fleetdns]=$!
 FLEETDNS_LOG=${FLEETDNS_LOG:-warn} "$FLEETDNS" serve --config "$D/fleet.yaml" --udp-workers 1 \
     --listen "${ADDR[fleetdns1]}:$PORT" --admin "${ADDR[fleetdns1]}:19353" 2>"$D/fleetdns1.log" &
 PID[fleetdns1]=$!
-for s in fleetdns fleetdns1; do
+FLEETDNS_LOG=${FLEETDNS_LOG:-warn} "$FLEETDNS" serve --config "$D/fleet-multivalue.yaml" \
+    --listen "${ADDR[fleetdnsmv]}:$PORT" --admin "${ADDR[fleetdnsmv]}:19353" 2>"$D/fleetdnsmv.log" &
+PID[fleetdnsmv]=$!
+if [ -n "$BASELINE" ]; then
+    FLEETDNS_LOG=${FLEETDNS_LOG:-warn} "$D/fleetdns-baseline" serve --config "$D/fleet.yaml" \
+        --listen "${ADDR[fleetdnsbase]}:$PORT" --admin "${ADDR[fleetdnsbase]}:19353" 2>"$D/fleetdnsbase.log" &
+    PID[fleetdnsbase]=$!
+fi
+for s in "${FLEETDNS_SERVERS[@]}"; do
     if ! $HELPER wait --server "${ADDR[$s]}" --port $PORT --pid "${PID[$s]}" --timeout 60; then
         tail -n 5 "$D/$s.log" >&2 || true
         rc=0; kill -0 "${PID[$s]}" 2>/dev/null || wait "${PID[$s]}" || rc=$?

@@ -128,10 +128,11 @@ def main_profiles(n):
     return profiles
 
 
-def fleet_yaml(profiles, scoped_weights):
+def fleet_yaml(profiles, scoped_weights, routing=None):
     """The fleetdns config. scoped_weights: one cluster-scoped ServiceExport per cluster with
     weights 1:2:3 (fleetdns.io/clusters); otherwise one ServiceExport per Service (equal weights).
-    Every ServiceExport is fleetdns.io/always-serve, so no health probe runs."""
+    Every ServiceExport is fleetdns.io/always-serve, so no health probe runs. routing: a
+    fleetdns.io/routing-method for every profile (default: none, i.e. Weighted)."""
     clusters = {}
     for p in profiles:
         for cluster, addr, _w in p["endpoints"]:
@@ -158,7 +159,8 @@ def fleet_yaml(profiles, scoped_weights):
             "---",
             "apiVersion: networking.fleet.azure.com/v1beta1",
             "kind: TrafficManagerProfile",
-            f"metadata: {{name: {n}, namespace: {PROFILE_NS}}}",
+            f"metadata: {{name: {n}, namespace: {PROFILE_NS}}}" if routing is None else
+            f"metadata: {{name: {n}, namespace: {PROFILE_NS}, annotations: {{fleetdns.io/routing-method: {routing}}}}}",
             "spec: {resourceGroup: rg-bench}",
             "---",
             "apiVersion: networking.fleet.azure.com/v1beta1",
@@ -215,6 +217,9 @@ def cmd_gen_main(a):
     profiles = main_profiles(a.profiles)
     with open(os.path.join(a.dir, "fleet.yaml"), "w") as f:
         f.write(fleet_yaml(profiles, scoped_weights=True))
+    # The same fleet with MultiValue profiles (3 of 3 endpoints per answer, in a weighted order).
+    with open(os.path.join(a.dir, "fleet-multivalue.yaml"), "w") as f:
+        f.write(fleet_yaml(profiles, scoped_weights=True, routing="MultiValue"))
     with open(os.path.join(a.dir, "profiles.json"), "w") as f:
         json.dump(profiles, f, indent=1)
     names = [owner(p["name"]) for p in profiles if p["name"] != "reload"]

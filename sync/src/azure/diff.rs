@@ -12,7 +12,10 @@
 //!   monitor protocol/port/interval/timeout/tolerated, the path when fleetdns sets
 //!   one, customHeaders (absent = empty, names case-insensitive) and
 //!   expectedStatusCodeRanges (absent, empty and the default `200-200` are one).
-//!   A profile that differs is PUT again, keeping its endpoints and foreign tags.
+//!   A profile that differs is PUT again, keeping its endpoints and foreign tags
+//!   (but not the endpoints fleetdns owns and no longer wants, and with the
+//!   desired priorities of a Priority profile, which also trigger that PUT when
+//!   they alone differ); the endpoint calls then start from what that PUT keeps.
 //! - An endpoint is PUT when it is missing or differs in type, target,
 //!   targetResourceId (case-insensitive), weight, endpointStatus, alwaysServe or
 //!   (Priority profiles) priority.
@@ -28,6 +31,7 @@ use super::desired::{DesiredEndpoint, DesiredProfile};
 use super::model::{
     prop, ArmCall, EndpointType, API_VERSION, MANAGED_BY, MANAGED_BY_TAG, PROFILE_TAG,
 };
+use super::routing::{priorities_differ, routing_kept};
 
 /// The profile exists in Azure but is not tagged as this fleet profile's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -111,11 +115,12 @@ pub fn plan(
         });
     }
     let mut calls = Plan::default();
-    let observed_eps: Vec<&Value> = prop(obs, "endpoints")
+    let mut observed_eps: Vec<&Value> = prop(obs, "endpoints")
         .and_then(Value::as_array)
         .map(|a| a.iter().collect())
         .unwrap_or_default();
-    if !profile_equal(desired, obs) {
+    let kept: Vec<Value>;
+    if !profile_equal(desired, obs) || priorities_differ(desired, &observed_eps) {
         let mut body = desired.body.clone();
         if let Some(t) = tags {
             for (k, v) in t {
@@ -124,8 +129,11 @@ pub fn plan(
                 }
             }
         }
-        body.properties.endpoints = Some(observed_eps.iter().map(|e| keep(e)).collect());
+        kept = routing_kept(desired, &observed_eps);
+        body.properties.endpoints = Some(kept.clone());
         calls.profile = Some(put(path, &body));
+        // What the PUT leaves is what the endpoint calls start from.
+        observed_eps = kept.iter().collect();
     }
     let backend_of = |name: &str| {
         let uid = name.get(6..)?.split('#').next()?.to_ascii_lowercase();
@@ -190,7 +198,7 @@ fn endpoint_type(e: &Value) -> Option<EndpointType> {
 
 /// An observed endpoint as it goes back into a profile PUT: everything it has
 /// except the server-computed monitor status.
-fn keep(e: &Value) -> Value {
+pub(super) fn keep(e: &Value) -> Value {
     let mut e = e.clone();
     if let Some(p) = e.get_mut("properties").and_then(Value::as_object_mut) {
         p.remove("endpointMonitorStatus");

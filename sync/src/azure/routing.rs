@@ -12,7 +12,11 @@ use std::collections::BTreeMap;
 
 use fleetdns_config::{Profile, RoutingMethod, Target};
 
-use super::desired::DesiredEndpoint;
+use serde_json::Value;
+
+use super::desired::{DesiredEndpoint, DesiredProfile};
+use super::diff::{keep, owns_endpoint};
+use super::model::prop;
 
 /// Why a MultiValue profile's endpoint cannot be mirrored: Traffic Manager's
 /// MultiValue takes ExternalEndpoints with IPv4/IPv6 addresses only.
@@ -52,6 +56,47 @@ pub(super) fn shared_priority(endpoints: &[DesiredEndpoint]) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether a Priority profile's endpoints need other priorities than they have:
+/// then the profile PUT sets them all at once (one endpoint PUT at a time could
+/// pass through two endpoints with one priority, which Traffic Manager refuses).
+pub(super) fn priorities_differ(desired: &DesiredProfile, observed: &[&Value]) -> bool {
+    desired.endpoints.iter().any(|d| {
+        d.body.properties.priority.is_some_and(|p| {
+            observed.iter().any(|o| {
+                o.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&d.name))
+                    && prop(o, "priority").and_then(Value::as_i64) != Some(p)
+            })
+        })
+    })
+}
+
+/// The endpoints a profile PUT keeps: every observed one, as `diff::keep` writes
+/// it, except the ones fleetdns owns and no longer wants (they would be deleted
+/// next, and may be what the new routing method cannot take, e.g. AzureEndpoints
+/// under MultiValue); desired endpoints carry their desired priority.
+pub(super) fn routing_kept(desired: &DesiredProfile, observed: &[&Value]) -> Vec<Value> {
+    observed
+        .iter()
+        .filter_map(|o| {
+            let name = o.get("name").and_then(Value::as_str).unwrap_or_default();
+            let want = desired
+                .endpoints
+                .iter()
+                .find(|d| d.name.eq_ignore_ascii_case(name));
+            if want.is_none() && owns_endpoint(name) {
+                return None;
+            }
+            let mut k = keep(o);
+            if let Some(p) = want.and_then(|d| d.body.properties.priority) {
+                k["properties"]["priority"] = p.into();
+            }
+            Some(k)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -73,6 +73,29 @@ fn routing_method_mirror_priority_maps_priorities_and_refuses_shared_ones() {
         "every request validates against the swagger"
     );
 
+    // Swapping the priorities: one endpoint PUT at a time would pass through two
+    // endpoints with one priority, which Traffic Manager refuses; the profile PUT
+    // sets both at once.
+    let swapped = annotated(
+        &w,
+        &["c1"],
+        prio,
+        "fleetdns.io/priority: '2'",
+        "fleetdns.io/priority: '1'",
+    );
+    let (ok, status) = once(&w, &swapped);
+    assert!(ok, "{status:#}");
+    let p = w.emu.profile(&profile_name()).expect("profile");
+    let prio_of = |name: &str| endpoint(&p, name).map(|e| e["properties"]["priority"].clone());
+    assert_eq!(
+        prio_of(&endpoint_name("web-svc", "svc", "c1")),
+        Some(2.into())
+    );
+    assert_eq!(
+        prio_of(&endpoint_name("web-api", "api", "c1")),
+        Some(1.into())
+    );
+
     // svc from c1 and c2: two endpoints share priority 1. Refused, clearly, and
     // DNS goes on answering (fleetdns shares them by weight).
     let config = annotated(
@@ -114,6 +137,12 @@ fn routing_method_mirror_priority_maps_priorities_and_refuses_shared_ones() {
 #[test]
 fn routing_method_mirror_multivalue_sets_max_return_and_leaves_out_azure_and_host_endpoints() {
     let w = World::new(Auth::ClientSecret, 300);
+    // First Weighted, as fleet-networking would have it: three endpoints, one of
+    // them AzureEndpoints, one a host name.
+    let (ok, status) = once(&w, &annotated(&w, &["c1", "c2"], "x: y", "x: y", "x: y"));
+    assert!(ok, "{status:#}");
+    assert_eq!(endpoints(&w.emu.profile(&profile_name()).unwrap()).len(), 3);
+    // Then MultiValue: the profile PUT drops what MultiValue cannot take.
     let config = annotated(
         &w,
         &["c1", "c2"],
