@@ -150,17 +150,7 @@ pub(crate) fn arm(
                 let checked =
                     endpoint(&id, &kind, &name, e, prev.as_ref(), &pips, echo).and_then(|mut e| {
                         routing::endpoint_priority(&mut e, eps.iter())?;
-                        routing::multivalue_endpoint(
-                            &method,
-                            &e["type"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .rsplit('/')
-                                .next()
-                                .unwrap_or_default()
-                                .to_string(),
-                            &e,
-                        )?;
+                        routing::multivalue_endpoint(&method, &e)?;
                         Ok(e)
                     });
                 match checked {
@@ -240,15 +230,8 @@ pub(crate) fn arm(
                         .map(|(_, x)| x);
                     let e = match endpoint(&id, &kind, &name, body, prev.as_ref(), &pips, echo)
                         .and_then(|mut e| {
-                            let kind = e["type"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .rsplit('/')
-                                .next()
-                                .unwrap_or_default()
-                                .to_string();
                             routing::endpoint_priority(&mut e, others)?;
-                            routing::multivalue_endpoint(&method, &kind, &e)?;
+                            routing::multivalue_endpoint(&method, &e)?;
                             Ok(e)
                         }) {
                         Ok(e) => e,

@@ -24,11 +24,17 @@ pub(crate) fn max_return(props: &Value) -> Result<(), String> {
     }
 }
 
-/// What MultiValue allows of one endpoint (its `type` last segment in lower camel case).
-pub(crate) fn multivalue_endpoint(method: &Value, kind: &str, e: &Value) -> Result<(), String> {
+/// What MultiValue allows of one (normalized) endpoint.
+pub(crate) fn multivalue_endpoint(method: &Value, e: &Value) -> Result<(), String> {
     if method != "MultiValue" {
         return Ok(());
     }
+    let kind = e["type"]
+        .as_str()
+        .unwrap_or_default()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
     let target = e.pointer("/properties/target").and_then(Value::as_str);
     let ip = target.is_some_and(|t| t.parse::<IpAddr>().is_ok());
     if kind != "externalEndpoints" || !ip {
