@@ -4,7 +4,8 @@
 //! of EDNS version 0, no other records) is parsed here without building objects,
 //! decided by [`decide`] like every other query, and answered by copying the
 //! header and question and appending the records precompiled at zone compile
-//! time (see the `wire` module). No allocation beyond the caller's reused buffer,
+//! time (see the `wire` module) — one endpoint record for Weighted and Priority
+//! profiles, the drawn ones for MultiValue ([`crate::multivalue`]). No allocation beyond the caller's reused buffer,
 //! no locks. Left to hickory's general path ([`Fast::Fallback`]): anything that
 //! is not a plain query, the meta-types ANY, AXFR and IXFR, the health view
 //! (rendered per query), and answers that would not fit whole. The general path
