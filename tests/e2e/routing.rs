@@ -221,3 +221,109 @@ fn routing_method_multivalue_nslookup_prints_several_addresses() {
     lines.sort();
     assert_eq!(lines, SEED_ADDRESSES, "{dig}");
 }
+
+/// Kubernetes mode: `kubectl annotate` of the hub's profile switches it to
+/// MultiValue while serving; the answers and fleetdns's `Serving` condition follow.
+#[test]
+fn routing_method_kubernetes_annotation_switches_a_live_profile_to_multivalue() {
+    use fleetdns_kubefake::{write_kubeconfig_with_token, FakeCluster};
+    use fleetdns_testsupport::process::scratch_dir;
+    use serde_json::json;
+
+    use crate::kube_fixtures::{self, FLEET};
+
+    let at = |host: u8| -> SocketAddr { format!("127.0.122.{host}:0").parse().unwrap() };
+    let hub = FakeCluster::start(at(1), "hub").expect("hub");
+    let m1 = FakeCluster::start(at(2), "member-1").expect("member-1");
+    let m2 = FakeCluster::start(at(3), "member-2").expect("member-2");
+    let dir = scratch_dir("routing-kube");
+    let kubeconfig = dir.join("kubeconfig");
+    write_kubeconfig_with_token(&kubeconfig, &[&hub, &m1, &m2], "t").unwrap();
+    kube_fixtures::seed_web(&hub);
+    for (cluster, ip) in [(&m1, "192.0.2.1"), (&m2, "192.0.2.2")] {
+        cluster
+            .create_with_status(&json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "web", "namespace": "demo"},
+                "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
+                "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}))
+            .unwrap();
+        cluster
+            .create(&json!({"apiVersion": FLEET, "kind": "ServiceExport",
+                "metadata": {"name": "web", "namespace": "demo",
+                    "annotations": {"fleetdns.io/always-serve": "true"}}}))
+            .unwrap();
+    }
+    let config = format!(
+        "apiVersion: fleetdns.io/v1alpha1
+kind: FleetDNSConfig
+spec:
+  zone: fleet.test
+  nameServers: [{{name: ns1.fleet.test, addresses: [127.0.0.1]}}]
+  kubernetes:
+    kubeconfig: {}
+    hub: {{context: hub}}
+    members:
+      - {{name: member-1, context: member-1}}
+      - {{name: member-2, context: member-2}}
+    status: {{leaseNamespace: fleetdns-system}}
+",
+        kubeconfig.display()
+    );
+    let s = fleetdns_testsupport::Fleetdns::start_with(
+        fixtures::BIN.as_ref(),
+        &config,
+        "127.0.122.10:0",
+        &["--identity", "routing"],
+    );
+    let client = Client::new(s.addr);
+    let records = || {
+        let m = client.query("demo-web.fleet.test.", RecordType::A, &Opts::default());
+        m.answers.len()
+    };
+    wait::eventually(
+        "Weighted answers (one record)",
+        Duration::from_secs(15),
+        Duration::from_millis(100),
+        || (records() == 1).then_some(()).ok_or("no answer yet"),
+    );
+    // kubectl annotate trafficmanagerprofile web -n demo fleetdns.io/routing-method=MultiValue
+    hub.merge_patch(
+        FLEET,
+        "TrafficManagerProfile",
+        "demo",
+        "web",
+        &json!({"metadata": {"annotations": {"fleetdns.io/routing-method": "MultiValue"}}}),
+        false,
+    )
+    .unwrap();
+    wait::eventually(
+        "MultiValue answers (both members)",
+        Duration::from_secs(15),
+        Duration::from_millis(100),
+        || (records() == 2).then_some(()).ok_or("still one record"),
+    );
+    assert!((0..100).all(|_| records() == 2));
+    wait::eventually(
+        "the Serving condition names the method",
+        Duration::from_secs(15),
+        Duration::from_millis(100),
+        || {
+            let p = hub
+                .get(FLEET, "TrafficManagerProfile", "demo", "web")
+                .unwrap_or_default();
+            let serving = p["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == "fleetdns.io/Serving")
+                .cloned()
+                .unwrap_or_default();
+            serving["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("(MultiValue, up to 3 addresses per answer)"))
+                .then_some(())
+                .ok_or(format!("{serving:#}"))
+        },
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
