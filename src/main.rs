@@ -14,6 +14,7 @@ mod demo_backend;
 mod http;
 mod kubernetes;
 mod serve;
+mod window;
 
 use std::process::ExitCode;
 

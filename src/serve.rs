@@ -32,6 +32,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::admin::{self, Admin};
 use crate::cli::ServeArgs;
+use crate::window::{self, ReloadStatus};
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let stamp = file::stamp(&args.config);
@@ -59,6 +60,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 #[derive(Clone)]
 struct ServeMetrics {
     reloads: IntCounterVec,
+    /// 1 when the last load of the config file succeeded (file source).
+    last_reload_ok: IntGauge,
+    /// When the config file last loaded successfully (file source).
+    last_reload_success: IntGauge,
     serial: IntGauge,
     profiles: IntGauge,
     endpoints: IntGauge,
@@ -74,6 +79,14 @@ impl ServeMetrics {
                 ),
                 &["result"],
             )?,
+            last_reload_ok: IntGauge::new(
+                "fleetdns_config_last_reload_successful",
+                "1 when the last load of the config file succeeded, 0 when it was rejected (the last good config keeps serving)",
+            )?,
+            last_reload_success: IntGauge::new(
+                "fleetdns_config_last_reload_success_timestamp_seconds",
+                "Unix time of the last successful load of the config file",
+            )?,
             serial: IntGauge::new(
                 "fleetdns_zone_serial",
                 "SOA serial of the zone being served",
@@ -88,6 +101,8 @@ impl ServeMetrics {
             )?,
         };
         registry.register(Box::new(m.reloads.clone()))?;
+        registry.register(Box::new(m.last_reload_ok.clone()))?;
+        registry.register(Box::new(m.last_reload_success.clone()))?;
         registry.register(Box::new(m.serial.clone()))?;
         registry.register(Box::new(m.profiles.clone()))?;
         registry.register(Box::new(m.endpoints.clone()))?;
@@ -95,6 +110,15 @@ impl ServeMetrics {
         m.reloads.with_label_values(&["success"]);
         m.reloads.with_label_values(&["error"]);
         Ok(m)
+    }
+
+    /// Records one load of the config file (the first one at start-up included).
+    fn reloaded(&self, status: &ReloadStatus) {
+        self.last_reload_ok.set(i64::from(status.ok));
+        if status.ok {
+            self.last_reload_success
+                .set(crate::window::unix_seconds(status.at) as i64);
+        }
     }
 
     fn zone(&self, fleet: &Fleet) {
@@ -154,6 +178,18 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
     let (health_tx, health_rx) = watch::channel(health);
 
     let kubernetes = fleet_rx.borrow().kubernetes.clone();
+    // File source: the start-up load succeeded (an invalid file does not start the
+    // server). Kubernetes mode has no reload to show.
+    let loaded = kubernetes.is_none().then(|| ReloadStatus {
+        at: std::time::SystemTime::now(),
+        ok: true,
+        errors: 0,
+        first_error: None,
+    });
+    if let Some(loaded) = &loaded {
+        serve_metrics.reloaded(loaded);
+    }
+    let (reload_tx, reload_rx) = watch::channel(loaded);
     // In Kubernetes mode, ready once the first fleet has been composed from the clusters.
     let ready = Arc::new(AtomicBool::new(kubernetes.is_none()));
     let mut tasks = tokio::task::JoinSet::new();
@@ -218,12 +254,16 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
         drop((leader_tx, synced_tx));
         let path = args.config.clone();
         let shutdown = shutdown.clone();
-        let reloads = serve_metrics.reloads.clone();
+        let metrics = serve_metrics.clone();
         tasks.spawn(async move {
             let report = move |result: Result<&Diagnostics, &Diagnostics>| {
-                reloads
+                metrics
+                    .reloads
                     .with_label_values(&[if result.is_ok() { "success" } else { "error" }])
                     .inc();
+                let status = reload_status(result);
+                metrics.reloaded(&status);
+                reload_tx.send_replace(Some(status));
                 report_reload(&path, result);
             };
             file::watch(
@@ -237,12 +277,23 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
             .await;
         });
     }
+    let answers = window::spawn(
+        &mut tasks,
+        &registry,
+        dns_metrics.clone(),
+        fleet_rx.clone(),
+        health_rx.clone(),
+        shutdown.clone(),
+    )
+    .context("registering status page metrics")?;
     let admin = Admin {
         registry,
         ready: ready.clone(),
         fleet: fleet_rx,
         health: health_rx,
         azure,
+        answers,
+        reload: reload_rx,
     };
     tasks.spawn(admin::serve(admin_listener, admin, shutdown.clone()));
 
@@ -307,6 +358,19 @@ async fn recompile(
             }
             compiled_serial = f.zone.soa.serial;
         }
+    }
+}
+
+/// What the status page shows of one load of the config file.
+fn reload_status(result: Result<&Diagnostics, &Diagnostics>) -> ReloadStatus {
+    let diags = match result {
+        Ok(d) | Err(d) => d,
+    };
+    ReloadStatus {
+        at: std::time::SystemTime::now(),
+        ok: result.is_ok(),
+        errors: diags.errors().count(),
+        first_error: diags.errors().next().map(ToString::to_string),
     }
 }
 
