@@ -20,5 +20,7 @@ mod kubectl;
 mod kubernetes;
 mod kubernetes_status;
 mod reload;
+mod status_page;
 mod seed_check;
 mod weights;
+mod window;
