@@ -29,7 +29,8 @@ pub const PROBE_BOUND: Duration = Duration::from_secs(4);
 const SUB: &str = "00000000-0000-0000-0000-0000000000b7";
 
 pub struct World {
-    pub emu: ArmEmu,
+    /// The ARM emulator the mirror talks to (kept running).
+    _emu: ArmEmu,
     /// Backends of ns/web's endpoints in clusters c1, c2, c3 (127.0.<net>.1–3).
     pub backends: Vec<DemoBackend>,
     pub fleet: Fleetdns,
@@ -141,7 +142,7 @@ impl World {
             "127.0.0.1:0",
         );
         let w = World {
-            emu,
+            _emu: emu,
             backends,
             fleet,
             dir,
