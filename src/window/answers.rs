@@ -115,7 +115,11 @@ mod tests {
         let mut ring = AnswerRing::default();
         ring.push(t0, totals(&[("a", 500)]));
         let w = ring.push(t0 + SAMPLE_EVERY, totals(&[("a", 7), ("c", 4)]));
-        assert_eq!(w.answers[&Arc::from("a")], 7, "a was dropped and created again");
+        assert_eq!(
+            w.answers[&Arc::from("a")],
+            7,
+            "a was dropped and created again"
+        );
         assert_eq!(w.answers[&Arc::from("c")], 4, "c is new");
         assert!(!w.answers.contains_key("gone"));
     }

@@ -35,8 +35,7 @@ pub fn profile_key(p: &Profile) -> String {
 pub fn failing_open(p: &Profile, health: &Health) -> bool {
     !p.fail_closed
         && !p.endpoints.is_empty()
-        && p
-            .endpoints
+        && p.endpoints
             .iter()
             .all(|e| !health.state_of(e).is_available())
 }
@@ -94,5 +93,114 @@ impl ProfileGauges {
         }
         self.endpoints = endpoints;
         self.profiles = profiles;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fleetdns_config::testing::{endpoint, fleet, profile};
+    use fleetdns_config::{EndpointHealth, MonitorState};
+    use prometheus::{Encoder, TextEncoder};
+
+    fn health(states: &[(&str, MonitorState)]) -> Health {
+        states
+            .iter()
+            .map(|(id, s)| {
+                let h = EndpointHealth {
+                    state: *s,
+                    consecutive_failures: 0,
+                    last: None,
+                };
+                (std::sync::Arc::from(*id), h)
+            })
+            .collect()
+    }
+
+    fn scrape(registry: &Registry) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&registry.gather(), &mut out)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn failing_open_needs_every_endpoint_degraded_and_fail_open() {
+        use MonitorState::*;
+        let p = profile("ns", "web")
+            .endpoint(endpoint("a"))
+            .endpoint(endpoint("b"))
+            .build();
+        assert!(
+            !failing_open(&p, &health(&[("a", Degraded)])),
+            "b is CheckingEndpoint"
+        );
+        assert!(!failing_open(
+            &p,
+            &health(&[("a", Degraded), ("b", Online)])
+        ));
+        assert!(failing_open(
+            &p,
+            &health(&[("a", Degraded), ("b", Degraded)])
+        ));
+        let closed = profile("ns", "web")
+            .fail_closed(true)
+            .endpoint(endpoint("a"))
+            .build();
+        assert!(
+            !failing_open(&closed, &health(&[("a", Degraded)])),
+            "fail-closed serves nothing"
+        );
+        let always = profile("ns", "web")
+            .endpoint(endpoint("a").always_serve(true))
+            .build();
+        assert!(
+            !failing_open(&always, &health(&[("a", Degraded)])),
+            "always-serve is available"
+        );
+        assert!(!failing_open(
+            &profile("ns", "empty").build(),
+            &Health::default()
+        ));
+    }
+
+    #[test]
+    fn series_follow_the_fleet() {
+        use MonitorState::*;
+        let registry = Registry::new();
+        let mut g = ProfileGauges::register(&registry).unwrap();
+        let two = fleet()
+            .profile(
+                profile("ns", "web")
+                    .endpoint(endpoint("a").cluster("c1").weight(3))
+                    .endpoint(endpoint("b").cluster("c2").weight(1)),
+            )
+            .build();
+        g.update(&two, &health(&[("a", Degraded), ("b", Degraded)]));
+        let text = scrape(&registry);
+        for line in [
+            r#"fleetdns_endpoint_weight{cluster="c1",endpoint="a",profile="ns/web"} 3"#,
+            r#"fleetdns_endpoint_weight{cluster="c2",endpoint="b",profile="ns/web"} 1"#,
+            r#"fleetdns_profile_failing_open{profile="ns/web"} 1"#,
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing `{line}` in:\n{text}"
+            );
+        }
+        let one = fleet()
+            .profile(profile("ns", "api").endpoint(endpoint("c").cluster("c1").weight(5)))
+            .build();
+        g.update(&one, &Health::default());
+        let text = scrape(&registry);
+        assert!(
+            !text.contains("ns/web"),
+            "series of a gone profile left:\n{text}"
+        );
+        assert!(
+            text.contains(r#"fleetdns_profile_failing_open{profile="ns/api"} 0"#),
+            "{text}"
+        );
     }
 }

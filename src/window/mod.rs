@@ -135,3 +135,29 @@ pub fn unix_seconds(t: SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_trusted_networks_get_the_page() {
+        let f = fleetdns_config::testing::fleet()
+            .trusted_networks(vec![
+                "127.0.0.1/32".parse().unwrap(),
+                "fd00::/8".parse().unwrap(),
+            ])
+            .build();
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(page(&f, ip("127.0.0.1")).status(), 200);
+        assert_eq!(
+            page(&f, ip("::ffff:127.0.0.1")).status(),
+            200,
+            "IPv4-mapped"
+        );
+        assert_eq!(page(&f, ip("fd00::5")).status(), 200);
+        assert_eq!(page(&f, ip("127.0.0.2")).status(), 403);
+        assert_eq!(page(&f, ip("::1")).status(), 403);
+        assert_eq!(page(&f, None).status(), 403);
+    }
+}

@@ -31,8 +31,8 @@ pub fn promtool(args: &[&str], stdin: Option<&str>) -> (bool, String) {
     if out.status.code() == Some(127) {
         panic!("promtool is not installed (apt-get install prometheus; .ci/run does this)");
     }
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
@@ -75,11 +75,21 @@ pub fn exported_metric_names() -> std::collections::BTreeSet<String> {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut text = String::new();
-    for dir in ["src", "arm/src", "config/src", "dns/src", "prober/src", "sources/src", "sync/src"] {
+    for dir in [
+        "src",
+        "arm/src",
+        "config/src",
+        "dns/src",
+        "prober/src",
+        "sources/src",
+        "sync/src",
+    ] {
         walk(&root.join(dir), &mut text);
     }
     text.split('"')
-        .filter(|s| s.starts_with("fleetdns_") && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|s| {
+            s.starts_with("fleetdns_") && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
         .map(str::to_string)
         .collect()
 }
@@ -88,7 +98,10 @@ pub fn exported_metric_names() -> std::collections::BTreeSet<String> {
 fn alert_rules_pass_promtool_check_and_their_unit_tests() {
     let rules = format!("{DIR}/alerts.yaml");
     let (ok, out) = promtool(&["check", "rules", &rules], None);
-    assert!(ok && out.contains("SUCCESS"), "promtool check rules:\n{out}");
+    assert!(
+        ok && out.contains("SUCCESS"),
+        "promtool check rules:\n{out}"
+    );
 
     // promtool resolves rule_files relative to the test file.
     let (ok, out) = promtool(&["test", "rules", &format!("{DIR}/alerts_test.yaml")], None);
@@ -101,10 +114,9 @@ fn alert_rules_each_fire_in_a_unit_test_and_read_exported_series() {
     let rules: serde_yaml::Value =
         serde_yaml::from_str(&std::fs::read_to_string(format!("{DIR}/alerts.yaml")).unwrap())
             .unwrap();
-    let tests: serde_yaml::Value = serde_yaml::from_str(
-        &std::fs::read_to_string(format!("{DIR}/alerts_test.yaml")).unwrap(),
-    )
-    .unwrap();
+    let tests: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(format!("{DIR}/alerts_test.yaml")).unwrap())
+            .unwrap();
     let fired: std::collections::BTreeSet<&str> = tests["tests"]
         .as_sequence()
         .unwrap()

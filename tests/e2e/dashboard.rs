@@ -54,14 +54,19 @@ scrape_configs:
         let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address={ip}:{port}"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot start prometheus: {e} (apt-get install prometheus; .ci/run does this)")
+                panic!(
+                    "cannot start prometheus: {e} (apt-get install prometheus; .ci/run does this)"
+                )
             });
         let p = Prometheus {
             child,
@@ -73,7 +78,10 @@ scrape_configs:
             Duration::from_secs(30),
             Duration::from_millis(200),
             || {
-                let out = tools::run("curl", &["-s", "--max-time", "2", &format!("{}/-/ready", p.url)]);
+                let out = tools::run(
+                    "curl",
+                    &["-s", "--max-time", "2", &format!("{}/-/ready", p.url)],
+                );
                 if out.contains("Ready") {
                     Ok(())
                 } else {
@@ -102,14 +110,17 @@ scrape_configs:
                 &format!("{}/api/v1/query", self.url),
             ],
         );
-        let v: Value = serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("{expr}: not JSON ({e}): {out}"));
+        let v: Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{expr}: not JSON ({e}): {out}"));
         assert_eq!(v["status"], "success", "{expr}: {out}");
         v["data"]["result"].as_array().cloned().unwrap_or_default()
     }
 
     fn get(&self, path: &str) -> Value {
-        let out = tools::run("curl", &["-sS", "--max-time", "10", &format!("{}{path}", self.url)]);
+        let out = tools::run(
+            "curl",
+            &["-sS", "--max-time", "10", &format!("{}{path}", self.url)],
+        );
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{path}: {e}: {out}"))
     }
 }
@@ -159,7 +170,10 @@ fn dashboard_is_well_formed_and_reads_exported_series() {
     let exported = exported_metric_names();
     for p in d["panels"].as_array().unwrap() {
         let title = p["title"].as_str().unwrap();
-        assert!(ids.insert(p["id"].as_u64().unwrap()), "duplicate id: {title}");
+        assert!(
+            ids.insert(p["id"].as_u64().unwrap()),
+            "duplicate id: {title}"
+        );
         let g = &p["gridPos"];
         assert!(
             g["x"].as_u64().unwrap() + g["w"].as_u64().unwrap() <= 24,
@@ -173,7 +187,10 @@ fn dashboard_is_well_formed_and_reads_exported_series() {
         assert!(!targets.is_empty(), "{title} has no query");
         for t in targets {
             for m in metric_names(t["expr"].as_str().unwrap()) {
-                assert!(exported.contains(&m), "{title} reads {m}, which fleetdns does not export");
+                assert!(
+                    exported.contains(&m),
+                    "{title} reads {m}, which fleetdns does not export"
+                );
             }
         }
     }
@@ -190,7 +207,10 @@ fn dashboard_is_well_formed_and_reads_exported_series() {
         "fleetdns_tcp_connections",
         "fleetdns_azure_requests_total",
     ] {
-        assert!(text.contains(series), "the dashboard does not show {series}");
+        assert!(
+            text.contains(series),
+            "the dashboard does not show {series}"
+        );
     }
 }
 
@@ -239,7 +259,9 @@ fn dashboard_expressions_return_data_from_a_real_prometheus() {
     }
     // Template variables: label_values(<series>, <label>) as Grafana asks it.
     for v in d["templating"]["list"].as_array().unwrap() {
-        let Some(def) = v["definition"].as_str() else { continue };
+        let Some(def) = v["definition"].as_str() else {
+            continue;
+        };
         let inner = def
             .strip_prefix("label_values(")
             .and_then(|s| s.strip_suffix(')'))
@@ -247,7 +269,10 @@ fn dashboard_expressions_return_data_from_a_real_prometheus() {
         let (series, label) = inner.rsplit_once(',').unwrap();
         let q = substitute(&format!("group by ({}) ({series})", label.trim()));
         let values = prom.query(&q);
-        if values.iter().all(|r| r["metric"][label.trim()].as_str().is_none()) {
+        if values
+            .iter()
+            .all(|r| r["metric"][label.trim()].as_str().is_none())
+        {
             empty.push(format!("variable {}: {q}", v["name"]));
         }
     }
@@ -293,7 +318,13 @@ fn dashboard_expressions_return_data_from_a_real_prometheus() {
 
     // Naming conventions, as promtool lints them: _total counters, base units, …
     let metrics = http_get(w.fleet.admin, "/metrics");
-    assert!(metrics.contains("fleetdns_azure_requests_total{"), "{metrics}");
+    assert!(
+        metrics.contains("fleetdns_azure_requests_total{"),
+        "{metrics}"
+    );
     let (ok, out) = promtool(&["check", "metrics"], Some(&metrics));
-    assert!(ok && out.trim().is_empty(), "promtool check metrics:\n{out}");
+    assert!(
+        ok && out.trim().is_empty(),
+        "promtool check metrics:\n{out}"
+    );
 }

@@ -22,7 +22,7 @@ mod kubectl;
 mod kubernetes;
 mod kubernetes_status;
 mod reload;
-mod status_page;
 mod seed_check;
+mod status_page;
 mod weights;
 mod window;

@@ -11,9 +11,7 @@ use fleetdns_testsupport::process::scratch_dir;
 use fleetdns_testsupport::{tools, wait};
 
 use crate::fixtures;
-use crate::window::{
-    web_endpoint, World, API_ENDPOINT, CLIENT_SECRET, HEADER_SECRET, PROBE_BOUND,
-};
+use crate::window::{web_endpoint, World, API_ENDPOINT, CLIENT_SECRET, HEADER_SECRET, PROBE_BOUND};
 
 /// Runs headless Chromium on `url` with `args` (a fresh profile directory each
 /// time, no background networking); its stdout.

@@ -200,6 +200,11 @@ pub fn endpoint_states(status: &Value) -> std::collections::BTreeMap<String, Str
         .into_iter()
         .flatten()
         .flat_map(|p| p["endpoints"].as_array().into_iter().flatten())
-        .filter_map(|e| Some((e["id"].as_str()?.to_string(), e["state"].as_str()?.to_string())))
+        .filter_map(|e| {
+            Some((
+                e["id"].as_str()?.to_string(),
+                e["state"].as_str()?.to_string(),
+            ))
+        })
         .collect()
 }
