@@ -22,8 +22,7 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 fn live() -> f64 {
     let s = GLOBAL.stats();
-    (s.bytes_allocated as f64 - s.bytes_deallocated as f64)
-        / (1024.0 * 1024.0)
+    (s.bytes_allocated as f64 - s.bytes_deallocated as f64) / (1024.0 * 1024.0)
 }
 
 fn peak_rss() -> String {
