@@ -167,13 +167,15 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
     }
 
     let health = Arc::new(Health::default());
+    let started = std::time::Instant::now();
     let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::compile(
         &fleet,
         health.clone(),
         &dns_metrics,
     )));
     serve_metrics.zone(&fleet);
-    info!(zone = %fleet.zone.apex, serial = fleet.zone.soa.serial, profiles = fleet.profiles.len(), "zone loaded");
+    let ms = started.elapsed().as_millis() as u64;
+    info!(zone = %fleet.zone.apex, serial = fleet.zone.soa.serial, profiles = fleet.profiles.len(), compile_ms = ms, "zone loaded");
     let (fleet_tx, fleet_rx) = watch::channel(Arc::new(fleet));
     let (health_tx, health_rx) = watch::channel(health);
 
@@ -345,16 +347,18 @@ async fn recompile(
             snapshot.store(Arc::new(same_zone));
             continue;
         }
+        let started = std::time::Instant::now();
         snapshot.store(Arc::new(Snapshot::compile(&f, h, &metrics)));
+        let compile_ms = started.elapsed().as_millis() as u64;
         compiled_fleet = f.clone();
         if fleet_changed {
             serve_metrics.zone(&f);
             // A new fleet with the same serial changed nothing a secondary would see (a
             // cluster's reachability, say): not worth an info line.
             if f.zone.soa.serial != compiled_serial {
-                info!(zone = %f.zone.apex, serial = f.zone.soa.serial, profiles = f.profiles.len(), "zone updated");
+                info!(zone = %f.zone.apex, serial = f.zone.soa.serial, profiles = f.profiles.len(), compile_ms, "zone updated");
             } else {
-                debug!(zone = %f.zone.apex, serial = f.zone.soa.serial, "fleet changed; zone serial unchanged");
+                debug!(zone = %f.zone.apex, serial = f.zone.soa.serial, compile_ms, "fleet changed; zone serial unchanged");
             }
             compiled_serial = f.zone.soa.serial;
         }

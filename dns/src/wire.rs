@@ -34,6 +34,15 @@ pub(crate) fn key(name: &Name) -> Box<[u8]> {
     out.into_boxed_slice()
 }
 
+/// The parent of a lower-case wire-form name (its first label removed), or
+/// `None` for the root.
+pub(crate) fn parent(name: &[u8]) -> Option<&[u8]> {
+    match name.first() {
+        Some(&len) if len > 0 => name.get(1 + usize::from(len)..),
+        _ => None,
+    }
+}
+
 /// Where names at or below `apex` end in a pointer to the apex (compressed
 /// form), and the positions of those pointers.
 struct Compress<'a> {

@@ -90,8 +90,9 @@ pub(crate) struct Node {
     /// Static address records (name servers' glue), owner = the question.
     pub(crate) a: Rrset,
     pub(crate) aaaa: Rrset,
-    /// Weighted endpoint answers of a profile (or of one cluster of it).
-    pub(crate) profile: Option<ProfileNode>,
+    /// Weighted endpoint answers of a profile (or of one cluster of it); boxed, as
+    /// most names (health views, empty non-terminals) have none.
+    pub(crate) profile: Option<Box<ProfileNode>>,
     /// `_health` TXT of a profile, rendered per query.
     pub(crate) health: Option<Box<HealthView>>,
 }

@@ -443,12 +443,7 @@ fn parse_one(
         .map_or("v1beta1", |(_, v)| v)
         .to_string();
     let object = inputs::object_label(kind, value.get("metadata"));
-    let doc = Doc {
-        file: Arc::from(Path::new(&format!("kubernetes:{cluster}"))),
-        index: 1,
-        start_line: 1,
-        text: String::new(),
-    };
+    let doc = Doc::without_text(Arc::from(Path::new(&format!("kubernetes:{cluster}"))));
     inputs::parse_upstream(
         doc,
         &api_version,
