@@ -256,3 +256,56 @@ fn hub_mode_arm_outage_keeps_last_addresses_and_says_stale() {
     });
     assert!(http_get(f.admin, "/status").contains("does not exist (ARM 404)"));
 }
+
+/// CI follows the README's "Try hub mode locally" word for word: the script extracts the
+/// section's blocks and runs them (kubefake over HTTPS, armemu, fleetdns, dig, kubectl)
+/// and checks what they print. Skipped only when kubectl is absent and
+/// `FLEETDNS_REQUIRE_KUBECTL` is unset (`.ci/run` installs kubectl and sets it).
+#[test]
+fn hub_mode_readme_walkthrough_runs_word_for_word() {
+    let Some(bin) = fleetdns_testsupport::tools::kubectl() else {
+        return;
+    };
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("### Try hub mode locally")
+        .nth(1)
+        .and_then(|s| s.split("<!-- try-hub:end -->").next())
+        .expect("README has the hub-mode walkthrough");
+    // What the script checks must be what the README runs.
+    for needle in [
+        "source: hub",
+        "target/debug/kubefake --tls",
+        "target/debug/armemu",
+        "target/debug/fleetdns check",
+        "member member-4",
+        "public-ips/down?on=true",
+    ] {
+        assert!(section.contains(needle), "README walkthrough lacks {needle}");
+    }
+    let mut path = std::ffi::OsString::new();
+    if let Some(dir) = bin.parent().filter(|d| !d.as_os_str().is_empty()) {
+        path.push(dir.as_os_str());
+        path.push(":");
+    }
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let out = std::process::Command::new("timeout")
+        .arg("600")
+        .arg(root.join("scripts/try-hub.sh"))
+        .current_dir(&root)
+        .env("PATH", path)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .expect("run scripts/try-hub.sh");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "walkthrough failed:\n{text}");
+    assert!(
+        text.contains("try-hub: the README walkthrough works"),
+        "{text}"
+    );
+}
