@@ -127,6 +127,7 @@ fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
         "clusters": clusters,
         "objectProblems": problems,
         "publicIPs": fleet.observed.public_ips,
+        "members": fleet.observed.members,
         "profiles": profiles,
     })
 }

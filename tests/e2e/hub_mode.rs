@@ -309,3 +309,68 @@ fn hub_mode_readme_walkthrough_runs_word_for_word() {
         "{text}"
     );
 }
+
+/// The members in `/status`, by name: (memberCluster, joined, exports, served).
+fn members(admin: SocketAddr) -> Vec<(String, Value)> {
+    let s: Value = serde_json::from_str(&http_get(admin, "/status")).unwrap_or_default();
+    s["members"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|m| (m["name"].as_str().unwrap_or("").to_string(), m.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn hub_mode_member_clusters_without_exports_are_members_and_leave_without_restart() {
+    const CLUSTER: &str = "cluster.kubernetes-fleet.io/v1beta1";
+    let h = Hub::start(156);
+    h.seed();
+    let p1 = h.export("m1", 1, false);
+    h.arm.put_public_ip(&p1, Some("203.0.113.61"), Some("m1"));
+    let member_cluster = |name: &str| {
+        h.hub
+            .create(&json!({"apiVersion": CLUSTER, "kind": "MemberCluster",
+                "metadata": {"name": name},
+                "spec": {"identity": {"kind": "User", "name": format!("{name}-agent"), "apiGroup": "rbac.authorization.k8s.io"}}}))
+            .unwrap();
+        h.hub
+            .merge_patch(CLUSTER, "MemberCluster", "", name,
+                &json!({"status": {"conditions": [{"type": "Joined", "status": "True", "reason": "MemberClusterJoined",
+                    "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}), true)
+            .unwrap();
+    };
+    member_cluster("m1");
+    member_cluster("m7");
+    let f = Fleetdns::start(fixtures::BIN.as_ref(), &h.config(), "127.0.156.10:0");
+    let client = Client::new(f.addr);
+    eventually("m1 answers", || {
+        answers(&client, 10).keys().eq(["203.0.113.61"])
+    });
+    // m7 joined and exports nothing yet: a member all the same.
+    eventually("both members in /status", || {
+        let m = members(f.admin);
+        m.len() == 2
+            && m[0].1["memberCluster"] == true
+            && m[0].1["exports"] == 1
+            && m[0].1["served"] == 1
+            && m[1].0 == "m7"
+            && m[1].1["joined"] == "True"
+            && m[1].1["exports"] == 0
+    });
+    // m7 leaves the fleet (its MemberCluster deleted): gone without a restart; an
+    // export's namespace alone (no MemberCluster) keeps m2 a member, as without the CRD.
+    h.hub
+        .delete(CLUSTER, "MemberCluster", "", "m7")
+        .unwrap();
+    let p2 = h.export("m2", 1, false);
+    h.arm.put_public_ip(&p2, Some("203.0.113.62"), Some("m2"));
+    eventually("m7 gone, m2 in", || {
+        let m = members(f.admin);
+        m.iter().map(|(n, _)| n.as_str()).eq(["m1", "m2"]) && m[1].1["memberCluster"] == false
+    });
+    eventually("m2 answers", || answers(&client, 40).len() == 2);
+    assert!(!f.log().contains("panicked"));
+}

@@ -18,13 +18,15 @@
 //!   the member agent unexports it (SEc:199-209), and fleetdns skips it alike.
 //!
 //! Members are the clusters of the `fleet-member-<cluster>` namespaces the exports
-//! live in; one that joins or leaves is just objects appearing or going.
+//! live in, plus those the hub's MemberCluster objects name (where it has them: a
+//! member that joined and exports nothing yet); one that joins or leaves is just
+//! objects appearing or going.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use fleetdns_config::hub::{member_of_namespace, PublicIpStatus};
+use fleetdns_config::hub::{member_of_namespace, HubMember, PublicIpStatus};
 use fleetdns_config::settings::{ClusterSpec, ServiceSpec};
 use fleetdns_config::{crd, ObjectKind, ObservedObject};
 
@@ -42,6 +44,8 @@ pub struct HubExports {
     pub observed: Vec<ObservedObject>,
     /// The public IPs the exports name, as last read.
     pub public_ips: Vec<PublicIpStatus>,
+    /// Every member: of the exports' namespaces and of the MemberClusters.
+    pub members: Vec<HubMember>,
 }
 
 /// The `Valid` reason fleetdns gives a served export whose public IP address is
@@ -104,6 +108,23 @@ pub fn exports(snapshot: &Snapshot, hub: &str) -> HubExports {
                 text(ise, "/metadata/creationTimestamp"),
             ),
         });
+    }
+    // MemberClusters, where the hub has them: members without exports yet count too;
+    // one being deleted (leaving the fleet) no longer does by itself.
+    let mut joined: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for mc in snapshot.objects(hub, Resource::MemberClusters) {
+        if mc.pointer("/metadata/deletionTimestamp").is_some() {
+            continue;
+        }
+        let name = text(mc, "/metadata/name");
+        let status = mc
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|c| c.iter().find(|c| c["type"] == "Joined"))
+            .and_then(|c| c["status"].as_str())
+            .map(str::to_string);
+        members.insert(name.clone());
+        joined.insert(name, status);
     }
     let mut clusters: BTreeMap<String, Vec<ServiceSpec>> =
         members.iter().map(|m| (m.clone(), Vec::new())).collect();
@@ -175,6 +196,16 @@ pub fn exports(snapshot: &Snapshot, hub: &str) -> HubExports {
             }
         }
     }
+    out.members = members
+        .iter()
+        .map(|m| HubMember {
+            name: m.clone(),
+            member_cluster: joined.contains_key(m),
+            joined: joined.get(m).cloned().flatten(),
+            exports: verdicts.keys().filter(|(c, _, _)| c == m).count(),
+            served: out.exports.iter().filter(|(c, _)| c == m).count(),
+        })
+        .collect();
     for ((member, ns, name), v) in verdicts {
         let mut o = ObservedObject::new(ObjectKind::ServiceExport, &member, &ns, &name);
         o.exported = v.exported;

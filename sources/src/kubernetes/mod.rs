@@ -96,6 +96,15 @@ impl Source {
                 Resource::InternalExports,
                 None,
             ));
+            // Fleet's MemberClusters, where the hub serves them (Azure Fleet Manager and
+            // KubeFleet do): members without exports yet, and which have joined. A hub
+            // without the CRD answers 404 once, logged, and the rest works.
+            watches.push((
+                hub.clone(),
+                k.hub.name.clone(),
+                Resource::MemberClusters,
+                None,
+            ));
         }
         for m in &k.members {
             let client = if m.context == k.hub.context {
