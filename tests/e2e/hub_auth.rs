@@ -189,6 +189,16 @@ fn hub_auth_native_workload_identity_signs_in_and_refreshes_before_expiry() {
         0,
         "refreshed before expiry: the hub never saw an expired or foreign token"
     );
+    // Every hub token fleetdns got is counted, apart from its ARM tokens.
+    let counted = crate::hub_mode::metric(
+        f.admin,
+        "fleetdns_hub_token_requests_total{method=\"workloadIdentity\",result=\"success\"}",
+    );
+    assert!(
+        counted as usize >= first + 2 && counted as usize <= workload_tokens(&h),
+        "hub tokens counted: {counted}, issued: {}",
+        workload_tokens(&h)
+    );
     assert!(!f.log().contains("panicked"));
 }
 

@@ -157,6 +157,14 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The value of one series (name with its labels, as exposed) on `/metrics`; 0 if absent.
+pub(crate) fn metric(admin: SocketAddr, series: &str) -> f64 {
+    http_get(admin, "/metrics")
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn eventually(what: &str, check: impl FnMut() -> bool) {
     wait::eventually(
         what,
@@ -230,6 +238,18 @@ fn hub_mode_arm_outage_keeps_last_addresses_and_says_stale() {
     let metrics = http_get(f.admin, "/metrics");
     assert!(
         metrics.contains("fleetdns_public_ips{state=\"stale\"} 1"),
+        "{metrics}"
+    );
+    // The ARM requests of the reads, and their tokens, have series of their own: the
+    // 503s are counted, and the managed identity token that signed them.
+    assert!(
+        metric(f.admin, "fleetdns_public_ip_arm_requests_total{code=\"503\",method=\"GET\"}") >= 1.0
+            && metric(f.admin, "fleetdns_public_ip_arm_requests_total{code=\"200\",method=\"GET\"}") >= 2.0
+            && metric(f.admin, "fleetdns_public_ip_token_requests_total{method=\"managedIdentity\",result=\"success\"}") >= 1.0,
+        "{metrics}"
+    );
+    assert!(
+        metric(f.admin, "fleetdns_public_ip_lookups_total{result=\"error\"}") >= 1.0,
         "{metrics}"
     );
     assert_eq!(

@@ -52,6 +52,28 @@ impl Shared {
     }
 }
 
+/// The token series of every hub client in the process: the clients are made before
+/// (and apart from) the registry, which [`super::SourceMetrics`] registers them in.
+pub(crate) fn hub_token_metrics() -> ArmMetrics {
+    static METRICS: std::sync::OnceLock<ArmMetrics> = std::sync::OnceLock::new();
+    METRICS
+        .get_or_init(|| {
+            let unused = ArmMetrics::unregistered();
+            ArmMetrics {
+                tokens: prometheus::IntCounterVec::new(
+                    prometheus::Opts::new(
+                        "fleetdns_hub_token_requests_total",
+                        "Entra ID token requests for the hub (spec.kubernetes.hub.auth), by auth method and result",
+                    ),
+                    &["method", "result"],
+                )
+                .expect("valid metric"),
+                ..unused
+            }
+        })
+        .clone()
+}
+
 /// Signs every request of one hub client in with an Entra ID token.
 #[derive(Clone)]
 pub(crate) struct EntraLayer {
@@ -69,7 +91,7 @@ impl EntraLayer {
             auth.authority_host.clone(),
             Resource(auth.server_app_id.clone()),
             http,
-            ArmMetrics::unregistered(),
+            hub_token_metrics(),
         ));
         TokenSource::spawn_refresher(&tokens);
         Ok(EntraLayer {

@@ -62,14 +62,27 @@ pub struct PublicIpMetrics {
     pub lookups: IntCounterVec,
     /// `fleetdns_public_ips{state}`: `resolved`, `stale`, `unresolved`.
     pub states: IntGaugeVec,
-    /// The ARM client's own series (`fleetdns_azure_*`), shared with the mirror's names.
+    /// The ARM client's series for these reads under names of their own (the mirror's
+    /// `fleetdns_azure_*` stay the mirror's): `fleetdns_public_ip_arm_requests_total{method,code}`
+    /// (every attempt, `code` the HTTP status or `error`) and
+    /// `fleetdns_public_ip_token_requests_total{method,result}` (ARM tokens for them).
     pub arm: ArmMetrics,
 }
 
 impl PublicIpMetrics {
-    /// Registers the series in `registry`. The ARM series are not registered here
-    /// (the mirror registers them); the lookups count in an unregistered copy.
+    /// Registers the series in `registry`.
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let arm = super::metrics::arm_metrics(
+            registry,
+            (
+                "fleetdns_public_ip_arm_requests_total",
+                "ARM requests of the public IP reads (hub mode), by method and HTTP status (error: no answer)",
+            ),
+            (
+                "fleetdns_public_ip_token_requests_total",
+                "ARM token requests of the public IP reads (hub mode), by auth method and result",
+            ),
+        )?;
         let m = Self {
             lookups: IntCounterVec::new(
                 Opts::new(
@@ -85,7 +98,7 @@ impl PublicIpMetrics {
                 ),
                 &["state"],
             )?,
-            arm: ArmMetrics::unregistered(),
+            arm,
         };
         registry.register(Box::new(m.lookups.clone()))?;
         registry.register(Box::new(m.states.clone()))?;
