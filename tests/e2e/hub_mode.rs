@@ -394,3 +394,100 @@ fn hub_mode_member_clusters_without_exports_are_members_and_leave_without_restar
     eventually("m2 answers", || answers(&client, 40).len() == 2);
     assert!(!f.log().contains("panicked"));
 }
+
+/// The backend `demo/web`'s `fleetdns.io/Serving` message as written on the hub.
+fn serving_message(h: &Hub) -> String {
+    h.hub
+        .get(kube_fixtures::FLEET, "TrafficManagerBackend", "demo", "web")
+        .and_then(|b| {
+            b.pointer("/status/conditions")?
+                .as_array()?
+                .iter()
+                .find(|c| c["type"] == "fleetdns.io/Serving")
+                .and_then(|c| c["message"].as_str().map(str::to_string))
+        })
+        .unwrap_or_default()
+}
+
+/// The bad input, all at once: a public IP whose resource group fleetdns may not
+/// read (403, no Reader role), one without an address yet, one that is gone (404). Each
+/// is named in the backend's condition, counted, and logged with what to fix; the good
+/// member keeps serving throughout.
+#[test]
+fn hub_mode_bad_input_is_named_in_condition_metric_and_log_and_the_rest_serves() {
+    let h = Hub::start(158);
+    h.seed();
+    let p1 = h.export("m1", 1, false);
+    h.arm.put_public_ip(&p1, Some("203.0.113.81"), Some("m1"));
+    let p2 = h.export("m2", 1, false);
+    h.arm.put_public_ip(&p2, None, Some("m2")); // not allocated yet
+    let p3 = h.export("m3", 1, false); // never created: 404
+    let p4 = h.export("m4", 1, false);
+    h.arm.put_public_ip(&p4, Some("203.0.113.84"), Some("m4"));
+    h.arm.deny_resource_group(SUB, "mc_m4", true);
+    h.import_lists(&["m1", "m2", "m3", "m4"]);
+    let config = h.config().replace(
+        "status: {enabled: false}",
+        "status: {enabled: true, leaseNamespace: default}",
+    );
+    let f = Fleetdns::start(fixtures::BIN.as_ref(), &config, "127.0.158.10:0");
+    let client = Client::new(f.addr);
+    eventually("m1 answers, alone", || {
+        answers(&client, 20).keys().eq(["203.0.113.81"])
+    });
+    // The condition written back names each export's cluster and what to do.
+    eventually("the backend's Serving condition names all three", || {
+        let m = serving_message(&h);
+        m.contains(&format!("cluster m2: public IP {p2} has no address yet"))
+            && m.contains(&format!("cluster m3: public IP {p3} does not exist (ARM 404)"))
+            && m.contains(&format!("cluster m4: ARM denied reading public IP {p4} (HTTP 403 AuthorizationFailed): grant fleetdns's identity the Reader role on resource group /subscriptions/{SUB}/resourceGroups/mc_m4"))
+    });
+    let backend = h
+        .hub
+        .get(kube_fixtures::FLEET, "TrafficManagerBackend", "demo", "web")
+        .unwrap();
+    let accepted = backend["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Accepted"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(accepted["status"], "True", "{backend}");
+    // Metrics: each result counted, three IPs unresolved, one resolved.
+    for (series, at_least) in [
+        ("fleetdns_public_ip_lookups_total{result=\"no_address\"}", 1.0),
+        ("fleetdns_public_ip_lookups_total{result=\"not_found\"}", 1.0),
+        ("fleetdns_public_ip_lookups_total{result=\"forbidden\"}", 1.0),
+        ("fleetdns_public_ips{state=\"unresolved\"}", 3.0),
+        ("fleetdns_public_ips{state=\"resolved\"}", 1.0),
+    ] {
+        assert!(
+            metric(f.admin, series) >= at_least,
+            "{series}: {}",
+            http_get(f.admin, "/metrics")
+        );
+    }
+    // One log line each, naming the IP and the export that uses it.
+    let log = f.log();
+    for (pip, cluster, what) in [
+        (&p2, "m2", "has no address yet"),
+        (&p3, "m3", "does not exist (ARM 404)"),
+        (&p4, "m4", "Reader role on resource group"),
+    ] {
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("public IP not usable") && l.contains(pip.as_str()))
+            .collect();
+        assert_eq!(lines.len(), 1, "logged once: {lines:?}");
+        assert!(
+            lines[0].contains(what) && lines[0].contains(&format!("fleet-member-{cluster}/demo-web")),
+            "{}",
+            lines[0]
+        );
+    }
+    // Granting the role serves m4 without a restart; the rest keeps serving.
+    h.arm.deny_resource_group(SUB, "mc_m4", false);
+    eventually("m4 served once Reader is granted", || {
+        answers(&client, 40).len() == 2
+    });
+    assert!(!f.log().contains("panicked"));
+}

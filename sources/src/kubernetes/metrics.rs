@@ -26,6 +26,9 @@ pub struct SourceMetrics {
     /// `fleetdns_hub_token_requests_total{method,result}`: Entra ID tokens for the hub
     /// (`spec.kubernetes.hub.auth`), of every hub client in the process.
     pub hub_tokens: IntCounterVec,
+    /// `fleetdns_hub_token_refused_total{hub}`: the hub answered 401 to a request
+    /// carrying that token.
+    pub hub_refused: IntCounterVec,
 }
 
 /// The ARM client's series under other names (`requests` and `tokens`: name, help),
@@ -81,8 +84,10 @@ impl SourceMetrics {
             )?,
             public_ips: super::public_ip::PublicIpMetrics::register(registry)?,
             hub_tokens: super::entra::hub_token_metrics().tokens,
+            hub_refused: super::entra::hub_refused_metric(),
         };
         registry.register(Box::new(m.hub_tokens.clone()))?;
+        registry.register(Box::new(m.hub_refused.clone()))?;
         m.excluded.with_label_values(&["internal_load_balancer"]);
         registry.register(Box::new(m.excluded.clone()))?;
         registry.register(Box::new(m.reachable.clone()))?;
