@@ -24,13 +24,13 @@ use serde_json::{json, Value};
 /// Runs until interrupted (Ctrl-C or SIGTERM).
 ///
 /// Control API (on --control), for curl:
-///   PUT    /public-ips/<resource id>?address=A&label=L   create or replace a public IP
+///   PUT    /public-ips/RESOURCE-ID?address=A&label=L     create or replace a public IP
 ///                                                         (no address: not allocated yet)
-///   DELETE /public-ips/<resource id>                      delete it (reads answer 404)
+///   DELETE /public-ips/RESOURCE-ID                        delete it (reads answer 404)
 ///   POST   /public-ips/down?on=true|false                 every public IP read answers 503
 ///   POST   /deny?scope=/subscriptions/S/resourceGroups/G&on=true|false
 ///                                                         403 AuthorizationFailed (no Reader role)
-///   GET    /public-ips/reads?id=<resource id>             reads answered for one public IP
+///   GET    /public-ips/reads?id=RESOURCE-ID               reads answered for one public IP
 ///   GET    /tokens                                        tokens issued, by method
 #[derive(Parser, Debug)]
 #[command(name = "armemu", version, verbatim_doc_comment)]
