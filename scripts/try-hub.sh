@@ -70,6 +70,7 @@ expect() {
 }
 # No member credentials: check asks the hub only.
 expect '^cluster hub \(context hub\): ok'
+expect '^  members on the hub: member-1 \(1 export\), member-2 \(1 export\), member-3 \(1 export\)$'
 if grep -E '^cluster [^ ]+ \(context ' "$work/out" | grep -vq '^cluster hub '; then
     echo "try-hub: check contacted a member cluster" >&2
     fail=1

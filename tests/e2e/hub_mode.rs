@@ -364,6 +364,22 @@ fn hub_mode_member_clusters_without_exports_are_members_and_leave_without_restar
     };
     member_cluster("m1");
     member_cluster("m7");
+    // `fleetdns check` lists them, m7 too, from the hub alone.
+    let config_path = h.dir.join("check.yaml");
+    std::fs::write(&config_path, h.config()).unwrap();
+    let out = std::process::Command::new("timeout")
+        .arg("60")
+        .arg(fixtures::BIN)
+        .args(["check", "--config"])
+        .arg(&config_path)
+        .output()
+        .expect("run fleetdns check");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("members on the hub: m1 (1 export, MemberCluster Joined=True), m7 (no exports yet, MemberCluster Joined=True)"),
+        "{text}"
+    );
     let f = Fleetdns::start(fixtures::BIN.as_ref(), &h.config(), "127.0.156.10:0");
     let client = Client::new(f.addr);
     eventually("m1 answers", || {

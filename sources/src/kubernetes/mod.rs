@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod observed;
 pub mod preflight;
 pub mod public_ip;
+pub mod roster;
 pub mod watch;
 
 use std::collections::BTreeSet;
