@@ -207,6 +207,13 @@ fn hub_mode_serves_public_ips_of_three_members_and_a_fourth_without_restart() {
     eventually("the fourth member answers without a restart", || {
         answers(&client, 60).contains_key("203.0.113.4")
     });
+    // The first fleet waited for the first public IP reads: it was never composed
+    // with the members' exports but without their addresses.
+    assert!(
+        !f.log().contains("no member cluster exports Service demo/web"),
+        "{}",
+        f.log()
+    );
     assert!(!f.log().contains("panicked"));
 }
 
