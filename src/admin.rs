@@ -158,6 +158,7 @@ fn status_json(fleet: &Fleet, health: &Health, answers: &AnswerWindow) -> serde_
         "clusters": clusters,
         "objectProblems": problems,
         "publicIPs": fleet.observed.public_ips,
+        "members": fleet.observed.members,
         "profiles": profiles,
     })
 }

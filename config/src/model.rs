@@ -155,6 +155,8 @@ pub struct Observed {
     pub clusters: Vec<ClusterState>,
     /// Hub mode: the public IPs the exports name, as last read from ARM.
     pub public_ips: Vec<crate::hub::PublicIpStatus>,
+    /// Hub mode: the members of the fleet, with or without exports.
+    pub members: Vec<crate::hub::HubMember>,
 }
 
 /// Kinds of upstream objects that get status.

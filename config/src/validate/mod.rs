@@ -12,6 +12,7 @@
 
 mod annotations;
 mod azure;
+mod credential;
 mod backends;
 mod clusters;
 mod exports;
