@@ -30,12 +30,12 @@ pub fn run(cmd: DnssecCommand) -> anyhow::Result<ExitCode> {
         DnssecCommand::Ds(a) => {
             let (zone, settings) = match (a.config, a.zone, a.key_dir) {
                 (Some(config), _, _) => {
-                    let (fleet, _) = fleetdns_sources::file::load(&config).map_err(|d| {
-                        anyhow::anyhow!("{}: not valid:\n{d}", config.display())
-                    })?;
-                    let settings = fleet.dnssec.clone().with_context(|| {
-                        format!("{}: no spec.dnssec section", config.display())
-                    })?;
+                    let (fleet, _) = fleetdns_sources::file::load(&config)
+                        .map_err(|d| anyhow::anyhow!("{}: not valid:\n{d}", config.display()))?;
+                    let settings = fleet
+                        .dnssec
+                        .clone()
+                        .with_context(|| format!("{}: no spec.dnssec section", config.display()))?;
                     (fleet.zone.apex.clone(), settings)
                 }
                 (None, Some(zone), Some(dir)) => (

@@ -23,7 +23,11 @@ pub fn zone_fqdn(zone: &str) -> String {
 /// The zone apex in lower-case wire form.
 pub fn zone_wire(zone: &str) -> Vec<u8> {
     let mut out = Vec::new();
-    for label in zone.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+    for label in zone
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+    {
         out.push(label.len() as u8);
         out.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
     }
@@ -120,7 +124,11 @@ fn key_files_in(dir: &Path, zone: &str) -> anyhow::Result<Vec<PathBuf>> {
     for entry in entries {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.to_ascii_lowercase().starts_with(&prefix.to_ascii_lowercase()) && name.ends_with(".key") {
+        if name
+            .to_ascii_lowercase()
+            .starts_with(&prefix.to_ascii_lowercase())
+            && name.ends_with(".key")
+        {
             out.push(path);
         }
     }
@@ -207,7 +215,10 @@ pub fn read_pair(key_path: &Path, zone: &str) -> anyhow::Result<SigningKey> {
     let mut private = None;
     for l in secret.lines() {
         if let Some(v) = l.strip_prefix("Algorithm:") {
-            private_alg = v.split_whitespace().next().and_then(|n| n.parse::<u8>().ok());
+            private_alg = v
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u8>().ok());
         } else if let Some(v) = l.strip_prefix("PrivateKey:") {
             // The key material stays out of every message below.
             private = Some(BASE64.decode(v.trim().as_bytes()).ok().with_context(|| {

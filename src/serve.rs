@@ -279,7 +279,11 @@ async fn recompile(
     shutdown: CancellationToken,
 ) {
     // DNSSEC: a re-sign pass every interval renews signatures nearing expiry.
-    let period = signer.as_ref().map_or(std::time::Duration::from_secs(3600), |s| s.resign_interval());
+    let period = signer
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(3600), |s| {
+            s.resign_interval()
+        });
     let mut resign = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     // The fleet the current zone was compiled from. Both inputs are compared
     // after every wake-up: either channel may have changed, whichever woke us.

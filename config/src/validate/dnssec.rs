@@ -46,7 +46,12 @@ pub(super) fn validate(doc: &Doc, d: &DnssecSpec, diags: &mut Diagnostics) -> Dn
             );
         }
     }
-    let algorithm = match d.algorithm.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let algorithm = match d
+        .algorithm
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("ecdsap256sha256") | Some("13") => 13,
         Some("ed25519") | Some("15") => 15,
         Some(other) => {

@@ -16,6 +16,7 @@
 
 mod delegation;
 mod differential;
+mod dnssec;
 mod edns;
 mod wire;
 mod zonemaster;
