@@ -473,3 +473,64 @@ fn zonemaster_dnssec(
         &out,
     );
 }
+
+/// Key files are secrets: a group- or world-readable `.private` is refused with
+/// an error naming the file, its mode and the fix, and nothing of the key is
+/// printed. A key for another zone is refused too.
+#[test]
+fn dnssec_key_files_are_checked_before_serving() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = scratch_dir("dnssec-keys");
+    let d = dir.to_str().expect("utf-8");
+    let base = fleetdns(&["dnssec", "keygen", "--zone", ZONE, "--dir", d]);
+    let private = format!("{}.private", base.trim());
+    let mode = std::fs::metadata(&private)
+        .expect("private file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "keygen writes the private key 0600");
+    let secret = std::fs::read_to_string(&private).expect("read private");
+    let secret = secret
+        .lines()
+        .find_map(|l| l.strip_prefix("PrivateKey: "))
+        .expect("PrivateKey line")
+        .to_string();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let config_path = dir.join("fleet.yaml");
+    std::fs::write(&config_path, config(ZONE, &[(21, "ns1")], &dir)).expect("config");
+    let run = |args: &[&str]| {
+        let out = Command::new(fixtures::BIN)
+            .args(args)
+            .output()
+            .expect("run fleetdns");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let c = config_path.to_str().expect("utf-8");
+    let (ok, err) = run(&[
+        "serve",
+        "-c",
+        c,
+        "-l",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+    ]);
+    assert!(!ok, "serve must refuse a world-readable private key");
+    for want in [private.as_str(), "mode 0644", "chmod 600"] {
+        assert!(err.contains(want), "{want:?} missing from:\n{err}");
+    }
+    assert!(
+        !err.contains(&secret),
+        "the private key leaked into:\n{err}"
+    );
+    let (ok, err) = run(&["dnssec", "ds", "-c", c]);
+    assert!(!ok && err.contains("mode 0644"), "{err}");
+
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let (ok, out) = run(&["dnssec", "ds", "--zone", "other.example", "--key-dir", d]);
+    assert!(!ok && out.contains("no key for other.example."), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
