@@ -149,10 +149,11 @@ fn key_files_in(dir: &Path, zone: &str) -> anyhow::Result<Vec<PathBuf>> {
 pub fn read_pair(key_path: &Path, zone: &str) -> anyhow::Result<SigningKey> {
     let text = fs::read_to_string(key_path)
         .with_context(|| format!("{}: cannot read the key file", key_path.display()))?;
+    // Comments start with ';', also after the record (ldns-keygen writes `;{id = …}`).
     let line = text
         .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with(';'))
+        .map(|l| l.split(';').next().unwrap_or("").trim())
+        .find(|l| !l.is_empty())
         .with_context(|| format!("{}: no DNSKEY record in it", key_path.display()))?;
     let fields: Vec<&str> = line.split_whitespace().collect();
     let at = fields
