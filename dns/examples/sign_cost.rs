@@ -28,7 +28,11 @@ spec:
     for c in 0..2 {
         y += &format!("    - name: c{c}\n      services:\n");
         for i in 0..n {
-            let last = if changed && i == 0 && c == 0 { 250 } else { c + 1 };
+            let last = if changed && i == 0 && c == 0 {
+                250
+            } else {
+                c + 1
+            };
             let _ = writeln!(
                 y,
                 "        - {{namespace: ns, name: s{i}, loadBalancer: ['10.{}.{}.{last}']}}",
@@ -78,7 +82,11 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
     let metrics = DnsMetrics::unregistered().expect("metrics");
-    let keys = vec![SigningKey::generate(Algorithm::EcdsaP256Sha256, FLAGS_KSK).expect("key").0];
+    let keys = vec![
+        SigningKey::generate(Algorithm::EcdsaP256Sha256, FLAGS_KSK)
+            .expect("key")
+            .0,
+    ];
     let (base, changed) = (fleet(n, false), fleet(n, true));
     let health = Arc::new(Health::default());
     let mut cache = SigCache::default();
@@ -107,7 +115,25 @@ fn main() {
     println!("profiles\tstep\twall_s\tcpu_s\tsignatures_made\tsignatures_held");
     step("compile unsigned", &base, false, now, &mut cache);
     step("compile + sign (cold)", &base, true, now, &mut cache);
-    step("recompile, nothing changed", &base, true, now + 60, &mut cache);
-    step("recompile, one endpoint changed", &changed, true, now + 120, &mut cache);
-    step("re-sign pass, all past half-life", &changed, true, now + 8 * 86_400, &mut cache);
+    step(
+        "recompile, nothing changed",
+        &base,
+        true,
+        now + 60,
+        &mut cache,
+    );
+    step(
+        "recompile, one endpoint changed",
+        &changed,
+        true,
+        now + 120,
+        &mut cache,
+    );
+    step(
+        "re-sign pass, all past half-life",
+        &changed,
+        true,
+        now + 8 * 86_400,
+        &mut cache,
+    );
 }

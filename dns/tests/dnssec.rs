@@ -234,18 +234,16 @@ fn dnssec_untrusted_clients_never_see_health_view_names_in_nsec() {
         "ns-web.tm.test.",
         "a.ns-web.tm.test.",
     ] {
-        for client in [UNTRUSTED] {
-            let r = h
-                .answer_udp(
-                    &packet(name, RecordType::AAAA, 1232, true),
-                    client.parse().unwrap(),
-                )
-                .unwrap();
-            // NSEC RDATA is shown as base64 by hickory: look at the octets.
-            let has = |needle: &[u8]| r.windows(needle.len()).any(|w| w == needle);
-            assert!(shape(&r).contains("NSEC"), "{name}: an NSEC is there");
-            assert!(!has(b"_health") && !has(b"_cluster"), "{name}: {r:?}");
-        }
+        let r = h
+            .answer_udp(
+                &packet(name, RecordType::AAAA, 1232, true),
+                UNTRUSTED.parse().unwrap(),
+            )
+            .unwrap();
+        // NSEC RDATA is shown as base64 by hickory: look at the octets.
+        let has = |needle: &[u8]| r.windows(needle.len()).any(|w| w == needle);
+        assert!(shape(&r).contains("NSEC"), "{name}: an NSEC is there");
+        assert!(!has(b"_health") && !has(b"_cluster"), "{name}: {r:?}");
     }
     // Trusted clients get the chain over all names.
     let r = h
