@@ -114,7 +114,7 @@ pub enum Output {
 
 #[derive(Subcommand, Debug)]
 pub enum DnssecCommand {
-    /// Make a key pair in BIND's format, K<zone>.+<alg>+<tag>.{key,private}
+    /// Make a key pair in BIND's format, files K{zone}.+{alg}+{tag}.key and .private
     /// (the .private file mode 0600), and print its base path.
     Keygen(KeygenArgs),
     /// Print the DS records (SHA-256) of the zone's KSKs/CSKs, for the parent zone.
