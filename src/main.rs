@@ -11,6 +11,8 @@ mod check;
 mod check_kube;
 mod cli;
 mod demo_backend;
+mod dnssec;
+mod dnssec_keys;
 mod http;
 mod kubernetes;
 mod serve;
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => check::run(args),
         cli::Command::DemoBackend(args) => demo_backend::run(args),
         cli::Command::Crds => kubernetes::print_crds(),
+        cli::Command::Dnssec(cmd) => dnssec::run(cmd),
         cli::Command::AzureSync(args) => azure::run(args),
     };
     match result {

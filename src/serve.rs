@@ -145,6 +145,8 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
         fleetdns_prober::Metrics::register(&registry).context("registering probe metrics")?;
     let serve_metrics = ServeMetrics::register(&registry).context("registering metrics")?;
 
+    // DNSSEC keys are read before any socket is bound: a bad key file means no start.
+    let mut signer = crate::dnssec::ZoneSigner::load(&fleet)?;
     let listen: Vec<SocketAddr> = if args.listen.is_empty() {
         fleet.listen.clone()
     } else {
@@ -168,10 +170,11 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
 
     let health = Arc::new(Health::default());
     let started = std::time::Instant::now();
-    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::compile(
+    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::compile_signed(
         &fleet,
         health.clone(),
         &dns_metrics,
+        signer.as_mut().map(|s| s.signing()),
     )));
     serve_metrics.zone(&fleet);
     let ms = started.elapsed().as_millis() as u64;
@@ -214,6 +217,7 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
         snapshot.clone(),
         dns_metrics.clone(),
         serve_metrics.clone(),
+        signer,
         shutdown.clone(),
     ));
     // The mirror writes only as the Lease holder in Kubernetes mode (and only GCs once
@@ -324,8 +328,16 @@ async fn recompile(
     snapshot: Arc<ArcSwap<Snapshot>>,
     metrics: Arc<DnsMetrics>,
     serve_metrics: ServeMetrics,
+    mut signer: Option<crate::dnssec::ZoneSigner>,
     shutdown: CancellationToken,
 ) {
+    // DNSSEC: a re-sign pass every interval renews signatures nearing expiry.
+    let period = signer
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(3600), |s| {
+            s.resign_interval()
+        });
+    let mut resign = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     // The fleet the current zone was compiled from. Both inputs are compared
     // after every wake-up: either channel may have changed, whichever woke us.
     let mut compiled_fleet = fleet.borrow().clone();
@@ -335,6 +347,15 @@ async fn recompile(
             _ = shutdown.cancelled() => return,
             r = fleet.changed() => if r.is_err() { return },
             r = health.changed() => if r.is_err() { return },
+            _ = resign.tick(), if signer.is_some() => {
+                let (f, h) = (fleet.borrow().clone(), health.borrow().clone());
+                let (made, _, _) = signer.as_ref().map_or((0, 0, 0), |s| s.counts());
+                let zone = Snapshot::compile_signed(&f, h, &metrics, signer.as_mut().map(|s| s.signing()));
+                snapshot.store(Arc::new(zone));
+                let (now_made, _, held) = signer.as_ref().map_or((0, 0, 0), |s| s.counts());
+                debug!(zone = %f.zone.apex, renewed = now_made - made, signatures = held, "dnssec re-sign pass");
+                continue;
+            }
         }
         let f = fleet.borrow_and_update().clone();
         let h = health.borrow_and_update().clone();
@@ -347,8 +368,12 @@ async fn recompile(
             snapshot.store(Arc::new(same_zone));
             continue;
         }
+        if fleet_changed {
+            crate::dnssec::ZoneSigner::follow(&mut signer, &f);
+        }
         let started = std::time::Instant::now();
-        snapshot.store(Arc::new(Snapshot::compile(&f, h, &metrics)));
+        let signing = signer.as_mut().map(|s| s.signing());
+        snapshot.store(Arc::new(Snapshot::compile_signed(&f, h, &metrics, signing)));
         let compile_ms = started.elapsed().as_millis() as u64;
         compiled_fleet = f.clone();
         if fleet_changed {

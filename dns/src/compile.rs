@@ -148,6 +148,7 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
                     served: served.iter().any(|&(s, _)| s == i),
                 })
                 .collect(),
+            signed: None,
         };
         // Validation keeps owners short enough for this name; should one not fit,
         // the profile simply has no health view.
@@ -205,6 +206,7 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
         trusted: fleet.trusted_networks.clone().into_boxed_slice(),
         rrl: crate::rrl::Settings::from_fleet(&fleet.rrl),
         tcp: fleet.tcp.clone(),
+        dnssec: None,
     }
 }
 

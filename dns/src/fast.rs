@@ -162,8 +162,8 @@ impl<'z> Part<'z> {
 }
 
 /// Answers `packet` from `client` into `out` if it is a case the fast path handles.
-pub fn respond(
-    snapshot: &Snapshot,
+pub fn respond<'s>(
+    snapshot: &'s Snapshot,
     packet: &[u8],
     client: IpAddr,
     metrics: &DnsMetrics,
@@ -211,13 +211,35 @@ pub fn respond(
         NONE
     };
 
+    // DO=1 on a signed zone: the precomputed RRSIGs (and NSECs) go with it.
+    let signed = match &q.edns {
+        Some(e) if e.dnssec_ok => crate::dnssec::extras(zone, &decision, q.key.as_bytes(), || {
+            zone.is_trusted(client)
+        }),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let set = |r: Option<&'s crate::zone::Rrset>| r.map_or(NONE, |r| Part::of(&r.wire, None));
+    let x = signed.authority;
+    // Sections: answer (records, RRSIGs), authority (SOA, its RRSIG, NSECs with
+    // theirs), additional.
+    let parts = [
+        answer,
+        set(signed.answer),
+        authority,
+        set(x[0]),
+        set(x[1]),
+        set(x[2]),
+        set(x[3]),
+        set(x[4]),
+        additional,
+    ];
+    let counts = |range: std::ops::Range<usize>| parts[range].iter().map(|p| p.count).sum::<u16>();
+    let (answer_count, authority_count) = (counts(0..2), counts(2..8));
+
     let limit = udp_limit(q.edns.as_ref().map(|e| e.payload));
     let opt_len = if q.edns.is_some() { 11 } else { 0 };
-    let size = q.question_end
-        + answer.bytes.len()
-        + authority.bytes.len()
-        + additional.bytes.len()
-        + opt_len;
+    let size = q.question_end + parts.iter().map(|p| p.bytes.len()).sum::<usize>() + opt_len;
     // Shedding glue or truncating is the general path's job.
     if fit(limit, size, || size - additional.bytes.len()) != Fit::All {
         return Fast::Fallback;
@@ -233,12 +255,12 @@ pub fn respond(
     let additional_count = additional.count + u16::from(q.edns.is_some());
     out.extend_from_slice(&packet[..2]);
     out.extend_from_slice(&flags.to_be_bytes());
-    for count in [1, answer.count, authority.count, additional_count] {
+    for count in [1, answer_count, authority_count, additional_count] {
         out.extend_from_slice(&count.to_be_bytes());
     }
     out.extend_from_slice(&packet[HEADER..q.question_end]);
     let pointer = apex.unwrap_or(0).to_be_bytes();
-    for part in [answer, authority, additional] {
+    for part in parts {
         let base = out.len();
         out.extend_from_slice(part.bytes);
         for &at in part.patches {

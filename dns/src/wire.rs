@@ -87,9 +87,24 @@ fn push_rdata(out: &mut Vec<u8>, data: &RData, compress: &mut Option<Compress<'_
                 out.extend_from_slice(&v.to_be_bytes());
             }
         }
+        RData::TXT(txt) => {
+            for s in txt.txt_data.iter() {
+                out.push(s.len() as u8);
+                out.extend_from_slice(s);
+            }
+        }
+        // DNSSEC records (DNSKEY, CDS, CDNSKEY, NSEC, RRSIG) are held as raw RDATA.
+        RData::Unknown { rdata, .. } => out.extend_from_slice(&rdata.anything),
         _ => return false,
     }
     true
+}
+
+/// The canonical RDATA of `data` (RFC 4034 §6.2: names uncompressed, lower
+/// case), for signing; `None` for types a compiled zone does not hold.
+pub(crate) fn canonical_rdata(data: &RData) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    push_rdata(&mut out, data, &mut None).then_some(out)
 }
 
 /// Appends `record` to `out`; `at_question` writes the owner as a pointer to

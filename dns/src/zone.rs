@@ -46,6 +46,8 @@ pub struct Zone {
     pub(crate) rrl: crate::rrl::Settings,
     /// Limits on DNS over TCP.
     pub(crate) tcp: fleetdns_config::TcpLimits,
+    /// DNSSEC: the apex keys and the NSEC chains, when the zone is signed.
+    pub(crate) dnssec: Option<Box<crate::dnssec::Signed>>,
 }
 
 /// One RRset in both forms: records for hickory's encoder, and wire bytes for
@@ -54,6 +56,8 @@ pub struct Zone {
 pub struct Rrset {
     pub(crate) records: Box<[Record]>,
     pub(crate) wire: WireSet,
+    /// Its RRSIGs (same owner form), when the zone is signed.
+    pub(crate) sig: Option<Box<Rrset>>,
 }
 
 impl Rrset {
@@ -63,6 +67,7 @@ impl Rrset {
         Self {
             wire: WireSet::new(&records, at_question),
             records: records.into_boxed_slice(),
+            sig: None,
         }
     }
 
@@ -72,6 +77,7 @@ impl Rrset {
         Self {
             wire: WireSet::with_compression(&records, at_question, apex),
             records: records.into_boxed_slice(),
+            sig: None,
         }
     }
 
@@ -118,6 +124,9 @@ pub struct Pick {
     /// Per record, its endpoint's index in [`Zone::endpoints`].
     pub(crate) endpoints: Box<[u32]>,
     pub(crate) sampler: Option<Sampler>,
+    /// Per record, its RRSIGs (owner = the question), when the zone is signed;
+    /// empty otherwise.
+    pub(crate) sigs: Box<[Rrset]>,
 }
 
 impl Pick {
@@ -135,6 +144,7 @@ impl Pick {
             records,
             wire,
             endpoints,
+            sigs: Box::default(),
         }
     }
 
@@ -163,6 +173,9 @@ pub struct HealthView {
     pub fail_closed: bool,
     /// Its endpoints, in the profile's order.
     pub endpoints: Vec<EndpointView>,
+    /// When the zone is signed: the view as compiled (no states or ages, which
+    /// change without a recompile), signed, for DO=1 queries.
+    pub(crate) signed: Option<Box<Rrset>>,
 }
 
 /// One endpoint as the health view shows it.

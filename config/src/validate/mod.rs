@@ -15,6 +15,7 @@ mod azure;
 mod credential;
 mod backends;
 mod clusters;
+mod dnssec;
 mod exports;
 mod hub;
 mod limits;
@@ -24,6 +25,7 @@ mod serial;
 mod settings;
 mod zone;
 
+pub use dnssec::{DEFAULT_RESIGN_INTERVAL, DEFAULT_SIGNATURE_VALIDITY};
 pub use exports::{ALWAYS_SERVE_ANNOTATION, CLUSTERS_ANNOTATION};
 pub use monitor::{
     status_ranges, EXPECTED_STATUS_ANNOTATION, PROBE_INTERVAL_ANNOTATION, PROBE_TIMEOUT_ANNOTATION,
@@ -141,6 +143,11 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
         ks
     });
     let azure = azure::validate(settings_doc, settings, inputs, diags);
+    let dnssec = settings
+        .spec
+        .dnssec
+        .as_ref()
+        .map(|d| dnssec::validate(settings_doc, d, diags));
     let mut fleet = Fleet {
         zone,
         listen,
@@ -152,6 +159,7 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
         kubernetes,
         observed: Default::default(),
         azure,
+        dnssec,
     };
     if settings.spec.soa.serial.is_none() {
         fleet.zone.soa.serial = serial::content_serial(&fleet);
