@@ -81,9 +81,11 @@ pub fn to_json(reports: &[Report]) -> serde_json::Value {
             let members: Vec<serde_json::Value> = r
                 .members
                 .iter()
-                .map(|m| serde_json::json!({"name": m.name, "exports": m.exports,
+                .map(|m| {
+                    serde_json::json!({"name": m.name, "exports": m.exports,
                     "memberCluster": m.member_cluster.is_some(),
-                    "joined": m.member_cluster.clone().flatten()}))
+                    "joined": m.member_cluster.clone().flatten()})
+                })
                 .collect();
             serde_json::json!({"cluster": r.cluster, "context": r.context,
                                "serverVersion": r.server_version, "problems": problems,

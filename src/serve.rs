@@ -350,7 +350,9 @@ async fn recompile(
             _ = resign.tick(), if signer.is_some() => {
                 let (f, h) = (fleet.borrow().clone(), health.borrow().clone());
                 let (made, _, _) = signer.as_ref().map_or((0, 0, 0), |s| s.counts());
-                let zone = Snapshot::compile_signed(&f, h, &metrics, signer.as_mut().map(|s| s.signing()));
+                let zone = tokio::task::block_in_place(|| {
+                    Snapshot::compile_signed(&f, h, &metrics, signer.as_mut().map(|s| s.signing()))
+                });
                 snapshot.store(Arc::new(zone));
                 let (now_made, _, held) = signer.as_ref().map_or((0, 0, 0), |s| s.counts());
                 debug!(zone = %f.zone.apex, renewed = now_made - made, signatures = held, "dnssec re-sign pass");
@@ -373,7 +375,11 @@ async fn recompile(
         }
         let started = std::time::Instant::now();
         let signing = signer.as_mut().map(|s| s.signing());
-        snapshot.store(Arc::new(Snapshot::compile_signed(&f, h, &metrics, signing)));
+        // Compiling (and signing) a large fleet takes seconds of CPU: this worker
+        // thread hands its other tasks over meanwhile (serve's runtime is multi-threaded).
+        let zone =
+            tokio::task::block_in_place(|| Snapshot::compile_signed(&f, h, &metrics, signing));
+        snapshot.store(Arc::new(zone));
         let compile_ms = started.elapsed().as_millis() as u64;
         compiled_fleet = f.clone();
         if fleet_changed {

@@ -236,7 +236,11 @@ fn hub_auth_refused_token_is_logged_naming_the_hub_and_what_to_fix() {
     );
     // Counted, by hub; the rest of fleetdns keeps running (its admin answers).
     let refused = crate::hub_mode::metric(f.admin, "fleetdns_hub_token_refused_total{hub=\"hub\"}");
-    assert!(refused >= 1.0, "{}", crate::hub_mode::http_get(f.admin, "/metrics"));
+    assert!(
+        refused >= 1.0,
+        "{}",
+        crate::hub_mode::http_get(f.admin, "/metrics")
+    );
 }
 
 /// Runs `fleetdns check` on `config`; (exit code, stdout and stderr).

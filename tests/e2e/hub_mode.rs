@@ -161,7 +161,13 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str) -> String {
 pub(crate) fn metric(admin: SocketAddr, series: &str) -> f64 {
     http_get(admin, "/metrics")
         .lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+        .find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
         .unwrap_or(0.0)
 }
 
@@ -210,7 +216,8 @@ fn hub_mode_serves_public_ips_of_three_members_and_a_fourth_without_restart() {
     // The first fleet waited for the first public IP reads: it was never composed
     // with the members' exports but without their addresses.
     assert!(
-        !f.log().contains("no member cluster exports Service demo/web"),
+        !f.log()
+            .contains("no member cluster exports Service demo/web"),
         "{}",
         f.log()
     );
@@ -256,7 +263,10 @@ fn hub_mode_arm_outage_keeps_last_addresses_and_says_stale() {
         "{metrics}"
     );
     assert!(
-        metric(f.admin, "fleetdns_public_ip_lookups_total{result=\"error\"}") >= 1.0,
+        metric(
+            f.admin,
+            "fleetdns_public_ip_lookups_total{result=\"error\"}"
+        ) >= 1.0,
         "{metrics}"
     );
     assert_eq!(
@@ -309,7 +319,10 @@ fn hub_mode_readme_walkthrough_runs_word_for_word() {
         "member member-4",
         "public-ips/down?on=true",
     ] {
-        assert!(section.contains(needle), "README walkthrough lacks {needle}");
+        assert!(
+            section.contains(needle),
+            "README walkthrough lacks {needle}"
+        );
     }
     let mut path = std::ffi::OsString::new();
     if let Some(dir) = bin.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -405,9 +418,7 @@ fn hub_mode_member_clusters_without_exports_are_members_and_leave_without_restar
     });
     // m7 leaves the fleet (its MemberCluster deleted): gone without a restart; an
     // export's namespace alone (no MemberCluster) keeps m2 a member, as without the CRD.
-    h.hub
-        .delete(CLUSTER, "MemberCluster", "", "m7")
-        .unwrap();
+    h.hub.delete(CLUSTER, "MemberCluster", "", "m7").unwrap();
     let p2 = h.export("m2", 1, false);
     h.arm.put_public_ip(&p2, Some("203.0.113.62"), Some("m2"));
     eventually("m7 gone, m2 in", || {
@@ -477,9 +488,18 @@ fn hub_mode_bad_input_is_named_in_condition_metric_and_log_and_the_rest_serves()
     assert_eq!(accepted["status"], "True", "{backend}");
     // Metrics: each result counted, three IPs unresolved, one resolved.
     for (series, at_least) in [
-        ("fleetdns_public_ip_lookups_total{result=\"no_address\"}", 1.0),
-        ("fleetdns_public_ip_lookups_total{result=\"not_found\"}", 1.0),
-        ("fleetdns_public_ip_lookups_total{result=\"forbidden\"}", 1.0),
+        (
+            "fleetdns_public_ip_lookups_total{result=\"no_address\"}",
+            1.0,
+        ),
+        (
+            "fleetdns_public_ip_lookups_total{result=\"not_found\"}",
+            1.0,
+        ),
+        (
+            "fleetdns_public_ip_lookups_total{result=\"forbidden\"}",
+            1.0,
+        ),
         ("fleetdns_public_ips{state=\"unresolved\"}", 3.0),
         ("fleetdns_public_ips{state=\"resolved\"}", 1.0),
     ] {
@@ -502,7 +522,8 @@ fn hub_mode_bad_input_is_named_in_condition_metric_and_log_and_the_rest_serves()
             .collect();
         assert_eq!(lines.len(), 1, "logged once: {lines:?}");
         assert!(
-            lines[0].contains(what) && lines[0].contains(&format!("fleet-member-{cluster}/demo-web")),
+            lines[0].contains(what)
+                && lines[0].contains(&format!("fleet-member-{cluster}/demo-web")),
             "{}",
             lines[0]
         );

@@ -218,13 +218,22 @@ mod tests {
         // The same broken credential (workload identity without tenant and client, a
         // secret written inline) in the three places: the same findings, each at its field.
         let cred = "{method: workloadIdentity, clientSecret: x}";
-        let (_, azure) = fleet(&format!("  azure: {{subscriptionId: 00000000-0000-0000-0000-000000000000, auth: {cred}}}\n"));
+        let (_, azure) = fleet(&format!(
+            "  azure: {{subscriptionId: 00000000-0000-0000-0000-000000000000, auth: {cred}}}\n"
+        ));
         let (_, hub) = fleet(&format!("  kubernetes:\n    members: [{{name: m1}}]\n    hub:\n      auth:\n        azure: {cred}\n"));
-        let (_, pips) = fleet(&format!("  kubernetes:\n    source: hub\n    publicIPs:\n      auth: {cred}\n"));
+        let (_, pips) = fleet(&format!(
+            "  kubernetes:\n    source: hub\n    publicIPs:\n      auth: {cred}\n"
+        ));
         let fields = |d: &crate::Diagnostics, prefix: &str| -> Vec<(String, String)> {
             let mut v: Vec<(String, String)> = d
                 .iter()
-                .filter_map(|d| Some((d.field.clone()?.strip_prefix(prefix)?.to_string(), d.message.clone())))
+                .filter_map(|d| {
+                    Some((
+                        d.field.clone()?.strip_prefix(prefix)?.to_string(),
+                        d.message.clone(),
+                    ))
+                })
                 .collect();
             v.sort();
             v
@@ -234,8 +243,16 @@ mod tests {
             assert!(want.iter().any(|(f, _)| f == ".tenantId"), "{azure}");
         }
         assert!(want.iter().any(|(f, _)| f == ".clientSecret"), "{azure}");
-        assert_eq!(fields(&hub, "spec.kubernetes.hub.auth.azure"), want, "{hub}");
-        assert_eq!(fields(&pips, "spec.kubernetes.publicIPs.auth"), want, "{pips}");
+        assert_eq!(
+            fields(&hub, "spec.kubernetes.hub.auth.azure"),
+            want,
+            "{hub}"
+        );
+        assert_eq!(
+            fields(&pips, "spec.kubernetes.publicIPs.auth"),
+            want,
+            "{pips}"
+        );
         // Located at the line where each was written, not at the section.
         let line = |d: &crate::Diagnostics, f: &str| {
             d.iter()

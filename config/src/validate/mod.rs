@@ -12,9 +12,9 @@
 
 mod annotations;
 mod azure;
-mod credential;
 mod backends;
 mod clusters;
+mod credential;
 mod dnssec;
 mod exports;
 mod hub;

@@ -362,7 +362,14 @@ async fn read(
                 previous,
                 format!("reading public IP {id} from ARM failed, retrying: {e}"),
             );
-            (ip, if outage { Read::Outage(summary(&e)) } else { Read::Failed })
+            (
+                ip,
+                if outage {
+                    Read::Outage(summary(&e))
+                } else {
+                    Read::Failed
+                },
+            )
         }
     }
 }

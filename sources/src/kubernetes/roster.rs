@@ -63,7 +63,10 @@ fn entry<'a>(out: &'a mut BTreeMap<String, Member>, name: &str) -> &'a mut Membe
 /// The members the hub shows, by name; empty when nothing could be listed.
 pub async fn members(client: &kube::Client) -> Vec<Member> {
     let mut out: BTreeMap<String, Member> = BTreeMap::new();
-    for ise in list(client, Resource::InternalExports).await.unwrap_or_default() {
+    for ise in list(client, Resource::InternalExports)
+        .await
+        .unwrap_or_default()
+    {
         let ns = ise
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
@@ -73,7 +76,10 @@ pub async fn members(client: &kube::Client) -> Vec<Member> {
         }
     }
     // A hub without the MemberCluster CRD (or without leave to list them): none.
-    for mc in list(client, Resource::MemberClusters).await.unwrap_or_default() {
+    for mc in list(client, Resource::MemberClusters)
+        .await
+        .unwrap_or_default()
+    {
         if mc.pointer("/metadata/deletionTimestamp").is_some() {
             continue;
         }

@@ -142,13 +142,17 @@ fn handle(emu: &ArmEmu, req: &Request<hyper::body::Incoming>) -> (u16, Value) {
             let scope = q("scope").unwrap_or_default();
             let parts: Vec<&str> = scope.split('/').collect();
             match parts.as_slice() {
-                ["", s, sub, g, rg] if s.eq_ignore_ascii_case("subscriptions")
-                    && g.eq_ignore_ascii_case("resourceGroups") =>
+                ["", s, sub, g, rg]
+                    if s.eq_ignore_ascii_case("subscriptions")
+                        && g.eq_ignore_ascii_case("resourceGroups") =>
                 {
                     emu.deny_resource_group(sub, rg, on());
                     (200, json!({"scope": scope, "denied": on()}))
                 }
-                _ => (400, json!({"error": "give ?scope=/subscriptions/<id>/resourceGroups/<name>"})),
+                _ => (
+                    400,
+                    json!({"error": "give ?scope=/subscriptions/<id>/resourceGroups/<name>"}),
+                ),
             }
         }
         (&Method::GET, "/tokens") => {
@@ -161,14 +165,22 @@ fn handle(emu: &ArmEmu, req: &Request<hyper::body::Incoming>) -> (u16, Value) {
         (m, p) if p.starts_with("/public-ips/subscriptions/") => {
             let id = &p["/public-ips".len()..];
             let ok = id.split('/').count() == 9
-                && id.to_ascii_lowercase().contains("/providers/microsoft.network/publicipaddresses/");
+                && id
+                    .to_ascii_lowercase()
+                    .contains("/providers/microsoft.network/publicipaddresses/");
             if !ok {
-                return (400, json!({"error": format!("{id} is not a public IP resource id (/subscriptions/S/resourceGroups/G/providers/Microsoft.Network/publicIPAddresses/N)")}));
+                return (
+                    400,
+                    json!({"error": format!("{id} is not a public IP resource id (/subscriptions/S/resourceGroups/G/providers/Microsoft.Network/publicIPAddresses/N)")}),
+                );
             }
             match *m {
                 Method::PUT => {
                     emu.put_public_ip(id, q("address"), q("label"));
-                    (200, json!({"id": id, "address": q("address"), "label": q("label")}))
+                    (
+                        200,
+                        json!({"id": id, "address": q("address"), "label": q("label")}),
+                    )
                 }
                 Method::DELETE => {
                     emu.delete_public_ip(id);
@@ -177,6 +189,9 @@ fn handle(emu: &ArmEmu, req: &Request<hyper::body::Incoming>) -> (u16, Value) {
                 _ => (405, json!({"error": "PUT or DELETE"})),
             }
         }
-        _ => (404, json!({"error": format!("unknown {} {path}; see armemu --help", req.method())})),
+        _ => (
+            404,
+            json!({"error": format!("unknown {} {path}; see armemu --help", req.method())}),
+        ),
     }
 }
