@@ -6,6 +6,8 @@
 #
 #   bash scripts/bench.sh            # full run (installs peers with apt, builds the release binary)
 #   bash scripts/bench.sh --quick    # short validation run (1 round of 2 s, small scale configs)
+# The DNSSEC runs (DO=1 against knot with automatic signing, compile/re-sign cost) are
+# scripts/bench_dnssec.sh, run last; it can also run alone.
 #
 # Options:
 #   --quick            1 round, 2 s per run, scale 1000 only, 2 reload trials
@@ -332,4 +334,15 @@ cat "$D/machine.txt"
 echo
 $HELPER report --dir "$D" --servers "$(IFS=,; echo "${SERVERS[*]}")" --opts "$DNSPERF_OPTS" \
     --seconds "$SECONDS_RUN" --scale "$SCALE"
+
+# ------------------------------------------------------------------ DNSSEC (issue 19)
+
+# DO=1 mix against knot with automatic signing, and compile/re-sign cost: scripts/bench_dnssec.sh.
+say "DNSSEC: fleetdns vs knot (automatic signing), DO=1"
+DNSSEC_BUILD=--no-build
+[ "$BUILD" = 1 ] && DNSSEC_BUILD=""
+DNSSEC_SCALE=$SCALE
+[ "$QUICK" = 1 ] && DNSSEC_SCALE=1000
+bash "$ROOT/scripts/bench_dnssec.sh" $DNSSEC_BUILD --out "$D/dnssec" --seconds "$SECONDS_RUN" \
+    --rounds "$ROUNDS" --scale "$DNSSEC_SCALE" | tee "$D/dnssec.txt" || echo "bench: the DNSSEC runs failed (see $D/dnssec)"
 echo "total time: $(( $(date +%s) - T_START )) s" | tee -a "$D/machine.txt"

@@ -1,6 +1,7 @@
 //! The admin HTTP server: `/metrics` (Prometheus text), `/healthz` (the process is
-//! up), `/readyz` (the first zone is loaded and DNS is listening) and `/status`
-//! (the fleet and the health each endpoint is in, as JSON).
+//! up), `/readyz` (the first zone is loaded and DNS is listening), `/status`
+//! (the fleet and the health each endpoint is in, as JSON) and `/` (the status
+//! page, for trusted networks only; see `crate::window`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,7 +15,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{self, text};
+use crate::http::{self, text, Peer};
+use crate::window::answers::AnswerWindow;
+use crate::window::{self, unix_seconds, ReloadStatus};
 
 /// What the admin endpoints read.
 #[derive(Clone)]
@@ -25,6 +28,10 @@ pub struct Admin {
     pub health: watch::Receiver<Arc<Health>>,
     /// The Azure mirror's last pass (empty when the fleet has no `azure` section).
     pub azure: watch::Receiver<Arc<fleetdns_sync::azure::MirrorStatus>>,
+    /// Each endpoint's answers over the last minute.
+    pub answers: watch::Receiver<Arc<AnswerWindow>>,
+    /// The last config file load (`None` in Kubernetes mode).
+    pub reload: watch::Receiver<Option<ReloadStatus>>,
 }
 
 pub async fn serve(listener: TcpListener, admin: Admin, shutdown: CancellationToken) {
@@ -46,31 +53,48 @@ async fn route(req: Request<Incoming>, admin: Admin) -> Response<Full<Bytes>> {
         "/status" => {
             let fleet = admin.fleet.borrow().clone();
             let health = admin.health.borrow().clone();
-            let mut json = status_json(&fleet, &health);
+            let answers = admin.answers.borrow().clone();
+            let mut json = status_json(&fleet, &health, &answers);
+            json["reload"] = window::reload_json(admin.reload.borrow().as_ref());
             if fleet.azure.is_some() {
                 json["azure"] = crate::azure::status_json(&admin.azure.borrow());
             }
-            text(200, "application/json", json.to_string())
+            let mut r = text(200, "application/json", json.to_string());
+            r.headers_mut().insert(
+                "cache-control",
+                hyper::header::HeaderValue::from_static("no-store"),
+            );
+            r
+        }
+        "/" => {
+            let peer = req.extensions().get::<Peer>().map(|p| p.0.ip());
+            window::page(&admin.fleet.borrow(), peer)
         }
         _ => text(
             404,
             "text/plain",
-            "not found; try /metrics, /healthz, /readyz, /status\n",
+            "not found; try /, /metrics, /healthz, /readyz, /status\n",
         ),
     }
 }
 
-/// Profiles with their endpoints and each endpoint's monitor state and last probe.
-fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
+/// Profiles with their endpoints and each endpoint's monitor state, last probe,
+/// weight share and share of the last minute's answers.
+fn status_json(fleet: &Fleet, health: &Health, answers: &AnswerWindow) -> serde_json::Value {
+    let now = std::time::SystemTime::now();
     let profiles: Vec<serde_json::Value> = fleet
         .profiles
         .iter()
         .map(|p| {
+            let weights: u64 = p.endpoints.iter().map(|e| u64::from(e.weight)).sum();
+            let answered = |id: &str| answers.answers.get(id).copied();
+            let profile_answers: u64 = p.endpoints.iter().filter_map(|e| answered(&e.id)).sum();
             let endpoints: Vec<serde_json::Value> = p
                 .endpoints
                 .iter()
                 .map(|e| {
                     let h = health.get(e.id.as_str());
+                    let n = answered(&e.id);
                     serde_json::json!({
                         "id": e.id,
                         "cluster": e.cluster,
@@ -82,7 +106,12 @@ fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
                             "healthy": l.healthy,
                             "detail": &*l.detail,
                             "durationSeconds": l.duration.as_secs_f64(),
+                            "at": unix_seconds(l.at),
+                            "ageSeconds": now.duration_since(l.at).map_or(0, |d| d.as_secs()),
                         })),
+                        "weightShare": share(u64::from(e.weight), weights),
+                        "answersLastMinute": n,
+                        "answerShare": n.and_then(|n| share(n, profile_answers)),
                     })
                 })
                 .collect();
@@ -91,6 +120,7 @@ fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
                 "dnsName": p.owner,
                 "ttl": p.ttl,
                 "failClosed": p.fail_closed,
+                "failingOpen": window::gauges::failing_open(p, health),
                 "routing": p.routing,
                 "activeEndpoints": (p.routing == fleetdns_config::RoutingMethod::Priority).then(|| {
                     fleetdns_config::routing::active_endpoints(&p.endpoints, health, p.fail_closed)
@@ -131,15 +161,16 @@ fn status_json(fleet: &Fleet, health: &Health) -> serde_json::Value {
         "zone": fleet.zone.apex,
         "serial": fleet.zone.soa.serial,
         "source": if fleet.kubernetes.is_some() { "kubernetes" } else { "file" },
+        "answersWindowSeconds": answers.seconds,
         "clusters": clusters,
         "objectProblems": problems,
         "publicIPs": fleet.observed.public_ips,
+        "members": fleet.observed.members,
         "profiles": profiles,
     })
 }
 
-/// Seconds since the Unix epoch, as the JSON number operators can feed to `date -d @`.
-fn unix_seconds(t: std::time::SystemTime) -> u64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// `part / whole`, or `None` when `whole` is 0.
+fn share(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
 }

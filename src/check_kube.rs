@@ -60,6 +60,10 @@ pub fn write_text(out: &mut impl Write, reports: &[Report]) -> std::io::Result<(
         for p in &r.problems {
             writeln!(out, "cluster {} (context {}): {p}", r.cluster, r.context)?;
         }
+        if !r.members.is_empty() {
+            let list: Vec<String> = r.members.iter().map(|m| m.to_string()).collect();
+            writeln!(out, "  members on the hub: {}", list.join(", "))?;
+        }
     }
     Ok(())
 }
@@ -74,8 +78,18 @@ pub fn to_json(reports: &[Report]) -> serde_json::Value {
                 .iter()
                 .map(|p| serde_json::json!({"exitCode": code(p), "message": p.to_string()}))
                 .collect();
+            let members: Vec<serde_json::Value> = r
+                .members
+                .iter()
+                .map(|m| {
+                    serde_json::json!({"name": m.name, "exports": m.exports,
+                    "memberCluster": m.member_cluster.is_some(),
+                    "joined": m.member_cluster.clone().flatten()})
+                })
+                .collect();
             serde_json::json!({"cluster": r.cluster, "context": r.context,
-                               "serverVersion": r.server_version, "problems": problems})
+                               "serverVersion": r.server_version, "problems": problems,
+                               "members": members})
         })
         .collect();
     serde_json::Value::Array(list)

@@ -42,6 +42,9 @@ pub enum Command {
     /// Print the CustomResourceDefinitions fleetdns reads (TrafficManagerProfile,
     /// TrafficManagerBackend, ServiceExport), generated from its Rust types, as YAML.
     Crds,
+    /// DNSSEC keys: make a key pair (`keygen`), print the DS records for the parent (`ds`).
+    #[command(subcommand)]
+    Dnssec(DnssecCommand),
     /// Mirror the fleet in a config file to Azure Traffic Manager (needs spec.azure),
     /// without serving DNS. `serve` does the same in the background.
     AzureSync(AzureSyncArgs),
@@ -107,4 +110,61 @@ pub struct CheckArgs {
 pub enum Output {
     Text,
     Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DnssecCommand {
+    /// Make a key pair in BIND's format, files K{zone}.+{alg}+{tag}.key and .private
+    /// (the .private file mode 0600), and print its base path.
+    Keygen(KeygenArgs),
+    /// Print the DS records (SHA-256) of the zone's KSKs/CSKs, for the parent zone.
+    Ds(DsArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    /// ECDSA P-256 with SHA-256 (13).
+    Ecdsap256sha256,
+    /// Ed25519 (15).
+    Ed25519,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyRole {
+    /// Combined signing key (flags 257): signs everything; its DS goes to the parent.
+    Csk,
+    /// Key-signing key (flags 257): signs the DNSKEY set; its DS goes to the parent.
+    Ksk,
+    /// Zone-signing key (flags 256): signs the rest.
+    Zsk,
+}
+
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// The zone apex, e.g. fleet.example.com.
+    #[arg(long)]
+    pub zone: String,
+    /// Directory to write the key pair into.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    #[arg(long, value_enum, default_value_t = KeyAlgorithm::Ecdsap256sha256)]
+    pub algorithm: KeyAlgorithm,
+    #[arg(long, value_enum, default_value_t = KeyRole::Csk)]
+    pub role: KeyRole,
+}
+
+#[derive(Args, Debug)]
+pub struct DsArgs {
+    /// A config file with spec.dnssec: its zone and keys.
+    #[arg(long, short = 'c', conflicts_with_all = ["zone", "key_dir"])]
+    pub config: Option<PathBuf>,
+    /// The zone apex (with --key-dir).
+    #[arg(long, requires = "key_dir")]
+    pub zone: Option<String>,
+    /// Directory of the zone's key pairs (with --zone).
+    #[arg(long, requires = "zone")]
+    pub key_dir: Option<PathBuf>,
+    /// TTL written in the DS records.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl: u32,
 }

@@ -32,6 +32,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::admin::{self, Admin};
 use crate::cli::ServeArgs;
+use crate::window::{self, ReloadStatus};
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let stamp = file::stamp(&args.config);
@@ -59,6 +60,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 #[derive(Clone)]
 struct ServeMetrics {
     reloads: IntCounterVec,
+    /// 1 when the last load of the config file succeeded (file source).
+    last_reload_ok: IntGauge,
+    /// When the config file last loaded successfully (file source).
+    last_reload_success: IntGauge,
     serial: IntGauge,
     profiles: IntGauge,
     endpoints: IntGauge,
@@ -74,6 +79,14 @@ impl ServeMetrics {
                 ),
                 &["result"],
             )?,
+            last_reload_ok: IntGauge::new(
+                "fleetdns_config_last_reload_successful",
+                "1 when the last load of the config file succeeded, 0 when it was rejected (the last good config keeps serving)",
+            )?,
+            last_reload_success: IntGauge::new(
+                "fleetdns_config_last_reload_success_timestamp_seconds",
+                "Unix time of the last successful load of the config file",
+            )?,
             serial: IntGauge::new(
                 "fleetdns_zone_serial",
                 "SOA serial of the zone being served",
@@ -88,6 +101,8 @@ impl ServeMetrics {
             )?,
         };
         registry.register(Box::new(m.reloads.clone()))?;
+        registry.register(Box::new(m.last_reload_ok.clone()))?;
+        registry.register(Box::new(m.last_reload_success.clone()))?;
         registry.register(Box::new(m.serial.clone()))?;
         registry.register(Box::new(m.profiles.clone()))?;
         registry.register(Box::new(m.endpoints.clone()))?;
@@ -95,6 +110,15 @@ impl ServeMetrics {
         m.reloads.with_label_values(&["success"]);
         m.reloads.with_label_values(&["error"]);
         Ok(m)
+    }
+
+    /// Records one load of the config file (the first one at start-up included).
+    fn reloaded(&self, status: &ReloadStatus) {
+        self.last_reload_ok.set(i64::from(status.ok));
+        if status.ok {
+            self.last_reload_success
+                .set(crate::window::unix_seconds(status.at) as i64);
+        }
     }
 
     fn zone(&self, fleet: &Fleet) {
@@ -121,6 +145,8 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
         fleetdns_prober::Metrics::register(&registry).context("registering probe metrics")?;
     let serve_metrics = ServeMetrics::register(&registry).context("registering metrics")?;
 
+    // DNSSEC keys are read before any socket is bound: a bad key file means no start.
+    let mut signer = crate::dnssec::ZoneSigner::load(&fleet)?;
     let listen: Vec<SocketAddr> = if args.listen.is_empty() {
         fleet.listen.clone()
     } else {
@@ -143,17 +169,32 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
     }
 
     let health = Arc::new(Health::default());
-    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::compile(
+    let started = std::time::Instant::now();
+    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::compile_signed(
         &fleet,
         health.clone(),
         &dns_metrics,
+        signer.as_mut().map(|s| s.signing()),
     )));
     serve_metrics.zone(&fleet);
-    info!(zone = %fleet.zone.apex, serial = fleet.zone.soa.serial, profiles = fleet.profiles.len(), "zone loaded");
+    let ms = started.elapsed().as_millis() as u64;
+    info!(zone = %fleet.zone.apex, serial = fleet.zone.soa.serial, profiles = fleet.profiles.len(), compile_ms = ms, "zone loaded");
     let (fleet_tx, fleet_rx) = watch::channel(Arc::new(fleet));
     let (health_tx, health_rx) = watch::channel(health);
 
     let kubernetes = fleet_rx.borrow().kubernetes.clone();
+    // File source: the start-up load succeeded (an invalid file does not start the
+    // server). Kubernetes mode has no reload to show.
+    let loaded = kubernetes.is_none().then(|| ReloadStatus {
+        at: std::time::SystemTime::now(),
+        ok: true,
+        errors: 0,
+        first_error: None,
+    });
+    if let Some(loaded) = &loaded {
+        serve_metrics.reloaded(loaded);
+    }
+    let (reload_tx, reload_rx) = watch::channel(loaded);
     // In Kubernetes mode, ready once the first fleet has been composed from the clusters.
     let ready = Arc::new(AtomicBool::new(kubernetes.is_none()));
     let mut tasks = tokio::task::JoinSet::new();
@@ -176,6 +217,7 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
         snapshot.clone(),
         dns_metrics.clone(),
         serve_metrics.clone(),
+        signer,
         shutdown.clone(),
     ));
     // The mirror writes only as the Lease holder in Kubernetes mode (and only GCs once
@@ -218,12 +260,16 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
         drop((leader_tx, synced_tx));
         let path = args.config.clone();
         let shutdown = shutdown.clone();
-        let reloads = serve_metrics.reloads.clone();
+        let metrics = serve_metrics.clone();
         tasks.spawn(async move {
             let report = move |result: Result<&Diagnostics, &Diagnostics>| {
-                reloads
+                metrics
+                    .reloads
                     .with_label_values(&[if result.is_ok() { "success" } else { "error" }])
                     .inc();
+                let status = reload_status(result);
+                metrics.reloaded(&status);
+                reload_tx.send_replace(Some(status));
                 report_reload(&path, result);
             };
             file::watch(
@@ -237,12 +283,23 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
             .await;
         });
     }
+    let answers = window::spawn(
+        &mut tasks,
+        &registry,
+        dns_metrics.clone(),
+        fleet_rx.clone(),
+        health_rx.clone(),
+        shutdown.clone(),
+    )
+    .context("registering status page metrics")?;
     let admin = Admin {
         registry,
         ready: ready.clone(),
         fleet: fleet_rx,
         health: health_rx,
         azure,
+        answers,
+        reload: reload_rx,
     };
     tasks.spawn(admin::serve(admin_listener, admin, shutdown.clone()));
 
@@ -271,8 +328,16 @@ async fn recompile(
     snapshot: Arc<ArcSwap<Snapshot>>,
     metrics: Arc<DnsMetrics>,
     serve_metrics: ServeMetrics,
+    mut signer: Option<crate::dnssec::ZoneSigner>,
     shutdown: CancellationToken,
 ) {
+    // DNSSEC: a re-sign pass every interval renews signatures nearing expiry.
+    let period = signer
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(3600), |s| {
+            s.resign_interval()
+        });
+    let mut resign = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     // The fleet the current zone was compiled from. Both inputs are compared
     // after every wake-up: either channel may have changed, whichever woke us.
     let mut compiled_fleet = fleet.borrow().clone();
@@ -282,6 +347,17 @@ async fn recompile(
             _ = shutdown.cancelled() => return,
             r = fleet.changed() => if r.is_err() { return },
             r = health.changed() => if r.is_err() { return },
+            _ = resign.tick(), if signer.is_some() => {
+                let (f, h) = (fleet.borrow().clone(), health.borrow().clone());
+                let (made, _, _) = signer.as_ref().map_or((0, 0, 0), |s| s.counts());
+                let zone = tokio::task::block_in_place(|| {
+                    Snapshot::compile_signed(&f, h, &metrics, signer.as_mut().map(|s| s.signing()))
+                });
+                snapshot.store(Arc::new(zone));
+                let (now_made, _, held) = signer.as_ref().map_or((0, 0, 0), |s| s.counts());
+                debug!(zone = %f.zone.apex, renewed = now_made - made, signatures = held, "dnssec re-sign pass");
+                continue;
+            }
         }
         let f = fleet.borrow_and_update().clone();
         let h = health.borrow_and_update().clone();
@@ -294,19 +370,42 @@ async fn recompile(
             snapshot.store(Arc::new(same_zone));
             continue;
         }
-        snapshot.store(Arc::new(Snapshot::compile(&f, h, &metrics)));
+        if fleet_changed {
+            crate::dnssec::ZoneSigner::follow(&mut signer, &f);
+        }
+        let started = std::time::Instant::now();
+        let signing = signer.as_mut().map(|s| s.signing());
+        // Compiling (and signing) a large fleet takes seconds of CPU: this worker
+        // thread hands its other tasks over meanwhile (serve's runtime is multi-threaded).
+        let zone =
+            tokio::task::block_in_place(|| Snapshot::compile_signed(&f, h, &metrics, signing));
+        snapshot.store(Arc::new(zone));
+        let compile_ms = started.elapsed().as_millis() as u64;
         compiled_fleet = f.clone();
         if fleet_changed {
             serve_metrics.zone(&f);
             // A new fleet with the same serial changed nothing a secondary would see (a
             // cluster's reachability, say): not worth an info line.
             if f.zone.soa.serial != compiled_serial {
-                info!(zone = %f.zone.apex, serial = f.zone.soa.serial, profiles = f.profiles.len(), "zone updated");
+                info!(zone = %f.zone.apex, serial = f.zone.soa.serial, profiles = f.profiles.len(), compile_ms, "zone updated");
             } else {
-                debug!(zone = %f.zone.apex, serial = f.zone.soa.serial, "fleet changed; zone serial unchanged");
+                debug!(zone = %f.zone.apex, serial = f.zone.soa.serial, compile_ms, "fleet changed; zone serial unchanged");
             }
             compiled_serial = f.zone.soa.serial;
         }
+    }
+}
+
+/// What the status page shows of one load of the config file.
+fn reload_status(result: Result<&Diagnostics, &Diagnostics>) -> ReloadStatus {
+    let diags = match result {
+        Ok(d) | Err(d) => d,
+    };
+    ReloadStatus {
+        at: std::time::SystemTime::now(),
+        ok: result.is_ok(),
+        errors: diags.errors().count(),
+        first_error: diags.errors().next().map(ToString::to_string),
     }
 }
 

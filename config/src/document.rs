@@ -4,6 +4,7 @@
 //! errors found later only know a field path. [`Doc::line_of`] maps a field path
 //! back to the line where that key is written, so every diagnostic can name a line.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,10 +19,13 @@ pub struct Doc {
     pub index: usize,
     /// One-based line where the document's text begins.
     pub start_line: usize,
-    /// The document's text without its separator line (empty for an object read
-    /// from a cluster). Not shown by `Debug`: it may hold anything a user pasted,
-    /// an inline secret included.
-    pub text: String,
+    /// The whole file's text, shared by all its documents (a large file is not
+    /// copied once more per document); empty for an object read from a cluster.
+    pub source: Arc<str>,
+    /// Where the document's text is in `source`, without its separator line.
+    /// Not shown by `Debug`: it may hold anything a user pasted, an inline secret
+    /// included.
+    pub span: Range<usize>,
 }
 
 impl std::fmt::Debug for Doc {
@@ -30,19 +34,20 @@ impl std::fmt::Debug for Doc {
             .field("file", &self.file)
             .field("index", &self.index)
             .field("start_line", &self.start_line)
-            .field("text", &format_args!("<{} bytes>", self.text.len()))
+            .field("text", &format_args!("<{} bytes>", self.span.len()))
             .finish()
     }
 }
 
-/// Splits `text` at `---` separator lines. Documents holding only comments and
+/// Splits `source` at `---` separator lines. Documents holding only comments and
 /// blank lines are skipped (they are not counted either).
-pub fn split(file: &Arc<Path>, text: &str) -> Vec<Doc> {
+pub fn split(file: &Arc<Path>, source: &Arc<str>) -> Vec<Doc> {
     let mut docs = Vec::new();
-    let mut current = String::new();
+    let text: &str = source;
+    let mut span_start = 0;
     let mut start_line = 1;
-    let push = |current: &mut String, start_line: usize, docs: &mut Vec<Doc>| {
-        let has_content = current.lines().any(|l| {
+    let push = |span: Range<usize>, start_line: usize, docs: &mut Vec<Doc>| {
+        let has_content = text[span.clone()].lines().any(|l| {
             let t = l.trim();
             !t.is_empty() && !t.starts_with('#')
         });
@@ -51,39 +56,57 @@ pub fn split(file: &Arc<Path>, text: &str) -> Vec<Doc> {
                 file: file.clone(),
                 index: docs.len() + 1,
                 start_line,
-                text: std::mem::take(current),
+                source: source.clone(),
+                span,
             });
-        } else {
-            current.clear();
         }
     };
-    for (i, line) in text.lines().enumerate() {
+    let mut offset = 0;
+    for (i, raw) in text.split_inclusive('\n').enumerate() {
+        let line_start = offset;
+        offset += raw.len();
+        let line = raw.strip_suffix('\n').unwrap_or(raw);
+        let line = line.strip_suffix('\r').unwrap_or(line);
         let is_separator = line == "---"
             || line.starts_with("--- ")
             || line.starts_with("---\t")
             || line == "..."
             || line.starts_with("... ");
-        if is_separator {
-            push(&mut current, start_line, &mut docs);
-            start_line = i + 2;
-            // Content after `--- ` on the same line belongs to the new document.
-            if let Some(rest) = line.strip_prefix("--- ") {
-                if !rest.trim().is_empty() && !rest.trim_start().starts_with('#') {
-                    start_line = i + 1;
-                    current.push_str(rest);
-                    current.push('\n');
-                }
-            }
+        if !is_separator {
             continue;
         }
-        current.push_str(line);
-        current.push('\n');
+        push(span_start..line_start, start_line, &mut docs);
+        start_line = i + 2;
+        span_start = offset;
+        // Content after `--- ` on the same line belongs to the new document.
+        if let Some(rest) = line.strip_prefix("--- ") {
+            if !rest.trim().is_empty() && !rest.trim_start().starts_with('#') {
+                start_line = i + 1;
+                span_start = line_start + 4;
+            }
+        }
     }
-    push(&mut current, start_line, &mut docs);
+    push(span_start..text.len(), start_line, &mut docs);
     docs
 }
 
 impl Doc {
+    /// A document with no text (an object read from a cluster, not a file).
+    pub fn without_text(file: Arc<Path>) -> Self {
+        Self {
+            file,
+            index: 1,
+            start_line: 1,
+            source: Arc::from(""),
+            span: 0..0,
+        }
+    }
+
+    /// The document's text, without its separator line.
+    pub fn text(&self) -> &str {
+        &self.source[self.span.clone()]
+    }
+
     /// A location at the document start.
     pub fn location(&self) -> Location {
         Location {
@@ -117,7 +140,7 @@ impl Doc {
         let mut line_no = self.start_line;
         let mut min_indent: isize = -1;
         let segments = path.iter().filter(|s| !s.is_empty());
-        let lines: Vec<&str> = self.text.lines().collect();
+        let lines: Vec<&str> = self.text().lines().collect();
         let mut i = 0;
         'segments: for seg in segments {
             while i < lines.len() {
@@ -160,7 +183,7 @@ mod tests {
     #[test]
     fn splits_and_counts_lines() {
         let text = "# header\n---\na: 1\n---\n# only comment\n---\nb:\n  c: 2\n";
-        let docs = split(&file(), text);
+        let docs = split(&file(), &Arc::from(text));
         assert_eq!(docs.len(), 2);
         assert_eq!((docs[0].index, docs[0].start_line), (1, 3));
         assert_eq!((docs[1].index, docs[1].start_line), (2, 7));
@@ -170,7 +193,7 @@ mod tests {
     #[test]
     fn finds_nested_keys_and_list_items() {
         let text = "spec:\n  resourceGroup: x\n  monitorConfig:\n    port: 80\n    customHeaders:\n    - name: Host\n      value: h\nmetadata:\n  annotations:\n    networking.fleet.azure.com/weight: \"5\"\n";
-        let docs = split(&file(), text);
+        let docs = split(&file(), &Arc::from(text));
         let d = &docs[0];
         assert_eq!(d.line_of(&["spec", "monitorConfig", "port"]), 4);
         assert_eq!(

@@ -21,17 +21,63 @@ use crate::model::Fleet;
 use crate::settings::{self, SettingsDocument};
 use crate::validate;
 
+/// What [`load_shared`] reports as it goes, so a large file's load can be logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The file holds this many non-empty documents.
+    Split {
+        /// Documents found.
+        documents: usize,
+    },
+    /// `parsed` of `documents` documents are parsed and schema-checked; reported
+    /// every [`PROGRESS_EVERY`] documents and once at the end.
+    Parsed {
+        /// Documents parsed so far.
+        parsed: usize,
+        /// Documents in the file.
+        documents: usize,
+    },
+    /// The objects were validated into a fleet.
+    Validated {
+        /// Profiles in the fleet.
+        profiles: usize,
+        /// Endpoints of all its profiles.
+        endpoints: usize,
+    },
+}
+
+/// How many documents [`Progress::Parsed`] waits between reports.
+pub const PROGRESS_EVERY: usize = 50_000;
+
 /// Validates `text` as if read from `path`.
 pub fn load_str(path: &Path, text: &str) -> Result<(Fleet, Diagnostics), Diagnostics> {
+    load_shared(path, Arc::from(text), &mut |_| {})
+}
+
+/// [`load_str`] on text the documents share (no copy per document), reporting
+/// [`Progress`]. The parsed documents are dropped before this returns: only the
+/// `Fleet` stays.
+pub fn load_shared(
+    path: &Path,
+    text: Arc<str>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Fleet, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::default();
-    let inputs = parse(path, text, &mut diags);
+    let inputs = parse_shared(path, text, &mut diags, progress);
     if inputs.too_many_documents {
         return Err(diags);
     }
     kubernetes_mode_has_no_objects(&inputs, &mut diags);
     let fleet = validate::fleet(&inputs, &mut diags);
+    drop(inputs);
     match fleet {
-        Some(fleet) if !diags.has_errors() => Ok((fleet, diags)),
+        Some(fleet) if !diags.has_errors() => {
+            progress(Progress::Validated {
+                profiles: fleet.profiles.len(),
+                endpoints: fleet.profiles.iter().map(|p| p.endpoints.len()).sum(),
+            });
+            Ok((fleet, diags))
+        }
         _ => Err(diags),
     }
 }
@@ -78,9 +124,21 @@ fn kubernetes_mode_has_no_objects(inputs: &Inputs, diags: &mut Diagnostics) {
 
 /// Splits and classifies the documents of `text`.
 pub fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Inputs {
+    parse_shared(path, Arc::from(text), diags, &mut |_| {})
+}
+
+/// [`parse`] on shared text, reporting [`Progress`]. Each document is parsed on
+/// its own and its YAML tree dropped once the typed object is built.
+pub fn parse_shared(
+    path: &Path,
+    text: Arc<str>,
+    diags: &mut Diagnostics,
+    progress: &mut dyn FnMut(Progress),
+) -> Inputs {
     let file: Arc<Path> = Arc::from(path);
     let mut inputs = Inputs::default();
-    let docs = document::split(&file, text);
+    let docs = document::split(&file, &text);
+    drop(text);
     if let Some(over) = docs.get(crate::limits::MAX_DOCUMENTS) {
         diags.push(Diagnostic::error(
             over.location(),
@@ -93,14 +151,70 @@ pub fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Inputs {
         inputs.too_many_documents = true;
         return inputs;
     }
-    for doc in docs {
+    let documents = docs.len();
+    progress(Progress::Split { documents });
+    for (i, doc) in docs.into_iter().enumerate() {
         parse_document(doc, &mut inputs, diags);
+        if (i + 1) % PROGRESS_EVERY == 0 && i + 1 < documents {
+            progress(Progress::Parsed {
+                parsed: i + 1,
+                documents,
+            });
+        }
     }
+    progress(Progress::Parsed {
+        parsed: documents,
+        documents,
+    });
     inputs
 }
 
+/// Documents larger than this are first read for `apiVersion` and `kind` alone:
+/// a settings document listing 300,000 Services would otherwise be built as a
+/// YAML value tree (hundreds of MB) before it is decoded into its typed struct.
+const PEEK_FROM_BYTES: usize = 64 * 1024;
+
+/// `apiVersion` and `kind` of a document, nothing else kept.
+#[derive(serde::Deserialize)]
+struct Head {
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    kind: String,
+    #[serde(default)]
+    metadata: Option<HeadMeta>,
+}
+
+#[derive(serde::Deserialize)]
+struct HeadMeta {
+    name: Option<String>,
+    namespace: Option<String>,
+}
+
 fn parse_document(doc: Doc, inputs: &mut Inputs, diags: &mut Diagnostics) {
-    let value: Value = match serde_yaml::from_str(&doc.text) {
+    if doc.span.len() >= PEEK_FROM_BYTES {
+        if let Ok(head) = serde_yaml::from_str::<Head>(doc.text()) {
+            if head.api_version == settings::API_VERSION && head.kind == settings::KIND {
+                match serde_yaml::from_str::<SettingsDocument>(doc.text()) {
+                    Ok(s) => inputs.settings.push((doc, s)),
+                    Err(e) => {
+                        let loc = match e.location() {
+                            Some(l) => doc.location_at(l.line()),
+                            None => doc.location(),
+                        };
+                        let meta = head.metadata.as_ref();
+                        let name = meta.and_then(|m| m.name.as_deref()).unwrap_or("<no name>");
+                        let object = match meta.and_then(|m| m.namespace.as_deref()) {
+                            Some(ns) => format!("{} {ns}/{name}", settings::KIND),
+                            None => format!("{} {name}", settings::KIND),
+                        };
+                        diags.push(Diagnostic::error(loc, e.to_string()).object(object));
+                    }
+                }
+                return;
+            }
+        }
+    }
+    let value: Value = match serde_yaml::from_str(doc.text()) {
         Ok(v) => v,
         Err(e) => {
             let loc = match e.location() {
@@ -157,7 +271,7 @@ fn parse_document(doc: Doc, inputs: &mut Inputs, diags: &mut Diagnostics) {
                 );
                 return;
             }
-            match serde_yaml::from_str::<SettingsDocument>(&doc.text) {
+            match serde_yaml::from_str::<SettingsDocument>(doc.text()) {
                 Ok(s) => inputs.settings.push((doc, s)),
                 Err(e) => {
                     let loc = match e.location() {

@@ -70,6 +70,23 @@ pub fn member_of_namespace(namespace: &str) -> Option<&str> {
         .filter(|c| !c.is_empty())
 }
 
+/// One member of the fleet as hub mode sees it, for `/status`: from its
+/// `fleet-member-<cluster>` exports and, where the hub has them, its MemberCluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubMember {
+    /// The cluster's name (`clusterId`, the MemberCluster's name).
+    pub name: String,
+    /// A MemberCluster object on the hub names it.
+    pub member_cluster: bool,
+    /// That MemberCluster's `Joined` condition status (`True`, `False`, `Unknown`).
+    pub joined: Option<String>,
+    /// InternalServiceExports in its `fleet-member-<cluster>` namespace.
+    pub exports: usize,
+    /// Of those, the ones served.
+    pub served: usize,
+}
+
 /// What fleetdns knows of one public IP resource (hub mode), for `/status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -33,11 +33,30 @@ pub struct Fleet {
     pub azure: Option<crate::azure::AzureMirror>,
     /// Where the fleet comes from when it is read live from Kubernetes.
     pub kubernetes: Option<KubernetesSettings>,
+    /// DNSSEC signing, when the settings have a `dnssec` section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dnssec: Option<DnssecSettings>,
     /// The upstream objects behind this fleet and what became of each (status
     /// write-back reads this). Empty for the file source. Not part of the zone's
     /// content (the SOA serial ignores it).
     #[serde(skip)]
     pub observed: Observed,
+}
+
+/// DNSSEC signing settings (validated; see `settings::DnssecSpec`). Which keys
+/// exist is judged when they are read (by the binary: this crate does no I/O).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DnssecSettings {
+    /// Directory of BIND-format key pairs for the zone.
+    pub key_directory: Option<std::path::PathBuf>,
+    /// `.key` files of the key pairs.
+    pub key_files: Vec<std::path::PathBuf>,
+    /// DNSSEC algorithm number every key must have: 13 or 15.
+    pub algorithm: u8,
+    /// Signature lifetime, seconds.
+    pub signature_validity_seconds: u32,
+    /// Seconds between re-sign passes.
+    pub resign_interval_seconds: u32,
 }
 
 /// Response rate limiting settings (validated; see `settings::RrlSpec`).
@@ -155,6 +174,8 @@ pub struct Observed {
     pub clusters: Vec<ClusterState>,
     /// Hub mode: the public IPs the exports name, as last read from ARM.
     pub public_ips: Vec<crate::hub::PublicIpStatus>,
+    /// Hub mode: the members of the fleet, with or without exports.
+    pub members: Vec<crate::hub::HubMember>,
 }
 
 /// Kinds of upstream objects that get status.

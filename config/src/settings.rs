@@ -71,6 +71,35 @@ pub struct SettingsSpec {
     /// Read the fleet live from Kubernetes instead of from this file.
     #[serde(default)]
     pub kubernetes: Option<KubernetesSpec>,
+    /// Sign the zone with DNSSEC (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnssec: Option<DnssecSpec>,
+}
+
+/// `spec.dnssec`: sign the zone with keys in BIND's
+/// `K<zone>.+<alg>+<tag>.{key,private}` format (`fleetdns dnssec keygen` makes them).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DnssecSpec {
+    /// Directory holding the zone's key pairs; every `K<zone>.+*.key` there (with
+    /// its `.private`) is used.
+    #[serde(default)]
+    pub key_directory: Option<PathBuf>,
+    /// Or the key pairs one by one: paths of `.key` files, each with its
+    /// `.private` beside it.
+    #[serde(default)]
+    pub key_files: Vec<PathBuf>,
+    /// `ecdsap256sha256` (13, the default) or `ed25519` (15): the algorithm the
+    /// keys must have.
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    /// Signature lifetime in seconds. Default 1,209,600 (14 days).
+    #[serde(default)]
+    pub signature_validity_seconds: Option<u32>,
+    /// Seconds between re-sign passes, which renew signatures with less than
+    /// half their lifetime left. Default 3,600.
+    #[serde(default)]
+    pub resign_interval_seconds: Option<u32>,
 }
 
 /// Response rate limiting (RRL) of UDP answers, in the style of BIND and Knot.

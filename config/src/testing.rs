@@ -131,6 +131,7 @@ impl FleetBuilder {
                 tcp: TcpLimits::default(),
                 azure: None,
                 kubernetes: None,
+                dnssec: None,
                 observed: Observed::default(),
             },
         }

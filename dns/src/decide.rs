@@ -135,6 +135,10 @@ pub fn decide<'z>(
                 None
             }
         }
+        // Signed zones: DNSKEY, CDS, CDNSKEY at the apex, NSEC at every name.
+        t @ (RecordType::DNSKEY | RecordType::CDS | RecordType::CDNSKEY | RecordType::NSEC) => {
+            crate::dnssec::rrset(zone, node, qname, t).and_then(records)
+        }
         _ => None,
     };
     found.unwrap_or(Decision::NoData)

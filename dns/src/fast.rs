@@ -175,8 +175,8 @@ fn drawn_records(drawn: Option<(&Pick, Drawn)>) -> impl Iterator<Item = (&[u8], 
 }
 
 /// Answers `packet` from `client` into `out` if it is a case the fast path handles.
-pub fn respond(
-    snapshot: &Snapshot,
+pub fn respond<'s>(
+    snapshot: &'s Snapshot,
     packet: &[u8],
     client: IpAddr,
     metrics: &DnsMetrics,
@@ -195,6 +195,8 @@ pub fn respond(
     let decision = decide(zone, q.key.as_bytes(), q.qtype, DNSClass::IN, || {
         zone.is_trusted(client)
     });
+    let dnssec_ok = q.edns.as_ref().is_some_and(|e| e.dnssec_ok);
+    let decision = crate::multivalue::signable(zone, decision, dnssec_ok);
     // Names outside the zone never use the apex pointer (nothing points there).
     let apex = match decision {
         Decision::Refused => None,
@@ -230,16 +232,38 @@ pub fn respond(
         NONE
     };
 
+    // DO=1 on a signed zone: the precomputed RRSIGs (and NSECs) go with it.
+    let signed = match &q.edns {
+        Some(e) if e.dnssec_ok => crate::dnssec::extras(zone, &decision, q.key.as_bytes(), || {
+            zone.is_trusted(client)
+        }),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let set = |r: Option<&'s crate::zone::Rrset>| r.map_or(NONE, |r| Part::of(&r.wire, None));
+    let x = signed.authority;
+    // Sections: answer (records, RRSIGs), authority (SOA, its RRSIG, NSECs with
+    // theirs), additional.
+    let parts = [
+        answer,
+        set(signed.answer),
+        authority,
+        set(x[0]),
+        set(x[1]),
+        set(x[2]),
+        set(x[3]),
+        set(x[4]),
+        additional,
+    ];
+    let counts = |range: std::ops::Range<usize>| parts[range].iter().map(|p| p.count).sum::<u16>();
+    let (answer_count, authority_count) = (counts(0..2), counts(2..8));
+
     let limit = udp_limit(q.edns.as_ref().map(|e| e.payload));
     let opt_len = if q.edns.is_some() { 11 } else { 0 };
     let (drawn_len, drawn_count) =
         drawn_records(drawn).fold((0, 0u16), |(len, n), (w, _)| (len + w.len(), n + 1));
-    let size = q.question_end
-        + drawn_len
-        + answer.bytes.len()
-        + authority.bytes.len()
-        + additional.bytes.len()
-        + opt_len;
+    let size =
+        q.question_end + drawn_len + parts.iter().map(|p| p.bytes.len()).sum::<usize>() + opt_len;
     // Shedding glue or truncating is the general path's job.
     if fit(limit, size, || size - additional.bytes.len()) != Fit::All {
         return Fast::Fallback;
@@ -257,8 +281,8 @@ pub fn respond(
     out.extend_from_slice(&flags.to_be_bytes());
     for count in [
         1,
-        answer.count + drawn_count,
-        authority.count,
+        answer_count + drawn_count,
+        authority_count,
         additional_count,
     ] {
         out.extend_from_slice(&count.to_be_bytes());
@@ -268,7 +292,7 @@ pub fn respond(
         out.extend_from_slice(w);
     }
     let pointer = apex.unwrap_or(0).to_be_bytes();
-    for part in [answer, authority, additional] {
+    for part in parts {
         let base = out.len();
         out.extend_from_slice(part.bytes);
         for &at in part.patches {

@@ -31,8 +31,28 @@ pub struct Harness {
 impl Harness {
     /// Compiles `fleet` (with no health observations) into a harness.
     pub fn new(fleet: &Fleet) -> Self {
+        Self::signed(fleet, &[])
+    }
+
+    /// As [`Harness::new`], the zone signed with `keys` (none: unsigned), now.
+    pub fn signed(fleet: &Fleet, keys: &[crate::dnssec::SigningKey]) -> Self {
         let metrics = DnsMetrics::unregistered().expect("metrics are well formed");
-        let snapshot = Snapshot::compile(fleet, Arc::new(Health::default()), &metrics);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as u32;
+        let mut cache = crate::dnssec::SigCache::default();
+        let signing = crate::snapshot::Signing {
+            keys,
+            validity: crate::dnssec::Validity {
+                lifetime: 14 * 86_400,
+                skew: 3_600,
+            },
+            now,
+            cache: &mut cache,
+        };
+        let snapshot =
+            Snapshot::compile_signed(fleet, Arc::new(Health::default()), &metrics, Some(signing));
         Self {
             snapshot,
             metrics,

@@ -24,6 +24,7 @@ use crate::decide::{badvers, decide, edns_payload, fit, udp_limit, Decision, Fit
 use crate::metrics::DnsMetrics;
 use crate::snapshot::Snapshot;
 use crate::view::health_txt;
+use crate::zone::Rrset;
 
 /// What a worker reuses from one general-path answer to the next.
 #[derive(Default)]
@@ -62,8 +63,8 @@ fn parse(packet: &[u8]) -> Option<Request> {
 /// message without its length prefix) into `out`. Returns `false` when nothing
 /// is to be sent (responses, runts shorter than a header, an answer that cannot
 /// be encoded), as hickory-server's own loops do.
-pub fn respond(
-    snapshot: &Snapshot,
+pub fn respond<'z>(
+    snapshot: &'z Snapshot,
     metrics: &DnsMetrics,
     packet: &[u8],
     src: SocketAddr,
@@ -126,13 +127,25 @@ pub fn respond(
 
     let query = &queries[0];
     let zone = snapshot.zone();
-    let decision = match Key::of(query.name()) {
+    let key = Key::of(query.name());
+    let decision = match &key {
         Some(key) => decide(zone, key.as_bytes(), qtype, query.query_class(), || {
             zone.is_trusted(src.ip())
         }),
         None => Decision::Refused,
     };
+    let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+    let decision = crate::multivalue::signable(zone, decision, dnssec_ok);
     let found = Answer::of(zone, decision);
+    // DO=1 on a signed zone: the precomputed RRSIGs (and NSECs) go with it.
+    let signed = match (&request.edns, &key) {
+        (Some(e), Some(key)) if e.flags().dnssec_ok => {
+            crate::dnssec::extras(zone, &decision, key.as_bytes(), || {
+                zone.is_trusted(src.ip())
+            })
+        }
+        _ => None,
+    };
     metadata.response_code = found.rcode;
     metadata.authoritative = found.authoritative;
     metrics.count_query(qtype, found.rcode);
@@ -144,14 +157,31 @@ pub fn respond(
     let owner = query.original().name();
     let answers = &mut scratch.answers;
     answers.clear();
+    let at_owner = |r: &Record| Record::from_rdata(owner.clone(), r.ttl, r.data.clone());
     match found.health {
-        Some(view) => health_txt(owner, view, snapshot.health(), answers),
-        None => answers.extend(
-            found
-                .records()
-                .map(|r| Record::from_rdata(owner.clone(), r.ttl, r.data.clone())),
+        // Signed answers show the view as compiled (what could be signed ahead).
+        Some(view) if signed.is_some() && view.signed.is_some() => answers.extend(
+            view.signed
+                .iter()
+                .flat_map(|s| s.records.iter())
+                .map(at_owner),
         ),
+        Some(view) => health_txt(owner, view, snapshot.health(), answers),
+        None => answers.extend(found.records().map(at_owner)),
     }
+    if let Some(sig) = signed.and_then(|x| x.answer) {
+        answers.extend(sig.records.iter().map(at_owner));
+    }
+    let x = signed.map(|x| x.authority).unwrap_or_default();
+    let records = |set: Option<&'z Rrset>| set.map_or(&[][..], |s| &s.records[..]);
+    let authorities: [&[Record]; 6] = [
+        found.authorities,
+        records(x[0]),
+        records(x[1]),
+        records(x[2]),
+        records(x[3]),
+        records(x[4]),
+    ];
     let answers = &*answers;
     let limit = match protocol {
         Protocol::Udp => udp_limit(request.edns.as_ref().map(Edns::max_payload)),
@@ -162,7 +192,7 @@ pub fn respond(
         let response = builder().build(
             metadata,
             answers.iter(),
-            found.authorities.iter(),
+            authorities.into_iter().flatten(),
             [],
             additionals.iter(),
         );

@@ -15,6 +15,8 @@
 //! - [`decide`](mod@decide): the decision table of DESIGN.md §4 for both paths (rcode, AA,
 //!   which RRset, negative SOA; EDNS and UDP size rules).
 //! - [`answer`]: a decision as record sections, for the general path.
+//! - [`dnssec`]: keys, signing at compile time, the NSEC chains; what DO=1
+//!   answers add.
 //! - [`fast`]: the UDP fast path: plain queries from precompiled wire records.
 //! - [`general`]: everything else, parsed and encoded by hickory.
 //! - `view`: the `_health` TXT records.
@@ -33,6 +35,7 @@
 pub mod answer;
 pub mod compile;
 pub mod decide;
+pub mod dnssec;
 pub mod fast;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -53,5 +56,5 @@ pub mod zone;
 pub use compile::compile;
 pub use decide::{decide, Decision, MAX_UDP_PAYLOAD};
 pub use metrics::DnsMetrics;
-pub use snapshot::Snapshot;
+pub use snapshot::{Signing, Snapshot};
 pub use zone::Zone;

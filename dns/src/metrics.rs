@@ -149,6 +149,25 @@ impl DnsMetrics {
         self.queries[qtype_index(qtype) * RCODES.len() + rcode_index(rcode)].inc();
     }
 
+    /// Every exported answer counter as (endpoint id, answers so far): what the
+    /// status page samples every few seconds to show each endpoint's share of the
+    /// last minute. Reads the label map, never the query path's handles.
+    pub fn answer_totals(&self) -> Vec<(String, u64)> {
+        use prometheus::core::Collector as _;
+        self.answers
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .filter_map(|m| {
+                let endpoint = m.get_label().iter().find(|l| l.name() == "endpoint")?;
+                Some((
+                    endpoint.value().to_string(),
+                    m.get_counter().get_value() as u64,
+                ))
+            })
+            .collect()
+    }
+
     /// The answer counters of a compiled zone's endpoints (a counter for each
     /// endpoint some answer set holds), and drops the series of endpoints that
     /// are gone. Called when a zone is published, never on the query path; the

@@ -14,7 +14,8 @@
 //! instead serve one of a bounded number of precomputed subsets (e.g. signed
 //! ones for DNSSEC) without changing the zone's data.
 
-use crate::zone::Pick;
+use crate::decide::Decision;
+use crate::zone::{Pick, Zone};
 
 /// The most endpoints one MultiValue answer holds (Traffic Manager's `maxReturn` limit).
 pub const MAX_RETURN: usize = fleetdns_config::routing::MAX_MAX_RETURN as usize;
@@ -88,6 +89,25 @@ pub fn draw_with(
         out.len += 1;
     }
     out
+}
+
+/// The decision a query with the DO bit gets from a signed zone. A MultiValue
+/// answer's records form one RRset, and a signature over a subset drawn per
+/// query would have to be made per query, which fleetdns never does (see
+/// [`crate::dnssec`]). Such a query gets the first record drawn alone — a
+/// Weighted answer — with its precomputed RRSIG. (The answer sets are kept per
+/// endpoint, so a bounded set of precomputed, signed subsets could be served
+/// instead one day.)
+pub(crate) fn signable<'z>(zone: &Zone, decision: Decision<'z>, dnssec_ok: bool) -> Decision<'z> {
+    match decision {
+        Decision::Endpoints { pick, drawn } if dnssec_ok && zone.dnssec.is_some() => {
+            Decision::Endpoint {
+                pick,
+                index: usize::from(drawn.as_slice()[0]),
+            }
+        }
+        other => other,
+    }
 }
 
 /// Draws the records of one MultiValue answer from `pick`; `None` when the set is empty.

@@ -17,6 +17,19 @@ use crate::compile::compile;
 use crate::metrics::DnsMetrics;
 use crate::zone::Zone;
 
+/// What signs a compile: the zone's keys, signature lifetimes, the time (unix
+/// seconds) and the signatures kept from earlier compiles.
+pub struct Signing<'a> {
+    /// The zone's keys (CSK, or KSKs and ZSKs).
+    pub keys: &'a [crate::dnssec::SigningKey],
+    /// Signature lifetimes.
+    pub validity: crate::dnssec::Validity,
+    /// Unix seconds.
+    pub now: u32,
+    /// Signatures kept between compiles.
+    pub cache: &'a mut crate::dnssec::SigCache,
+}
+
 /// A zone with the health snapshot its view shows and its answer counters.
 pub struct Snapshot {
     zone: Arc<Zone>,
@@ -31,7 +44,22 @@ impl Snapshot {
     /// Compiles `fleet` with `health` and resolves the answer counters in
     /// `metrics` (dropping the series of endpoints that are gone).
     pub fn compile(fleet: &Fleet, health: Arc<Health>, metrics: &DnsMetrics) -> Self {
-        let zone = compile(fleet, &health);
+        Self::compile_signed(fleet, health, metrics, None)
+    }
+
+    /// As [`Snapshot::compile`], and signs the zone when `signing` is given.
+    pub fn compile_signed(
+        fleet: &Fleet,
+        health: Arc<Health>,
+        metrics: &DnsMetrics,
+        signing: Option<Signing<'_>>,
+    ) -> Self {
+        let mut zone = compile(fleet, &health);
+        if let Some(s) = signing {
+            if !s.keys.is_empty() {
+                crate::dnssec::sign_zone(&mut zone, s.keys, s.validity, s.now, s.cache);
+            }
+        }
         let counters = metrics.answer_counters(&zone.endpoints);
         Self {
             zone: Arc::new(zone),

@@ -34,6 +34,15 @@ pub(crate) fn key(name: &Name) -> Box<[u8]> {
     out.into_boxed_slice()
 }
 
+/// The parent of a lower-case wire-form name (its first label removed), or
+/// `None` for the root.
+pub(crate) fn parent(name: &[u8]) -> Option<&[u8]> {
+    match name.first() {
+        Some(&len) if len > 0 => name.get(1 + usize::from(len)..),
+        _ => None,
+    }
+}
+
 /// Where names at or below `apex` end in a pointer to the apex (compressed
 /// form), and the positions of those pointers.
 struct Compress<'a> {
@@ -78,9 +87,24 @@ fn push_rdata(out: &mut Vec<u8>, data: &RData, compress: &mut Option<Compress<'_
                 out.extend_from_slice(&v.to_be_bytes());
             }
         }
+        RData::TXT(txt) => {
+            for s in txt.txt_data.iter() {
+                out.push(s.len() as u8);
+                out.extend_from_slice(s);
+            }
+        }
+        // DNSSEC records (DNSKEY, CDS, CDNSKEY, NSEC, RRSIG) are held as raw RDATA.
+        RData::Unknown { rdata, .. } => out.extend_from_slice(&rdata.anything),
         _ => return false,
     }
     true
+}
+
+/// The canonical RDATA of `data` (RFC 4034 §6.2: names uncompressed, lower
+/// case), for signing; `None` for types a compiled zone does not hold.
+pub(crate) fn canonical_rdata(data: &RData) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    push_rdata(&mut out, data, &mut None).then_some(out)
 }
 
 /// Appends `record` to `out`; `at_question` writes the owner as a pointer to

@@ -46,6 +46,8 @@ pub struct Zone {
     pub(crate) rrl: crate::rrl::Settings,
     /// Limits on DNS over TCP.
     pub(crate) tcp: fleetdns_config::TcpLimits,
+    /// DNSSEC: the apex keys and the NSEC chains, when the zone is signed.
+    pub(crate) dnssec: Option<Box<crate::dnssec::Signed>>,
 }
 
 /// One RRset in both forms: records for hickory's encoder, and wire bytes for
@@ -54,6 +56,8 @@ pub struct Zone {
 pub struct Rrset {
     pub(crate) records: Box<[Record]>,
     pub(crate) wire: WireSet,
+    /// Its RRSIGs (same owner form), when the zone is signed.
+    pub(crate) sig: Option<Box<Rrset>>,
 }
 
 impl Rrset {
@@ -63,6 +67,7 @@ impl Rrset {
         Self {
             wire: WireSet::new(&records, at_question),
             records: records.into_boxed_slice(),
+            sig: None,
         }
     }
 
@@ -72,6 +77,7 @@ impl Rrset {
         Self {
             wire: WireSet::with_compression(&records, at_question, apex),
             records: records.into_boxed_slice(),
+            sig: None,
         }
     }
 
@@ -90,8 +96,9 @@ pub(crate) struct Node {
     /// Static address records (name servers' glue), owner = the question.
     pub(crate) a: Rrset,
     pub(crate) aaaa: Rrset,
-    /// Weighted endpoint answers of a profile (or of one cluster of it).
-    pub(crate) profile: Option<ProfileNode>,
+    /// Weighted endpoint answers of a profile (or of one cluster of it); boxed, as
+    /// most names (health views, empty non-terminals) have none.
+    pub(crate) profile: Option<Box<ProfileNode>>,
     /// `_health` TXT of a profile, rendered per query.
     pub(crate) health: Option<Box<HealthView>>,
 }
@@ -125,6 +132,9 @@ pub struct Pick {
     /// Records per answer: 1 (one drawn by weight) or a MultiValue profile's
     /// `maxReturn` (that many distinct ones, see [`crate::multivalue`]).
     pub(crate) max_return: u8,
+    /// Per record, its RRSIGs (owner = the question), when the zone is signed;
+    /// empty otherwise.
+    pub(crate) sigs: Box<[Rrset]>,
 }
 
 impl Pick {
@@ -145,6 +155,7 @@ impl Pick {
             records,
             wire,
             endpoints,
+            sigs: Box::default(),
         }
     }
 
@@ -175,6 +186,9 @@ pub struct HealthView {
     pub routing: fleetdns_config::RoutingMethod,
     /// Its endpoints, in the profile's order.
     pub endpoints: Vec<EndpointView>,
+    /// When the zone is signed: the view as compiled (no states or ages, which
+    /// change without a recompile), signed, for DO=1 queries.
+    pub(crate) signed: Option<Box<Rrset>>,
 }
 
 /// One endpoint as the health view shows it.

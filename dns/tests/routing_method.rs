@@ -482,3 +482,55 @@ fn routing_method_health_view_txt_names_the_method_and_the_active_priority() {
         line(V6)
     );
 }
+
+/// A signed zone never signs per query: a DO=1 query to a MultiValue profile
+/// gets the first record drawn alone with its precomputed RRSIG (a Weighted
+/// answer), on both paths; DO=0 gets the MultiValue answer.
+#[test]
+fn routing_method_multivalue_on_a_signed_zone_answers_do_queries_with_one_signed_record() {
+    use fleetdns_dns::dnssec::{Algorithm, SigningKey, FLAGS_KSK};
+    use fleetdns_dns::fuzzing::Harness;
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+    use hickory_server::net::xfer::Protocol;
+
+    let f = fleet("    fleetdns.io/routing-method: MultiValue\n", false);
+    let keys = vec![
+        SigningKey::generate(Algorithm::EcdsaP256Sha256, FLAGS_KSK)
+            .unwrap()
+            .0,
+    ];
+    let h = Harness::signed(&f, &keys);
+    let packet = |dnssec_ok: bool| {
+        let mut m = Message::new(7, MessageType::Query, OpCode::Query);
+        m.add_query(Query::query(
+            Name::from_str("ns-web.tm.test.").unwrap(),
+            RecordType::A,
+        ));
+        let mut e = Edns::new();
+        e.set_max_payload(1232);
+        e.set_dnssec_ok(dnssec_ok);
+        m.set_edns(e);
+        m.to_vec().unwrap()
+    };
+    let client = "192.0.2.200:5000".parse().unwrap();
+    let types = |bytes: Vec<u8>| -> Vec<String> {
+        Message::from_vec(&bytes)
+            .unwrap()
+            .answers
+            .iter()
+            .map(|r| r.record_type().to_string())
+            .collect()
+    };
+    for _ in 0..50 {
+        let fast = h
+            .answer_fast(&packet(true), client)
+            .expect("the fast path answers");
+        assert_eq!(types(fast), ["A", "RRSIG"]);
+        let general = h
+            .answer_general(&packet(true), client, Protocol::Udp)
+            .unwrap();
+        assert_eq!(types(general), ["A", "RRSIG"]);
+        let plain = h.answer_fast(&packet(false), client).unwrap();
+        assert_eq!(types(plain), ["A", "A", "A"], "DO=0: the MultiValue answer");
+    }
+}

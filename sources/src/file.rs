@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fleetdns_config::file::load_str;
+use fleetdns_config::file::{load_shared, Progress};
 use fleetdns_config::{Diagnostic, Diagnostics, Fleet, Location};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
@@ -19,9 +19,38 @@ pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Reads and validates `path`. Warnings and notes come with the `Fleet`; any error
 /// rejects the file.
+/// Files with at least this many documents log their loading progress.
+pub const LOG_PROGRESS_FROM: usize = 10_000;
+
+/// Reads and validates `path`. Warnings and notes come with the `Fleet`; any error
+/// rejects the file. A large file logs its progress (documents split, parsed,
+/// objects validated): a few lines, not one per object.
 pub fn load(path: &Path) -> Result<(Fleet, Diagnostics), Diagnostics> {
-    let text = read(path)?;
-    load_str(path, &text)
+    let text: Arc<str> = Arc::from(read(path)?);
+    let started = tokio::time::Instant::now();
+    let mut large = false;
+    let mut progress = |p: Progress| {
+        let ms = started.elapsed().as_millis() as u64;
+        match p {
+            Progress::Split { documents } => {
+                large = documents >= LOG_PROGRESS_FROM;
+                if large {
+                    tracing::info!(file = %path.display(), documents, ms, "config split into documents");
+                }
+            }
+            Progress::Parsed { parsed, documents } if large => {
+                tracing::info!(parsed, documents, ms, "config documents parsed");
+            }
+            Progress::Validated {
+                profiles,
+                endpoints,
+            } if large => {
+                tracing::info!(profiles, endpoints, ms, "config objects validated");
+            }
+            _ => {}
+        }
+    };
+    load_shared(path, text, &mut progress)
 }
 
 fn read(path: &Path) -> Result<String, Diagnostics> {

@@ -437,6 +437,8 @@ fn deploy_hub_rbac_grants_exactly_what_hub_mode_does() {
         g(fleet, "serviceimports", "watch"),
         g(fleet, "internalserviceexports", "list"),
         g(fleet, "internalserviceexports", "watch"),
+        g("cluster.kubernetes-fleet.io", "memberclusters", "list"),
+        g("cluster.kubernetes-fleet.io", "memberclusters", "watch"),
         // Status by server-side apply.
         g(fleet, "trafficmanagerprofiles/status", "patch"),
         g(fleet, "trafficmanagerbackends/status", "patch"),

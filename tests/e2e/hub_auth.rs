@@ -189,6 +189,16 @@ fn hub_auth_native_workload_identity_signs_in_and_refreshes_before_expiry() {
         0,
         "refreshed before expiry: the hub never saw an expired or foreign token"
     );
+    // Every hub token fleetdns got is counted, apart from its ARM tokens.
+    let counted = crate::hub_mode::metric(
+        f.admin,
+        "fleetdns_hub_token_requests_total{method=\"workloadIdentity\",result=\"success\"}",
+    );
+    assert!(
+        counted as usize >= first + 2 && counted as usize <= workload_tokens(&h),
+        "hub tokens counted: {counted}, issued: {}",
+        workload_tokens(&h)
+    );
     assert!(!f.log().contains("panicked"));
 }
 
@@ -223,5 +233,72 @@ fn hub_auth_refused_token_is_logged_naming_the_hub_and_what_to_fix() {
     assert!(
         !log.contains("emu-workloadIdentity-"),
         "no token in the log"
+    );
+    // Counted, by hub; the rest of fleetdns keeps running (its admin answers).
+    let refused = crate::hub_mode::metric(f.admin, "fleetdns_hub_token_refused_total{hub=\"hub\"}");
+    assert!(
+        refused >= 1.0,
+        "{}",
+        crate::hub_mode::http_get(f.admin, "/metrics")
+    );
+}
+
+/// Runs `fleetdns check` on `config`; (exit code, stdout and stderr).
+fn check(h: &Hub, config: &str) -> (i32, String) {
+    let path = h.dir.join("check.yaml");
+    std::fs::write(&path, config).unwrap();
+    let out = std::process::Command::new("timeout")
+        .arg("60")
+        .arg(fixtures::BIN)
+        .arg("check")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("run fleetdns check");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn hub_auth_check_signs_in_natively_and_names_a_refused_token() {
+    let h = Hub::start_tls(157);
+    seed_two_members(&h);
+    let validate = h.arm.token_validator(AKS_AAD_SERVER_APP_ID);
+    h.hub.authenticate_with(Some(Arc::new(validate)));
+    // The kubeconfig has no user at all: check gets its token from Entra ID (the
+    // emulator's, by workload identity) for the AKS AAD server app, over HTTPS.
+    let (code, out) = check(&h, &native_hub(&h));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("cluster hub (context hub): ok") && out.contains("permissions granted"),
+        "{out}"
+    );
+    assert!(workload_tokens(&h) >= 1, "a token was fetched");
+    assert!(!out.contains("emu-workloadIdentity-"), "no token printed");
+    // A hub whose AKS AAD server app is another one refuses the token: exit 5
+    // (credentials rejected), naming the hub.
+    let other = h
+        .arm
+        .token_validator("11111111-2222-3333-4444-555555555555");
+    h.hub.authenticate_with(Some(Arc::new(other)));
+    let (code, out) = check(&h, &native_hub(&h));
+    assert_eq!(code, 5, "{out}");
+    assert!(
+        out.contains("cluster hub (context hub)") && out.contains("credentials rejected"),
+        "{out}"
+    );
+    // A credential missing what its method needs is a config error at its own field.
+    let broken = native_hub(&h).replace("tenantId: tenant-1, ", "");
+    let (code, out) = check(&h, &broken);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("spec.kubernetes.hub.auth.azure.tenantId"),
+        "{out}"
     );
 }

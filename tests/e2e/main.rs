@@ -1,9 +1,11 @@
 //! End-to-end tests: the real `fleetdns` binary on loopback, real sockets, real
 //! third-party tools. One test binary, one module per topic.
 
+mod alert_rules;
 mod azure;
 mod cli;
 mod conformance;
+mod dashboard;
 mod deploy;
 mod dns_contract;
 mod fixtures;
@@ -22,4 +24,6 @@ mod kubernetes_status;
 mod reload;
 mod routing;
 mod seed_check;
+mod status_page;
 mod weights;
+mod window;

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use super::credential::{Credential, Place};
 use crate::azure::{
-    resource_group_ok, stable_uid, AzureAuth, AzureMirror, AzureProfile, SecretSource,
-    DEFAULT_ARM_ENDPOINT, DEFAULT_AUTHORITY_HOST, DEFAULT_GC_GRACE_SECONDS, DEFAULT_IMDS_ENDPOINT,
-    DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_REQUEST_TIMEOUT_SECONDS, DEFAULT_RESYNC_SECONDS,
+    resource_group_ok, stable_uid, AzureMirror, AzureProfile, DEFAULT_ARM_ENDPOINT,
+    DEFAULT_GC_GRACE_SECONDS, DEFAULT_MAX_REQUESTS_PER_SECOND, DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    DEFAULT_RESYNC_SECONDS,
 };
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::document::Doc;
@@ -19,19 +20,6 @@ fn is_uuid(s: &str) -> bool {
         && parts
             .iter()
             .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
-fn url(raw: &str) -> Result<String, String> {
-    let t = raw.trim_end_matches('/');
-    let rest = t
-        .strip_prefix("https://")
-        .or_else(|| t.strip_prefix("http://"));
-    match rest {
-        Some(r) if !r.is_empty() && !r.contains(char::is_whitespace) => Ok(t.to_string()),
-        _ => Err(format!(
-            "{raw:?} is not allowed; allowed: an http:// or https:// URL"
-        )),
-    }
 }
 
 /// Validates `spec.azure` (if any) and collects per-profile and per-cluster data.
@@ -53,103 +41,21 @@ pub(super) fn validate(
     if !is_uuid(&spec.subscription_id) {
         err(diags, &["spec", "azure", "subscriptionId"], "subscriptionId", format!("{:?} is not allowed; allowed: a subscription id (UUID, like 00000000-0000-0000-0000-000000000000)", spec.subscription_id));
     }
-    let mut endpoint = |field: &str, raw: Option<&String>, default: &str| {
-        url(raw.map_or(default, String::as_str)).unwrap_or_else(|e| {
-            err(diags, &["spec", "azure", field], field, e);
-            String::new()
-        })
-    };
-    let arm_endpoint = endpoint(
-        "armEndpoint",
-        spec.arm_endpoint.as_ref(),
-        DEFAULT_ARM_ENDPOINT,
-    );
-    let env_authority = std::env::var("AZURE_AUTHORITY_HOST")
-        .ok()
-        .filter(|v| !v.is_empty());
-    let authority_host = endpoint(
-        "authorityHost",
-        spec.authority_host.as_ref().or(env_authority.as_ref()),
-        DEFAULT_AUTHORITY_HOST,
-    );
-    let a = &spec.auth;
-    let auth_path = |f: &'static str| ["spec", "azure", "auth", f];
-    if a.client_secret.is_some() {
-        err(diags, &auth_path("clientSecret"), "auth.clientSecret", "a secret written in the config is not allowed; allowed: clientSecretEnv (an environment variable name) or clientSecretFile (a file path)".into());
-    }
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let need = |diags: &mut Diagnostics, v: Option<String>, f: &'static str, why: &str| {
-        v.unwrap_or_else(|| {
-            err(
-                diags,
-                &auth_path(f),
-                &format!("auth.{f}"),
-                format!("missing; required for method {}{why}", a.method),
-            );
-            String::new()
-        })
-    };
-    let auth = match a.method.as_str() {
-        "clientSecret" => {
-            let tenant_id = need(diags, a.tenant_id.clone(), "tenantId", "");
-            let client_id = need(diags, a.client_id.clone(), "clientId", "");
-            let secret = match (&a.client_secret_env, &a.client_secret_file) {
-                (Some(e), None) if !e.is_empty() => SecretSource::Env(e.clone()),
-                (None, Some(f)) => SecretSource::File(f.clone()),
-                _ => {
-                    err(diags, &auth_path("method"), "auth", "method clientSecret needs exactly one of clientSecretEnv (an environment variable name) or clientSecretFile (a file path)".into());
-                    SecretSource::Env(String::new())
-                }
-            };
-            AzureAuth::ClientSecret {
-                tenant_id,
-                client_id,
-                secret,
-            }
-        }
-        "workloadIdentity" => AzureAuth::WorkloadIdentity {
-            tenant_id: need(
-                diags,
-                a.tenant_id.clone().or_else(|| env("AZURE_TENANT_ID")),
-                "tenantId",
-                " (or set AZURE_TENANT_ID)",
-            ),
-            client_id: need(
-                diags,
-                a.client_id.clone().or_else(|| env("AZURE_CLIENT_ID")),
-                "clientId",
-                " (or set AZURE_CLIENT_ID)",
-            ),
-            token_file: need(
-                diags,
-                a.federated_token_file
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .or_else(|| env("AZURE_FEDERATED_TOKEN_FILE")),
-                "federatedTokenFile",
-                " (or set AZURE_FEDERATED_TOKEN_FILE)",
-            )
-            .into(),
+    let credential = super::credential::auth(
+        doc,
+        Place {
+            path: &["spec", "azure"],
+            field: "spec.azure",
         },
-        "managedIdentity" => AzureAuth::ManagedIdentity {
-            client_id: a.client_id.clone(),
-            endpoint: url(a.imds_endpoint.as_deref().unwrap_or(DEFAULT_IMDS_ENDPOINT))
-                .unwrap_or_else(|e| {
-                    err(diags, &auth_path("imdsEndpoint"), "auth.imdsEndpoint", e);
-                    String::new()
-                }),
+        Place {
+            path: &["spec", "azure", "auth"],
+            field: "spec.azure.auth",
         },
-        "azureCli" => AzureAuth::AzureCli,
-        other => {
-            err(
-                diags,
-                &auth_path("method"),
-                "auth.method",
-                format!("{other:?} is not allowed; allowed: clientSecret, workloadIdentity, managedIdentity or azureCli"),
-            );
-            return None;
-        }
-    };
+        &spec.auth,
+        (spec.arm_endpoint.as_ref(), DEFAULT_ARM_ENDPOINT),
+        spec.authority_host.as_ref(),
+        diags,
+    );
     let max_requests_per_second = spec
         .max_requests_per_second
         .unwrap_or(DEFAULT_MAX_REQUESTS_PER_SECOND);
@@ -251,6 +157,11 @@ pub(super) fn validate(
             );
         }
     }
+    let Credential {
+        arm_endpoint,
+        authority_host,
+        auth,
+    } = credential?;
     if diags.errors().count() > before {
         return None;
     }

@@ -21,6 +21,14 @@ pub(super) fn backends(
     diags: &mut Diagnostics,
 ) {
     let mut seen = BTreeMap::new();
+    // Profiles that opt in to internal load balancers, looked up per backend (a scan of
+    // every profile per backend was quadratic in the fleet's size).
+    let serves_internal: std::collections::HashSet<(&str, &str)> = inputs
+        .profiles
+        .iter()
+        .filter(|p| p.annotation(SERVE_INTERNAL_ANNOTATION) == Some("true"))
+        .map(|p| (p.namespace(), p.name()))
+        .collect();
     for b in &inputs.backends {
         let ns = b.namespace().to_string();
         let name = b.name().to_string();
@@ -96,12 +104,7 @@ pub(super) fn backends(
         // Internal load balancers are never served publicly (fleet-networking
         // TMBc:592-594, before the weights are summed at TMBc:576); a profile opts in
         // with SERVE_INTERNAL_ANNOTATION.
-        let serve_internal = inputs
-            .profiles
-            .iter()
-            .find(|p| p.namespace() == ns && p.name() == profile.name)
-            .and_then(|p| p.annotation(SERVE_INTERNAL_ANNOTATION))
-            == Some("true");
+        let serve_internal = serves_internal.contains(&(ns.as_str(), profile.name.as_str()));
         let list: Vec<_> = list
             .iter()
             .filter(|e| {

@@ -1,21 +1,20 @@
 //! `spec.kubernetes.source: hub`, `spec.kubernetes.publicIPs` and
 //! `spec.kubernetes.hub.auth`: hub mode and Entra ID sign-in to the hub.
 //!
-//! Both carry an Azure credential written as `spec.azure.auth` is. It is judged by
-//! the very rules of `spec.azure` ([`super::azure::validate`], run on a copy of the
-//! settings whose `spec.azure` holds this credential), so a credential method
-//! added there is accepted here too; the findings are reported at this field.
+//! Both carry an Azure credential written as `spec.azure.auth` is, judged by the
+//! same function as `spec.azure`'s (`credential::auth`), with every finding
+//! reported at the field where it was written here.
 
 use std::time::Duration;
 
-use crate::azure::{AzureAuth, DEFAULT_MAX_REQUESTS_PER_SECOND};
+use super::credential::{self, Credential, Place};
+use crate::azure::{DEFAULT_ARM_ENDPOINT, DEFAULT_MAX_REQUESTS_PER_SECOND};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::document::Doc;
 use crate::hub::{
     HubAuth, HubMode, PublicIpLookup, AKS_AAD_SERVER_APP_ID, DEFAULT_PUBLIC_IP_REFRESH_SECONDS,
 };
-use crate::inputs::Inputs;
-use crate::settings::{AzureAuthSpec, AzureSpec, SettingsDocument};
+use crate::settings::SettingsDocument;
 
 /// Hub mode, when `spec.kubernetes.source` is `hub`.
 pub(super) fn hub_mode(
@@ -56,17 +55,23 @@ pub(super) fn hub_mode(
         err(diags, &["spec", "kubernetes", "source"], "spec.kubernetes.publicIPs", "source: hub needs spec.kubernetes.publicIPs (ARM access with the Reader role on the members' public IP resource groups) to read each export's publicIPResourceID".into());
         return None;
     };
-    let (arm_endpoint, authority_host, auth) = credential(
+    let Credential {
+        arm_endpoint,
+        authority_host,
+        auth,
+    } = credential::auth(
         doc,
-        s,
+        Place {
+            path: &["spec", "kubernetes", "publicIPs"],
+            field: "spec.kubernetes.publicIPs",
+        },
+        Place {
+            path: &["spec", "kubernetes", "publicIPs", "auth"],
+            field: "spec.kubernetes.publicIPs.auth",
+        },
         &p.auth,
-        p.arm_endpoint.clone(),
-        p.authority_host.clone(),
-        &["spec", "kubernetes", "publicIPs"],
-        (
-            "spec.kubernetes.publicIPs",
-            "spec.kubernetes.publicIPs.auth",
-        ),
+        (p.arm_endpoint.as_ref(), DEFAULT_ARM_ENDPOINT),
+        p.authority_host.as_ref(),
         diags,
     )?;
     let max_requests_per_second = p
@@ -111,14 +116,24 @@ pub(super) fn hub_auth(
     diags: &mut Diagnostics,
 ) -> Option<HubAuth> {
     let a = s.spec.kubernetes.as_ref()?.hub.auth.as_ref()?;
-    let (_, authority_host, auth) = credential(
+    // No ARM here: the token is for the hub's AKS AAD server application.
+    let Credential {
+        authority_host,
+        auth,
+        ..
+    } = credential::auth(
         doc,
-        s,
+        Place {
+            path: &["spec", "kubernetes", "hub", "auth"],
+            field: "spec.kubernetes.hub.auth",
+        },
+        Place {
+            path: &["spec", "kubernetes", "hub", "auth", "azure"],
+            field: "spec.kubernetes.hub.auth.azure",
+        },
         &a.azure,
-        None,
-        a.authority_host.clone(),
-        &["spec", "kubernetes", "hub", "auth", "azure"],
-        ("spec.kubernetes.hub.auth", "spec.kubernetes.hub.auth.azure"),
+        (None, DEFAULT_ARM_ENDPOINT),
+        a.authority_host.as_ref(),
         diags,
     )?;
     Some(HubAuth {
@@ -129,48 +144,6 @@ pub(super) fn hub_auth(
             .clone()
             .unwrap_or_else(|| AKS_AAD_SERVER_APP_ID.to_string()),
     })
-}
-
-/// Judges `auth` (with its endpoints) as `spec.azure` would; findings are
-/// reported at `path`, their fields renamed from `spec.azure` to `field` and from
-/// `spec.azure.auth` to `auth_field`. Returns (ARM endpoint, authority, credential).
-#[allow(clippy::too_many_arguments)]
-fn credential(
-    doc: &Doc,
-    s: &SettingsDocument,
-    auth: &AzureAuthSpec,
-    arm_endpoint: Option<String>,
-    authority_host: Option<String>,
-    path: &[&str],
-    (field, auth_field): (&str, &str),
-    diags: &mut Diagnostics,
-) -> Option<(String, String, AzureAuth)> {
-    let mut copy = s.clone();
-    copy.spec.clusters.clear();
-    copy.spec.azure = Some(AzureSpec {
-        // Any valid subscription: only the credential and endpoints are judged.
-        subscription_id: "00000000-0000-0000-0000-000000000000".into(),
-        arm_endpoint,
-        authority_host,
-        location: None,
-        auth: auth.clone(),
-        max_requests_per_second: None,
-        resync_interval_seconds: None,
-        request_timeout_seconds: None,
-        gc_grace_seconds: None,
-        adopt: None,
-    });
-    let mut found = Diagnostics::default();
-    let judged = super::azure::validate(doc, &copy, &Inputs::default(), &mut found);
-    for mut d in found.0 {
-        d.field = d.field.map(|f| match f.strip_prefix("spec.azure.auth") {
-            Some(rest) => format!("{auth_field}{rest}"),
-            None => f.replacen("spec.azure", field, 1),
-        });
-        d.location = doc.location_of(path);
-        diags.push(d);
-    }
-    judged.map(|m| (m.arm_endpoint, m.authority_host, m.auth))
 }
 
 #[cfg(test)]
@@ -237,6 +210,58 @@ mod tests {
                 .as_deref()
                 .is_some_and(|f| f.starts_with("spec.azure"))),
             "{d}"
+        );
+    }
+
+    #[test]
+    fn hub_auth_public_ips_and_spec_azure_share_one_credential_judgement() {
+        // The same broken credential (workload identity without tenant and client, a
+        // secret written inline) in the three places: the same findings, each at its field.
+        let cred = "{method: workloadIdentity, clientSecret: x}";
+        let (_, azure) = fleet(&format!(
+            "  azure: {{subscriptionId: 00000000-0000-0000-0000-000000000000, auth: {cred}}}\n"
+        ));
+        let (_, hub) = fleet(&format!("  kubernetes:\n    members: [{{name: m1}}]\n    hub:\n      auth:\n        azure: {cred}\n"));
+        let (_, pips) = fleet(&format!(
+            "  kubernetes:\n    source: hub\n    publicIPs:\n      auth: {cred}\n"
+        ));
+        let fields = |d: &crate::Diagnostics, prefix: &str| -> Vec<(String, String)> {
+            let mut v: Vec<(String, String)> = d
+                .iter()
+                .filter_map(|d| {
+                    Some((
+                        d.field.clone()?.strip_prefix(prefix)?.to_string(),
+                        d.message.clone(),
+                    ))
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let want = fields(&azure, "spec.azure.auth");
+        if std::env::var_os("AZURE_TENANT_ID").is_none() {
+            assert!(want.iter().any(|(f, _)| f == ".tenantId"), "{azure}");
+        }
+        assert!(want.iter().any(|(f, _)| f == ".clientSecret"), "{azure}");
+        assert_eq!(
+            fields(&hub, "spec.kubernetes.hub.auth.azure"),
+            want,
+            "{hub}"
+        );
+        assert_eq!(
+            fields(&pips, "spec.kubernetes.publicIPs.auth"),
+            want,
+            "{pips}"
+        );
+        // Located at the line where each was written, not at the section.
+        let line = |d: &crate::Diagnostics, f: &str| {
+            d.iter()
+                .find(|d| d.field.as_deref() == Some(f))
+                .and_then(|d| d.location.line)
+        };
+        assert!(
+            line(&hub, "spec.kubernetes.hub.auth.azure.clientSecret") == Some(10),
+            "{hub}"
         );
     }
 

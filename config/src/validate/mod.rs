@@ -14,6 +14,8 @@ mod annotations;
 mod azure;
 mod backends;
 mod clusters;
+mod credential;
+mod dnssec;
 mod exports;
 mod hub;
 mod limits;
@@ -24,6 +26,7 @@ mod serial;
 mod settings;
 mod zone;
 
+pub use dnssec::{DEFAULT_RESIGN_INTERVAL, DEFAULT_SIGNATURE_VALIDITY};
 pub use exports::{ALWAYS_SERVE_ANNOTATION, CLUSTERS_ANNOTATION};
 pub use monitor::{
     status_ranges, EXPECTED_STATUS_ANNOTATION, PROBE_INTERVAL_ANNOTATION, PROBE_TIMEOUT_ANNOTATION,
@@ -141,6 +144,11 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
         ks
     });
     let azure = azure::validate(settings_doc, settings, inputs, diags);
+    let dnssec = settings
+        .spec
+        .dnssec
+        .as_ref()
+        .map(|d| dnssec::validate(settings_doc, d, diags));
     let mut fleet = Fleet {
         zone,
         listen,
@@ -152,6 +160,7 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
         kubernetes,
         observed: Default::default(),
         azure,
+        dnssec,
     };
     if settings.spec.soa.serial.is_none() {
         fleet.zone.soa.serial = serial::content_serial(&fleet);

@@ -47,6 +47,8 @@ pub enum Resource {
     ServiceImports,
     /// InternalServiceExports, watched on the hub (hub mode): the members' exports.
     InternalExports,
+    /// Fleet's MemberClusters (cluster-scoped), watched on the hub where served (hub mode).
+    MemberClusters,
 }
 
 impl Resource {
@@ -59,6 +61,7 @@ impl Resource {
             Resource::Exports => "serviceexports",
             Resource::ServiceImports => "serviceimports",
             Resource::InternalExports => "internalserviceexports",
+            Resource::MemberClusters => "memberclusters",
         }
     }
 }
@@ -204,6 +207,7 @@ pub fn compose_cached(
         settings_doc.spec.clusters.extend(hub.clusters);
         observed.objects.extend(hub.observed);
         observed.public_ips = hub.public_ips;
+        observed.members = hub.members;
         for (member, export) in &hub.exports {
             upstream(
                 member,
@@ -443,12 +447,7 @@ fn parse_one(
         .map_or("v1beta1", |(_, v)| v)
         .to_string();
     let object = inputs::object_label(kind, value.get("metadata"));
-    let doc = Doc {
-        file: Arc::from(Path::new(&format!("kubernetes:{cluster}"))),
-        index: 1,
-        start_line: 1,
-        text: String::new(),
-    };
+    let doc = Doc::without_text(Arc::from(Path::new(&format!("kubernetes:{cluster}"))));
     inputs::parse_upstream(
         doc,
         &api_version,

@@ -52,6 +52,46 @@ impl Shared {
     }
 }
 
+/// The token series of every hub client in the process: the clients are made before
+/// (and apart from) the registry, which [`super::SourceMetrics`] registers them in.
+pub(crate) fn hub_token_metrics() -> ArmMetrics {
+    static METRICS: std::sync::OnceLock<ArmMetrics> = std::sync::OnceLock::new();
+    METRICS
+        .get_or_init(|| {
+            let unused = ArmMetrics::unregistered();
+            ArmMetrics {
+                tokens: prometheus::IntCounterVec::new(
+                    prometheus::Opts::new(
+                        "fleetdns_hub_token_requests_total",
+                        "Entra ID token requests for the hub (spec.kubernetes.hub.auth), by auth method and result",
+                    ),
+                    &["method", "result"],
+                )
+                .expect("valid metric"),
+                ..unused
+            }
+        })
+        .clone()
+}
+
+/// `fleetdns_hub_token_refused_total{hub}`: 401s from the hub to a request carrying
+/// fleetdns's Entra ID token, of every hub client in the process.
+pub(crate) fn hub_refused_metric() -> prometheus::IntCounterVec {
+    static METRIC: std::sync::OnceLock<prometheus::IntCounterVec> = std::sync::OnceLock::new();
+    METRIC
+        .get_or_init(|| {
+            prometheus::IntCounterVec::new(
+                prometheus::Opts::new(
+                    "fleetdns_hub_token_refused_total",
+                    "Requests the hub answered 401 although they carried fleetdns's Entra ID token (spec.kubernetes.hub.auth)",
+                ),
+                &["hub"],
+            )
+            .expect("valid metric")
+        })
+        .clone()
+}
+
 /// Signs every request of one hub client in with an Entra ID token.
 #[derive(Clone)]
 pub(crate) struct EntraLayer {
@@ -69,7 +109,7 @@ impl EntraLayer {
             auth.authority_host.clone(),
             Resource(auth.server_app_id.clone()),
             http,
-            ArmMetrics::unregistered(),
+            hub_token_metrics(),
         ));
         TokenSource::spawn_refresher(&tokens);
         Ok(EntraLayer {
@@ -155,6 +195,7 @@ where
             };
             let resp = fut.await.map_err(Into::into)?;
             if resp.status() == StatusCode::UNAUTHORIZED {
+                hub_refused_metric().with_label_values(&[&shared.hub]).inc();
                 shared.tokens.invalidate().await;
                 if shared.should_log() {
                     warn!(hub = %shared.hub, method = shared.method, audience = %shared.audience,

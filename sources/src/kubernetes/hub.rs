@@ -18,13 +18,15 @@
 //!   the member agent unexports it (SEc:199-209), and fleetdns skips it alike.
 //!
 //! Members are the clusters of the `fleet-member-<cluster>` namespaces the exports
-//! live in; one that joins or leaves is just objects appearing or going.
+//! live in, plus those the hub's MemberCluster objects name (where it has them: a
+//! member that joined and exports nothing yet); one that joins or leaves is just
+//! objects appearing or going.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use fleetdns_config::hub::{member_of_namespace, PublicIpStatus};
+use fleetdns_config::hub::{member_of_namespace, HubMember, PublicIpStatus};
 use fleetdns_config::settings::{ClusterSpec, ServiceSpec};
 use fleetdns_config::{crd, ObjectKind, ObservedObject};
 
@@ -42,6 +44,23 @@ pub struct HubExports {
     pub observed: Vec<ObservedObject>,
     /// The public IPs the exports name, as last read.
     pub public_ips: Vec<PublicIpStatus>,
+    /// Every member: of the exports' namespaces and of the MemberClusters.
+    pub members: Vec<HubMember>,
+}
+
+/// The `Valid` reason fleetdns gives a served export whose public IP address is
+/// from an earlier read (ARM failing); the backend's `fleetdns.io/Serving` says so.
+pub const PUBLIC_IP_STALE: &str = "PublicIPStale";
+
+/// What the rules said of one export.
+#[derive(Default)]
+struct Verdict {
+    problems: Vec<String>,
+    exported: bool,
+    weight: Option<u32>,
+    conflict: Option<String>,
+    endpoint: Option<String>,
+    stale: Option<String>,
 }
 
 /// One InternalServiceExport, as far as the rules need it.
@@ -57,7 +76,7 @@ struct Export<'a> {
 /// Hub mode's member Services and exports from `snapshot` (hub cluster `hub`).
 pub fn exports(snapshot: &Snapshot, hub: &str) -> HubExports {
     let mut out = HubExports::default();
-    let mut problems: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
+    let mut verdicts: BTreeMap<(String, String, String), Verdict> = BTreeMap::new();
     let mut by_service: BTreeMap<(String, String), Vec<Export<'_>>> = BTreeMap::new();
     let mut members = BTreeSet::new();
     for ise in snapshot.objects(hub, Resource::InternalExports) {
@@ -73,7 +92,7 @@ pub fn exports(snapshot: &Snapshot, hub: &str) -> HubExports {
         let key = (member.to_string(), service.0.clone(), service.1.clone());
         let cluster_id = text(ise, "/spec/serviceReference/clusterId");
         if cluster_id != member {
-            problems.entry(key).or_default().push(format!("serviceReference.clusterId {cluster_id:?} does not match the namespace {ns} (fleet-member-<cluster>); the member agent of {member} writes both"));
+            verdicts.entry(key).or_default().problems.push(format!("serviceReference.clusterId {cluster_id:?} does not match the namespace {ns} (fleet-member-<cluster>); the member agent of {member} writes both"));
             continue;
         }
         if ise.pointer("/metadata/deletionTimestamp").is_some() {
@@ -89,6 +108,23 @@ pub fn exports(snapshot: &Snapshot, hub: &str) -> HubExports {
                 text(ise, "/metadata/creationTimestamp"),
             ),
         });
+    }
+    // MemberClusters, where the hub has them: members without exports yet count too;
+    // one being deleted (leaving the fleet) no longer does by itself.
+    let mut joined: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for mc in snapshot.objects(hub, Resource::MemberClusters) {
+        if mc.pointer("/metadata/deletionTimestamp").is_some() {
+            continue;
+        }
+        let name = text(mc, "/metadata/name");
+        let status = mc
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|c| c.iter().find(|c| c["type"] == "Joined"))
+            .and_then(|c| c["status"].as_str())
+            .map(str::to_string);
+        members.insert(name.clone());
+        joined.insert(name, status);
     }
     let mut clusters: BTreeMap<String, Vec<ServiceSpec>> =
         members.iter().map(|m| (m.clone(), Vec::new())).collect();
@@ -128,13 +164,25 @@ pub fn exports(snapshot: &Snapshot, hub: &str) -> HubExports {
                 } else {
                     format!("Conflict: the ports of Service {sns}/{sname} in cluster {} differ from those of cluster {first}, which was exported first; the first resolved spec stays", e.member)
                 };
-                problems.entry(key).or_default().push(why);
+                // It reached the hub (exported) but the import does not take it.
+                let v = verdicts.entry(key).or_default();
+                v.exported = weight_of(e) != Some(0);
+                v.conflict = Some(why.clone());
+                v.problems.push(why);
                 continue;
             }
+            let v = verdicts.entry(key.clone()).or_default();
+            v.exported = weight_of(e) != Some(0);
             match endpoint(e, snapshot) {
-                Err(why) => problems.entry(key).or_default().push(why),
+                Err(Why::Endpoint(why)) => {
+                    v.endpoint = Some(why.clone());
+                    v.problems.push(why);
+                }
+                Err(Why::Other(why)) => v.problems.push(why),
                 Ok(None) => {} // weight 0: unexported
-                Ok(Some((service, weight))) => {
+                Ok(Some((service, weight, stale))) => {
+                    v.weight = Some(weight);
+                    v.stale = stale;
                     if let Some(id) = &service.public_ip_resource_id {
                         ip_users
                             .entry(id.clone())
@@ -144,14 +192,35 @@ pub fn exports(snapshot: &Snapshot, hub: &str) -> HubExports {
                     clusters.entry(e.member.clone()).or_default().push(service);
                     out.exports
                         .push((e.member.clone(), service_export(e, weight)));
-                    problems.entry(key).or_default();
                 }
             }
         }
     }
-    for ((member, ns, name), found) in problems {
+    out.members = members
+        .iter()
+        .map(|m| HubMember {
+            name: m.clone(),
+            member_cluster: joined.contains_key(m),
+            joined: joined.get(m).cloned().flatten(),
+            exports: verdicts.keys().filter(|(c, _, _)| c == m).count(),
+            served: out.exports.iter().filter(|(c, _)| c == m).count(),
+        })
+        .collect();
+    for ((member, ns, name), v) in verdicts {
         let mut o = ObservedObject::new(ObjectKind::ServiceExport, &member, &ns, &name);
-        o.problems = found;
+        o.exported = v.exported;
+        o.export_weight = v.weight;
+        o.export_conflict = v.conflict;
+        o.endpoint_problem = v.endpoint;
+        o.export_validity = Some(match v.stale {
+            // Served, and the backend's Serving condition says from what.
+            Some(why) => (PUBLIC_IP_STALE.to_string(), why),
+            None => (
+                "ServiceIsValid".to_string(),
+                format!("exported service {ns}/{name} reached the hub"),
+            ),
+        });
+        o.problems = v.problems;
         out.observed.push(o);
     }
     // Exports with an unusable public IP name it too, so /status lists every IP.
@@ -218,41 +287,69 @@ pub fn wanted(snapshot: &Snapshot, hub: &str) -> BTreeMap<String, Wanted> {
     out
 }
 
+/// Why an export is not an endpoint.
+enum Why {
+    /// `isValidTrafficManagerEndpoint` says no: upstream's backend is not Accepted.
+    Endpoint(String),
+    /// fleetdns cannot serve it (weight out of range, the public IP unread or empty).
+    Other(String),
+}
+
+/// The weight an export asks for (`None` when absent).
+fn weight_of(e: &Export<'_>) -> Option<i64> {
+    e.object.pointer("/spec/weight").and_then(Value::as_i64)
+}
+
 /// `isValidTrafficManagerEndpoint` (TMBc:588-601), then the address ARM gave:
-/// the member Service and the export weight, `None` for weight 0, or why not.
-fn endpoint(e: &Export<'_>, snapshot: &Snapshot) -> Result<Option<(ServiceSpec, u32)>, String> {
+/// the member Service, the export weight and, when the address is from an earlier
+/// read, why it is stale; `None` for weight 0; or why not.
+fn endpoint(
+    e: &Export<'_>,
+    snapshot: &Snapshot,
+) -> Result<Option<(ServiceSpec, u32, Option<String>)>, Why> {
     let spec = e.object.get("spec").cloned().unwrap_or(Value::Null);
     let ty = spec.get("type").and_then(Value::as_str).unwrap_or("");
     let (ns, name) = &e.service;
     if ty != "LoadBalancer" {
-        return Err(format!("unsupported service type {ty:?}: only LoadBalancer Services become DNS endpoints (Service {ns}/{name} in cluster {})", e.member));
+        return Err(Why::Endpoint(format!("unsupported service type {ty:?}: only LoadBalancer Services become DNS endpoints (Service {ns}/{name} in cluster {})", e.member)));
     }
     if spec.get("isInternalLoadBalancer").and_then(Value::as_bool) == Some(true) {
-        return Err(format!("internal load balancer is not supported: Service {ns}/{name} in cluster {} has a private address the hub does not hold; to serve private answers use source: members with the profile annotation {}", e.member, fleetdns_config::hub::SERVE_INTERNAL_ANNOTATION));
+        return Err(Why::Endpoint(format!("internal load balancer is not supported: Service {ns}/{name} in cluster {} has a private address the hub does not hold; to serve private answers use source: members with the profile annotation {}", e.member, fleetdns_config::hub::SERVE_INTERNAL_ANNOTATION)));
     }
     let Some(id) = spec.get("publicIPResourceID").and_then(Value::as_str) else {
-        return Err(format!("in the processing of configuring public IP: the member agent of {} has not found the public IP of Service {ns}/{name} yet", e.member));
+        return Err(Why::Endpoint(format!("in the processing of configuring public IP: the member agent of {} has not found the public IP of Service {ns}/{name} yet", e.member)));
     };
     if spec.get("isDNSLabelConfigured").and_then(Value::as_bool) != Some(true) {
-        return Err(format!("DNS label is not configured to the public IP {id}: set the Service annotation service.beta.kubernetes.io/azure-dns-label-name in cluster {}", e.member));
+        return Err(Why::Endpoint(format!("DNS label is not configured to the public IP {id}: set the Service annotation service.beta.kubernetes.io/azure-dns-label-name in cluster {}", e.member)));
     }
-    let weight = match spec.get("weight").and_then(Value::as_i64) {
+    let weight = match weight_of(e) {
         None => 1,
         Some(w @ 0..=1000) => w as u32,
-        Some(w) => return Err(format!("weight {w} is not allowed; allowed: 0 to 1000")),
+        Some(w) => {
+            return Err(Why::Other(format!(
+                "weight {w} is not allowed; allowed: 0 to 1000"
+            )))
+        }
     };
     if weight == 0 {
         return Ok(None);
     }
     let Some(ip) = snapshot.public_ips.get(id) else {
-        return Err(format!("public IP {id} not read from ARM yet"));
+        return Err(Why::Other(format!("public IP {id} not read from ARM yet")));
     };
     let Some(address) = &ip.address else {
-        return Err(ip
-            .problem
-            .clone()
-            .unwrap_or_else(|| format!("public IP {id} has no address")));
+        return Err(Why::Other(
+            ip.problem
+                .clone()
+                .unwrap_or_else(|| format!("public IP {id} has no address")),
+        ));
     };
+    let stale = ip.stale.then(|| {
+        format!(
+            "last known address {address} served; {}",
+            ip.problem.as_deref().unwrap_or("the latest read failed")
+        )
+    });
     Ok(Some((
         ServiceSpec {
             namespace: ns.clone(),
@@ -262,6 +359,7 @@ fn endpoint(e: &Export<'_>, snapshot: &Snapshot) -> Result<Option<(ServiceSpec, 
             internal_load_balancer: None,
         },
         weight,
+        stale,
     )))
 }
 

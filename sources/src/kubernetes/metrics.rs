@@ -1,6 +1,7 @@
 //! Prometheus series of the Kubernetes source: is each cluster answering, how
 //! many objects it holds, how often its watches fail.
 
+use fleetdns_arm::ArmMetrics;
 use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 /// The source's Prometheus series; clones share them.
@@ -22,6 +23,30 @@ pub struct SourceMetrics {
     pub excluded: IntGaugeVec,
     /// Hub mode's public IP lookups.
     pub public_ips: super::public_ip::PublicIpMetrics,
+    /// `fleetdns_hub_token_requests_total{method,result}`: Entra ID tokens for the hub
+    /// (`spec.kubernetes.hub.auth`), of every hub client in the process.
+    pub hub_tokens: IntCounterVec,
+    /// `fleetdns_hub_token_refused_total{hub}`: the hub answered 401 to a request
+    /// carrying that token.
+    pub hub_refused: IntCounterVec,
+}
+
+/// The ARM client's series under other names (`requests` and `tokens`: name, help),
+/// registered in `registry`; the rate-limit gauge stays unregistered (the mirror's is
+/// the one to watch).
+pub(super) fn arm_metrics(
+    registry: &Registry,
+    requests: (&str, &str),
+    tokens: (&str, &str),
+) -> Result<ArmMetrics, prometheus::Error> {
+    let m = ArmMetrics {
+        requests: IntCounterVec::new(Opts::new(requests.0, requests.1), &["method", "code"])?,
+        tokens: IntCounterVec::new(Opts::new(tokens.0, tokens.1), &["method", "result"])?,
+        rate_limit: ArmMetrics::unregistered().rate_limit,
+    };
+    registry.register(Box::new(m.requests.clone()))?;
+    registry.register(Box::new(m.tokens.clone()))?;
+    Ok(m)
 }
 
 impl SourceMetrics {
@@ -58,7 +83,11 @@ impl SourceMetrics {
                 &["reason"],
             )?,
             public_ips: super::public_ip::PublicIpMetrics::register(registry)?,
+            hub_tokens: super::entra::hub_token_metrics().tokens,
+            hub_refused: super::entra::hub_refused_metric(),
         };
+        registry.register(Box::new(m.hub_tokens.clone()))?;
+        registry.register(Box::new(m.hub_refused.clone()))?;
         m.excluded.with_label_values(&["internal_load_balancer"]);
         registry.register(Box::new(m.excluded.clone()))?;
         registry.register(Box::new(m.reachable.clone()))?;

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod observed;
 pub mod preflight;
 pub mod public_ip;
+pub mod roster;
 pub mod watch;
 
 use std::collections::BTreeSet;
@@ -96,6 +97,15 @@ impl Source {
                 Resource::InternalExports,
                 None,
             ));
+            // Fleet's MemberClusters, where the hub serves them (Azure Fleet Manager and
+            // KubeFleet do): members without exports yet, and which have joined. A hub
+            // without the CRD answers 404 once, logged, and the rest works.
+            watches.push((
+                hub.clone(),
+                k.hub.name.clone(),
+                Resource::MemberClusters,
+                None,
+            ));
         }
         for m in &k.members {
             let client = if m.context == k.hub.context {
@@ -157,6 +167,8 @@ impl Source {
             let run = watch::run(client, cluster, resource, ns, utx.clone());
             tasks.spawn(run.instrument(span));
         }
+        // Hub mode: the first fleet also waits for the first public IP reads.
+        let mut ips_read = public_ips.is_none();
         if let Some(lookup) = public_ips {
             tasks.spawn(public_ip::run(
                 lookup,
@@ -182,10 +194,12 @@ impl Source {
                 _ = shutdown.cancelled() => break,
                 u = urx.recv() => {
                     let Some(u) = u else { break };
+                    ips_read |= matches!(u, Update::PublicIps(_));
                     dirty = apply(&mut snapshot, &mut pending, &mut failing, &metrics, u);
                     // Gather what arrives in the next moment into one composition.
                     let deadline = tokio::time::Instant::now() + BATCH;
                     while let Ok(Some(u)) = tokio::time::timeout_at(deadline, urx.recv()).await {
+                        ips_read |= matches!(u, Update::PublicIps(_));
                         dirty |= apply(&mut snapshot, &mut pending, &mut failing, &metrics, u);
                     }
                 }
@@ -199,6 +213,20 @@ impl Source {
                 // so that answers never start from a half-listed fleet.
                 if !pending.is_empty() && started.elapsed() < INITIAL_SYNC {
                     continue;
+                }
+                // Hub mode: with every list in, the exports name their public IPs; the
+                // first fleet waits for their first reads too (or the same deadline), so
+                // that it starts with the members' addresses rather than without them.
+                if !ips_read && started.elapsed() < INITIAL_SYNC {
+                    let now = hub::wanted(&snapshot, &topology.hub);
+                    if !now.is_empty() {
+                        wanted_tx.send_if_modified(|w| {
+                            let changed = *w != now;
+                            *w = now;
+                            changed
+                        });
+                        continue;
+                    }
                 }
                 synced = true;
                 dirty = true;

@@ -55,6 +55,8 @@ pub struct Report {
     pub server_version: Option<String>,
     /// What is wrong, empty when all is well.
     pub problems: Vec<Problem>,
+    /// Hub mode, on the hub: the members it shows (exports' namespaces, MemberClusters).
+    pub members: Vec<super::roster::Member>,
 }
 
 /// One (verb, resource) fleetdns needs, for an access review.
@@ -83,6 +85,7 @@ async fn check_cluster(k: &KubernetesSettings, c: &ClusterConnection, hub: bool)
         context: c.context.clone().unwrap_or_else(|| "<current>".into()),
         server_version: None,
         problems: Vec::new(),
+        members: Vec::new(),
     };
     let auth = if hub { k.hub_auth.as_ref() } else { None };
     let client =
@@ -141,6 +144,9 @@ async fn check_cluster(k: &KubernetesSettings, c: &ClusterConnection, hub: bool)
         if let Some(p) = review(&client, &need).await {
             report.problems.push(p);
         }
+    }
+    if hub && k.hub_mode.is_some() && report.problems.is_empty() {
+        report.members = super::roster::members(&client).await;
     }
     report
 }

@@ -62,14 +62,27 @@ pub struct PublicIpMetrics {
     pub lookups: IntCounterVec,
     /// `fleetdns_public_ips{state}`: `resolved`, `stale`, `unresolved`.
     pub states: IntGaugeVec,
-    /// The ARM client's own series (`fleetdns_azure_*`), shared with the mirror's names.
+    /// The ARM client's series for these reads under names of their own (the mirror's
+    /// `fleetdns_azure_*` stay the mirror's): `fleetdns_public_ip_arm_requests_total{method,code}`
+    /// (every attempt, `code` the HTTP status or `error`) and
+    /// `fleetdns_public_ip_token_requests_total{method,result}` (ARM tokens for them).
     pub arm: ArmMetrics,
 }
 
 impl PublicIpMetrics {
-    /// Registers the series in `registry`. The ARM series are not registered here
-    /// (the mirror registers them); the lookups count in an unregistered copy.
+    /// Registers the series in `registry`.
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let arm = super::metrics::arm_metrics(
+            registry,
+            (
+                "fleetdns_public_ip_arm_requests_total",
+                "ARM requests of the public IP reads (hub mode), by method and HTTP status (error: no answer)",
+            ),
+            (
+                "fleetdns_public_ip_token_requests_total",
+                "ARM token requests of the public IP reads (hub mode), by auth method and result",
+            ),
+        )?;
         let m = Self {
             lookups: IntCounterVec::new(
                 Opts::new(
@@ -85,7 +98,7 @@ impl PublicIpMetrics {
                 ),
                 &["state"],
             )?,
-            arm: ArmMetrics::unregistered(),
+            arm,
         };
         registry.register(Box::new(m.lookups.clone()))?;
         registry.register(Box::new(m.states.clone()))?;
@@ -167,9 +180,29 @@ pub async fn run(
             .map(|(id, _)| id.clone())
             .collect();
         let mut any_failed = false;
+        // ARM itself failing (down, throttling, no token): the other reads of this round
+        // would only wait out the same trouble one by one, so they are marked stale at
+        // once and retried together with backoff.
+        let mut outage: Option<String> = None;
         for id in &due {
             let previous = cache.get(id).map(|e| e.ip.clone());
-            let (ip, failing) = read(&client, id, previous.as_ref(), &metrics).await;
+            let (ip, failing) = match &outage {
+                Some(why) => (
+                    kept(
+                        previous.as_ref(),
+                        format!("public IP {id} not read: ARM is failing ({why}); retrying"),
+                    ),
+                    true,
+                ),
+                None => {
+                    let (ip, how) = read(&client, id, previous.as_ref(), &metrics).await;
+                    let failing = how != Read::Ok;
+                    if let Read::Outage(why) = how {
+                        outage = Some(why);
+                    }
+                    (ip, failing)
+                }
+            };
             any_failed |= failing;
             if previous.as_ref().map(|p| &p.problem) != Some(&ip.problem) {
                 let exports: Vec<&String> = want[id].exports.iter().collect();
@@ -191,6 +224,19 @@ pub async fn run(
                     failing,
                 },
             );
+        }
+        if let Some(why) = &outage {
+            // The rest of the IPs: their last addresses are stale too, until ARM answers.
+            for (id, e) in cache.iter_mut().filter(|(id, _)| !due.contains(id)) {
+                if !e.failing {
+                    e.ip = kept(
+                        Some(&e.ip),
+                        format!("public IP {id} not read: ARM is failing ({why}); retrying"),
+                    );
+                    e.failing = true;
+                    warn!(public_ip = %id, exports = ?want.get(id).map(|w| &w.exports), stale = e.ip.stale, problem = ?e.ip.problem, "public IP not usable");
+                }
+            }
         }
         if !due.is_empty() {
             retry_at = if any_failed || cache.values().any(|e| e.failing) {
@@ -241,27 +287,42 @@ pub async fn run(
     }
 }
 
-/// One read of `id`: the new state and whether the read failed (retry with backoff).
-async fn read(
-    client: &ArmClient,
-    id: &str,
-    previous: Option<&PublicIp>,
-    metrics: &PublicIpMetrics,
-) -> (PublicIp, bool) {
-    let call = Call::get(id.to_string(), PUBLIC_IP_API_VERSION);
-    let count = |r: &str| metrics.lookups.with_label_values(&[r]).inc();
-    let keep = |problem: String| PublicIp {
+/// How one read went.
+#[derive(Debug, PartialEq, Eq)]
+enum Read {
+    /// ARM answered about the IP (an address, none yet, or 404).
+    Ok,
+    /// This IP could not be read (403 on its resource group); retry with backoff.
+    Failed,
+    /// ARM itself failed (transport, token, 429, 5xx): the other reads would too.
+    Outage(String),
+}
+
+/// The last known state of an IP kept, stale if it had an address, with `problem`.
+fn kept(previous: Option<&PublicIp>, problem: String) -> PublicIp {
+    PublicIp {
         address: previous.and_then(|p| p.address.clone()),
         version: previous.and_then(|p| p.version.clone()),
         fqdn: previous.and_then(|p| p.fqdn.clone()),
         stale: previous.is_some_and(|p| p.address.is_some()),
         problem: Some(problem),
-    };
+    }
+}
+
+/// One read of `id`: the new state and how the read went.
+async fn read(
+    client: &ArmClient,
+    id: &str,
+    previous: Option<&PublicIp>,
+    metrics: &PublicIpMetrics,
+) -> (PublicIp, Read) {
+    let call = Call::get(id.to_string(), PUBLIC_IP_API_VERSION);
+    let count = |r: &str| metrics.lookups.with_label_values(&[r]).inc();
     match client.send(&call).await {
         Ok(r) if r.status == 404 => {
             count("not_found");
             (PublicIp { address: None, version: None, fqdn: None, stale: false,
-                problem: Some(format!("public IP {id} does not exist (ARM 404): the member's Service lost its public IP; recreate the Service's load balancer or remove its ServiceExport")) }, false)
+                problem: Some(format!("public IP {id} does not exist (ARM 404): the member's Service lost its public IP; recreate the Service's load balancer or remove its ServiceExport")) }, Read::Ok)
         }
         Ok(r) => {
             let p = |k: &str| {
@@ -283,23 +344,44 @@ async fn read(
             } else {
                 "no_address"
             });
-            (ip, false)
+            (ip, Read::Ok)
         }
         Err(ArmError::Status {
             status: 403, code, ..
         }) => {
             count("forbidden");
-            (keep(format!("ARM denied reading public IP {id} (HTTP 403 {code}): grant fleetdns's identity the Reader role on resource group {} (or the public IP itself)", resource_group_scope(id))), true)
+            (kept(previous, format!("ARM denied reading public IP {id} (HTTP 403 {code}): grant fleetdns's identity the Reader role on resource group {} (or the public IP itself)", resource_group_scope(id))), Read::Failed)
         }
         Err(e) => {
             count("error");
+            let outage = match &e {
+                ArmError::Status { status, .. } => *status == 429 || *status >= 500,
+                ArmError::Transport { .. } | ArmError::Auth(_) => true,
+            };
+            let ip = kept(
+                previous,
+                format!("reading public IP {id} from ARM failed, retrying: {e}"),
+            );
             (
-                keep(format!(
-                    "reading public IP {id} from ARM failed, retrying: {e}"
-                )),
-                true,
+                ip,
+                if outage {
+                    Read::Outage(summary(&e))
+                } else {
+                    Read::Failed
+                },
             )
         }
+    }
+}
+
+/// What went wrong, in a few words, for the IPs not read because of it.
+fn summary(e: &ArmError) -> String {
+    match e {
+        ArmError::Status {
+            status, code, path, ..
+        } => format!("HTTP {status} {code} reading {path}"),
+        ArmError::Transport { error, .. } => format!("no answer: {error}"),
+        ArmError::Auth(a) => format!("no ARM token: {a}"),
     }
 }
 

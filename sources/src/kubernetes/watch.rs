@@ -88,6 +88,13 @@ pub fn api_resource(resource: Resource) -> ApiResource {
         Resource::InternalExports => {
             fleet_v1alpha1("InternalServiceExport", "internalserviceexports")
         }
+        Resource::MemberClusters => ApiResource {
+            group: "cluster.kubernetes-fleet.io".into(),
+            version: "v1beta1".into(),
+            api_version: "cluster.kubernetes-fleet.io/v1beta1".into(),
+            kind: "MemberCluster".into(),
+            plural: "memberclusters".into(),
+        },
     }
 }
 

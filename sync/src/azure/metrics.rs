@@ -109,3 +109,55 @@ impl Metrics {
         Self::register(&Registry::new()).expect("fresh registry")
     }
 }
+
+/// Removes the series of `vec` whose label values (in `names` order) are not in
+/// `keep`, leaving the others as they are.
+pub(crate) fn remove_absent<const N: usize>(
+    vec: &IntGaugeVec,
+    names: &[&str; N],
+    keep: &std::collections::HashSet<[&str; N]>,
+) {
+    use prometheus::core::Collector;
+    let mut gone = Vec::new();
+    for family in vec.collect() {
+        for m in family.get_metric() {
+            let pairs = m.get_label();
+            let values: [&str; N] = std::array::from_fn(|i| {
+                pairs
+                    .iter()
+                    .find(|p| p.name() == names[i])
+                    .map_or("", |p| p.value())
+            });
+            if !keep.contains(&values) {
+                gone.push(values.map(str::to_owned));
+            }
+        }
+    }
+    for values in gone {
+        let refs: [&str; N] = std::array::from_fn(|i| values[i].as_str());
+        // Absent already is fine: nothing to remove.
+        let _ = vec.remove_label_values(&refs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remove_absent_drops_only_the_series_that_went_away() {
+        let g = IntGaugeVec::new(Opts::new("t", "t"), &["a", "b"]).unwrap();
+        g.with_label_values(&["p", "old"]).set(1);
+        g.with_label_values(&["p", "new"]).set(1);
+        let keep = std::collections::HashSet::from([["p", "new"]]);
+        remove_absent(&g, &["a", "b"], &keep);
+        assert!(g.get_metric_with_label_values(&["p", "new"]).is_ok());
+        let families = prometheus::core::Collector::collect(&g);
+        let left: Vec<_> = families[0]
+            .get_metric()
+            .iter()
+            .map(|m| m.get_label()[1].value().to_owned())
+            .collect();
+        assert_eq!(left, ["new"]);
+    }
+}

@@ -309,12 +309,20 @@ async fn pass(
             .with_label_values(&[m.as_str()])
             .set(planned.get(m.as_str()).copied().unwrap_or_default());
     }
-    metrics.monitor.reset();
+    // Set this pass's series first, then drop the ones that went away: a scrape
+    // in between never sees the gauge empty (a reset() first would allow that).
+    let mut current = std::collections::HashSet::new();
     for (key, s) in &out.profiles {
         for (ep, st) in &s.endpoints {
             metrics.monitor.with_label_values(&[key, ep, st]).set(1);
+            current.insert([key.as_str(), ep.as_str(), st.as_str()]);
         }
     }
+    super::metrics::remove_absent(
+        &metrics.monitor,
+        &["profile", "endpoint", "status"],
+        &current,
+    );
     // Objects being deleted: their Azure side goes now, not after the grace period.
     if leader {
         for d in finalize::deletions(fleet) {

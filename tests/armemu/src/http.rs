@@ -334,7 +334,12 @@ pub(crate) async fn handle(
         w.self_errors.extend(errs);
     }
     entry.status = status;
-    let r = arm_headers(reply(status, &value), &entry, &w);
+    let mut r = arm_headers(reply(status, &value), &entry, &w);
+    if status == 503 && lower.contains("/publicipaddresses/") {
+        // "Down" public IP reads say when to come back, as ARM's 503s do.
+        r.headers_mut()
+            .insert("retry-after", hyper::header::HeaderValue::from_static("1"));
+    }
     w.log.push(entry);
     Ok(r)
 }

@@ -6,16 +6,19 @@
 //! - [`zonemaster`]: zonemaster-cli on the delegated zone; any ERROR or CRITICAL other
 //!   than the findings loopback addressing forces fails.
 //! - [`edns`]: an RFC 8906 (ISC genreport style) matrix of EDNS and header probes.
+//! - [`dnssec`]: a signed chain (ldns-signed root and parent on nsd, two signing
+//!   fleetdns replicas) validated by unbound and delv; zonemaster's DNSSEC module.
 //! - [`differential`]: knotd serves the same static records as fleetdns; a matrix of
 //!   queries must get the same rcode, flags, section counts and records from both.
 //!
 //! Every server listens on port 53 of its own 127.0.<part>.x address (a delegation's
 //! glue has no port), one third octet per test so tests can run in parallel:
 //! 127.0.53.x delegation, 127.0.54.x zonemaster, 127.0.55.x EDNS, 127.0.56.x
-//! differential. Binding port 53 needs root (CI runs as root).
+//! differential, 127.0.57.x DNSSEC. Binding port 53 needs root (CI runs as root).
 
 mod delegation;
 mod differential;
+mod dnssec;
 mod edns;
 mod wire;
 mod zonemaster;

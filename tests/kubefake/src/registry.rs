@@ -125,7 +125,7 @@ pub struct Registry {
 }
 
 /// The upstream CRD YAML compiled into the library (from `../shared/specs/fleet-networking-crds`
-/// at build time), so that the `kubefake` binary works wherever it is copied.
+/// at build time, and Fleet's MemberCluster from `tests/kubefake/crds`), so that the `kubefake` binary works wherever it is copied.
 pub const EMBEDDED_CRDS: &[(&str, &str)] = &[
     (
         "internalserviceexports.yaml",
@@ -134,6 +134,11 @@ pub const EMBEDDED_CRDS: &[(&str, &str)] = &[
     (
         "multiclusterservices.yaml",
         include_str!("../../../../shared/specs/fleet-networking-crds/multiclusterservices.yaml"),
+    ),
+    (
+        // Fleet's own MemberCluster (not a fleet-networking CRD; see the file's header).
+        "memberclusters.yaml",
+        include_str!("../crds/memberclusters.yaml"),
     ),
     (
         "serviceexports.yaml",

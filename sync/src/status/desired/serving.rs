@@ -135,6 +135,10 @@ fn left_out_of(fleet: &Fleet, b: &ObservedObject) -> Vec<String> {
                 Some((_, m)) => m.clone(),
                 None => "not exported".to_string(),
             }
+        } else if let Some((_, m)) = validity.filter(|(r, _)| r == "PublicIPStale") {
+            // Hub mode, ARM failing: served, from the last address read.
+            out.push(format!("cluster {}: stale: {m}", x.cluster));
+            continue;
         } else if let Some((r, m)) = validity.filter(|(r, _)| r != "ServiceIsValid") {
             // Served, but say so: an invalid weight keeps the last good one.
             let w = x.export_weight.unwrap_or(0);

