@@ -108,8 +108,8 @@ pub(crate) fn extras<'z>(
         Decision::Refused => {}
         Decision::Records { answer, .. } => x.answer = sig(answer),
         Decision::Endpoint { pick, index } => x.answer = pick.sigs.get(index),
-        // Never signed: `multivalue::signable` turns these into one endpoint first.
-        Decision::Endpoints { .. } => {}
+        // A precomputed subset's RRSIGs (`multivalue::signable` chose it).
+        Decision::Endpoints { signed, .. } => x.answer = signed,
         Decision::HealthView(view) => x.answer = view.signed.as_deref().and_then(sig),
         Decision::NxDomain | Decision::NoData => {
             let chain = if trusted() {
