@@ -248,4 +248,56 @@ mod routing_method {
             [1, 2, 0]
         );
     }
+
+    fn pick(addresses: &[(u8, u32)], max_return: u8) -> Pick {
+        use hickory_proto::rr::{rdata::A, Name, RData, Record};
+        let owner = Name::from_ascii("p.tm.test.").unwrap();
+        let entries = addresses
+            .iter()
+            .map(|&(last, w)| {
+                let r = Record::from_rdata(owner.clone(), 60, RData::A(A::new(192, 0, 2, last)));
+                (r, w, u32::from(last))
+            })
+            .collect();
+        Pick::new(entries, max_return)
+    }
+
+    #[test]
+    fn signed_subsets_are_deterministic_distinct_and_bounded() {
+        let p = pick(&[(1, 1), (2, 2), (3, 3), (4, 4), (5, 10), (6, 5)], 3);
+        let (sets, slots) = sample_subsets(&p, seed(b"\x01p", &p));
+        assert!(sets.len() > 1 && sets.len() <= SLOTS, "{}", sets.len());
+        for (i, s) in sets.iter().enumerate() {
+            assert_eq!(s.len(), 3);
+            assert!(
+                s.as_slice().windows(2).all(|w| w[0] < w[1]),
+                "a set, sorted"
+            );
+            assert!(slots.contains(&(i as u8)), "every set fills a slot");
+            assert!(!sets[..i].contains(s), "each set once");
+        }
+        // Same input, same draws; another owner or weight, another seed.
+        assert_eq!(sample_subsets(&p, seed(b"\x01p", &p)), (sets, slots));
+        assert_ne!(seed(b"\x01p", &p), seed(b"\x01q", &p));
+        let q = pick(&[(1, 1), (2, 2), (3, 3), (4, 4), (5, 10), (6, 6)], 3);
+        assert_ne!(seed(b"\x01p", &p), seed(b"\x01p", &q));
+        // No more records than max_return: one subset, all of them.
+        let small = pick(&[(1, 1), (2, 9)], 3);
+        let (sets, slots) = sample_subsets(&small, 7);
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0].as_slice(), [0, 1]);
+        assert_eq!(slots, [0; SLOTS]);
+        assert!(sample_subsets(&pick(&[(1, 0)], 3), 7).0.is_empty());
+    }
+
+    #[test]
+    fn a_shuffle_keeps_the_set() {
+        let d = draw_with(&[1, 1, 1, 1, 1], 5, 5, |_| 0);
+        for _ in 0..100 {
+            let s = d.shuffled(|b| fastrand::u64(..b));
+            assert_eq!(s.sorted(), d.sorted());
+        }
+        let rotated = d.shuffled(|_| 0);
+        assert_eq!(rotated.as_slice(), [1, 2, 3, 4, 0]);
+    }
 }

@@ -315,7 +315,6 @@ fn fast_and_general_paths_agree_on_a_signed_zone_routing_method_dnssec() {
 }
 
 fn agree(paths: &Paths, signed: bool) {
-
     let clients: [SocketAddr; 2] = [
         "127.0.0.1:5000".parse().unwrap(),
         "127.0.0.9:5000".parse().unwrap(),
@@ -345,7 +344,8 @@ fn agree(paths: &Paths, signed: bool) {
                             };
                             fast_answered += 1;
                             let answers = Message::from_vec(&fast).unwrap().answers;
-                            let rrsig = answers.iter().any(|r| r.record_type() == RecordType::RRSIG);
+                            let rrsig =
+                                answers.iter().any(|r| r.record_type() == RecordType::RRSIG);
                             let records = answers.len() - usize::from(rrsig);
                             if records > 1 && name.starts_with("ns-multi") && rrsig == signed {
                                 multi += 1;

@@ -630,7 +630,10 @@ fn routing_method_multivalue_on_a_signed_zone_do_queries_get_signed_subsets_of_m
         }
     }
     // DO=0: a fresh draw, no RRSIG.
-    let plain = signed_answer(&h.answer_fast(&packet(RecordType::A, false), client).unwrap());
+    let plain = signed_answer(
+        &h.answer_fast(&packet(RecordType::A, false), client)
+            .unwrap(),
+    );
     assert_eq!((plain.records.len(), plain.sigs.len()), (3, 0));
     // A replica fed the same input serves the same subsets.
     let second = serve(&Harness::signed(&f, &keys));
