@@ -201,7 +201,7 @@ impl Worker {
             .expect("key")
             .0];
         let mut cache = SigCache::default();
-        let signing = signed.then(|| fleetdns_dns::Signing {
+        let signing = signed.then_some(fleetdns_dns::Signing {
             keys: &keys,
             validity: Validity {
                 lifetime: 14 * 86_400,
