@@ -52,7 +52,7 @@ pub enum Decision<'z> {
         /// The records drawn.
         drawn: Drawn,
         /// On a signed zone with DO=1: the RRSIGs over exactly these records
-        /// (a precomputed subset, see [`multivalue::signable`]).
+        /// (a precomputed subset, see `multivalue::signable`).
         signed: Option<&'z Rrset>,
     },
     /// The `_health` TXT view of a profile, rendered per query (it shows ages).

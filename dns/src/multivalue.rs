@@ -12,8 +12,8 @@
 //! What an answer holds is a set of indices into the profile's [`Pick`]: the
 //! records themselves stay precompiled once per endpoint. On a signed zone a
 //! DO=1 query cannot get a fresh draw (its RRset would need a signature made
-//! per query); it gets one of [`SLOTS`] subsets drawn the same way when the
-//! zone is signed, each signed once ([`Subsets`], [`signable`]).
+//! per query); it gets one of `SLOTS` (16) subsets drawn the same way when the
+//! zone is signed, each signed once (`Subsets`, `signable`).
 
 use crate::decide::Decision;
 use crate::zone::{Pick, Rrset, Zone};

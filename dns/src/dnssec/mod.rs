@@ -9,7 +9,7 @@
 //!   never signs, locks or allocates for it. A MultiValue answer holds several
 //!   records, one RRset: its profile gets up to 16 subsets drawn and signed
 //!   here instead, and a DO=1 query serves one of them
-//!   ([`crate::multivalue::signable`]). Signatures live in a [`SigCache`]
+//!   (`multivalue::signable`). Signatures live in a [`SigCache`]
 //!   keyed by the canonical RRset, so a recompile re-signs only what changed,
 //!   and a periodic re-sign renews signatures with less than half their
 //!   lifetime left.
