@@ -119,6 +119,8 @@ impl Ctx<'_, '_> {
     /// (drawn deterministically, so unchanged subsets come from the cache).
     fn sign_subsets(&mut self, key: &[u8], pick: &mut Pick) {
         let (sets, slots) = multivalue::sample_subsets(pick, multivalue::seed(key, pick));
+        // Empty when the pick is (nothing to answer, so nothing to sign).
+        let drawn = sets.len();
         let subsets: Vec<Subset> = sets
             .into_iter()
             .filter_map(|drawn| {
@@ -131,7 +133,8 @@ impl Ctx<'_, '_> {
                 Some(Subset { drawn, sig: *sig })
             })
             .collect();
-        if subsets.len() == slots.iter().map(|&s| usize::from(s) + 1).max().unwrap_or(0) {
+        // Every slot indexes a set that got its signature (a drawn set is never empty).
+        if drawn > 0 && subsets.len() == drawn {
             pick.subsets = Some(Box::new(Subsets {
                 subsets: subsets.into(),
                 slots,
