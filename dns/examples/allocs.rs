@@ -5,7 +5,8 @@
 //! ```sh
 //! cargo run --release -p fleetdns-dns --example allocs
 //! ```
-//! Prints one row per query: allocations (and reallocations) per query, averaged
+//! Prints one row per query (the last ones with the DO bit, from the zone signed
+//! with one ECDSA P-256 CSK): allocations (and reallocations) per query, averaged
 //! over `ROUNDS` answers after a warm-up, and which path answered.
 
 use std::alloc::System;
@@ -90,6 +91,8 @@ struct Case {
     edns: Option<u8>,
     op_code: OpCode,
     two_questions: bool,
+    /// The DO bit (answered by the signed worker).
+    dnssec_ok: bool,
 }
 
 const fn case(what: &'static str, name: &'static str, qtype: RecordType) -> Case {
@@ -101,6 +104,7 @@ const fn case(what: &'static str, name: &'static str, qtype: RecordType) -> Case
         edns: Some(0),
         op_code: OpCode::Query,
         two_questions: false,
+        dnssec_ok: false,
     }
 }
 
@@ -170,6 +174,7 @@ fn packet(c: &Case) -> Vec<u8> {
         let mut e = Edns::new();
         e.set_max_payload(1232);
         e.set_version(version);
+        e.set_dnssec_ok(c.dnssec_ok);
         m.set_edns(e);
     }
     m.to_vec().expect("query encodes")
@@ -185,12 +190,28 @@ struct Worker {
 }
 
 impl Worker {
-    fn new() -> Self {
+    /// A worker over the zone, signed with one ECDSA P-256 CSK when `signed`.
+    fn new(signed: bool) -> Self {
+        use fleetdns_dns::dnssec::{Algorithm, SigCache, SigningKey, Validity, FLAGS_KSK};
         let fleet = file::load_str(Path::new("allocs.yaml"), CONFIG)
             .unwrap_or_else(|d| panic!("{d}"))
             .0;
         let metrics = Arc::new(DnsMetrics::unregistered().expect("metrics"));
-        let snapshot = Snapshot::compile(&fleet, Arc::new(Health::default()), &metrics);
+        let keys = [SigningKey::generate(Algorithm::EcdsaP256Sha256, FLAGS_KSK)
+            .expect("key")
+            .0];
+        let mut cache = SigCache::default();
+        let signing = signed.then_some(fleetdns_dns::Signing {
+            keys: &keys,
+            validity: Validity {
+                lifetime: 14 * 86_400,
+                skew: 3_600,
+            },
+            now: 1_800_000_000,
+            cache: &mut cache,
+        });
+        let snapshot =
+            Snapshot::compile_signed(&fleet, Arc::new(Health::default()), &metrics, signing);
         Self {
             snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
             metrics,
@@ -239,31 +260,60 @@ fn parser_allocations(packet: &[u8]) -> usize {
     region.change().allocations
 }
 
+/// Queries with the DO bit, answered from the signed zone.
+fn signed_cases() -> Vec<Case> {
+    let signed = |what, name, qtype| Case {
+        dnssec_ok: true,
+        ..case(what, name, qtype)
+    };
+    vec![
+        signed(
+            "profile A (weighted, DO=1, signed zone)",
+            "ns-web.tm.test.",
+            RecordType::A,
+        ),
+        signed(
+            "profile A (MultiValue, 3 of 4, DO=1, signed subset)",
+            "ns-multi.tm.test.",
+            RecordType::A,
+        ),
+        signed(
+            "unknown name (NXDOMAIN, DO=1, NSEC)",
+            "nope.tm.test.",
+            RecordType::A,
+        ),
+    ]
+}
+
 fn main() {
-    let mut worker = Worker::new();
     let src: SocketAddr = "127.0.0.1:5300".parse().expect("address");
     println!("| query | path | allocations / query | of which hickory's parser | reallocations / query | bytes allocated / query |");
     println!("|---|---|---|---|---|---|");
-    for c in cases() {
-        let p = packet(&c);
-        let mut fast = false;
-        for _ in 0..100 {
-            fast = worker.answer(&p, src);
+    for (mut worker, cases) in [
+        (Worker::new(false), cases()),
+        (Worker::new(true), signed_cases()),
+    ] {
+        for c in cases {
+            let p = packet(&c);
+            let mut fast = false;
+            for _ in 0..100 {
+                fast = worker.answer(&p, src);
+            }
+            let region = Region::new(GLOBAL);
+            for _ in 0..ROUNDS {
+                worker.answer(&p, src);
+            }
+            let s = region.change();
+            let per = |n: usize| n as f64 / ROUNDS as f64;
+            println!(
+                "| {} | {} | {:.1} | {} | {:.1} | {:.0} |",
+                c.what,
+                if fast { "fast" } else { "general" },
+                per(s.allocations),
+                if fast { 0 } else { parser_allocations(&p) },
+                per(s.reallocations),
+                per(s.bytes_allocated),
+            );
         }
-        let region = Region::new(GLOBAL);
-        for _ in 0..ROUNDS {
-            worker.answer(&p, src);
-        }
-        let s = region.change();
-        let per = |n: usize| n as f64 / ROUNDS as f64;
-        println!(
-            "| {} | {} | {:.1} | {} | {:.1} | {:.0} |",
-            c.what,
-            if fast { "fast" } else { "general" },
-            per(s.allocations),
-            if fast { 0 } else { parser_allocations(&p) },
-            per(s.reallocations),
-            per(s.bytes_allocated),
-        );
     }
 }

@@ -57,7 +57,7 @@ impl<'z> Answer<'z> {
                 a.answers = std::slice::from_ref(&pick.records[index]);
                 a.endpoint = Some(pick.endpoints[index]);
             }
-            Decision::Endpoints { pick, drawn } => a.drawn = Some((pick, drawn)),
+            Decision::Endpoints { pick, drawn, .. } => a.drawn = Some((pick, drawn)),
             Decision::HealthView(view) => a.health = Some(view),
             Decision::Refused | Decision::NxDomain | Decision::NoData => {}
         }

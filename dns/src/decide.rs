@@ -51,6 +51,9 @@ pub enum Decision<'z> {
         pick: &'z Pick,
         /// The records drawn.
         drawn: Drawn,
+        /// On a signed zone with DO=1: the RRSIGs over exactly these records
+        /// (a precomputed subset, see `multivalue::signable`).
+        signed: Option<&'z Rrset>,
     },
     /// The `_health` TXT view of a profile, rendered per query (it shows ages).
     HealthView(&'z HealthView),
@@ -107,7 +110,11 @@ pub fn decide<'z>(
         1 => pick
             .pick_index()
             .map(|index| Decision::Endpoint { pick, index }),
-        _ => multivalue::draw(pick).map(|drawn| Decision::Endpoints { pick, drawn }),
+        _ => multivalue::draw(pick).map(|drawn| Decision::Endpoints {
+            pick,
+            drawn,
+            signed: None,
+        }),
     };
     let found = match qtype {
         RecordType::SOA if node.apex => records(&zone.soa),

@@ -219,7 +219,7 @@ pub fn respond<'s>(
             };
             (part, NONE, Some(pick.endpoints[index]))
         }
-        Decision::Endpoints { pick, drawn: d } => {
+        Decision::Endpoints { pick, drawn: d, .. } => {
             drawn = Some((pick, d));
             (NONE, NONE, None)
         }

@@ -10,12 +10,13 @@
 //! as for Weighted answers.
 //!
 //! What an answer holds is a set of indices into the profile's [`Pick`]: the
-//! records themselves stay precompiled once per endpoint, so a later change can
-//! instead serve one of a bounded number of precomputed subsets (e.g. signed
-//! ones for DNSSEC) without changing the zone's data.
+//! records themselves stay precompiled once per endpoint. On a signed zone a
+//! DO=1 query cannot get a fresh draw (its RRset would need a signature made
+//! per query); it gets one of `SLOTS` (16) subsets drawn the same way when the
+//! zone is signed, each signed once (`Subsets`, `signable`).
 
 use crate::decide::Decision;
-use crate::zone::{Pick, Zone};
+use crate::zone::{Pick, Rrset, Zone};
 
 /// The most endpoints one MultiValue answer holds (Traffic Manager's `maxReturn` limit).
 pub const MAX_RETURN: usize = fleetdns_config::routing::MAX_MAX_RETURN as usize;
@@ -46,6 +47,22 @@ impl Drawn {
     /// Whether nothing was drawn.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The same records in a random order (Fisher–Yates, on the stack);
+    /// `uniform(bound)` returns a uniform integer in `0..bound`.
+    pub(crate) fn shuffled(mut self, mut uniform: impl FnMut(u64) -> u64) -> Self {
+        for i in (1..self.len()).rev() {
+            let j = uniform(i as u64 + 1) as usize;
+            self.index.swap(i, j);
+        }
+        self
+    }
+
+    /// The indices in ascending order: the set, whatever the order drawn.
+    fn sorted(mut self) -> Self {
+        self.index[..usize::from(self.len)].sort_unstable();
+        self
     }
 }
 
@@ -94,16 +111,27 @@ pub fn draw_with(
 /// The decision a query with the DO bit gets from a signed zone. A MultiValue
 /// answer's records form one RRset, and a signature over a subset drawn per
 /// query would have to be made per query, which fleetdns never does (see
-/// [`crate::dnssec`]). Such a query gets the first record drawn alone — a
-/// Weighted answer — with its precomputed RRSIG. (The answer sets are kept per
-/// endpoint, so a bounded set of precomputed, signed subsets could be served
-/// instead one day.)
+/// [`crate::dnssec`]). Such a query gets one of the pick's precomputed, signed
+/// subsets instead ([`Subsets`]), chosen uniformly among its [`SLOTS`] slots,
+/// its records in a fresh random order (the RRSIG covers the RRset whatever
+/// the order). A pick without subsets (not signed) gets the first record drawn
+/// alone with its own RRSIG.
 pub(crate) fn signable<'z>(zone: &Zone, decision: Decision<'z>, dnssec_ok: bool) -> Decision<'z> {
     match decision {
-        Decision::Endpoints { pick, drawn } if dnssec_ok && zone.dnssec.is_some() => {
-            Decision::Endpoint {
-                pick,
-                index: usize::from(drawn.as_slice()[0]),
+        Decision::Endpoints { pick, drawn, .. } if dnssec_ok && zone.dnssec.is_some() => {
+            match pick.subsets.as_deref() {
+                Some(s) => {
+                    let subset = &s.subsets[usize::from(s.slots[fastrand::usize(..SLOTS)])];
+                    Decision::Endpoints {
+                        pick,
+                        drawn: subset.drawn.shuffled(|bound| fastrand::u64(..bound)),
+                        signed: Some(&subset.sig),
+                    }
+                }
+                None => Decision::Endpoint {
+                    pick,
+                    index: usize::from(drawn.as_slice()[0]),
+                },
             }
         }
         other => other,
@@ -119,6 +147,72 @@ pub(crate) fn draw(pick: &Pick) -> Option<Drawn> {
         |bound| fastrand::u64(..bound),
     );
     (!drawn.is_empty()).then_some(drawn)
+}
+
+/// Slots of a pick's signed subsets: a DO=1 query takes one uniformly, so a
+/// subset drawn twice at signing time is served twice as often.
+pub(crate) const SLOTS: usize = 16;
+
+/// A MultiValue pick's precomputed subsets for DO=1 queries on a signed zone:
+/// [`SLOTS`] draws made at signing time, each distinct set once with its RRSIG,
+/// and per slot the set it drew.
+#[derive(Debug)]
+pub(crate) struct Subsets {
+    pub(crate) subsets: Box<[Subset]>,
+    pub(crate) slots: [u8; SLOTS],
+}
+
+/// One signed subset: its records (indices into the pick) and the RRSIGs over
+/// them as one RRset (owner = the question).
+#[derive(Debug)]
+pub(crate) struct Subset {
+    pub(crate) drawn: Drawn,
+    pub(crate) sig: Rrset,
+}
+
+/// The seed of a pick's subset draws: FNV-1a over the owner (lower-case wire
+/// form) and each record's wire form and weight, so a recompile with the same
+/// endpoints draws the same subsets (their signatures come from the cache) and
+/// replicas fed the same input serve the same ones.
+pub(crate) fn seed(owner: &[u8], pick: &Pick) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(owner);
+    eat(&[pick.max_return]);
+    for (wire, w) in pick.wire.iter().zip(pick.weights.iter()) {
+        eat(wire);
+        eat(&w.to_be_bytes());
+    }
+    h
+}
+
+/// [`SLOTS`] subsets of `pick`, each drawn by weight without replacement from a
+/// generator seeded with `seed`: the distinct sets (records in ascending index
+/// order) in the order first drawn, and per slot the set it holds. One set
+/// when the pick has no more records than `max_return`; none when it is empty.
+pub(crate) fn sample_subsets(pick: &Pick, seed: u64) -> (Vec<Drawn>, [u8; SLOTS]) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut sets: Vec<Drawn> = Vec::new();
+    let mut slots = [0u8; SLOTS];
+    for slot in &mut slots {
+        let n = usize::from(pick.max_return);
+        let d = draw_with(&pick.weights, pick.total, n, |b| rng.u64(..b)).sorted();
+        if d.is_empty() {
+            return (Vec::new(), slots);
+        }
+        *slot = match sets.iter().position(|s| *s == d) {
+            Some(at) => at as u8,
+            None => {
+                sets.push(d);
+                (sets.len() - 1) as u8
+            }
+        };
+    }
+    (sets, slots)
 }
 
 #[cfg(test)]
@@ -153,5 +247,57 @@ mod routing_method {
             draw_with(&[2, 3, 4], 9, 3, |_| rs.next().unwrap()).as_slice(),
             [1, 2, 0]
         );
+    }
+
+    fn pick(addresses: &[(u8, u32)], max_return: u8) -> Pick {
+        use hickory_proto::rr::{rdata::A, Name, RData, Record};
+        let owner = Name::from_ascii("p.tm.test.").unwrap();
+        let entries = addresses
+            .iter()
+            .map(|&(last, w)| {
+                let r = Record::from_rdata(owner.clone(), 60, RData::A(A::new(192, 0, 2, last)));
+                (r, w, u32::from(last))
+            })
+            .collect();
+        Pick::new(entries, max_return)
+    }
+
+    #[test]
+    fn signed_subsets_are_deterministic_distinct_and_bounded() {
+        let p = pick(&[(1, 1), (2, 2), (3, 3), (4, 4), (5, 10), (6, 5)], 3);
+        let (sets, slots) = sample_subsets(&p, seed(b"\x01p", &p));
+        assert!(sets.len() > 1 && sets.len() <= SLOTS, "{}", sets.len());
+        for (i, s) in sets.iter().enumerate() {
+            assert_eq!(s.len(), 3);
+            assert!(
+                s.as_slice().windows(2).all(|w| w[0] < w[1]),
+                "a set, sorted"
+            );
+            assert!(slots.contains(&(i as u8)), "every set fills a slot");
+            assert!(!sets[..i].contains(s), "each set once");
+        }
+        // Same input, same draws; another owner or weight, another seed.
+        assert_eq!(sample_subsets(&p, seed(b"\x01p", &p)), (sets, slots));
+        assert_ne!(seed(b"\x01p", &p), seed(b"\x01q", &p));
+        let q = pick(&[(1, 1), (2, 2), (3, 3), (4, 4), (5, 10), (6, 6)], 3);
+        assert_ne!(seed(b"\x01p", &p), seed(b"\x01p", &q));
+        // No more records than max_return: one subset, all of them.
+        let small = pick(&[(1, 1), (2, 9)], 3);
+        let (sets, slots) = sample_subsets(&small, 7);
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0].as_slice(), [0, 1]);
+        assert_eq!(slots, [0; SLOTS]);
+        assert!(sample_subsets(&pick(&[(1, 0)], 3), 7).0.is_empty());
+    }
+
+    #[test]
+    fn a_shuffle_keeps_the_set() {
+        let d = draw_with(&[1, 1, 1, 1, 1], 5, 5, |_| 0);
+        for _ in 0..100 {
+            let s = d.shuffled(|b| fastrand::u64(..b));
+            assert_eq!(s.sorted(), d.sorted());
+        }
+        let rotated = d.shuffled(|_| 0);
+        assert_eq!(rotated.as_slice(), [1, 2, 3, 4, 0]);
     }
 }

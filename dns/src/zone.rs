@@ -135,6 +135,8 @@ pub struct Pick {
     /// Per record, its RRSIGs (owner = the question), when the zone is signed;
     /// empty otherwise.
     pub(crate) sigs: Box<[Rrset]>,
+    /// MultiValue on a signed zone: the signed subsets DO=1 queries get.
+    pub(crate) subsets: Option<Box<crate::multivalue::Subsets>>,
 }
 
 impl Pick {
@@ -156,6 +158,7 @@ impl Pick {
             wire,
             endpoints,
             sigs: Box::default(),
+            subsets: None,
         }
     }
 

@@ -275,6 +275,18 @@ impl Paths {
         Paths(Harness::new(&fleet))
     }
 
+    /// The same zone signed (one ECDSA P-256 CSK).
+    fn signed() -> Self {
+        use fleetdns_dns::dnssec::{Algorithm, SigningKey, FLAGS_KSK};
+        let fleet = file::load_str(Path::new("t.yaml"), CONFIG)
+            .unwrap_or_else(|d| panic!("{d}"))
+            .0;
+        let key = SigningKey::generate(Algorithm::EcdsaP256Sha256, FLAGS_KSK)
+            .unwrap()
+            .0;
+        Paths(Harness::signed(&fleet, &[key]))
+    }
+
     /// Answers `p` from `client` on the fast path; if it answered, also on the
     /// general path: `(fast, general)`. Both draw from the RNG seeded with
     /// `seed`, so weighted picks agree.
@@ -292,14 +304,32 @@ impl Paths {
 
 #[test]
 fn fast_and_general_paths_agree_on_more_than_10000_queries_routing_method_all() {
-    let paths = Paths::new();
+    agree(&Paths::new(), false);
+}
 
+/// The same on the signed zone: DO=1 MultiValue answers are precomputed signed
+/// subsets (several records and their RRSIG), alike on both paths.
+#[test]
+fn fast_and_general_paths_agree_on_a_signed_zone_routing_method_dnssec() {
+    agree(&Paths::signed(), true);
+}
+
+fn agree(paths: &Paths, signed: bool) {
     let clients: [SocketAddr; 2] = [
         "127.0.0.1:5000".parse().unwrap(),
         "127.0.0.9:5000".parse().unwrap(),
     ];
     let (mut total, mut fast_answered, mut truncated, mut multi) = (0u32, 0u32, 0u32, 0u32);
-    let edns = edns_variants();
+    let mut edns = edns_variants();
+    if signed {
+        // DO=1 at the smallest and a large UDP size too (signed answers are larger).
+        for payload in [512, 4096] {
+            let mut e = Edns::new();
+            e.set_max_payload(payload);
+            e.set_dnssec_ok(true);
+            edns.push(Some(e));
+        }
+    }
     for (n, name) in NAMES.iter().enumerate() {
         for spelled in case_variants(name, n as u64) {
             for &qtype in TYPES {
@@ -313,9 +343,11 @@ fn fast_and_general_paths_agree_on_more_than_10000_queries_routing_method_all() 
                                 continue;
                             };
                             fast_answered += 1;
-                            if Message::from_vec(&fast).unwrap().answers.len() > 1
-                                && name.starts_with("ns-multi")
-                            {
+                            let answers = Message::from_vec(&fast).unwrap().answers;
+                            let rrsig =
+                                answers.iter().any(|r| r.record_type() == RecordType::RRSIG);
+                            let records = answers.len() - usize::from(rrsig);
+                            if records > 1 && name.starts_with("ns-multi") && rrsig == signed {
                                 multi += 1;
                             }
                             if Message::from_vec(&general).unwrap().metadata.truncation {

@@ -483,28 +483,92 @@ fn routing_method_health_view_txt_names_the_method_and_the_active_priority() {
     );
 }
 
+/// A DO=1 MultiValue query on a signed zone: its records and RRSIG, raw.
+struct SignedAnswer {
+    /// The records' RDATA (A: 4 octets, AAAA: 16), in answer order.
+    records: Vec<Vec<u8>>,
+    /// The RRSIG RDATAs.
+    sigs: Vec<Vec<u8>>,
+}
+
+fn signed_answer(bytes: &[u8]) -> SignedAnswer {
+    use hickory_proto::op::Message;
+    let m = Message::from_vec(bytes).unwrap();
+    let mut a = SignedAnswer {
+        records: Vec::new(),
+        sigs: Vec::new(),
+    };
+    for r in &m.answers {
+        match &r.data {
+            RData::A(ip) => a.records.push(ip.0.octets().to_vec()),
+            RData::AAAA(ip) => a.records.push(ip.0.octets().to_vec()),
+            RData::Unknown { code, rdata } if *code == RecordType::RRSIG => {
+                a.sigs.push(rdata.anything.clone())
+            }
+            other => panic!("unexpected answer record {other:?}"),
+        }
+    }
+    a
+}
+
+/// Checks `sig` (RRSIG RDATA) over the RRset `ns-web.tm.test.`/`rtype` of
+/// `records` against the P-256 `public_key` (DNSKEY field), as a validator
+/// does (RFC 4034 §3.1.8.1, records in canonical order whatever their order in
+/// the answer).
+fn verify(sig: &[u8], rtype: RecordType, records: &[Vec<u8>], public_key: &[u8]) {
+    let owner = b"\x06ns-web\x02tm\x04test\x00";
+    assert_eq!(u16::from_be_bytes([sig[0], sig[1]]), u16::from(rtype));
+    assert_eq!(sig[2], 13, "ECDSA P-256");
+    let mut signer_end = 18;
+    while sig[signer_end] != 0 {
+        signer_end += 1 + usize::from(sig[signer_end]);
+    }
+    let (rdata, signature) = sig.split_at(signer_end + 1);
+    let mut sorted = records.to_vec();
+    sorted.sort();
+    let mut data = rdata.to_vec();
+    for r in &sorted {
+        data.extend_from_slice(owner);
+        data.extend_from_slice(&u16::from(rtype).to_be_bytes());
+        data.extend_from_slice(&1u16.to_be_bytes());
+        data.extend_from_slice(&sig[4..8]);
+        data.extend_from_slice(&(r.len() as u16).to_be_bytes());
+        data.extend_from_slice(r);
+    }
+    let mut key = vec![4u8];
+    key.extend_from_slice(public_key);
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, key)
+        .verify(&data, signature)
+        .unwrap_or_else(|_| panic!("RRSIG over {sorted:?} does not verify"));
+}
+
 /// A signed zone never signs per query: a DO=1 query to a MultiValue profile
-/// gets the first record drawn alone with its precomputed RRSIG (a Weighted
-/// answer), on both paths; DO=0 gets the MultiValue answer.
+/// gets one of at most 16 subsets drawn and signed when the zone was signed —
+/// `maxReturn` distinct records in a random order, with an RRSIG that verifies
+/// against the zone's key — on both paths. With no more endpoints than
+/// `maxReturn` (AAAA here) there is one subset: all of them. The subsets are
+/// drawn deterministically: a second compile of the same input (a replica)
+/// serves the same ones. DO=0 gets a fresh MultiValue draw.
 #[test]
-fn routing_method_multivalue_on_a_signed_zone_answers_do_queries_with_one_signed_record() {
+fn routing_method_multivalue_on_a_signed_zone_do_queries_get_signed_subsets_of_max_return_records()
+{
     use fleetdns_dns::dnssec::{Algorithm, SigningKey, FLAGS_KSK};
     use fleetdns_dns::fuzzing::Harness;
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
     use hickory_server::net::xfer::Protocol;
+    use std::collections::BTreeSet;
 
     let f = fleet("    fleetdns.io/routing-method: MultiValue\n", false);
-    let keys = vec![
-        SigningKey::generate(Algorithm::EcdsaP256Sha256, FLAGS_KSK)
-            .unwrap()
-            .0,
-    ];
-    let h = Harness::signed(&f, &keys);
-    let packet = |dnssec_ok: bool| {
+    let key = SigningKey::generate(Algorithm::EcdsaP256Sha256, FLAGS_KSK)
+        .unwrap()
+        .0;
+    let public_key = key.public_key().to_vec();
+    let keys = vec![key];
+    let packet = |qtype: RecordType, dnssec_ok: bool| {
         let mut m = Message::new(7, MessageType::Query, OpCode::Query);
         m.add_query(Query::query(
             Name::from_str("ns-web.tm.test.").unwrap(),
-            RecordType::A,
+            qtype,
         ));
         let mut e = Edns::new();
         e.set_max_payload(1232);
@@ -513,24 +577,101 @@ fn routing_method_multivalue_on_a_signed_zone_answers_do_queries_with_one_signed
         m.to_vec().unwrap()
     };
     let client = "192.0.2.200:5000".parse().unwrap();
-    let types = |bytes: Vec<u8>| -> Vec<String> {
-        Message::from_vec(&bytes)
-            .unwrap()
-            .answers
-            .iter()
-            .map(|r| r.record_type().to_string())
-            .collect()
+    // The subsets a replica serves, from 400 DO=1 A queries per path (each of
+    // the 16 slots is missed with probability (15/16)^400 ≈ 6e-12).
+    let serve = |h: &Harness| {
+        let mut sets = BTreeSet::new();
+        let mut orders = BTreeSet::new();
+        for n in 0..800 {
+            let p = packet(RecordType::A, true);
+            let bytes = if n % 2 == 0 {
+                h.answer_fast(&p, client).expect("the fast path answers")
+            } else {
+                h.answer_general(&p, client, Protocol::Udp).unwrap()
+            };
+            let a = signed_answer(&bytes);
+            assert_eq!(a.records.len(), 3, "maxReturn records (6 IPv4 endpoints)");
+            assert_eq!(a.sigs.len(), 1, "one RRSIG over them");
+            let mut set = a.records.clone();
+            set.sort();
+            set.dedup();
+            assert_eq!(set.len(), 3, "distinct records");
+            if n < 100 {
+                verify(&a.sigs[0], RecordType::A, &a.records, &public_key);
+            }
+            orders.insert(a.records.clone());
+            sets.insert(set);
+        }
+        assert!(
+            sets.len() > 1 && sets.len() <= 16,
+            "between 2 and 16 subsets: {}",
+            sets.len()
+        );
+        assert!(
+            orders.len() > sets.len(),
+            "records go out in varying orders"
+        );
+        sets
     };
-    for _ in 0..50 {
-        let fast = h
-            .answer_fast(&packet(true), client)
-            .expect("the fast path answers");
-        assert_eq!(types(fast), ["A", "RRSIG"]);
-        let general = h
-            .answer_general(&packet(true), client, Protocol::Udp)
-            .unwrap();
-        assert_eq!(types(general), ["A", "RRSIG"]);
-        let plain = h.answer_fast(&packet(false), client).unwrap();
-        assert_eq!(types(plain), ["A", "A", "A"], "DO=0: the MultiValue answer");
+    let h = Harness::signed(&f, &keys);
+    let first = serve(&h);
+    // AAAA: two endpoints (≤ maxReturn), so one subset holding both.
+    for fast in [true, false] {
+        for _ in 0..20 {
+            let p = packet(RecordType::AAAA, true);
+            let bytes = if fast {
+                h.answer_fast(&p, client).unwrap()
+            } else {
+                h.answer_general(&p, client, Protocol::Udp).unwrap()
+            };
+            let a = signed_answer(&bytes);
+            assert_eq!(a.records.len(), 2);
+            verify(&a.sigs[0], RecordType::AAAA, &a.records, &public_key);
+        }
     }
+    // DO=0: a fresh draw, no RRSIG.
+    let plain = signed_answer(
+        &h.answer_fast(&packet(RecordType::A, false), client)
+            .unwrap(),
+    );
+    assert_eq!((plain.records.len(), plain.sigs.len()), (3, 0));
+    // A replica fed the same input serves the same subsets.
+    let second = serve(&Harness::signed(&f, &keys));
+    assert_eq!(first, second, "replicas draw the same subsets");
+}
+
+/// The subsets' signatures come from the signature cache when a recompile
+/// sees the same endpoints: nothing is signed again.
+#[test]
+fn routing_method_multivalue_signed_subsets_survive_a_recompile_dnssec() {
+    use fleetdns_dns::dnssec::{Algorithm, SigCache, SigningKey, Validity, FLAGS_KSK};
+    use fleetdns_dns::{DnsMetrics, Signing, Snapshot};
+
+    let f = fleet("    fleetdns.io/routing-method: MultiValue\n", false);
+    let keys = vec![
+        SigningKey::generate(Algorithm::EcdsaP256Sha256, FLAGS_KSK)
+            .unwrap()
+            .0,
+    ];
+    let metrics = DnsMetrics::unregistered().unwrap();
+    let mut cache = SigCache::default();
+    let mut compile = |now: u32| {
+        let signing = Signing {
+            keys: &keys,
+            validity: Validity {
+                lifetime: 14 * 86_400,
+                skew: 3_600,
+            },
+            now,
+            cache: &mut cache,
+        };
+        let _ = Snapshot::compile_signed(&f, Arc::new(Health::default()), &metrics, Some(signing));
+        cache.counts().0
+    };
+    let made = compile(1_800_000_000);
+    assert_eq!(
+        compile(1_800_003_600),
+        made,
+        "same endpoints: the same subsets, every signature reused"
+    );
 }

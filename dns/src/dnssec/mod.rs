@@ -6,7 +6,10 @@
 //!   its own RRSIG, made when the zone is compiled. Whichever endpoint a query
 //!   draws, its signature is already there: the query path only appends
 //!   precomputed RRSIG bytes when the query has DO=1, on the fast path too, and
-//!   never signs, locks or allocates for it. Signatures live in a [`SigCache`]
+//!   never signs, locks or allocates for it. A MultiValue answer holds several
+//!   records, one RRset: its profile gets up to 16 subsets drawn and signed
+//!   here instead, and a DO=1 query serves one of them
+//!   (`multivalue::signable`). Signatures live in a [`SigCache`]
 //!   keyed by the canonical RRset, so a recompile re-signs only what changed,
 //!   and a periodic re-sign renews signatures with less than half their
 //!   lifetime left.
@@ -108,8 +111,8 @@ pub(crate) fn extras<'z>(
         Decision::Refused => {}
         Decision::Records { answer, .. } => x.answer = sig(answer),
         Decision::Endpoint { pick, index } => x.answer = pick.sigs.get(index),
-        // Never signed: `multivalue::signable` turns these into one endpoint first.
-        Decision::Endpoints { .. } => {}
+        // A precomputed subset's RRSIGs (`multivalue::signable` chose it).
+        Decision::Endpoints { signed, .. } => x.answer = signed,
         Decision::HealthView(view) => x.answer = view.signed.as_deref().and_then(sig),
         Decision::NxDomain | Decision::NoData => {
             let chain = if trusted() {

@@ -4,8 +4,9 @@
 //! Signed: SOA (and the negative SOA, same signature, the negative TTL), NS,
 //! DNSKEY, CDS, CDNSKEY, the name servers' A/AAAA, each weighted endpoint's
 //! A/AAAA/CNAME as its own one-record RRset (an answer carries one endpoint, so
-//! one signature per endpoint answer), the health view as compiled, and every
-//! NSEC. Glue in the additional section of NS answers goes unsigned there (it
+//! one signature per endpoint answer), each MultiValue profile's precomputed
+//! subsets as RRsets of up to `maxReturn` records ([`crate::multivalue::Subsets`]),
+//! the health view as compiled, and every NSEC. Glue in the additional section of NS answers goes unsigned there (it
 //! is signed where it is authoritative, at its own name).
 
 use hickory_proto::rr::rdata::{NULL, TXT};
@@ -15,6 +16,7 @@ use super::key::SigningKey;
 use super::nsec::{canonical_cmp, type_bitmap, Chain};
 use super::rrsig::{SigCache, Signer, Validity};
 use super::Signed;
+use crate::multivalue::{self, Subset, Subsets};
 use crate::wire::canonical_rdata;
 use crate::zone::{HealthView, Node, Pick, Rrset, Zone};
 
@@ -92,7 +94,15 @@ impl Ctx<'_, '_> {
         set.sig = self.sig(key, &set.records, None, at_question);
     }
 
+    /// Weighted and Priority: one RRSIG per endpoint record (an answer holds
+    /// one). MultiValue: one per precomputed subset instead.
     fn sign_pick(&mut self, key: &[u8], pick: &mut Pick) {
+        pick.subsets = None;
+        if pick.max_return > 1 {
+            pick.sigs = Box::default();
+            self.sign_subsets(key, pick);
+            return;
+        }
         let sigs: Vec<Rrset> = pick
             .records
             .iter()
@@ -103,6 +113,33 @@ impl Ctx<'_, '_> {
             })
             .collect();
         pick.sigs = sigs.into();
+    }
+
+    /// MultiValue: the subsets DO=1 queries get, each signed once as one RRset
+    /// (drawn deterministically, so unchanged subsets come from the cache).
+    fn sign_subsets(&mut self, key: &[u8], pick: &mut Pick) {
+        let (sets, slots) = multivalue::sample_subsets(pick, multivalue::seed(key, pick));
+        // Empty when the pick is (nothing to answer, so nothing to sign).
+        let drawn = sets.len();
+        let subsets: Vec<Subset> = sets
+            .into_iter()
+            .filter_map(|drawn| {
+                let records: Vec<Record> = drawn
+                    .as_slice()
+                    .iter()
+                    .map(|&i| pick.records[usize::from(i)].clone())
+                    .collect();
+                let sig = self.sig(key, &records, None, true)?;
+                Some(Subset { drawn, sig: *sig })
+            })
+            .collect();
+        // Every slot indexes a set that got its signature (a drawn set is never empty).
+        if drawn > 0 && subsets.len() == drawn {
+            pick.subsets = Some(Box::new(Subsets {
+                subsets: subsets.into(),
+                slots,
+            }));
+        }
     }
 
     /// The health view as compiled: what does not change without a recompile.

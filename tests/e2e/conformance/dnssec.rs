@@ -6,7 +6,8 @@
 //! (a stub zone pins it), so each replica is shown to validate on its own.
 //! A third zone, `forged.example.com`, is delegated with the DS of one key but
 //! served by fleetdns signing with another: validation must fail (SERVFAIL).
-//! `delv` validates itself ("fully validated"), `dig +dnssec` and `kdig +dnssec`
+//! `delv` validates itself ("fully validated", a MultiValue answer of two
+//! records under one precomputed RRSIG too), `dig +dnssec` and `kdig +dnssec`
 //! show the RRSIGs, and zonemaster-cli's DNSSEC module reports no ERROR or
 //! CRITICAL.
 //!
@@ -27,8 +28,10 @@ use crate::fixtures;
 const OCTET: u8 = 57;
 const FORGED: &str = "forged.example.com";
 
-/// A zone with one weighted profile (`shop-web`, two IPv4 endpoints) and a host
-/// (CNAME) profile, signed with the keys in `keys`.
+/// A zone with one weighted profile (`shop-web`, two IPv4 endpoints), a host
+/// (CNAME) profile and a MultiValue profile (`shop-multi`, three IPv4
+/// endpoints, two per answer: several signed subsets), signed with the keys in
+/// `keys`.
 fn config(zone: &str, ns: &[(u8, &str)], keys: &Path) -> String {
     let mut c = format!(
         "apiVersion: fleetdns.io/v1alpha1
@@ -49,17 +52,20 @@ spec:
     }
     c += "  clusters:
     - {name: east, services: [{namespace: shop, name: web-east, loadBalancer: ['192.0.2.1']}, {namespace: shop, name: api, loadBalancer: ['api.east.example.net']}]}
-    - {name: west, services: [{namespace: shop, name: web-west, loadBalancer: ['192.0.2.2']}]}
+    - {name: west, services: [{namespace: shop, name: web-west, loadBalancer: ['192.0.2.2']}, {namespace: shop, name: web-north, loadBalancer: ['192.0.2.3']}]}
 ";
-    for (profile, backends) in [
-        ("web", &["web-east", "web-west"][..]),
-        ("api", &["api"][..]),
+    let multi =
+        ", annotations: {fleetdns.io/routing-method: MultiValue, fleetdns.io/max-return: '2'}";
+    for (profile, annotations, backends) in [
+        ("web", "", &["web-east", "web-west"][..]),
+        ("api", "", &["api"][..]),
+        ("multi", multi, &["web-east", "web-west", "web-north"][..]),
     ] {
         c += &format!(
             "---
 apiVersion: networking.fleet.azure.com/v1beta1
 kind: TrafficManagerProfile
-metadata: {{name: {profile}, namespace: shop}}
+metadata: {{name: {profile}, namespace: shop{annotations}}}
 spec: {{resourceGroup: rg}}
 "
         );
@@ -70,7 +76,13 @@ apiVersion: networking.fleet.azure.com/v1beta1
 kind: TrafficManagerBackend
 metadata: {{name: {profile}-{b}, namespace: shop}}
 spec: {{profile: {{name: {profile}}}, backend: {{name: {b}}}, weight: 1}}
----
+"
+            );
+        }
+    }
+    for b in ["web-east", "web-west", "web-north", "api"] {
+        c += &format!(
+            "---
 apiVersion: networking.fleet.azure.com/v1alpha1
 kind: ServiceExport
 metadata:
@@ -78,8 +90,7 @@ metadata:
   namespace: shop
   annotations: {{fleetdns.io/always-serve: \"true\"}}
 "
-            );
-        }
+        );
     }
     c
 }
@@ -283,6 +294,7 @@ ns.{PARENT}. IN A {parent}
     let _unbound2 = daemons::unbound(u2, &hints, &validating(22));
 
     let web = format!("shop-web.{ZONE}.");
+    let multi = format!("shop-multi.{ZONE}.");
     let mut failures = Vec::new();
     let mut expect = |what: String, ok: bool, raw: &str| {
         if !ok {
@@ -299,6 +311,24 @@ ns.{PARENT}. IN A {parent}
         expect(
             format!("{u}: weighted A is NOERROR with AD"),
             r.status == "NOERROR" && r.ad && a_ok,
+            &r.raw,
+        );
+        // MultiValue: two of the three addresses, one precomputed signed subset.
+        let r = dig(&u, &multi, "A", &[]);
+        let mut addresses: Vec<&str> = r
+            .answer
+            .iter()
+            .filter(|(t, _)| t == "A")
+            .map(|(_, d)| d.as_str())
+            .collect();
+        addresses.sort();
+        addresses.dedup();
+        expect(
+            format!("{u}: MultiValue A (two distinct addresses) is NOERROR with AD"),
+            r.status == "NOERROR"
+                && r.ad
+                && addresses.len() == 2
+                && addresses.iter().all(|a| a.starts_with("192.0.2.")),
             &r.raw,
         );
         let r = dig(&u, &format!("nx.{ZONE}."), "A", &[]);
@@ -354,6 +384,7 @@ ns.{PARENT}. IN A {parent}
     }
 
     // Straight from the replicas: the RRSIGs are there for DO=1 and only then.
+    let mut multi_sets = std::collections::BTreeSet::new();
     for replica in [ip(OCTET, 21), ip(OCTET, 22)] {
         let s = replica.to_string();
         let r = dig(&s, &web, "A", &["+norec"]);
@@ -379,7 +410,31 @@ ns.{PARENT}. IN A {parent}
             k.contains("RRSIG\tA 13") || k.contains("RRSIG A 13"),
             &k,
         );
+        // MultiValue, DO=1: two distinct addresses and one RRSIG over them, per answer.
+        for _ in 0..20 {
+            let r = dig(&s, &multi, "A", &["+norec"]);
+            let mut set: Vec<String> = r
+                .answer
+                .iter()
+                .filter(|(t, _)| t == "A")
+                .map(|(_, d)| d.clone())
+                .collect();
+            set.sort();
+            set.dedup();
+            let sigs = r.answer.iter().filter(|(t, _)| t == "RRSIG").count();
+            expect(
+                format!("dig +dnssec @{s} {multi}: two distinct A and one RRSIG"),
+                set.len() == 2 && sigs == 1,
+                &r.raw,
+            );
+            multi_sets.insert(set);
+        }
     }
+    expect(
+        format!("both replicas serve several signed MultiValue subsets: {multi_sets:?}"),
+        multi_sets.len() > 1,
+        "",
+    );
 
     // delv validates itself from the root's trust anchor, through unbound.
     let f: Vec<&str> = root_ds.split_whitespace().collect();
@@ -403,6 +458,28 @@ ns.{PARENT}. IN A {parent}
     expect(
         "delv: fully validated".into(),
         delv.contains("; fully validated") && delv.contains("192.0.2."),
+        &delv,
+    );
+    // And a MultiValue answer: two records under one RRSIG made at signing time.
+    let delv = tools::run(
+        "delv",
+        &[
+            &format!("@{u1}"),
+            "-a",
+            anchor_file.to_str().expect("utf-8"),
+            "+root=.",
+            &multi,
+            "A",
+        ],
+    );
+    expect(
+        "delv: MultiValue answer fully validated".into(),
+        delv.contains("; fully validated")
+            && delv
+                .lines()
+                .filter(|l| l.contains("\tA\t192.0.2.") || l.contains(" A 192.0.2."))
+                .count()
+                == 2,
         &delv,
     );
 
