@@ -145,11 +145,11 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
     let mut keys: Vec<EndpointKey> =
         Vec::with_capacity(fleet.profiles.iter().map(|p| p.endpoints.len()).sum());
     for p in &fleet.profiles {
-        let label = format!("{}/{}", p.namespace, p.name);
+        let label: std::sync::Arc<str> = format!("{}/{}", p.namespace, p.name).into();
         let base = keys.len() as u32;
         keys.extend(p.endpoints.iter().map(|e| EndpointKey {
             profile: label.clone(),
-            id: e.id.clone(),
+            id: e.id.as_str().into(),
             answerable: false,
         }));
         let indexed: Vec<(u32, &Endpoint)> = (base..).zip(&p.endpoints).collect();
@@ -171,7 +171,7 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
 
         // Health view: _health.<owner> TXT, and <cluster>._cluster.<owner>.
         let view = HealthView {
-            profile: label,
+            profile: label.to_string(),
             fail_closed: p.fail_closed,
             routing: p.routing,
             endpoints: indexed
@@ -247,7 +247,7 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
         glue: Rrset::compressed(glue, false, &apex),
         apex,
         nodes,
-        endpoints: keys.into_boxed_slice(),
+        endpoints: keys.into(),
         trusted: fleet.trusted_networks.clone().into_boxed_slice(),
         rrl: crate::rrl::Settings::from_fleet(&fleet.rrl),
         tcp: fleet.tcp.clone(),

@@ -33,6 +33,7 @@
 #![deny(clippy::print_stdout)]
 
 pub mod answer;
+mod answer_counters;
 pub mod compile;
 pub mod decide;
 pub mod dnssec;

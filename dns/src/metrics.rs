@@ -3,21 +3,21 @@
 //! `fleetdns_dns_queries_total{qtype,rcode}`: qtype and rcode come from closed
 //! lists and every combination's counter is created up front, so a query
 //! indexes an array instead of hashing labels under a lock.
-//! `fleetdns_dns_answers_total{profile,endpoint}`: one counter per endpoint, looked
-//! up when a zone is published ([`crate::Snapshot::compile`]) and kept in the
+//! `fleetdns_dns_answers_total{profile,endpoint}`: one atomic per endpoint, given
+//! out when a zone is published ([`crate::Snapshot::compile`]) and kept in the
 //! snapshot by the endpoint's index in the zone — Traffic Manager's "queries by
-//! endpoint returned".
+//! endpoint returned" (see `answer_counters.rs`).
 //! `fleetdns_rrl_dropped_total`, `fleetdns_rrl_slipped_total`: response rate
 //! limiting. `fleetdns_tcp_connections`, `fleetdns_tcp_refused_total{cap}`,
 //! `fleetdns_tcp_timeouts_total`: the TCP limits.
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
+use crate::answer_counters::{AnswerCounters, AnswerStore, AnswersCollector};
 use crate::zone::EndpointKey;
 
 /// Query types counted by name; everything else is `other`.
@@ -62,9 +62,8 @@ pub struct DnsMetrics {
     queries_vec: IntCounterVec,
     /// `QTYPES.len() × RCODES.len()` counters from `queries_vec`, row-major by qtype.
     queries: Box<[IntCounter]>,
-    answers: IntCounterVec,
-    /// (profile, endpoint) label pairs currently exported; compile removes the rest.
-    live: Mutex<BTreeSet<(String, String)>>,
+    /// The per-endpoint answer counters, rendered at scrape time.
+    answers: Arc<AnswerStore>,
     /// UDP responses not sent because of response rate limiting.
     pub rrl_dropped: IntCounter,
     /// UDP responses sent truncated (TC) instead of dropped by rate limiting.
@@ -85,7 +84,7 @@ impl DnsMetrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let m = Self::unregistered()?;
         registry.register(Box::new(m.queries_vec.clone()))?;
-        registry.register(Box::new(m.answers.clone()))?;
+        registry.register(Box::new(AnswersCollector(m.answers.clone())))?;
         registry.register(Box::new(m.rrl_dropped.clone()))?;
         registry.register(Box::new(m.rrl_slipped.clone()))?;
         registry.register(Box::new(m.tcp_refused.clone()))?;
@@ -109,10 +108,7 @@ impl DnsMetrics {
                 queries.push(queries_vec.with_label_values(&[*q, *r]));
             }
         }
-        let answers = IntCounterVec::new(
-            Opts::new("fleetdns_dns_answers_total", "Answers that returned each endpoint (Traffic Manager's queries by endpoint returned)"),
-            &["profile", "endpoint"],
-        )?;
+        let answers = Arc::new(AnswerStore::new()?);
         let tcp_refused = IntCounterVec::new(
             Opts::new(
                 "fleetdns_tcp_refused_total",
@@ -124,7 +120,6 @@ impl DnsMetrics {
             queries_vec,
             queries: queries.into_boxed_slice(),
             answers,
-            live: Mutex::new(BTreeSet::new()),
             rrl_dropped: IntCounter::new(
                 "fleetdns_rrl_dropped_total",
                 "UDP responses not sent because of response rate limiting",
@@ -151,44 +146,16 @@ impl DnsMetrics {
 
     /// Every exported answer counter as (endpoint id, answers so far): what the
     /// status page samples every few seconds to show each endpoint's share of the
-    /// last minute. Reads the label map, never the query path's handles.
+    /// last minute. Reads the current counters, never through the query path.
     pub fn answer_totals(&self) -> Vec<(String, u64)> {
-        use prometheus::core::Collector as _;
-        self.answers
-            .collect()
-            .iter()
-            .flat_map(|family| family.get_metric())
-            .filter_map(|m| {
-                let endpoint = m.get_label().iter().find(|l| l.name() == "endpoint")?;
-                Some((
-                    endpoint.value().to_string(),
-                    m.get_counter().get_value() as u64,
-                ))
-            })
-            .collect()
+        self.answers.totals()
     }
 
-    /// The answer counters of a compiled zone's endpoints (a counter for each
-    /// endpoint some answer set holds), and drops the series of endpoints that
-    /// are gone. Called when a zone is published, never on the query path; the
-    /// mutex is never held across an await.
-    pub(crate) fn answer_counters(&self, endpoints: &[EndpointKey]) -> Arc<[Option<IntCounter>]> {
-        let counters = endpoints
-            .iter()
-            .map(|e| {
-                e.answerable
-                    .then(|| self.answers.with_label_values(&[&e.profile, &e.id]))
-            })
-            .collect();
-        let live: BTreeSet<(String, String)> = endpoints
-            .iter()
-            .map(|e| (e.profile.clone(), e.id.clone()))
-            .collect();
-        let mut current = self.live.lock().expect("metrics label set lock");
-        for gone in current.difference(&live) {
-            let _ = self.answers.remove_label_values(&[&gone.0, &gone.1]);
-        }
-        *current = live;
-        counters
+    /// The answer counters of a compiled zone's endpoints (a series for each
+    /// endpoint some answer set holds or that had one), keeping the counts of
+    /// endpoints that are still there and dropping the series of endpoints that
+    /// are gone. Called when a zone is published, never on the query path.
+    pub(crate) fn answer_counters(&self, endpoints: Arc<[EndpointKey]>) -> Arc<AnswerCounters> {
+        self.answers.compile(endpoints)
     }
 }

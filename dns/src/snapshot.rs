@@ -11,8 +11,8 @@
 use std::sync::Arc;
 
 use fleetdns_config::{Fleet, Health};
-use prometheus::IntCounter;
 
+use crate::answer_counters::AnswerCounters;
 use crate::compile::compile;
 use crate::metrics::DnsMetrics;
 use crate::zone::Zone;
@@ -35,9 +35,9 @@ pub struct Snapshot {
     zone: Arc<Zone>,
     /// Routes exactly like the health `zone` was compiled from.
     health: Arc<Health>,
-    /// Per [`Zone::endpoints`] entry, its answer counter (`None` for endpoints
-    /// no answer set holds).
-    counters: Arc<[Option<IntCounter>]>,
+    /// Per [`Zone::endpoints`] entry, its answer counter (none for endpoints
+    /// without a series).
+    counters: Arc<AnswerCounters>,
 }
 
 impl Snapshot {
@@ -60,7 +60,7 @@ impl Snapshot {
                 crate::dnssec::sign_zone(&mut zone, s.keys, s.validity, s.now, s.cache);
             }
         }
-        let counters = metrics.answer_counters(&zone.endpoints);
+        let counters = metrics.answer_counters(zone.endpoints.clone());
         Self {
             zone: Arc::new(zone),
             health,
@@ -90,8 +90,6 @@ impl Snapshot {
 
     /// Counts one answer that returned endpoint `index` of the zone.
     pub(crate) fn count_answer(&self, index: u32) {
-        if let Some(Some(c)) = self.counters.get(index as usize) {
-            c.inc();
-        }
+        self.counters.count(index);
     }
 }

@@ -39,7 +39,7 @@ pub struct Zone {
     /// up straight from packet bytes).
     pub(crate) nodes: HashMap<Box<[u8]>, Node>,
     /// Every endpoint of the fleet, in fleet order; [`Pick::endpoints`] index it.
-    pub(crate) endpoints: Box<[EndpointKey]>,
+    pub(crate) endpoints: std::sync::Arc<[EndpointKey]>,
     /// Client networks that may see private (health-view) names.
     pub(crate) trusted: Box<[IpNet]>,
     /// Response rate limiting of UDP answers.
@@ -171,9 +171,9 @@ impl Pick {
 /// An endpoint as the answer counters know it.
 #[derive(Debug)]
 pub(crate) struct EndpointKey {
-    /// `<namespace>/<name>` of its profile.
-    pub(crate) profile: String,
-    pub(crate) id: String,
+    /// `<namespace>/<name>` of its profile, shared by the profile's endpoints.
+    pub(crate) profile: std::sync::Arc<str>,
+    pub(crate) id: Box<str>,
     /// Whether some answer set of this zone holds it (then it gets a counter).
     pub(crate) answerable: bool,
 }

@@ -1,0 +1,275 @@
+//! `fleetdns_dns_answers_total{endpoint,profile}` without one Prometheus series
+//! object per endpoint.
+//!
+//! At 100k profiles an `IntCounterVec` child per endpoint (label strings, a hash
+//! entry, a boxed atomic) cost ~177 MiB. Here a counter is one `AtomicU64` in
+//! shared fixed-size segments; a compile gives each endpoint of the zone a slot
+//! (its old one when the endpoint already had one, so counts survive recompiles),
+//! and the label strings are the zone's own [`EndpointKey`]s, read at scrape
+//! time by [`AnswersCollector`]. Slots are shared, never copied, so an answer
+//! counted through a snapshot that was just replaced is not lost; a slot freed
+//! by an endpoint that left is reused only once no snapshot that could count
+//! into it is alive.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{Counter, LabelPair, Metric, MetricFamily, MetricType};
+
+use crate::zone::EndpointKey;
+
+/// The metric's name.
+pub(crate) const NAME: &str = "fleetdns_dns_answers_total";
+/// The metric's help text (unchanged from the `IntCounterVec` it replaces).
+const HELP: &str =
+    "Answers that returned each endpoint (Traffic Manager's queries by endpoint returned)";
+
+const SEGMENT_BITS: u32 = 12;
+const SEGMENT: usize = 1 << SEGMENT_BITS;
+/// The slot of an endpoint without a series.
+const NONE: u32 = u32::MAX;
+
+type Segment = Arc<[AtomicU64]>;
+
+fn segment() -> Segment {
+    (0..SEGMENT).map(|_| AtomicU64::new(0)).collect()
+}
+
+/// One compile's answer counters: for each endpoint of the zone, its slot.
+pub(crate) struct AnswerCounters {
+    segments: Box<[Segment]>,
+    /// Per [`crate::Zone`] endpoint index, its slot or [`NONE`].
+    slots: Box<[u32]>,
+    /// The zone's endpoints: the label values.
+    keys: Arc<[EndpointKey]>,
+}
+
+impl AnswerCounters {
+    fn cell(&self, slot: u32) -> &AtomicU64 {
+        &self.segments[(slot >> SEGMENT_BITS) as usize][slot as usize & (SEGMENT - 1)]
+    }
+
+    /// Counts one answer that returned endpoint `index`: one relaxed atomic add.
+    pub(crate) fn count(&self, index: u32) {
+        match self.slots.get(index as usize) {
+            Some(&slot) if slot != NONE => {
+                self.cell(slot).fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    /// The exported series: (endpoint key, answers so far).
+    fn series(&self) -> impl Iterator<Item = (&EndpointKey, u64)> {
+        self.keys
+            .iter()
+            .zip(self.slots.iter())
+            .filter(|(_, &slot)| slot != NONE)
+            .map(|(k, &slot)| (k, self.cell(slot).load(Ordering::Relaxed)))
+    }
+}
+
+/// The slot allocator and the current counters; locked by compiles and
+/// scrapes only, never by the query path.
+#[derive(Default)]
+struct Pool {
+    segments: Vec<Segment>,
+    /// Slots handed out so far (free or not).
+    next: u32,
+    free: Vec<u32>,
+    /// Slots given up at a generation, waiting until no older counters live.
+    pending: VecDeque<(u64, Vec<u32>)>,
+    /// Every counters object made, oldest first, until it is dropped.
+    made: VecDeque<(u64, Weak<AnswerCounters>)>,
+    generation: u64,
+    current: Option<Arc<AnswerCounters>>,
+}
+
+impl Pool {
+    fn alloc(&mut self) -> u32 {
+        if let Some(slot) = self.free.pop() {
+            return slot;
+        }
+        let slot = self.next;
+        self.next += 1;
+        if slot as usize >= self.segments.len() * SEGMENT {
+            self.segments.push(segment());
+        }
+        slot
+    }
+
+    /// Frees the slots no live counters object can count into any more.
+    fn reclaim(&mut self) {
+        while self
+            .made
+            .front()
+            .is_some_and(|(_, w)| w.strong_count() == 0)
+        {
+            self.made.pop_front();
+        }
+        let oldest_live = self.made.front().map_or(u64::MAX, |(g, _)| *g);
+        while self.pending.front().is_some_and(|(g, _)| *g <= oldest_live) {
+            let (_, slots) = self.pending.pop_front().expect("checked");
+            for slot in slots {
+                let cell =
+                    &self.segments[(slot >> SEGMENT_BITS) as usize][slot as usize & (SEGMENT - 1)];
+                cell.store(0, Ordering::Relaxed);
+                self.free.push(slot);
+            }
+        }
+    }
+}
+
+/// The answer counters of every compile, and the collector's view of them.
+pub(crate) struct AnswerStore {
+    pool: Mutex<Pool>,
+    desc: Desc,
+}
+
+impl AnswerStore {
+    pub(crate) fn new() -> Result<Self, prometheus::Error> {
+        Ok(Self {
+            pool: Mutex::default(),
+            desc: Desc::new(
+                NAME.into(),
+                HELP.into(),
+                vec!["profile".into(), "endpoint".into()],
+                HashMap::new(),
+            )?,
+        })
+    }
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The counters of a compiled zone's endpoints: an endpoint keeps the slot
+    /// (and count) it had in the previous compile, an answerable endpoint
+    /// without one gets a zeroed slot, and the slots of endpoints that are gone
+    /// are freed (their series disappear).
+    pub(crate) fn compile(&self, keys: Arc<[EndpointKey]>) -> Arc<AnswerCounters> {
+        let mut pool = self.pool();
+        pool.generation += 1;
+        let generation = pool.generation;
+        pool.reclaim();
+        let previous = pool.current.take();
+        let mut slots = vec![NONE; keys.len()];
+        let same_keys = previous.as_ref().is_some_and(|p| {
+            p.keys.len() == keys.len()
+                && p.keys
+                    .iter()
+                    .zip(keys.iter())
+                    .all(|(a, b)| a.profile == b.profile && a.id == b.id)
+        });
+        let mut kept = vec![false; pool.next as usize];
+        if let (true, Some(p)) = (same_keys, &previous) {
+            slots.copy_from_slice(&p.slots);
+        } else if let Some(p) = &previous {
+            let mut old: HashMap<(&str, &str), u32> = p
+                .keys
+                .iter()
+                .zip(p.slots.iter())
+                .filter(|(_, &s)| s != NONE)
+                .map(|(k, &s)| ((&*k.profile, &*k.id), s))
+                .collect();
+            for (k, slot) in keys.iter().zip(slots.iter_mut()) {
+                let pair = (&*k.profile, &*k.id);
+                match old.get(&pair) {
+                    Some(&s) => *slot = s,
+                    None if k.answerable => {
+                        *slot = pool.alloc();
+                        old.insert(pair, *slot);
+                    }
+                    None => {}
+                }
+            }
+        }
+        for (k, slot) in keys.iter().zip(slots.iter_mut()) {
+            if *slot == NONE && k.answerable {
+                *slot = pool.alloc();
+            }
+            if let Some(seen) = kept.get_mut(*slot as usize) {
+                *seen = true;
+            }
+        }
+        if let Some(p) = &previous {
+            let gone: Vec<u32> = p
+                .slots
+                .iter()
+                .copied()
+                .filter(|&s| s != NONE && !kept[s as usize])
+                .collect();
+            if !gone.is_empty() {
+                pool.pending.push_back((generation, gone));
+            }
+        }
+        let counters = Arc::new(AnswerCounters {
+            segments: pool.segments.clone().into_boxed_slice(),
+            slots: slots.into_boxed_slice(),
+            keys,
+        });
+        pool.made.push_back((generation, Arc::downgrade(&counters)));
+        pool.current = Some(counters.clone());
+        counters
+    }
+
+    /// The current series as (endpoint id, answers so far).
+    pub(crate) fn totals(&self) -> Vec<(String, u64)> {
+        let current = self.pool().current.clone();
+        current.map_or_else(Vec::new, |c| {
+            c.series().map(|(k, n)| (k.id.to_string(), n)).collect()
+        })
+    }
+}
+
+fn label(name: &str, value: &str) -> LabelPair {
+    let mut l = LabelPair::default();
+    l.set_name(name.into());
+    l.set_value(value.into());
+    l
+}
+
+/// Renders the current counters at scrape time, in the exposition an
+/// `IntCounterVec` with labels `profile` and `endpoint` gives.
+pub(crate) struct AnswersCollector(pub(crate) Arc<AnswerStore>);
+
+impl Collector for AnswersCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.0.desc]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let current = self.0.pool().current.clone();
+        let metrics: Vec<Metric> = current.as_deref().map_or_else(Vec::new, |c| {
+            c.series()
+                .map(|(k, n)| {
+                    // Sorted by label name, as prometheus' own label pairs are.
+                    let mut m = Metric::from_label(vec![
+                        label("endpoint", &k.id),
+                        label("profile", &k.profile),
+                    ]);
+                    let mut counter = Counter::default();
+                    counter.set_value(n as f64);
+                    m.set_counter(counter);
+                    m
+                })
+                .collect()
+        });
+        if metrics.is_empty() {
+            // As a vector without children: no family at all.
+            return Vec::new();
+        }
+        let mut family = MetricFamily::default();
+        family.set_name(NAME.into());
+        family.set_help(HELP.into());
+        family.set_field_type(MetricType::COUNTER);
+        family.set_metric(metrics);
+        vec![family]
+    }
+}
+
+#[cfg(test)]
+#[path = "answer_counters_tests.rs"]
+mod tests;
