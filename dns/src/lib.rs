@@ -38,6 +38,7 @@ pub mod compile;
 pub mod decide;
 pub mod dnssec;
 pub mod fast;
+mod fnv;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod general;

@@ -175,19 +175,14 @@ pub(crate) struct Subset {
 /// endpoints draws the same subsets (their signatures come from the cache) and
 /// replicas fed the same input serve the same ones.
 pub(crate) fn seed(owner: &[u8], pick: &Pick) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    eat(owner);
-    eat(&[pick.max_return]);
+    let mut h = crate::fnv::Fnv::default();
+    h.eat(owner);
+    h.eat(&[pick.max_return]);
     for (wire, w) in pick.wire.iter().zip(pick.weights.iter()) {
-        eat(wire);
-        eat(&w.to_be_bytes());
+        h.eat(wire);
+        h.eat(&w.to_be_bytes());
     }
-    h
+    h.finish()
 }
 
 /// [`SLOTS`] subsets of `pick`, each drawn by weight without replacement from a

@@ -27,6 +27,16 @@ impl Validity {
     pub fn refresh(&self) -> u32 {
         self.lifetime / 2
     }
+
+    /// How much earlier than `lifetime` the signature over `rrset` expires: up to
+    /// a tenth of the lifetime, fixed per RRset and key. Signatures made together
+    /// (a cold start signs the whole zone) then fall due over that tenth instead
+    /// of all in one re-sign pass; it stays well inside the refresh margin.
+    pub(crate) fn spread(&self, rrset: &[u8]) -> u32 {
+        let mut h = crate::fnv::Fnv::default();
+        h.eat(rrset);
+        (h.finish() % (u64::from(self.lifetime / 10) + 1)) as u32
+    }
 }
 
 #[derive(Debug)]
@@ -175,7 +185,9 @@ impl<'k> Signer<'k> {
                     continue;
                 }
             }
-            let expiration = self.now.wrapping_add(self.validity.lifetime);
+            let expiration = self
+                .now
+                .wrapping_add(self.validity.lifetime - self.validity.spread(&cache_key));
             let inception = self.now.wrapping_sub(self.validity.skew);
             let mut rdata = Vec::with_capacity(18 + self.apex.len() + 64 + rrset.len());
             rdata.extend_from_slice(&rtype.to_be_bytes());
@@ -204,5 +216,55 @@ impl<'k> Signer<'k> {
             out.push(rdata);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dnssec::key::{Algorithm, SigningKey};
+
+    /// The expiration field of an RRSIG RDATA (type 2, alg 1, labels 1, TTL 4).
+    fn expiration(rdata: &[u8]) -> u32 {
+        u32::from_be_bytes(rdata[8..12].try_into().unwrap())
+    }
+
+    #[test]
+    fn dnssec_signatures_made_together_expire_spread_over_a_tenth_of_their_lifetime() {
+        let (key, _) = SigningKey::generate(Algorithm::EcdsaP256Sha256, 257).unwrap();
+        let keys = [key];
+        let lifetime = 14 * 86_400;
+        let validity = Validity {
+            lifetime,
+            skew: 3_600,
+        };
+        let now = 1_800_000_000;
+        let apex = b"\x07example\x00";
+        let signer = Signer::new(&keys, apex, validity, now);
+        let mut cache = SigCache::default();
+        let expirations: std::collections::BTreeSet<u32> = (0u8..50)
+            .map(|i| {
+                let sig = signer.sign(&mut cache, apex, 1, 60, vec![vec![192, 0, 2, i]]);
+                expiration(&sig[0])
+            })
+            .collect();
+        let (first, last) = (*expirations.first().unwrap(), *expirations.last().unwrap());
+        assert!(first >= now + lifetime - lifetime / 10, "{first}");
+        assert!(last <= now + lifetime, "{last}");
+        assert!(
+            expirations.len() > 40,
+            "spread, not one instant: {expirations:?}"
+        );
+        // The same RRset signed again (by a replica, or after expiry) gets the same offset.
+        let mut other = SigCache::default();
+        let again = signer.sign(&mut other, apex, 1, 60, vec![vec![192, 0, 2, 0]]);
+        let once = signer.sign(
+            &mut SigCache::default(),
+            apex,
+            1,
+            60,
+            vec![vec![192, 0, 2, 0]],
+        );
+        assert_eq!(expiration(&again[0]), expiration(&once[0]));
     }
 }
