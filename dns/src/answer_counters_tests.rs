@@ -1,9 +1,8 @@
 //! The compact answer counters against the `IntCounterVec` they replace.
 
-use std::path::Path;
 use std::sync::Arc;
 
-use fleetdns_config::{file, EndpointHealth, Fleet, Health, MonitorState};
+use fleetdns_config::{testing, EndpointHealth, Fleet, Health, MonitorState};
 use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
 
 use crate::{DnsMetrics, Snapshot};
@@ -15,51 +14,19 @@ const API_B: &str = "ns/api#svc#b";
 
 /// Profiles `web` and `api`, each with the endpoint of cluster a, and of b when `with_b`.
 fn fleet(with_b: bool) -> Fleet {
-    let b = if with_b {
-        "---
-apiVersion: networking.fleet.azure.com/v1beta1
-kind: ServiceExport
-metadata: {name: svc, namespace: ns, annotations: {fleetdns.io/clusters: b}}
-"
-    } else {
-        ""
+    let profile = |name: &str, ids: [&str; 2]| {
+        let clusters = if with_b { &["a", "b"][..] } else { &["a"][..] };
+        testing::profile("ns", name).endpoints(
+            clusters
+                .iter()
+                .zip(ids)
+                .map(|(c, id)| testing::endpoint(id).service("svc").cluster(c)),
+        )
     };
-    let text = format!(
-        "apiVersion: fleetdns.io/v1alpha1
-kind: FleetDNSConfig
-spec:
-  zone: tm.test
-  nameServers: [{{name: ns1.tm.test, addresses: [127.0.0.1]}}]
-  clusters:
-    - {{name: a, services: [{{namespace: ns, name: svc, loadBalancer: ['192.0.2.1']}}]}}
-    - {{name: b, services: [{{namespace: ns, name: svc, loadBalancer: ['192.0.2.2']}}]}}
----
-apiVersion: networking.fleet.azure.com/v1beta1
-kind: TrafficManagerProfile
-metadata: {{name: web, namespace: ns}}
-spec: {{resourceGroup: rg}}
----
-apiVersion: networking.fleet.azure.com/v1beta1
-kind: TrafficManagerProfile
-metadata: {{name: api, namespace: ns}}
-spec: {{resourceGroup: rg}}
----
-apiVersion: networking.fleet.azure.com/v1beta1
-kind: TrafficManagerBackend
-metadata: {{name: web, namespace: ns}}
-spec: {{profile: {{name: web}}, backend: {{name: svc}}, weight: 4}}
----
-apiVersion: networking.fleet.azure.com/v1beta1
-kind: TrafficManagerBackend
-metadata: {{name: api, namespace: ns}}
-spec: {{profile: {{name: api}}, backend: {{name: svc}}, weight: 4}}
----
-apiVersion: networking.fleet.azure.com/v1beta1
-kind: ServiceExport
-metadata: {{name: svc, namespace: ns, annotations: {{fleetdns.io/clusters: a}}}}
-{b}"
-    );
-    file::load_str(Path::new("t.yaml"), &text).expect("valid").0
+    testing::fleet()
+        .profile(profile("web", [A, B]))
+        .profile(profile("api", [API, API_B]))
+        .build()
 }
 
 fn degraded(id: &str) -> Arc<Health> {
