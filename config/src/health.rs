@@ -118,6 +118,40 @@ impl Health {
             .unwrap_or(MonitorState::CheckingEndpoint)
     }
 
+    /// Which slot holds which endpoint: the same for snapshots of one prober
+    /// until its set of endpoints changes.
+    pub fn slots(&self) -> HealthSlots {
+        HealthSlots(self.ids.clone())
+    }
+
+    /// Number of slots (= [`Health::len`]).
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The slot of `endpoint`, if it is probed.
+    pub fn slot_of(&self, endpoint: &str) -> Option<usize> {
+        self.index.get(endpoint).copied()
+    }
+
+    /// The slots whose availability differs from `other`'s, when both have the
+    /// same layout (see [`Health::slots`]); `None` when they do not.
+    pub fn availability_changes(&self, other: &Health) -> Option<Vec<usize>> {
+        if !Arc::ptr_eq(&self.ids, &other.ids) {
+            return None;
+        }
+        let available = |h: &EndpointHealth| h.state.is_available();
+        Some(
+            self.slots
+                .iter()
+                .zip(&other.slots)
+                .enumerate()
+                .filter(|(_, (a, b))| available(a) != available(b))
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+
     /// Whether two snapshots route the same way (the same endpoints available),
     /// ignoring observations and CheckingEndpoint→Online. Used to skip
     /// recompiling the zone when answers would not change.
@@ -135,6 +169,18 @@ impl Health {
             && self
                 .iter()
                 .all(|(id, a)| other.get(id).is_some_and(|b| available(a) == available(b)))
+    }
+}
+
+/// The layout of a [`Health`]'s slots, held to tell whether a later snapshot
+/// has the same one.
+#[derive(Clone, Debug)]
+pub struct HealthSlots(Arc<Vec<Arc<str>>>);
+
+impl HealthSlots {
+    /// Whether both are the same layout.
+    pub fn same(&self, other: &HealthSlots) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 

@@ -6,12 +6,13 @@
 //! records per query. It knows nothing of metrics or of the health snapshot the
 //! health view shows: [`crate::Snapshot`] pairs it with those.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use hickory_proto::rr::{LowerName, Name, Record};
 use ipnet::IpNet;
 
+use crate::chunked::Chunked;
+use crate::nodes::Nodes;
 use crate::sampler::Sampler;
 use crate::wire::{self, WireSet};
 
@@ -36,10 +37,12 @@ pub struct Zone {
     /// A/AAAA records of in-zone name servers, for the additional section.
     pub(crate) glue: Rrset,
     /// Owner names, keyed by their lower-case wire form (so the fast path can look
-    /// up straight from packet bytes).
-    pub(crate) nodes: HashMap<Box<[u8]>, Node>,
-    /// Every endpoint of the fleet, in fleet order; [`Pick::endpoints`] index it.
-    pub(crate) endpoints: std::sync::Arc<[EndpointKey]>,
+    /// up straight from packet bytes), sharded by profile.
+    pub(crate) nodes: Nodes,
+    /// Every endpoint of the fleet by position; [`Pick::endpoints`] index it. A
+    /// full compile numbers them in fleet order; a patch keeps the positions of
+    /// endpoints that stay, appends new ones and leaves `None` where one left.
+    pub(crate) endpoints: Chunked<Option<EndpointKey>>,
     /// Client networks that may see private (health-view) names.
     pub(crate) trusted: Box<[IpNet]>,
     /// Response rate limiting of UDP answers.
@@ -112,6 +115,10 @@ pub(crate) struct ProfileNode {
     pub(crate) aaaa: Pick,
     /// For CNAME queries: CNAMEs of host endpoints only.
     pub(crate) cname: Pick,
+    /// At a profile's owner name: the position in [`Zone::endpoints`] of each of
+    /// its endpoints, in the profile's order (a patch reuses them). Empty at
+    /// per-cluster names.
+    pub(crate) positions: Box<[u32]>,
 }
 
 /// Records, the weighted sampler that chooses among them, and per record the
@@ -169,11 +176,11 @@ impl Pick {
 }
 
 /// An endpoint as the answer counters know it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct EndpointKey {
     /// `<namespace>/<name>` of its profile, shared by the profile's endpoints.
     pub(crate) profile: std::sync::Arc<str>,
-    pub(crate) id: Box<str>,
+    pub(crate) id: std::sync::Arc<str>,
     /// Whether some answer set of this zone holds it (then it gets a counter).
     pub(crate) answerable: bool,
 }
@@ -236,5 +243,86 @@ impl Zone {
             v4 => v4,
         };
         self.trusted.iter().any(|n| n.contains(&client))
+    }
+}
+
+#[cfg(feature = "fuzzing")]
+impl Zone {
+    /// Everything the zone answers, one line per fact, sorted: names and their
+    /// flags, RRsets as wire bytes, each answer set's records with weight and
+    /// endpoint id, health views. Endpoint positions are left out (a patched
+    /// zone numbers them differently from a whole compile), their ids are not.
+    /// For tests that compare two zones.
+    pub fn describe(&self) -> Vec<String> {
+        fn hex(b: &[u8]) -> String {
+            b.iter().map(|x| format!("{x:02x}")).collect()
+        }
+        let set = |r: &Rrset| {
+            let records: Vec<String> = r.records.iter().map(ToString::to_string).collect();
+            format!("{} [{}]", hex(&r.wire.bytes), records.join(","))
+        };
+        let id = |pos: u32| match self.endpoints.get(pos as usize) {
+            Some(Some(k)) => format!("{}|{}|{}", k.profile, k.id, k.answerable),
+            _ => "<none>".into(),
+        };
+        let mut out = vec![
+            format!("soa {}", set(&self.soa)),
+            format!("soa- {}", set(&self.soa_negative)),
+            format!("ns {}", set(&self.ns)),
+            format!("glue {}", set(&self.glue)),
+        ];
+        for (key, node) in self.nodes.iter() {
+            let name = hex(key);
+            out.push(format!(
+                "{name} apex={} private={} a={} aaaa={}",
+                node.apex,
+                node.private,
+                set(&node.a),
+                set(&node.aaaa)
+            ));
+            if let Some(p) = &node.profile {
+                for (t, pick) in [("a", &p.a), ("aaaa", &p.aaaa), ("cname", &p.cname)] {
+                    let mut records: Vec<String> = (0..pick.wire.len())
+                        .map(|i| {
+                            format!(
+                                "{} {} w={} {}",
+                                hex(&pick.wire[i]),
+                                pick.records[i],
+                                pick.weights[i],
+                                id(pick.endpoints[i])
+                            )
+                        })
+                        .collect();
+                    records.sort();
+                    out.push(format!(
+                        "{name} {t} max={} total={} [{}]",
+                        pick.max_return,
+                        pick.total,
+                        records.join("; ")
+                    ));
+                }
+                let ids: Vec<String> = p.positions.iter().map(|&i| id(i)).collect();
+                out.push(format!("{name} endpoints [{}]", ids.join("; ")));
+            }
+            if let Some(v) = &node.health {
+                out.push(format!("{name} view {:?}", v.profile));
+                for e in &v.endpoints {
+                    out.push(format!(
+                        "{name} view {} {} {} w={} always={} served={} prio={}",
+                        e.id, e.cluster, e.target, e.weight, e.always_serve, e.served, e.priority
+                    ));
+                }
+            }
+        }
+        let mut keys: Vec<String> = self.endpoints.iter().flatten().map(|k| format!("key {}|{}|{}", k.profile, k.id, k.answerable)).collect();
+        keys.sort();
+        out.extend(keys);
+        out.sort();
+        out
+    }
+
+    /// Positions in the endpoint table, and how many of them hold an endpoint.
+    pub fn endpoint_positions(&self) -> (usize, usize) {
+        (self.endpoints.len(), self.endpoints.iter().flatten().count())
     }
 }
