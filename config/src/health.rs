@@ -30,6 +30,15 @@ pub struct Health {
     index: Arc<HashMap<Arc<str>, usize>>,
     /// States, by slot.
     slots: Vec<EndpointHealth>,
+    /// This snapshot's number, when it is one its publisher published
+    /// unchanged (0: not a published snapshot; any change resets it).
+    number: u64,
+    /// The publisher's count of snapshots published.
+    published: u64,
+    /// Slots whose availability may have changed since the snapshot numbered
+    /// `number - 1` (same layout): lets the zone recompile only their profiles
+    /// without comparing every slot.
+    moved: Vec<u32>,
 }
 
 /// One endpoint's probe state and its latest observation.
@@ -66,14 +75,19 @@ impl Health {
 
     /// The entry of `endpoint`, to update in place.
     pub fn get_mut(&mut self, endpoint: &str) -> Option<&mut EndpointHealth> {
+        self.number = 0;
         self.index.get(endpoint).map(|&slot| &mut self.slots[slot])
     }
 
     /// Sets the entry of `endpoint`; returns the one it replaces. Adding an id
     /// copies the id tables once if a published snapshot still shares them.
     pub fn insert(&mut self, endpoint: Arc<str>, health: EndpointHealth) -> Option<EndpointHealth> {
-        if let Some(slot) = self.get_mut(&endpoint) {
-            return Some(std::mem::replace(slot, health));
+        self.number = 0;
+        if let Some(&slot) = self.index.get(&endpoint) {
+            if self.slots[slot].state.is_available() != health.state.is_available() {
+                self.moved.push(slot as u32);
+            }
+            return Some(std::mem::replace(&mut self.slots[slot], health));
         }
         Arc::make_mut(&mut self.index).insert(endpoint.clone(), self.slots.len());
         Arc::make_mut(&mut self.ids).push(endpoint);
@@ -83,6 +97,7 @@ impl Health {
 
     /// Drops the entry of `endpoint`; the last entry takes its slot.
     pub fn remove(&mut self, endpoint: &str) -> Option<EndpointHealth> {
+        self.number = 0;
         let slot = *self.index.get(endpoint)?;
         Arc::make_mut(&mut self.index).remove(endpoint);
         let ids = Arc::make_mut(&mut self.ids);
@@ -116,6 +131,35 @@ impl Health {
         self.get(endpoint.id.as_str())
             .map(|h| h.state)
             .unwrap_or(MonitorState::CheckingEndpoint)
+    }
+
+    /// Notes that the availability of `endpoint` may have changed (for a
+    /// publisher that changes states through [`Health::get_mut`]).
+    pub fn record_move(&mut self, endpoint: &str) {
+        if let Some(&slot) = self.index.get(endpoint) {
+            self.moved.push(slot as u32);
+        }
+    }
+
+    /// The snapshot to publish, numbered one more than the last: it carries
+    /// the moves recorded since then, and the record starts again empty.
+    pub fn publish(&mut self) -> Health {
+        self.published += 1;
+        self.number = self.published;
+        let out = self.clone();
+        self.moved.clear();
+        out
+    }
+
+    /// The slots whose availability may differ from `before`'s, when this
+    /// snapshot was published right after `before` with the same layout;
+    /// `None` when that is not known (then compare, see
+    /// [`Health::availability_changes`]).
+    pub fn moves_since(&self, before: &Health) -> Option<&[u32]> {
+        (before.number != 0
+            && before.number + 1 == self.number
+            && Arc::ptr_eq(&self.ids, &before.ids))
+        .then_some(&self.moved[..])
     }
 
     /// Which slot holds which endpoint: the same for snapshots of one prober
@@ -245,6 +289,29 @@ mod tests {
         assert_eq!(published.get("b").map(|e| e.consecutive_failures), Some(1));
         assert_eq!(published.get("a").map(|e| e.consecutive_failures), Some(0));
         assert!(published.get("e").is_none());
+    }
+
+    #[test]
+    fn a_published_snapshot_carries_the_moves_since_the_one_before() {
+        use MonitorState::*;
+        let mut table: Health = [("x", Online), ("y", Online), ("z", Online)]
+            .iter()
+            .map(|(id, s)| (Arc::from(*id), entry(*s, 0)))
+            .collect();
+        let first = table.publish();
+        table.get_mut("y").unwrap().state = Degraded;
+        table.record_move("y");
+        table.get_mut("x").unwrap().consecutive_failures = 1;
+        let second = table.publish();
+        assert_eq!(second.moves_since(&first), Some(&[1u32][..]));
+        let third = table.publish();
+        assert_eq!(third.moves_since(&second), Some(&[][..]), "nothing moved");
+        assert_eq!(third.moves_since(&first), None, "a snapshot was skipped");
+        let mut copy = third.clone();
+        copy.get_mut("z").unwrap().state = Degraded;
+        assert_eq!(copy.moves_since(&third), None, "a changed copy is not published");
+        table.insert(Arc::from("w"), entry(Online, 0));
+        assert_eq!(table.publish().moves_since(&third), None, "another layout");
     }
 
     #[test]

@@ -90,6 +90,7 @@ impl Nodes {
     }
 
     /// Every name and node.
+    #[cfg(feature = "fuzzing")]
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Box<[u8]>, &Node)> {
         self.shards
             .iter()

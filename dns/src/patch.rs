@@ -123,7 +123,11 @@ pub fn health_changes(
     after: &Health,
     index: &mut Option<SlotIndex>,
 ) -> BTreeSet<usize> {
-    if let Some(changed) = before.availability_changes(after) {
+    let changed = match after.moves_since(before) {
+        Some(moved) => Some(moved.iter().map(|&s| s as usize).collect()),
+        None => before.availability_changes(after),
+    };
+    if let Some(changed) = changed {
         if !index.as_ref().is_some_and(|x| x.slots.same(&after.slots())) {
             *index = Some(SlotIndex::new(fleet, after));
         }

@@ -92,7 +92,11 @@ impl Snapshot {
     /// The same zone showing `health`, if `health` routes as this snapshot's
     /// does; `None` when the zone must be compiled again.
     pub fn with_health(&self, health: Arc<Health>) -> Option<Self> {
-        self.health.same_routing(&health).then(|| Self {
+        let same = match health.moves_since(&self.health) {
+            Some(moved) => moved.is_empty(),
+            None => self.health.same_routing(&health),
+        };
+        same.then(|| Self {
             zone: self.zone.clone(),
             health,
             counters: self.counters.clone(),

@@ -247,7 +247,7 @@ impl<P: Probe> Supervisor<P> {
     }
 
     fn publish(&mut self) {
-        self.health.send_replace(Arc::new(self.table.health()));
+        self.health.send_replace(Arc::new(self.table.publish()));
         self.last_publish = Instant::now();
         self.pending = Pending::Nothing;
     }
