@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Knot beside fleetdns at N profile names, in one run (issue 20): start-up time to the first
-answer and memory, then dnsperf QPS against fleetdns at N names, knot at N names and fleetdns
-with a small fleet (same query mix shape), so "QPS does not depend on the number of names"
+answer and memory, then dnsperf QPS against fleetdns and knot at N names and at a small fleet
+(same query mix shape), so "QPS does not depend on the number of names"
 is measured, not assumed. Prints a Markdown table; raw results in the output directory.
 
   python3 scripts/bench_scale.py --binary target/release/fleetdns            # 100k vs 100
@@ -14,14 +14,14 @@ fleetdns serves (read from it) and, per name, the A records of all its endpoints
 holds the same endpoints and answers one of them per query; `--knot-answer one` gives knot
 only the first, for the same answer size). Servers start one at a time, so each load is
 measured alone; all are then left running and the dnsperf rounds alternate between them.
-Needs knotd, knotc and dnsperf (apt: knot, dnsperf). Loopback only (127.0.79.1-3); every
+Needs knotd, knotc and dnsperf (apt: knot, dnsperf). Loopback only (127.0.79.1-4); every
 process is started here and stopped by its PID."""
 import argparse, contextlib, json, os, random, signal, statistics, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_helper as bh  # noqa: E402
 import scale_probe as sp  # noqa: E402
 
-SERVERS = ("fleetdns-n", "knot-n", "fleetdns-small")
+SERVERS = ("fleetdns-n", "knot-n", "fleetdns-small", "knot-small")
 
 
 def mib(kib):
@@ -106,7 +106,7 @@ def main():
     os.environ["PATH"] += ":/usr/sbin:/sbin"
     d = a.out or tempfile.mkdtemp(prefix="bench-scale.")
     os.makedirs(d, exist_ok=True)
-    addrs = dict(zip(SERVERS, ("127.0.79.1", "127.0.79.2", "127.0.79.3")))
+    addrs = dict(zip(SERVERS, ("127.0.79.1", "127.0.79.2", "127.0.79.3", "127.0.79.4")))
     free(addrs, a.port)
     t_start = time.monotonic()
     load0 = open("/proc/loadavg").read().split()[0]
@@ -130,24 +130,27 @@ def main():
         print(f"== configs in {d}", flush=True)
         big_cfg, big_q = gen(a.n, d, f"fleet-{a.n}", 200000)
         small_cfg, small_q = gen(a.small, d, f"fleet-{a.small}", 200000)
-        queries = {"fleetdns-n": big_q, "knot-n": big_q, "fleetdns-small": small_q}
+        queries = {"fleetdns-n": big_q, "knot-n": big_q, "fleetdns-small": small_q, "knot-small": small_q}
 
         print("== start-up, one server at a time", flush=True)
 
         def fleetdns(name, cfg):
             return [a.binary, "serve", "--config", cfg, "--listen", f"{addrs[name]}:{a.port}",
                     "--admin", f"{addrs[name]}:19399"]
+        def knot(name, n, soa_from):
+            kd = os.path.join(d, name)
+            os.makedirs(kd, exist_ok=True)
+            zone = os.path.join(kd, f"{bh.ZONE}.zone")
+            knot_zone(zone, bh.scale_profiles(n), bh._rdata_soa(addrs[soa_from], a.port), a.knot_answer)
+            with open(os.path.join(kd, "knot.conf"), "w") as f:
+                f.write(bh.knot_conf(kd, addrs[name], a.port))
+            subprocess.run(["knotc", "-c", os.path.join(kd, "knot.conf"), "conf-check"], check=True,
+                           stdout=subprocess.DEVNULL)
+            start(name, ["knotd", "-c", os.path.join(kd, "knot.conf")], zone)
         start("fleetdns-n", fleetdns("fleetdns-n", big_cfg), big_cfg)
-        soa = bh._rdata_soa(addrs["fleetdns-n"], a.port)
-        kd = os.path.join(d, "knot")
-        os.makedirs(kd, exist_ok=True)
-        knot_zone(os.path.join(kd, f"{bh.ZONE}.zone"), bh.scale_profiles(a.n), soa, a.knot_answer)
-        with open(os.path.join(kd, "knot.conf"), "w") as f:
-            f.write(bh.knot_conf(kd, addrs["knot-n"], a.port))
-        subprocess.run(["knotc", "-c", os.path.join(kd, "knot.conf"), "conf-check"], check=True,
-                       stdout=subprocess.DEVNULL)
-        start("knot-n", ["knotd", "-c", os.path.join(kd, "knot.conf")], os.path.join(kd, f"{bh.ZONE}.zone"))
+        knot("knot-n", a.n, "fleetdns-n")
         start("fleetdns-small", fleetdns("fleetdns-small", small_cfg), small_cfg)
+        knot("knot-small", a.small, "fleetdns-small")
 
         print("== equivalence check", flush=True)
         chk = check(addrs, a.port, bh.scale_profiles(a.n), a.knot_answer)
@@ -165,7 +168,7 @@ def main():
             with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
                 perf(s, os.path.join(d, f"warmup-{s}"), min(2, a.seconds))
         for r in range(a.rounds):
-            for s in SERVERS[r % 3:] + SERVERS[:r % 3]:
+            for s in SERVERS[r % len(SERVERS):] + SERVERS[:r % len(SERVERS)]:
                 perf(s, os.path.join(d, f"r{r + 1}-{s}"), a.seconds)
                 time.sleep(1)
         if a.rate:
@@ -214,7 +217,8 @@ def main():
 
 def report(o, a):
     r = o["servers"]
-    cols = [f"fleetdns, {o['n']:,} names", f"knot {o['knot']}, {o['n']:,} names", f"fleetdns, {o['small']:,} names"]
+    cols = [f"fleetdns, {o['n']:,} names", f"knot {o['knot']}, {o['n']:,} names", f"fleetdns, {o['small']:,} names",
+            f"knot, {o['small']:,} names"]
     f = bh.fmt
 
     def row(label, key, spec, suffix=""):
@@ -223,7 +227,7 @@ def report(o, a):
     qps_range = " | ".join(f"{f(r[s].get('qps_min'), ',.0f')} – {f(r[s].get('qps_max'), ',.0f')}" for s in SERVERS)
     lines = [
         f"| {o['fleetdns']}, {o['date']} | " + " | ".join(cols) + " |",
-        "|---|---|---|---|",
+        "|---|---|---|---|---|",
         row("input (YAML config / zone file), MiB", "input_mib", ".1f"),
         row("start to first answer (apex SOA), s", "first_answer_s", ".2f"),
         row(f"RSS while serving ({a.settle:g} s after), MiB", "rss_mib", ".0f"),
@@ -245,13 +249,16 @@ def report(o, a):
             row(f"capped at {a.rate:,} QPS: server CPU per query, µs", "capped_us_per_query", ".1f"),
             row(f"capped at {a.rate:,} QPS: avg latency, ms", "capped_avg_ms", ".3f"),
         ]
-    big, small = r["fleetdns-n"].get("qps"), r["fleetdns-small"].get("qps")
-    if big and small:
-        lines.append("")
-        bn, sn = r["fleetdns-n"], r["fleetdns-small"]
-        lines.append(f"fleetdns QPS at {o['n']:,} names against {o['small']:,} names: median {100 * big / small:.0f} %, "
-                     f"best round {100 * bn['qps_max'] / sn['qps_max']:.0f} % (round-to-round spread: "
-                     f"{o['n']:,}: ±{spread(bn):.0f} %, {o['small']:,}: ±{spread(sn):.0f} %).")
+    lines.append("")
+    for srv in ("fleetdns", "knot"):
+        bn, sn = r[f"{srv}-n"], r[f"{srv}-small"]
+        if not (bn.get("qps") and sn.get("qps")):
+            continue
+        cpu = (f"; CPU per query capped {bn['capped_us_per_query'] / sn['capped_us_per_query']:.2f}×"
+               if bn.get("capped_us_per_query") and sn.get("capped_us_per_query") else "")
+        lines.append(f"{srv} at {o['n']:,} names against {o['small']:,} names: QPS median {100 * bn['qps'] / sn['qps']:.0f} %, "
+                     f"best round {100 * bn['qps_max'] / sn['qps_max']:.0f} % (round-to-round spread ±{spread(bn):.0f} % "
+                     f"and ±{spread(sn):.0f} %){cpu}.")
     c = o["check"]
     lines.append(f"Equivalence check: {c['names']} sampled names, {len(c['problems'])} problems; "
                  f"knot answers {'all endpoints' if a.knot_answer == 'all' else 'the first endpoint'} per name, "
