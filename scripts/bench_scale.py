@@ -17,6 +17,7 @@ measured alone; all are then left running and the dnsperf rounds alternate betwe
 Needs knotd, knotc and dnsperf (apt: knot, dnsperf). Loopback only (127.0.79.1-4); every
 process is started here and stopped by its PID."""
 import argparse, contextlib, json, os, random, signal, statistics, subprocess, sys, tempfile, time
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_helper as bh  # noqa: E402
 import scale_probe as sp  # noqa: E402
@@ -182,6 +183,10 @@ def main():
     finally:
         for p in procs.values():
             sp.stop(p)
+        for n in (a.n, a.small):  # the generated inputs (70 MiB at 100k); results stay
+            for f in (f"fleet-{n}.yaml", f"fleet-{n}-queries.txt"):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(d, f))
 
     for s in SERVERS:
         capped = bh.load(os.path.join(d, f"capped-{s}.json"))
