@@ -19,7 +19,7 @@ use crate::chunked::Chunked;
 use crate::nodes::Nodes;
 use crate::wire;
 use crate::zone::{
-    EndpointKey, EndpointView, HealthView, Node, Pick, ProfileNode, Rrset, Zone, CLUSTER_LABEL,
+    EndpointKey, EndpointView, Glue, HealthView, Node, Pick, ProfileNode, Rrset, Zone, CLUSTER_LABEL,
     HEALTH_LABEL,
 };
 
@@ -85,10 +85,11 @@ fn profile_node(
                 key.answerable = true;
             }
         }
-        Pick::new(
+        Some(Box::new(Pick::new(
             entries.into_iter().map(|(r, w, i, _)| (r, w, i)).collect(),
             max_return,
-        )
+        )))
+        .filter(|p| !p.records.is_empty())
     };
     ProfileNode {
         a: pick(a, max_return),
@@ -194,8 +195,10 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
             .partition(|r| matches!(r.data, RData::A(_)));
         let key = wire::key(&name);
         let node = nodes.entry(key.clone());
-        node.a = Rrset::new(a, true);
-        node.aaaa = Rrset::new(aaaa, true);
+        node.glue = Some(Box::new(Glue {
+            a: Rrset::new(a, true),
+            aaaa: Rrset::new(aaaa, true),
+        }));
         statics.push(key);
     }
 
@@ -287,9 +290,7 @@ pub(crate) fn profile_names(
     node.positions = positions.into();
     // Served = in an answer set (Priority: the active priority only).
     let answered = |i: u32| {
-        [&node.a, &node.aaaa, &node.cname]
-            .iter()
-            .any(|pick| pick.endpoints.contains(&i))
+        node.picks().any(|pick| pick.endpoints.contains(&i))
     };
     let served: Vec<u32> = indexed
         .iter()

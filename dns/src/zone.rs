@@ -96,9 +96,9 @@ pub(crate) struct Node {
     pub(crate) apex: bool,
     /// Health-view name: does not exist for untrusted clients.
     pub(crate) private: bool,
-    /// Static address records (name servers' glue), owner = the question.
-    pub(crate) a: Rrset,
-    pub(crate) aaaa: Rrset,
+    /// Static address records (name servers' glue); boxed, as only name
+    /// servers' names have them.
+    pub(crate) glue: Option<Box<Glue>>,
     /// Weighted endpoint answers of a profile (or of one cluster of it); boxed, as
     /// most names (health views, empty non-terminals) have none.
     pub(crate) profile: Option<Box<ProfileNode>>,
@@ -106,19 +106,55 @@ pub(crate) struct Node {
     pub(crate) health: Option<Box<HealthView>>,
 }
 
-/// A profile's answer sets, one per query type.
+/// A name server's address records at its name, owner = the question.
+#[derive(Debug, Default)]
+pub(crate) struct Glue {
+    pub(crate) a: Rrset,
+    pub(crate) aaaa: Rrset,
+}
+
+impl Node {
+    /// Its static A records, if it has any.
+    pub(crate) fn a(&self) -> Option<&Rrset> {
+        self.glue.as_ref().map(|g| &g.a).filter(|r| !r.is_empty())
+    }
+
+    /// Its static AAAA records, if it has any.
+    pub(crate) fn aaaa(&self) -> Option<&Rrset> {
+        self.glue.as_ref().map(|g| &g.aaaa).filter(|r| !r.is_empty())
+    }
+}
+
+/// A profile's answer sets, one per query type; each is boxed and absent when
+/// empty (most per-cluster names answer one type only).
 #[derive(Debug)]
 pub(crate) struct ProfileNode {
     /// For A queries: A records of IPv4 endpoints and CNAMEs of host endpoints.
-    pub(crate) a: Pick,
+    pub(crate) a: Option<Box<Pick>>,
     /// For AAAA queries: AAAA records of IPv6 endpoints and CNAMEs.
-    pub(crate) aaaa: Pick,
+    pub(crate) aaaa: Option<Box<Pick>>,
     /// For CNAME queries: CNAMEs of host endpoints only.
-    pub(crate) cname: Pick,
+    pub(crate) cname: Option<Box<Pick>>,
     /// At a profile's owner name: the position in [`Zone::endpoints`] of each of
     /// its endpoints, in the profile's order (a patch reuses them). Empty at
     /// per-cluster names.
     pub(crate) positions: Box<[u32]>,
+}
+
+impl ProfileNode {
+    /// The answer sets that hold records.
+    pub(crate) fn picks(&self) -> impl Iterator<Item = &Pick> {
+        [&self.a, &self.aaaa, &self.cname]
+            .into_iter()
+            .filter_map(|p| p.as_deref())
+    }
+
+    /// The answer sets that hold records, for signing.
+    pub(crate) fn picks_mut(&mut self) -> impl Iterator<Item = &mut Pick> {
+        [&mut self.a, &mut self.aaaa, &mut self.cname]
+            .into_iter()
+            .filter_map(|p| p.as_deref_mut())
+    }
 }
 
 /// Records, the weighted sampler that chooses among them, and per record the
@@ -277,11 +313,15 @@ impl Zone {
                 "{name} apex={} private={} a={} aaaa={}",
                 node.apex,
                 node.private,
-                set(&node.a),
-                set(&node.aaaa)
+                node.a().map(set).unwrap_or_default(),
+                node.aaaa().map(set).unwrap_or_default()
             ));
             if let Some(p) = &node.profile {
                 for (t, pick) in [("a", &p.a), ("aaaa", &p.aaaa), ("cname", &p.cname)] {
+                    let Some(pick) = pick.as_deref() else {
+                        out.push(format!("{name} {t} none"));
+                        continue;
+                    };
                     let mut records: Vec<String> = (0..pick.wire.len())
                         .map(|i| {
                             format!(

@@ -203,14 +203,14 @@ fn node_types(node: &Node, apex: bool) -> Vec<u16> {
             .map(u16::from),
         );
     }
-    if !node.a.is_empty() {
+    if node.a().is_some() {
         types.push(u16::from(RecordType::A));
     }
-    if !node.aaaa.is_empty() {
+    if node.aaaa().is_some() {
         types.push(u16::from(RecordType::AAAA));
     }
     if let Some(p) = &node.profile {
-        for pick in [&p.a, &p.aaaa, &p.cname] {
+        for pick in p.picks() {
             types.extend(pick.records.iter().map(|r| u16::from(r.record_type())));
         }
     }
@@ -273,10 +273,12 @@ pub fn sign_zone(
     let mut public = Vec::new();
     let mut all = Vec::new();
     for (key, node) in zone.nodes.iter_mut() {
-        cx.sign_set(key, &mut node.a, true);
-        cx.sign_set(key, &mut node.aaaa, true);
+        if let Some(glue) = &mut node.glue {
+            cx.sign_set(key, &mut glue.a, true);
+            cx.sign_set(key, &mut glue.aaaa, true);
+        }
         if let Some(p) = &mut node.profile {
-            for pick in [&mut p.a, &mut p.aaaa, &mut p.cname] {
+            for pick in p.picks_mut() {
                 cx.sign_pick(key, pick);
             }
         }
