@@ -89,7 +89,7 @@ fn profile_node(
             entries.into_iter().map(|(r, w, i, _)| (r, w, i)).collect(),
             max_return,
         )))
-        .filter(|p| !p.records.is_empty())
+        .filter(|p| p.len() > 0)
     };
     ProfileNode {
         a: pick(a, max_return),

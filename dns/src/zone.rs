@@ -8,7 +8,8 @@
 
 use std::net::IpAddr;
 
-use hickory_proto::rr::{LowerName, Name, Record};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecoder, Restrict};
 use ipnet::IpNet;
 
 use crate::chunked::Chunked;
@@ -163,8 +164,9 @@ impl ProfileNode {
 /// time, so a query never looks at priorities).
 #[derive(Debug)]
 pub struct Pick {
-    pub(crate) records: Box<[Record]>,
-    /// Each record in wire form, owner pointing at the question.
+    /// Each record in wire form, owner pointing at the question: the only
+    /// form kept (the general path and signing decode one when they need it,
+    /// see [`Pick::record`]).
     pub(crate) wire: Box<[Box<[u8]>]>,
     /// Per record, its endpoint's index in [`Zone::endpoints`].
     pub(crate) endpoints: Box<[u32]>,
@@ -187,22 +189,44 @@ impl Pick {
     pub(crate) fn new(entries: Vec<(Record, u32, u32)>, max_return: u8) -> Self {
         let weights: Vec<u32> = entries.iter().map(|(_, w, _)| *w).collect();
         let endpoints = entries.iter().map(|(_, _, e)| *e).collect();
-        let records: Box<[Record]> = entries.into_iter().map(|(r, _, _)| r).collect();
-        let wire = records
+        let wire = entries
             .iter()
-            .map(|r| wire::record(r, true).expect("endpoint records are A, AAAA or CNAME"))
+            .map(|(r, _, _)| wire::record(r, true).expect("endpoint records are A, AAAA or CNAME"))
             .collect();
         Self {
             sampler: Sampler::new(&weights),
             total: weights.iter().map(|&w| u64::from(w)).sum(),
             weights: weights.into_boxed_slice(),
             max_return: max_return.max(1),
-            records,
             wire,
             endpoints,
             sigs: Box::default(),
             subsets: None,
         }
+    }
+
+    /// How many records it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.wire.len()
+    }
+
+    /// Record `index` with owner `owner`, decoded from its wire form (the
+    /// rdata of endpoint records holds no compression pointers).
+    pub(crate) fn record(&self, index: usize, owner: &Name) -> Record {
+        let w = &self.wire[index];
+        let rtype = RecordType::from(u16::from_be_bytes([w[2], w[3]]));
+        let ttl = u32::from_be_bytes([w[6], w[7], w[8], w[9]]);
+        let rdata = &w[12..];
+        let mut decoder = BinDecoder::new(rdata);
+        let data = RData::read(&mut decoder, rtype, Restrict::new(rdata.len() as u16))
+            .expect("wire form written from an RData");
+        Record::from_rdata(owner.clone(), ttl, data)
+    }
+
+    /// The type of record `index`.
+    pub(crate) fn record_type(&self, index: usize) -> RecordType {
+        let w = &self.wire[index];
+        RecordType::from(u16::from_be_bytes([w[2], w[3]]))
     }
 
     /// The index of one record drawn by weight, or `None` when the set is empty.
@@ -327,7 +351,7 @@ impl Zone {
                             format!(
                                 "{} {} w={} {}",
                                 hex(&pick.wire[i]),
-                                pick.records[i],
+                                pick.record(i, &Name::root()).data,
                                 pick.weights[i],
                                 id(pick.endpoints[i])
                             )
