@@ -313,9 +313,12 @@ pub(crate) fn profile_names(
         endpoints: indexed
             .iter()
             .map(|&(i, e)| EndpointView {
-                id: e.id.clone(),
+                id: match keys.get(i as usize) {
+                    Some(Some(k)) => k.id.clone(),
+                    _ => e.id.as_str().into(),
+                },
                 cluster: e.cluster.clone(),
-                target: e.target.to_string(),
+                target: e.target.clone(),
                 weight: e.weight,
                 always_serve: e.always_serve,
                 served: served.contains(&i),

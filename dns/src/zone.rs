@@ -264,12 +264,13 @@ pub struct HealthView {
 /// One endpoint as the health view shows it.
 #[derive(Debug)]
 pub struct EndpointView {
-    /// `<namespace>/<profile>#<backend>#<cluster>`.
-    pub id: String,
+    /// `<namespace>/<profile>#<backend>#<cluster>` (shared with the answer
+    /// counters' key).
+    pub id: std::sync::Arc<str>,
     /// The member cluster that exports it.
     pub cluster: String,
-    /// Its address(es) or host name, as answered.
-    pub target: String,
+    /// Its address(es) or host name, as answered (shown by its `Display`).
+    pub target: fleetdns_config::Target,
     /// Its effective weight (fleet-networking's formula).
     pub weight: u32,
     /// Never probed, always served (`fleetdns.io/always-serve`).

@@ -383,7 +383,7 @@ fn routing_method_priority_answers_the_best_available_priority_and_fails_over() 
         .endpoints
         .iter()
         .filter(|e| e.served)
-        .map(|e| e.id.as_str())
+        .map(|e| &*e.id)
         .collect();
     assert!(
         active
