@@ -6,23 +6,26 @@
 //! - `fleetdns_profile_failing_open{profile}`: 1 while every endpoint of a
 //!   fail-open profile is Degraded, else 0.
 //!
-//! Updated by the status page's sampling task when the fleet or the health
-//! changed, never on the query path; series of endpoints and profiles that left
-//! the fleet are removed.
+//! Rendered at scrape time from the fleet and the health last handed to
+//! [`ProfileGauges::update`] (by the status page's sampling task, when either
+//! changed; never on the query path), so series of endpoints and profiles that
+//! left the fleet disappear with it. At 100,000 profiles a gauge child per
+//! endpoint and a set of label triples to remove the gone ones cost ~150 MiB
+//! and seconds per update; here an update stores two `Arc`s.
 
-use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 use fleetdns_config::{Fleet, Health, Profile};
-use prometheus::{IntGaugeVec, Opts, Registry};
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::Registry;
+
+/// The fleet and health the gauges show.
+type Current = Arc<Mutex<Option<(Arc<Fleet>, Arc<Health>)>>>;
 
 /// The profile and endpoint gauges.
 pub struct ProfileGauges {
-    weight: IntGaugeVec,
-    failing_open: IntGaugeVec,
-    /// (profile, endpoint, cluster) of the weight series exported now.
-    endpoints: BTreeSet<[String; 3]>,
-    /// Profiles whose failing-open series is exported now.
-    profiles: BTreeSet<String>,
+    current: Current,
 }
 
 /// A profile's `namespace/name`, as every profile label spells it.
@@ -40,59 +43,116 @@ pub fn failing_open(p: &Profile, health: &Health) -> bool {
             .all(|e| !health.state_of(e).is_available())
 }
 
+const WEIGHT: &str = "fleetdns_endpoint_weight";
+const WEIGHT_HELP: &str =
+    "Effective weight of the endpoint in its profile (answers are drawn in proportion to it)";
+const FAILING_OPEN: &str = "fleetdns_profile_failing_open";
+const FAILING_OPEN_HELP: &str =
+    "1 while every endpoint of a fail-open profile is Degraded and all are served anyway";
+
 impl ProfileGauges {
     /// Creates the series and registers them in `registry`.
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let weight = IntGaugeVec::new(
-            Opts::new(
-                "fleetdns_endpoint_weight",
-                "Effective weight of the endpoint in its profile (answers are drawn in proportion to it)",
-            ),
-            &["profile", "endpoint", "cluster"],
-        )?;
-        let failing_open = IntGaugeVec::new(
-            Opts::new(
-                "fleetdns_profile_failing_open",
-                "1 while every endpoint of a fail-open profile is Degraded and all are served anyway",
-            ),
-            &["profile"],
-        )?;
-        registry.register(Box::new(weight.clone()))?;
-        registry.register(Box::new(failing_open.clone()))?;
-        Ok(Self {
-            weight,
-            failing_open,
-            endpoints: BTreeSet::new(),
-            profiles: BTreeSet::new(),
-        })
+        let current = Current::default();
+        let desc = |name: &str, help: &str, labels: &[&str]| {
+            Desc::new(
+                name.into(),
+                help.into(),
+                labels.iter().map(|l| l.to_string()).collect(),
+                Default::default(),
+            )
+        };
+        registry.register(Box::new(GaugesCollector {
+            current: current.clone(),
+            weight: desc(WEIGHT, WEIGHT_HELP, &["profile", "endpoint", "cluster"])?,
+            failing_open: desc(FAILING_OPEN, FAILING_OPEN_HELP, &["profile"])?,
+        }))?;
+        Ok(Self { current })
     }
 
-    /// Sets every series from `fleet` and `health`; drops the series of what is gone.
-    pub fn update(&mut self, fleet: &Fleet, health: &Health) {
-        let mut endpoints = BTreeSet::new();
-        let mut profiles = BTreeSet::new();
+    /// Shows `fleet` and `health` from the next scrape on.
+    pub fn update(&mut self, fleet: &Arc<Fleet>, health: &Arc<Health>) {
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((fleet.clone(), health.clone()));
+    }
+}
+
+/// Renders the gauges of the current fleet and health at scrape time, as the
+/// `IntGaugeVec`s they replace printed them.
+struct GaugesCollector {
+    current: Current,
+    weight: Desc,
+    failing_open: Desc,
+}
+
+fn label(name: &str, value: &str) -> LabelPair {
+    let mut l = LabelPair::default();
+    l.set_name(name.into());
+    l.set_value(value.into());
+    l
+}
+
+fn gauge(labels: Vec<LabelPair>, value: i64) -> Metric {
+    // Sorted by label name, as prometheus' own label pairs are.
+    let mut m = Metric::from_label(labels);
+    let mut g = Gauge::default();
+    g.set_value(value as f64);
+    m.set_gauge(g);
+    m
+}
+
+fn family(name: &str, help: &str, metrics: Vec<Metric>) -> Option<MetricFamily> {
+    // As a vector without children: no family at all.
+    (!metrics.is_empty()).then(|| {
+        let mut f = MetricFamily::default();
+        f.set_name(name.into());
+        f.set_help(help.into());
+        f.set_field_type(MetricType::GAUGE);
+        f.set_metric(metrics);
+        f
+    })
+}
+
+impl Collector for GaugesCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.weight, &self.failing_open]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some((fleet, health)) = current else {
+            return Vec::new();
+        };
+        let mut weights = Vec::new();
+        let mut failing = Vec::with_capacity(fleet.profiles.len());
         for p in &fleet.profiles {
             let key = profile_key(p);
-            self.failing_open
-                .with_label_values(&[&key])
-                .set(i64::from(failing_open(p, health)));
+            failing.push(gauge(
+                vec![label("profile", &key)],
+                i64::from(failing_open(p, &health)),
+            ));
             for e in &p.endpoints {
-                self.weight
-                    .with_label_values(&[&key, &e.id, &e.cluster])
-                    .set(i64::from(e.weight));
-                endpoints.insert([key.clone(), e.id.clone(), e.cluster.clone()]);
+                weights.push(gauge(
+                    vec![
+                        label("cluster", &e.cluster),
+                        label("endpoint", &e.id),
+                        label("profile", &key),
+                    ],
+                    i64::from(e.weight),
+                ));
             }
-            profiles.insert(key);
         }
-        for gone in self.endpoints.difference(&endpoints) {
-            let [p, e, c] = gone;
-            let _ = self.weight.remove_label_values(&[p, e, c]);
-        }
-        for gone in self.profiles.difference(&profiles) {
-            let _ = self.failing_open.remove_label_values(&[gone]);
-        }
-        self.endpoints = endpoints;
-        self.profiles = profiles;
+        [
+            family(WEIGHT, WEIGHT_HELP, weights),
+            family(FAILING_OPEN, FAILING_OPEN_HELP, failing),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 
@@ -177,7 +237,10 @@ mod tests {
                     .endpoint(endpoint("b").cluster("c2").weight(1)),
             )
             .build();
-        g.update(&two, &health(&[("a", Degraded), ("b", Degraded)]));
+        g.update(
+            &Arc::new(two),
+            &Arc::new(health(&[("a", Degraded), ("b", Degraded)])),
+        );
         let text = scrape(&registry);
         for line in [
             r#"fleetdns_endpoint_weight{cluster="c1",endpoint="a",profile="ns/web"} 3"#,
@@ -192,7 +255,7 @@ mod tests {
         let one = fleet()
             .profile(profile("ns", "api").endpoint(endpoint("c").cluster("c1").weight(5)))
             .build();
-        g.update(&one, &Health::default());
+        g.update(&Arc::new(one), &Arc::new(Health::default()));
         let text = scrape(&registry);
         assert!(
             !text.contains("ns/web"),
