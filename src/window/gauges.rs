@@ -1,32 +1,29 @@
-//! Series a dashboard and alerts need that no other part exports: each
-//! endpoint's configured weight (to set answers against) and whether a profile
-//! is failing open (every endpoint Degraded, all served anyway).
+//! Per-endpoint and per-profile series, rendered at scrape time from the
+//! fleet and the health being served (never on the query path), so series of
+//! endpoints and profiles that left the fleet disappear with them:
 //!
 //! - `fleetdns_endpoint_weight{profile,endpoint,cluster}`: the effective weight.
 //! - `fleetdns_profile_failing_open{profile}`: 1 while every endpoint of a
 //!   fail-open profile is Degraded, else 0.
+//! - `fleetdns_endpoint_up{profile,endpoint,cluster}`: 1 if the latest probe
+//!   succeeded, else 0 (absent until the first result).
+//! - `fleetdns_endpoint_monitor_state{profile,endpoint,cluster,state}`: 1 for
+//!   the current state, 0 for the other states a probed endpoint can be in.
 //!
-//! Rendered at scrape time from the fleet and the health last handed to
-//! [`ProfileGauges::update`] (by the status page's sampling task, when either
-//! changed; never on the query path), so series of endpoints and profiles that
-//! left the fleet disappear with it. At 100,000 profiles a gauge child per
-//! endpoint and a set of label triples to remove the gone ones cost ~150 MiB
-//! and seconds per update; here an update stores two `Arc`s.
+//! At 100,000 profiles (300,000 endpoints) a gauge child per endpoint and
+//! state, plus the label sets kept to remove the gone ones, cost hundreds of
+//! MiB and seconds per update; here nothing per endpoint is kept.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use fleetdns_config::{Fleet, Health, Profile};
+use fleetdns_config::{Fleet, Health, MonitorState, Profile};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::Registry;
+use tokio::sync::watch;
 
-/// The fleet and health the gauges show.
-type Current = Arc<Mutex<Option<(Arc<Fleet>, Arc<Health>)>>>;
-
-/// The profile and endpoint gauges.
-pub struct ProfileGauges {
-    current: Current,
-}
+/// The profile and endpoint gauges (registered; nothing to update).
+pub struct ProfileGauges;
 
 /// A profile's `namespace/name`, as every profile label spells it.
 pub fn profile_key(p: &Profile) -> String {
@@ -49,11 +46,24 @@ const WEIGHT_HELP: &str =
 const FAILING_OPEN: &str = "fleetdns_profile_failing_open";
 const FAILING_OPEN_HELP: &str =
     "1 while every endpoint of a fail-open profile is Degraded and all are served anyway";
+const UP: &str = "fleetdns_endpoint_up";
+const UP_HELP: &str = "Whether the latest health probe of the endpoint succeeded (1) or not (0)";
+const STATE: &str = "fleetdns_endpoint_monitor_state";
+const STATE_HELP: &str = "Monitor state of the endpoint: 1 for the current state, 0 for the others";
+/// States a probed endpoint can be in (Unmonitored endpoints are never probed).
+const PROBED_STATES: [(MonitorState, &str); 3] = [
+    (MonitorState::CheckingEndpoint, "CheckingEndpoint"),
+    (MonitorState::Online, "Online"),
+    (MonitorState::Degraded, "Degraded"),
+];
 
 impl ProfileGauges {
-    /// Creates the series and registers them in `registry`.
-    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let current = Current::default();
+    /// Registers the series in `registry`, showing what `fleet` and `health` hold at each scrape.
+    pub fn register(
+        registry: &Registry,
+        fleet: watch::Receiver<Arc<Fleet>>,
+        health: watch::Receiver<Arc<Health>>,
+    ) -> Result<Self, prometheus::Error> {
         let desc = |name: &str, help: &str, labels: &[&str]| {
             Desc::new(
                 name.into(),
@@ -62,27 +72,28 @@ impl ProfileGauges {
                 Default::default(),
             )
         };
+        let endpoint = ["profile", "endpoint", "cluster"];
         registry.register(Box::new(GaugesCollector {
-            current: current.clone(),
-            weight: desc(WEIGHT, WEIGHT_HELP, &["profile", "endpoint", "cluster"])?,
+            fleet,
+            health,
+            weight: desc(WEIGHT, WEIGHT_HELP, &endpoint)?,
             failing_open: desc(FAILING_OPEN, FAILING_OPEN_HELP, &["profile"])?,
+            up: desc(UP, UP_HELP, &endpoint)?,
+            state: desc(STATE, STATE_HELP, &["profile", "endpoint", "cluster", "state"])?,
         }))?;
-        Ok(Self { current })
-    }
-
-    /// Shows `fleet` and `health` from the next scrape on.
-    pub fn update(&mut self, fleet: &Arc<Fleet>, health: &Arc<Health>) {
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((fleet.clone(), health.clone()));
+        Ok(Self)
     }
 }
 
 /// Renders the gauges of the current fleet and health at scrape time, as the
 /// `IntGaugeVec`s they replace printed them.
 struct GaugesCollector {
-    current: Current,
+    fleet: watch::Receiver<Arc<Fleet>>,
+    health: watch::Receiver<Arc<Health>>,
     weight: Desc,
     failing_open: Desc,
+    up: Desc,
+    state: Desc,
 }
 
 fn label(name: &str, value: &str) -> LabelPair {
@@ -115,18 +126,13 @@ fn family(name: &str, help: &str, metrics: Vec<Metric>) -> Option<MetricFamily> 
 
 impl Collector for GaugesCollector {
     fn desc(&self) -> Vec<&Desc> {
-        vec![&self.weight, &self.failing_open]
+        vec![&self.weight, &self.failing_open, &self.up, &self.state]
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let current = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let Some((fleet, health)) = current else {
-            return Vec::new();
-        };
+        let fleet = self.fleet.borrow().clone();
+        let health = self.health.borrow().clone();
+        let (mut ups, mut states) = (Vec::new(), Vec::new());
         let mut weights = Vec::new();
         let mut failing = Vec::with_capacity(fleet.profiles.len());
         for p in &fleet.profiles {
@@ -144,11 +150,32 @@ impl Collector for GaugesCollector {
                     ],
                     i64::from(e.weight),
                 ));
+                // Probed endpoints only: the prober keeps no entry for always-serve ones.
+                let Some(h) = health.get(&e.id).filter(|_| !e.always_serve) else {
+                    continue;
+                };
+                let labels = || {
+                    vec![
+                        label("cluster", &e.cluster),
+                        label("endpoint", &e.id),
+                        label("profile", &key),
+                    ]
+                };
+                if let Some(last) = &h.last {
+                    ups.push(gauge(labels(), i64::from(last.healthy)));
+                }
+                for (state, name) in PROBED_STATES {
+                    let mut l = labels();
+                    l.push(label("state", name));
+                    states.push(gauge(l, i64::from(h.state == state)));
+                }
             }
         }
         [
             family(WEIGHT, WEIGHT_HELP, weights),
             family(FAILING_OPEN, FAILING_OPEN_HELP, failing),
+            family(UP, UP_HELP, ups),
+            family(STATE, STATE_HELP, states),
         ]
         .into_iter()
         .flatten()
@@ -226,36 +253,55 @@ mod tests {
     }
 
     #[test]
-    fn series_follow_the_fleet() {
+    fn series_follow_the_fleet_and_the_health() {
         use MonitorState::*;
         let registry = Registry::new();
-        let mut g = ProfileGauges::register(&registry).unwrap();
         let two = fleet()
             .profile(
                 profile("ns", "web")
                     .endpoint(endpoint("a").cluster("c1").weight(3))
-                    .endpoint(endpoint("b").cluster("c2").weight(1)),
+                    .endpoint(endpoint("b").cluster("c2").weight(1))
+                    .endpoint(endpoint("p").cluster("c3").always_serve(true)),
             )
             .build();
-        g.update(
-            &Arc::new(two),
-            &Arc::new(health(&[("a", Degraded), ("b", Degraded)])),
-        );
+        let mut states = health(&[("a", Degraded), ("b", Degraded)]);
+        states.get_mut("a").unwrap().last = Some(fleetdns_config::Observation {
+            healthy: false,
+            detail: "timeout after 5s".into(),
+            at: std::time::SystemTime::now(),
+            duration: std::time::Duration::from_secs(5),
+        });
+        let (fleet_tx, fleet_rx) = tokio::sync::watch::channel(Arc::new(two));
+        let (health_tx, health_rx) = tokio::sync::watch::channel(Arc::new(states));
+        ProfileGauges::register(&registry, fleet_rx, health_rx).unwrap();
         let text = scrape(&registry);
         for line in [
             r#"fleetdns_endpoint_weight{cluster="c1",endpoint="a",profile="ns/web"} 3"#,
             r#"fleetdns_endpoint_weight{cluster="c2",endpoint="b",profile="ns/web"} 1"#,
-            r#"fleetdns_profile_failing_open{profile="ns/web"} 1"#,
+            r#"fleetdns_profile_failing_open{profile="ns/web"} 0"#,
+            r#"fleetdns_endpoint_up{cluster="c1",endpoint="a",profile="ns/web"} 0"#,
+            r#"fleetdns_endpoint_monitor_state{cluster="c1",endpoint="a",profile="ns/web",state="Degraded"} 1"#,
+            r#"fleetdns_endpoint_monitor_state{cluster="c1",endpoint="a",profile="ns/web",state="Online"} 0"#,
+            r#"fleetdns_endpoint_monitor_state{cluster="c2",endpoint="b",profile="ns/web",state="CheckingEndpoint"} 0"#,
         ] {
             assert!(
                 text.lines().any(|l| l == line),
                 "missing `{line}` in:\n{text}"
             );
         }
+        assert!(
+            !text.contains(r#"fleetdns_endpoint_up{cluster="c2""#),
+            "no up series before a first result:\n{text}"
+        );
+        assert!(
+            !text.contains(r#"endpoint="p",profile="ns/web",state"#),
+            "always-serve endpoints are not probed:\n{text}"
+        );
         let one = fleet()
             .profile(profile("ns", "api").endpoint(endpoint("c").cluster("c1").weight(5)))
             .build();
-        g.update(&Arc::new(one), &Arc::new(Health::default()));
+        fleet_tx.send_replace(Arc::new(one));
+        health_tx.send_replace(Arc::new(Health::default()));
         let text = scrape(&registry);
         assert!(
             !text.contains("ns/web"),
