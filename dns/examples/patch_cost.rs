@@ -88,6 +88,20 @@ fn main() {
         times[19].as_secs_f64() * 1e3
     );
 
+    // What a patch costs before any profile: the shared tables copied, the
+    // snapshot replaced.
+    let t = Instant::now();
+    for _ in 0..100 {
+        let same = fleetdns_dns::patch::Changes::default();
+        snapshot = snapshot
+            .patch(&fleet, health.clone(), &same, &metrics)
+            .expect("unsigned");
+    }
+    println!(
+        "a patch of no profile: {:.3} ms (the fixed part of every patch)",
+        t.elapsed().as_secs_f64() * 1e3 / 100.0
+    );
+
     // Health transitions, applied as the prober publishes them.
     let mut rng = fastrand::Rng::with_seed(20);
     let mut index = None;

@@ -238,6 +238,7 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
         glue: sets.glue,
         apex: sets.apex,
         nodes,
+        live_endpoints: keys.len(),
         endpoints: keys,
         trusted: fleet.trusted_networks.clone().into_boxed_slice(),
         rrl: crate::rrl::Settings::from_fleet(&fleet.rrl),

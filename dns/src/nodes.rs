@@ -57,8 +57,10 @@ fn top_label(key: &[u8], apex_len: usize) -> &[u8] {
 impl Nodes {
     /// Empty, sized for about `names` names.
     pub(crate) fn new(apex_len: usize, names: usize) -> Self {
-        // About 32 names a shard: a profile change copies that many entries.
-        let shards = (names / 32).clamp(16, 1 << 16).next_power_of_two();
+        // About 64–128 names a shard: a profile change copies that many
+        // entries, and every patch copies the table of shards (8,192 at 100k
+        // profiles) — the two costs balance about here.
+        let shards = (names / 128).clamp(16, 1 << 16).next_power_of_two();
         Self {
             shards: (0..shards).map(|_| Arc::new(Shard::new())).collect(),
             apex_len,

@@ -191,6 +191,7 @@ pub(crate) fn patch(
     let mut nodes = zone.nodes.clone();
     let mut keys = zone.endpoints.clone();
     let mut touched = Vec::new();
+    let mut live = zone.live_endpoints;
     let owners = changes
         .removed
         .iter()
@@ -237,7 +238,10 @@ pub(crate) fn patch(
                             endpoint_key(&label, e);
                         pos
                     }
-                    None => keys.push(endpoint_key(&label, e)) as u32,
+                    None => {
+                        live += 1;
+                        keys.push(endpoint_key(&label, e)) as u32
+                    }
                 })
                 .collect();
             touched.extend_from_slice(&positions);
@@ -251,10 +255,10 @@ pub(crate) fn patch(
         }
         for pos in old.into_values() {
             *keys.get_mut(pos as usize).expect("a position of this zone") = None;
+            live -= 1;
             touched.push(pos);
         }
     }
-    let live: usize = fleet.profiles.iter().map(|p| p.endpoints.len()).sum();
     if keys.len() > 2 * live + 4096 {
         return None;
     }
@@ -269,6 +273,7 @@ pub(crate) fn patch(
             apex: sets.apex,
             nodes,
             endpoints: keys,
+            live_endpoints: live,
             trusted: fleet.trusted_networks.clone().into_boxed_slice(),
             rrl: crate::rrl::Settings::from_fleet(&fleet.rrl),
             tcp: fleet.tcp.clone(),

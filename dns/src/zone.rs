@@ -44,6 +44,8 @@ pub struct Zone {
     /// full compile numbers them in fleet order; a patch keeps the positions of
     /// endpoints that stay, appends new ones and leaves `None` where one left.
     pub(crate) endpoints: Chunked<Option<EndpointKey>>,
+    /// How many positions of `endpoints` hold an endpoint.
+    pub(crate) live_endpoints: usize,
     /// Client networks that may see private (health-view) names.
     pub(crate) trusted: Box<[IpNet]>,
     /// Response rate limiting of UDP answers.
