@@ -134,6 +134,19 @@ pub struct ParseCache {
     last_weights: HashMap<ExportKey, u32>,
 }
 
+impl ParseCache {
+    /// Takes the last good export weights out (they move with the composition that
+    /// judges their exports next: see [`super::incremental`]).
+    pub(super) fn take_last_weights(&mut self) -> HashMap<ExportKey, u32> {
+        std::mem::take(&mut self.last_weights)
+    }
+
+    /// Adds last good export weights.
+    pub(super) fn add_last_weights(&mut self, weights: impl IntoIterator<Item = (ExportKey, u32)>) {
+        self.last_weights.extend(weights);
+    }
+}
+
 /// (cluster, kind, namespace, name).
 type ObjectKey = (String, &'static str, String, String);
 
