@@ -7,7 +7,8 @@ first DNS answer that shows it.
 
 For each size N it writes seed files (hub: N TrafficManagerProfiles and N
 TrafficManagerBackends; member-1: N LoadBalancer Services with an address and N
-ServiceExports, fleetdns.io/always-serve so no probe runs), starts `kubefake --seed` with a
+ServiceExports, fleetdns.io/always-serve so no probe runs; --per-namespace of each in a
+namespace), starts `kubefake --seed` with a
 hub and one member on loopback, starts `fleetdns serve` in Kubernetes mode on them (status
 write-back off unless --status), and waits for the last profile's answer. Then, per trial, it
 merge-patches one Service's load-balancer address through the status subresource (as a cloud
@@ -33,7 +34,7 @@ from bench_helper import Client  # noqa: E402  (a UDP DNS client; read-only use)
 HUB, MEMBER, CONTROL = "127.0.78.1:6443", "127.0.78.2:6443", "127.0.78.1:8078"
 DNS_ADDR, DNS_PORT, ADMIN = "127.0.78.10", 5378, "127.0.78.10:9378"
 ZONE = "kscale.example"
-NS_COUNT = 100  # profiles spread over this many namespaces
+PER_NS = 100  # profiles per namespace (--per-namespace)
 
 
 def log(*a):
@@ -41,7 +42,7 @@ def log(*a):
 
 
 def ns_of(i):
-    return f"team-{i % NS_COUNT}"
+    return f"team-{i // PER_NS}"
 
 
 def ip_of(i, gen=0):
@@ -131,7 +132,7 @@ def patch_ip(i, ip):
 
 def run_size(a, n):
     d = tempfile.mkdtemp(prefix=f"kscale-{n}-")
-    res = {"profiles": n, "objects": 4 * n, "status_writes": a.status}
+    res = {"profiles": n, "objects": 4 * n, "per_namespace": PER_NS, "status_writes": a.status}
     kf = fd = None
     try:
         t = time.monotonic()
@@ -159,7 +160,7 @@ def run_size(a, n):
         log(f"[{n}] kubefake seeded in {res['kubefake_seed_s']} s, RSS {res['kubefake_rss_mib']} MiB")
         fd_log = open(os.path.join(d, "fleetdns.log"), "w")
         t = time.monotonic()
-        env = dict(os.environ, RUST_LOG=a.rust_log)
+        env = dict(os.environ, FLEETDNS_LOG=a.log_filter)
         fd = subprocess.Popen([os.path.join(a.bin_dir, "fleetdns"), "serve", "--config", f"{d}/fleetdns.yaml"],
                               stdout=fd_log, stderr=subprocess.STDOUT, env=env)
         c = Client(DNS_ADDR, DNS_PORT, timeout=0.2)
@@ -224,9 +225,14 @@ def main():
     ap.add_argument("--change-timeout", type=float, default=60)
     ap.add_argument("--settle", type=float, default=3, help="seconds after the first answer before changes")
     ap.add_argument("--gap", type=float, default=1, help="seconds between trials")
-    ap.add_argument("--rust-log", default="info")
+    ap.add_argument("--log-filter", default="info,fleetdns_sources=debug",
+                    help="FLEETDNS_LOG for fleetdns (debug of fleetdns_sources logs each composition's time)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, seeds)")
+    ap.add_argument("--per-namespace", type=int, default=100,
+                    help="profiles per namespace (an event recomposes its namespace)")
     a = ap.parse_args()
+    global PER_NS
+    PER_NS = max(1, a.per_namespace)
     for tool in ("dig",):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} not found")

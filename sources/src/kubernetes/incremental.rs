@@ -82,6 +82,8 @@ pub struct Composer {
     shared_claims: usize,
     /// Compositions of parts since start (for tests and logs).
     parts_composed: u64,
+    /// How long the last merge of parts took (for logs).
+    merge_time: std::time::Duration,
 }
 
 /// How a composition was made.
@@ -111,6 +113,12 @@ impl Composer {
     /// How many namespace parts were composed since start.
     pub fn parts_composed(&self) -> u64 {
         self.parts_composed
+    }
+
+    /// How long the last merge of parts took: the share of a composition that grows
+    /// with the whole fleet (copying profiles and observed objects, the content serial).
+    pub fn merge_time(&self) -> std::time::Duration {
+        self.merge_time
     }
 
     /// The fleet of `snapshot`, as [`compose_cached`] of the whole snapshot would give
@@ -175,7 +183,9 @@ impl Composer {
                 return self.whole(settings, topology, snapshot);
             }
         }
+        let merging = tokio::time::Instant::now();
         let (fleet, diags) = self.merge(settings, snapshot);
+        self.merge_time = merging.elapsed();
         (Some(fleet), diags, Path::Parts(namespaces.len()))
     }
 

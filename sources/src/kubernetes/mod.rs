@@ -43,8 +43,10 @@ use fleetdns_config::{ClusterState, Diagnostics, Fleet, KubernetesSettings};
 pub use metrics::SourceMetrics;
 use watch::Update;
 
-/// How long updates are gathered before the fleet is recomposed.
+/// At most how long a burst of updates is gathered before the fleet is recomposed.
 const BATCH: Duration = Duration::from_millis(25);
+/// A burst ends when no update follows for this long: a single event waits no more.
+const QUIET: Duration = Duration::from_millis(2);
 /// How long the first fleet waits for every collection's first list.
 const INITIAL_SYNC: Duration = Duration::from_secs(10);
 
@@ -200,7 +202,8 @@ impl Source {
                     dirty = apply(&mut snapshot, &mut pending, &mut failing, &metrics, &mut composer, u);
                     // Gather what arrives in the next moment into one composition.
                     let deadline = tokio::time::Instant::now() + BATCH;
-                    while let Ok(Some(u)) = tokio::time::timeout_at(deadline, urx.recv()).await {
+                    let quiet = || deadline.min(tokio::time::Instant::now() + QUIET);
+                    while let Ok(Some(u)) = tokio::time::timeout_at(quiet(), urx.recv()).await {
                         ips_read |= matches!(u, Update::PublicIps(_));
                         dirty |= apply(&mut snapshot, &mut pending, &mut failing, &metrics, &mut composer, u);
                     }
@@ -294,6 +297,7 @@ impl Source {
             debug!(
                 compose_ms = composed.as_secs_f64() * 1e3,
                 path = ?how,
+                merge_ms = composer.merge_time().as_secs_f64() * 1e3,
                 total_ms = composing.elapsed().as_secs_f64() * 1e3,
                 "fleet composed"
             );
