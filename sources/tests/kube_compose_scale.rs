@@ -3,7 +3,7 @@
 //! `cargo test --release -p fleetdns-sources --test kube_compose_scale -- --ignored --nocapture`.
 
 use std::path::Path;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use fleetdns_config::file;
 use fleetdns_sources::kubernetes::compose::{
