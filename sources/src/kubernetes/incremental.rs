@@ -340,14 +340,24 @@ impl Composer {
         for part in self.parts.values() {
             diags.0.extend(part.diags.iter().cloned());
         }
-        let mut fleet = base.fleet.clone();
-        fleet.profiles = self.profiles.values().cloned().collect();
-        fleet.observed.objects = self.observed.values().cloned().collect();
+        // Two copies that grow with the fleet, made side by side: the profiles (and the
+        // serial, which hashes them) here, the observed objects on a second thread.
+        let (fleet, objects) = std::thread::scope(|scope| {
+            let objects = scope.spawn(|| self.observed.values().cloned().collect::<Vec<_>>());
+            let mut fleet = base.fleet.clone();
+            fleet.profiles = self.profiles.values().cloned().collect();
+            if settings.1.spec.soa.serial.is_none() {
+                fleet.zone.soa.serial = 0;
+                fleet.zone.soa.serial = super::serial::content_serial(&fleet);
+            }
+            (fleet, objects.join())
+        });
+        let mut fleet = fleet;
+        fleet.observed.objects = match objects {
+            Ok(objects) => objects,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
         fleet.observed.clusters = snapshot.clusters.values().cloned().collect();
-        if settings.1.spec.soa.serial.is_none() {
-            fleet.zone.soa.serial = 0;
-            fleet.zone.soa.serial = super::serial::content_serial(&fleet);
-        }
         (fleet, diags)
     }
 }
