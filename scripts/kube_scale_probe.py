@@ -231,6 +231,8 @@ def main():
     ap.add_argument("--per-namespace", type=int, default=100,
                     help="profiles per namespace (an event recomposes its namespace)")
     a = ap.parse_args()
+    # A SIGTERM (e.g. from `timeout`) still stops kubefake and fleetdns (the finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     global PER_NS
     PER_NS = max(1, a.per_namespace)
     for tool in ("dig",):

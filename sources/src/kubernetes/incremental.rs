@@ -1,4 +1,4 @@
-//! One watch event → a new `Fleet` in O(the event's namespace), not O(the fleet).
+//! One watch event recomposes its namespace, not the whole fleet.
 //!
 //! In members mode everything [`compose`](super::compose) relates lives in one
 //! namespace: a backend names a profile and a Service of its own namespace, an
@@ -16,6 +16,10 @@
 //! would map to one owner name (`a-b`/`c` and `a`/`b-c`: first come, first
 //! served across namespaces). The result is the same `Fleet` either way; the
 //! tests pin that after sequences of events.
+//!
+//! The merge itself still copies every profile and observed object into the new
+//! `Fleet` and hashes it for the content serial: O(fleet), but a copy, not a parse
+//! and validation (docs/BENCHMARKS.md, "Kubernetes watch events at scale").
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
