@@ -134,6 +134,19 @@ pub struct ParseCache {
     last_weights: HashMap<ExportKey, u32>,
 }
 
+impl ParseCache {
+    /// Takes the last good export weights out (they move with the composition that
+    /// judges their exports next: see [`super::incremental`]).
+    pub(super) fn take_last_weights(&mut self) -> HashMap<ExportKey, u32> {
+        std::mem::take(&mut self.last_weights)
+    }
+
+    /// Adds last good export weights.
+    pub(super) fn add_last_weights(&mut self, weights: impl IntoIterator<Item = (ExportKey, u32)>) {
+        self.last_weights.extend(weights);
+    }
+}
+
 /// (cluster, kind, namespace, name).
 type ObjectKey = (String, &'static str, String, String);
 
@@ -220,7 +233,7 @@ pub fn compose_cached(
         }
     }
     let conflicts = port_conflicts(topology, snapshot);
-    let mut weights_seen = Vec::new();
+    let mut weights_seen = std::collections::HashSet::new();
     for member in &topology.members {
         for export in snapshot.objects(member, Resource::Exports) {
             let (ns, name) = (meta_str(export, "namespace"), meta_str(export, "name"));
@@ -239,7 +252,7 @@ pub fn compose_cached(
                 }
                 Err(_) => cache.last_weights.get(&key).copied(),
             };
-            weights_seen.push(key.clone());
+            weights_seen.insert(key.clone());
             let conflict = conflicts.get(&key).cloned();
             let mut x = observe(ObjectKind::ServiceExport, member, export);
             let bad_weight = validity.0 == "ServiceExportInvalidWeightAnnotation";
@@ -345,20 +358,33 @@ pub fn compose_cached(
     cache.used = used;
     inputs.settings.push((settings.0.clone(), settings_doc));
     let fleet = validate::fleet(&inputs, &mut diags);
-    // Attach every error (and backend warning) to the object it names.
+    // Attach every error to the object it names (looked up by label: a scan of every
+    // object per error was quadratic in the fleet's size).
+    let mut by_label: HashMap<String, Vec<usize>> = HashMap::new();
+    if diags
+        .iter()
+        .any(|d| d.severity == Severity::Error && d.object.is_some())
+    {
+        for (i, o) in observed.objects.iter().enumerate() {
+            by_label
+                .entry(format!("{:?} {}/{}", o.kind, o.namespace, o.name))
+                .or_default()
+                .push(i);
+        }
+    }
     for d in diags.iter() {
         let Some(label) = &d.object else { continue };
-        for o in observed.objects.iter_mut() {
-            if d.severity == Severity::Error
-                && *label == format!("{:?} {}/{}", o.kind, o.namespace, o.name)
-            {
-                let text = match &d.field {
-                    Some(f) => format!("{f}: {}", d.message),
-                    None => d.message.clone(),
-                };
-                if !o.problems.contains(&text) {
-                    o.problems.push(text);
-                }
+        if d.severity != Severity::Error {
+            continue;
+        }
+        for &i in by_label.get(label).into_iter().flatten() {
+            let o = &mut observed.objects[i];
+            let text = match &d.field {
+                Some(f) => format!("{f}: {}", d.message),
+                None => d.message.clone(),
+            };
+            if !o.problems.contains(&text) {
+                o.problems.push(text);
             }
         }
     }

@@ -17,11 +17,13 @@ pub mod connect;
 mod entra;
 mod error;
 pub mod hub;
+pub mod incremental;
 pub mod metrics;
 pub mod observed;
 pub mod preflight;
 pub mod public_ip;
 pub mod roster;
+mod serial;
 pub mod watch;
 
 use std::collections::BTreeSet;
@@ -31,7 +33,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn, Instrument};
+use tracing::{debug, info, warn, Instrument};
 
 use compose::{Resource, Snapshot, Topology};
 pub use error::SourceError;
@@ -41,8 +43,10 @@ use fleetdns_config::{ClusterState, Diagnostics, Fleet, KubernetesSettings};
 pub use metrics::SourceMetrics;
 use watch::Update;
 
-/// How long updates are gathered before the fleet is recomposed.
+/// At most how long a burst of updates is gathered before the fleet is recomposed.
 const BATCH: Duration = Duration::from_millis(25);
+/// A burst ends when no update follows for this long: a single event waits no more.
+const QUIET: Duration = Duration::from_millis(2);
 /// How long the first fleet waits for every collection's first list.
 const INITIAL_SYNC: Duration = Duration::from_secs(10);
 
@@ -186,7 +190,7 @@ impl Source {
         let mut stamp = crate::file::stamp(&path);
         let started = tokio::time::Instant::now();
         let mut synced = false;
-        let mut cache = compose::ParseCache::default();
+        let mut composer = incremental::Composer::default();
         let mut failing = BTreeSet::new();
         loop {
             let mut dirty;
@@ -195,17 +199,26 @@ impl Source {
                 u = urx.recv() => {
                     let Some(u) = u else { break };
                     ips_read |= matches!(u, Update::PublicIps(_));
-                    dirty = apply(&mut snapshot, &mut pending, &mut failing, &metrics, u);
+                    dirty = apply(&mut snapshot, &mut pending, &mut failing, &metrics, &mut composer, u);
                     // Gather what arrives in the next moment into one composition.
                     let deadline = tokio::time::Instant::now() + BATCH;
-                    while let Ok(Some(u)) = tokio::time::timeout_at(deadline, urx.recv()).await {
+                    let quiet = || deadline.min(tokio::time::Instant::now() + QUIET);
+                    while let Ok(Some(u)) = tokio::time::timeout_at(quiet(), urx.recv()).await {
                         ips_read |= matches!(u, Update::PublicIps(_));
-                        dirty |= apply(&mut snapshot, &mut pending, &mut failing, &metrics, u);
+                        dirty |= apply(&mut snapshot, &mut pending, &mut failing, &metrics, &mut composer, u);
                     }
                 }
-                _ = reload.notified() => { dirty = reread(&path, &mut settings, &mut stamp, true); }
+                _ = reload.notified() => {
+                    dirty = reread(&path, &mut settings, &mut stamp, true);
+                    if dirty {
+                        composer.touch_all();
+                    }
+                }
                 _ = tokio::time::sleep(crate::file::POLL_INTERVAL) => {
                     dirty = reread(&path, &mut settings, &mut stamp, false);
+                    if dirty {
+                        composer.touch_all();
+                    }
                 }
             }
             if !synced {
@@ -262,8 +275,9 @@ impl Source {
                     .with_label_values(&[name])
                     .set(i64::from(state.reachable));
             }
-            let (fleet, diags) =
-                compose::compose_cached(&settings, &topology, &snapshot, &mut cache);
+            let composing = tokio::time::Instant::now();
+            let (fleet, diags, how) = composer.compose(&settings, &topology, &snapshot);
+            let composed = composing.elapsed();
             on_compose(&diags);
             metrics.compositions.inc();
             metrics
@@ -280,6 +294,13 @@ impl Source {
                     tx.send_replace(Arc::new(fleet));
                 }
             }
+            debug!(
+                compose_ms = composed.as_secs_f64() * 1e3,
+                path = ?how,
+                merge_ms = composer.merge_time().as_secs_f64() * 1e3,
+                total_ms = composing.elapsed().as_secs_f64() * 1e3,
+                "fleet composed"
+            );
         }
         tasks.abort_all();
     }
@@ -302,6 +323,7 @@ fn apply(
     pending: &mut BTreeSet<(String, Resource, Option<String>)>,
     failing: &mut BTreeSet<(String, Resource)>,
     metrics: &SourceMetrics,
+    composer: &mut incremental::Composer,
     update: Update,
 ) -> bool {
     let (cluster, resource) = match update {
@@ -341,6 +363,7 @@ fn apply(
             objects,
         } => {
             pending.remove(&(cluster.clone(), resource, scope.clone()));
+            composer.touch_all();
             snapshot
                 .collection_mut(&cluster, resource)
                 .retain(|(ns, _), _| scope.as_ref().is_some_and(|s| s != ns));
@@ -354,6 +377,7 @@ fn apply(
             resource,
             object,
         } => {
+            composer.touch(&compose::key_of(&object).0);
             snapshot.insert(&cluster, resource, object);
             (cluster, resource)
         }
@@ -362,6 +386,7 @@ fn apply(
             resource,
             object,
         } => {
+            composer.touch(&compose::key_of(&object).0);
             snapshot.remove(&cluster, resource, &object);
             (cluster, resource)
         }
