@@ -1,0 +1,154 @@
+//! Parsing a file's documents on every core, in their order.
+//!
+//! Documents are independent until validation, so a large file's documents are
+//! parsed by a few threads, each taking small runs of consecutive documents; the
+//! runs' objects and diagnostics are then appended in document order, so the
+//! result is exactly what parsing them one after another gives. Documents whose
+//! text is in the [`DocCache`] are not parsed at all.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::diagnostic::Diagnostics;
+use crate::doc_cache::{lengths, DocCache, DocKey, Keys, Parsed};
+use crate::document::Doc;
+use crate::file::{parse_document, Progress, PROGRESS_EVERY};
+use crate::inputs::Inputs;
+
+/// Consecutive documents one thread parses at a time.
+const RUN: usize = 256;
+/// Below this many documents to parse, no thread is started.
+const THREADS_FROM: usize = 2 * RUN;
+/// At most this many parsing threads.
+const MAX_THREADS: usize = 8;
+
+/// A document to parse, or its kept parse.
+type Item = (Doc, Option<DocKey>, Option<Parsed>);
+
+/// What parsing a run of documents gave.
+#[derive(Default)]
+struct Run {
+    inputs: Inputs,
+    keys: Keys,
+    diags: Diagnostics,
+}
+
+/// Parses `docs` (taking unchanged documents from `cache` when given), reporting
+/// [`Progress::Parsed`]. Returns the objects and, for the cache, their keys.
+pub(crate) fn parse_documents(
+    docs: Vec<Doc>,
+    mut cache: Option<&mut DocCache>,
+    diags: &mut Diagnostics,
+    progress: &mut dyn FnMut(Progress),
+) -> (Inputs, Keys) {
+    let documents = docs.len();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_THREADS);
+    let mut all = Run::default();
+    let mut docs = docs.into_iter();
+    let mut parsed = 0;
+    while parsed < documents {
+        let batch: Vec<Item> = docs
+            .by_ref()
+            .take(PROGRESS_EVERY)
+            .map(|doc| match cache.as_deref_mut() {
+                Some(c) => {
+                    let key = c.key(doc.text());
+                    let hit = c.take(&key);
+                    (doc, Some(key), hit)
+                }
+                None => (doc, None, None),
+            })
+            .collect();
+        parsed += batch.len();
+        let to_parse = batch.iter().filter(|(_, _, hit)| hit.is_none()).count();
+        let runs = if threads > 1 && to_parse >= THREADS_FROM {
+            in_parallel(batch, threads)
+        } else {
+            vec![parse_run(batch)]
+        };
+        for run in runs {
+            let Run {
+                inputs,
+                keys,
+                diags: found,
+            } = run;
+            all.inputs.settings.extend(inputs.settings);
+            all.inputs.profiles.extend(inputs.profiles);
+            all.inputs.backends.extend(inputs.backends);
+            all.inputs.exports.extend(inputs.exports);
+            all.keys.append(keys);
+            diags.0.extend(found.0);
+        }
+        if parsed < documents {
+            progress(Progress::Parsed { parsed, documents });
+        }
+    }
+    progress(Progress::Parsed {
+        parsed: documents,
+        documents,
+    });
+    (all.inputs, all.keys)
+}
+
+/// Parses `batch` on `threads` threads, each taking the next run of [`RUN`]
+/// documents; returns the runs in document order.
+fn in_parallel(batch: Vec<Item>, threads: usize) -> Vec<Run> {
+    let mut chunks: Vec<Mutex<Vec<Item>>> = Vec::with_capacity(batch.len() / RUN + 1);
+    let mut batch = batch.into_iter().peekable();
+    while batch.peek().is_some() {
+        chunks.push(Mutex::new(batch.by_ref().take(RUN).collect()));
+    }
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, Run)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(chunk) = chunks.get(i) else {
+                            return out;
+                        };
+                        let items =
+                            std::mem::take(&mut *chunk.lock().unwrap_or_else(|e| e.into_inner()));
+                        out.push((i, parse_run(items)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(runs) => runs,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, run)| run).collect()
+}
+
+/// Parses consecutive documents, in order.
+fn parse_run(items: Vec<Item>) -> Run {
+    let mut run = Run::default();
+    for (doc, key, hit) in items {
+        let before = lengths(&run.inputs);
+        match hit {
+            Some(parsed) => {
+                parsed.push_into(doc, &mut run.inputs);
+                run.keys.record(before, &run.inputs, key, true);
+            }
+            None => {
+                let found = run.diags.0.len();
+                parse_document(doc, &mut run.inputs, &mut run.diags);
+                let clean = run.diags.0.len() == found;
+                if key.is_some() {
+                    run.keys.record(before, &run.inputs, key, clean);
+                }
+            }
+        }
+    }
+    run
+}
