@@ -136,10 +136,35 @@ pub(crate) fn lengths(inputs: &Inputs) -> [usize; 4] {
     ]
 }
 
+/// Hashes a [`DocKey`] by its hash (already keyed and random; hashing it again
+/// would cost a second SipHash per document).
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = self.0.rotate_left(17) ^ n as u64;
+    }
+}
+
 /// The parsed documents of a file's last load (see the module doc).
 #[derive(Default)]
 pub(crate) struct DocCache {
-    entries: HashMap<DocKey, Parsed>,
+    entries: HashMap<DocKey, Parsed, std::hash::BuildHasherDefault<KeyHasher>>,
     hasher: RandomState,
 }
 

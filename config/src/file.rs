@@ -107,12 +107,20 @@ fn load_with(
         return Err(diags);
     }
     kubernetes_mode_has_no_objects(&inputs, &mut diags);
-    let fleet = validate::fleet(&inputs, &mut diags);
-    match cache {
-        Some(cache) => cache.store(inputs, keys),
-        None => drop(inputs),
-    }
-    match fleet {
+    let mut fleet = validate::fleet_unsealed(&inputs, &mut diags);
+    // The parsed objects are kept (or freed) while the fleet is hashed for its serial.
+    std::thread::scope(|s| {
+        s.spawn(move || match cache {
+            Some(cache) => cache.store(inputs, keys),
+            None => drop(inputs),
+        });
+        if let Some((fleet, true)) = &mut fleet {
+            if !diags.has_errors() {
+                validate::seal(fleet);
+            }
+        }
+    });
+    match fleet.map(|(fleet, _)| fleet) {
         Some(fleet) if !diags.has_errors() => {
             progress(Progress::Validated {
                 profiles: fleet.profiles.len(),

@@ -45,7 +45,7 @@ pub(crate) fn parse_documents(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(MAX_THREADS);
-    let mut all = Run::default();
+    let mut runs = Vec::new();
     let mut docs = docs.into_iter();
     let mut parsed = 0;
     while parsed < documents {
@@ -63,23 +63,10 @@ pub(crate) fn parse_documents(
             .collect();
         parsed += batch.len();
         let to_parse = batch.iter().filter(|(_, _, hit)| hit.is_none()).count();
-        let runs = if threads > 1 && to_parse >= THREADS_FROM {
-            in_parallel(batch, threads)
+        if threads > 1 && to_parse >= THREADS_FROM {
+            runs.extend(in_parallel(batch, threads));
         } else {
-            vec![parse_run(batch)]
-        };
-        for run in runs {
-            let Run {
-                inputs,
-                keys,
-                diags: found,
-            } = run;
-            all.inputs.settings.extend(inputs.settings);
-            all.inputs.profiles.extend(inputs.profiles);
-            all.inputs.backends.extend(inputs.backends);
-            all.inputs.exports.extend(inputs.exports);
-            all.keys.append(keys);
-            diags.0.extend(found.0);
+            runs.push(parse_run(batch));
         }
         if parsed < documents {
             progress(Progress::Parsed { parsed, documents });
@@ -89,6 +76,27 @@ pub(crate) fn parse_documents(
         parsed: documents,
         documents,
     });
+    // Appended once, into vectors of the right size (objects are a few hundred
+    // bytes, and growing by doubling would copy them again and again).
+    let mut all = Run::default();
+    let total = |f: fn(&Inputs) -> usize| runs.iter().map(|r| f(&r.inputs)).sum::<usize>();
+    all.inputs.settings.reserve_exact(total(|i| i.settings.len()));
+    all.inputs.profiles.reserve_exact(total(|i| i.profiles.len()));
+    all.inputs.backends.reserve_exact(total(|i| i.backends.len()));
+    all.inputs.exports.reserve_exact(total(|i| i.exports.len()));
+    for run in runs {
+        let Run {
+            inputs,
+            keys,
+            diags: found,
+        } = run;
+        all.inputs.settings.extend(inputs.settings);
+        all.inputs.profiles.extend(inputs.profiles);
+        all.inputs.backends.extend(inputs.backends);
+        all.inputs.exports.extend(inputs.exports);
+        all.keys.append(keys);
+        diags.0.extend(found.0);
+    }
     (all.inputs, all.keys)
 }
 
