@@ -73,10 +73,11 @@ fn timed(name: &str, loader: &mut Loader, path: &Path, text: &str) -> Fleet {
         })
         .collect();
     println!(
-        "{name:<44} {:>6.0} ms  ({} ms; kept {} documents)  {}",
+        "{name:<44} {:>6.0} ms  ({} ms; kept {} documents, {:.1} MiB encoded)  {}",
         total.as_secs_f64() * 1000.0,
         stages.join(", "),
         loader.kept_documents(),
+        loader.kept_encoded_bytes() as f64 / 1048576.0,
         rss()
     );
     fleet

@@ -2,20 +2,19 @@
 //!
 //! Parsing (YAML, the CRD schema check, defaulting) is most of a load's time, and
 //! a document's parse depends on its text alone. A reload after a small edit
-//! therefore takes the typed object of every unchanged document from here and
-//! parses only the changed ones; validation still sees every object, so its
+//! therefore takes the object of every unchanged document from here and parses
+//! only the changed ones; validation still sees every object, so its
 //! diagnostics, the `Fleet` and its serial are the same as a cold load's.
 //!
 //! Only documents whose parse gave one object and no diagnostic are kept (a
 //! diagnostic carries the document's position, which an edit elsewhere can move).
-//! A kept object does not hold the file's text: its [`Doc`] is replaced by the
-//! new document's on reuse.
+//! A kept object has no position: it is given the new document's [`Doc`] on
+//! reuse. Upstream objects are kept encoded (a compact JSON array each, in one
+//! buffer) and decoded on reuse; the settings document is kept as decoded.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 
-use crate::crd::v1beta1::{TrafficManagerBackendSpec, TrafficManagerProfileSpec};
 use crate::document::Doc;
 use crate::inputs::{Inputs, Meta, Object};
 use crate::settings::SettingsDocument;
@@ -28,57 +27,120 @@ pub(crate) struct DocKey {
     hash: u64,
 }
 
-/// One document's parse, without its position in the file (boxed: the map's
-/// slots stay small, and each object takes only its own size).
+/// One kept document's parse: the settings document as decoded, or an upstream
+/// object encoded as a compact JSON array in the cache's arena (a few dozen bytes
+/// for most objects, against several hundred for the decoded structs: at 100k
+/// profiles this is the difference between ~50 and ~150 MiB held between loads).
 pub(crate) enum Parsed {
     Settings(Box<SettingsDocument>),
-    Profile(Box<Kept<TrafficManagerProfileSpec>>),
-    Backend(Box<Kept<TrafficManagerBackendSpec>>),
-    Export(Box<Kept<()>>),
+    Encoded(Kind, std::ops::Range<usize>),
 }
 
-/// An [`Object`] without its [`Doc`].
-pub(crate) struct Kept<S> {
-    api_version: Cow<'static, str>,
-    metadata: Meta,
-    spec: S,
+/// The kind of an encoded object.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kind {
+    Profile,
+    Backend,
+    Export,
 }
 
-/// The `apiVersion`s nearly every object has, kept without a copy each.
+/// The `apiVersion`s nearly every object has, encoded as their index.
 const KNOWN_API_VERSIONS: [&str; 2] = [
     "networking.fleet.azure.com/v1beta1",
     "networking.fleet.azure.com/v1alpha1",
 ];
 
-impl<S> Kept<S> {
-    fn from(o: Object<S>) -> Box<Self> {
-        let known = KNOWN_API_VERSIONS.iter().find(|v| **v == o.api_version);
-        Box::new(Self {
-            api_version: known.map_or(Cow::Owned(o.api_version), |v| Cow::Borrowed(*v)),
-            metadata: o.metadata,
-            spec: o.spec,
-        })
-    }
+/// The encoded form: `[api index, api (when not known), name, namespace, uid, annotations, spec]`.
+type Encoded<'a, S> = (
+    u8,
+    Option<&'a str>,
+    &'a Option<String>,
+    &'a Option<String>,
+    &'a Option<String>,
+    &'a [(String, String)],
+    &'a S,
+);
 
-    fn object(self, doc: Doc) -> Object<S> {
-        Object {
-            doc,
-            api_version: self.api_version.into_owned(),
-            metadata: self.metadata,
-            spec: self.spec,
+/// [`Encoded`], decoded.
+type Decoded<S> = (
+    u8,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Vec<(String, String)>,
+    S,
+);
+
+fn encode<S: serde::Serialize>(o: &Object<S>, arena: &mut Vec<u8>) -> std::ops::Range<usize> {
+    let start = arena.len();
+    let known = KNOWN_API_VERSIONS.iter().position(|v| *v == o.api_version);
+    let m = &o.metadata;
+    let value: Encoded<'_, S> = (
+        known.map_or(u8::MAX, |i| i as u8),
+        known.is_none().then_some(o.api_version.as_str()),
+        &m.name,
+        &m.namespace,
+        &m.uid,
+        &m.annotations,
+        &o.spec,
+    );
+    match serde_json::to_writer(&mut *arena, &value) {
+        Ok(()) => start..arena.len(),
+        Err(_) => {
+            arena.truncate(start);
+            start..start
         }
     }
 }
 
+fn decode<S: serde::de::DeserializeOwned>(bytes: &[u8], doc: Doc) -> Option<Object<S>> {
+    let (api, other, name, namespace, uid, annotations, spec): Decoded<S> =
+        serde_json::from_slice(bytes).ok()?;
+    let api_version = match KNOWN_API_VERSIONS.get(usize::from(api)) {
+        Some(v) => (*v).to_string(),
+        None => other?,
+    };
+    Some(Object {
+        doc,
+        api_version,
+        metadata: Meta {
+            name,
+            namespace,
+            uid,
+            annotations: annotations.into_boxed_slice(),
+        },
+        spec,
+    })
+}
+
 impl Parsed {
-    /// Adds the object to `inputs`, read from `doc`.
-    pub(crate) fn push_into(self, doc: Doc, inputs: &mut Inputs) {
-        match self {
-            Parsed::Settings(s) => inputs.settings.push((doc, *s)),
-            Parsed::Profile(o) => inputs.profiles.push(o.object(doc)),
-            Parsed::Backend(o) => inputs.backends.push(o.object(doc)),
-            Parsed::Export(o) => inputs.exports.push(o.object(doc)),
+    /// Adds the object to `inputs`, read from `doc`, decoding it from `arena`.
+    /// `Err(doc)` if it cannot be decoded (then the document is parsed again).
+    pub(crate) fn push_into(self, doc: Doc, arena: &[u8], inputs: &mut Inputs) -> Result<(), Doc> {
+        let (kind, range) = match self {
+            Parsed::Settings(s) => {
+                inputs.settings.push((doc, *s));
+                return Ok(());
+            }
+            Parsed::Encoded(kind, range) => (kind, range),
+        };
+        let bytes = arena.get(range).unwrap_or_default();
+        match kind {
+            Kind::Profile => match decode(bytes, doc.clone()) {
+                Some(o) => inputs.profiles.push(o),
+                None => return Err(doc),
+            },
+            Kind::Backend => match decode(bytes, doc.clone()) {
+                Some(o) => inputs.backends.push(o),
+                None => return Err(doc),
+            },
+            Kind::Export => match decode(bytes, doc.clone()) {
+                Some(o) => inputs.exports.push(o),
+                None => return Err(doc),
+            },
         }
+        Ok(())
     }
 }
 
@@ -165,6 +227,8 @@ impl std::hash::Hasher for KeyHasher {
 #[derive(Default)]
 pub(crate) struct DocCache {
     entries: HashMap<DocKey, Parsed, std::hash::BuildHasherDefault<KeyHasher>>,
+    /// The encoded objects, one after another.
+    arena: Vec<u8>,
     hasher: RandomState,
 }
 
@@ -196,26 +260,65 @@ impl DocCache {
         self.entries.remove(key)
     }
 
+    /// Bytes of encoded objects.
+    pub(crate) fn encoded_bytes(&self) -> usize {
+        self.arena.len()
+    }
+
+    /// The encoded objects [`Parsed::Encoded`] points into.
+    pub(crate) fn arena(&self) -> &[u8] {
+        &self.arena
+    }
+
     /// Replaces what is kept by the objects of `inputs` whose key is set; the
     /// rest (documents no longer in the file, changed or with diagnostics) is dropped.
     pub(crate) fn store(&mut self, inputs: Inputs, keys: Keys) {
         self.entries.clear();
-        let mut put = |key: Option<DocKey>, parsed: Parsed| {
-            if let Some(key) = key {
-                self.entries.insert(key, parsed);
-            }
-        };
+        let mut arena = Vec::with_capacity(self.arena.len());
+        let entries = &mut self.entries;
         for ((_, s), k) in inputs.settings.into_iter().zip(keys.settings) {
-            put(k, Parsed::Settings(Box::new(s)));
+            if let Some(k) = k {
+                entries.insert(k, Parsed::Settings(Box::new(s)));
+            }
         }
-        for (o, k) in inputs.profiles.into_iter().zip(keys.profiles) {
-            put(k, Parsed::Profile(Kept::from(o)));
+        fn put<S: serde::Serialize>(
+            entries: &mut HashMap<DocKey, Parsed, std::hash::BuildHasherDefault<KeyHasher>>,
+            arena: &mut Vec<u8>,
+            objects: Vec<Object<S>>,
+            keys: Vec<Option<DocKey>>,
+            kind: Kind,
+        ) {
+            for (o, k) in objects.into_iter().zip(keys) {
+                if let Some(k) = k {
+                    let range = encode(&o, arena);
+                    if !range.is_empty() {
+                        entries.insert(k, Parsed::Encoded(kind, range));
+                    }
+                }
+            }
         }
-        for (o, k) in inputs.backends.into_iter().zip(keys.backends) {
-            put(k, Parsed::Backend(Kept::from(o)));
-        }
-        for (o, k) in inputs.exports.into_iter().zip(keys.exports) {
-            put(k, Parsed::Export(Kept::from(o)));
-        }
+        put(
+            entries,
+            &mut arena,
+            inputs.profiles,
+            keys.profiles,
+            Kind::Profile,
+        );
+        put(
+            entries,
+            &mut arena,
+            inputs.backends,
+            keys.backends,
+            Kind::Backend,
+        );
+        put(
+            entries,
+            &mut arena,
+            inputs.exports,
+            keys.exports,
+            Kind::Export,
+        );
+        arena.shrink_to_fit();
+        self.arena = arena;
     }
 }

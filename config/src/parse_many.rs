@@ -62,11 +62,13 @@ pub(crate) fn parse_documents(
             })
             .collect();
         parsed += batch.len();
-        let to_parse = batch.iter().filter(|(_, _, hit)| hit.is_none()).count();
-        if threads > 1 && to_parse >= THREADS_FROM {
-            runs.extend(in_parallel(batch, threads));
+        // Kept objects are decoded from the cache's arena (cheaper than parsing,
+        // but not free): every document counts.
+        let arena = cache.as_deref().map_or(&[][..], |c| c.arena());
+        if threads > 1 && batch.len() >= THREADS_FROM {
+            runs.extend(in_parallel(batch, threads, arena));
         } else {
-            runs.push(parse_run(batch));
+            runs.push(parse_run(batch, arena));
         }
         if parsed < documents {
             progress(Progress::Parsed { parsed, documents });
@@ -80,9 +82,15 @@ pub(crate) fn parse_documents(
     // bytes, and growing by doubling would copy them again and again).
     let mut all = Run::default();
     let total = |f: fn(&Inputs) -> usize| runs.iter().map(|r| f(&r.inputs)).sum::<usize>();
-    all.inputs.settings.reserve_exact(total(|i| i.settings.len()));
-    all.inputs.profiles.reserve_exact(total(|i| i.profiles.len()));
-    all.inputs.backends.reserve_exact(total(|i| i.backends.len()));
+    all.inputs
+        .settings
+        .reserve_exact(total(|i| i.settings.len()));
+    all.inputs
+        .profiles
+        .reserve_exact(total(|i| i.profiles.len()));
+    all.inputs
+        .backends
+        .reserve_exact(total(|i| i.backends.len()));
     all.inputs.exports.reserve_exact(total(|i| i.exports.len()));
     for run in runs {
         let Run {
@@ -102,7 +110,7 @@ pub(crate) fn parse_documents(
 
 /// Parses `batch` on `threads` threads, each taking the next run of [`RUN`]
 /// documents; returns the runs in document order.
-fn in_parallel(batch: Vec<Item>, threads: usize) -> Vec<Run> {
+fn in_parallel(batch: Vec<Item>, threads: usize, arena: &[u8]) -> Vec<Run> {
     let mut chunks: Vec<Mutex<Vec<Item>>> = Vec::with_capacity(batch.len() / RUN + 1);
     let mut batch = batch.into_iter().peekable();
     while batch.peek().is_some() {
@@ -121,7 +129,7 @@ fn in_parallel(batch: Vec<Item>, threads: usize) -> Vec<Run> {
                         };
                         let items =
                             std::mem::take(&mut *chunk.lock().unwrap_or_else(|e| e.into_inner()));
-                        out.push((i, parse_run(items)));
+                        out.push((i, parse_run(items, arena)));
                     }
                 })
             })
@@ -139,23 +147,25 @@ fn in_parallel(batch: Vec<Item>, threads: usize) -> Vec<Run> {
 }
 
 /// Parses consecutive documents, in order.
-fn parse_run(items: Vec<Item>) -> Run {
+fn parse_run(items: Vec<Item>, arena: &[u8]) -> Run {
     let mut run = Run::default();
     for (doc, key, hit) in items {
         let before = lengths(&run.inputs);
-        match hit {
-            Some(parsed) => {
-                parsed.push_into(doc, &mut run.inputs);
-                run.keys.record(before, &run.inputs, key, true);
-            }
-            None => {
-                let found = run.diags.0.len();
-                parse_document(doc, &mut run.inputs, &mut run.diags);
-                let clean = run.diags.0.len() == found;
-                if key.is_some() {
-                    run.keys.record(before, &run.inputs, key, clean);
+        let doc = match hit {
+            Some(parsed) => match parsed.push_into(doc, arena, &mut run.inputs) {
+                Ok(()) => {
+                    run.keys.record(before, &run.inputs, key, true);
+                    continue;
                 }
-            }
+                Err(doc) => doc,
+            },
+            None => doc,
+        };
+        let found = run.diags.0.len();
+        parse_document(doc, &mut run.inputs, &mut run.diags);
+        let clean = run.diags.0.len() == found;
+        if key.is_some() {
+            run.keys.record(before, &run.inputs, key, clean);
         }
     }
     run
