@@ -45,35 +45,36 @@ pub(crate) fn parse_documents(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(MAX_THREADS);
-    let mut runs = Vec::new();
-    let mut docs = docs.into_iter();
-    let mut parsed = 0;
-    while parsed < documents {
-        let batch: Vec<Item> = docs
-            .by_ref()
-            .take(PROGRESS_EVERY)
-            .map(|doc| match cache.as_deref_mut() {
-                Some(c) => {
-                    let key = c.key(doc.text());
-                    let hit = c.take(&key);
-                    (doc, Some(key), hit)
-                }
-                None => (doc, None, None),
-            })
-            .collect();
-        parsed += batch.len();
-        // Kept objects are decoded from the cache's arena (cheaper than parsing,
-        // but not free): every document counts.
-        let arena = cache.as_deref().map_or(&[][..], |c| c.arena());
-        if threads > 1 && batch.len() >= THREADS_FROM {
-            runs.extend(in_parallel(batch, threads, arena));
-        } else {
+    let items: Vec<Item> = docs
+        .into_iter()
+        .map(|doc| match cache.as_deref_mut() {
+            Some(c) => {
+                let key = c.key(doc.text());
+                let hit = c.take(&key);
+                (doc, Some(key), hit)
+            }
+            None => (doc, None, None),
+        })
+        .collect();
+    // Kept objects are decoded from the cache's arena (cheaper than parsing, but
+    // not free): every document counts.
+    let arena = cache.as_deref().map_or(&[][..], |c| c.arena());
+    let runs = if threads > 1 && items.len() >= THREADS_FROM {
+        in_parallel(items, threads, arena, progress)
+    } else {
+        let mut runs = Vec::new();
+        let mut items = items.into_iter().peekable();
+        let mut parsed = 0;
+        while items.peek().is_some() {
+            let batch: Vec<Item> = items.by_ref().take(PROGRESS_EVERY).collect();
+            parsed += batch.len();
             runs.push(parse_run(batch, arena));
+            if parsed < documents {
+                progress(Progress::Parsed { parsed, documents });
+            }
         }
-        if parsed < documents {
-            progress(Progress::Parsed { parsed, documents });
-        }
-    }
+        runs
+    };
     progress(Progress::Parsed {
         parsed: documents,
         documents,
@@ -108,19 +109,31 @@ pub(crate) fn parse_documents(
     (all.inputs, all.keys)
 }
 
-/// Parses `batch` on `threads` threads, each taking the next run of [`RUN`]
-/// documents; returns the runs in document order.
-fn in_parallel(batch: Vec<Item>, threads: usize, arena: &[u8]) -> Vec<Run> {
-    let mut chunks: Vec<Mutex<Vec<Item>>> = Vec::with_capacity(batch.len() / RUN + 1);
-    let mut batch = batch.into_iter().peekable();
-    while batch.peek().is_some() {
-        chunks.push(Mutex::new(batch.by_ref().take(RUN).collect()));
+/// Parses `items` on `threads` threads, each taking the next run of [`RUN`]
+/// documents (one slow document, such as a large settings document, delays no
+/// other run); returns the runs in document order. This thread reports
+/// [`Progress::Parsed`] as the runs finish.
+fn in_parallel(
+    items: Vec<Item>,
+    threads: usize,
+    arena: &[u8],
+    progress: &mut dyn FnMut(Progress),
+) -> Vec<Run> {
+    let documents = items.len();
+    let mut chunks: Vec<Mutex<Vec<Item>>> = Vec::with_capacity(documents / RUN + 1);
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(Mutex::new(items.by_ref().take(RUN).collect()));
     }
     let next = AtomicUsize::new(0);
+    let parsed = AtomicUsize::new(0);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let mut done: Vec<(usize, Run)> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
-                s.spawn(|| {
+                let done_tx = done_tx.clone();
+                let (next, parsed, chunks) = (&next, &parsed, &chunks);
+                s.spawn(move || {
                     let mut out = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
@@ -129,11 +142,28 @@ fn in_parallel(batch: Vec<Item>, threads: usize, arena: &[u8]) -> Vec<Run> {
                         };
                         let items =
                             std::mem::take(&mut *chunk.lock().unwrap_or_else(|e| e.into_inner()));
+                        let n = items.len();
                         out.push((i, parse_run(items, arena)));
+                        parsed.fetch_add(n, Ordering::Relaxed);
+                        // The receiver may be gone (a panic elsewhere); nothing to do then.
+                        let _ = done_tx.send(());
                     }
                 })
             })
             .collect();
+        drop(done_tx);
+        let mut reported = 0;
+        // Each finished run wakes this thread; the channel closes when all workers end.
+        while done_rx.recv().is_ok() {
+            let now = parsed.load(Ordering::Relaxed);
+            while reported + PROGRESS_EVERY <= now && reported + PROGRESS_EVERY < documents {
+                reported += PROGRESS_EVERY;
+                progress(Progress::Parsed {
+                    parsed: reported,
+                    documents,
+                });
+            }
+        }
         workers
             .into_iter()
             .flat_map(|w| match w.join() {
