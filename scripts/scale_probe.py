@@ -23,6 +23,40 @@ def status(pid):
     return out
 
 
+def start_until_answer(argv, server, port, timeout, log="/dev/null", env=None):
+    """Start argv and query the apex SOA every 50 ms until a NOERROR answer with the SOA comes
+    back. Returns (process, seconds from start to that answer); stops the process and exits
+    if it dies first or the timeout passes."""
+    with open(log, "w") as out:
+        t0 = time.monotonic()
+        p = subprocess.Popen(argv, stdout=out, stderr=out, env=env)
+    c = bh.Client(server, port, timeout=0.2)
+    while True:
+        if p.poll() is not None:
+            raise SystemExit(f"{argv[0]} exited with {p.returncode} before answering (log: {log})")
+        if time.monotonic() - t0 > timeout:
+            stop(p)
+            raise SystemExit(f"{argv[0]}: no answer from {server}:{port} within {timeout} s (log: {log})")
+        try:
+            r = c.query(bh.ZONE, "SOA")
+            if r["rcode"] == "NOERROR" and r["counts"][0] >= 1:
+                return p, time.monotonic() - t0
+        except OSError:
+            pass
+        time.sleep(0.05)
+
+
+def stop(p):
+    """SIGTERM the process we started, SIGKILL after 10 s; reap it."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
@@ -36,25 +70,10 @@ def main():
     ap.add_argument("--log", default="/dev/null")
     a = ap.parse_args()
     res = {"config_bytes": os.path.getsize(a.config)}
-    log = open(a.log, "w")
-    t0 = time.monotonic()
-    p = subprocess.Popen([a.binary, "serve", "--config", a.config, "--listen", f"{a.server}:{a.port}",
-                          "--admin", a.admin], stdout=log, stderr=log)
+    p, first = start_until_answer([a.binary, "serve", "--config", a.config, "--listen", f"{a.server}:{a.port}",
+                                   "--admin", a.admin], a.server, a.port, a.timeout, a.log)
     try:
-        c = bh.Client(a.server, a.port, timeout=0.2)
-        while True:
-            if p.poll() is not None:
-                raise SystemExit(f"fleetdns exited with {p.returncode}")
-            if time.monotonic() - t0 > a.timeout:
-                raise SystemExit("no answer in time")
-            try:
-                r = c.query(bh.ZONE, "SOA")
-                if r["rcode"] == "NOERROR":
-                    break
-            except OSError:
-                pass
-            time.sleep(0.05)
-        res["first_answer_s"] = round(time.monotonic() - t0, 2)
+        res["first_answer_s"] = round(first, 2)
         time.sleep(3)
         s = status(p.pid)
         res["rss_serving_mib"] = round(s["VmRSS"], 1)
@@ -74,12 +93,7 @@ def main():
             res["rss_after_reloads_mib"] = round(s["VmRSS"], 1)
             res["peak_after_reloads_mib"] = round(s["VmHWM"], 1)
     finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        stop(p)
     print(json.dumps(res))
 
 

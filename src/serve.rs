@@ -23,9 +23,9 @@ use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use fleetdns_config::{Diagnostics, Fleet, Health};
 use fleetdns_dns::udp::UdpService;
-use fleetdns_dns::{server, DnsMetrics, Snapshot};
+use fleetdns_dns::{patch, server, DnsMetrics, Snapshot};
 use fleetdns_sources::file;
-use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
@@ -69,6 +69,8 @@ struct ServeMetrics {
     serial: IntGauge,
     profiles: IntGauge,
     endpoints: IntGauge,
+    /// Zone compiles by kind: `full` (every name) or `patch` (changed profiles only).
+    compile_seconds: HistogramVec,
 }
 
 impl ServeMetrics {
@@ -101,7 +103,16 @@ impl ServeMetrics {
                 "fleetdns_zone_endpoints",
                 "Endpoints of all profiles in the zone being served",
             )?,
+            compile_seconds: HistogramVec::new(
+                HistogramOpts::new(
+                    "fleetdns_zone_compile_duration_seconds",
+                    "Time to compile the zone after a fleet or health change, by kind: full (every name) or patch (only the profiles that changed)",
+                )
+                .buckets(vec![0.0001, 0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0]),
+                &["kind"],
+            )?,
         };
+        registry.register(Box::new(m.compile_seconds.clone()))?;
         registry.register(Box::new(m.reloads.clone()))?;
         registry.register(Box::new(m.last_reload_ok.clone()))?;
         registry.register(Box::new(m.last_reload_success.clone()))?;
@@ -121,6 +132,13 @@ impl ServeMetrics {
             self.last_reload_success
                 .set(crate::window::unix_seconds(status.at) as i64);
         }
+    }
+
+    /// Records one zone compile.
+    fn compiled(&self, kind: &str, took: std::time::Duration) {
+        self.compile_seconds
+            .with_label_values(&[kind])
+            .observe(took.as_secs_f64());
     }
 
     fn zone(&self, fleet: &Fleet) {
@@ -184,6 +202,7 @@ async fn serve(
         signer.as_mut().map(|s| s.signing()),
     )));
     serve_metrics.zone(&fleet);
+    serve_metrics.compiled("full", started.elapsed());
     let ms = started.elapsed().as_millis() as u64;
     info!(zone = %fleet.zone.apex, serial = fleet.zone.soa.serial, profiles = fleet.profiles.len(), compile_ms = ms, "zone loaded");
     let (fleet_tx, fleet_rx) = watch::channel(Arc::new(fleet));
@@ -350,6 +369,8 @@ async fn recompile(
     // after every wake-up: either channel may have changed, whichever woke us.
     let mut compiled_fleet = fleet.borrow().clone();
     let mut compiled_serial = compiled_fleet.zone.soa.serial;
+    // Which profile each health slot belongs to, for the current fleet.
+    let mut slot_index: Option<patch::SlotIndex> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -370,35 +391,66 @@ async fn recompile(
         let f = fleet.borrow_and_update().clone();
         let h = health.borrow_and_update().clone();
         let fleet_changed = !Arc::ptr_eq(&f, &compiled_fleet);
-        let same_zone = match fleet_changed {
-            false => snapshot.load().with_health(h.clone()),
-            true => None,
+        let previous = snapshot.load_full();
+        // Health alone: the profiles whose endpoints' availability moved (one pass
+        // over the slots); none moved, the same zone shows the new health.
+        let moved = match fleet_changed {
+            false => patch::health_changes(&f, previous.health(), &h, &mut slot_index),
+            true => Default::default(),
         };
-        if let Some(same_zone) = same_zone {
-            snapshot.store(Arc::new(same_zone));
-            continue;
+        if !fleet_changed && moved.is_empty() {
+            if let Some(same_zone) = previous.with_health(h.clone()) {
+                snapshot.store(Arc::new(same_zone));
+                continue;
+            }
         }
         if fleet_changed {
             crate::dnssec::ZoneSigner::follow(&mut signer, &f);
+            slot_index = None;
         }
         let started = std::time::Instant::now();
-        let signing = signer.as_mut().map(|s| s.signing());
-        // Compiling (and signing) a large fleet takes seconds of CPU: this worker
-        // thread hands its other tasks over meanwhile (serve's runtime is multi-threaded).
-        let zone =
-            tokio::task::block_in_place(|| Snapshot::compile_signed(&f, h, &metrics, signing));
+        // Only the profiles that changed are compiled again, when the zone is
+        // unsigned and nothing zone-wide changed; otherwise the whole zone.
+        let patched = signer.is_none().then(|| {
+            let mut changes = match fleet_changed {
+                true => patch::diff(&compiled_fleet, &f)?,
+                false => patch::Changes::default(),
+            };
+            changes.compile.extend(match fleet_changed {
+                true => patch::health_changes(&f, previous.health(), &h, &mut slot_index),
+                false => moved,
+            });
+            let n = changes.len();
+            previous.patch(&f, h.clone(), &changes, &metrics).map(|s| (s, n))
+        });
+        let (zone, kind, changed) = match patched.flatten() {
+            Some((zone, n)) => (zone, "patch", n),
+            None => {
+                let signing = signer.as_mut().map(|s| s.signing());
+                // Compiling (and signing) a large fleet takes seconds of CPU: this worker
+                // thread hands its other tasks over meanwhile (serve's runtime is multi-threaded).
+                let zone = tokio::task::block_in_place(|| {
+                    Snapshot::compile_signed(&f, h, &metrics, signing)
+                });
+                (zone, "full", f.profiles.len())
+            }
+        };
         snapshot.store(Arc::new(zone));
-        let compile_ms = started.elapsed().as_millis() as u64;
+        let elapsed = started.elapsed();
+        serve_metrics.compiled(kind, elapsed);
+        let compile_ms = elapsed.as_millis() as u64;
         compiled_fleet = f.clone();
         if fleet_changed {
             serve_metrics.zone(&f);
             // A new fleet with the same serial changed nothing a secondary would see (a
             // cluster's reachability, say): not worth an info line.
             if f.zone.soa.serial != compiled_serial {
-                info!(zone = %f.zone.apex, serial = f.zone.soa.serial, profiles = f.profiles.len(), compile_ms, "zone updated");
+                info!(zone = %f.zone.apex, serial = f.zone.soa.serial, profiles = f.profiles.len(), compile = kind, changed, compile_ms, "zone updated");
             } else {
-                debug!(zone = %f.zone.apex, serial = f.zone.soa.serial, compile_ms, "fleet changed; zone serial unchanged");
+                debug!(zone = %f.zone.apex, serial = f.zone.soa.serial, compile = kind, changed, compile_ms, "fleet changed; zone serial unchanged");
             }
+        } else {
+            debug!(zone = %f.zone.apex, compile = kind, changed, compile_ms, "health changed routing; zone updated");
             compiled_serial = f.zone.soa.serial;
         }
     }

@@ -30,6 +30,15 @@ pub struct Health {
     index: Arc<HashMap<Arc<str>, usize>>,
     /// States, by slot.
     slots: Vec<EndpointHealth>,
+    /// This snapshot's number, when it is one its publisher published
+    /// unchanged (0: not a published snapshot; any change resets it).
+    number: u64,
+    /// The publisher's count of snapshots published.
+    published: u64,
+    /// Slots whose availability may have changed since the snapshot numbered
+    /// `number - 1` (same layout): lets the zone recompile only their profiles
+    /// without comparing every slot.
+    moved: Vec<u32>,
 }
 
 /// One endpoint's probe state and its latest observation.
@@ -66,14 +75,19 @@ impl Health {
 
     /// The entry of `endpoint`, to update in place.
     pub fn get_mut(&mut self, endpoint: &str) -> Option<&mut EndpointHealth> {
+        self.number = 0;
         self.index.get(endpoint).map(|&slot| &mut self.slots[slot])
     }
 
     /// Sets the entry of `endpoint`; returns the one it replaces. Adding an id
     /// copies the id tables once if a published snapshot still shares them.
     pub fn insert(&mut self, endpoint: Arc<str>, health: EndpointHealth) -> Option<EndpointHealth> {
-        if let Some(slot) = self.get_mut(&endpoint) {
-            return Some(std::mem::replace(slot, health));
+        self.number = 0;
+        if let Some(&slot) = self.index.get(&endpoint) {
+            if self.slots[slot].state.is_available() != health.state.is_available() {
+                self.moved.push(slot as u32);
+            }
+            return Some(std::mem::replace(&mut self.slots[slot], health));
         }
         Arc::make_mut(&mut self.index).insert(endpoint.clone(), self.slots.len());
         Arc::make_mut(&mut self.ids).push(endpoint);
@@ -83,6 +97,7 @@ impl Health {
 
     /// Drops the entry of `endpoint`; the last entry takes its slot.
     pub fn remove(&mut self, endpoint: &str) -> Option<EndpointHealth> {
+        self.number = 0;
         let slot = *self.index.get(endpoint)?;
         Arc::make_mut(&mut self.index).remove(endpoint);
         let ids = Arc::make_mut(&mut self.ids);
@@ -118,6 +133,69 @@ impl Health {
             .unwrap_or(MonitorState::CheckingEndpoint)
     }
 
+    /// Notes that the availability of `endpoint` may have changed (for a
+    /// publisher that changes states through [`Health::get_mut`]).
+    pub fn record_move(&mut self, endpoint: &str) {
+        if let Some(&slot) = self.index.get(endpoint) {
+            self.moved.push(slot as u32);
+        }
+    }
+
+    /// The snapshot to publish, numbered one more than the last: it carries
+    /// the moves recorded since then, and the record starts again empty.
+    pub fn publish(&mut self) -> Health {
+        self.published += 1;
+        self.number = self.published;
+        let out = self.clone();
+        self.moved.clear();
+        out
+    }
+
+    /// The slots whose availability may differ from `before`'s, when this
+    /// snapshot was published right after `before` with the same layout;
+    /// `None` when that is not known (then compare, see
+    /// [`Health::availability_changes`]).
+    pub fn moves_since(&self, before: &Health) -> Option<&[u32]> {
+        (before.number != 0
+            && before.number + 1 == self.number
+            && Arc::ptr_eq(&self.ids, &before.ids))
+        .then_some(&self.moved[..])
+    }
+
+    /// Which slot holds which endpoint: the same for snapshots of one prober
+    /// until its set of endpoints changes.
+    pub fn slots(&self) -> HealthSlots {
+        HealthSlots(self.ids.clone())
+    }
+
+    /// Number of slots (= [`Health::len`]).
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The slot of `endpoint`, if it is probed.
+    pub fn slot_of(&self, endpoint: &str) -> Option<usize> {
+        self.index.get(endpoint).copied()
+    }
+
+    /// The slots whose availability differs from `other`'s, when both have the
+    /// same layout (see [`Health::slots`]); `None` when they do not.
+    pub fn availability_changes(&self, other: &Health) -> Option<Vec<usize>> {
+        if !Arc::ptr_eq(&self.ids, &other.ids) {
+            return None;
+        }
+        let available = |h: &EndpointHealth| h.state.is_available();
+        Some(
+            self.slots
+                .iter()
+                .zip(&other.slots)
+                .enumerate()
+                .filter(|(_, (a, b))| available(a) != available(b))
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+
     /// Whether two snapshots route the same way (the same endpoints available),
     /// ignoring observations and CheckingEndpoint→Online. Used to skip
     /// recompiling the zone when answers would not change.
@@ -135,6 +213,18 @@ impl Health {
             && self
                 .iter()
                 .all(|(id, a)| other.get(id).is_some_and(|b| available(a) == available(b)))
+    }
+}
+
+/// The layout of a [`Health`]'s slots, held to tell whether a later snapshot
+/// has the same one.
+#[derive(Clone, Debug)]
+pub struct HealthSlots(Arc<Vec<Arc<str>>>);
+
+impl HealthSlots {
+    /// Whether both are the same layout.
+    pub fn same(&self, other: &HealthSlots) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -199,6 +289,29 @@ mod tests {
         assert_eq!(published.get("b").map(|e| e.consecutive_failures), Some(1));
         assert_eq!(published.get("a").map(|e| e.consecutive_failures), Some(0));
         assert!(published.get("e").is_none());
+    }
+
+    #[test]
+    fn a_published_snapshot_carries_the_moves_since_the_one_before() {
+        use MonitorState::*;
+        let mut table: Health = [("x", Online), ("y", Online), ("z", Online)]
+            .iter()
+            .map(|(id, s)| (Arc::from(*id), entry(*s, 0)))
+            .collect();
+        let first = table.publish();
+        table.get_mut("y").unwrap().state = Degraded;
+        table.record_move("y");
+        table.get_mut("x").unwrap().consecutive_failures = 1;
+        let second = table.publish();
+        assert_eq!(second.moves_since(&first), Some(&[1u32][..]));
+        let third = table.publish();
+        assert_eq!(third.moves_since(&second), Some(&[][..]), "nothing moved");
+        assert_eq!(third.moves_since(&first), None, "a snapshot was skipped");
+        let mut copy = third.clone();
+        copy.get_mut("z").unwrap().state = Degraded;
+        assert_eq!(copy.moves_since(&third), None, "a changed copy is not published");
+        table.insert(Arc::from("w"), entry(Online, 0));
+        assert_eq!(table.publish().moves_since(&third), None, "another layout");
     }
 
     #[test]

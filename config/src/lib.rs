@@ -52,6 +52,6 @@ pub mod validate;
 pub mod weight;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Location, Severity};
-pub use health::{EndpointHealth, Health, Observation};
+pub use health::{EndpointHealth, Health, HealthSlots, Observation};
 pub use model::*;
 pub use routing::RoutingMethod;

@@ -440,14 +440,12 @@ impl Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Target::Addresses { v4, v6 } => {
-                let parts: Vec<String> = v4
-                    .iter()
-                    .map(ToString::to_string)
-                    .chain(v6.iter().map(ToString::to_string))
-                    .collect();
-                f.write_str(&parts.join(","))
-            }
+            Target::Addresses { v4, v6 } => match (v4, v6) {
+                (Some(a), Some(b)) => write!(f, "{a},{b}"),
+                (Some(a), None) => write!(f, "{a}"),
+                (None, Some(b)) => write!(f, "{b}"),
+                (None, None) => Ok(()),
+            },
             Target::Host(h) => write!(f, "{h}."),
         }
     }

@@ -5,7 +5,7 @@
 //! query's letter case.
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{DNSClass, LowerName, Record, RecordType};
+use hickory_proto::rr::{DNSClass, LowerName, Name, Record, RecordType};
 
 use crate::decide::{decide, Decision, Key};
 use crate::multivalue::Drawn;
@@ -28,6 +28,8 @@ pub struct Answer<'z> {
     pub endpoint: Option<u32>,
     /// A health-view TXT answer the general path must render (it shows ages).
     pub health: Option<&'z HealthView>,
+    /// Weighted and Priority: the endpoint record drawn (`answers` is empty then).
+    pub picked: Option<(&'z Pick, usize)>,
     /// MultiValue: the endpoint records drawn (answered after `answers`, which is empty then).
     pub drawn: Option<(&'z Pick, Drawn)>,
 }
@@ -43,6 +45,7 @@ impl<'z> Answer<'z> {
             additionals: &[],
             endpoint: None,
             health: None,
+            picked: None,
             drawn: None,
         };
         if decision.negative() {
@@ -54,7 +57,7 @@ impl<'z> Answer<'z> {
                 a.additionals = additional.map_or(&[], |r| &r.records);
             }
             Decision::Endpoint { pick, index } => {
-                a.answers = std::slice::from_ref(&pick.records[index]);
+                a.picked = Some((pick, index));
                 a.endpoint = Some(pick.endpoints[index]);
             }
             Decision::Endpoints { pick, drawn, .. } => a.drawn = Some((pick, drawn)),
@@ -66,12 +69,22 @@ impl<'z> Answer<'z> {
 }
 
 impl<'z> Answer<'z> {
-    /// The answer section's records: `answers`, then any MultiValue records drawn.
-    pub fn records(&self) -> impl Iterator<Item = &'z Record> + 'z {
-        let drawn = self.drawn.map(|(pick, drawn)| {
-            (0..drawn.len()).map(move |n| &pick.records[usize::from(drawn.as_slice()[n])])
+    /// The answer section's records, owned by `owner`: `answers`, then the
+    /// endpoint record(s) drawn (decoded from their wire form).
+    pub fn records<'a>(&self, owner: &'a Name) -> impl Iterator<Item = Record> + 'a
+    where
+        'z: 'a,
+    {
+        let at_owner = move |r: &Record| Record::from_rdata(owner.clone(), r.ttl, r.data.clone());
+        let picked = self.picked.map(move |(pick, i)| pick.record(i, owner));
+        let drawn = self.drawn.map(move |(pick, drawn)| {
+            (0..drawn.len()).map(move |n| pick.record(usize::from(drawn.as_slice()[n]), owner))
         });
-        self.answers.iter().chain(drawn.into_iter().flatten())
+        self.answers
+            .iter()
+            .map(at_owner)
+            .chain(picked)
+            .chain(drawn.into_iter().flatten())
     }
 
     /// The endpoints the answer holds (for their answer counters).

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, Weak};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Counter, LabelPair, Metric, MetricFamily, MetricType};
 
+use crate::chunked::Chunked;
 use crate::zone::EndpointKey;
 
 /// The metric's name.
@@ -40,10 +41,10 @@ fn segment() -> Segment {
 /// One compile's answer counters: for each endpoint of the zone, its slot.
 pub(crate) struct AnswerCounters {
     segments: Box<[Segment]>,
-    /// Per [`crate::Zone`] endpoint index, its slot or [`NONE`].
-    slots: Box<[u32]>,
-    /// The zone's endpoints: the label values.
-    keys: Arc<[EndpointKey]>,
+    /// Per [`crate::Zone`] endpoint position, its slot or [`NONE`].
+    slots: Chunked<u32>,
+    /// The zone's endpoints: the label values (`None`: a position left empty).
+    keys: Chunked<Option<EndpointKey>>,
 }
 
 impl AnswerCounters {
@@ -66,8 +67,9 @@ impl AnswerCounters {
         self.keys
             .iter()
             .zip(self.slots.iter())
-            .filter(|(_, &slot)| slot != NONE)
-            .map(|(k, &slot)| (k, self.cell(slot).load(Ordering::Relaxed)))
+            .filter_map(|(k, &slot)| Some((k.as_ref()?, slot)))
+            .filter(|(_, slot)| *slot != NONE)
+            .map(|(k, slot)| (k, self.cell(slot).load(Ordering::Relaxed)))
     }
 }
 
@@ -88,6 +90,23 @@ struct Pool {
 }
 
 impl Pool {
+    /// Makes the counters of one compile the current ones.
+    fn publish(
+        &mut self,
+        generation: u64,
+        slots: Chunked<u32>,
+        keys: Chunked<Option<EndpointKey>>,
+    ) -> Arc<AnswerCounters> {
+        let counters = Arc::new(AnswerCounters {
+            segments: self.segments.clone().into_boxed_slice(),
+            slots,
+            keys,
+        });
+        self.made.push_back((generation, Arc::downgrade(&counters)));
+        self.current = Some(counters.clone());
+        counters
+    }
+
     fn alloc(&mut self) -> u32 {
         if let Some(slot) = self.free.pop() {
             return slot;
@@ -149,50 +168,39 @@ impl AnswerStore {
     /// (and count) it had in the previous compile, an answerable endpoint
     /// without one gets a zeroed slot, and the slots of endpoints that are gone
     /// are freed (their series disappear).
-    pub(crate) fn compile(&self, keys: Arc<[EndpointKey]>) -> Arc<AnswerCounters> {
+    pub(crate) fn compile(&self, keys: Chunked<Option<EndpointKey>>) -> Arc<AnswerCounters> {
         let mut pool = self.pool();
         pool.generation += 1;
         let generation = pool.generation;
         pool.reclaim();
         let previous = pool.current.take();
-        let mut slots = vec![NONE; keys.len()];
-        let same_keys = previous.as_ref().is_some_and(|p| {
-            p.keys.len() == keys.len()
-                && p.keys
-                    .iter()
-                    .zip(keys.iter())
-                    .all(|(a, b)| a.profile == b.profile && a.id == b.id)
-        });
-        let mut kept = vec![false; pool.next as usize];
-        if let (true, Some(p)) = (same_keys, &previous) {
-            slots.copy_from_slice(&p.slots);
-        } else if let Some(p) = &previous {
-            let mut old: HashMap<(&str, &str), u32> = p
-                .keys
+        let mut old: HashMap<(&str, &str), u32> = previous.as_ref().map_or_else(HashMap::new, |p| {
+            p.keys
                 .iter()
                 .zip(p.slots.iter())
                 .filter(|(_, &s)| s != NONE)
-                .map(|(k, &s)| ((&*k.profile, &*k.id), s))
-                .collect();
-            for (k, slot) in keys.iter().zip(slots.iter_mut()) {
-                let pair = (&*k.profile, &*k.id);
-                match old.get(&pair) {
-                    Some(&s) => *slot = s,
+                .filter_map(|(k, &s)| k.as_ref().map(|k| ((&*k.profile, &*k.id), s)))
+                .collect()
+        });
+        let mut kept = vec![false; pool.next as usize];
+        let mut slots = Chunked::default();
+        for k in keys.iter() {
+            let slot = match k {
+                Some(k) => match old.get(&(&*k.profile, &*k.id)) {
+                    Some(&s) => s,
                     None if k.answerable => {
-                        *slot = pool.alloc();
-                        old.insert(pair, *slot);
+                        let s = pool.alloc();
+                        old.insert((&*k.profile, &*k.id), s);
+                        s
                     }
-                    None => {}
-                }
-            }
-        }
-        for (k, slot) in keys.iter().zip(slots.iter_mut()) {
-            if *slot == NONE && k.answerable {
-                *slot = pool.alloc();
-            }
-            if let Some(seen) = kept.get_mut(*slot as usize) {
+                    None => NONE,
+                },
+                None => NONE,
+            };
+            if let Some(seen) = kept.get_mut(slot as usize) {
                 *seen = true;
             }
+            slots.push(slot);
         }
         if let Some(p) = &previous {
             let gone: Vec<u32> = p
@@ -205,14 +213,58 @@ impl AnswerStore {
                 pool.pending.push_back((generation, gone));
             }
         }
-        let counters = Arc::new(AnswerCounters {
-            segments: pool.segments.clone().into_boxed_slice(),
-            slots: slots.into_boxed_slice(),
-            keys,
-        });
-        pool.made.push_back((generation, Arc::downgrade(&counters)));
-        pool.current = Some(counters.clone());
-        counters
+        drop(old);
+        pool.publish(generation, slots, keys)
+    }
+
+    /// The counters of a patched zone, from `previous` (the counters of the
+    /// zone it was patched from): only the positions in `touched` are looked
+    /// at. An endpoint that stays keeps its position and slot; a position left
+    /// empty frees its slot. Falls back to [`AnswerStore::compile`] when
+    /// `previous` is not the current counters.
+    pub(crate) fn patch(
+        &self,
+        previous: &Arc<AnswerCounters>,
+        keys: Chunked<Option<EndpointKey>>,
+        touched: &[u32],
+    ) -> Arc<AnswerCounters> {
+        let mut pool = self.pool();
+        if !pool.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, previous)) {
+            drop(pool);
+            return self.compile(keys);
+        }
+        pool.generation += 1;
+        let generation = pool.generation;
+        pool.reclaim();
+        let mut slots = previous.slots.clone();
+        while slots.len() < keys.len() {
+            slots.push(NONE);
+        }
+        let mut gone = Vec::new();
+        for &pos in touched {
+            let pos = pos as usize;
+            let Some(slot) = slots.get(pos).copied() else {
+                continue;
+            };
+            let new = match keys.get(pos) {
+                Some(Some(_)) if slot != NONE => slot,
+                Some(Some(k)) if k.answerable => pool.alloc(),
+                Some(Some(_)) => NONE,
+                _ => {
+                    if slot != NONE {
+                        gone.push(slot);
+                    }
+                    NONE
+                }
+            };
+            if new != slot {
+                *slots.get_mut(pos).expect("checked") = new;
+            }
+        }
+        if !gone.is_empty() {
+            pool.pending.push_back((generation, gone));
+        }
+        pool.publish(generation, slots, keys)
     }
 
     /// The current series as (endpoint id, answers so far).

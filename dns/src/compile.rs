@@ -7,16 +7,19 @@
 //! weighted [`crate::sampler::Sampler`] per (name, answer type), and encodes every record the fast path may send. No metrics,
 //! no I/O: [`crate::Snapshot::compile`] attaches the answer counters.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use fleetdns_config::{Endpoint, Fleet, Health, RoutingMethod, Target};
+use fleetdns_config::{Endpoint, Fleet, Health, Profile, RoutingMethod, Target};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, SOA};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 
+use crate::chunked::Chunked;
+use crate::nodes::Nodes;
 use crate::wire;
 use crate::zone::{
-    EndpointKey, EndpointView, HealthView, Node, Pick, ProfileNode, Rrset, Zone, CLUSTER_LABEL,
+    EndpointKey, EndpointView, Glue, HealthView, Node, Pick, ProfileNode, Rrset, Zone, CLUSTER_LABEL,
     HEALTH_LABEL,
 };
 
@@ -44,7 +47,7 @@ fn profile_node(
     ttl: u32,
     endpoints: &[(u32, &Endpoint)],
     routing: RoutingMethod,
-    keys: &mut [EndpointKey],
+    keys: &mut Chunked<Option<EndpointKey>>,
 ) -> ProfileNode {
     type Entries = Vec<(Record, u32, u32, u32)>;
     let (mut a, mut aaaa, mut cname): (Entries, Entries, Entries) = Default::default();
@@ -78,22 +81,54 @@ fn profile_node(
             entries.retain(|e| Some(e.3) == best);
         }
         for e in &entries {
-            keys[e.2 as usize].answerable = true;
+            if let Some(Some(key)) = keys.get_mut(e.2 as usize) {
+                key.answerable = true;
+            }
         }
-        Pick::new(
+        Some(Box::new(Pick::new(
             entries.into_iter().map(|(r, w, i, _)| (r, w, i)).collect(),
             max_return,
-        )
+        )))
+        .filter(|p| p.len() > 0)
     };
     ProfileNode {
         a: pick(a, max_return),
         aaaa: pick(aaaa, max_return),
         cname: pick(cname, 1),
+        positions: Box::default(),
     }
 }
 
-/// Compiles the fleet and the observed health into a zone.
-pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
+/// The zone-wide RRsets, from the fleet's zone settings: what a patch builds
+/// again (the serial may have changed) while every name stays shared.
+pub(crate) struct ApexSets {
+    pub(crate) apex: LowerName,
+    pub(crate) apex_key: Box<[u8]>,
+    pub(crate) soa: Rrset,
+    pub(crate) soa_negative: Rrset,
+    pub(crate) ns: Rrset,
+    pub(crate) glue: Rrset,
+}
+
+/// In-zone name servers and their address records.
+fn glue_names(fleet: &Fleet, apex: &LowerName) -> Vec<(Name, Vec<Record>)> {
+    let z = &fleet.zone;
+    z.name_servers
+        .iter()
+        .map(|n| (fqdn(&n.name), n))
+        .filter(|(name, _)| apex.zone_of(&LowerName::new(name)))
+        .map(|(name, n)| {
+            let records = n
+                .addresses
+                .iter()
+                .map(|&ip| address_record(&name, z.soa.ttl, ip))
+                .collect();
+            (name, records)
+        })
+        .collect()
+}
+
+pub(crate) fn apex_sets(fleet: &Fleet) -> ApexSets {
     let z = &fleet.zone;
     let origin = fqdn(&z.apex);
     let apex = LowerName::new(&origin);
@@ -114,126 +149,82 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
         .iter()
         .map(|n| Record::from_rdata(origin.clone(), z.soa.ttl, RData::NS(NS(fqdn(&n.name)))))
         .collect();
+    let glue: Vec<Record> = glue_names(fleet, &apex)
+        .into_iter()
+        .flat_map(|(_, r)| r)
+        .collect();
+    ApexSets {
+        apex_key: wire::key(&apex),
+        soa: Rrset::compressed(vec![soa], true, &apex),
+        soa_negative: Rrset::compressed(vec![soa_negative], false, &apex),
+        ns: Rrset::compressed(ns, true, &apex),
+        glue: Rrset::compressed(glue, false, &apex),
+        apex,
+    }
+}
 
-    // Keyed by lower-case wire form from the start: one map, no second copy of
-    // every name (at 100k profiles the copy doubled the peak while compiling).
-    let apex_key = wire::key(&apex);
-    let mut nodes: HashMap<Box<[u8]>, Node> =
-        HashMap::with_capacity(2 + z.name_servers.len() + fleet.profiles.len() * 6);
-    nodes.entry(apex_key.clone()).or_default().apex = true;
+/// The endpoint keys of profile `p`, answerable `false` (compiling its names
+/// marks the ones an answer set holds).
+pub(crate) fn endpoint_key(label: &Arc<str>, e: &Endpoint) -> Option<EndpointKey> {
+    Some(EndpointKey {
+        profile: label.clone(),
+        id: e.id.as_str().into(),
+        answerable: false,
+    })
+}
 
-    let mut glue = Vec::new();
-    for n in &z.name_servers {
-        let name = fqdn(&n.name);
-        if !apex.zone_of(&LowerName::new(&name)) {
-            continue;
-        }
-        let records: Vec<Record> = n
-            .addresses
-            .iter()
-            .map(|&ip| address_record(&name, z.soa.ttl, ip))
-            .collect();
-        glue.extend(records.iter().cloned());
+/// `<namespace>/<name>` of a profile: the answer counters' profile label.
+pub(crate) fn profile_label(p: &Profile) -> Arc<str> {
+    format!("{}/{}", p.namespace, p.name).into()
+}
+
+/// Compiles the fleet and the observed health into a zone.
+pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
+    let sets = apex_sets(fleet);
+    let apex_key = sets.apex_key.clone();
+    let mut nodes = Nodes::new(
+        apex_key.len(),
+        2 + fleet.zone.name_servers.len() + fleet.profiles.len() * 6,
+    );
+    nodes.entry(apex_key.clone()).apex = true;
+
+    let mut statics = Vec::new();
+    for (name, records) in glue_names(fleet, &sets.apex) {
         let (a, aaaa) = records
             .into_iter()
             .partition(|r| matches!(r.data, RData::A(_)));
-        let node = nodes.entry(wire::key(&name)).or_default();
-        node.a = Rrset::new(a, true);
-        node.aaaa = Rrset::new(aaaa, true);
+        let key = wire::key(&name);
+        let node = nodes.entry(key.clone());
+        node.glue = Some(Box::new(Glue {
+            a: Rrset::new(a, true),
+            aaaa: Rrset::new(aaaa, true),
+        }));
+        statics.push(key);
     }
 
-    let mut keys: Vec<EndpointKey> =
-        Vec::with_capacity(fleet.profiles.iter().map(|p| p.endpoints.len()).sum());
+    let mut keys: Chunked<Option<EndpointKey>> = Chunked::default();
     for p in &fleet.profiles {
-        let label: std::sync::Arc<str> = format!("{}/{}", p.namespace, p.name).into();
-        let base = keys.len() as u32;
-        keys.extend(p.endpoints.iter().map(|e| EndpointKey {
-            profile: label.clone(),
-            id: e.id.as_str().into(),
-            answerable: false,
-        }));
-        let indexed: Vec<(u32, &Endpoint)> = (base..).zip(&p.endpoints).collect();
-        let name = fqdn(&p.owner);
-        let served = served(&indexed, health, p.fail_closed);
-        let node = profile_node(&name, p.ttl, &served, p.routing, &mut keys);
-        // Served = in an answer set (Priority: the active priority only).
-        let answered = |i: u32| {
-            [&node.a, &node.aaaa, &node.cname]
-                .iter()
-                .any(|pick| pick.endpoints.contains(&i))
-        };
-        let served: Vec<u32> = indexed
+        let label = profile_label(p);
+        let positions: Vec<u32> = p
+            .endpoints
             .iter()
-            .map(|&(i, _)| i)
-            .filter(|&i| answered(i))
+            .map(|e| keys.push(endpoint_key(&label, e)) as u32)
             .collect();
-        nodes.entry(wire::key(&name)).or_default().profile = Some(Box::new(node));
-
-        // Health view: _health.<owner> TXT, and <cluster>._cluster.<owner>.
-        let view = HealthView {
-            profile: label.to_string(),
-            fail_closed: p.fail_closed,
-            routing: p.routing,
-            endpoints: indexed
-                .iter()
-                .map(|&(i, e)| EndpointView {
-                    id: e.id.clone(),
-                    cluster: e.cluster.clone(),
-                    target: e.target.to_string(),
-                    weight: e.weight,
-                    always_serve: e.always_serve,
-                    served: served.contains(&i),
-                    priority: e.priority,
-                })
-                .collect(),
-            signed: None,
-        };
-        // Validation keeps owners short enough for this name; should one not fit,
-        // the profile simply has no health view.
-        if let Ok(health_name) = Name::from_ascii(format!("{HEALTH_LABEL}.{}.", p.owner)) {
-            let node = nodes.entry(wire::key(&health_name)).or_default();
-            node.private = true;
-            node.health = Some(Box::new(view));
-        }
-        let mut by_cluster: BTreeMap<&str, Vec<(u32, &Endpoint)>> = BTreeMap::new();
-        for &(i, e) in &indexed {
-            let list = by_cluster.entry(e.cluster.as_str()).or_default();
-            if health.state_of(e).is_available() {
-                list.push((i, e));
-            }
-        }
-        for (cluster, endpoints) in by_cluster {
-            let Ok(cname) = Name::from_ascii(format!("{cluster}.{CLUSTER_LABEL}.{}.", p.owner))
-            else {
-                continue;
-            };
-            let node = nodes.entry(wire::key(&cname)).or_default();
-            node.private = true;
-            // Per-cluster names answer like a Weighted profile, whatever the method.
-            node.profile = Some(Box::new(profile_node(
-                &cname,
-                p.ttl,
-                &endpoints,
-                RoutingMethod::Weighted,
-                &mut keys,
-            )));
+        for (key, node) in profile_names(p, health, &positions, &mut keys) {
+            merge(&mut nodes, key, node);
         }
     }
 
     // Empty non-terminals: every ancestor of a name, below the apex, exists (NODATA,
-    // not NXDOMAIN). Ancestors only of private names are private themselves.
-    let names: Vec<(Box<[u8]>, bool)> = nodes.iter().map(|(k, v)| (k.clone(), v.private)).collect();
-    for (name, private) in names {
+    // not NXDOMAIN). A profile brings its own (`_cluster.<owner>`); name servers'
+    // names may need others. Ancestors only of private names are private themselves.
+    for name in statics {
         let mut n: &[u8] = &name;
         while let Some(parent) = wire::parent(n) {
             if parent.len() <= apex_key.len() || !parent.ends_with(&apex_key) {
                 break;
             }
-            let node = nodes.entry(parent.into()).or_insert_with(|| Node {
-                private,
-                ..Node::default()
-            });
-            node.private &= private;
+            nodes.entry(parent.into()).private = false;
             n = parent;
         }
     }
@@ -241,18 +232,149 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
 
     Zone {
         apex_key,
-        soa: Rrset::compressed(vec![soa], true, &apex),
-        soa_negative: Rrset::compressed(vec![soa_negative], false, &apex),
-        ns: Rrset::compressed(ns, true, &apex),
-        glue: Rrset::compressed(glue, false, &apex),
-        apex,
+        soa: sets.soa,
+        soa_negative: sets.soa_negative,
+        ns: sets.ns,
+        glue: sets.glue,
+        apex: sets.apex,
         nodes,
-        endpoints: keys.into(),
+        endpoints: keys,
         trusted: fleet.trusted_networks.clone().into_boxed_slice(),
         rrl: crate::rrl::Settings::from_fleet(&fleet.rrl),
         tcp: fleet.tcp.clone(),
         dnssec: None,
     }
+}
+
+/// Puts `from` at `key`, merged with what is there already (a name server
+/// below a profile's owner shares its names).
+fn merge(nodes: &mut Nodes, key: Box<[u8]>, from: Node) {
+    use std::collections::hash_map::Entry;
+    match nodes.shard_mut(&key).entry(key) {
+        Entry::Vacant(v) => {
+            v.insert(Arc::new(from));
+        }
+        Entry::Occupied(o) => {
+            let node = Arc::get_mut(o.into_mut()).expect("merged while the zone is built");
+            if from.profile.is_some() || from.health.is_some() {
+                node.private = from.private;
+            } else {
+                node.private &= from.private;
+            }
+            if from.profile.is_some() {
+                node.profile = from.profile;
+            }
+            if from.health.is_some() {
+                node.health = from.health;
+            }
+        }
+    }
+}
+
+/// The names profile `p` brings, its endpoints at `positions` of `keys`: the
+/// owner (the answer sets), `_health.<owner>` (the health view), one
+/// `<cluster>._cluster.<owner>` per member cluster, and the empty
+/// non-terminal `_cluster.<owner>` above those. Marks the endpoints some answer
+/// set holds answerable in `keys`.
+pub(crate) fn profile_names(
+    p: &Profile,
+    health: &Health,
+    positions: &[u32],
+    keys: &mut Chunked<Option<EndpointKey>>,
+) -> Vec<(Box<[u8]>, Node)> {
+    let mut out = Vec::with_capacity(6);
+    let indexed: Vec<(u32, &Endpoint)> = positions.iter().copied().zip(&p.endpoints).collect();
+    let name = fqdn(&p.owner);
+    let served = served(&indexed, health, p.fail_closed);
+    let mut node = profile_node(&name, p.ttl, &served, p.routing, keys);
+    node.positions = positions.into();
+    // Served = in an answer set (Priority: the active priority only).
+    let answered = |i: u32| {
+        node.picks().any(|pick| pick.endpoints.contains(&i))
+    };
+    let served: Vec<u32> = indexed
+        .iter()
+        .map(|&(i, _)| i)
+        .filter(|&i| answered(i))
+        .collect();
+    out.push((
+        wire::key(&name),
+        Node {
+            profile: Some(Box::new(node)),
+            ..Node::default()
+        },
+    ));
+
+    // Health view: _health.<owner> TXT, and <cluster>._cluster.<owner>.
+    let view = HealthView {
+        profile: format!("{}/{}", p.namespace, p.name),
+        fail_closed: p.fail_closed,
+        routing: p.routing,
+        endpoints: indexed
+            .iter()
+            .map(|&(i, e)| EndpointView {
+                id: match keys.get(i as usize) {
+                    Some(Some(k)) => k.id.clone(),
+                    _ => e.id.as_str().into(),
+                },
+                cluster: e.cluster.clone(),
+                target: e.target.clone(),
+                weight: e.weight,
+                always_serve: e.always_serve,
+                served: served.contains(&i),
+                priority: e.priority,
+            })
+            .collect(),
+        signed: None,
+    };
+    // Validation keeps owners short enough for this name; should one not fit,
+    // the profile simply has no health view.
+    if let Ok(health_name) = Name::from_ascii(format!("{HEALTH_LABEL}.{}.", p.owner)) {
+        out.push((
+            wire::key(&health_name),
+            Node {
+                private: true,
+                health: Some(Box::new(view)),
+                ..Node::default()
+            },
+        ));
+    }
+    let mut by_cluster: BTreeMap<&str, Vec<(u32, &Endpoint)>> = BTreeMap::new();
+    for &(i, e) in &indexed {
+        let list = by_cluster.entry(e.cluster.as_str()).or_default();
+        if health.state_of(e).is_available() {
+            list.push((i, e));
+        }
+    }
+    let mut clusters = false;
+    for (cluster, endpoints) in by_cluster {
+        let Ok(cname) = Name::from_ascii(format!("{cluster}.{CLUSTER_LABEL}.{}.", p.owner)) else {
+            continue;
+        };
+        clusters = true;
+        // Per-cluster names answer like a Weighted profile, whatever the method.
+        let node = profile_node(&cname, p.ttl, &endpoints, RoutingMethod::Weighted, keys);
+        out.push((
+            wire::key(&cname),
+            Node {
+                private: true,
+                profile: Some(Box::new(node)),
+                ..Node::default()
+            },
+        ));
+    }
+    if clusters {
+        if let Ok(ent) = Name::from_ascii(format!("{CLUSTER_LABEL}.{}.", p.owner)) {
+            out.push((
+                wire::key(&ent),
+                Node {
+                    private: true,
+                    ..Node::default()
+                },
+            ));
+        }
+    }
+    out
 }
 
 /// The endpoints in the answer set, after health: available ones; when none is

@@ -122,22 +122,24 @@ pub fn decide<'z>(
             answer: &zone.ns,
             additional: Some(&zone.glue),
         }),
-        RecordType::A if !node.a.is_empty() => records(&node.a),
-        RecordType::AAAA if !node.aaaa.is_empty() => records(&node.aaaa),
-        RecordType::A => node.profile.as_ref().and_then(|p| picked(&p.a)),
-        RecordType::AAAA => node.profile.as_ref().and_then(|p| picked(&p.aaaa)),
-        RecordType::CNAME => node.profile.as_ref().and_then(|p| picked(&p.cname)),
+        RecordType::A if node.a().is_some() => node.a().and_then(records),
+        RecordType::AAAA if node.aaaa().is_some() => node.aaaa().and_then(records),
+        RecordType::A => node.profile.as_ref().and_then(|p| picked(p.a.as_deref()?)),
+        RecordType::AAAA => node.profile.as_ref().and_then(|p| picked(p.aaaa.as_deref()?)),
+        RecordType::CNAME => node.profile.as_ref().and_then(|p| picked(p.cname.as_deref()?)),
         RecordType::TXT => node.health.as_deref().map(Decision::HealthView),
         // RFC 8482: one RRset that exists at the name is enough.
         RecordType::ANY => {
             if node.apex {
                 records(&zone.soa)
-            } else if !node.a.is_empty() {
-                records(&node.a)
-            } else if !node.aaaa.is_empty() {
-                records(&node.aaaa)
+            } else if let Some(a) = node.a() {
+                records(a)
+            } else if let Some(aaaa) = node.aaaa() {
+                records(aaaa)
             } else if let Some(p) = &node.profile {
-                picked(&p.a).or_else(|| picked(&p.aaaa))
+                p.a.as_deref()
+                    .and_then(picked)
+                    .or_else(|| p.aaaa.as_deref().and_then(picked))
             } else {
                 None
             }

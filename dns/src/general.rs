@@ -167,7 +167,7 @@ pub fn respond<'z>(
                 .map(at_owner),
         ),
         Some(view) => health_txt(owner, view, snapshot.health(), answers),
-        None => answers.extend(found.records().map(at_owner)),
+        None => answers.extend(found.records(owner)),
     }
     if let Some(sig) = signed.and_then(|x| x.answer) {
         answers.extend(sig.records.iter().map(at_owner));

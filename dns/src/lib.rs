@@ -12,6 +12,9 @@
 //! - [`multivalue`]: MultiValue answers, N endpoints by weight without replacement.
 //! - [`zone`]: the compiled zone; [`compile`](mod@compile): building it.
 //! - [`snapshot`]: zone + health + counters, what one answer reads.
+//! - [`patch`](mod@patch): compiling again only the profiles that changed; `nodes`
+//!   (names sharded by profile) and `chunked` (a persistent vector) let a
+//!   patched zone share everything else with the one before.
 //! - [`decide`](mod@decide): the decision table of DESIGN.md §4 for both paths (rcode, AA,
 //!   which RRset, negative SOA; EDNS and UDP size rules).
 //! - [`answer`]: a decision as record sections, for the general path.
@@ -34,6 +37,7 @@
 
 pub mod answer;
 mod answer_counters;
+mod chunked;
 pub mod compile;
 pub mod decide;
 pub mod dnssec;
@@ -45,6 +49,8 @@ pub mod general;
 pub mod metrics;
 pub mod mmsg;
 pub mod multivalue;
+mod nodes;
+pub mod patch;
 pub mod rrl;
 pub mod sampler;
 pub mod server;

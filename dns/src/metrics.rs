@@ -18,6 +18,7 @@ use hickory_proto::rr::RecordType;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use crate::answer_counters::{AnswerCounters, AnswerStore, AnswersCollector};
+use crate::chunked::Chunked;
 use crate::zone::EndpointKey;
 
 /// Query types counted by name; everything else is `other`.
@@ -155,7 +156,20 @@ impl DnsMetrics {
     /// endpoint some answer set holds or that had one), keeping the counts of
     /// endpoints that are still there and dropping the series of endpoints that
     /// are gone. Called when a zone is published, never on the query path.
-    pub(crate) fn answer_counters(&self, endpoints: Arc<[EndpointKey]>) -> Arc<AnswerCounters> {
+    pub(crate) fn answer_counters(
+        &self,
+        endpoints: Chunked<Option<EndpointKey>>,
+    ) -> Arc<AnswerCounters> {
         self.answers.compile(endpoints)
+    }
+
+    /// The answer counters of a patched zone (see `AnswerStore::patch`).
+    pub(crate) fn patch_answer_counters(
+        &self,
+        previous: &Arc<AnswerCounters>,
+        endpoints: Chunked<Option<EndpointKey>>,
+        touched: &[u32],
+    ) -> Arc<AnswerCounters> {
+        self.answers.patch(previous, endpoints, touched)
     }
 }

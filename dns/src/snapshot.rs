@@ -68,10 +68,35 @@ impl Snapshot {
         }
     }
 
+    /// This snapshot turned into the one of `fleet` and `health` by compiling
+    /// again only the profiles in `changes` (see [`crate::patch`]): the rest of
+    /// the zone and the answer counters of endpoints that stay are shared.
+    /// `None` when only a whole compile will do (a signed zone, say).
+    pub fn patch(
+        &self,
+        fleet: &Fleet,
+        health: Arc<Health>,
+        changes: &crate::patch::Changes,
+        metrics: &DnsMetrics,
+    ) -> Option<Self> {
+        let (zone, touched) = crate::patch::patch(&self.zone, fleet, &health, changes)?;
+        let counters =
+            metrics.patch_answer_counters(&self.counters, zone.endpoints.clone(), &touched);
+        Some(Self {
+            zone: Arc::new(zone),
+            health,
+            counters,
+        })
+    }
+
     /// The same zone showing `health`, if `health` routes as this snapshot's
     /// does; `None` when the zone must be compiled again.
     pub fn with_health(&self, health: Arc<Health>) -> Option<Self> {
-        self.health.same_routing(&health).then(|| Self {
+        let same = match health.moves_since(&self.health) {
+            Some(moved) => moved.is_empty(),
+            None => self.health.same_routing(&health),
+        };
+        same.then(|| Self {
             zone: self.zone.clone(),
             health,
             counters: self.counters.clone(),

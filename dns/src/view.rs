@@ -56,7 +56,7 @@ pub(crate) fn health_txt(owner: &Name, view: &HealthView, health: &Health, out: 
         RData::TXT(TXT::new(summary)),
     ));
     for e in &view.endpoints {
-        let h = health.get(e.id.as_str());
+        let h = health.get(&e.id);
         let state = match (e.always_serve, h) {
             (true, _) => MonitorState::Unmonitored,
             (false, Some(h)) => h.state,

@@ -6,12 +6,14 @@
 //! records per query. It knows nothing of metrics or of the health snapshot the
 //! health view shows: [`crate::Snapshot`] pairs it with those.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
-use hickory_proto::rr::{LowerName, Name, Record};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecoder, Restrict};
 use ipnet::IpNet;
 
+use crate::chunked::Chunked;
+use crate::nodes::Nodes;
 use crate::sampler::Sampler;
 use crate::wire::{self, WireSet};
 
@@ -36,10 +38,12 @@ pub struct Zone {
     /// A/AAAA records of in-zone name servers, for the additional section.
     pub(crate) glue: Rrset,
     /// Owner names, keyed by their lower-case wire form (so the fast path can look
-    /// up straight from packet bytes).
-    pub(crate) nodes: HashMap<Box<[u8]>, Node>,
-    /// Every endpoint of the fleet, in fleet order; [`Pick::endpoints`] index it.
-    pub(crate) endpoints: std::sync::Arc<[EndpointKey]>,
+    /// up straight from packet bytes), sharded by profile.
+    pub(crate) nodes: Nodes,
+    /// Every endpoint of the fleet by position; [`Pick::endpoints`] index it. A
+    /// full compile numbers them in fleet order; a patch keeps the positions of
+    /// endpoints that stay, appends new ones and leaves `None` where one left.
+    pub(crate) endpoints: Chunked<Option<EndpointKey>>,
     /// Client networks that may see private (health-view) names.
     pub(crate) trusted: Box<[IpNet]>,
     /// Response rate limiting of UDP answers.
@@ -93,9 +97,9 @@ pub(crate) struct Node {
     pub(crate) apex: bool,
     /// Health-view name: does not exist for untrusted clients.
     pub(crate) private: bool,
-    /// Static address records (name servers' glue), owner = the question.
-    pub(crate) a: Rrset,
-    pub(crate) aaaa: Rrset,
+    /// Static address records (name servers' glue); boxed, as only name
+    /// servers' names have them.
+    pub(crate) glue: Option<Box<Glue>>,
     /// Weighted endpoint answers of a profile (or of one cluster of it); boxed, as
     /// most names (health views, empty non-terminals) have none.
     pub(crate) profile: Option<Box<ProfileNode>>,
@@ -103,15 +107,55 @@ pub(crate) struct Node {
     pub(crate) health: Option<Box<HealthView>>,
 }
 
-/// A profile's answer sets, one per query type.
+/// A name server's address records at its name, owner = the question.
+#[derive(Debug, Default)]
+pub(crate) struct Glue {
+    pub(crate) a: Rrset,
+    pub(crate) aaaa: Rrset,
+}
+
+impl Node {
+    /// Its static A records, if it has any.
+    pub(crate) fn a(&self) -> Option<&Rrset> {
+        self.glue.as_ref().map(|g| &g.a).filter(|r| !r.is_empty())
+    }
+
+    /// Its static AAAA records, if it has any.
+    pub(crate) fn aaaa(&self) -> Option<&Rrset> {
+        self.glue.as_ref().map(|g| &g.aaaa).filter(|r| !r.is_empty())
+    }
+}
+
+/// A profile's answer sets, one per query type; each is boxed and absent when
+/// empty (most per-cluster names answer one type only).
 #[derive(Debug)]
 pub(crate) struct ProfileNode {
     /// For A queries: A records of IPv4 endpoints and CNAMEs of host endpoints.
-    pub(crate) a: Pick,
+    pub(crate) a: Option<Box<Pick>>,
     /// For AAAA queries: AAAA records of IPv6 endpoints and CNAMEs.
-    pub(crate) aaaa: Pick,
+    pub(crate) aaaa: Option<Box<Pick>>,
     /// For CNAME queries: CNAMEs of host endpoints only.
-    pub(crate) cname: Pick,
+    pub(crate) cname: Option<Box<Pick>>,
+    /// At a profile's owner name: the position in [`Zone::endpoints`] of each of
+    /// its endpoints, in the profile's order (a patch reuses them). Empty at
+    /// per-cluster names.
+    pub(crate) positions: Box<[u32]>,
+}
+
+impl ProfileNode {
+    /// The answer sets that hold records.
+    pub(crate) fn picks(&self) -> impl Iterator<Item = &Pick> {
+        [&self.a, &self.aaaa, &self.cname]
+            .into_iter()
+            .filter_map(|p| p.as_deref())
+    }
+
+    /// The answer sets that hold records, for signing.
+    pub(crate) fn picks_mut(&mut self) -> impl Iterator<Item = &mut Pick> {
+        [&mut self.a, &mut self.aaaa, &mut self.cname]
+            .into_iter()
+            .filter_map(|p| p.as_deref_mut())
+    }
 }
 
 /// Records, the weighted sampler that chooses among them, and per record the
@@ -120,8 +164,9 @@ pub(crate) struct ProfileNode {
 /// time, so a query never looks at priorities).
 #[derive(Debug)]
 pub struct Pick {
-    pub(crate) records: Box<[Record]>,
-    /// Each record in wire form, owner pointing at the question.
+    /// Each record in wire form, owner pointing at the question: the only
+    /// form kept (the general path and signing decode one when they need it,
+    /// see [`Pick::record`]).
     pub(crate) wire: Box<[Box<[u8]>]>,
     /// Per record, its endpoint's index in [`Zone::endpoints`].
     pub(crate) endpoints: Box<[u32]>,
@@ -144,22 +189,44 @@ impl Pick {
     pub(crate) fn new(entries: Vec<(Record, u32, u32)>, max_return: u8) -> Self {
         let weights: Vec<u32> = entries.iter().map(|(_, w, _)| *w).collect();
         let endpoints = entries.iter().map(|(_, _, e)| *e).collect();
-        let records: Box<[Record]> = entries.into_iter().map(|(r, _, _)| r).collect();
-        let wire = records
+        let wire = entries
             .iter()
-            .map(|r| wire::record(r, true).expect("endpoint records are A, AAAA or CNAME"))
+            .map(|(r, _, _)| wire::record(r, true).expect("endpoint records are A, AAAA or CNAME"))
             .collect();
         Self {
             sampler: Sampler::new(&weights),
             total: weights.iter().map(|&w| u64::from(w)).sum(),
             weights: weights.into_boxed_slice(),
             max_return: max_return.max(1),
-            records,
             wire,
             endpoints,
             sigs: Box::default(),
             subsets: None,
         }
+    }
+
+    /// How many records it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.wire.len()
+    }
+
+    /// Record `index` with owner `owner`, decoded from its wire form (the
+    /// rdata of endpoint records holds no compression pointers).
+    pub(crate) fn record(&self, index: usize, owner: &Name) -> Record {
+        let w = &self.wire[index];
+        let rtype = RecordType::from(u16::from_be_bytes([w[2], w[3]]));
+        let ttl = u32::from_be_bytes([w[6], w[7], w[8], w[9]]);
+        let rdata = &w[12..];
+        let mut decoder = BinDecoder::new(rdata);
+        let data = RData::read(&mut decoder, rtype, Restrict::new(rdata.len() as u16))
+            .expect("wire form written from an RData");
+        Record::from_rdata(owner.clone(), ttl, data)
+    }
+
+    /// The type of record `index`.
+    pub(crate) fn record_type(&self, index: usize) -> RecordType {
+        let w = &self.wire[index];
+        RecordType::from(u16::from_be_bytes([w[2], w[3]]))
     }
 
     /// The index of one record drawn by weight, or `None` when the set is empty.
@@ -169,11 +236,11 @@ impl Pick {
 }
 
 /// An endpoint as the answer counters know it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct EndpointKey {
     /// `<namespace>/<name>` of its profile, shared by the profile's endpoints.
     pub(crate) profile: std::sync::Arc<str>,
-    pub(crate) id: Box<str>,
+    pub(crate) id: std::sync::Arc<str>,
     /// Whether some answer set of this zone holds it (then it gets a counter).
     pub(crate) answerable: bool,
 }
@@ -197,12 +264,13 @@ pub struct HealthView {
 /// One endpoint as the health view shows it.
 #[derive(Debug)]
 pub struct EndpointView {
-    /// `<namespace>/<profile>#<backend>#<cluster>`.
-    pub id: String,
+    /// `<namespace>/<profile>#<backend>#<cluster>` (shared with the answer
+    /// counters' key).
+    pub id: std::sync::Arc<str>,
     /// The member cluster that exports it.
     pub cluster: String,
-    /// Its address(es) or host name, as answered.
-    pub target: String,
+    /// Its address(es) or host name, as answered (shown by its `Display`).
+    pub target: fleetdns_config::Target,
     /// Its effective weight (fleet-networking's formula).
     pub weight: u32,
     /// Never probed, always served (`fleetdns.io/always-serve`).
@@ -236,5 +304,90 @@ impl Zone {
             v4 => v4,
         };
         self.trusted.iter().any(|n| n.contains(&client))
+    }
+}
+
+#[cfg(feature = "fuzzing")]
+impl Zone {
+    /// Everything the zone answers, one line per fact, sorted: names and their
+    /// flags, RRsets as wire bytes, each answer set's records with weight and
+    /// endpoint id, health views. Endpoint positions are left out (a patched
+    /// zone numbers them differently from a whole compile), their ids are not.
+    /// For tests that compare two zones.
+    pub fn describe(&self) -> Vec<String> {
+        fn hex(b: &[u8]) -> String {
+            b.iter().map(|x| format!("{x:02x}")).collect()
+        }
+        let set = |r: &Rrset| {
+            let records: Vec<String> = r.records.iter().map(ToString::to_string).collect();
+            format!("{} [{}]", hex(&r.wire.bytes), records.join(","))
+        };
+        let id = |pos: u32| match self.endpoints.get(pos as usize) {
+            Some(Some(k)) => format!("{}|{}|{}", k.profile, k.id, k.answerable),
+            _ => "<none>".into(),
+        };
+        let mut out = vec![
+            format!("soa {}", set(&self.soa)),
+            format!("soa- {}", set(&self.soa_negative)),
+            format!("ns {}", set(&self.ns)),
+            format!("glue {}", set(&self.glue)),
+        ];
+        for (key, node) in self.nodes.iter() {
+            let name = hex(key);
+            out.push(format!(
+                "{name} apex={} private={} a={} aaaa={}",
+                node.apex,
+                node.private,
+                node.a().map(set).unwrap_or_default(),
+                node.aaaa().map(set).unwrap_or_default()
+            ));
+            if let Some(p) = &node.profile {
+                for (t, pick) in [("a", &p.a), ("aaaa", &p.aaaa), ("cname", &p.cname)] {
+                    let Some(pick) = pick.as_deref() else {
+                        out.push(format!("{name} {t} none"));
+                        continue;
+                    };
+                    let mut records: Vec<String> = (0..pick.wire.len())
+                        .map(|i| {
+                            format!(
+                                "{} {} w={} {}",
+                                hex(&pick.wire[i]),
+                                pick.record(i, &Name::root()).data,
+                                pick.weights[i],
+                                id(pick.endpoints[i])
+                            )
+                        })
+                        .collect();
+                    records.sort();
+                    out.push(format!(
+                        "{name} {t} max={} total={} [{}]",
+                        pick.max_return,
+                        pick.total,
+                        records.join("; ")
+                    ));
+                }
+                let ids: Vec<String> = p.positions.iter().map(|&i| id(i)).collect();
+                out.push(format!("{name} endpoints [{}]", ids.join("; ")));
+            }
+            if let Some(v) = &node.health {
+                out.push(format!("{name} view {:?}", v.profile));
+                for e in &v.endpoints {
+                    out.push(format!(
+                        "{name} view {} {} {} w={} always={} served={} prio={}",
+                        e.id, e.cluster, e.target, e.weight, e.always_serve, e.served, e.priority
+                    ));
+                }
+            }
+        }
+        let mut keys: Vec<String> = self.endpoints.iter().flatten().map(|k| format!("key {}|{}|{}", k.profile, k.id, k.answerable)).collect();
+        keys.sort();
+        out.extend(keys);
+        out.sort();
+        out
+    }
+
+    /// Positions in the endpoint table, and how many of them hold an endpoint.
+    pub fn endpoint_positions(&self) -> (usize, usize) {
+        (self.endpoints.len(), self.endpoints.iter().flatten().count())
     }
 }

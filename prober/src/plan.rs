@@ -22,13 +22,6 @@ pub(crate) struct Plan {
     pub target: Target,
 }
 
-impl Plan {
-    /// `[profile, endpoint, cluster]` metrics labels.
-    pub(crate) fn labels(&self) -> [&str; 3] {
-        [&self.profile, &self.endpoint, &self.cluster]
-    }
-}
-
 /// Every endpoint of `fleet` that is probed (not always-serve), by id. Should
 /// an id appear twice, the first occurrence wins: `Health` has one entry per id.
 pub(crate) fn desired(fleet: &Fleet) -> BTreeMap<String, Arc<Plan>> {
@@ -148,7 +141,10 @@ mod tests {
         let plans = desired(&f);
         assert_eq!(plans.keys().collect::<Vec<_>>(), ["ns/web#svc#c1"]);
         let p = &plans["ns/web#svc#c1"];
-        assert_eq!(p.labels(), ["ns/web", "ns/web#svc#c1", "c1"]);
+        assert_eq!(
+            [&*p.profile, &*p.endpoint, &*p.cluster],
+            ["ns/web", "ns/web#svc#c1", "c1"]
+        );
     }
 
     #[test]

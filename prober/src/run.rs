@@ -146,25 +146,19 @@ impl<P: Probe> Supervisor<P> {
             match change {
                 Change::Added(plan, generation) => {
                     added += 1;
-                    self.metrics
-                        .set_state(plan.labels(), MonitorState::CheckingEndpoint);
                     self.start(plan, generation);
                 }
                 Change::Removed(plan) => {
                     removed += 1;
                     self.tasks.remove(&plan.endpoint);
-                    self.metrics.remove(plan.labels());
                 }
                 Change::Replaced {
-                    old,
+                    old: _,
                     was,
                     new,
                     generation,
                 } => {
                     replaced += 1;
-                    self.metrics.remove(old.labels());
-                    self.metrics
-                        .set_state(new.labels(), MonitorState::CheckingEndpoint);
                     if was != MonitorState::CheckingEndpoint {
                         self.metrics.transition(was, MonitorState::CheckingEndpoint);
                         log_transition(
@@ -213,15 +207,12 @@ impl<P: Probe> Supervisor<P> {
         match self.table.apply_result(&plan.endpoint, generation, &result) {
             Applied::Stale => false,
             Applied::Observed => {
-                self.metrics
-                    .observed(plan.labels(), plan.monitor.protocol, &result);
+                self.metrics.observed(plan.monitor.protocol, &result);
                 self.pending = self.pending.max(Pending::Observations);
                 false
             }
             Applied::Transition { from, to } => {
-                self.metrics
-                    .observed(plan.labels(), plan.monitor.protocol, &result);
-                self.metrics.set_state(plan.labels(), to);
+                self.metrics.observed(plan.monitor.protocol, &result);
                 self.metrics.transition(from, to);
                 log_transition(&plan, from, to, &result.detail);
                 true
@@ -247,7 +238,7 @@ impl<P: Probe> Supervisor<P> {
     }
 
     fn publish(&mut self) {
-        self.health.send_replace(Arc::new(self.table.health()));
+        self.health.send_replace(Arc::new(self.table.publish()));
         self.last_publish = Instant::now();
         self.pending = Pending::Nothing;
     }

@@ -145,6 +145,9 @@ impl Table {
         health.state = next.state;
         health.consecutive_failures = next.consecutive_failures;
         health.last = Some(result.observation_with(shared(&mut self.details, &result.detail)));
+        if from.is_available() != next.state.is_available() {
+            self.health.record_move(endpoint);
+        }
         if from == next.state {
             Applied::Observed
         } else {
@@ -155,7 +158,13 @@ impl Table {
         }
     }
 
-    /// The snapshot to publish.
+    /// The snapshot to publish (numbered, with the availability moves since the last).
+    pub(crate) fn publish(&mut self) -> Health {
+        self.health.publish()
+    }
+
+    /// The current states, unpublished.
+    #[cfg(test)]
     pub(crate) fn health(&self) -> Health {
         self.health.clone()
     }

@@ -79,8 +79,8 @@ pub fn page(fleet: &Fleet, peer: Option<IpAddr>) -> Response<Full<Bytes>> {
 }
 
 /// Spawns the task that samples the answer counters every [`SAMPLE_EVERY`]
-/// (publishing the last minute's answers per endpoint on the returned channel)
-/// and keeps the profile gauges in step with the fleet and the health.
+/// (publishing the last minute's answers per endpoint on the returned channel),
+/// and registers the profile and endpoint gauges (rendered at scrape time).
 pub fn spawn(
     tasks: &mut tokio::task::JoinSet<()>,
     registry: &Registry,
@@ -89,13 +89,12 @@ pub fn spawn(
     health: watch::Receiver<Arc<Health>>,
     shutdown: CancellationToken,
 ) -> Result<watch::Receiver<Arc<AnswerWindow>>, prometheus::Error> {
-    let mut gauges = ProfileGauges::register(registry)?;
+    ProfileGauges::register(registry, fleet.clone(), health.clone())?;
     let (tx, rx) = watch::channel(Arc::new(AnswerWindow::default()));
     tasks.spawn(async move {
         let mut ring = AnswerRing::default();
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut seen: Option<(Arc<Fleet>, Arc<Health>)> = None;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -103,15 +102,6 @@ pub fn spawn(
             }
             let window = ring.push(std::time::Instant::now(), dns.answer_totals());
             tx.send_replace(Arc::new(window));
-            let f = fleet.borrow().clone();
-            let h = health.borrow().clone();
-            let changed = seen
-                .as_ref()
-                .is_none_or(|(sf, sh)| !Arc::ptr_eq(sf, &f) || !Arc::ptr_eq(sh, &h));
-            if changed {
-                gauges.update(&f, &h);
-                seen = Some((f, h));
-            }
         }
     });
     Ok(rx)

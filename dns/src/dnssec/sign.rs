@@ -103,11 +103,10 @@ impl Ctx<'_, '_> {
             self.sign_subsets(key, pick);
             return;
         }
-        let sigs: Vec<Rrset> = pick
-            .records
-            .iter()
-            .map(|r| {
-                self.sig(key, std::slice::from_ref(r), None, true)
+        let owner = name_of(key);
+        let sigs: Vec<Rrset> = (0..pick.len())
+            .map(|i| {
+                self.sig(key, &[pick.record(i, &owner)], None, true)
                     .map(|b| *b)
                     .unwrap_or_default()
             })
@@ -119,6 +118,7 @@ impl Ctx<'_, '_> {
     /// (drawn deterministically, so unchanged subsets come from the cache).
     fn sign_subsets(&mut self, key: &[u8], pick: &mut Pick) {
         let (sets, slots) = multivalue::sample_subsets(pick, multivalue::seed(key, pick));
+        let owner = name_of(key);
         // Empty when the pick is (nothing to answer, so nothing to sign).
         let drawn = sets.len();
         let subsets: Vec<Subset> = sets
@@ -127,7 +127,7 @@ impl Ctx<'_, '_> {
                 let records: Vec<Record> = drawn
                     .as_slice()
                     .iter()
-                    .map(|&i| pick.records[usize::from(i)].clone())
+                    .map(|&i| pick.record(usize::from(i), &owner))
                     .collect();
                 let sig = self.sig(key, &records, None, true)?;
                 Some(Subset { drawn, sig: *sig })
@@ -203,15 +203,15 @@ fn node_types(node: &Node, apex: bool) -> Vec<u16> {
             .map(u16::from),
         );
     }
-    if !node.a.is_empty() {
+    if node.a().is_some() {
         types.push(u16::from(RecordType::A));
     }
-    if !node.aaaa.is_empty() {
+    if node.aaaa().is_some() {
         types.push(u16::from(RecordType::AAAA));
     }
     if let Some(p) = &node.profile {
-        for pick in [&p.a, &p.aaaa, &p.cname] {
-            types.extend(pick.records.iter().map(|r| u16::from(r.record_type())));
+        for pick in p.picks() {
+            types.extend((0..pick.len()).map(|i| u16::from(pick.record_type(i))));
         }
     }
     if node.health.is_some() {
@@ -273,10 +273,12 @@ pub fn sign_zone(
     let mut public = Vec::new();
     let mut all = Vec::new();
     for (key, node) in zone.nodes.iter_mut() {
-        cx.sign_set(key, &mut node.a, true);
-        cx.sign_set(key, &mut node.aaaa, true);
+        if let Some(glue) = &mut node.glue {
+            cx.sign_set(key, &mut glue.a, true);
+            cx.sign_set(key, &mut glue.aaaa, true);
+        }
         if let Some(p) = &mut node.profile {
-            for pick in [&mut p.a, &mut p.aaaa, &mut p.cname] {
+            for pick in p.picks_mut() {
                 cx.sign_pick(key, pick);
             }
         }

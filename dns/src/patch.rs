@@ -1,0 +1,279 @@
+//! Compiling only what changed: a new fleet or new health applied to the zone
+//! compiled before, in work proportional to the profiles that changed.
+//!
+//! [`diff`] says which profiles differ between two fleets (or that something
+//! zone-wide changed, and only a whole compile will do); [`health_changes`]
+//! which profiles route differently under new health. [`patch`] then copies
+//! the zone — its name shards and endpoint table are shared, not copied — and
+//! compiles again only the names of those profiles, with the same
+//! [`crate::compile::profile_names`] a whole compile uses, so both give the
+//! same answers (`dns/tests/patch.rs` checks it). An endpoint that stays keeps
+//! its position in the endpoint table, and so its answer counter.
+
+use std::collections::{BTreeSet, HashMap};
+
+use fleetdns_config::{Fleet, Health};
+
+use crate::compile::{apex_sets, endpoint_key, profile_label, profile_names};
+use crate::wire;
+use crate::zone::Zone;
+
+/// What to compile again: profiles of the new fleet (by index), and owners
+/// that are gone.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// Indices into the new fleet's profiles.
+    pub compile: BTreeSet<usize>,
+    /// Owner names (as in `Profile::owner`) of profiles that are gone.
+    pub removed: Vec<String>,
+}
+
+impl Changes {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.compile.is_empty() && self.removed.is_empty()
+    }
+
+    /// How many profiles change.
+    pub fn len(&self) -> usize {
+        self.compile.len() + self.removed.len()
+    }
+}
+
+/// Whether everything but the profiles and the SOA serial is the same.
+fn same_zone_wide(a: &Fleet, b: &Fleet) -> bool {
+    let mut za = a.zone.clone();
+    za.soa.serial = b.zone.soa.serial;
+    za == b.zone
+        && a.trusted_networks == b.trusted_networks
+        && a.rrl == b.rrl
+        && a.tcp == b.tcp
+        && a.dnssec == b.dnssec
+}
+
+/// The profiles that differ between `old` and `new` (both sorted by owner, as
+/// validation leaves them), or `None` when something zone-wide changed.
+pub fn diff(old: &Fleet, new: &Fleet) -> Option<Changes> {
+    if !same_zone_wide(old, new) {
+        return None;
+    }
+    let mut changes = Changes::default();
+    let (mut i, mut j) = (0, 0);
+    let (a, b) = (&old.profiles, &new.profiles);
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x.owner == y.owner => {
+                if x != y {
+                    changes.compile.insert(j);
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x.owner < y.owner => {
+                changes.removed.push(x.owner.clone());
+                i += 1;
+            }
+            (Some(x), None) => {
+                changes.removed.push(x.owner.clone());
+                i += 1;
+            }
+            (_, Some(_)) => {
+                changes.compile.insert(j);
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    Some(changes)
+}
+
+/// For each health slot, the profile (index in the fleet) its endpoint belongs
+/// to: built once per fleet and prober layout, so a health update that keeps
+/// the layout finds the profiles it moves without looking at the others.
+#[derive(Debug)]
+pub struct SlotIndex {
+    slots: fleetdns_config::HealthSlots,
+    profile: Box<[u32]>,
+}
+
+impl SlotIndex {
+    /// The index of `health`'s slots over `fleet`'s profiles.
+    pub fn new(fleet: &Fleet, health: &Health) -> Self {
+        let mut profile = vec![u32::MAX; health.slot_count()].into_boxed_slice();
+        for (i, p) in fleet.profiles.iter().enumerate() {
+            for e in &p.endpoints {
+                if let Some(s) = health.slot_of(&e.id) {
+                    profile[s] = i as u32;
+                }
+            }
+        }
+        Self {
+            slots: health.slots(),
+            profile,
+        }
+    }
+}
+
+/// The profiles of `fleet` whose endpoints' availability differs between
+/// `before` and `after` (what the zone's answers depend on). `index` is the
+/// caller's cache for `fleet`: reset it when the fleet changes.
+pub fn health_changes(
+    fleet: &Fleet,
+    before: &Health,
+    after: &Health,
+    index: &mut Option<SlotIndex>,
+) -> BTreeSet<usize> {
+    let changed = match after.moves_since(before) {
+        Some(moved) => Some(moved.iter().map(|&s| s as usize).collect()),
+        None => before.availability_changes(after),
+    };
+    if let Some(changed) = changed {
+        if !index.as_ref().is_some_and(|x| x.slots.same(&after.slots())) {
+            *index = Some(SlotIndex::new(fleet, after));
+        }
+        let index = index.as_ref().expect("just set");
+        return changed
+            .into_iter()
+            .filter_map(|s| index.profile.get(s).copied())
+            .filter(|&p| p != u32::MAX)
+            .map(|p| p as usize)
+            .collect();
+    }
+    // Another layout (endpoints came or went): compare every endpoint by id.
+    fleet
+        .profiles
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            p.endpoints.iter().any(|e| {
+                before.state_of(e).is_available() != after.state_of(e).is_available()
+            })
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Whether the wire-form name `key` is `owner` or below it.
+fn at_or_below(key: &[u8], owner: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(rest) = key.get(at..) {
+        if rest == owner {
+            return true;
+        }
+        match rest.first() {
+            Some(&len) if len > 0 => at += 1 + usize::from(len),
+            _ => return false,
+        }
+    }
+    false
+}
+
+fn owner_key(owner: &str) -> Option<Box<[u8]>> {
+    let mut name = hickory_proto::rr::Name::from_ascii(owner).ok()?;
+    name.set_fqdn(true);
+    Some(wire::key(&name))
+}
+
+/// `zone` (compiled from some fleet) turned into the zone of `fleet` and
+/// `health`, compiling again only the profiles in `changes`; also the endpoint
+/// positions whose key changed. `None` when only a whole compile will do: the
+/// zone is signed (its NSEC chain spans every name), a name server lives at or
+/// below a changed owner, or the endpoint table holds more gaps than entries.
+pub(crate) fn patch(
+    zone: &Zone,
+    fleet: &Fleet,
+    health: &Health,
+    changes: &Changes,
+) -> Option<(Zone, Vec<u32>)> {
+    if zone.dnssec.is_some() || fleet.dnssec.is_some() {
+        return None;
+    }
+    let mut nodes = zone.nodes.clone();
+    let mut keys = zone.endpoints.clone();
+    let mut touched = Vec::new();
+    let owners = changes
+        .removed
+        .iter()
+        .map(|o| (o.as_str(), None))
+        .chain(
+            changes
+                .compile
+                .iter()
+                .map(|&i| fleet.profiles.get(i).map(|p| (p.owner.as_str(), Some(p))))
+                .collect::<Option<Vec<_>>>()?,
+        );
+    for (owner, profile) in owners {
+        if fleet
+            .zone
+            .name_servers
+            .iter()
+            .any(|n| n.name == owner || n.name.ends_with(&format!(".{owner}")))
+        {
+            return None;
+        }
+        let okey = owner_key(owner)?;
+        // The positions (and ids) of the profile's endpoints in the old zone.
+        let mut old: HashMap<std::sync::Arc<str>, u32> = HashMap::new();
+        if let Some(positions) = nodes
+            .get(&okey)
+            .and_then(|n| n.profile.as_ref())
+            .map(|p| p.positions.clone())
+        {
+            for pos in positions.iter().copied() {
+                if let Some(Some(k)) = keys.get(pos as usize) {
+                    old.insert(k.id.clone(), pos);
+                }
+            }
+            nodes.shard_mut(&okey).retain(|k, _| !at_or_below(k, &okey));
+        }
+        if let Some(p) = profile {
+            let label = profile_label(p);
+            let positions: Vec<u32> = p
+                .endpoints
+                .iter()
+                .map(|e| match old.remove(e.id.as_str()) {
+                    Some(pos) => {
+                        *keys.get_mut(pos as usize).expect("a position of this zone") =
+                            endpoint_key(&label, e);
+                        pos
+                    }
+                    None => keys.push(endpoint_key(&label, e)) as u32,
+                })
+                .collect();
+            touched.extend_from_slice(&positions);
+            for (key, node) in profile_names(p, health, &positions, &mut keys) {
+                let shard = nodes.shard_mut(&key);
+                if shard.contains_key(&key) {
+                    return None;
+                }
+                shard.insert(key, std::sync::Arc::new(node));
+            }
+        }
+        for pos in old.into_values() {
+            *keys.get_mut(pos as usize).expect("a position of this zone") = None;
+            touched.push(pos);
+        }
+    }
+    let live: usize = fleet.profiles.iter().map(|p| p.endpoints.len()).sum();
+    if keys.len() > 2 * live + 4096 {
+        return None;
+    }
+    let sets = apex_sets(fleet);
+    Some((
+        Zone {
+            apex_key: sets.apex_key,
+            soa: sets.soa,
+            soa_negative: sets.soa_negative,
+            ns: sets.ns,
+            glue: sets.glue,
+            apex: sets.apex,
+            nodes,
+            endpoints: keys,
+            trusted: fleet.trusted_networks.clone().into_boxed_slice(),
+            rrl: crate::rrl::Settings::from_fleet(&fleet.rrl),
+            tcp: fleet.tcp.clone(),
+            dnssec: None,
+        },
+        touched,
+    ))
+}
