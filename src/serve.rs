@@ -36,7 +36,9 @@ use crate::window::{self, ReloadStatus};
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let stamp = file::stamp(&args.config);
-    let (fleet, diags) = match file::load(&args.config) {
+    // The loader keeps each document's parse for the reloads (see sources::file).
+    let mut loader = file::Loader::default();
+    let (fleet, diags) = match file::load_kept(&mut loader, &args.config) {
         Ok(ok) => ok,
         Err(diags) => {
             eprint!("{diags}");
@@ -52,7 +54,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    runtime.block_on(serve(args, fleet, stamp))?;
+    runtime.block_on(serve(args, fleet, stamp, loader))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -152,7 +154,12 @@ impl ServeMetrics {
     }
 }
 
-async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> anyhow::Result<()> {
+async fn serve(
+    args: ServeArgs,
+    fleet: Fleet,
+    stamp: Option<file::Stamp>,
+    loader: file::Loader,
+) -> anyhow::Result<()> {
     // Signals first: a SIGHUP or SIGTERM that arrives while we start must not kill us.
     let shutdown = CancellationToken::new();
     let reload = Arc::new(Notify::new());
@@ -294,6 +301,7 @@ async fn serve(args: ServeArgs, fleet: Fleet, stamp: Option<file::Stamp>) -> any
             file::watch(
                 args.config.clone(),
                 stamp,
+                loader,
                 fleet_tx,
                 reload,
                 report,

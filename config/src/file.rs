@@ -15,9 +15,11 @@ use serde_json::Value;
 
 use crate::crd;
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::doc_cache::{DocCache, Keys};
 use crate::document::{self, Doc};
 use crate::inputs::{object_label, parse_upstream, Inputs};
 use crate::model::Fleet;
+use crate::parse_many;
 use crate::settings::{self, SettingsDocument};
 use crate::validate;
 
@@ -62,15 +64,69 @@ pub fn load_shared(
     text: Arc<str>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Fleet, Diagnostics), Diagnostics> {
+    load_with(path, text, progress, None)
+}
+
+/// Loads one file again and again (a reload on change or SIGHUP), keeping each
+/// document's parse between loads: a reload parses only the documents whose text
+/// changed. The result of every load is exactly [`load_shared`]'s on the same
+/// text, diagnostics included.
+#[derive(Debug, Default)]
+pub struct Loader {
+    cache: DocCache,
+}
+
+impl Loader {
+    /// [`load_shared`], reusing the parses of the documents the last load had.
+    /// Whether the file is valid or not, what is kept afterwards is this load's
+    /// documents (a broken file's good documents are not parsed again either).
+    pub fn load(
+        &mut self,
+        path: &Path,
+        text: Arc<str>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(Fleet, Diagnostics), Diagnostics> {
+        load_with(path, text, progress, Some(&mut self.cache))
+    }
+
+    /// How many documents' parses are kept for the next load.
+    pub fn kept_documents(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// How many bytes the kept upstream objects take encoded (the settings
+    /// document is kept decoded, not counted here).
+    pub fn kept_encoded_bytes(&self) -> usize {
+        self.cache.encoded_bytes()
+    }
+}
+
+fn load_with(
+    path: &Path,
+    text: Arc<str>,
+    progress: &mut dyn FnMut(Progress),
+    mut cache: Option<&mut DocCache>,
+) -> Result<(Fleet, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::default();
-    let inputs = parse_shared(path, text, &mut diags, progress);
+    let (inputs, keys) = parse_with(path, text, &mut diags, progress, cache.as_deref_mut());
     if inputs.too_many_documents {
         return Err(diags);
     }
     kubernetes_mode_has_no_objects(&inputs, &mut diags);
-    let fleet = validate::fleet(&inputs, &mut diags);
-    drop(inputs);
-    match fleet {
+    let mut fleet = validate::fleet_unsealed(&inputs, &mut diags);
+    // The parsed objects are kept (or freed) while the fleet is hashed for its serial.
+    std::thread::scope(|s| {
+        s.spawn(move || match cache {
+            Some(cache) => cache.store(inputs, keys),
+            None => drop(inputs),
+        });
+        if let Some((fleet, true)) = &mut fleet {
+            if !diags.has_errors() {
+                validate::seal(fleet);
+            }
+        }
+    });
+    match fleet.map(|(fleet, _)| fleet) {
         Some(fleet) if !diags.has_errors() => {
             progress(Progress::Validated {
                 profiles: fleet.profiles.len(),
@@ -128,15 +184,25 @@ pub fn parse(path: &Path, text: &str, diags: &mut Diagnostics) -> Inputs {
 }
 
 /// [`parse`] on shared text, reporting [`Progress`]. Each document is parsed on
-/// its own and its YAML tree dropped once the typed object is built.
+/// its own (a large file's on several threads) and its YAML tree dropped once the
+/// typed object is built.
 pub fn parse_shared(
     path: &Path,
     text: Arc<str>,
     diags: &mut Diagnostics,
     progress: &mut dyn FnMut(Progress),
 ) -> Inputs {
+    parse_with(path, text, diags, progress, None).0
+}
+
+fn parse_with(
+    path: &Path,
+    text: Arc<str>,
+    diags: &mut Diagnostics,
+    progress: &mut dyn FnMut(Progress),
+    cache: Option<&mut DocCache>,
+) -> (Inputs, Keys) {
     let file: Arc<Path> = Arc::from(path);
-    let mut inputs = Inputs::default();
     let docs = document::split(&file, &text);
     drop(text);
     if let Some(over) = docs.get(crate::limits::MAX_DOCUMENTS) {
@@ -148,25 +214,16 @@ pub fn parse_shared(
                 crate::limits::MAX_DOCUMENTS
             ),
         ));
-        inputs.too_many_documents = true;
-        return inputs;
+        let inputs = Inputs {
+            too_many_documents: true,
+            ..Inputs::default()
+        };
+        return (inputs, Keys::default());
     }
-    let documents = docs.len();
-    progress(Progress::Split { documents });
-    for (i, doc) in docs.into_iter().enumerate() {
-        parse_document(doc, &mut inputs, diags);
-        if (i + 1) % PROGRESS_EVERY == 0 && i + 1 < documents {
-            progress(Progress::Parsed {
-                parsed: i + 1,
-                documents,
-            });
-        }
-    }
-    progress(Progress::Parsed {
-        parsed: documents,
-        documents,
+    progress(Progress::Split {
+        documents: docs.len(),
     });
-    inputs
+    parse_many::parse_documents(docs, cache, diags, progress)
 }
 
 /// Documents larger than this are first read for `apiVersion` and `kind` alone:
@@ -190,12 +247,44 @@ struct HeadMeta {
     namespace: Option<String>,
 }
 
-fn parse_document(doc: Doc, inputs: &mut Inputs, diags: &mut Diagnostics) {
+/// The settings document without the spare capacity its decoding left: the
+/// lists grow by doubling and each one-address `loadBalancer` list has room
+/// for four, which at 300,000 Services is about half of its size.
+fn compact(mut s: SettingsDocument) -> SettingsDocument {
+    for c in &mut s.spec.clusters {
+        c.services.shrink_to_fit();
+        for svc in &mut c.services {
+            svc.load_balancer.shrink_to_fit();
+        }
+    }
+    s.spec.clusters.shrink_to_fit();
+    s
+}
+
+/// Whether a document's text has the settings document's `kind` line.
+fn says_settings(text: &str) -> bool {
+    text.lines()
+        .any(|l| l.strip_prefix("kind:").map(str::trim) == Some(settings::KIND))
+}
+
+/// Parses one document into `inputs`; problems go to `diags`.
+pub(crate) fn parse_document(doc: Doc, inputs: &mut Inputs, diags: &mut Diagnostics) {
     if doc.span.len() >= PEEK_FROM_BYTES {
+        // Most likely the settings document: decode it in one pass (a peek at
+        // its head would read all of it too), and take the slower path below,
+        // with its diagnostics, only if that fails.
+        if says_settings(doc.text()) {
+            if let Ok(s) = serde_yaml::from_str::<SettingsDocument>(doc.text()) {
+                if s.api_version == settings::API_VERSION && s.kind == settings::KIND {
+                    inputs.settings.push((doc, compact(s)));
+                    return;
+                }
+            }
+        }
         if let Ok(head) = serde_yaml::from_str::<Head>(doc.text()) {
             if head.api_version == settings::API_VERSION && head.kind == settings::KIND {
                 match serde_yaml::from_str::<SettingsDocument>(doc.text()) {
-                    Ok(s) => inputs.settings.push((doc, s)),
+                    Ok(s) => inputs.settings.push((doc, compact(s))),
                     Err(e) => {
                         let loc = match e.location() {
                             Some(l) => doc.location_at(l.line()),
@@ -272,7 +361,7 @@ fn parse_document(doc: Doc, inputs: &mut Inputs, diags: &mut Diagnostics) {
                 return;
             }
             match serde_yaml::from_str::<SettingsDocument>(doc.text()) {
-                Ok(s) => inputs.settings.push((doc, s)),
+                Ok(s) => inputs.settings.push((doc, compact(s))),
                 Err(e) => {
                     let loc = match e.location() {
                         Some(l) => doc.location_at(l.line()),

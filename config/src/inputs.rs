@@ -20,10 +20,49 @@ pub struct Object<S> {
     pub doc: Doc,
     /// `apiVersion` as written (e.g. `networking.fleet.azure.com/v1alpha1`).
     pub api_version: String,
-    /// The object's `metadata` (name, namespace, uid, generation, annotations, …).
-    pub metadata: ObjectMeta,
+    /// The parts of the object's `metadata` fleetdns reads (the whole `metadata`
+    /// is still checked as Kubernetes' `ObjectMeta` when the object is parsed).
+    pub metadata: Meta,
     /// The decoded `spec` (`()` for a ServiceExport, which has none).
     pub spec: S,
+}
+
+/// What fleetdns keeps of an object's `metadata`: a compact form of the fields it
+/// reads. At 100k profiles the parsed objects are kept between reloads, and a
+/// whole `ObjectMeta` (15 fields, annotations in a B-tree) was most of their size.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// `metadata.name`.
+    pub name: Option<String>,
+    /// `metadata.namespace`.
+    pub namespace: Option<String>,
+    /// `metadata.uid` (set on objects read from a cluster).
+    pub uid: Option<String>,
+    /// `metadata.annotations` as (key, value) pairs sorted by key.
+    pub annotations: Box<[(String, String)]>,
+}
+
+impl From<ObjectMeta> for Meta {
+    fn from(m: ObjectMeta) -> Self {
+        // A BTreeMap iterates in key order, so the pairs come sorted.
+        let annotations = m.annotations.unwrap_or_default().into_iter().collect();
+        Self {
+            name: m.name,
+            namespace: m.namespace,
+            uid: m.uid,
+            annotations,
+        }
+    }
+}
+
+impl Meta {
+    /// The value of the annotation `key`, if set.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| self.annotations[i].1.as_str())
+    }
 }
 
 impl<S> Object<S> {
@@ -39,11 +78,7 @@ impl<S> Object<S> {
 
     /// The value of the annotation `key`, if set.
     pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(key))
-            .map(String::as_str)
+        self.metadata.annotation(key)
     }
 }
 
@@ -140,8 +175,11 @@ pub fn parse_upstream(
         return;
     }
     crate::schema::apply_defaults(schema, &mut value);
-    let metadata: ObjectMeta = match value.get("metadata").cloned().map(serde_json::from_value) {
-        Some(Ok(m)) => m,
+    let metadata: Meta = match value
+        .get_mut("metadata")
+        .map(|m| serde_json::from_value::<ObjectMeta>(m.take()))
+    {
+        Some(Ok(m)) => m.into(),
         Some(Err(e)) => {
             diags.push(
                 Diagnostic::error(
@@ -153,7 +191,7 @@ pub fn parse_upstream(
             );
             return;
         }
-        None => ObjectMeta::default(),
+        None => Meta::default(),
     };
     if metadata.name.as_deref().unwrap_or("").is_empty() {
         diags.push(
@@ -163,7 +201,7 @@ pub fn parse_upstream(
         );
         return;
     }
-    let spec = value.get("spec").cloned().unwrap_or(Value::Null);
+    let spec = value.get_mut("spec").map_or(Value::Null, Value::take);
     let api_version = api_version.to_string();
     let decode_error = |e: serde_json::Error, diags: &mut Diagnostics, doc: &Doc| {
         diags.push(

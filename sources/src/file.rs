@@ -3,12 +3,15 @@
 //! [`load`] reads and judges the file once ([`fleetdns_config::file::load_str`]
 //! does the judging); [`watch()`] re-reads it when it changes or on demand (SIGHUP)
 //! and publishes each valid `Fleet`; a broken file is reported and the last good
-//! one stays.
+//! one stays. `serve` loads with [`load_kept`] and hands the [`Loader`] to the
+//! watcher: each document's parse is kept, so a reload parses only the documents
+//! that changed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use fleetdns_config::file::Loader;
 use fleetdns_config::file::{load_shared, Progress};
 use fleetdns_config::{Diagnostic, Diagnostics, Fleet, Location};
 use tokio::sync::{watch, Notify};
@@ -17,19 +20,30 @@ use tokio_util::sync::CancellationToken;
 /// Largest config file accepted (bytes).
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Reads and validates `path`. Warnings and notes come with the `Fleet`; any error
-/// rejects the file.
 /// Files with at least this many documents log their loading progress.
 pub const LOG_PROGRESS_FROM: usize = 10_000;
 
 /// Reads and validates `path`. Warnings and notes come with the `Fleet`; any error
 /// rejects the file. A large file logs its progress (documents split, parsed,
-/// objects validated): a few lines, not one per object.
+/// objects validated): a few lines, not one per object. Nothing is kept.
 pub fn load(path: &Path) -> Result<(Fleet, Diagnostics), Diagnostics> {
     let text: Arc<str> = Arc::from(read(path)?);
+    let mut log = progress_log(path);
+    load_shared(path, text, &mut log)
+}
+
+/// [`load`], keeping each document's parse in `loader` for the next load.
+pub fn load_kept(loader: &mut Loader, path: &Path) -> Result<(Fleet, Diagnostics), Diagnostics> {
+    let text: Arc<str> = Arc::from(read(path)?);
+    let mut log = progress_log(path);
+    loader.load(path, text, &mut log)
+}
+
+/// Logs a large file's [`Progress`].
+fn progress_log(path: &Path) -> impl FnMut(Progress) + '_ {
     let started = tokio::time::Instant::now();
     let mut large = false;
-    let mut progress = |p: Progress| {
+    move |p: Progress| {
         let ms = started.elapsed().as_millis() as u64;
         match p {
             Progress::Split { documents } => {
@@ -49,8 +63,7 @@ pub fn load(path: &Path) -> Result<(Fleet, Diagnostics), Diagnostics> {
             }
             _ => {}
         }
-    };
-    load_shared(path, text, &mut progress)
+    }
 }
 
 fn read(path: &Path) -> Result<String, Diagnostics> {
@@ -80,10 +93,12 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// modification time or size changes and when
 /// `reload` is notified (SIGHUP). Each valid result is published on `tx`; an
 /// invalid file is logged with every diagnostic and the last good `Fleet` stays.
-/// Returns when `shutdown` is cancelled.
+/// `loader` is the one `path` was loaded with ([`load_kept`]; a new one makes
+/// the first reload parse every document). Returns when `shutdown` is cancelled.
 pub async fn watch(
     path: PathBuf,
     loaded: Option<Stamp>,
+    mut loader: Loader,
     tx: watch::Sender<Arc<Fleet>>,
     reload: Arc<Notify>,
     on_result: impl Fn(Result<&Diagnostics, &Diagnostics>) + Send,
@@ -101,7 +116,7 @@ pub async fn watch(
             continue;
         }
         seen = now;
-        match load(&path) {
+        match load_kept(&mut loader, &path) {
             Ok((fleet, diags)) => {
                 on_result(Ok(&diags));
                 let changed = **tx.borrow() != fleet;

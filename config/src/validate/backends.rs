@@ -1,7 +1,7 @@
 //! TrafficManagerBackends: each backend's exports become the profile's endpoints,
 //! weighted by fleet-networking's formula, with their backend's priority.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use crate::crd::v1beta1::TrafficManagerBackendSpec;
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
@@ -20,7 +20,7 @@ pub(super) fn backends(
     exports: &Exports,
     diags: &mut Diagnostics,
 ) {
-    let mut seen = BTreeMap::new();
+    let mut seen = HashMap::with_capacity(inputs.backends.len());
     // Profiles that opt in to internal load balancers, looked up per backend (a scan of
     // every profile per backend was quadratic in the fleet's size).
     let serves_internal: std::collections::HashSet<(&str, &str)> = inputs

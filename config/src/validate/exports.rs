@@ -1,7 +1,7 @@
 //! ServiceExports: which clusters export each Service, with what weight
 //! (fleet-networking's weight annotation) and the fleetdns export annotations.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::inputs::Inputs;
@@ -32,11 +32,11 @@ pub(super) struct Export {
 }
 
 /// Exports per (namespace, service): the clusters that export it.
-pub(super) type Exports = BTreeMap<(String, String), Vec<Export>>;
+pub(super) type Exports = HashMap<(String, String), Vec<Export>>;
 
 pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnostics) -> Exports {
     let mut out = Exports::new();
-    let mut seen = BTreeMap::new();
+    let mut seen = HashMap::with_capacity(inputs.exports.len());
     // (cluster, namespace, service) of internal load balancers.
     let internal: BTreeSet<(String, String, String)> = inputs
         .settings
@@ -54,7 +54,7 @@ pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnost
         let name = e.name().to_string();
         let object = format!("ServiceExport {ns}/{name}");
         let weight_path = ["metadata", "annotations", crate::crd::WEIGHT_ANNOTATION];
-        let weight_field = format!("metadata.annotations[{:?}]", crate::crd::WEIGHT_ANNOTATION);
+        let weight_field = || format!("metadata.annotations[{:?}]", crate::crd::WEIGHT_ANNOTATION);
         if let Some(prev) = seen.insert(
             (
                 ns.clone(),
@@ -73,7 +73,7 @@ pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnost
                 diags.push(
                     Diagnostic::error(e.doc.location_of(&weight_path), msg)
                         .object(object)
-                        .field(weight_field),
+                        .field(weight_field()),
                 );
                 continue;
             }
@@ -154,7 +154,8 @@ pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnost
                 weight,
                 always_serve,
                 scoped: scope.is_some(),
-                internal: internal.contains(&(cluster.clone(), ns.clone(), name.clone())),
+                internal: !internal.is_empty()
+                    && internal.contains(&(cluster.clone(), ns.clone(), name.clone())),
             };
             match list.iter_mut().find(|x| x.cluster == *cluster) {
                 Some(existing) if existing.scoped && export.scoped => {

@@ -47,6 +47,21 @@ use crate::model::{Fleet, Profile};
 /// Builds the `Fleet`, pushing every finding into `diags`. Returns `None` when
 /// nothing usable could be built; the caller must still check `diags.has_errors()`.
 pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
+    let (mut fleet, content_serial) = fleet_unsealed(inputs, diags)?;
+    if content_serial {
+        seal(&mut fleet);
+    }
+    Some(fleet)
+}
+
+/// Sets the content serial (the settings give none): a hash of the whole fleet.
+pub(crate) fn seal(fleet: &mut Fleet) {
+    fleet.zone.soa.serial = serial::content_serial(fleet);
+}
+
+/// [`fleet`] without its content serial; `true` when [`seal`] must set it (so a
+/// caller can hash the fleet while it does other work).
+pub(crate) fn fleet_unsealed(inputs: &Inputs, diags: &mut Diagnostics) -> Option<(Fleet, bool)> {
     let (settings_doc, settings) = match inputs.settings.as_slice() {
         [one] => one,
         [] => {
@@ -149,7 +164,7 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
         .dnssec
         .as_ref()
         .map(|d| dnssec::validate(settings_doc, d, diags));
-    let mut fleet = Fleet {
+    let fleet = Fleet {
         zone,
         listen,
         profiles,
@@ -162,8 +177,5 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
         azure,
         dnssec,
     };
-    if settings.spec.soa.serial.is_none() {
-        fleet.zone.soa.serial = serial::content_serial(&fleet);
-    }
-    Some(fleet)
+    Some((fleet, settings.spec.soa.serial.is_none()))
 }

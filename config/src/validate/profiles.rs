@@ -1,7 +1,7 @@
 //! TrafficManagerProfiles: one owner name per profile in the zone, its TTL and
 //! fail-closed and routing-method annotations, and (through [`super::monitor`]) its probe settings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::inputs::Inputs;
@@ -23,7 +23,9 @@ pub(super) type Profiles = BTreeMap<(String, String), (usize, Profile)>;
 
 pub(super) fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnostics) -> Profiles {
     let mut out = Profiles::new();
-    let mut owners: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    // Owner name → the profile that has it (its label and line are written only
+    // for a diagnostic).
+    let mut owners: HashMap<String, &crate::inputs::Object<_>> = HashMap::new();
     for p in &inputs.profiles {
         let ns = p.namespace().to_string();
         let name = p.name().to_string();
@@ -61,7 +63,13 @@ pub(super) fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnos
             );
             continue;
         }
-        if let Some((other, line)) = owners.get(&owner) {
+        if let Some(first) = owners.get(&owner) {
+            let other = format!(
+                "TrafficManagerProfile {}/{}",
+                first.namespace(),
+                first.name()
+            );
+            let line = first.doc.line_of(&["metadata", "name"]);
             diags.push(
                 Diagnostic::error(p.doc.location_of(&["metadata", "name"]), format!("maps to the owner name {owner}, which {other} (line {line}) already uses; allowed: profiles whose <namespace>-<name> differ — rename one"))
                     .object(object)
@@ -73,10 +81,7 @@ pub(super) fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnos
             diags.push(Diagnostic::error(p.doc.location_of(&["metadata", "name"]), format!("maps to the owner name {owner}, which is a name server of the zone; rename the profile or the name server")).object(object).field("metadata.name"));
             continue;
         }
-        owners.insert(
-            owner.clone(),
-            (object.clone(), p.doc.line_of(&["metadata", "name"])),
-        );
+        owners.insert(owner.clone(), p);
         let Some(monitor) = monitor_config(p, &object, diags) else {
             continue;
         };

@@ -8,7 +8,13 @@ use crate::model::Fleet;
 /// would be over 100 MB).
 pub(super) fn content_serial(fleet: &Fleet) -> u32 {
     let mut h = Fnv(0x811c_9dc5);
-    serde_json::to_writer(&mut h, fleet).expect("Fleet serializes to JSON");
+    // Buffered: the serializer writes a few bytes at a time.
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut h);
+    serde_json::to_writer(&mut w, fleet).expect("Fleet serializes to JSON");
+    let h = w
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .expect("hashing never fails");
     h.0.max(1)
 }
 

@@ -1,0 +1,324 @@
+//! Parsed documents kept between loads of one file, keyed by their text.
+//!
+//! Parsing (YAML, the CRD schema check, defaulting) is most of a load's time, and
+//! a document's parse depends on its text alone. A reload after a small edit
+//! therefore takes the object of every unchanged document from here and parses
+//! only the changed ones; validation still sees every object, so its
+//! diagnostics, the `Fleet` and its serial are the same as a cold load's.
+//!
+//! Only documents whose parse gave one object and no diagnostic are kept (a
+//! diagnostic carries the document's position, which an edit elsewhere can move).
+//! A kept object has no position: it is given the new document's [`Doc`] on
+//! reuse. Upstream objects are kept encoded (a compact JSON array each, in one
+//! buffer) and decoded on reuse; the settings document is kept as decoded.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+
+use crate::document::Doc;
+use crate::inputs::{Inputs, Meta, Object};
+use crate::settings::SettingsDocument;
+
+/// A document's text as the cache knows it: its length and a keyed 64-bit hash
+/// (SipHash with a per-process random key, so no input is built to collide).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct DocKey {
+    len: usize,
+    hash: u64,
+}
+
+/// One kept document's parse: the settings document as decoded, or an upstream
+/// object encoded as a compact JSON array in the cache's arena (a few dozen bytes
+/// for most objects, against several hundred for the decoded structs: at 100k
+/// profiles this is the difference between ~50 and ~150 MiB held between loads).
+pub(crate) enum Parsed {
+    Settings(Box<SettingsDocument>),
+    Encoded(Kind, std::ops::Range<usize>),
+}
+
+/// The kind of an encoded object.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kind {
+    Profile,
+    Backend,
+    Export,
+}
+
+/// The `apiVersion`s nearly every object has, encoded as their index.
+const KNOWN_API_VERSIONS: [&str; 2] = [
+    "networking.fleet.azure.com/v1beta1",
+    "networking.fleet.azure.com/v1alpha1",
+];
+
+/// The encoded form: `[api index, api (when not known), name, namespace, uid, annotations, spec]`.
+type Encoded<'a, S> = (
+    u8,
+    Option<&'a str>,
+    &'a Option<String>,
+    &'a Option<String>,
+    &'a Option<String>,
+    &'a [(String, String)],
+    &'a S,
+);
+
+/// [`Encoded`], decoded.
+type Decoded<S> = (
+    u8,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Vec<(String, String)>,
+    S,
+);
+
+fn encode<S: serde::Serialize>(o: &Object<S>, arena: &mut Vec<u8>) -> std::ops::Range<usize> {
+    let start = arena.len();
+    let known = KNOWN_API_VERSIONS.iter().position(|v| *v == o.api_version);
+    let m = &o.metadata;
+    let value: Encoded<'_, S> = (
+        known.map_or(u8::MAX, |i| i as u8),
+        known.is_none().then_some(o.api_version.as_str()),
+        &m.name,
+        &m.namespace,
+        &m.uid,
+        &m.annotations,
+        &o.spec,
+    );
+    match serde_json::to_writer(&mut *arena, &value) {
+        Ok(()) => start..arena.len(),
+        Err(_) => {
+            arena.truncate(start);
+            start..start
+        }
+    }
+}
+
+fn decode<S: serde::de::DeserializeOwned>(bytes: &[u8], doc: Doc) -> Option<Object<S>> {
+    let (api, other, name, namespace, uid, annotations, spec): Decoded<S> =
+        serde_json::from_slice(bytes).ok()?;
+    let api_version = match KNOWN_API_VERSIONS.get(usize::from(api)) {
+        Some(v) => (*v).to_string(),
+        None => other?,
+    };
+    Some(Object {
+        doc,
+        api_version,
+        metadata: Meta {
+            name,
+            namespace,
+            uid,
+            annotations: annotations.into_boxed_slice(),
+        },
+        spec,
+    })
+}
+
+impl Parsed {
+    /// Adds the object to `inputs`, read from `doc`, decoding it from `arena`.
+    /// `Err(doc)` if it cannot be decoded (then the document is parsed again).
+    pub(crate) fn push_into(self, doc: Doc, arena: &[u8], inputs: &mut Inputs) -> Result<(), Doc> {
+        let (kind, range) = match self {
+            Parsed::Settings(s) => {
+                inputs.settings.push((doc, *s));
+                return Ok(());
+            }
+            Parsed::Encoded(kind, range) => (kind, range),
+        };
+        let bytes = arena.get(range).unwrap_or_default();
+        match kind {
+            Kind::Profile => match decode(bytes, doc.clone()) {
+                Some(o) => inputs.profiles.push(o),
+                None => return Err(doc),
+            },
+            Kind::Backend => match decode(bytes, doc.clone()) {
+                Some(o) => inputs.backends.push(o),
+                None => return Err(doc),
+            },
+            Kind::Export => match decode(bytes, doc.clone()) {
+                Some(o) => inputs.exports.push(o),
+                None => return Err(doc),
+            },
+        }
+        Ok(())
+    }
+}
+
+/// Which documents of an [`Inputs`] may be kept: per object of each kind, in
+/// order, the key of its document's text (`None`: parse it again next time).
+#[derive(Debug, Default)]
+pub(crate) struct Keys {
+    pub(crate) settings: Vec<Option<DocKey>>,
+    pub(crate) profiles: Vec<Option<DocKey>>,
+    pub(crate) backends: Vec<Option<DocKey>>,
+    pub(crate) exports: Vec<Option<DocKey>>,
+}
+
+impl Keys {
+    /// Appends `other`'s keys after these (as its objects are appended).
+    pub(crate) fn append(&mut self, other: Keys) {
+        self.settings.extend(other.settings);
+        self.profiles.extend(other.profiles);
+        self.backends.extend(other.backends);
+        self.exports.extend(other.exports);
+    }
+
+    /// Records `key` for whatever one document's parse added to `inputs` (whose
+    /// lengths were `before`); `key` is kept only if `clean` (no diagnostic).
+    pub(crate) fn record(
+        &mut self,
+        before: [usize; 4],
+        inputs: &Inputs,
+        key: Option<DocKey>,
+        clean: bool,
+    ) {
+        let key = key.filter(|_| clean);
+        let after = lengths(inputs);
+        let lists = [
+            &mut self.settings,
+            &mut self.profiles,
+            &mut self.backends,
+            &mut self.exports,
+        ];
+        for ((list, b), a) in lists.into_iter().zip(before).zip(after) {
+            for _ in b..a {
+                list.push(key);
+            }
+        }
+    }
+}
+
+/// How many objects of each kind `inputs` holds (settings, profiles, backends, exports).
+pub(crate) fn lengths(inputs: &Inputs) -> [usize; 4] {
+    [
+        inputs.settings.len(),
+        inputs.profiles.len(),
+        inputs.backends.len(),
+        inputs.exports.len(),
+    ]
+}
+
+/// Hashes a [`DocKey`] by its hash (already keyed and random; hashing it again
+/// would cost a second SipHash per document).
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = self.0.rotate_left(17) ^ n as u64;
+    }
+}
+
+/// The parsed documents of a file's last load (see the module doc).
+#[derive(Default)]
+pub(crate) struct DocCache {
+    entries: HashMap<DocKey, Parsed, std::hash::BuildHasherDefault<KeyHasher>>,
+    /// The encoded objects, one after another.
+    arena: Vec<u8>,
+    hasher: RandomState,
+}
+
+impl std::fmt::Debug for DocCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocCache")
+            .field("documents", &self.entries.len())
+            .finish()
+    }
+}
+
+impl DocCache {
+    /// How many documents are kept.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The key of a document's text.
+    pub(crate) fn key(&self, text: &str) -> DocKey {
+        DocKey {
+            len: text.len(),
+            hash: self.hasher.hash_one(text),
+        }
+    }
+
+    /// Takes the parse of a document with this text, if kept. (A second document
+    /// with the same text finds nothing and is parsed.)
+    pub(crate) fn take(&mut self, key: &DocKey) -> Option<Parsed> {
+        self.entries.remove(key)
+    }
+
+    /// Bytes of encoded objects.
+    pub(crate) fn encoded_bytes(&self) -> usize {
+        self.arena.len()
+    }
+
+    /// The encoded objects [`Parsed::Encoded`] points into.
+    pub(crate) fn arena(&self) -> &[u8] {
+        &self.arena
+    }
+
+    /// Replaces what is kept by the objects of `inputs` whose key is set; the
+    /// rest (documents no longer in the file, changed or with diagnostics) is dropped.
+    pub(crate) fn store(&mut self, inputs: Inputs, keys: Keys) {
+        self.entries.clear();
+        let mut arena = Vec::with_capacity(self.arena.len());
+        let entries = &mut self.entries;
+        for ((_, s), k) in inputs.settings.into_iter().zip(keys.settings) {
+            if let Some(k) = k {
+                entries.insert(k, Parsed::Settings(Box::new(s)));
+            }
+        }
+        fn put<S: serde::Serialize>(
+            entries: &mut HashMap<DocKey, Parsed, std::hash::BuildHasherDefault<KeyHasher>>,
+            arena: &mut Vec<u8>,
+            objects: Vec<Object<S>>,
+            keys: Vec<Option<DocKey>>,
+            kind: Kind,
+        ) {
+            for (o, k) in objects.into_iter().zip(keys) {
+                if let Some(k) = k {
+                    let range = encode(&o, arena);
+                    if !range.is_empty() {
+                        entries.insert(k, Parsed::Encoded(kind, range));
+                    }
+                }
+            }
+        }
+        put(
+            entries,
+            &mut arena,
+            inputs.profiles,
+            keys.profiles,
+            Kind::Profile,
+        );
+        put(
+            entries,
+            &mut arena,
+            inputs.backends,
+            keys.backends,
+            Kind::Backend,
+        );
+        put(
+            entries,
+            &mut arena,
+            inputs.exports,
+            keys.exports,
+            Kind::Export,
+        );
+        arena.shrink_to_fit();
+        self.arena = arena;
+    }
+}
