@@ -449,9 +449,9 @@ async fn recompile(
             } else {
                 debug!(zone = %f.zone.apex, serial = f.zone.soa.serial, compile = kind, changed, compile_ms, "fleet changed; zone serial unchanged");
             }
+            compiled_serial = f.zone.soa.serial;
         } else {
             debug!(zone = %f.zone.apex, compile = kind, changed, compile_ms, "health changed routing; zone updated");
-            compiled_serial = f.zone.soa.serial;
         }
     }
 }
