@@ -421,7 +421,9 @@ async fn recompile(
                 false => moved,
             });
             let n = changes.len();
-            previous.patch(&f, h.clone(), &changes, &metrics).map(|s| (s, n))
+            previous
+                .patch(&f, h.clone(), &changes, &metrics)
+                .map(|s| (s, n))
         });
         let (zone, kind, changed) = match patched.flatten() {
             Some((zone, n)) => (zone, "patch", n),

@@ -309,7 +309,11 @@ mod tests {
         assert_eq!(third.moves_since(&first), None, "a snapshot was skipped");
         let mut copy = third.clone();
         copy.get_mut("z").unwrap().state = Degraded;
-        assert_eq!(copy.moves_since(&third), None, "a changed copy is not published");
+        assert_eq!(
+            copy.moves_since(&third),
+            None,
+            "a changed copy is not published"
+        );
         table.insert(Arc::from("w"), entry(Online, 0));
         assert_eq!(table.publish().moves_since(&third), None, "another layout");
     }

@@ -25,7 +25,9 @@ use fleetdns_dns::patch::{diff, health_changes};
 use fleetdns_dns::{DnsMetrics, Snapshot};
 
 fn main() {
-    let path = std::env::args().nth(1).expect("usage: patch_cost <config.yaml> [batch]");
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: patch_cost <config.yaml> [batch]");
     let batch: usize = std::env::args()
         .nth(2)
         .map_or(14, |b| b.parse().expect("batch: a number"));

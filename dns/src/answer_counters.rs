@@ -174,14 +174,15 @@ impl AnswerStore {
         let generation = pool.generation;
         pool.reclaim();
         let previous = pool.current.take();
-        let mut old: HashMap<(&str, &str), u32> = previous.as_ref().map_or_else(HashMap::new, |p| {
-            p.keys
-                .iter()
-                .zip(p.slots.iter())
-                .filter(|(_, &s)| s != NONE)
-                .filter_map(|(k, &s)| k.as_ref().map(|k| ((&*k.profile, &*k.id), s)))
-                .collect()
-        });
+        let mut old: HashMap<(&str, &str), u32> =
+            previous.as_ref().map_or_else(HashMap::new, |p| {
+                p.keys
+                    .iter()
+                    .zip(p.slots.iter())
+                    .filter(|(_, &s)| s != NONE)
+                    .filter_map(|(k, &s)| k.as_ref().map(|k| ((&*k.profile, &*k.id), s)))
+                    .collect()
+            });
         let mut kept = vec![false; pool.next as usize];
         let mut slots = Chunked::default();
         for k in keys.iter() {
@@ -229,7 +230,11 @@ impl AnswerStore {
         touched: &[u32],
     ) -> Arc<AnswerCounters> {
         let mut pool = self.pool();
-        if !pool.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, previous)) {
+        if !pool
+            .current
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, previous))
+        {
             drop(pool);
             return self.compile(keys);
         }

@@ -103,8 +103,17 @@ mod tests {
         b.push(3000);
         assert_eq!((a.get(1500), b.get(1500)), (Some(&1500), Some(&7)));
         assert_eq!((a.len(), b.len()), (3000, 3001));
-        assert!(Arc::ptr_eq(&a.chunks[0], &b.chunks[0]), "untouched chunk shared");
-        assert!(!Arc::ptr_eq(&a.chunks[1], &b.chunks[1]), "touched chunk copied");
-        assert!(b.iter().copied().eq((0..3001).map(|i| if i == 1500 { 7 } else { i })));
+        assert!(
+            Arc::ptr_eq(&a.chunks[0], &b.chunks[0]),
+            "untouched chunk shared"
+        );
+        assert!(
+            !Arc::ptr_eq(&a.chunks[1], &b.chunks[1]),
+            "touched chunk copied"
+        );
+        assert!(b
+            .iter()
+            .copied()
+            .eq((0..3001).map(|i| if i == 1500 { 7 } else { i })));
     }
 }

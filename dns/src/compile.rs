@@ -19,8 +19,8 @@ use crate::chunked::Chunked;
 use crate::nodes::Nodes;
 use crate::wire;
 use crate::zone::{
-    EndpointKey, EndpointView, Glue, HealthView, Node, Pick, ProfileNode, Rrset, Zone, CLUSTER_LABEL,
-    HEALTH_LABEL,
+    EndpointKey, EndpointView, Glue, HealthView, Node, Pick, ProfileNode, Rrset, Zone,
+    CLUSTER_LABEL, HEALTH_LABEL,
 };
 
 fn fqdn(name: &str) -> Name {
@@ -290,9 +290,7 @@ pub(crate) fn profile_names(
     let mut node = profile_node(&name, p.ttl, &served, p.routing, keys);
     node.positions = positions.into();
     // Served = in an answer set (Priority: the active priority only).
-    let answered = |i: u32| {
-        node.picks().any(|pick| pick.endpoints.contains(&i))
-    };
+    let answered = |i: u32| node.picks().any(|pick| pick.endpoints.contains(&i));
     let served: Vec<u32> = indexed
         .iter()
         .map(|&(i, _)| i)

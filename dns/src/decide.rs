@@ -125,8 +125,14 @@ pub fn decide<'z>(
         RecordType::A if node.a().is_some() => node.a().and_then(records),
         RecordType::AAAA if node.aaaa().is_some() => node.aaaa().and_then(records),
         RecordType::A => node.profile.as_ref().and_then(|p| picked(p.a.as_deref()?)),
-        RecordType::AAAA => node.profile.as_ref().and_then(|p| picked(p.aaaa.as_deref()?)),
-        RecordType::CNAME => node.profile.as_ref().and_then(|p| picked(p.cname.as_deref()?)),
+        RecordType::AAAA => node
+            .profile
+            .as_ref()
+            .and_then(|p| picked(p.aaaa.as_deref()?)),
+        RecordType::CNAME => node
+            .profile
+            .as_ref()
+            .and_then(|p| picked(p.cname.as_deref()?)),
         RecordType::TXT => node.health.as_deref().map(Decision::HealthView),
         // RFC 8482: one RRset that exists at the name is enough.
         RecordType::ANY => {

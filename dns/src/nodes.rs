@@ -136,7 +136,10 @@ mod tests {
         assert_eq!(top_label(&name(b""), apex.len()), b"");
         assert_eq!(top_label(&name(b"\x03web"), apex.len()), b"web");
         assert_eq!(top_label(&name(b"\x07_health\x03web"), apex.len()), b"web");
-        assert_eq!(top_label(&name(b"\x01c\x08_cluster\x03web"), apex.len()), b"web");
+        assert_eq!(
+            top_label(&name(b"\x01c\x08_cluster\x03web"), apex.len()),
+            b"web"
+        );
         // Malformed or shorter than the apex: no label.
         assert_eq!(top_label(b"\x00", apex.len()), b"");
         assert_eq!(top_label(&name(b"\x09web"), apex.len()), b"");

@@ -145,9 +145,9 @@ pub fn health_changes(
         .iter()
         .enumerate()
         .filter(|(_, p)| {
-            p.endpoints.iter().any(|e| {
-                before.state_of(e).is_available() != after.state_of(e).is_available()
-            })
+            p.endpoints
+                .iter()
+                .any(|e| before.state_of(e).is_available() != after.state_of(e).is_available())
         })
         .map(|(i, _)| i)
         .collect()
@@ -192,17 +192,13 @@ pub(crate) fn patch(
     let mut keys = zone.endpoints.clone();
     let mut touched = Vec::new();
     let mut live = zone.live_endpoints;
-    let owners = changes
-        .removed
-        .iter()
-        .map(|o| (o.as_str(), None))
-        .chain(
-            changes
-                .compile
-                .iter()
-                .map(|&i| fleet.profiles.get(i).map(|p| (p.owner.as_str(), Some(p))))
-                .collect::<Option<Vec<_>>>()?,
-        );
+    let owners = changes.removed.iter().map(|o| (o.as_str(), None)).chain(
+        changes
+            .compile
+            .iter()
+            .map(|&i| fleet.profiles.get(i).map(|p| (p.owner.as_str(), Some(p))))
+            .collect::<Option<Vec<_>>>()?,
+    );
     for (owner, profile) in owners {
         if fleet
             .zone

@@ -124,7 +124,10 @@ impl Node {
 
     /// Its static AAAA records, if it has any.
     pub(crate) fn aaaa(&self) -> Option<&Rrset> {
-        self.glue.as_ref().map(|g| &g.aaaa).filter(|r| !r.is_empty())
+        self.glue
+            .as_ref()
+            .map(|g| &g.aaaa)
+            .filter(|r| !r.is_empty())
     }
 }
 
@@ -381,15 +384,15 @@ impl Zone {
                 }
             }
         }
-        let mut keys: Vec<String> = self.endpoints.iter().flatten().map(|k| format!("key {}|{}|{}", k.profile, k.id, k.answerable)).collect();
+        let mut keys: Vec<String> = self
+            .endpoints
+            .iter()
+            .flatten()
+            .map(|k| format!("key {}|{}|{}", k.profile, k.id, k.answerable))
+            .collect();
         keys.sort();
         out.extend(keys);
         out.sort();
         out
-    }
-
-    /// Positions in the endpoint table, and how many of them hold an endpoint.
-    pub fn endpoint_positions(&self) -> (usize, usize) {
-        (self.endpoints.len(), self.endpoints.iter().flatten().count())
     }
 }

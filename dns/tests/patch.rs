@@ -122,9 +122,12 @@ fn a_patched_zone_answers_like_a_whole_compile() {
         };
         let mut changes: Changes = diff(&old_fleet, &new_fleet).expect("only profiles changed");
         index = if fleet_changes { None } else { index };
-        changes
-            .compile
-            .extend(health_changes(&new_fleet, snapshot.health(), &new_health, &mut index));
+        changes.compile.extend(health_changes(
+            &new_fleet,
+            snapshot.health(),
+            &new_health,
+            &mut index,
+        ));
         changed += changes.len();
         let whole = compile(&new_fleet, &new_health);
         snapshot = snapshot

@@ -11,7 +11,9 @@
 //! a gauge child per endpoint and state cost hundreds of MiB at 100,000 profiles.
 
 use fleetdns_config::{MonitorState, Protocol};
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+};
 
 use crate::outcome::{Outcome, ProbeResult};
 use crate::state::state_name;

@@ -79,7 +79,11 @@ impl ProfileGauges {
             weight: desc(WEIGHT, WEIGHT_HELP, &endpoint)?,
             failing_open: desc(FAILING_OPEN, FAILING_OPEN_HELP, &["profile"])?,
             up: desc(UP, UP_HELP, &endpoint)?,
-            state: desc(STATE, STATE_HELP, &["profile", "endpoint", "cluster", "state"])?,
+            state: desc(
+                STATE,
+                STATE_HELP,
+                &["profile", "endpoint", "cluster", "state"],
+            )?,
         }))?;
         Ok(Self)
     }
