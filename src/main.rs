@@ -15,6 +15,7 @@ mod dnssec;
 mod dnssec_keys;
 mod http;
 mod kubernetes;
+mod recompile;
 mod serve;
 mod window;
 

@@ -10,9 +10,9 @@
 //! fleet channel; it never sits on the answer path.
 //! The config is validated before any socket is bound. Reloads come from file
 //! changes and SIGHUP; a broken file keeps the last good zone serving. The zone is
-//! recompiled when the fleet changes or an endpoint's availability changes; any
-//! other health update only publishes a new snapshot of the same zone (the health
-//! view shows it).
+//! recompiled (`src/recompile.rs`: only the profiles that changed, when it can)
+//! when the fleet changes or an endpoint's availability changes; any other health
+//! update only publishes a new snapshot of the same zone (the health view shows it).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -23,12 +23,12 @@ use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use fleetdns_config::{Diagnostics, Fleet, Health};
 use fleetdns_dns::udp::UdpService;
-use fleetdns_dns::{patch, server, DnsMetrics, Snapshot};
+use fleetdns_dns::{server, DnsMetrics, Snapshot};
 use fleetdns_sources::file;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use crate::admin::{self, Admin};
 use crate::cli::ServeArgs;
@@ -60,7 +60,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// Metrics the binary itself owns.
 #[derive(Clone)]
-struct ServeMetrics {
+pub(crate) struct ServeMetrics {
     reloads: IntCounterVec,
     /// 1 when the last load of the config file succeeded (file source).
     last_reload_ok: IntGauge,
@@ -135,13 +135,14 @@ impl ServeMetrics {
     }
 
     /// Records one zone compile.
-    fn compiled(&self, kind: &str, took: std::time::Duration) {
+    pub(crate) fn compiled(&self, kind: &str, took: std::time::Duration) {
         self.compile_seconds
             .with_label_values(&[kind])
             .observe(took.as_secs_f64());
     }
 
-    fn zone(&self, fleet: &Fleet) {
+    /// The zone gauges of `fleet`.
+    pub(crate) fn zone(&self, fleet: &Fleet) {
         self.serial.set(i64::from(fleet.zone.soa.serial));
         self.profiles.set(fleet.profiles.len() as i64);
         self.endpoints.set(
@@ -237,7 +238,7 @@ async fn serve(
             tracing::error!("the prober thread panicked");
         }
     });
-    tasks.spawn(recompile(
+    tasks.spawn(crate::recompile::run(
         fleet_rx.clone(),
         health_rx.clone(),
         snapshot.clone(),
@@ -345,117 +346,6 @@ async fn serve(
 /// One UDP worker per core.
 fn default_udp_workers() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
-}
-
-/// Recompiles the zone when the fleet changes or an endpoint's availability
-/// changes; otherwise publishes the same zone with the new health.
-async fn recompile(
-    mut fleet: watch::Receiver<Arc<Fleet>>,
-    mut health: watch::Receiver<Arc<Health>>,
-    snapshot: Arc<ArcSwap<Snapshot>>,
-    metrics: Arc<DnsMetrics>,
-    serve_metrics: ServeMetrics,
-    mut signer: Option<crate::dnssec::ZoneSigner>,
-    shutdown: CancellationToken,
-) {
-    // DNSSEC: a re-sign pass every interval renews signatures nearing expiry.
-    let period = signer
-        .as_ref()
-        .map_or(std::time::Duration::from_secs(3600), |s| {
-            s.resign_interval()
-        });
-    let mut resign = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    // The fleet the current zone was compiled from. Both inputs are compared
-    // after every wake-up: either channel may have changed, whichever woke us.
-    let mut compiled_fleet = fleet.borrow().clone();
-    let mut compiled_serial = compiled_fleet.zone.soa.serial;
-    // Which profile each health slot belongs to, for the current fleet.
-    let mut slot_index: Option<patch::SlotIndex> = None;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            r = fleet.changed() => if r.is_err() { return },
-            r = health.changed() => if r.is_err() { return },
-            _ = resign.tick(), if signer.is_some() => {
-                let (f, h) = (fleet.borrow().clone(), health.borrow().clone());
-                let (made, _, _) = signer.as_ref().map_or((0, 0, 0), |s| s.counts());
-                let zone = tokio::task::block_in_place(|| {
-                    Snapshot::compile_signed(&f, h, &metrics, signer.as_mut().map(|s| s.signing()))
-                });
-                snapshot.store(Arc::new(zone));
-                let (now_made, _, held) = signer.as_ref().map_or((0, 0, 0), |s| s.counts());
-                debug!(zone = %f.zone.apex, renewed = now_made - made, signatures = held, "dnssec re-sign pass");
-                continue;
-            }
-        }
-        let f = fleet.borrow_and_update().clone();
-        let h = health.borrow_and_update().clone();
-        let fleet_changed = !Arc::ptr_eq(&f, &compiled_fleet);
-        let previous = snapshot.load_full();
-        // Health alone: the profiles whose endpoints' availability moved (one pass
-        // over the slots); none moved, the same zone shows the new health.
-        let moved = match fleet_changed {
-            false => patch::health_changes(&f, previous.health(), &h, &mut slot_index),
-            true => Default::default(),
-        };
-        if !fleet_changed && moved.is_empty() {
-            if let Some(same_zone) = previous.with_health(h.clone()) {
-                snapshot.store(Arc::new(same_zone));
-                continue;
-            }
-        }
-        if fleet_changed {
-            crate::dnssec::ZoneSigner::follow(&mut signer, &f);
-            slot_index = None;
-        }
-        let started = std::time::Instant::now();
-        // Only the profiles that changed are compiled again, when the zone is
-        // unsigned and nothing zone-wide changed; otherwise the whole zone.
-        let patched = signer.is_none().then(|| {
-            let mut changes = match fleet_changed {
-                true => patch::diff(&compiled_fleet, &f)?,
-                false => patch::Changes::default(),
-            };
-            changes.compile.extend(match fleet_changed {
-                true => patch::health_changes(&f, previous.health(), &h, &mut slot_index),
-                false => moved,
-            });
-            let n = changes.len();
-            previous
-                .patch(&f, h.clone(), &changes, &metrics)
-                .map(|s| (s, n))
-        });
-        let (zone, kind, changed) = match patched.flatten() {
-            Some((zone, n)) => (zone, "patch", n),
-            None => {
-                let signing = signer.as_mut().map(|s| s.signing());
-                // Compiling (and signing) a large fleet takes seconds of CPU: this worker
-                // thread hands its other tasks over meanwhile (serve's runtime is multi-threaded).
-                let zone = tokio::task::block_in_place(|| {
-                    Snapshot::compile_signed(&f, h, &metrics, signing)
-                });
-                (zone, "full", f.profiles.len())
-            }
-        };
-        snapshot.store(Arc::new(zone));
-        let elapsed = started.elapsed();
-        serve_metrics.compiled(kind, elapsed);
-        let compile_ms = elapsed.as_millis() as u64;
-        compiled_fleet = f.clone();
-        if fleet_changed {
-            serve_metrics.zone(&f);
-            // A new fleet with the same serial changed nothing a secondary would see (a
-            // cluster's reachability, say): not worth an info line.
-            if f.zone.soa.serial != compiled_serial {
-                info!(zone = %f.zone.apex, serial = f.zone.soa.serial, profiles = f.profiles.len(), compile = kind, changed, compile_ms, "zone updated");
-            } else {
-                debug!(zone = %f.zone.apex, serial = f.zone.soa.serial, compile = kind, changed, compile_ms, "fleet changed; zone serial unchanged");
-            }
-            compiled_serial = f.zone.soa.serial;
-        } else {
-            debug!(zone = %f.zone.apex, compile = kind, changed, compile_ms, "health changed routing; zone updated");
-        }
-    }
 }
 
 /// What the status page shows of one load of the config file.
