@@ -22,9 +22,6 @@ use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::Registry;
 use tokio::sync::watch;
 
-/// The profile and endpoint gauges (registered; nothing to update).
-pub struct ProfileGauges;
-
 /// A profile's `namespace/name`, as every profile label spells it.
 pub fn profile_key(p: &Profile) -> String {
     format!("{}/{}", p.namespace, p.name)
@@ -57,36 +54,35 @@ const PROBED_STATES: [(MonitorState, &str); 3] = [
     (MonitorState::Degraded, "Degraded"),
 ];
 
-impl ProfileGauges {
-    /// Registers the series in `registry`, showing what `fleet` and `health` hold at each scrape.
-    pub fn register(
-        registry: &Registry,
-        fleet: watch::Receiver<Arc<Fleet>>,
-        health: watch::Receiver<Arc<Health>>,
-    ) -> Result<Self, prometheus::Error> {
-        let desc = |name: &str, help: &str, labels: &[&str]| {
-            Desc::new(
-                name.into(),
-                help.into(),
-                labels.iter().map(|l| l.to_string()).collect(),
-                Default::default(),
-            )
-        };
-        let endpoint = ["profile", "endpoint", "cluster"];
-        registry.register(Box::new(GaugesCollector {
-            fleet,
-            health,
-            weight: desc(WEIGHT, WEIGHT_HELP, &endpoint)?,
-            failing_open: desc(FAILING_OPEN, FAILING_OPEN_HELP, &["profile"])?,
-            up: desc(UP, UP_HELP, &endpoint)?,
-            state: desc(
-                STATE,
-                STATE_HELP,
-                &["profile", "endpoint", "cluster", "state"],
-            )?,
-        }))?;
-        Ok(Self)
-    }
+/// Registers the series in `registry`, showing what `fleet` and `health` hold
+/// at each scrape.
+pub fn register(
+    registry: &Registry,
+    fleet: watch::Receiver<Arc<Fleet>>,
+    health: watch::Receiver<Arc<Health>>,
+) -> Result<(), prometheus::Error> {
+    let desc = |name: &str, help: &str, labels: &[&str]| {
+        Desc::new(
+            name.into(),
+            help.into(),
+            labels.iter().map(|l| l.to_string()).collect(),
+            Default::default(),
+        )
+    };
+    let endpoint = ["profile", "endpoint", "cluster"];
+    registry.register(Box::new(GaugesCollector {
+        fleet,
+        health,
+        weight: desc(WEIGHT, WEIGHT_HELP, &endpoint)?,
+        failing_open: desc(FAILING_OPEN, FAILING_OPEN_HELP, &["profile"])?,
+        up: desc(UP, UP_HELP, &endpoint)?,
+        state: desc(
+            STATE,
+            STATE_HELP,
+            &["profile", "endpoint", "cluster", "state"],
+        )?,
+    }))?;
+    Ok(())
 }
 
 /// Renders the gauges of the current fleet and health at scrape time, as the
@@ -277,7 +273,7 @@ mod tests {
         });
         let (fleet_tx, fleet_rx) = tokio::sync::watch::channel(Arc::new(two));
         let (health_tx, health_rx) = tokio::sync::watch::channel(Arc::new(states));
-        ProfileGauges::register(&registry, fleet_rx, health_rx).unwrap();
+        register(&registry, fleet_rx, health_rx).unwrap();
         let text = scrape(&registry);
         for line in [
             r#"fleetdns_endpoint_weight{cluster="c1",endpoint="a",profile="ns/web"} 3"#,

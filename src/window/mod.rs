@@ -27,7 +27,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::http::text;
 use answers::{AnswerRing, AnswerWindow, SAMPLE_EVERY};
-use gauges::ProfileGauges;
 
 /// The page: HTML, CSS and script in one document.
 const PAGE: &str = include_str!("page.html");
@@ -89,7 +88,7 @@ pub fn spawn(
     health: watch::Receiver<Arc<Health>>,
     shutdown: CancellationToken,
 ) -> Result<watch::Receiver<Arc<AnswerWindow>>, prometheus::Error> {
-    ProfileGauges::register(registry, fleet.clone(), health.clone())?;
+    gauges::register(registry, fleet.clone(), health.clone())?;
     let (tx, rx) = watch::channel(Arc::new(AnswerWindow::default()));
     tasks.spawn(async move {
         let mut ring = AnswerRing::default();
