@@ -54,8 +54,12 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
     Some(fleet)
 }
 
-/// Sets the content serial (the settings give none): a hash of the whole fleet.
-pub(crate) fn seal(fleet: &mut Fleet) {
+/// Sets the content serial (for settings that give none): a hash of the whole
+/// fleet, taken with the serial at 0. Public so a fleet assembled from parts
+/// (the Kubernetes source's per-namespace composition) gets the serial a whole
+/// validation would give it.
+pub fn seal(fleet: &mut Fleet) {
+    fleet.zone.soa.serial = 0;
     fleet.zone.soa.serial = serial::content_serial(fleet);
 }
 

@@ -351,8 +351,7 @@ impl Composer {
             let mut fleet = base.fleet.clone();
             fleet.profiles = self.profiles.values().cloned().collect();
             if settings.1.spec.soa.serial.is_none() {
-                fleet.zone.soa.serial = 0;
-                fleet.zone.soa.serial = super::serial::content_serial(&fleet);
+                fleetdns_config::validate::seal(&mut fleet);
             }
             (fleet, objects.join())
         });

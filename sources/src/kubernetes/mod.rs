@@ -23,7 +23,6 @@ pub mod observed;
 pub mod preflight;
 pub mod public_ip;
 pub mod roster;
-mod serial;
 pub mod watch;
 
 use std::collections::BTreeSet;
