@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -18,8 +19,9 @@ pub struct Fleet {
     pub zone: ZoneSettings,
     /// DNS listen addresses from the file (the CLI may override them).
     pub listen: Vec<SocketAddr>,
-    /// Profiles, sorted by owner name.
-    pub profiles: Vec<Profile>,
+    /// Profiles, sorted by owner name. Shared, so a fleet built from the last one
+    /// by changing a few profiles copies pointers, not profiles.
+    pub profiles: Vec<Arc<Profile>>,
     /// Client networks allowed to see the health view.
     pub trusted_networks: Vec<ipnet::IpNet>,
     /// Admin HTTP listen address.
@@ -41,6 +43,13 @@ pub struct Fleet {
     /// content (the SOA serial ignores it).
     #[serde(skip)]
     pub observed: Observed,
+}
+
+impl Fleet {
+    /// The profile at `index` to change: a copy of it when another fleet shares it.
+    pub fn profile_mut(&mut self, index: usize) -> &mut Profile {
+        Arc::make_mut(&mut self.profiles[index])
+    }
 }
 
 /// DNSSEC signing settings (validated; see `settings::DnssecSpec`). Which keys
@@ -168,8 +177,9 @@ pub struct ClusterConnection {
 /// of the clusters they came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observed {
-    /// Every upstream object the source read, with the problems found in it.
-    pub objects: Vec<ObservedObject>,
+    /// Every upstream object the source read, with the problems found in it
+    /// (shared, as profiles are).
+    pub objects: Vec<Arc<ObservedObject>>,
     /// Whether each watched cluster (the hub and every member) answers.
     pub clusters: Vec<ClusterState>,
     /// Hub mode: the public IPs the exports name, as last read from ARM.

@@ -139,7 +139,9 @@ impl FleetBuilder {
 
     /// Adds a profile (a [`ProfileBuilder`] or a finished [`Profile`]).
     pub fn profile(mut self, profile: impl Into<Profile>) -> Self {
-        self.fleet.profiles.push(profile.into());
+        self.fleet
+            .profiles
+            .push(std::sync::Arc::new(profile.into()));
         self
     }
 
@@ -147,7 +149,7 @@ impl FleetBuilder {
     pub fn profiles<P: Into<Profile>>(mut self, profiles: impl IntoIterator<Item = P>) -> Self {
         self.fleet
             .profiles
-            .extend(profiles.into_iter().map(Into::into));
+            .extend(profiles.into_iter().map(|p| std::sync::Arc::new(p.into())));
         self
     }
 

@@ -64,7 +64,7 @@ fn main() {
     // One profile edited: the weight of its first endpoint, and the serial.
     let mut edited = fleet.clone();
     let i = edited.profiles.len() / 2;
-    if let Some(e) = edited.profiles[i].endpoints.first_mut() {
+    if let Some(e) = edited.profile_mut(i).endpoints.first_mut() {
         e.weight = e.weight % 1000 + 1;
     }
     edited.zone.soa.serial = edited.zone.soa.serial.wrapping_add(1);

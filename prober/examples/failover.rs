@@ -43,7 +43,7 @@ spec:
     let (mut fleet, _) = fleetdns_config::file::load_str(Path::new("bench.yaml"), yaml)
         .unwrap_or_else(|d| panic!("base config: {d:?}"));
     let ([a, b, c, d], port) = ADDR;
-    fleet.profiles = vec![Profile {
+    fleet.profiles = vec![std::sync::Arc::new(Profile {
         namespace: "bench".into(),
         name: "web".into(),
         owner: "bench-web.fleet.example.com".into(),
@@ -75,7 +75,7 @@ spec:
             always_serve: false,
             priority: fleetdns_config::routing::DEFAULT_PRIORITY,
         }],
-    }];
+    })];
     fleet
 }
 

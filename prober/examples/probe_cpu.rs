@@ -252,7 +252,7 @@ spec:
                     }
                 })
                 .collect();
-            Profile {
+            std::sync::Arc::new(Profile {
                 namespace: "bench".into(),
                 name: format!("p{port}"),
                 owner: format!("bench-p{port}.fleet.example.com"),
@@ -271,7 +271,7 @@ spec:
                 fail_closed: false,
                 routing: fleetdns_config::RoutingMethod::Weighted,
                 endpoints,
-            }
+            })
         })
         .collect();
     fleet

@@ -107,7 +107,7 @@ pub(crate) mod fixtures {
                 fleet
             })
             .clone();
-        fleet.profiles = profiles;
+        fleet.profiles = profiles.into_iter().map(std::sync::Arc::new).collect();
         fleet
     }
 
@@ -151,16 +151,16 @@ mod tests {
     fn weights_do_not_change_a_plan_but_monitor_and_target_do() {
         let base = fleet(vec![profile("web", monitor(), vec![endpoint("e", 1)])]);
         let mut reweighted = base.clone();
-        reweighted.profiles[0].endpoints[0].weight = 500;
-        reweighted.profiles[0].ttl = 5;
+        reweighted.profile_mut(0).endpoints[0].weight = 500;
+        reweighted.profile_mut(0).ttl = 5;
         assert_eq!(desired(&base), desired(&reweighted));
 
         let mut moved = base.clone();
-        moved.profiles[0].endpoints[0].target = Target::Host("elsewhere.example".into());
+        moved.profile_mut(0).endpoints[0].target = Target::Host("elsewhere.example".into());
         assert_ne!(desired(&base)["e"], desired(&moved)["e"]);
 
         let mut repathed = base.clone();
-        repathed.profiles[0].monitor.path = "/healthz".into();
+        repathed.profile_mut(0).monitor.path = "/healthz".into();
         assert_ne!(desired(&base)["e"], desired(&repathed)["e"]);
     }
 

@@ -299,7 +299,7 @@ mod tests {
         t.apply_result("a", g, &ok());
 
         let mut reweighted = f.clone();
-        reweighted.profiles[0].endpoints[0].weight = 900;
+        reweighted.profile_mut(0).endpoints[0].weight = 900;
         assert_eq!(t.apply_fleet(desired(&reweighted)), []);
         assert_eq!(t.health().get("a").expect("probed").state, Online);
         // The running probe's results still count.
@@ -316,7 +316,7 @@ mod tests {
         assert_eq!(t.health().get("a").expect("probed").state, Degraded);
 
         let mut changed = f.clone();
-        changed.profiles[0].monitor.path = "/ready".into();
+        changed.profile_mut(0).monitor.path = "/ready".into();
         let changes = t.apply_fleet(desired(&changed));
         assert!(matches!(
             changes.as_slice(),
@@ -347,7 +347,7 @@ mod tests {
         let f = web_a_and_b();
         let gb = generation_of(&t.apply_fleet(desired(&f)), "b");
         let mut fewer = f.clone();
-        fewer.profiles[0].endpoints.retain(|e| e.id == "a");
+        fewer.profile_mut(0).endpoints.retain(|e| e.id == "a");
         let changes = t.apply_fleet(desired(&fewer));
         assert!(matches!(changes.as_slice(), [Change::Removed(p)] if p.endpoint == "b"));
         assert_eq!(
@@ -364,7 +364,7 @@ mod tests {
         let f = fleet(vec![profile("web", monitor(), vec![endpoint("a", 1)])]);
         t.apply_fleet(desired(&f));
         let mut pinned = f.clone();
-        pinned.profiles[0].endpoints[0].always_serve = true;
+        pinned.profile_mut(0).endpoints[0].always_serve = true;
         assert!(matches!(
             t.apply_fleet(desired(&pinned)).as_slice(),
             [Change::Removed(_)]

@@ -244,11 +244,11 @@ fn export_verdicts_follow_fleet_networking() {
             .clone()
     };
     assert_eq!(
-        verdict("member-1").export_validity.unwrap().0,
+        verdict("member-1").export_validity.clone().unwrap().0,
         "ServiceNotFound"
     );
     let m2 = verdict("member-2");
-    assert_eq!(m2.export_validity.unwrap().0, "ServiceIsValid");
+    assert_eq!(m2.export_validity.clone().unwrap().0, "ServiceIsValid");
     assert!(
         m2.problems[0].contains("unsupported service type \"ClusterIP\""),
         "{:?}",

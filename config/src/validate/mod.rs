@@ -33,6 +33,7 @@ pub use monitor::{
     VERIFY_TLS_ANNOTATION,
 };
 pub use profiles::{FAIL_CLOSED_ANNOTATION, TTL_ANNOTATION};
+pub use serial::SerialCache;
 pub use settings::{
     DEFAULT_ADMIN_LISTEN, DEFAULT_LEASE_NAME, DEFAULT_LEASE_SECONDS, DEFAULT_LISTEN,
     DEFAULT_TRUSTED_NETWORKS,
@@ -59,8 +60,14 @@ pub fn fleet(inputs: &Inputs, diags: &mut Diagnostics) -> Option<Fleet> {
 /// (the Kubernetes source's per-namespace composition) gets the serial a whole
 /// validation would give it.
 pub fn seal(fleet: &mut Fleet) {
+    seal_cached(fleet, &mut SerialCache::default());
+}
+
+/// [`seal`], digesting only the profiles `cache` has not seen (the ones the last
+/// fleet sealed with it did not share), and keeping this fleet's digests in it.
+pub fn seal_cached(fleet: &mut Fleet, cache: &mut SerialCache) {
     fleet.zone.soa.serial = 0;
-    fleet.zone.soa.serial = serial::content_serial(fleet);
+    fleet.zone.soa.serial = serial::content_serial(fleet, cache);
 }
 
 /// [`fleet`] without its content serial; `true` when [`seal`] must set it (so a
@@ -148,6 +155,7 @@ pub(crate) fn fleet_unsealed(inputs: &Inputs, diags: &mut Diagnostics) -> Option
         p.endpoints.sort_by(|a, b| a.id.cmp(&b.id));
     }
     profiles.sort_by(|a, b| a.owner.cmp(&b.owner));
+    let profiles = profiles.into_iter().map(std::sync::Arc::new).collect();
     let trusted_networks = settings::trusted_networks(settings_doc, settings, diags);
     let admin_listen = settings.spec.admin.listen.unwrap_or_else(|| {
         DEFAULT_ADMIN_LISTEN

@@ -218,7 +218,9 @@ pub fn compose_cached(
     {
         let hub = super::hub::exports(snapshot, &topology.hub);
         settings_doc.spec.clusters.extend(hub.clusters);
-        observed.objects.extend(hub.observed);
+        observed
+            .objects
+            .extend(hub.observed.into_iter().map(Arc::new));
         observed.public_ips = hub.public_ips;
         observed.members = hub.members;
         for (member, export) in &hub.exports {
@@ -273,7 +275,7 @@ pub fn compose_cached(
             x.problems = problems.clone();
             x.export_validity = Some(validity);
             x.export_conflict = conflict;
-            observed.objects.push(x);
+            observed.objects.push(Arc::new(x));
             if !problems.is_empty() {
                 continue;
             }
@@ -347,7 +349,7 @@ pub fn compose_cached(
             // Being deleted: listed (the mirror deletes its Azure side, then the
             // finalizer goes), but not part of the fleet: no answers, nothing desired.
             let deleting = x.deleting();
-            observed.objects.push(x);
+            observed.objects.push(Arc::new(x));
             if !deleting {
                 upstream(&topology.hub, o, kind, cache, &mut inputs, &mut diags);
             }
@@ -378,7 +380,7 @@ pub fn compose_cached(
             continue;
         }
         for &i in by_label.get(label).into_iter().flatten() {
-            let o = &mut observed.objects[i];
+            let o = Arc::make_mut(&mut observed.objects[i]);
             let text = match &d.field {
                 Some(f) => format!("{f}: {}", d.message),
                 None => d.message.clone(),

@@ -17,9 +17,12 @@
 //! served across namespaces). The result is the same `Fleet` either way; the
 //! tests pin that after sequences of events.
 //!
-//! The merge itself still copies every profile and observed object into the new
-//! `Fleet` and hashes it for the content serial: O(fleet), but a copy, not a parse
-//! and validation (docs/BENCHMARKS.md, "Kubernetes watch events at scale").
+//! The merge shares the parts' profiles and observed objects (`Arc`s) and digests
+//! only new profiles for the content serial ([`SerialCache`]): what grows with the
+//! fleet is copying pointers, in owner order (docs/BENCHMARKS.md, "Kubernetes
+//! watch events at scale").
+//!
+//! [`SerialCache`]: fleetdns_config::validate::SerialCache
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -73,8 +76,8 @@ pub struct Composer {
     whole: ParseCache,
     base: Option<Base>,
     parts: BTreeMap<String, Part>,
-    profiles: BTreeMap<String, Profile>,
-    observed: BTreeMap<ObservedKey, ObservedObject>,
+    profiles: BTreeMap<String, Arc<Profile>>,
+    observed: BTreeMap<ObservedKey, Arc<ObservedObject>>,
     /// Whether `parts` hold every namespace (false after a whole composition).
     parts_valid: bool,
     /// `<namespace>-<name>` of every profile object (valid or not), the owner name it
@@ -88,6 +91,8 @@ pub struct Composer {
     parts_composed: u64,
     /// How long the last merge of parts took (for logs).
     merge_time: std::time::Duration,
+    /// The profile digests of the last merged fleet's serial.
+    serials: fleetdns_config::validate::SerialCache,
 }
 
 /// How a composition was made.
@@ -335,7 +340,7 @@ impl Composer {
     /// The fleet of every part: the settings' fleet with the parts' profiles and
     /// observed objects, the clusters' states, and the content serial.
     fn merge(
-        &self,
+        &mut self,
         settings: &(Doc, SettingsDocument),
         snapshot: &Snapshot,
     ) -> (Fleet, Diagnostics) {
@@ -344,22 +349,14 @@ impl Composer {
         for part in self.parts.values() {
             diags.0.extend(part.diags.iter().cloned());
         }
-        // Two copies that grow with the fleet, made side by side: the profiles (and the
-        // serial, which hashes them) here, the observed objects on a second thread.
-        let (fleet, objects) = std::thread::scope(|scope| {
-            let objects = scope.spawn(|| self.observed.values().cloned().collect::<Vec<_>>());
-            let mut fleet = base.fleet.clone();
-            fleet.profiles = self.profiles.values().cloned().collect();
-            if settings.1.spec.soa.serial.is_none() {
-                fleetdns_config::validate::seal(&mut fleet);
-            }
-            (fleet, objects.join())
-        });
-        let mut fleet = fleet;
-        fleet.observed.objects = match objects {
-            Ok(objects) => objects,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
+        // Profiles and observed objects are shared with the parts: the merge copies
+        // pointers, and the serial digests only the profiles it has not seen.
+        let mut fleet = base.fleet.clone();
+        fleet.profiles = self.profiles.values().cloned().collect();
+        fleet.observed.objects = self.observed.values().cloned().collect();
+        if settings.1.spec.soa.serial.is_none() {
+            fleetdns_config::validate::seal_cached(&mut fleet, &mut self.serials);
+        }
         fleet.observed.clusters = snapshot.clusters.values().cloned().collect();
         (fleet, diags)
     }

@@ -197,7 +197,7 @@ spec:
         let mut b = ObservedObject::new(ObjectKind::TrafficManagerBackend, "hub", "demo", "web");
         b.uid = "b-uid".into();
         b.backend_profile = Some("web".into());
-        f.observed.objects = vec![p, b];
+        f.observed.objects = vec![p.into(), b.into()];
         f
     }
 
@@ -205,13 +205,13 @@ spec:
     fn only_objects_being_deleted_with_our_finalizer_are_deleted() {
         let mut f = fleet();
         assert!(deletions(&f).is_empty(), "nothing is being deleted");
-        for o in &mut f.observed.objects {
+        for o in f.observed.objects.iter_mut().map(std::sync::Arc::make_mut) {
             o.deletion_timestamp = Some("2026-01-01T00:00:00Z".into());
             o.finalizers =
                 vec!["networking.fleet.azure.com/traffic-manager-profile-cleanup".into()];
         }
         assert!(deletions(&f).is_empty(), "another controller's finalizer");
-        for o in &mut f.observed.objects {
+        for o in f.observed.objects.iter_mut().map(std::sync::Arc::make_mut) {
             o.finalizers.push(MIRROR_FINALIZER.into());
         }
         let d = deletions(&f);
@@ -239,7 +239,7 @@ spec:
     fn a_backend_whose_profile_object_is_gone_has_nothing_to_delete() {
         let mut f = fleet();
         f.observed.objects.remove(0);
-        let b = &mut f.observed.objects[0];
+        let b = std::sync::Arc::make_mut(&mut f.observed.objects[0]);
         b.deletion_timestamp = Some("2026-01-01T00:00:00Z".into());
         b.finalizers = vec![MIRROR_FINALIZER.into()];
         assert!(matches!(

@@ -20,6 +20,8 @@
 //! controller's concurrent change or a re-created object makes the patch fail (and
 //! be retried from a fresh observation) instead of being overwritten.
 
+use std::sync::Arc;
+
 use fleetdns_config::azure::MIRROR_FINALIZER;
 use fleetdns_config::crd::api_resource;
 use fleetdns_config::{Fleet, ObjectKind, ObservedObject, StatusMode};
@@ -92,16 +94,19 @@ pub fn plan(fleet: &Fleet, mirror: &MirrorStatus, setting: StatusMode) -> Vec<Ch
 
 /// Whether the Azure profile of `o` (its own, or for a backend its profile's)
 /// exists, as the mirror's last pass read it back.
-fn in_azure(o: &ObservedObject, objects: &[ObservedObject], mirror: &MirrorStatus) -> bool {
+fn in_azure(o: &ObservedObject, objects: &[Arc<ObservedObject>], mirror: &MirrorStatus) -> bool {
     let profile = match o.kind {
         ObjectKind::TrafficManagerProfile => Some(o),
         _ => o.backend_profile.as_deref().and_then(|p| {
-            objects.iter().find(|x| {
-                x.kind == ObjectKind::TrafficManagerProfile
-                    && x.namespace == o.namespace
-                    && x.name == p
-                    && !x.deleting()
-            })
+            objects
+                .iter()
+                .find(|x| {
+                    x.kind == ObjectKind::TrafficManagerProfile
+                        && x.namespace == o.namespace
+                        && x.name == p
+                        && !x.deleting()
+                })
+                .map(|x| &**x)
         }),
     };
     let Some(p) = profile else { return false };
@@ -178,7 +183,7 @@ spec:
         let mut b = ObservedObject::new(ObjectKind::TrafficManagerBackend, "hub", "demo", "web");
         b.uid = "b1".into();
         b.backend_profile = Some("web".into());
-        f.observed.objects = vec![p, b];
+        f.observed.objects = vec![p.into(), b.into()];
         f
     }
 
@@ -212,13 +217,14 @@ spec:
     #[test]
     fn removed_when_the_mirror_finished_or_does_not_own_the_azure_side() {
         let mut f = fleet(true);
-        for o in &mut f.observed.objects {
+        for o in f.observed.objects.iter_mut().map(std::sync::Arc::make_mut) {
             o.finalizers = vec!["other/keep".into(), MIRROR_FINALIZER.into()];
         }
         assert!(plan(&f, &programmed("fleet-p1"), StatusMode::Owner).is_empty());
         let removed = plan(&f, &programmed("fleet-p1"), StatusMode::Observer);
         assert!(removed.len() == 2 && removed.iter().all(|c| !c.add));
-        f.observed.objects[0].deletion_timestamp = Some("2026-01-01T00:00:00Z".into());
+        std::sync::Arc::make_mut(&mut f.observed.objects[0]).deletion_timestamp =
+            Some("2026-01-01T00:00:00Z".into());
         assert!(plan(&f, &programmed("fleet-p1"), StatusMode::Owner).is_empty());
         let mut m = programmed("fleet-p1");
         m.finalized.push("p1".into());

@@ -59,6 +59,7 @@ fn accepted(
                 && x.name == service
                 && x.exported
         })
+        .map(|x| &**x)
         .collect();
     if exports.is_empty() {
         return false_(format!("ServiceImport {service:?} is not found"));

@@ -23,7 +23,8 @@ pub(super) fn profile(
     let served = fleet
         .profiles
         .iter()
-        .find(|p| p.namespace == o.namespace && p.name == o.name);
+        .find(|p| p.namespace == o.namespace && p.name == o.name)
+        .map(|p| &**p);
     match served {
         Some(p) if o.problems.is_empty() => {
             d.fields
