@@ -273,9 +273,12 @@ fn unchanged_status_is_not_rewritten_and_keeps_its_transition_time() {
     let first = render(&d, Mode::Owner, "2026-11-23T05:00:00Z");
     assert!(!satisfied(&d, &first), "nothing observed yet");
     // The source now observes what was applied.
-    d.observed.conditions = first["conditions"].as_array().unwrap().clone();
-    d.observed.status_fields = first.as_object().unwrap().clone();
-    d.observed.status_fields.remove("conditions");
+    std::sync::Arc::make_mut(&mut d.observed).conditions =
+        first["conditions"].as_array().unwrap().clone();
+    std::sync::Arc::make_mut(&mut d.observed).status_fields = first.as_object().unwrap().clone();
+    std::sync::Arc::make_mut(&mut d.observed)
+        .status_fields
+        .remove("conditions");
     let again = render(&d, Mode::Owner, "2026-11-23T06:00:00Z");
     assert_eq!(again, first, "same conditions keep lastTransitionTime");
     assert!(satisfied(&d, &again));

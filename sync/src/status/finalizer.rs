@@ -20,7 +20,7 @@
 //! controller's concurrent change or a re-created object makes the patch fail (and
 //! be retried from a fresh observation) instead of being overwritten.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 
 use fleetdns_config::azure::MIRROR_FINALIZER;
 use fleetdns_config::crd::api_resource;
@@ -56,6 +56,20 @@ pub struct Change {
 pub fn plan(fleet: &Fleet, mirror: &MirrorStatus, setting: StatusMode) -> Vec<Change> {
     let mirror_on = fleet.azure.is_some();
     let objects = &fleet.observed.objects;
+    // Live profile objects by namespace and name, for backends to find theirs
+    // (first of equal names, as a scan would).
+    let mut profiles: HashMap<&str, HashMap<&str, &ObservedObject>> = HashMap::new();
+    if mirror_on {
+        for x in objects {
+            if x.kind == ObjectKind::TrafficManagerProfile && !x.deleting() {
+                profiles
+                    .entry(&x.namespace)
+                    .or_default()
+                    .entry(&x.name)
+                    .or_insert(x);
+            }
+        }
+    }
     let mut out = Vec::new();
     for o in objects {
         if !matches!(
@@ -71,7 +85,7 @@ pub fn plan(fleet: &Fleet, mirror: &MirrorStatus, setting: StatusMode) -> Vec<Ch
             // Kubernetes refuses new finalizers on an object being deleted.
             false
         } else if mirror_on && owner {
-            !has && in_azure(o, objects, mirror)
+            !has && in_azure(o, &profiles, mirror)
         } else {
             false
         };
@@ -94,20 +108,17 @@ pub fn plan(fleet: &Fleet, mirror: &MirrorStatus, setting: StatusMode) -> Vec<Ch
 
 /// Whether the Azure profile of `o` (its own, or for a backend its profile's)
 /// exists, as the mirror's last pass read it back.
-fn in_azure(o: &ObservedObject, objects: &[Arc<ObservedObject>], mirror: &MirrorStatus) -> bool {
+fn in_azure(
+    o: &ObservedObject,
+    profiles: &HashMap<&str, HashMap<&str, &ObservedObject>>,
+    mirror: &MirrorStatus,
+) -> bool {
     let profile = match o.kind {
         ObjectKind::TrafficManagerProfile => Some(o),
-        _ => o.backend_profile.as_deref().and_then(|p| {
-            objects
-                .iter()
-                .find(|x| {
-                    x.kind == ObjectKind::TrafficManagerProfile
-                        && x.namespace == o.namespace
-                        && x.name == p
-                        && !x.deleting()
-                })
-                .map(|x| &**x)
-        }),
+        _ => o
+            .backend_profile
+            .as_deref()
+            .and_then(|p| profiles.get(o.namespace.as_str())?.get(p).copied()),
     };
     let Some(p) = profile else { return false };
     mirror

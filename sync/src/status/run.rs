@@ -65,8 +65,20 @@ pub async fn run(
         let f = inputs.fleet.borrow_and_update().clone();
         let m = inputs.mirror.borrow_and_update().clone();
         let h = inputs.health.borrow_and_update().clone();
-        let mirrored = f.azure.is_some().then_some(m.as_ref());
-        let want = desired::desired_with_health(&f, Some(&h), manage_exports, mirrored);
+        // Linear in the fleet but seconds at 100k profiles: off the async workers.
+        let want = {
+            let (f, m) = (Arc::clone(&f), Arc::clone(&m));
+            let computed = tokio::task::spawn_blocking(move || {
+                let mirrored = f.azure.is_some().then_some(m.as_ref());
+                desired::desired_with_health(&f, Some(&h), manage_exports, mirrored)
+            });
+            match computed.await {
+                Ok(want) => want,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Cancelled: the runtime is shutting down.
+                Err(_) => return,
+            }
+        };
         let mut again = false;
         for d in &want {
             if !*inputs.leader.borrow() {

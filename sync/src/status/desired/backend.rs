@@ -8,28 +8,31 @@
 //! ineligible, weight 0, conflict) do not make `Accepted` False; exports that
 //! reach it but cannot be endpoints (not a LoadBalancer, no address yet) do.
 
-use fleetdns_config::{Fleet, Health, ObjectKind, ObservedObject, Target};
+use std::sync::Arc;
+
+use fleetdns_config::{Health, ObservedObject, Target};
 use serde_json::{json, Value};
 
+use super::index::Index;
 use super::{base, bounded, problems_text, serving, Condition, Desired};
 use crate::azure::{ConditionStatus, MirrorStatus};
 
 pub(super) fn backend(
-    fleet: &Fleet,
+    ix: &Index<'_>,
     health: Option<&Health>,
-    o: &ObservedObject,
+    o: &Arc<ObservedObject>,
     profile_programmed: Option<&'static str>,
     mirror: Option<&MirrorStatus>,
 ) -> Desired {
     let mut d = base(o);
-    let accepted = accepted(fleet, o, profile_programmed, mirror, &mut d);
+    let accepted = accepted(ix, o, profile_programmed, mirror, &mut d);
     d.conditions.push(accepted);
-    d.own = Some(serving::backend(fleet, health, o));
+    d.own = Some(serving::backend(ix, health, o));
     d
 }
 
 fn accepted(
-    fleet: &Fleet,
+    ix: &Index<'_>,
     o: &ObservedObject,
     profile_programmed: Option<&'static str>,
     mirror: Option<&MirrorStatus>,
@@ -49,17 +52,11 @@ fn accepted(
         Some("True") => {}
         Some(_) => return pending(format!("In the processing of trafficManagerProfile {profile:?}")),
     }
-    let exports: Vec<&ObservedObject> = fleet
-        .observed
-        .objects
+    let exports: Vec<&ObservedObject> = ix
+        .exports_of(&o.namespace, &service)
         .iter()
-        .filter(|x| {
-            x.kind == ObjectKind::ServiceExport
-                && x.namespace == o.namespace
-                && x.name == service
-                && x.exported
-        })
-        .map(|x| &**x)
+        .copied()
+        .filter(|x| x.exported)
         .collect();
     if exports.is_empty() {
         return false_(format!("ServiceImport {service:?} is not found"));
@@ -86,7 +83,7 @@ fn accepted(
             problems_text(&own)
         ));
     }
-    let endpoints = endpoints(fleet, o, mirror);
+    let endpoints = endpoints(ix, o, mirror);
     let n = endpoints.len();
     if n > 0 {
         d.fields.insert("endpoints".into(), Value::Array(endpoints));
@@ -127,14 +124,10 @@ fn accepted(
 /// `status.endpoints[]`: name, target, weight and from, as upstream's
 /// `buildAcceptedEndpointStatus` (controller.go:622-638); `resourceID` when the
 /// Azure mirror holds the endpoint.
-fn endpoints(fleet: &Fleet, o: &ObservedObject, mirror: Option<&MirrorStatus>) -> Vec<Value> {
-    fleet
-        .profiles
+fn endpoints(ix: &Index<'_>, o: &ObservedObject, mirror: Option<&MirrorStatus>) -> Vec<Value> {
+    ix.endpoints_of(&o.namespace, &o.name)
         .iter()
-        .filter(|p| p.namespace == o.namespace)
-        .flat_map(|p| p.endpoints.iter().map(move |e| (p, e)))
-        .filter(|(_, e)| e.backend == o.name)
-        .map(|(p, e)| {
+        .map(|&(p, e)| {
             let name = format!("fleet-{}#{}#{}", o.uid, e.service, e.cluster).to_ascii_lowercase();
             let mut v = json!({
                 "name": name,

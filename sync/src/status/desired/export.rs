@@ -1,11 +1,13 @@
 //! A ServiceExport's `Valid` and `Conflict`, as fleet-networking's member agent
 //! writes them (serviceexport/controller.go:176-240, 478-560).
 
+use std::sync::Arc;
+
 use fleetdns_config::ObservedObject;
 
 use super::{base, Condition, Desired};
 
-pub(super) fn export(o: &ObservedObject) -> Desired {
+pub(super) fn export(o: &Arc<ObservedObject>) -> Desired {
     let mut d = base(o);
     let (reason, message) = o
         .export_validity

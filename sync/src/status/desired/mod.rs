@@ -14,11 +14,13 @@
 
 mod backend;
 mod export;
+mod index;
 mod profile;
 mod render;
 mod serving;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use fleetdns_config::{Fleet, Health, ObjectKind, ObservedObject};
 use serde_json::{Map, Value};
@@ -76,7 +78,7 @@ pub struct Desired {
     /// fleetdns's own condition ([`SERVING`]), on profiles and backends.
     pub own: Option<Condition>,
     /// The object as the source last saw it (status, condition owners).
-    pub observed: ObservedObject,
+    pub observed: Arc<ObservedObject>,
 }
 
 /// Desired status of every observed object (ServiceExports only when
@@ -99,9 +101,10 @@ pub fn desired_with_health(
     let mut out = Vec::new();
     // Objects being deleted get no status (only their finalizer, see `finalizer`).
     let live = || fleet.observed.objects.iter().filter(|o| !o.deleting());
+    let ix = index::Index::new(fleet);
     for o in live() {
         if o.kind == ObjectKind::TrafficManagerProfile {
-            let d = profile::profile(fleet, health, o, mirror);
+            let d = profile::profile(&ix, health, o, mirror);
             let status = d.conditions.first().map_or("Unknown", |c| c.status);
             programmed.insert((&o.namespace, &o.name), status);
             out.push(d);
@@ -115,7 +118,7 @@ pub fn desired_with_health(
                     .backend_profile
                     .as_deref()
                     .and_then(|p| programmed.get(&(o.namespace.as_str(), p)).copied());
-                out.push(backend::backend(fleet, health, o, p, mirror));
+                out.push(backend::backend(&ix, health, o, p, mirror));
             }
             ObjectKind::ServiceExport if manage_exports => out.push(export::export(o)),
             ObjectKind::ServiceExport => {}
@@ -124,7 +127,7 @@ pub fn desired_with_health(
     out
 }
 
-fn base(o: &ObservedObject) -> Desired {
+fn base(o: &Arc<ObservedObject>) -> Desired {
     Desired {
         kind: o.kind,
         cluster: o.cluster.clone(),
@@ -135,7 +138,7 @@ fn base(o: &ObservedObject) -> Desired {
         fields: Map::new(),
         conditions: Vec::new(),
         own: None,
-        observed: o.clone(),
+        observed: Arc::clone(o),
     }
 }
 

@@ -2,9 +2,12 @@
 //! profile controller writes them (trafficmanagerprofile/controller.go:339-400),
 //! and fleetdns's `Serving`.
 
-use fleetdns_config::{Fleet, Health, ObservedObject};
+use std::sync::Arc;
+
+use fleetdns_config::{Health, ObservedObject};
 use serde_json::Value;
 
+use super::index::Index;
 use super::{base, problems_text, serving, Condition, Desired};
 use crate::azure::status::ConditionStatus;
 use crate::azure::MirrorStatus;
@@ -14,17 +17,13 @@ pub(super) const NAME_TAKEN: &str =
     "Domain name is not available. Please choose a different profile name or namespace";
 
 pub(super) fn profile(
-    fleet: &Fleet,
+    ix: &Index<'_>,
     health: Option<&Health>,
-    o: &ObservedObject,
+    o: &Arc<ObservedObject>,
     mirror: Option<&MirrorStatus>,
 ) -> Desired {
     let mut d = base(o);
-    let served = fleet
-        .profiles
-        .iter()
-        .find(|p| p.namespace == o.namespace && p.name == o.name)
-        .map(|p| &**p);
+    let served = ix.profile(&o.namespace, &o.name);
     match served {
         Some(p) if o.problems.is_empty() => {
             d.fields
@@ -35,7 +34,7 @@ pub(super) fn profile(
                 "Programmed",
                 format!(
                     "Successfully configured the DNS name {} in the fleetdns zone {}",
-                    p.owner, fleet.zone.apex
+                    p.owner, ix.fleet.zone.apex
                 ),
             ));
             if let Some(m) = mirror {
@@ -65,7 +64,7 @@ pub(super) fn profile(
             });
         }
     }
-    d.own = Some(serving::profile(fleet, health, o, served));
+    d.own = Some(serving::profile(ix, health, o, served));
     d
 }
 

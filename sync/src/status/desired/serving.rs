@@ -12,12 +12,13 @@
 //! `NotServed` (False: not in the zone, with the problems that keep it out).
 
 use fleetdns_config::routing::{self, RoutingMethod};
-use fleetdns_config::{Endpoint, Fleet, Health, MonitorState, ObjectKind, ObservedObject, Profile};
+use fleetdns_config::{Endpoint, Health, MonitorState, ObservedObject, Profile};
 
+use super::index::Index;
 use super::{bounded, problems_text, Condition, SERVING};
 
 pub(super) fn profile(
-    fleet: &Fleet,
+    ix: &Index<'_>,
     health: Option<&Health>,
     o: &ObservedObject,
     served: Option<&Profile>,
@@ -35,19 +36,14 @@ pub(super) fn profile(
     };
     let eps: Vec<&Endpoint> = p.endpoints.iter().collect();
     let mut left_out = Vec::new();
-    for b in fleet.observed.objects.iter().filter(|b| {
-        b.kind == ObjectKind::TrafficManagerBackend
-            && b.namespace == o.namespace
-            && b.backend_profile.as_deref() == Some(o.name.as_str())
-    }) {
+    for b in ix.backends_of(&o.namespace, &o.name) {
         left_out.extend(
-            left_out_of(fleet, b)
+            left_out_of(ix, b)
                 .into_iter()
                 .map(|w| format!("backend {}: {w}", b.name)),
         );
     }
     judge(
-        fleet,
         health,
         &format!("fleetdns answers {}{}", p.owner, routing(p, health)),
         &eps,
@@ -86,11 +82,12 @@ fn routing(p: &Profile, health: Option<&Health>) -> String {
     }
 }
 
-pub(super) fn backend(fleet: &Fleet, health: Option<&Health>, o: &ObservedObject) -> Condition {
-    let profile = fleet.profiles.iter().find(|p| {
-        p.namespace == o.namespace && Some(p.name.as_str()) == o.backend_profile.as_deref()
-    });
-    let left_out = left_out_of(fleet, o);
+pub(super) fn backend(ix: &Index<'_>, health: Option<&Health>, o: &ObservedObject) -> Condition {
+    let profile = o
+        .backend_profile
+        .as_deref()
+        .and_then(|name| ix.profile(&o.namespace, name));
+    let left_out = left_out_of(ix, o);
     let Some(p) = profile else {
         let mut why = o.problems.clone();
         why.extend(left_out);
@@ -107,7 +104,6 @@ pub(super) fn backend(fleet: &Fleet, health: Option<&Health>, o: &ObservedObject
     };
     let eps: Vec<&Endpoint> = p.endpoints.iter().filter(|e| e.backend == o.name).collect();
     judge(
-        fleet,
         health,
         &format!("fleetdns answers {} with this backend", p.owner),
         &eps,
@@ -117,15 +113,13 @@ pub(super) fn backend(fleet: &Fleet, health: Option<&Health>, o: &ObservedObject
 }
 
 /// Why exports of the backend's Service are not endpoints, one line per cluster.
-fn left_out_of(fleet: &Fleet, b: &ObservedObject) -> Vec<String> {
+fn left_out_of(ix: &Index<'_>, b: &ObservedObject) -> Vec<String> {
     let mut out = Vec::new();
     if b.backend_weight == Some(0) {
         out.push("weight 0: the backend has no endpoints".to_string());
     }
     let service = b.backend_service.as_deref().unwrap_or("");
-    for x in fleet.observed.objects.iter().filter(|x| {
-        x.kind == ObjectKind::ServiceExport && x.namespace == b.namespace && x.name == service
-    }) {
+    for x in ix.exports_of(&b.namespace, service) {
         let validity = x.export_validity.as_ref();
         let why = if !x.problems.is_empty() {
             problems_text(&x.problems)
@@ -152,7 +146,7 @@ fn left_out_of(fleet: &Fleet, b: &ObservedObject) -> Vec<String> {
         };
         out.push(format!("cluster {}: {why}", x.cluster));
     }
-    for c in fleet.observed.clusters.iter().filter(|c| !c.reachable) {
+    for c in ix.fleet.observed.clusters.iter().filter(|c| !c.reachable) {
         out.push(format!(
             "cluster {} is unreachable; its last known state is served",
             c.name
@@ -162,7 +156,6 @@ fn left_out_of(fleet: &Fleet, b: &ObservedObject) -> Vec<String> {
 }
 
 fn judge(
-    _fleet: &Fleet,
     health: Option<&Health>,
     what: &str,
     eps: &[&Endpoint],
