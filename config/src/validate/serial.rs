@@ -40,6 +40,8 @@ pub(super) fn content_serial(fleet: &Fleet, cache: &mut SerialCache) -> u32 {
     let mut old = old.into_iter().peekable();
     let mut digests = Vec::with_capacity(fleet.profiles.len());
     let mut computed = 0;
+    // One buffer for every profile's JSON.
+    let mut json = Vec::with_capacity(4096);
     for p in &fleet.profiles {
         // Both lists are sorted by owner: walk them side by side.
         while old.peek().is_some_and(|(o, _)| o.owner < p.owner) {
@@ -49,7 +51,7 @@ pub(super) fn content_serial(fleet: &Fleet, cache: &mut SerialCache) -> u32 {
             Some((o, d)) if Arc::ptr_eq(o, p) => *d,
             _ => {
                 computed += 1;
-                profile_digest(p)
+                profile_digest(p, &mut json)
             }
         };
         std::io::Write::write_all(&mut h, &digest.to_le_bytes()).expect("hashing never fails");
@@ -62,16 +64,18 @@ pub(super) fn content_serial(fleet: &Fleet, cache: &mut SerialCache) -> u32 {
     h.0.max(1)
 }
 
-/// 64-bit FNV-1a of one profile's canonical JSON.
-fn profile_digest(p: &Profile) -> u64 {
-    let mut h = Fnv64(0xcbf2_9ce4_8422_2325);
-    hash_json(&mut h, p);
-    h.0
+/// 64-bit FNV-1a of one profile's canonical JSON (written into `json`, reused).
+fn profile_digest(p: &Profile, json: &mut Vec<u8>) -> u64 {
+    json.clear();
+    serde_json::to_writer(&mut *json, p).expect("a profile serializes to JSON");
+    json.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Feeds the JSON of `value` to `h`, buffered (the serializer writes a few bytes at a time).
 fn hash_json<W: std::io::Write, T: Serialize + ?Sized>(h: &mut W, value: &T) {
-    let mut w = std::io::BufWriter::with_capacity(8 * 1024, h);
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, h);
     serde_json::to_writer(&mut w, value).expect("the fleet serializes to JSON");
     w.into_inner()
         .map_err(|e| e.into_error())
@@ -123,23 +127,6 @@ impl std::io::Write for Fnv32 {
         for &b in buf {
             self.0 ^= u32::from(b);
             self.0 = self.0.wrapping_mul(0x0100_0193);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// FNV-1a, 64 bits, over everything written to it.
-struct Fnv64(u64);
-
-impl std::io::Write for Fnv64 {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        for &b in buf {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
         }
         Ok(buf.len())
     }
