@@ -127,6 +127,23 @@ pub fn desired_with_health(
     out
 }
 
+/// Whether the desired statuses would read the same from `a` as from `b`: every
+/// endpoint's state, and a Degraded endpoint's last observation (the `Serving`
+/// message names it). Probe results that change neither (an Online endpoint
+/// probed again, a failure count) change no status, so a new `Health` that
+/// [`reads_same`] as the last one needs no pass over every object.
+pub fn reads_same(a: &Health, b: &Health) -> bool {
+    let detail = |h: &fleetdns_config::EndpointHealth| h.last.as_ref().map(|l| l.detail.clone());
+    a.len() == b.len()
+        && a.iter().all(|(id, x)| {
+            b.get(id).is_some_and(|y| {
+                x.state == y.state
+                    && (x.state != fleetdns_config::MonitorState::Degraded
+                        || detail(x) == detail(y))
+            })
+        })
+}
+
 fn base(o: &Arc<ObservedObject>) -> Desired {
     Desired {
         kind: o.kind,
@@ -157,4 +174,80 @@ fn bounded(mut s: String) -> String {
 
 fn problems_text(problems: &[String]) -> String {
     bounded(problems.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use fleetdns_config::{EndpointHealth, Health, MonitorState, Observation};
+
+    use super::reads_same;
+
+    fn health(entries: &[(&str, MonitorState, &str)]) -> Health {
+        entries
+            .iter()
+            .map(|(id, state, detail)| {
+                let last = Observation {
+                    healthy: *state != MonitorState::Degraded,
+                    detail: Arc::from(*detail),
+                    at: SystemTime::UNIX_EPOCH,
+                    duration: Duration::from_millis(3),
+                };
+                let h = EndpointHealth {
+                    state: *state,
+                    consecutive_failures: 0,
+                    last: Some(last),
+                };
+                (Arc::from(*id), h)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_what_a_status_says_makes_health_read_differently() {
+        use MonitorState::*;
+        let base = health(&[
+            ("a", Online, "HTTP 200"),
+            ("b", Degraded, "timeout after 9s"),
+        ]);
+        let mut probed_again = base.clone();
+        probed_again.get_mut("a").unwrap().consecutive_failures = 1;
+        probed_again.get_mut("a").unwrap().last.as_mut().unwrap().at = SystemTime::now();
+        assert!(
+            reads_same(&base, &probed_again),
+            "a new probe result saying the same"
+        );
+        assert!(reads_same(
+            &base,
+            &health(&[
+                ("b", Degraded, "timeout after 9s"),
+                ("a", Online, "HTTP 204")
+            ])
+        ));
+        for (what, other) in [
+            (
+                "a state",
+                health(&[
+                    ("a", Degraded, "HTTP 500"),
+                    ("b", Degraded, "timeout after 9s"),
+                ]),
+            ),
+            (
+                "a Degraded endpoint's reason",
+                health(&[("a", Online, "HTTP 200"), ("b", Degraded, "HTTP 503")]),
+            ),
+            ("the endpoints", health(&[("a", Online, "HTTP 200")])),
+            (
+                "an endpoint's id",
+                health(&[
+                    ("a", Online, "HTTP 200"),
+                    ("c", Degraded, "timeout after 9s"),
+                ]),
+            ),
+        ] {
+            assert!(!reads_same(&base, &other), "{what} changed");
+        }
+    }
 }
