@@ -24,6 +24,7 @@ mod kubernetes_status;
 mod reload;
 mod routing;
 mod seed_check;
+mod status_health;
 mod status_page;
 mod weights;
 mod window;
