@@ -16,12 +16,16 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, SOA};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 
 use crate::chunked::Chunked;
+use crate::names::cluster_key;
 use crate::nodes::Nodes;
 use crate::wire;
 use crate::zone::{
-    EndpointKey, EndpointView, Glue, HealthView, Node, Pick, ProfileNode, Rrset, Zone,
-    CLUSTER_LABEL, HEALTH_LABEL,
+    Answers, Cluster, EndpointKey, EndpointView, Glue, HealthView, Node, Pick, ProfileNode, Rrset,
+    Zone, CLUSTER_LABEL, HEALTH_LABEL,
 };
+
+/// One shared string per member cluster name, for the health views.
+pub(crate) type ClusterNames = std::collections::HashMap<String, Arc<str>>;
 
 fn fqdn(name: &str) -> Name {
     let mut n = Name::from_ascii(name).expect("validated names parse");
@@ -48,7 +52,7 @@ fn profile_node(
     endpoints: &[(u32, &Endpoint)],
     routing: RoutingMethod,
     keys: &mut Chunked<Option<EndpointKey>>,
-) -> ProfileNode {
+) -> Answers {
     type Entries = Vec<(Record, u32, u32, u32)>;
     let (mut a, mut aaaa, mut cname): (Entries, Entries, Entries) = Default::default();
     for &(i, e) in endpoints {
@@ -91,11 +95,10 @@ fn profile_node(
         )))
         .filter(|p| p.len() > 0)
     };
-    ProfileNode {
+    Answers {
         a: pick(a, max_return),
         aaaa: pick(aaaa, max_return),
         cname: pick(cname, 1),
-        positions: Box::default(),
     }
 }
 
@@ -203,16 +206,16 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
     }
 
     let mut keys: Chunked<Option<EndpointKey>> = Chunked::default();
-    for p in &fleet.profiles {
+    let mut clusters = ClusterNames::new();
+    for p in fleet.profiles.iter() {
         let label = profile_label(p);
         let positions: Vec<u32> = p
             .endpoints
             .iter()
             .map(|e| keys.push(endpoint_key(&label, e)) as u32)
             .collect();
-        for (key, node) in profile_names(p, health, &positions, &mut keys) {
-            merge(&mut nodes, key, node);
-        }
+        let (key, node) = profile_names(p, &label, health, &positions, &mut keys, &mut clusters);
+        merge(&mut nodes, key, node);
     }
 
     // Empty non-terminals: every ancestor of a name, below the apex, exists (NODATA,
@@ -257,56 +260,54 @@ fn merge(nodes: &mut Nodes, key: Box<[u8]>, from: Node) {
         }
         Entry::Occupied(o) => {
             let node = Arc::get_mut(o.into_mut()).expect("merged while the zone is built");
-            if from.profile.is_some() || from.health.is_some() {
+            if from.profile.is_some() {
                 node.private = from.private;
+                node.profile = from.profile;
             } else {
                 node.private &= from.private;
-            }
-            if from.profile.is_some() {
-                node.profile = from.profile;
-            }
-            if from.health.is_some() {
-                node.health = from.health;
             }
         }
     }
 }
 
-/// The names profile `p` brings, its endpoints at `positions` of `keys`: the
-/// owner (the answer sets), `_health.<owner>` (the health view), one
-/// `<cluster>._cluster.<owner>` per member cluster, and the empty
-/// non-terminal `_cluster.<owner>` above those. Marks the endpoints some answer
-/// set holds answerable in `keys`.
+/// The node of profile `p` (labelled `label`), its endpoints at `positions`
+/// of `keys`: at its owner name, the answer sets, and what answers the names
+/// below it (see [`crate::names`]): `_health.<owner>` (the health view), one
+/// `<cluster>._cluster.<owner>` per member cluster, and the empty non-terminal
+/// `_cluster.<owner>` above those. Marks the endpoints some answer set holds
+/// answerable in `keys`.
 pub(crate) fn profile_names(
     p: &Profile,
+    label: &Arc<str>,
     health: &Health,
     positions: &[u32],
     keys: &mut Chunked<Option<EndpointKey>>,
-) -> Vec<(Box<[u8]>, Node)> {
-    let mut out = Vec::with_capacity(6);
+    cluster_names: &mut ClusterNames,
+) -> (Box<[u8]>, Node) {
     let indexed: Vec<(u32, &Endpoint)> = positions.iter().copied().zip(&p.endpoints).collect();
     let name = fqdn(&p.owner);
+    let owner = wire::key(&name);
     let served = served(&indexed, health, p.fail_closed);
-    let mut node = profile_node(&name, p.ttl, &served, p.routing, keys);
-    node.positions = positions.into();
+    let answers = profile_node(&name, p.ttl, &served, p.routing, keys);
     // Served = in an answer set (Priority: the active priority only).
-    let answered = |i: u32| node.picks().any(|pick| pick.endpoints.contains(&i));
+    let answered = |i: u32| answers.picks().any(|pick| pick.endpoints().contains(&i));
     let served: Vec<u32> = indexed
         .iter()
         .map(|&(i, _)| i)
         .filter(|&i| answered(i))
         .collect();
-    out.push((
-        wire::key(&name),
-        Node {
-            profile: Some(Box::new(node)),
-            ..Node::default()
-        },
-    ));
 
     // Health view: _health.<owner> TXT, and <cluster>._cluster.<owner>.
+    let mut shared = |cluster: &str| match cluster_names.get(cluster) {
+        Some(s) => s.clone(),
+        None => {
+            let s: Arc<str> = cluster.into();
+            cluster_names.insert(cluster.to_string(), s.clone());
+            s
+        }
+    };
     let view = HealthView {
-        profile: format!("{}/{}", p.namespace, p.name),
+        profile: label.clone(),
         fail_closed: p.fail_closed,
         routing: p.routing,
         endpoints: indexed
@@ -316,7 +317,7 @@ pub(crate) fn profile_names(
                     Some(Some(k)) => k.id.clone(),
                     _ => e.id.as_str().into(),
                 },
-                cluster: e.cluster.clone(),
+                cluster: shared(&e.cluster),
                 target: e.target.clone(),
                 weight: e.weight,
                 always_serve: e.always_serve,
@@ -328,16 +329,9 @@ pub(crate) fn profile_names(
     };
     // Validation keeps owners short enough for this name; should one not fit,
     // the profile simply has no health view.
-    if let Ok(health_name) = Name::from_ascii(format!("{HEALTH_LABEL}.{}.", p.owner)) {
-        out.push((
-            wire::key(&health_name),
-            Node {
-                private: true,
-                health: Some(Box::new(view)),
-                ..Node::default()
-            },
-        ));
-    }
+    let health_view = Name::from_ascii(format!("{HEALTH_LABEL}.{}.", p.owner))
+        .is_ok()
+        .then(|| Box::new(view));
     let mut by_cluster: BTreeMap<&str, Vec<(u32, &Endpoint)>> = BTreeMap::new();
     for &(i, e) in &indexed {
         let list = by_cluster.entry(e.cluster.as_str()).or_default();
@@ -345,35 +339,36 @@ pub(crate) fn profile_names(
             list.push((i, e));
         }
     }
-    let mut clusters = false;
+    let mut clusters: Vec<Cluster> = Vec::new();
     for (cluster, endpoints) in by_cluster {
         let Ok(cname) = Name::from_ascii(format!("{cluster}.{CLUSTER_LABEL}.{}.", p.owner)) else {
             continue;
         };
-        clusters = true;
         // Per-cluster names answer like a Weighted profile, whatever the method.
-        let node = profile_node(&cname, p.ttl, &endpoints, RoutingMethod::Weighted, keys);
-        out.push((
-            wire::key(&cname),
-            Node {
-                private: true,
-                profile: Some(Box::new(node)),
-                ..Node::default()
-            },
-        ));
+        let answers = profile_node(&cname, p.ttl, &endpoints, RoutingMethod::Weighted, keys);
+        let key = wire::key(&cname);
+        let label = &key[..key.len() - cluster_key(&[], &owner).len()];
+        clusters.push(Cluster {
+            label: label.into(),
+            answers,
+        });
     }
-    if clusters {
-        if let Ok(ent) = Name::from_ascii(format!("{CLUSTER_LABEL}.{}.", p.owner)) {
-            out.push((
-                wire::key(&ent),
-                Node {
-                    private: true,
-                    ..Node::default()
-                },
-            ));
-        }
-    }
-    out
+    // Sorted by label for lookups; two clusters whose names differ only in
+    // letter case share a name, and the later one answers it.
+    clusters.sort_by(|a, b| a.label.cmp(&b.label));
+    clusters.reverse();
+    clusters.dedup_by(|later, earlier| later.label == earlier.label);
+    clusters.reverse();
+    let node = Node {
+        profile: Some(Box::new(ProfileNode {
+            answers,
+            positions: positions.into(),
+            clusters: clusters.into(),
+            health: health_view,
+        })),
+        ..Node::default()
+    };
+    (owner, node)
 }
 
 /// The endpoints in the answer set, after health: available ones; when none is

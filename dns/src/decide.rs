@@ -96,7 +96,7 @@ pub fn decide<'z>(
     {
         return Decision::Refused;
     }
-    let node = match zone.nodes.get(qname) {
+    let node = match crate::names::lookup(&zone.nodes, qname) {
         Some(n) if !n.private || trusted() => n,
         _ => return Decision::NxDomain,
     };
@@ -124,16 +124,10 @@ pub fn decide<'z>(
         }),
         RecordType::A if node.a().is_some() => node.a().and_then(records),
         RecordType::AAAA if node.aaaa().is_some() => node.aaaa().and_then(records),
-        RecordType::A => node.profile.as_ref().and_then(|p| picked(p.a.as_deref()?)),
-        RecordType::AAAA => node
-            .profile
-            .as_ref()
-            .and_then(|p| picked(p.aaaa.as_deref()?)),
-        RecordType::CNAME => node
-            .profile
-            .as_ref()
-            .and_then(|p| picked(p.cname.as_deref()?)),
-        RecordType::TXT => node.health.as_deref().map(Decision::HealthView),
+        RecordType::A => node.answers.and_then(|p| picked(p.a.as_deref()?)),
+        RecordType::AAAA => node.answers.and_then(|p| picked(p.aaaa.as_deref()?)),
+        RecordType::CNAME => node.answers.and_then(|p| picked(p.cname.as_deref()?)),
+        RecordType::TXT => node.health.map(Decision::HealthView),
         // RFC 8482: one RRset that exists at the name is enough.
         RecordType::ANY => {
             if node.apex {
@@ -142,7 +136,7 @@ pub fn decide<'z>(
                 records(a)
             } else if let Some(aaaa) = node.aaaa() {
                 records(aaaa)
-            } else if let Some(p) = &node.profile {
+            } else if let Some(p) = node.answers {
                 p.a.as_deref()
                     .and_then(picked)
                     .or_else(|| p.aaaa.as_deref().and_then(picked))
@@ -152,7 +146,7 @@ pub fn decide<'z>(
         }
         // Signed zones: DNSKEY, CDS, CDNSKEY at the apex, NSEC at every name.
         t @ (RecordType::DNSKEY | RecordType::CDS | RecordType::CDNSKEY | RecordType::NSEC) => {
-            crate::dnssec::rrset(zone, node, qname, t).and_then(records)
+            crate::dnssec::rrset(zone, &node, qname, t).and_then(records)
         }
         _ => None,
     };
