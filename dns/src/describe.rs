@@ -4,7 +4,8 @@
 use hickory_proto::rr::Name;
 
 use crate::names;
-use crate::zone::{Rrset, Zone};
+use crate::pick::Range;
+use crate::zone::{Pick, Rrset, Zone};
 
 impl Zone {
     /// Everything the zone answers, one line per fact, sorted: names and their
@@ -42,30 +43,40 @@ impl Zone {
                 node.a().map(set).unwrap_or_default(),
                 node.aaaa().map(set).unwrap_or_default()
             ));
+            let set_of = |t: &str, pick: &Pick, range: Range, total: u64| {
+                let mut records: Vec<String> = range
+                    .indices()
+                    .map(|i| {
+                        format!(
+                            "{} {} w={} {}",
+                            hex(pick.wire(i)),
+                            pick.record(i, &Name::root()).data,
+                            pick.weights()[i],
+                            id(pick.endpoints()[i])
+                        )
+                    })
+                    .collect();
+                records.sort();
+                format!(
+                    "{name} {t} max={} total={total} [{}]",
+                    pick.max_return,
+                    records.join("; ")
+                )
+            };
             if let Some(p) = node.answers {
                 for (t, pick) in [("a", &p.a), ("aaaa", &p.aaaa), ("cname", &p.cname)] {
-                    let Some(pick) = pick.as_deref() else {
-                        out.push(format!("{name} {t} none"));
-                        continue;
-                    };
-                    let mut records: Vec<String> = (0..pick.len())
-                        .map(|i| {
-                            format!(
-                                "{} {} w={} {}",
-                                hex(pick.wire(i)),
-                                pick.record(i, &Name::root()).data,
-                                pick.weights()[i],
-                                id(pick.endpoints()[i])
-                            )
-                        })
-                        .collect();
-                    records.sort();
-                    out.push(format!(
-                        "{name} {t} max={} total={} [{}]",
-                        pick.max_return,
-                        pick.total,
-                        records.join("; ")
-                    ));
+                    out.push(match pick.as_deref() {
+                        Some(pick) => set_of(t, pick, pick.all(), pick.total),
+                        None => format!("{name} {t} none"),
+                    });
+                }
+            }
+            if let Some((pick, c)) = node.cluster {
+                for (t, range) in ["a", "aaaa", "cname"].into_iter().zip(c.ranges()) {
+                    out.push(match range.len {
+                        0 => format!("{name} {t} none"),
+                        _ => set_of(t, pick, range, pick.total_of(range)),
+                    });
                 }
             }
             if let Some(p) = self.nodes.get(&key).and_then(|n| n.profile.as_deref()) {

@@ -11,8 +11,9 @@
 //! - [`sampler`]: O(1) weighted choice (Walker/Vose alias table).
 //! - [`multivalue`]: MultiValue answers, N endpoints by weight without replacement.
 //! - [`zone`]: the compiled zone; [`compile`](mod@compile): building it; `pick`:
-//!   one answer set in few allocations; `names`: the names a profile's owner
-//!   node answers for it (health view, per-cluster names).
+//!   one answer set in few allocations; `profile`: one profile's node;
+//!   `names`: the names a profile's owner node answers for it (health view,
+//!   per-cluster names).
 //! - [`snapshot`]: zone + health + counters, what one answer reads.
 //! - [`patch`](mod@patch): compiling again only the profiles that changed; `nodes`
 //!   (names sharded by profile) and `chunked` (a persistent vector) let a
@@ -57,6 +58,7 @@ mod names;
 mod nodes;
 pub mod patch;
 mod pick;
+mod profile;
 pub mod rrl;
 pub mod sampler;
 pub mod server;

@@ -11,7 +11,9 @@
 //! these names is merged with it as a whole compile always did.
 
 use crate::nodes::Nodes;
-use crate::zone::{Answers, Glue, HealthView, Node, ProfileNode, CLUSTER_LABEL, HEALTH_LABEL};
+use crate::zone::{
+    Answers, Cluster, Glue, HealthView, Node, Pick, ProfileNode, CLUSTER_LABEL, HEALTH_LABEL,
+};
 
 /// What exists at one name.
 #[derive(Debug, Clone, Copy, Default)]
@@ -22,8 +24,10 @@ pub(crate) struct At<'z> {
     pub(crate) private: bool,
     /// A name server's address records.
     pub(crate) glue: Option<&'z Glue>,
-    /// Weighted endpoint answers (a profile's owner, or one of its clusters).
+    /// A profile's endpoint answers, at its owner name.
     pub(crate) answers: Option<&'z Answers>,
+    /// One cluster's endpoint answers (ranges of the pick).
+    pub(crate) cluster: Option<(&'z Pick, &'z Cluster)>,
     /// The `_health` TXT view of a profile.
     pub(crate) health: Option<&'z HealthView>,
 }
@@ -35,6 +39,7 @@ impl<'z> At<'z> {
             private: node.private,
             glue: node.glue.as_deref(),
             answers: node.profile.as_deref().map(|p| &p.answers),
+            cluster: None,
             health: None,
         }
     }
@@ -70,12 +75,17 @@ pub(crate) fn lookup<'z>(nodes: &'z Nodes, key: &[u8]) -> Option<At<'z>> {
     };
     // Both (a name server named like a profile's health-view name): as a
     // whole compile merged the two nodes.
-    let data = derived.answers.is_some() || derived.health.is_some();
+    let data = derived.cluster.is_some() || derived.health.is_some();
     Some(At {
         apex: node.apex,
         private: if data { derived.private } else { node.private },
         glue: node.glue,
-        answers: derived.answers.or(node.answers),
+        answers: if derived.cluster.is_some() {
+            None
+        } else {
+            node.answers
+        },
+        cluster: derived.cluster,
         health: derived.health,
     })
 }
@@ -109,7 +119,7 @@ fn derived<'z>(nodes: &'z Nodes, key: &[u8]) -> Option<At<'z>> {
                 let cluster = &key[..at];
                 if let Ok(i) = p.clusters.binary_search_by(|c| (*c.label).cmp(cluster)) {
                     return Some(At {
-                        answers: Some(&p.clusters[i].answers),
+                        cluster: Some((&p.cluster_records, &p.clusters[i])),
                         ..private
                     });
                 }

@@ -14,7 +14,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use fleetdns_config::{Fleet, Health};
 
-use crate::compile::{apex_sets, endpoint_key, profile_label, profile_names, ClusterNames};
+use crate::compile::{apex_sets, endpoint_key, profile_label};
+use crate::profile::{profile_names, Interned};
 use crate::wire;
 use crate::zone::Zone;
 
@@ -177,7 +178,7 @@ pub(crate) fn patch(
     let mut keys = zone.endpoints.clone();
     let mut touched = Vec::new();
     let mut live = zone.live_endpoints;
-    let mut cluster_names = ClusterNames::new();
+    let mut interned = Interned::default();
     let owners = changes.removed.iter().map(|o| (o.as_str(), None)).chain(
         changes
             .compile
@@ -229,7 +230,7 @@ pub(crate) fn patch(
                 .collect();
             touched.extend_from_slice(&positions);
             let (key, node) =
-                profile_names(p, &label, health, &positions, &mut keys, &mut cluster_names);
+                profile_names(p, &label, health, &positions, &mut keys, &mut interned);
             let shard = nodes.shard_mut(&key);
             if shard.contains_key(&key) {
                 return None;

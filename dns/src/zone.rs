@@ -14,6 +14,7 @@ use ipnet::IpNet;
 use crate::chunked::Chunked;
 use crate::nodes::Nodes;
 pub use crate::pick::Pick;
+use crate::pick::Range;
 use crate::wire::WireSet;
 
 /// Label of the health-view TXT name below each profile: `_health.<profile owner>`.
@@ -154,17 +155,34 @@ pub(crate) struct ProfileNode {
     /// `<cluster>._cluster.<owner>`, one per member cluster whose name fits,
     /// sorted by label.
     pub(crate) clusters: Box<[Cluster]>,
+    /// The records the clusters answer, in one pick (each cluster's answer
+    /// sets are ranges of it).
+    pub(crate) cluster_records: Pick,
     /// `_health.<owner>`: the health view (none when that name would not fit).
     pub(crate) health: Option<Box<HealthView>>,
 }
 
-/// The answers of one `<cluster>._cluster.<owner>` name.
+/// The answers of one `<cluster>._cluster.<owner>` name: its available
+/// endpoints, answered as a Weighted profile, as ranges of the profile's
+/// [`ProfileNode::cluster_records`].
 #[derive(Debug)]
 pub(crate) struct Cluster {
-    /// The cluster's labels in lower-case wire form, without the root.
-    pub(crate) label: Box<[u8]>,
-    /// Its available endpoints, answered as a Weighted profile.
-    pub(crate) answers: Answers,
+    /// The cluster's labels in lower-case wire form, without the root (one
+    /// copy per cluster name in the zone).
+    pub(crate) label: std::sync::Arc<[u8]>,
+    /// For A queries.
+    pub(crate) a: Range,
+    /// For AAAA queries.
+    pub(crate) aaaa: Range,
+    /// For CNAME queries.
+    pub(crate) cname: Range,
+}
+
+impl Cluster {
+    /// Its answer sets, A, AAAA and CNAME.
+    pub(crate) fn ranges(&self) -> [Range; 3] {
+        [self.a, self.aaaa, self.cname]
+    }
 }
 
 /// An endpoint as the answer counters know it.

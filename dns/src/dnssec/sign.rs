@@ -20,7 +20,7 @@ use crate::multivalue::{self, Subset, Subsets};
 use crate::names::{self, At};
 use crate::pick::PickSigs;
 use crate::wire::canonical_rdata;
-use crate::zone::{HealthView, Pick, Rrset, Zone};
+use crate::zone::{Cluster, HealthView, Pick, Rrset, Zone};
 
 /// A record holding raw RDATA of a DNSSEC type.
 fn raw(owner: &Name, ttl: u32, rtype: RecordType, rdata: Vec<u8>) -> Record {
@@ -112,6 +112,26 @@ impl Ctx<'_, '_> {
                     .unwrap_or_default()
             })
             .collect();
+        pick.signed = Some(Box::new(PickSigs {
+            sigs: sigs.into(),
+            subsets: None,
+        }));
+    }
+
+    /// The records of a profile's per-cluster names (`owner` its owner): one
+    /// RRSIG per record, each under its cluster's name.
+    fn sign_clusters(&mut self, owner: &[u8], clusters: &[Cluster], pick: &mut Pick) {
+        let mut sigs: Vec<Rrset> = (0..pick.len()).map(|_| Rrset::default()).collect();
+        for c in clusters {
+            let key = names::cluster_key(&c.label, owner);
+            let name = name_of(&key);
+            for i in c.ranges().into_iter().flat_map(|r| r.indices()) {
+                sigs[i] = self
+                    .sig(&key, &[pick.record(i, &name)], None, true)
+                    .map(|b| *b)
+                    .unwrap_or_default();
+            }
+        }
         pick.signed = Some(Box::new(PickSigs {
             sigs: sigs.into(),
             subsets: None,
@@ -221,6 +241,11 @@ fn node_types(node: &At<'_>, apex: bool) -> Vec<u16> {
             types.extend((0..pick.len()).map(|i| u16::from(pick.record_type(i))));
         }
     }
+    if let Some((pick, c)) = node.cluster {
+        for range in c.ranges() {
+            types.extend(range.indices().map(|i| u16::from(pick.record_type(i))));
+        }
+    }
     if node.health.is_some() {
         types.push(u16::from(RecordType::TXT));
     }
@@ -286,12 +311,7 @@ pub fn sign_zone(
             for pick in p.answers.picks_mut() {
                 cx.sign_pick(key, pick);
             }
-            for c in p.clusters.iter_mut() {
-                let ckey = names::cluster_key(&c.label, key);
-                for pick in c.answers.picks_mut() {
-                    cx.sign_pick(&ckey, pick);
-                }
-            }
+            cx.sign_clusters(key, &p.clusters, &mut p.cluster_records);
             if let Some(view) = &mut p.health {
                 cx.sign_view(&names::health_key(key), view);
             }
