@@ -79,7 +79,7 @@ impl Zone {
                     });
                 }
             }
-            if let Some(p) = self.nodes.get(&key).and_then(|n| n.profile.as_deref()) {
+            if let Some(p) = self.nodes.get(&key).and_then(|n| n.profile.as_ref()) {
                 let ids: Vec<String> = p.positions.iter().map(|&i| id(i)).collect();
                 out.push(format!("{name} endpoints [{}]", ids.join("; ")));
             }

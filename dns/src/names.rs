@@ -38,7 +38,7 @@ impl<'z> At<'z> {
             apex: node.apex,
             private: node.private,
             glue: node.glue.as_deref(),
-            answers: node.profile.as_deref().map(|p| &p.answers),
+            answers: node.profile.as_ref().map(|p| &p.answers),
             cluster: None,
             health: None,
         }
@@ -91,7 +91,7 @@ pub(crate) fn lookup<'z>(nodes: &'z Nodes, key: &[u8]) -> Option<At<'z>> {
 }
 
 fn profile<'z>(nodes: &'z Nodes, owner: &[u8]) -> Option<&'z ProfileNode> {
-    nodes.get(owner)?.profile.as_deref()
+    nodes.get(owner)?.profile.as_ref()
 }
 
 /// `_health.<owner>`, `_cluster.<owner>` or `<cluster>._cluster.<owner>`.
@@ -102,7 +102,7 @@ fn derived<'z>(nodes: &'z Nodes, key: &[u8]) -> Option<At<'z>> {
     };
     let (first, rest) = split(key)?;
     if first == HEALTH_LABEL.as_bytes() {
-        let health = profile(nodes, rest)?.health.as_deref()?;
+        let health = profile(nodes, rest)?.health.as_ref()?;
         return Some(At {
             health: Some(health),
             ..private

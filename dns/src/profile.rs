@@ -175,7 +175,7 @@ pub(crate) fn profile_names(
     // the profile simply has no health view.
     let health_view = Name::from_ascii(format!("{HEALTH_LABEL}.{}.", p.owner))
         .is_ok()
-        .then(|| Box::new(view));
+        .then_some(view);
     let mut by_cluster: BTreeMap<&str, Vec<(u32, &Endpoint)>> = BTreeMap::new();
     for &(i, e) in &indexed {
         let list = by_cluster.entry(e.cluster.as_str()).or_default();
@@ -213,13 +213,13 @@ pub(crate) fn profile_names(
     clusters.dedup_by(|later, earlier| later.label == earlier.label);
     clusters.reverse();
     let node = Node {
-        profile: Some(Box::new(ProfileNode {
+        profile: Some(ProfileNode {
             answers,
             positions: positions.into(),
             clusters: clusters.into(),
             cluster_records,
             health: health_view,
-        })),
+        }),
         ..Node::default()
     };
     (owner, node)

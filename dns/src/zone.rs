@@ -105,8 +105,8 @@ pub(crate) struct Node {
     /// servers' names have them.
     pub(crate) glue: Option<Box<Glue>>,
     /// A profile's owner name: its answers and the names below it that it
-    /// answers; boxed, as only owner names have one.
-    pub(crate) profile: Option<Box<ProfileNode>>,
+    /// answers (in the node's own allocation: nearly every node has one).
+    pub(crate) profile: Option<ProfileNode>,
 }
 
 /// A name server's address records at its name, owner = the question.
@@ -159,7 +159,7 @@ pub(crate) struct ProfileNode {
     /// sets are ranges of it).
     pub(crate) cluster_records: Pick,
     /// `_health.<owner>`: the health view (none when that name would not fit).
-    pub(crate) health: Option<Box<HealthView>>,
+    pub(crate) health: Option<HealthView>,
 }
 
 /// The answers of one `<cluster>._cluster.<owner>` name: its available
