@@ -4,7 +4,7 @@
 //! Degraded the profile fails open, or serves nothing if it opted into
 //! fail-closed), applies the routing method's compile-time part (MultiValue:
 //! addresses only; Priority: the best priority available), precomputes one
-//! weighted [`crate::sampler::Sampler`] per (name, answer type), and encodes every record the fast path may send. No metrics,
+//! weighted alias table (`crate::sampler`) per (name, answer type), and encodes every record the fast path may send. No metrics,
 //! no I/O: [`crate::Snapshot::compile`] attaches the answer counters.
 
 use std::net::IpAddr;

@@ -6,7 +6,7 @@
 //! which profiles route differently under new health. [`crate::Snapshot::patch`]
 //! then copies the zone — its name shards and endpoint table are shared, not
 //! copied — and compiles again only the names of those profiles, with the same
-//! `compile::profile_names` a whole compile uses, so both give the same answers
+//! `profile::profile_names` a whole compile uses, so both give the same answers
 //! (`dns/tests/patch.rs` checks it). An endpoint that stays keeps
 //! its position in the endpoint table, and so its answer counter.
 
