@@ -118,7 +118,7 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
     let apex_key = sets.apex_key.clone();
     let mut nodes = Nodes::new(
         apex_key.len(),
-        2 + fleet.zone.name_servers.len() + fleet.profiles.len() * 6,
+        2 + fleet.zone.name_servers.len() + fleet.profiles.len(),
     );
     nodes.entry(apex_key.clone()).apex = true;
 

@@ -58,7 +58,7 @@ impl Nodes {
     /// Empty, sized for about `names` names.
     pub(crate) fn new(apex_len: usize, names: usize) -> Self {
         // About 64–128 names a shard: a profile change copies that many
-        // entries, and every patch copies the table of shards (8,192 at 100k
+        // entries, and every patch copies the table of shards (1,024 at 100k
         // profiles) — the two costs balance about here.
         let shards = (names / 128).clamp(16, 1 << 16).next_power_of_two();
         Self {
