@@ -58,7 +58,7 @@ impl<'z> Answer<'z> {
             }
             Decision::Endpoint { pick, index } => {
                 a.picked = Some((pick, index));
-                a.endpoint = Some(pick.endpoints[index]);
+                a.endpoint = Some(pick.endpoints()[index]);
             }
             Decision::Endpoints { pick, drawn, .. } => a.drawn = Some((pick, drawn)),
             Decision::HealthView(view) => a.health = Some(view),
@@ -90,7 +90,7 @@ impl<'z> Answer<'z> {
     /// The endpoints the answer holds (for their answer counters).
     pub fn endpoints(&self) -> impl Iterator<Item = u32> + 'z {
         let drawn = self.drawn.map(|(pick, drawn)| {
-            (0..drawn.len()).map(move |n| pick.endpoints[usize::from(drawn.as_slice()[n])])
+            (0..drawn.len()).map(move |n| pick.endpoints()[usize::from(drawn.as_slice()[n])])
         });
         self.endpoint.into_iter().chain(drawn.into_iter().flatten())
     }

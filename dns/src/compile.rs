@@ -4,98 +4,32 @@
 //! Degraded the profile fails open, or serves nothing if it opted into
 //! fail-closed), applies the routing method's compile-time part (MultiValue:
 //! addresses only; Priority: the best priority available), precomputes one
-//! weighted [`crate::sampler::Sampler`] per (name, answer type), and encodes every record the fast path may send. No metrics,
+//! weighted alias table (`crate::sampler`) per (name, answer type), and encodes every record the fast path may send. No metrics,
 //! no I/O: [`crate::Snapshot::compile`] attaches the answer counters.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use fleetdns_config::{Endpoint, Fleet, Health, Profile, RoutingMethod, Target};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, SOA};
+use fleetdns_config::{Endpoint, Fleet, Health, Profile};
+use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 
 use crate::chunked::Chunked;
 use crate::nodes::Nodes;
+use crate::profile::{profile_names, Interned};
 use crate::wire;
-use crate::zone::{
-    EndpointKey, EndpointView, Glue, HealthView, Node, Pick, ProfileNode, Rrset, Zone,
-    CLUSTER_LABEL, HEALTH_LABEL,
-};
+use crate::zone::{EndpointKey, Glue, Node, Rrset, Zone};
 
-fn fqdn(name: &str) -> Name {
+pub(crate) fn fqdn(name: &str) -> Name {
     let mut n = Name::from_ascii(name).expect("validated names parse");
     n.set_fqdn(true);
     n
 }
 
-fn address_record(name: &Name, ttl: u32, ip: IpAddr) -> Record {
+pub(crate) fn address_record(name: &Name, ttl: u32, ip: IpAddr) -> Record {
     match ip {
         IpAddr::V4(a) => Record::from_rdata(name.clone(), ttl, RData::A(A(a))),
         IpAddr::V6(a) => Record::from_rdata(name.clone(), ttl, RData::AAAA(AAAA(a))),
-    }
-}
-
-/// Builds the answer sets of `name` from `(endpoint index, endpoint)` pairs
-/// (the served ones) under `routing`, and marks the endpoints they hold
-/// answerable. MultiValue answers addresses only (as Traffic Manager: a CNAME
-/// cannot be mixed with addresses), so it leaves host-name endpoints out;
-/// Priority keeps, per answer type, the endpoints of the best priority that
-/// has one.
-fn profile_node(
-    name: &Name,
-    ttl: u32,
-    endpoints: &[(u32, &Endpoint)],
-    routing: RoutingMethod,
-    keys: &mut Chunked<Option<EndpointKey>>,
-) -> ProfileNode {
-    type Entries = Vec<(Record, u32, u32, u32)>;
-    let (mut a, mut aaaa, mut cname): (Entries, Entries, Entries) = Default::default();
-    for &(i, e) in endpoints {
-        let (w, p) = (e.weight, e.priority);
-        match &e.target {
-            Target::Addresses { v4, v6 } => {
-                if let Some(v4) = v4 {
-                    a.push((address_record(name, ttl, IpAddr::V4(*v4)), w, i, p));
-                }
-                if let Some(v6) = v6 {
-                    aaaa.push((address_record(name, ttl, IpAddr::V6(*v6)), w, i, p));
-                }
-            }
-            Target::Host(_) if matches!(routing, RoutingMethod::MultiValue { .. }) => {}
-            Target::Host(h) => {
-                let r = Record::from_rdata(name.clone(), ttl, RData::CNAME(CNAME(fqdn(h))));
-                a.push((r.clone(), w, i, p));
-                aaaa.push((r.clone(), w, i, p));
-                cname.push((r, w, i, p));
-            }
-        }
-    }
-    let max_return = match routing {
-        RoutingMethod::MultiValue { max_return } => max_return,
-        RoutingMethod::Weighted | RoutingMethod::Priority => 1,
-    };
-    let mut pick = |mut entries: Entries, max_return: u8| {
-        if routing == RoutingMethod::Priority {
-            let best = entries.iter().map(|e| e.3).min();
-            entries.retain(|e| Some(e.3) == best);
-        }
-        for e in &entries {
-            if let Some(Some(key)) = keys.get_mut(e.2 as usize) {
-                key.answerable = true;
-            }
-        }
-        Some(Box::new(Pick::new(
-            entries.into_iter().map(|(r, w, i, _)| (r, w, i)).collect(),
-            max_return,
-        )))
-        .filter(|p| p.len() > 0)
-    };
-    ProfileNode {
-        a: pick(a, max_return),
-        aaaa: pick(aaaa, max_return),
-        cname: pick(cname, 1),
-        positions: Box::default(),
     }
 }
 
@@ -184,7 +118,7 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
     let apex_key = sets.apex_key.clone();
     let mut nodes = Nodes::new(
         apex_key.len(),
-        2 + fleet.zone.name_servers.len() + fleet.profiles.len() * 6,
+        2 + fleet.zone.name_servers.len() + fleet.profiles.len(),
     );
     nodes.entry(apex_key.clone()).apex = true;
 
@@ -203,16 +137,16 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
     }
 
     let mut keys: Chunked<Option<EndpointKey>> = Chunked::default();
-    for p in &fleet.profiles {
+    let mut interned = Interned::default();
+    for p in fleet.profiles.iter() {
         let label = profile_label(p);
         let positions: Vec<u32> = p
             .endpoints
             .iter()
             .map(|e| keys.push(endpoint_key(&label, e)) as u32)
             .collect();
-        for (key, node) in profile_names(p, health, &positions, &mut keys) {
-            merge(&mut nodes, key, node);
-        }
+        let (key, node) = profile_names(p, &label, health, &positions, &mut keys, &mut interned);
+        merge(&mut nodes, key, node);
     }
 
     // Empty non-terminals: every ancestor of a name, below the apex, exists (NODATA,
@@ -257,123 +191,14 @@ fn merge(nodes: &mut Nodes, key: Box<[u8]>, from: Node) {
         }
         Entry::Occupied(o) => {
             let node = Arc::get_mut(o.into_mut()).expect("merged while the zone is built");
-            if from.profile.is_some() || from.health.is_some() {
+            if from.profile.is_some() {
                 node.private = from.private;
+                node.profile = from.profile;
             } else {
                 node.private &= from.private;
             }
-            if from.profile.is_some() {
-                node.profile = from.profile;
-            }
-            if from.health.is_some() {
-                node.health = from.health;
-            }
         }
     }
-}
-
-/// The names profile `p` brings, its endpoints at `positions` of `keys`: the
-/// owner (the answer sets), `_health.<owner>` (the health view), one
-/// `<cluster>._cluster.<owner>` per member cluster, and the empty
-/// non-terminal `_cluster.<owner>` above those. Marks the endpoints some answer
-/// set holds answerable in `keys`.
-pub(crate) fn profile_names(
-    p: &Profile,
-    health: &Health,
-    positions: &[u32],
-    keys: &mut Chunked<Option<EndpointKey>>,
-) -> Vec<(Box<[u8]>, Node)> {
-    let mut out = Vec::with_capacity(6);
-    let indexed: Vec<(u32, &Endpoint)> = positions.iter().copied().zip(&p.endpoints).collect();
-    let name = fqdn(&p.owner);
-    let served = served(&indexed, health, p.fail_closed);
-    let mut node = profile_node(&name, p.ttl, &served, p.routing, keys);
-    node.positions = positions.into();
-    // Served = in an answer set (Priority: the active priority only).
-    let answered = |i: u32| node.picks().any(|pick| pick.endpoints.contains(&i));
-    let served: Vec<u32> = indexed
-        .iter()
-        .map(|&(i, _)| i)
-        .filter(|&i| answered(i))
-        .collect();
-    out.push((
-        wire::key(&name),
-        Node {
-            profile: Some(Box::new(node)),
-            ..Node::default()
-        },
-    ));
-
-    // Health view: _health.<owner> TXT, and <cluster>._cluster.<owner>.
-    let view = HealthView {
-        profile: format!("{}/{}", p.namespace, p.name),
-        fail_closed: p.fail_closed,
-        routing: p.routing,
-        endpoints: indexed
-            .iter()
-            .map(|&(i, e)| EndpointView {
-                id: match keys.get(i as usize) {
-                    Some(Some(k)) => k.id.clone(),
-                    _ => e.id.as_str().into(),
-                },
-                cluster: e.cluster.clone(),
-                target: e.target.clone(),
-                weight: e.weight,
-                always_serve: e.always_serve,
-                served: served.contains(&i),
-                priority: e.priority,
-            })
-            .collect(),
-        signed: None,
-    };
-    // Validation keeps owners short enough for this name; should one not fit,
-    // the profile simply has no health view.
-    if let Ok(health_name) = Name::from_ascii(format!("{HEALTH_LABEL}.{}.", p.owner)) {
-        out.push((
-            wire::key(&health_name),
-            Node {
-                private: true,
-                health: Some(Box::new(view)),
-                ..Node::default()
-            },
-        ));
-    }
-    let mut by_cluster: BTreeMap<&str, Vec<(u32, &Endpoint)>> = BTreeMap::new();
-    for &(i, e) in &indexed {
-        let list = by_cluster.entry(e.cluster.as_str()).or_default();
-        if health.state_of(e).is_available() {
-            list.push((i, e));
-        }
-    }
-    let mut clusters = false;
-    for (cluster, endpoints) in by_cluster {
-        let Ok(cname) = Name::from_ascii(format!("{cluster}.{CLUSTER_LABEL}.{}.", p.owner)) else {
-            continue;
-        };
-        clusters = true;
-        // Per-cluster names answer like a Weighted profile, whatever the method.
-        let node = profile_node(&cname, p.ttl, &endpoints, RoutingMethod::Weighted, keys);
-        out.push((
-            wire::key(&cname),
-            Node {
-                private: true,
-                profile: Some(Box::new(node)),
-                ..Node::default()
-            },
-        ));
-    }
-    if clusters {
-        if let Ok(ent) = Name::from_ascii(format!("{CLUSTER_LABEL}.{}.", p.owner)) {
-            out.push((
-                wire::key(&ent),
-                Node {
-                    private: true,
-                    ..Node::default()
-                },
-            ));
-        }
-    }
-    out
 }
 
 /// The endpoints in the answer set, after health: available ones; when none is
@@ -391,7 +216,7 @@ pub fn served_endpoints<'f>(
 }
 
 /// [`served_endpoints`] over `(index, endpoint)` pairs.
-fn served<'f>(
+pub(crate) fn served<'f>(
     endpoints: &[(u32, &'f Endpoint)],
     health: &Health,
     fail_closed: bool,

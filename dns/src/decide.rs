@@ -15,7 +15,8 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use crate::multivalue::{self, Drawn};
-use crate::zone::{HealthView, Pick, Rrset, Zone};
+use crate::pick::Range;
+use crate::zone::{Cluster, HealthView, Pick, Rrset, Zone};
 
 /// Largest UDP payload we advertise and honour (the DNS flag day 2020 value).
 pub const MAX_UDP_PAYLOAD: u16 = 1232;
@@ -96,7 +97,7 @@ pub fn decide<'z>(
     {
         return Decision::Refused;
     }
-    let node = match zone.nodes.get(qname) {
+    let node = match crate::names::lookup(&zone.nodes, qname) {
         Some(n) if !n.private || trusted() => n,
         _ => return Decision::NxDomain,
     };
@@ -116,6 +117,13 @@ pub fn decide<'z>(
             signed: None,
         }),
     };
+    // A cluster's answer set: one record drawn by weight from its range.
+    let clustered = |range: fn(&Cluster) -> Range| {
+        let (pick, cluster) = node.cluster?;
+        let range = range(cluster);
+        pick.pick_in(range, pick.total_of(range))
+            .map(|index| Decision::Endpoint { pick, index })
+    };
     let found = match qtype {
         RecordType::SOA if node.apex => records(&zone.soa),
         RecordType::NS if node.apex => Some(Decision::Records {
@@ -124,16 +132,19 @@ pub fn decide<'z>(
         }),
         RecordType::A if node.a().is_some() => node.a().and_then(records),
         RecordType::AAAA if node.aaaa().is_some() => node.aaaa().and_then(records),
-        RecordType::A => node.profile.as_ref().and_then(|p| picked(p.a.as_deref()?)),
+        RecordType::A => node
+            .answers
+            .and_then(|p| picked(p.a.as_deref()?))
+            .or_else(|| clustered(|c| c.a)),
         RecordType::AAAA => node
-            .profile
-            .as_ref()
-            .and_then(|p| picked(p.aaaa.as_deref()?)),
+            .answers
+            .and_then(|p| picked(p.aaaa.as_deref()?))
+            .or_else(|| clustered(|c| c.aaaa)),
         RecordType::CNAME => node
-            .profile
-            .as_ref()
-            .and_then(|p| picked(p.cname.as_deref()?)),
-        RecordType::TXT => node.health.as_deref().map(Decision::HealthView),
+            .answers
+            .and_then(|p| picked(p.cname.as_deref()?))
+            .or_else(|| clustered(|c| c.cname)),
+        RecordType::TXT => node.health.map(Decision::HealthView),
         // RFC 8482: one RRset that exists at the name is enough.
         RecordType::ANY => {
             if node.apex {
@@ -142,17 +153,19 @@ pub fn decide<'z>(
                 records(a)
             } else if let Some(aaaa) = node.aaaa() {
                 records(aaaa)
-            } else if let Some(p) = &node.profile {
+            } else if let Some(p) = node.answers {
                 p.a.as_deref()
                     .and_then(picked)
                     .or_else(|| p.aaaa.as_deref().and_then(picked))
+            } else if node.cluster.is_some() {
+                clustered(|c| c.a).or_else(|| clustered(|c| c.aaaa))
             } else {
                 None
             }
         }
         // Signed zones: DNSKEY, CDS, CDNSKEY at the apex, NSEC at every name.
         t @ (RecordType::DNSKEY | RecordType::CDS | RecordType::CDNSKEY | RecordType::NSEC) => {
-            crate::dnssec::rrset(zone, node, qname, t).and_then(records)
+            crate::dnssec::rrset(zone, &node, qname, t).and_then(records)
         }
         _ => None,
     };

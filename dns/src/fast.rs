@@ -169,7 +169,7 @@ fn drawn_records(drawn: Option<(&Pick, Drawn)>) -> impl Iterator<Item = (&[u8], 
     drawn.into_iter().flat_map(|(pick, d)| {
         (0..d.len()).map(move |n| {
             let i = usize::from(d.as_slice()[n]);
-            (&*pick.wire[i], pick.endpoints[i])
+            (pick.wire(i), pick.endpoints()[i])
         })
     })
 }
@@ -211,13 +211,13 @@ pub fn respond<'s>(
             None,
         ),
         Decision::Endpoint { pick, index } => {
-            let bytes = &pick.wire[index];
+            let bytes = pick.wire(index);
             let part = Part {
                 bytes,
                 count: 1,
                 patches: &[],
             };
-            (part, NONE, Some(pick.endpoints[index]))
+            (part, NONE, Some(pick.endpoints()[index]))
         }
         Decision::Endpoints { pick, drawn: d, .. } => {
             drawn = Some((pick, d));

@@ -10,7 +10,10 @@
 //! Modules:
 //! - [`sampler`]: O(1) weighted choice (Walker/Vose alias table).
 //! - [`multivalue`]: MultiValue answers, N endpoints by weight without replacement.
-//! - [`zone`]: the compiled zone; [`compile`](mod@compile): building it.
+//! - [`zone`]: the compiled zone; [`compile`](mod@compile): building it; `pick`:
+//!   one answer set in few allocations; `profile`: one profile's node;
+//!   `names`: the names a profile's owner node answers for it (health view,
+//!   per-cluster names).
 //! - [`snapshot`]: zone + health + counters, what one answer reads.
 //! - [`patch`](mod@patch): compiling again only the profiles that changed; `nodes`
 //!   (names sharded by profile) and `chunked` (a persistent vector) let a
@@ -40,6 +43,8 @@ mod answer_counters;
 mod chunked;
 pub mod compile;
 pub mod decide;
+#[cfg(feature = "fuzzing")]
+mod describe;
 pub mod dnssec;
 pub mod fast;
 mod fnv;
@@ -49,8 +54,11 @@ pub mod general;
 pub mod metrics;
 pub mod mmsg;
 pub mod multivalue;
+mod names;
 mod nodes;
 pub mod patch;
+mod pick;
+mod profile;
 pub mod rrl;
 pub mod sampler;
 pub mod server;

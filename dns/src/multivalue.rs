@@ -119,7 +119,7 @@ pub fn draw_with(
 pub(crate) fn signable<'z>(zone: &Zone, decision: Decision<'z>, dnssec_ok: bool) -> Decision<'z> {
     match decision {
         Decision::Endpoints { pick, drawn, .. } if dnssec_ok && zone.dnssec.is_some() => {
-            match pick.subsets.as_deref() {
+            match pick.subsets() {
                 Some(s) => {
                     let subset = &s.subsets[usize::from(s.slots[fastrand::usize(..SLOTS)])];
                     Decision::Endpoints {
@@ -141,7 +141,7 @@ pub(crate) fn signable<'z>(zone: &Zone, decision: Decision<'z>, dnssec_ok: bool)
 /// Draws the records of one MultiValue answer from `pick`; `None` when the set is empty.
 pub(crate) fn draw(pick: &Pick) -> Option<Drawn> {
     let drawn = draw_with(
-        &pick.weights,
+        pick.weights(),
         pick.total,
         usize::from(pick.max_return),
         |bound| fastrand::u64(..bound),
@@ -178,8 +178,8 @@ pub(crate) fn seed(owner: &[u8], pick: &Pick) -> u64 {
     let mut h = crate::fnv::Fnv::default();
     h.eat(owner);
     h.eat(&[pick.max_return]);
-    for (wire, w) in pick.wire.iter().zip(pick.weights.iter()) {
-        h.eat(wire);
+    for (i, w) in pick.weights().iter().enumerate() {
+        h.eat(pick.wire(i));
         h.eat(&w.to_be_bytes());
     }
     h.finish()
@@ -195,7 +195,7 @@ pub(crate) fn sample_subsets(pick: &Pick, seed: u64) -> (Vec<Drawn>, [u8; SLOTS]
     let mut slots = [0u8; SLOTS];
     for slot in &mut slots {
         let n = usize::from(pick.max_return);
-        let d = draw_with(&pick.weights, pick.total, n, |b| rng.u64(..b)).sorted();
+        let d = draw_with(pick.weights(), pick.total, n, |b| rng.u64(..b)).sorted();
         if d.is_empty() {
             return (Vec::new(), slots);
         }

@@ -1,8 +1,8 @@
 //! The zone's owner names, in shards chosen by the label under the apex.
 //!
-//! Every name a profile brings (`<owner>`, `_health.<owner>`,
-//! `<cluster>._cluster.<owner>` and `_cluster.<owner>`) shares the owner's
-//! label under the apex, so they all land in one shard. A change to one
+//! Every name a profile brings (`<owner>`, and the names below it that its
+//! node answers, see [`crate::names`]) shares the owner's label under the
+//! apex, so they all land in one shard. A change to one
 //! profile copies that shard (a few dozen entries) and shares every other one
 //! with the zone it came from; the nodes themselves are shared too. The query
 //! path pays one short hash of that label on top of the map lookup.
@@ -58,7 +58,7 @@ impl Nodes {
     /// Empty, sized for about `names` names.
     pub(crate) fn new(apex_len: usize, names: usize) -> Self {
         // About 64–128 names a shard: a profile change copies that many
-        // entries, and every patch copies the table of shards (8,192 at 100k
+        // entries, and every patch copies the table of shards (1,024 at 100k
         // profiles) — the two costs balance about here.
         let shards = (names / 128).clamp(16, 1 << 16).next_power_of_two();
         Self {
@@ -92,7 +92,6 @@ impl Nodes {
     }
 
     /// Every name and node.
-    #[cfg(feature = "fuzzing")]
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Box<[u8]>, &Node)> {
         self.shards
             .iter()

@@ -6,7 +6,7 @@
 //! which profiles route differently under new health. [`crate::Snapshot::patch`]
 //! then copies the zone — its name shards and endpoint table are shared, not
 //! copied — and compiles again only the names of those profiles, with the same
-//! `compile::profile_names` a whole compile uses, so both give the same answers
+//! `profile::profile_names` a whole compile uses, so both give the same answers
 //! (`dns/tests/patch.rs` checks it). An endpoint that stays keeps
 //! its position in the endpoint table, and so its answer counter.
 
@@ -14,7 +14,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use fleetdns_config::{Fleet, Health};
 
-use crate::compile::{apex_sets, endpoint_key, profile_label, profile_names};
+use crate::compile::{apex_sets, endpoint_key, profile_label};
+use crate::profile::{profile_names, Interned};
 use crate::wire;
 use crate::zone::Zone;
 
@@ -153,21 +154,6 @@ pub fn health_changes(
         .collect()
 }
 
-/// Whether the wire-form name `key` is `owner` or below it.
-fn at_or_below(key: &[u8], owner: &[u8]) -> bool {
-    let mut at = 0;
-    while let Some(rest) = key.get(at..) {
-        if rest == owner {
-            return true;
-        }
-        match rest.first() {
-            Some(&len) if len > 0 => at += 1 + usize::from(len),
-            _ => return false,
-        }
-    }
-    false
-}
-
 fn owner_key(owner: &str) -> Option<Box<[u8]>> {
     let mut name = hickory_proto::rr::Name::from_ascii(owner).ok()?;
     name.set_fqdn(true);
@@ -192,6 +178,7 @@ pub(crate) fn patch(
     let mut keys = zone.endpoints.clone();
     let mut touched = Vec::new();
     let mut live = zone.live_endpoints;
+    let mut interned = Interned::default();
     let owners = changes.removed.iter().map(|o| (o.as_str(), None)).chain(
         changes
             .compile
@@ -221,7 +208,8 @@ pub(crate) fn patch(
                     old.insert(k.id.clone(), pos);
                 }
             }
-            nodes.shard_mut(&okey).retain(|k, _| !at_or_below(k, &okey));
+            // Only the owner has a node: the names below it are its node's.
+            nodes.shard_mut(&okey).remove(&okey);
         }
         if let Some(p) = profile {
             let label = profile_label(p);
@@ -241,13 +229,13 @@ pub(crate) fn patch(
                 })
                 .collect();
             touched.extend_from_slice(&positions);
-            for (key, node) in profile_names(p, health, &positions, &mut keys) {
-                let shard = nodes.shard_mut(&key);
-                if shard.contains_key(&key) {
-                    return None;
-                }
-                shard.insert(key, std::sync::Arc::new(node));
+            let (key, node) =
+                profile_names(p, &label, health, &positions, &mut keys, &mut interned);
+            let shard = nodes.shard_mut(&key);
+            if shard.contains_key(&key) {
+                return None;
             }
+            shard.insert(key, std::sync::Arc::new(node));
         }
         for pos in old.into_values() {
             *keys.get_mut(pos as usize).expect("a position of this zone") = None;

@@ -20,31 +20,7 @@ impl Sampler {
     /// Builds the table. Zero weights are never drawn. Returns `None` when there is
     /// nothing to draw (no weights, or all zero).
     pub fn new(weights: &[u32]) -> Option<Self> {
-        let n = weights.len();
-        let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
-        if n == 0 || total == 0 {
-            return None;
-        }
-        // Scaled weight of each bucket: w_i × n, against a bucket capacity of `total`.
-        let mut scaled: Vec<u64> = weights.iter().map(|&w| u64::from(w) * n as u64).collect();
-        let mut threshold = vec![total; n];
-        let mut alias: Vec<u32> = (0..n as u32).collect();
-        let (mut small, mut large): (Vec<usize>, Vec<usize>) =
-            (0..n).partition(|&i| scaled[i] < total);
-        while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
-            small.pop();
-            threshold[s] = scaled[s];
-            alias[s] = l as u32;
-            scaled[l] -= total - scaled[s];
-            if scaled[l] < total {
-                large.pop();
-                small.push(l);
-            }
-        }
-        // Whatever remains is full (exactly `total`) by conservation of Σ scaled = n × total.
-        for i in small.into_iter().chain(large) {
-            threshold[i] = total;
-        }
+        let (total, threshold, alias) = table(weights)?;
         Some(Self {
             total,
             threshold: threshold.into_boxed_slice(),
@@ -64,18 +40,55 @@ impl Sampler {
 
     /// Maps a uniform draw `r` in `0..len × total` to an index.
     pub fn pick_with(&self, r: u64) -> usize {
-        let bucket = (r / self.total) as usize;
-        let x = r % self.total;
-        if x < self.threshold[bucket] {
-            bucket
-        } else {
-            self.alias[bucket] as usize
-        }
+        pick_with(r, self.total, |b| (self.threshold[b], self.alias[b]))
     }
 
     /// Draws an index with probability proportional to its weight.
     pub fn pick(&self) -> usize {
         self.pick_with(fastrand::u64(..self.len() as u64 * self.total))
+    }
+}
+
+/// The alias table over `weights`: Σ weights, and per bucket its threshold
+/// and alias; `None` when there is nothing to draw (no weights, or all zero).
+/// For tables kept elsewhere than in a [`Sampler`] (`crate::pick`).
+pub(crate) fn table(weights: &[u32]) -> Option<(u64, Vec<u64>, Vec<u32>)> {
+    let n = weights.len();
+    let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+    if n == 0 || total == 0 {
+        return None;
+    }
+    // Scaled weight of each bucket: w_i × n, against a bucket capacity of `total`.
+    let mut scaled: Vec<u64> = weights.iter().map(|&w| u64::from(w) * n as u64).collect();
+    let mut threshold = vec![total; n];
+    let mut alias: Vec<u32> = (0..n as u32).collect();
+    let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| scaled[i] < total);
+    while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
+        small.pop();
+        threshold[s] = scaled[s];
+        alias[s] = l as u32;
+        scaled[l] -= total - scaled[s];
+        if scaled[l] < total {
+            large.pop();
+            small.push(l);
+        }
+    }
+    // Whatever remains is full (exactly `total`) by conservation of Σ scaled = n × total.
+    for i in small.into_iter().chain(large) {
+        threshold[i] = total;
+    }
+    Some((total, threshold, alias))
+}
+
+/// Maps a uniform draw `r` in `0..len × total` to an index, `bucket(b)`
+/// giving bucket `b`'s threshold and alias.
+pub(crate) fn pick_with(r: u64, total: u64, bucket: impl Fn(usize) -> (u64, u32)) -> usize {
+    let b = (r / total) as usize;
+    let (threshold, alias) = bucket(b);
+    if r % total < threshold {
+        b
+    } else {
+        alias as usize
     }
 }
 

@@ -8,14 +8,14 @@
 
 use std::net::IpAddr;
 
-use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::{BinDecoder, Restrict};
+use hickory_proto::rr::{LowerName, Name, Record};
 use ipnet::IpNet;
 
 use crate::chunked::Chunked;
 use crate::nodes::Nodes;
-use crate::sampler::Sampler;
-use crate::wire::{self, WireSet};
+pub use crate::pick::Pick;
+use crate::pick::Range;
+use crate::wire::WireSet;
 
 /// Label of the health-view TXT name below each profile: `_health.<profile owner>`.
 pub const HEALTH_LABEL: &str = fleetdns_config::limits::HEALTH_LABEL;
@@ -92,7 +92,9 @@ impl Rrset {
     }
 }
 
-/// Everything that exists at one owner name.
+/// Everything that exists at one owner name of the map. A profile's health
+/// view and per-cluster names have no node of their own: its owner's node
+/// holds them (see [`crate::names`]).
 #[derive(Debug, Default)]
 pub(crate) struct Node {
     /// The apex carries SOA and NS.
@@ -102,11 +104,9 @@ pub(crate) struct Node {
     /// Static address records (name servers' glue); boxed, as only name
     /// servers' names have them.
     pub(crate) glue: Option<Box<Glue>>,
-    /// Weighted endpoint answers of a profile (or of one cluster of it); boxed, as
-    /// most names (health views, empty non-terminals) have none.
-    pub(crate) profile: Option<Box<ProfileNode>>,
-    /// `_health` TXT of a profile, rendered per query.
-    pub(crate) health: Option<Box<HealthView>>,
+    /// A profile's owner name: its answers and the names below it that it
+    /// answers (in the node's own allocation: nearly every node has one).
+    pub(crate) profile: Option<ProfileNode>,
 }
 
 /// A name server's address records at its name, owner = the question.
@@ -116,38 +116,19 @@ pub(crate) struct Glue {
     pub(crate) aaaa: Rrset,
 }
 
-impl Node {
-    /// Its static A records, if it has any.
-    pub(crate) fn a(&self) -> Option<&Rrset> {
-        self.glue.as_ref().map(|g| &g.a).filter(|r| !r.is_empty())
-    }
-
-    /// Its static AAAA records, if it has any.
-    pub(crate) fn aaaa(&self) -> Option<&Rrset> {
-        self.glue
-            .as_ref()
-            .map(|g| &g.aaaa)
-            .filter(|r| !r.is_empty())
-    }
-}
-
-/// A profile's answer sets, one per query type; each is boxed and absent when
-/// empty (most per-cluster names answer one type only).
-#[derive(Debug)]
-pub(crate) struct ProfileNode {
+/// Weighted endpoint answers, one set per query type; each is boxed and
+/// absent when empty (most per-cluster names answer one type only).
+#[derive(Debug, Default)]
+pub(crate) struct Answers {
     /// For A queries: A records of IPv4 endpoints and CNAMEs of host endpoints.
     pub(crate) a: Option<Box<Pick>>,
     /// For AAAA queries: AAAA records of IPv6 endpoints and CNAMEs.
     pub(crate) aaaa: Option<Box<Pick>>,
     /// For CNAME queries: CNAMEs of host endpoints only.
     pub(crate) cname: Option<Box<Pick>>,
-    /// At a profile's owner name: the position in [`Zone::endpoints`] of each of
-    /// its endpoints, in the profile's order (a patch reuses them). Empty at
-    /// per-cluster names.
-    pub(crate) positions: Box<[u32]>,
 }
 
-impl ProfileNode {
+impl Answers {
     /// The answer sets that hold records.
     pub(crate) fn picks(&self) -> impl Iterator<Item = &Pick> {
         [&self.a, &self.aaaa, &self.cname]
@@ -163,80 +144,44 @@ impl ProfileNode {
     }
 }
 
-/// Records, the weighted sampler that chooses among them, and per record the
-/// endpoint it came from. Opaque outside the crate. For a Priority profile it
-/// holds only the endpoints of the best priority available (chosen at compile
-/// time, so a query never looks at priorities).
-#[derive(Debug)]
-pub struct Pick {
-    /// Each record in wire form, owner pointing at the question: the only
-    /// form kept (the general path and signing decode one when they need it,
-    /// see [`Pick::record`]).
-    pub(crate) wire: Box<[Box<[u8]>]>,
-    /// Per record, its endpoint's index in [`Zone::endpoints`].
-    pub(crate) endpoints: Box<[u32]>,
-    pub(crate) sampler: Option<Sampler>,
-    /// Per record, its weight, and their sum (for MultiValue draws).
-    pub(crate) weights: Box<[u32]>,
-    pub(crate) total: u64,
-    /// Records per answer: 1 (one drawn by weight) or a MultiValue profile's
-    /// `maxReturn` (that many distinct ones, see [`crate::multivalue`]).
-    pub(crate) max_return: u8,
-    /// Per record, its RRSIGs (owner = the question), when the zone is signed;
-    /// empty otherwise.
-    pub(crate) sigs: Box<[Rrset]>,
-    /// MultiValue on a signed zone: the signed subsets DO=1 queries get.
-    pub(crate) subsets: Option<Box<crate::multivalue::Subsets>>,
+/// What a profile's owner name holds: its answers, and the names below it.
+#[derive(Debug, Default)]
+pub(crate) struct ProfileNode {
+    /// The answers at the owner name.
+    pub(crate) answers: Answers,
+    /// The position in [`Zone::endpoints`] of each of its endpoints, in the
+    /// profile's order (a patch reuses them).
+    pub(crate) positions: Box<[u32]>,
+    /// `<cluster>._cluster.<owner>`, one per member cluster whose name fits,
+    /// sorted by label.
+    pub(crate) clusters: Box<[Cluster]>,
+    /// The records the clusters answer, in one pick (each cluster's answer
+    /// sets are ranges of it).
+    pub(crate) cluster_records: Pick,
+    /// `_health.<owner>`: the health view (none when that name would not fit).
+    pub(crate) health: Option<HealthView>,
 }
 
-impl Pick {
-    /// `(record, weight, endpoint index)` entries, answered `max_return` at a time.
-    pub(crate) fn new(entries: Vec<(Record, u32, u32)>, max_return: u8) -> Self {
-        let weights: Vec<u32> = entries.iter().map(|(_, w, _)| *w).collect();
-        let endpoints = entries.iter().map(|(_, _, e)| *e).collect();
-        let wire = entries
-            .iter()
-            .map(|(r, _, _)| wire::record(r, true).expect("endpoint records are A, AAAA or CNAME"))
-            .collect();
-        Self {
-            sampler: Sampler::new(&weights),
-            total: weights.iter().map(|&w| u64::from(w)).sum(),
-            weights: weights.into_boxed_slice(),
-            max_return: max_return.max(1),
-            wire,
-            endpoints,
-            sigs: Box::default(),
-            subsets: None,
-        }
-    }
+/// The answers of one `<cluster>._cluster.<owner>` name: its available
+/// endpoints, answered as a Weighted profile, as ranges of the profile's
+/// [`ProfileNode::cluster_records`].
+#[derive(Debug)]
+pub(crate) struct Cluster {
+    /// The cluster's labels in lower-case wire form, without the root (one
+    /// copy per cluster name in the zone).
+    pub(crate) label: std::sync::Arc<[u8]>,
+    /// For A queries.
+    pub(crate) a: Range,
+    /// For AAAA queries.
+    pub(crate) aaaa: Range,
+    /// For CNAME queries.
+    pub(crate) cname: Range,
+}
 
-    /// How many records it holds.
-    pub(crate) fn len(&self) -> usize {
-        self.wire.len()
-    }
-
-    /// Record `index` with owner `owner`, decoded from its wire form (the
-    /// rdata of endpoint records holds no compression pointers).
-    pub(crate) fn record(&self, index: usize, owner: &Name) -> Record {
-        let w = &self.wire[index];
-        let rtype = RecordType::from(u16::from_be_bytes([w[2], w[3]]));
-        let ttl = u32::from_be_bytes([w[6], w[7], w[8], w[9]]);
-        let rdata = &w[12..];
-        let mut decoder = BinDecoder::new(rdata);
-        let data = RData::read(&mut decoder, rtype, Restrict::new(rdata.len() as u16))
-            .expect("wire form written from an RData");
-        Record::from_rdata(owner.clone(), ttl, data)
-    }
-
-    /// The type of record `index`.
-    pub(crate) fn record_type(&self, index: usize) -> RecordType {
-        let w = &self.wire[index];
-        RecordType::from(u16::from_be_bytes([w[2], w[3]]))
-    }
-
-    /// The index of one record drawn by weight, or `None` when the set is empty.
-    pub(crate) fn pick_index(&self) -> Option<usize> {
-        self.sampler.as_ref().map(Sampler::pick)
+impl Cluster {
+    /// Its answer sets, A, AAAA and CNAME.
+    pub(crate) fn ranges(&self) -> [Range; 3] {
+        [self.a, self.aaaa, self.cname]
     }
 }
 
@@ -253,14 +198,14 @@ pub(crate) struct EndpointKey {
 /// What the `_health` TXT of one profile shows.
 #[derive(Debug)]
 pub struct HealthView {
-    /// `<namespace>/<name>`.
-    pub profile: String,
+    /// `<namespace>/<name>` (shared with the answer counters' keys).
+    pub profile: std::sync::Arc<str>,
     /// Whether the profile serves nothing when every endpoint is Degraded.
     pub fail_closed: bool,
     /// The profile's routing method.
     pub routing: fleetdns_config::RoutingMethod,
     /// Its endpoints, in the profile's order.
-    pub endpoints: Vec<EndpointView>,
+    pub endpoints: Box<[EndpointView]>,
     /// When the zone is signed: the view as compiled (no states or ages, which
     /// change without a recompile), signed, for DO=1 queries.
     pub(crate) signed: Option<Box<Rrset>>,
@@ -272,8 +217,8 @@ pub struct EndpointView {
     /// `<namespace>/<profile>#<backend>#<cluster>` (shared with the answer
     /// counters' key).
     pub id: std::sync::Arc<str>,
-    /// The member cluster that exports it.
-    pub cluster: String,
+    /// The member cluster that exports it (one string per cluster name).
+    pub cluster: std::sync::Arc<str>,
     /// Its address(es) or host name, as answered (shown by its `Display`).
     pub target: fleetdns_config::Target,
     /// Its effective weight (fleet-networking's formula).
@@ -309,90 +254,5 @@ impl Zone {
             v4 => v4,
         };
         self.trusted.iter().any(|n| n.contains(&client))
-    }
-}
-
-#[cfg(feature = "fuzzing")]
-impl Zone {
-    /// Everything the zone answers, one line per fact, sorted: names and their
-    /// flags, RRsets as wire bytes, each answer set's records with weight and
-    /// endpoint id, health views. Endpoint positions are left out (a patched
-    /// zone numbers them differently from a whole compile), their ids are not.
-    /// For tests that compare two zones.
-    pub fn describe(&self) -> Vec<String> {
-        fn hex(b: &[u8]) -> String {
-            b.iter().map(|x| format!("{x:02x}")).collect()
-        }
-        let set = |r: &Rrset| {
-            let records: Vec<String> = r.records.iter().map(ToString::to_string).collect();
-            format!("{} [{}]", hex(&r.wire.bytes), records.join(","))
-        };
-        let id = |pos: u32| match self.endpoints.get(pos as usize) {
-            Some(Some(k)) => format!("{}|{}|{}", k.profile, k.id, k.answerable),
-            _ => "<none>".into(),
-        };
-        let mut out = vec![
-            format!("soa {}", set(&self.soa)),
-            format!("soa- {}", set(&self.soa_negative)),
-            format!("ns {}", set(&self.ns)),
-            format!("glue {}", set(&self.glue)),
-        ];
-        for (key, node) in self.nodes.iter() {
-            let name = hex(key);
-            out.push(format!(
-                "{name} apex={} private={} a={} aaaa={}",
-                node.apex,
-                node.private,
-                node.a().map(set).unwrap_or_default(),
-                node.aaaa().map(set).unwrap_or_default()
-            ));
-            if let Some(p) = &node.profile {
-                for (t, pick) in [("a", &p.a), ("aaaa", &p.aaaa), ("cname", &p.cname)] {
-                    let Some(pick) = pick.as_deref() else {
-                        out.push(format!("{name} {t} none"));
-                        continue;
-                    };
-                    let mut records: Vec<String> = (0..pick.wire.len())
-                        .map(|i| {
-                            format!(
-                                "{} {} w={} {}",
-                                hex(&pick.wire[i]),
-                                pick.record(i, &Name::root()).data,
-                                pick.weights[i],
-                                id(pick.endpoints[i])
-                            )
-                        })
-                        .collect();
-                    records.sort();
-                    out.push(format!(
-                        "{name} {t} max={} total={} [{}]",
-                        pick.max_return,
-                        pick.total,
-                        records.join("; ")
-                    ));
-                }
-                let ids: Vec<String> = p.positions.iter().map(|&i| id(i)).collect();
-                out.push(format!("{name} endpoints [{}]", ids.join("; ")));
-            }
-            if let Some(v) = &node.health {
-                out.push(format!("{name} view {:?}", v.profile));
-                for e in &v.endpoints {
-                    out.push(format!(
-                        "{name} view {} {} {} w={} always={} served={} prio={}",
-                        e.id, e.cluster, e.target, e.weight, e.always_serve, e.served, e.priority
-                    ));
-                }
-            }
-        }
-        let mut keys: Vec<String> = self
-            .endpoints
-            .iter()
-            .flatten()
-            .map(|k| format!("key {}|{}|{}", k.profile, k.id, k.answerable))
-            .collect();
-        keys.sort();
-        out.extend(keys);
-        out.sort();
-        out
     }
 }

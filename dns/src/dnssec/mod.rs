@@ -51,7 +51,8 @@ pub use sign::sign_zone;
 use hickory_proto::rr::RecordType;
 
 use crate::decide::Decision;
-use crate::zone::{Node, Rrset, Zone};
+use crate::names::At;
+use crate::zone::{Rrset, Zone};
 
 /// What a signed zone holds beyond its RRsets' own signatures.
 #[derive(Debug, Default)]
@@ -69,7 +70,7 @@ pub(crate) struct Signed {
 /// has one: DNSKEY, CDS, CDNSKEY at the apex, NSEC anywhere.
 pub(crate) fn rrset<'z>(
     zone: &'z Zone,
-    node: &Node,
+    node: &At<'_>,
     qname: &[u8],
     qtype: RecordType,
 ) -> Option<&'z Rrset> {
@@ -110,7 +111,7 @@ pub(crate) fn extras<'z>(
     match *decision {
         Decision::Refused => {}
         Decision::Records { answer, .. } => x.answer = sig(answer),
-        Decision::Endpoint { pick, index } => x.answer = pick.sigs.get(index),
+        Decision::Endpoint { pick, index } => x.answer = pick.sigs(index),
         // A precomputed subset's RRSIGs (`multivalue::signable` chose it).
         Decision::Endpoints { signed, .. } => x.answer = signed,
         Decision::HealthView(view) => x.answer = view.signed.as_deref().and_then(sig),

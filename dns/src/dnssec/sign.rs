@@ -17,8 +17,10 @@ use super::nsec::{canonical_cmp, type_bitmap, Chain};
 use super::rrsig::{SigCache, Signer, Validity};
 use super::Signed;
 use crate::multivalue::{self, Subset, Subsets};
+use crate::names::{self, At};
+use crate::pick::PickSigs;
 use crate::wire::canonical_rdata;
-use crate::zone::{HealthView, Node, Pick, Rrset, Zone};
+use crate::zone::{Cluster, HealthView, Pick, Rrset, Zone};
 
 /// A record holding raw RDATA of a DNSSEC type.
 fn raw(owner: &Name, ttl: u32, rtype: RecordType, rdata: Vec<u8>) -> Record {
@@ -97,9 +99,8 @@ impl Ctx<'_, '_> {
     /// Weighted and Priority: one RRSIG per endpoint record (an answer holds
     /// one). MultiValue: one per precomputed subset instead.
     fn sign_pick(&mut self, key: &[u8], pick: &mut Pick) {
-        pick.subsets = None;
+        pick.signed = None;
         if pick.max_return > 1 {
-            pick.sigs = Box::default();
             self.sign_subsets(key, pick);
             return;
         }
@@ -111,7 +112,30 @@ impl Ctx<'_, '_> {
                     .unwrap_or_default()
             })
             .collect();
-        pick.sigs = sigs.into();
+        pick.signed = Some(Box::new(PickSigs {
+            sigs: sigs.into(),
+            subsets: None,
+        }));
+    }
+
+    /// The records of a profile's per-cluster names (`owner` its owner): one
+    /// RRSIG per record, each under its cluster's name.
+    fn sign_clusters(&mut self, owner: &[u8], clusters: &[Cluster], pick: &mut Pick) {
+        let mut sigs: Vec<Rrset> = (0..pick.len()).map(|_| Rrset::default()).collect();
+        for c in clusters {
+            let key = names::cluster_key(&c.label, owner);
+            let name = name_of(&key);
+            for i in c.ranges().into_iter().flat_map(|r| r.indices()) {
+                sigs[i] = self
+                    .sig(&key, &[pick.record(i, &name)], None, true)
+                    .map(|b| *b)
+                    .unwrap_or_default();
+            }
+        }
+        pick.signed = Some(Box::new(PickSigs {
+            sigs: sigs.into(),
+            subsets: None,
+        }));
     }
 
     /// MultiValue: the subsets DO=1 queries get, each signed once as one RRset
@@ -135,9 +159,12 @@ impl Ctx<'_, '_> {
             .collect();
         // Every slot indexes a set that got its signature (a drawn set is never empty).
         if drawn > 0 && subsets.len() == drawn {
-            pick.subsets = Some(Box::new(Subsets {
-                subsets: subsets.into(),
-                slots,
+            pick.signed = Some(Box::new(PickSigs {
+                sigs: Box::default(),
+                subsets: Some(Box::new(Subsets {
+                    subsets: subsets.into(),
+                    slots,
+                })),
             }));
         }
     }
@@ -189,7 +216,7 @@ impl Ctx<'_, '_> {
 }
 
 /// The types at a node, as its NSEC lists them.
-fn node_types(node: &Node, apex: bool) -> Vec<u16> {
+fn node_types(node: &At<'_>, apex: bool) -> Vec<u16> {
     let mut types = vec![u16::from(RecordType::RRSIG), u16::from(RecordType::NSEC)];
     if apex {
         types.extend(
@@ -209,9 +236,14 @@ fn node_types(node: &Node, apex: bool) -> Vec<u16> {
     if node.aaaa().is_some() {
         types.push(u16::from(RecordType::AAAA));
     }
-    if let Some(p) = &node.profile {
+    if let Some(p) = node.answers {
         for pick in p.picks() {
             types.extend((0..pick.len()).map(|i| u16::from(pick.record_type(i))));
+        }
+    }
+    if let Some((pick, c)) = node.cluster {
+        for range in c.ranges() {
+            types.extend(range.indices().map(|i| u16::from(pick.record_type(i))));
         }
     }
     if node.health.is_some() {
@@ -270,26 +302,32 @@ pub fn sign_zone(
     zone.soa_negative.sig = cx.sig(&apex_key, &with_soa_ttl, Some(negative_ttl), false);
     cx.sign_set(&apex_key, &mut zone.ns, true);
 
-    let mut public = Vec::new();
-    let mut all = Vec::new();
     for (key, node) in zone.nodes.iter_mut() {
         if let Some(glue) = &mut node.glue {
             cx.sign_set(key, &mut glue.a, true);
             cx.sign_set(key, &mut glue.aaaa, true);
         }
         if let Some(p) = &mut node.profile {
-            for pick in p.picks_mut() {
+            for pick in p.answers.picks_mut() {
                 cx.sign_pick(key, pick);
             }
+            cx.sign_clusters(key, &p.clusters, &mut p.cluster_records);
+            if let Some(view) = &mut p.health {
+                cx.sign_view(&names::health_key(key), view);
+            }
         }
-        if let Some(view) = &mut node.health {
-            cx.sign_view(key, view);
-        }
-        let types = node_types(node, **key == *apex_key);
+    }
+    let mut public = Vec::new();
+    let mut all = Vec::new();
+    for key in names::all(&zone.nodes) {
+        let Some(node) = names::lookup(&zone.nodes, &key) else {
+            continue;
+        };
+        let types = node_types(&node, *key == *apex_key);
         if !node.private {
             public.push((key.clone(), types.clone()));
         }
-        all.push((key.clone(), types));
+        all.push((key, types));
     }
     let public = chain(&mut cx, public, negative_ttl);
     let all = chain(&mut cx, all, negative_ttl);

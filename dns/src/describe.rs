@@ -1,0 +1,107 @@
+//! A zone as sorted lines of text, for tests that compare two zones (a patched
+//! zone against a whole compile): what a query can see, not how it is stored.
+
+use hickory_proto::rr::Name;
+
+use crate::names;
+use crate::pick::Range;
+use crate::zone::{Pick, Rrset, Zone};
+
+impl Zone {
+    /// Everything the zone answers, one line per fact, sorted: names and their
+    /// flags, RRsets as wire bytes, each answer set's records with weight and
+    /// endpoint id, health views. Endpoint positions are left out (a patched
+    /// zone numbers them differently from a whole compile), their ids are not.
+    /// For tests that compare two zones.
+    pub fn describe(&self) -> Vec<String> {
+        fn hex(b: &[u8]) -> String {
+            b.iter().map(|x| format!("{x:02x}")).collect()
+        }
+        let set = |r: &Rrset| {
+            let records: Vec<String> = r.records.iter().map(ToString::to_string).collect();
+            format!("{} [{}]", hex(&r.wire.bytes), records.join(","))
+        };
+        let id = |pos: u32| match self.endpoints.get(pos as usize) {
+            Some(Some(k)) => format!("{}|{}|{}", k.profile, k.id, k.answerable),
+            _ => "<none>".into(),
+        };
+        let mut out = vec![
+            format!("soa {}", set(&self.soa)),
+            format!("soa- {}", set(&self.soa_negative)),
+            format!("ns {}", set(&self.ns)),
+            format!("glue {}", set(&self.glue)),
+        ];
+        for key in names::all(&self.nodes) {
+            let Some(node) = names::lookup(&self.nodes, &key) else {
+                continue;
+            };
+            let name = hex(&key);
+            out.push(format!(
+                "{name} apex={} private={} a={} aaaa={}",
+                node.apex,
+                node.private,
+                node.a().map(set).unwrap_or_default(),
+                node.aaaa().map(set).unwrap_or_default()
+            ));
+            let set_of = |t: &str, pick: &Pick, range: Range, total: u64| {
+                let mut records: Vec<String> = range
+                    .indices()
+                    .map(|i| {
+                        format!(
+                            "{} {} w={} {}",
+                            hex(pick.wire(i)),
+                            pick.record(i, &Name::root()).data,
+                            pick.weights()[i],
+                            id(pick.endpoints()[i])
+                        )
+                    })
+                    .collect();
+                records.sort();
+                format!(
+                    "{name} {t} max={} total={total} [{}]",
+                    pick.max_return,
+                    records.join("; ")
+                )
+            };
+            if let Some(p) = node.answers {
+                for (t, pick) in [("a", &p.a), ("aaaa", &p.aaaa), ("cname", &p.cname)] {
+                    out.push(match pick.as_deref() {
+                        Some(pick) => set_of(t, pick, pick.all(), pick.total),
+                        None => format!("{name} {t} none"),
+                    });
+                }
+            }
+            if let Some((pick, c)) = node.cluster {
+                for (t, range) in ["a", "aaaa", "cname"].into_iter().zip(c.ranges()) {
+                    out.push(match range.len {
+                        0 => format!("{name} {t} none"),
+                        _ => set_of(t, pick, range, pick.total_of(range)),
+                    });
+                }
+            }
+            if let Some(p) = self.nodes.get(&key).and_then(|n| n.profile.as_ref()) {
+                let ids: Vec<String> = p.positions.iter().map(|&i| id(i)).collect();
+                out.push(format!("{name} endpoints [{}]", ids.join("; ")));
+            }
+            if let Some(v) = node.health {
+                out.push(format!("{name} view {:?}", v.profile));
+                for e in v.endpoints.iter() {
+                    out.push(format!(
+                        "{name} view {} {} {} w={} always={} served={} prio={}",
+                        e.id, e.cluster, e.target, e.weight, e.always_serve, e.served, e.priority
+                    ));
+                }
+            }
+        }
+        let mut keys: Vec<String> = self
+            .endpoints
+            .iter()
+            .flatten()
+            .map(|k| format!("key {}|{}|{}", k.profile, k.id, k.answerable))
+            .collect();
+        keys.sort();
+        out.extend(keys);
+        out.sort();
+        out
+    }
+}

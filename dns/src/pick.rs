@@ -1,0 +1,278 @@
+//! One answer set of endpoint records, in as few allocations as it can be.
+//!
+//! A 100k-profile zone holds about 400,000 of these (a profile's own set and
+//! one per member cluster), most with one or three records. So a [`Pick`]
+//! keeps its records back to back in one buffer, their endpoints, weights,
+//! offsets and alias table in one array of `u32` (the table only when there is
+//! a choice to make: more than one record); the RRSIGs of a signed zone sit
+//! behind one pointer that unsigned zones leave empty. A profile's per-cluster
+//! names share one pick, each a [`Range`] of it.
+
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecoder, Restrict};
+
+use crate::multivalue::Subsets;
+use crate::sampler;
+use crate::wire;
+use crate::zone::Rrset;
+
+/// Records, the weighted sampler that chooses among them, and per record the
+/// endpoint it came from. Opaque outside the crate. For a Priority profile it
+/// holds only the endpoints of the best priority available (chosen at compile
+/// time, so a query never looks at priorities). A profile's per-cluster
+/// names share one, each answer set a [`Range`] of it with its own alias
+/// table.
+#[derive(Debug, Default)]
+pub struct Pick {
+    /// Each record in wire form, owner pointing at the question, back to
+    /// back: the only form kept (the general path and signing decode one when
+    /// they need it, see [`Pick::record`]).
+    wire: Box<[u8]>,
+    /// Columns of `len` entries: endpoint indices (into `Zone::endpoints`),
+    /// weights, offsets of the records in `wire`; then, when some range has
+    /// more than one record, the alias tables (relative to each range's
+    /// start): aliases, low and high halves of thresholds.
+    columns: Box<[u32]>,
+    /// Σ weights of the whole pick (for MultiValue draws).
+    pub(crate) total: u64,
+    /// What signing added, when the zone is signed.
+    pub(crate) signed: Option<Box<PickSigs>>,
+    len: u16,
+    /// Records per answer: 1 (one drawn by weight) or a MultiValue profile's
+    /// `maxReturn` (that many distinct ones, see [`crate::multivalue`]).
+    pub(crate) max_return: u8,
+}
+
+/// Some consecutive records of a [`Pick`]: one answer set of a pick that holds
+/// several.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Range {
+    pub(crate) start: u16,
+    pub(crate) len: u16,
+}
+
+impl Range {
+    /// The indices of its records.
+    pub(crate) fn indices(self) -> std::ops::Range<usize> {
+        usize::from(self.start)..usize::from(self.start) + usize::from(self.len)
+    }
+}
+
+/// The RRSIGs of a [`Pick`] on a signed zone.
+#[derive(Debug, Default)]
+pub(crate) struct PickSigs {
+    /// Per record, its RRSIGs (owner = the question); empty for MultiValue.
+    pub(crate) sigs: Box<[Rrset]>,
+    /// MultiValue: the signed subsets DO=1 queries get.
+    pub(crate) subsets: Option<Box<Subsets>>,
+}
+
+/// `(record, weight, endpoint index)`.
+pub(crate) type Entry = (Record, u32, u32);
+
+impl Pick {
+    /// `(record, weight, endpoint index)` entries, answered `max_return` at a time.
+    pub(crate) fn new(entries: Vec<Entry>, max_return: u8) -> Self {
+        let mut pick = Self::grouped(vec![entries]).0;
+        pick.max_return = max_return.max(1);
+        pick
+    }
+
+    /// One pick of several answer sets (each answered one record at a time),
+    /// and the range of each.
+    pub(crate) fn grouped(groups: Vec<Vec<Entry>>) -> (Self, Vec<Range>) {
+        let n: usize = groups.iter().map(Vec::len).sum();
+        let sampled = groups.iter().any(|g| g.len() > 1);
+        let mut columns = vec![0u32; if sampled { 6 * n } else { 3 * n }];
+        let mut bytes = Vec::new();
+        let mut ranges = Vec::with_capacity(groups.len());
+        let mut i = 0;
+        for group in &groups {
+            let start = i;
+            for (r, w, e) in group {
+                columns[i] = *e;
+                columns[n + i] = *w;
+                columns[2 * n + i] = bytes.len() as u32;
+                bytes.extend_from_slice(
+                    &wire::record(r, true).expect("endpoint records are A, AAAA or CNAME"),
+                );
+                i += 1;
+            }
+            if group.len() > 1 {
+                if let Some((_, threshold, alias)) = sampler::table(&columns[n + start..n + i]) {
+                    for (k, (t, a)) in threshold.into_iter().zip(alias).enumerate() {
+                        columns[3 * n + start + k] = a;
+                        columns[4 * n + start + k] = t as u32;
+                        columns[5 * n + start + k] = (t >> 32) as u32;
+                    }
+                }
+            }
+            ranges.push(Range {
+                start: start as u16,
+                len: group.len() as u16,
+            });
+        }
+        let pick = Self {
+            total: columns[n..2 * n].iter().map(|&w| u64::from(w)).sum(),
+            max_return: 1,
+            wire: bytes.into_boxed_slice(),
+            columns: columns.into_boxed_slice(),
+            signed: None,
+            len: n as u16,
+        };
+        (pick, ranges)
+    }
+
+    /// How many records it holds.
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Per record, its endpoint's index in `Zone::endpoints`.
+    pub(crate) fn endpoints(&self) -> &[u32] {
+        &self.columns[..self.len()]
+    }
+
+    /// Per record, its weight.
+    pub(crate) fn weights(&self) -> &[u32] {
+        let n = self.len();
+        &self.columns[n..2 * n]
+    }
+
+    /// Record `index` in wire form (owner = a pointer to the question).
+    pub(crate) fn wire(&self, index: usize) -> &[u8] {
+        let n = self.len();
+        let start = self.columns[2 * n + index] as usize;
+        let end = match index + 1 {
+            next if next < n => self.columns[2 * n + next] as usize,
+            _ => self.wire.len(),
+        };
+        &self.wire[start..end]
+    }
+
+    /// Record `index` with owner `owner`, decoded from its wire form (the
+    /// rdata of endpoint records holds no compression pointers).
+    pub(crate) fn record(&self, index: usize, owner: &Name) -> Record {
+        let w = self.wire(index);
+        let rtype = RecordType::from(u16::from_be_bytes([w[2], w[3]]));
+        let ttl = u32::from_be_bytes([w[6], w[7], w[8], w[9]]);
+        let rdata = &w[12..];
+        let mut decoder = BinDecoder::new(rdata);
+        let data = RData::read(&mut decoder, rtype, Restrict::new(rdata.len() as u16))
+            .expect("wire form written from an RData");
+        Record::from_rdata(owner.clone(), ttl, data)
+    }
+
+    /// The type of record `index`.
+    pub(crate) fn record_type(&self, index: usize) -> RecordType {
+        let w = self.wire(index);
+        RecordType::from(u16::from_be_bytes([w[2], w[3]]))
+    }
+
+    /// The whole pick as one range.
+    pub(crate) fn all(&self) -> Range {
+        Range {
+            start: 0,
+            len: self.len,
+        }
+    }
+
+    /// The index of one record drawn by weight, or `None` when nothing can
+    /// be drawn (no records, or every weight zero).
+    pub(crate) fn pick_index(&self) -> Option<usize> {
+        self.pick_in(self.all(), self.total)
+    }
+
+    /// Σ weights of `range`.
+    pub(crate) fn total_of(&self, range: Range) -> u64 {
+        self.weights()[range.indices()]
+            .iter()
+            .map(|&w| u64::from(w))
+            .sum()
+    }
+
+    /// The index of one record of `range` (Σ weights `total`) drawn by
+    /// weight, or `None` when nothing can be drawn.
+    pub(crate) fn pick_in(&self, range: Range, total: u64) -> Option<usize> {
+        let (start, len) = (usize::from(range.start), usize::from(range.len));
+        if total == 0 || len == 0 {
+            return None;
+        }
+        if len == 1 {
+            return Some(start);
+        }
+        let n = self.len();
+        let c = &self.columns;
+        let r = fastrand::u64(..len as u64 * total);
+        let bucket = |b: usize| {
+            let at = start + b;
+            let threshold = u64::from(c[4 * n + at]) | (u64::from(c[5 * n + at]) << 32);
+            (threshold, c[3 * n + at])
+        };
+        Some(start + sampler::pick_with(r, total, bucket))
+    }
+
+    /// The RRSIGs of record `index`, when the zone is signed.
+    pub(crate) fn sigs(&self, index: usize) -> Option<&Rrset> {
+        self.signed.as_deref()?.sigs.get(index)
+    }
+
+    /// MultiValue on a signed zone: the signed subsets.
+    pub(crate) fn subsets(&self) -> Option<&Subsets> {
+        self.signed.as_deref()?.subsets.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::rdata::{A, CNAME};
+
+    #[test]
+    fn records_read_back_with_their_endpoints_and_weights() {
+        let owner = Name::from_ascii("p.tm.test.").unwrap();
+        let a = Record::from_rdata(owner.clone(), 60, RData::A(A::new(192, 0, 2, 1)));
+        let host = Name::from_ascii("svc.example.").unwrap();
+        let c = Record::from_rdata(owner.clone(), 30, RData::CNAME(CNAME(host)));
+        let p = Pick::new(vec![(a.clone(), 5, 7), (c.clone(), 0, 9)], 1);
+        assert_eq!(p.len(), 2);
+        assert_eq!(
+            (p.endpoints(), p.weights(), p.total),
+            (&[7, 9][..], &[5, 0][..], 5)
+        );
+        assert_eq!(p.record(0, &owner), a);
+        assert_eq!(p.record(1, &owner), c);
+        assert_eq!(p.wire(1), &*wire::record(&c, true).unwrap());
+        assert_eq!(p.record_type(1), RecordType::CNAME);
+        for _ in 0..100 {
+            assert_eq!(p.pick_index(), Some(0), "a zero weight is never drawn");
+        }
+        let one = Pick::new(vec![(a.clone(), 3, 1)], 1);
+        assert_eq!(one.pick_index(), Some(0));
+        // Groups: each range draws among its own records only.
+        let (g, ranges) = Pick::grouped(vec![
+            vec![(c.clone(), 1, 1)],
+            vec![(a.clone(), 0, 2), (c.clone(), 2, 3), (a.clone(), 2, 4)],
+            vec![],
+        ]);
+        assert_eq!(
+            ranges.iter().map(|r| (r.start, r.len)).collect::<Vec<_>>(),
+            [(0, 1), (1, 3), (4, 0)]
+        );
+        assert_eq!((g.total_of(ranges[1]), g.total_of(ranges[2])), (4, 0));
+        assert_eq!(g.pick_in(ranges[0], 1), Some(0));
+        assert_eq!(g.pick_in(ranges[2], 0), None);
+        let mut seen = [0; 5];
+        for _ in 0..1000 {
+            seen[g.pick_in(ranges[1], 4).unwrap()] += 1;
+        }
+        assert_eq!(
+            (seen[0], seen[1]),
+            (0, 0),
+            "only its own, never a zero weight"
+        );
+        assert!(seen[2] > 350 && seen[3] > 350, "{seen:?}");
+        assert_eq!(Pick::new(vec![(a, 0, 1)], 1).pick_index(), None);
+        assert_eq!(Pick::new(Vec::new(), 1).pick_index(), None);
+    }
+}
