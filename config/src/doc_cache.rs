@@ -152,6 +152,9 @@ pub(crate) struct Keys {
     pub(crate) profiles: Vec<Option<DocKey>>,
     pub(crate) backends: Vec<Option<DocKey>>,
     pub(crate) exports: Vec<Option<DocKey>>,
+    /// Per object of each kind (settings, profiles, backends, exports), in order:
+    /// whether it was taken from the cache (its document's text is unchanged).
+    pub(crate) reused: [Vec<bool>; 4],
 }
 
 impl Keys {
@@ -161,16 +164,21 @@ impl Keys {
         self.profiles.extend(other.profiles);
         self.backends.extend(other.backends);
         self.exports.extend(other.exports);
+        for (mine, theirs) in self.reused.iter_mut().zip(other.reused) {
+            mine.extend(theirs);
+        }
     }
 
     /// Records `key` for whatever one document's parse added to `inputs` (whose
-    /// lengths were `before`); `key` is kept only if `clean` (no diagnostic).
+    /// lengths were `before`); `key` is kept only if `clean` (no diagnostic);
+    /// `reused`: the objects came from the cache.
     pub(crate) fn record(
         &mut self,
         before: [usize; 4],
         inputs: &Inputs,
         key: Option<DocKey>,
         clean: bool,
+        reused: bool,
     ) {
         let key = key.filter(|_| clean);
         let after = lengths(inputs);
@@ -180,9 +188,15 @@ impl Keys {
             &mut self.backends,
             &mut self.exports,
         ];
-        for ((list, b), a) in lists.into_iter().zip(before).zip(after) {
+        for (((list, flags), b), a) in lists
+            .into_iter()
+            .zip(&mut self.reused)
+            .zip(before)
+            .zip(after)
+        {
             for _ in b..a {
                 list.push(key);
+                flags.push(reused);
             }
         }
     }
@@ -221,6 +235,19 @@ impl std::hash::Hasher for KeyHasher {
     fn write_usize(&mut self, n: usize) {
         self.0 = self.0.rotate_left(17) ^ n as u64;
     }
+}
+
+/// The kept documents a load did not take (see [`DocCache::gone`]), by what
+/// they touch: `(namespace, name)` of profiles, `(namespace, profile)` of
+/// backends, `(namespace, Service)` of exports.
+#[derive(Debug, Default)]
+pub(crate) struct Gone<'a> {
+    pub(crate) settings: Vec<&'a SettingsDocument>,
+    pub(crate) profiles: Vec<(String, String)>,
+    pub(crate) backends: Vec<(String, String)>,
+    pub(crate) exports: Vec<(String, String)>,
+    /// A kept object could not be decoded (then nothing is known of it).
+    pub(crate) undecodable: bool,
 }
 
 /// The parsed documents of a file's last load (see the module doc).
@@ -268,6 +295,43 @@ impl DocCache {
     /// The encoded objects [`Parsed::Encoded`] points into.
     pub(crate) fn arena(&self) -> &[u8] {
         &self.arena
+    }
+
+    /// What the last load had and this one no longer has: the kept documents no
+    /// load took since [`DocCache::store`] (their text changed or they are gone).
+    pub(crate) fn gone(&self) -> Gone<'_> {
+        let mut gone = Gone::default();
+        // Only the objects' names are read: they need no document.
+        let doc = Doc {
+            file: std::sync::Arc::from(std::path::Path::new("")),
+            index: 0,
+            start_line: 0,
+            source: std::sync::Arc::from(""),
+            span: 0..0,
+        };
+        for parsed in self.entries.values() {
+            let (kind, range) = match parsed {
+                Parsed::Settings(s) => {
+                    gone.settings.push(s);
+                    continue;
+                }
+                Parsed::Encoded(kind, range) => (*kind, range.clone()),
+            };
+            let bytes = self.arena.get(range).unwrap_or_default();
+            let key = |ns: &Option<String>, name: String| {
+                (ns.clone().unwrap_or_else(|| "default".to_string()), name)
+            };
+            let found = match kind {
+                Kind::Profile => decode::<crate::crd::v1beta1::TrafficManagerProfileSpec>(bytes, doc.clone())
+                    .map(|o| gone.profiles.push(key(&o.metadata.namespace, o.name().to_string()))),
+                Kind::Backend => decode::<crate::crd::v1beta1::TrafficManagerBackendSpec>(bytes, doc.clone())
+                    .map(|o| gone.backends.push(key(&o.metadata.namespace, o.spec.profile.name))),
+                Kind::Export => decode::<()>(bytes, doc.clone())
+                    .map(|o| gone.exports.push(key(&o.metadata.namespace, o.name().to_string()))),
+            };
+            gone.undecodable |= found.is_none();
+        }
+        gone
     }
 
     /// Replaces what is kept by the objects of `inputs` whose key is set; the

@@ -71,9 +71,20 @@ pub fn load_shared(
 /// document's parse between loads: a reload parses only the documents whose text
 /// changed. The result of every load is exactly [`load_shared`]'s on the same
 /// text, diagnostics included.
+///
+/// After a load with no diagnostic at all, the fleet is kept too, and the next
+/// load validates again only the profiles its changed documents can touch
+/// (`validate::fleet_incremental`), sharing every other profile with the last
+/// fleet; the content serial digests only the profiles it has not seen.
 #[derive(Debug, Default)]
 pub struct Loader {
     cache: DocCache,
+    /// The last load's fleet, when it had no diagnostic and `cache` holds every
+    /// one of its objects (else the next load validates everything).
+    last: Option<Fleet>,
+    serial: validate::SerialCache,
+    /// Whether the last load took the incremental path.
+    incremental: bool,
 }
 
 impl Loader {
@@ -86,7 +97,12 @@ impl Loader {
         text: Arc<str>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(Fleet, Diagnostics), Diagnostics> {
-        load_with(path, text, progress, Some(&mut self.cache))
+        load_with(path, text, progress, Some(self))
+    }
+
+    /// Whether the last load validated only what changed (see [`Loader`]).
+    pub fn last_was_incremental(&self) -> bool {
+        self.incremental
     }
 
     /// How many documents' parses are kept for the next load.
@@ -105,24 +121,57 @@ fn load_with(
     path: &Path,
     text: Arc<str>,
     progress: &mut dyn FnMut(Progress),
-    mut cache: Option<&mut DocCache>,
+    loader: Option<&mut Loader>,
 ) -> Result<(Fleet, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::default();
+    let (mut cache, mut last, mut serial, mut was_incremental) = match loader {
+        Some(Loader {
+            cache,
+            last,
+            serial,
+            incremental,
+        }) => {
+            *incremental = false;
+            (Some(cache), Some(last), Some(serial), Some(incremental))
+        }
+        None => (None, None, None, None),
+    };
     let (inputs, keys) = parse_with(path, text, &mut diags, progress, cache.as_deref_mut());
+    // What the last fleet can be reused for is judged on this load's documents.
+    let previous = last.as_deref_mut().and_then(Option::take);
     if inputs.too_many_documents {
         return Err(diags);
     }
     kubernetes_mode_has_no_objects(&inputs, &mut diags);
-    let mut fleet = validate::fleet_unsealed(&inputs, &mut diags);
+    let quick = match (&previous, cache.as_deref()) {
+        (Some(previous), Some(cache)) if diags.0.is_empty() => {
+            let gone = cache.gone();
+            let change = validate::Change {
+                reused: &keys.reused,
+                gone: &gone,
+            };
+            validate::fleet_incremental(previous, &inputs, &change)
+        }
+        _ => None,
+    };
+    let incremental = quick.is_some();
+    let mut fleet = quick.or_else(|| validate::fleet_unsealed(&inputs, &mut diags));
+    let objects = inputs.settings.len()
+        + inputs.profiles.len()
+        + inputs.backends.len()
+        + inputs.exports.len();
     // The parsed objects are kept (or freed) while the fleet is hashed for its serial.
     std::thread::scope(|s| {
-        s.spawn(move || match cache {
+        s.spawn(|| match cache.as_deref_mut() {
             Some(cache) => cache.store(inputs, keys),
             None => drop(inputs),
         });
         if let Some((fleet, true)) = &mut fleet {
             if !diags.has_errors() {
-                validate::seal(fleet);
+                match serial.as_deref_mut() {
+                    Some(serial) => validate::seal_cached(fleet, serial),
+                    None => validate::seal(fleet),
+                }
             }
         }
     });
@@ -132,6 +181,15 @@ fn load_with(
                 profiles: fleet.profiles.len(),
                 endpoints: fleet.profiles.iter().map(|p| p.endpoints.len()).sum(),
             });
+            // Kept for the next load only if every object's parse is kept too.
+            if let (Some(last), Some(cache)) = (last, cache) {
+                if diags.0.is_empty() && cache.len() == objects {
+                    *last = Some(fleet.clone());
+                }
+            }
+            if let Some(was) = was_incremental.as_deref_mut() {
+                *was = incremental;
+            }
             Ok((fleet, diags))
         }
         _ => Err(diags),

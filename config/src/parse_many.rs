@@ -184,7 +184,7 @@ fn parse_run(items: Vec<Item>, arena: &[u8]) -> Run {
         let doc = match hit {
             Some(parsed) => match parsed.push_into(doc, arena, &mut run.inputs) {
                 Ok(()) => {
-                    run.keys.record(before, &run.inputs, key, true);
+                    run.keys.record(before, &run.inputs, key, true, true);
                     continue;
                 }
                 Err(doc) => doc,
@@ -195,7 +195,7 @@ fn parse_run(items: Vec<Item>, arena: &[u8]) -> Run {
         parse_document(doc, &mut run.inputs, &mut run.diags);
         let clean = run.diags.0.len() == found;
         if key.is_some() {
-            run.keys.record(before, &run.inputs, key, clean);
+            run.keys.record(before, &run.inputs, key, clean, false);
         }
     }
     run
