@@ -18,6 +18,7 @@ use std::hash::{BuildHasher, RandomState};
 use crate::document::Doc;
 use crate::inputs::{Inputs, Meta, Object};
 use crate::settings::SettingsDocument;
+use crate::settings_split::ServiceIndex;
 
 /// A document's text as the cache knows it: its length and a keyed 64-bit hash
 /// (SipHash with a per-process random key, so no input is built to collide).
@@ -32,7 +33,7 @@ pub(crate) struct DocKey {
 /// for most objects, against several hundred for the decoded structs: at 100k
 /// profiles this is the difference between ~50 and ~150 MiB held between loads).
 pub(crate) enum Parsed {
-    Settings(Box<SettingsDocument>),
+    Settings(Box<SettingsDocument>, Option<ServiceIndex>),
     Encoded(Kind, std::ops::Range<usize>),
 }
 
@@ -115,13 +116,19 @@ fn decode<S: serde::de::DeserializeOwned>(bytes: &[u8], doc: Doc) -> Option<Obje
 }
 
 impl Parsed {
-    /// Adds the object to `inputs`, read from `doc`, decoding it from `arena`.
-    /// `Err(doc)` if it cannot be decoded (then the document is parsed again).
-    pub(crate) fn push_into(self, doc: Doc, arena: &[u8], inputs: &mut Inputs) -> Result<(), Doc> {
+    /// Adds the object to `inputs`, read from `doc`, decoding it from `arena`;
+    /// a settings document's Service index is handed back. `Err(doc)` if it
+    /// cannot be decoded (then the document is parsed again).
+    pub(crate) fn push_into(
+        self,
+        doc: Doc,
+        arena: &[u8],
+        inputs: &mut Inputs,
+    ) -> Result<Option<ServiceIndex>, Doc> {
         let (kind, range) = match self {
-            Parsed::Settings(s) => {
+            Parsed::Settings(s, index) => {
                 inputs.settings.push((doc, *s));
-                return Ok(());
+                return Ok(index);
             }
             Parsed::Encoded(kind, range) => (kind, range),
         };
@@ -140,7 +147,7 @@ impl Parsed {
                 None => return Err(doc),
             },
         }
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -155,6 +162,11 @@ pub(crate) struct Keys {
     /// Per object of each kind (settings, profiles, backends, exports), in order:
     /// whether it was taken from the cache (its document's text is unchanged).
     pub(crate) reused: [Vec<bool>; 4],
+    /// Per settings document: its Service index (see [`crate::settings_split`]).
+    pub(crate) services: Vec<Option<ServiceIndex>>,
+    /// Service entries parsed one by one (the others reused), when a settings
+    /// document was parsed so.
+    pub(crate) services_parsed: Option<usize>,
 }
 
 impl Keys {
@@ -164,6 +176,8 @@ impl Keys {
         self.profiles.extend(other.profiles);
         self.backends.extend(other.backends);
         self.exports.extend(other.exports);
+        self.services.extend(other.services);
+        self.services_parsed = self.services_parsed.or(other.services_parsed);
         for (mine, theirs) in self.reused.iter_mut().zip(other.reused) {
             mine.extend(theirs);
         }
@@ -199,6 +213,7 @@ impl Keys {
                 flags.push(reused);
             }
         }
+        self.services.resize(self.settings.len(), None);
     }
 }
 
@@ -287,6 +302,20 @@ impl DocCache {
         self.entries.remove(key)
     }
 
+    /// The last load's settings document and its Service index, if this load
+    /// has not taken it (its text changed).
+    pub(crate) fn kept_settings(&self) -> Option<(&SettingsDocument, &ServiceIndex)> {
+        self.entries.values().find_map(|p| match p {
+            Parsed::Settings(s, Some(index)) => Some((&**s, index)),
+            _ => None,
+        })
+    }
+
+    /// The hasher of document and entry texts.
+    pub(crate) fn hasher(&self) -> &RandomState {
+        &self.hasher
+    }
+
     /// Bytes of encoded objects.
     pub(crate) fn encoded_bytes(&self) -> usize {
         self.arena.len()
@@ -311,7 +340,7 @@ impl DocCache {
         };
         for parsed in self.entries.values() {
             let (kind, range) = match parsed {
-                Parsed::Settings(s) => {
+                Parsed::Settings(s, _) => {
                     gone.settings.push(s);
                     continue;
                 }
@@ -322,12 +351,24 @@ impl DocCache {
                 (ns.clone().unwrap_or_else(|| "default".to_string()), name)
             };
             let found = match kind {
-                Kind::Profile => decode::<crate::crd::v1beta1::TrafficManagerProfileSpec>(bytes, doc.clone())
-                    .map(|o| gone.profiles.push(key(&o.metadata.namespace, o.name().to_string()))),
-                Kind::Backend => decode::<crate::crd::v1beta1::TrafficManagerBackendSpec>(bytes, doc.clone())
-                    .map(|o| gone.backends.push(key(&o.metadata.namespace, o.spec.profile.name))),
-                Kind::Export => decode::<()>(bytes, doc.clone())
-                    .map(|o| gone.exports.push(key(&o.metadata.namespace, o.name().to_string()))),
+                Kind::Profile => {
+                    decode::<crate::crd::v1beta1::TrafficManagerProfileSpec>(bytes, doc.clone())
+                        .map(|o| {
+                            gone.profiles
+                                .push(key(&o.metadata.namespace, o.name().to_string()))
+                        })
+                }
+                Kind::Backend => {
+                    decode::<crate::crd::v1beta1::TrafficManagerBackendSpec>(bytes, doc.clone())
+                        .map(|o| {
+                            gone.backends
+                                .push(key(&o.metadata.namespace, o.spec.profile.name))
+                        })
+                }
+                Kind::Export => decode::<()>(bytes, doc.clone()).map(|o| {
+                    gone.exports
+                        .push(key(&o.metadata.namespace, o.name().to_string()))
+                }),
             };
             gone.undecodable |= found.is_none();
         }
@@ -340,9 +381,10 @@ impl DocCache {
         self.entries.clear();
         let mut arena = Vec::with_capacity(self.arena.len());
         let entries = &mut self.entries;
-        for ((_, s), k) in inputs.settings.into_iter().zip(keys.settings) {
+        let settings = inputs.settings.into_iter().zip(keys.settings);
+        for (((_, s), k), index) in settings.zip(keys.services) {
             if let Some(k) = k {
-                entries.insert(k, Parsed::Settings(Box::new(s)));
+                entries.insert(k, Parsed::Settings(Box::new(s), index));
             }
         }
         fn put<S: serde::Serialize>(

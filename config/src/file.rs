@@ -85,6 +85,8 @@ pub struct Loader {
     serial: validate::SerialCache,
     /// Whether the last load took the incremental path.
     incremental: bool,
+    /// Service entries the last load parsed one by one, if it did.
+    services_parsed: Option<usize>,
 }
 
 impl Loader {
@@ -98,6 +100,13 @@ impl Loader {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(Fleet, Diagnostics), Diagnostics> {
         load_with(path, text, progress, Some(self))
+    }
+
+    /// How many Service entries of a changed settings document the last load
+    /// parsed one by one, reusing the others' parses; `None` when it parsed no
+    /// settings document so (unchanged, first load, or read whole).
+    pub fn last_parsed_service_entries(&self) -> Option<usize> {
+        self.services_parsed
     }
 
     /// Whether the last load validated only what changed (see [`Loader`]).
@@ -124,19 +133,30 @@ fn load_with(
     loader: Option<&mut Loader>,
 ) -> Result<(Fleet, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::default();
-    let (mut cache, mut last, mut serial, mut was_incremental) = match loader {
+    let (mut cache, mut last, mut serial, mut was_incremental, services_parsed) = match loader {
         Some(Loader {
             cache,
             last,
             serial,
             incremental,
+            services_parsed,
         }) => {
             *incremental = false;
-            (Some(cache), Some(last), Some(serial), Some(incremental))
+            let parsed = Some(services_parsed);
+            (
+                Some(cache),
+                Some(last),
+                Some(serial),
+                Some(incremental),
+                parsed,
+            )
         }
-        None => (None, None, None, None),
+        None => (None, None, None, None, None),
     };
     let (inputs, keys) = parse_with(path, text, &mut diags, progress, cache.as_deref_mut());
+    if let Some(parsed) = services_parsed {
+        *parsed = keys.services_parsed;
+    }
     // What the last fleet can be reused for is judged on this load's documents.
     let previous = last.as_deref_mut().and_then(Option::take);
     if inputs.too_many_documents {
@@ -287,7 +307,7 @@ fn parse_with(
 /// Documents larger than this are first read for `apiVersion` and `kind` alone:
 /// a settings document listing 300,000 Services would otherwise be built as a
 /// YAML value tree (hundreds of MB) before it is decoded into its typed struct.
-const PEEK_FROM_BYTES: usize = 64 * 1024;
+pub(crate) const PEEK_FROM_BYTES: usize = 64 * 1024;
 
 /// `apiVersion` and `kind` of a document, nothing else kept.
 #[derive(serde::Deserialize)]
@@ -308,7 +328,7 @@ struct HeadMeta {
 /// The settings document without the spare capacity its decoding left: the
 /// lists grow by doubling and each one-address `loadBalancer` list has room
 /// for four, which at 300,000 Services is about half of its size.
-fn compact(mut s: SettingsDocument) -> SettingsDocument {
+pub(crate) fn compact(mut s: SettingsDocument) -> SettingsDocument {
     for c in &mut s.spec.clusters {
         c.services.shrink_to_fit();
         for svc in &mut c.services {
@@ -320,7 +340,7 @@ fn compact(mut s: SettingsDocument) -> SettingsDocument {
 }
 
 /// Whether a document's text has the settings document's `kind` line.
-fn says_settings(text: &str) -> bool {
+pub(crate) fn says_settings(text: &str) -> bool {
     text.lines()
         .any(|l| l.strip_prefix("kind:").map(str::trim) == Some(settings::KIND))
 }

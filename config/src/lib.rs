@@ -46,6 +46,7 @@ pub mod routing;
 pub mod schema;
 pub mod secret;
 pub mod settings;
+mod settings_split;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod validate;

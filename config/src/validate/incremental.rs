@@ -79,7 +79,13 @@ pub(crate) fn fleet_incremental(
             services.insert((e.namespace(), e.name()));
         }
     }
-    services.extend(change.gone.exports.iter().map(|(n, s)| (n.as_str(), s.as_str())));
+    services.extend(
+        change
+            .gone
+            .exports
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.as_str())),
+    );
     // Profiles whose object, backends or Services changed.
     let mut dirty: HashSet<Key<'_>> = HashSet::new();
     for (i, p) in inputs.profiles.iter().enumerate() {
@@ -87,8 +93,20 @@ pub(crate) fn fleet_incremental(
             dirty.insert((p.namespace(), p.name()));
         }
     }
-    dirty.extend(change.gone.profiles.iter().map(|(n, p)| (n.as_str(), p.as_str())));
-    dirty.extend(change.gone.backends.iter().map(|(n, p)| (n.as_str(), p.as_str())));
+    dirty.extend(
+        change
+            .gone
+            .profiles
+            .iter()
+            .map(|(n, p)| (n.as_str(), p.as_str())),
+    );
+    dirty.extend(
+        change
+            .gone
+            .backends
+            .iter()
+            .map(|(n, p)| (n.as_str(), p.as_str())),
+    );
     let mut fresh_backends: HashSet<Key<'_>> = HashSet::new();
     for (i, b) in inputs.backends.iter().enumerate() {
         let ns = b.namespace();

@@ -29,13 +29,13 @@ mod zone;
 
 pub use dnssec::{DEFAULT_RESIGN_INTERVAL, DEFAULT_SIGNATURE_VALIDITY};
 pub use exports::{ALWAYS_SERVE_ANNOTATION, CLUSTERS_ANNOTATION};
+pub(crate) use incremental::{fleet_incremental, Change};
 pub use monitor::{
     status_ranges, EXPECTED_STATUS_ANNOTATION, PROBE_INTERVAL_ANNOTATION, PROBE_TIMEOUT_ANNOTATION,
     VERIFY_TLS_ANNOTATION,
 };
 pub use profiles::{FAIL_CLOSED_ANNOTATION, TTL_ANNOTATION};
 pub use serial::SerialCache;
-pub(crate) use incremental::{fleet_incremental, Change};
 pub use settings::{
     DEFAULT_ADMIN_LISTEN, DEFAULT_LEASE_NAME, DEFAULT_LEASE_SECONDS, DEFAULT_LISTEN,
     DEFAULT_TRUSTED_NETWORKS,
@@ -114,7 +114,14 @@ pub(crate) fn fleet_unsealed(inputs: &Inputs, diags: &mut Diagnostics) -> Option
     limits::endpoint_limit(inputs, &profiles, diags);
 
     let profiles = sorted(profiles.into_values().map(|(_, p)| p).collect());
-    Some(finish(settings_doc, settings, inputs, zone, profiles, diags))
+    Some(finish(
+        settings_doc,
+        settings,
+        inputs,
+        zone,
+        profiles,
+        diags,
+    ))
 }
 
 /// The object-count and cluster-count caps; `false` (with an error) when over.
