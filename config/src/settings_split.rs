@@ -202,3 +202,64 @@ pub(crate) fn parse(
     }
     Some((doc, index, parsed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::RandomState;
+
+    const HEAD: &str = "apiVersion: fleetdns.io/v1alpha1\nkind: FleetDNSConfig\nspec:\n  zone: s.test\n  clusters:\n";
+
+    fn whole(text: &str) -> SettingsDocument {
+        serde_yaml::from_str(text).expect("valid")
+    }
+
+    /// Splits and re-parses `text` against its own whole parse, with `edited`
+    /// as the new text: the result is `edited`'s whole parse.
+    fn reparse(text: &str, edited: &str) -> Option<(SettingsDocument, usize)> {
+        let h = RandomState::new();
+        let old = whole(text);
+        let index = index(text, &old, &h)?;
+        let (doc, _, parsed) = parse(edited, (&old, &index), &h)?;
+        assert_eq!(doc, whole(edited));
+        Some((doc, parsed))
+    }
+
+    #[test]
+    fn block_lists_in_both_styles_reparse_only_changed_entries() {
+        let text = format!("{HEAD}    - name: a\n      services:\n        - {{namespace: n, name: x, loadBalancer: [10.0.0.1]}}\n        - namespace: n\n          name: y\n          loadBalancer:\n          - 10.0.0.2\n    - services:\n      - {{namespace: n, name: x, loadBalancer: [10.0.0.3]}}\n      name: b\n");
+        let edited = text.replace("10.0.0.2", "10.0.0.9");
+        assert_eq!(reparse(&text, &edited).map(|r| r.1), Some(1));
+        let added = text.replace(
+            "      name: b\n",
+            "      - {namespace: n, name: z, loadBalancer: [10.0.0.4]}\n      name: b\n",
+        );
+        assert_eq!(reparse(&text, &added).map(|r| r.1), Some(1));
+        assert_eq!(reparse(&text, &text).map(|r| r.1), Some(0));
+    }
+
+    #[test]
+    fn entries_at_the_keys_indentation_are_a_list() {
+        let text = format!("{HEAD}  - name: a\n    services:\n    - {{namespace: n, name: x, loadBalancer: [10.0.0.1]}}\n    labels: {{k: v}}\n");
+        let edited = text.replace("10.0.0.1", "10.0.0.2");
+        assert_eq!(reparse(&text, &edited).map(|r| r.1), Some(1));
+    }
+
+    #[test]
+    fn unsure_texts_are_parsed_whole() {
+        // A comment inside a list; a services key inside a string.
+        let text = format!("{HEAD}    - name: a\n      services:\n        # c\n        - {{namespace: n, name: x, loadBalancer: [10.0.0.1]}}\n");
+        assert!(reparse(&text, &text).is_none(), "{text}");
+        let tricky = "apiVersion: fleetdns.io/v1alpha1\nkind: FleetDNSConfig\nmetadata:\n  note: |\n    services:\n    - a\nspec:\n  zone: s.test\n";
+        assert!(split(tricky).is_some());
+        let h = RandomState::new();
+        assert!(index(tricky, &whole(tricky), &h).is_none());
+    }
+
+    #[test]
+    fn flow_lists_stay_in_the_skeleton() {
+        let text = format!("{HEAD}    - name: a\n      services: [{{namespace: n, name: x, loadBalancer: [10.0.0.1]}}]\n");
+        let edited = text.replace("10.0.0.1", "10.0.0.2");
+        assert_eq!(reparse(&text, &edited).map(|r| r.1), Some(0));
+    }
+}
