@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::ops::Range;
 
 use crate::document::Doc;
 use crate::inputs::{Inputs, Meta, Object};
@@ -117,22 +118,23 @@ fn decode<S: serde::de::DeserializeOwned>(bytes: &[u8], doc: Doc) -> Option<Obje
 
 impl Parsed {
     /// Adds the object to `inputs`, read from `doc`, decoding it from `arena`;
-    /// a settings document's Service index is handed back. `Err(doc)` if it
-    /// cannot be decoded (then the document is parsed again).
+    /// a settings document's Service index, or where an object is encoded, is
+    /// handed back. `Err(doc)` if it cannot be decoded (then the document is
+    /// parsed again).
     pub(crate) fn push_into(
         self,
         doc: Doc,
         arena: &[u8],
         inputs: &mut Inputs,
-    ) -> Result<Option<ServiceIndex>, Doc> {
+    ) -> Result<(Option<ServiceIndex>, Option<Range<usize>>), Doc> {
         let (kind, range) = match self {
             Parsed::Settings(s, index) => {
                 inputs.settings.push((doc, *s));
-                return Ok(index);
+                return Ok((index, None));
             }
             Parsed::Encoded(kind, range) => (kind, range),
         };
-        let bytes = arena.get(range).unwrap_or_default();
+        let bytes = arena.get(range.clone()).unwrap_or_default();
         match kind {
             Kind::Profile => match decode(bytes, doc.clone()) {
                 Some(o) => inputs.profiles.push(o),
@@ -147,7 +149,7 @@ impl Parsed {
                 None => return Err(doc),
             },
         }
-        Ok(None)
+        Ok((None, Some(range)))
     }
 }
 
@@ -167,6 +169,9 @@ pub(crate) struct Keys {
     /// Service entries parsed one by one (the others reused), when a settings
     /// document was parsed so.
     pub(crate) services_parsed: Option<usize>,
+    /// Per profile, backend and export: where its encoding is in the cache's
+    /// arena, when it was reused (stored again by copying those bytes).
+    pub(crate) encoded: [Vec<Option<Range<usize>>>; 3],
 }
 
 impl Keys {
@@ -177,6 +182,9 @@ impl Keys {
         self.backends.extend(other.backends);
         self.exports.extend(other.exports);
         self.services.extend(other.services);
+        for (mine, theirs) in self.encoded.iter_mut().zip(other.encoded) {
+            mine.extend(theirs);
+        }
         self.services_parsed = self.services_parsed.or(other.services_parsed);
         for (mine, theirs) in self.reused.iter_mut().zip(other.reused) {
             mine.extend(theirs);
@@ -185,14 +193,14 @@ impl Keys {
 
     /// Records `key` for whatever one document's parse added to `inputs` (whose
     /// lengths were `before`); `key` is kept only if `clean` (no diagnostic);
-    /// `reused`: the objects came from the cache.
+    /// `reused`: the objects came from the cache (encoded there at the range given).
     pub(crate) fn record(
         &mut self,
         before: [usize; 4],
         inputs: &Inputs,
         key: Option<DocKey>,
         clean: bool,
-        reused: bool,
+        reused: Option<Option<Range<usize>>>,
     ) {
         let key = key.filter(|_| clean);
         let after = lengths(inputs);
@@ -210,7 +218,13 @@ impl Keys {
         {
             for _ in b..a {
                 list.push(key);
-                flags.push(reused);
+                flags.push(reused.is_some());
+            }
+        }
+        let objects = before.into_iter().zip(after).skip(1);
+        for (list, (b, a)) in self.encoded.iter_mut().zip(objects) {
+            for _ in b..a {
+                list.push(reused.clone().flatten());
             }
         }
         self.services.resize(self.settings.len(), None);
@@ -387,41 +401,62 @@ impl DocCache {
                 entries.insert(k, Parsed::Settings(Box::new(s), index));
             }
         }
+        /// Stores `objects` whose key is set: a reused one's encoding (at its
+        /// range in `old`) is copied, a new one is encoded.
+        #[allow(clippy::too_many_arguments)]
         fn put<S: serde::Serialize>(
             entries: &mut HashMap<DocKey, Parsed, std::hash::BuildHasherDefault<KeyHasher>>,
             arena: &mut Vec<u8>,
+            old: &[u8],
             objects: Vec<Object<S>>,
             keys: Vec<Option<DocKey>>,
+            at: Vec<Option<Range<usize>>>,
             kind: Kind,
         ) {
-            for (o, k) in objects.into_iter().zip(keys) {
+            let at = at.into_iter().chain(std::iter::repeat(None));
+            for ((o, k), at) in objects.into_iter().zip(keys).zip(at) {
                 if let Some(k) = k {
-                    let range = encode(&o, arena);
+                    let range = match at.and_then(|r| old.get(r)) {
+                        Some(bytes) => {
+                            let start = arena.len();
+                            arena.extend_from_slice(bytes);
+                            start..arena.len()
+                        }
+                        None => encode(&o, arena),
+                    };
                     if !range.is_empty() {
                         entries.insert(k, Parsed::Encoded(kind, range));
                     }
                 }
             }
         }
+        let [at_profiles, at_backends, at_exports] = keys.encoded;
+        let old = &self.arena;
         put(
             entries,
             &mut arena,
+            old,
             inputs.profiles,
             keys.profiles,
+            at_profiles,
             Kind::Profile,
         );
         put(
             entries,
             &mut arena,
+            old,
             inputs.backends,
             keys.backends,
+            at_backends,
             Kind::Backend,
         );
         put(
             entries,
             &mut arena,
+            old,
             inputs.exports,
             keys.exports,
+            at_exports,
             Kind::Export,
         );
         arena.shrink_to_fit();

@@ -201,8 +201,8 @@ fn parse_run(items: Vec<Item>, kept: &Kept<'_>) -> Run {
         let before = lengths(&run.inputs);
         let doc = match hit {
             Some(parsed) => match parsed.push_into(doc, kept.arena, &mut run.inputs) {
-                Ok(index) => {
-                    run.keys.record(before, &run.inputs, key, true, true);
+                Ok((index, at)) => {
+                    run.keys.record(before, &run.inputs, key, true, Some(at));
                     set_index(&mut run.keys, index);
                     continue;
                 }
@@ -240,7 +240,7 @@ fn parse_run(items: Vec<Item>, kept: &Kept<'_>) -> Run {
             }
         };
         let clean = run.diags.0.len() == found;
-        run.keys.record(before, &run.inputs, key, clean, false);
+        run.keys.record(before, &run.inputs, key, clean, None);
         set_index(&mut run.keys, index);
     }
     run
