@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::diagnostic::Diagnostics;
-use crate::doc_cache::{lengths, DocCache, DocKey, Keys, Parsed};
+use crate::doc_cache::{DocCache, DocKey, Parsed};
+use crate::doc_keys::{lengths, Keys};
 use crate::document::Doc;
-use crate::file::{
-    compact, parse_document, says_settings, Progress, PEEK_FROM_BYTES, PROGRESS_EVERY,
-};
+use crate::file::{Progress, PROGRESS_EVERY};
 use crate::inputs::Inputs;
+use crate::parse_doc::{compact, parse_document, says_settings, PEEK_FROM_BYTES};
 use crate::settings::SettingsDocument;
 use crate::settings_split::{self, ServiceIndex};
 use std::hash::RandomState;
