@@ -130,7 +130,7 @@ fn load_with(
     loader: Option<&mut Loader>,
 ) -> Result<(Fleet, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::default();
-    let (mut cache, mut last, mut serial, mut was_incremental, services_parsed) = match loader {
+    let (mut cache, mut last, serial, was_incremental, services_parsed) = match loader {
         Some(Loader {
             cache,
             last,
@@ -185,7 +185,7 @@ fn load_with(
         });
         if let Some((fleet, true)) = &mut fleet {
             if !diags.has_errors() {
-                match serial.as_deref_mut() {
+                match serial {
                     Some(serial) => validate::seal_cached(fleet, serial),
                     None => validate::seal(fleet),
                 }
@@ -204,7 +204,7 @@ fn load_with(
                     *last = Some(fleet.clone());
                 }
             }
-            if let Some(was) = was_incremental.as_deref_mut() {
+            if let Some(was) = was_incremental {
                 *was = incremental;
             }
             Ok((fleet, diags))
