@@ -3,8 +3,11 @@
 //! Parsing (YAML, the CRD schema check, defaulting) is most of a load's time, and
 //! a document's parse depends on its text alone. A reload after a small edit
 //! therefore takes the object of every unchanged document from here and parses
-//! only the changed ones; validation still sees every object, so its
-//! diagnostics, the `Fleet` and its serial are the same as a cold load's.
+//! only the changed ones (of a changed large settings document, only the changed
+//! Service entries: [`crate::settings_split`]). What no load took is what the
+//! edit removed or changed ([`DocCache::gone`]), which tells the incremental
+//! validation which profiles to validate again; the diagnostics, the `Fleet`
+//! and its serial are always a cold load's.
 //!
 //! Only documents whose parse gave one object and no diagnostic are kept (a
 //! diagnostic carries the document's position, which an edit elsewhere can move).
