@@ -42,6 +42,9 @@ pub enum Progress {
         profiles: usize,
         /// Endpoints of all its profiles.
         endpoints: usize,
+        /// Only the profiles the changed documents touch were validated again
+        /// (a [`Loader`]'s reload; the others are the last fleet's).
+        incremental: bool,
     },
 }
 
@@ -197,6 +200,7 @@ fn load_with(
             progress(Progress::Validated {
                 profiles: fleet.profiles.len(),
                 endpoints: fleet.profiles.iter().map(|p| p.endpoints.len()).sum(),
+                incremental,
             });
             // Kept for the next load only if every object's parse is kept too.
             if let (Some(last), Some(cache)) = (last, cache) {
