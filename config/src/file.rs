@@ -11,16 +11,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use serde_json::Value;
-
-use crate::crd;
-use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
-use crate::doc_cache::{DocCache, Keys};
-use crate::document::{self, Doc};
-use crate::inputs::{object_label, parse_upstream, Inputs};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::doc_cache::DocCache;
+use crate::doc_keys::Keys;
+use crate::document;
+use crate::inputs::Inputs;
 use crate::model::Fleet;
 use crate::parse_many;
-use crate::settings::{self, SettingsDocument};
 use crate::validate;
 
 /// What [`load_shared`] reports as it goes, so a large file's load can be logged.
@@ -45,6 +42,9 @@ pub enum Progress {
         profiles: usize,
         /// Endpoints of all its profiles.
         endpoints: usize,
+        /// Only the profiles the changed documents touch were validated again
+        /// (a [`Loader`]'s reload; the others are the last fleet's).
+        incremental: bool,
     },
 }
 
@@ -71,9 +71,22 @@ pub fn load_shared(
 /// document's parse between loads: a reload parses only the documents whose text
 /// changed. The result of every load is exactly [`load_shared`]'s on the same
 /// text, diagnostics included.
+///
+/// After a load with no diagnostic at all, the fleet is kept too, and the next
+/// load validates again only the profiles its changed documents can touch
+/// (`validate::fleet_incremental`), sharing every other profile with the last
+/// fleet; the content serial digests only the profiles it has not seen.
 #[derive(Debug, Default)]
 pub struct Loader {
     cache: DocCache,
+    /// The last load's fleet, when it had no diagnostic and `cache` holds every
+    /// one of its objects (else the next load validates everything).
+    last: Option<Fleet>,
+    serial: validate::SerialCache,
+    /// Whether the last load took the incremental path.
+    incremental: bool,
+    /// Service entries the last load parsed one by one, if it did.
+    services_parsed: Option<usize>,
 }
 
 impl Loader {
@@ -86,7 +99,19 @@ impl Loader {
         text: Arc<str>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(Fleet, Diagnostics), Diagnostics> {
-        load_with(path, text, progress, Some(&mut self.cache))
+        load_with(path, text, progress, Some(self))
+    }
+
+    /// How many Service entries of a changed settings document the last load
+    /// parsed one by one, reusing the others' parses; `None` when it parsed no
+    /// settings document so (unchanged, first load, or read whole).
+    pub fn last_parsed_service_entries(&self) -> Option<usize> {
+        self.services_parsed
+    }
+
+    /// Whether the last load validated only what changed (see [`Loader`]).
+    pub fn last_was_incremental(&self) -> bool {
+        self.incremental
     }
 
     /// How many documents' parses are kept for the next load.
@@ -105,24 +130,68 @@ fn load_with(
     path: &Path,
     text: Arc<str>,
     progress: &mut dyn FnMut(Progress),
-    mut cache: Option<&mut DocCache>,
+    loader: Option<&mut Loader>,
 ) -> Result<(Fleet, Diagnostics), Diagnostics> {
     let mut diags = Diagnostics::default();
+    let (mut cache, mut last, serial, was_incremental, services_parsed) = match loader {
+        Some(Loader {
+            cache,
+            last,
+            serial,
+            incremental,
+            services_parsed,
+        }) => {
+            *incremental = false;
+            let parsed = Some(services_parsed);
+            (
+                Some(cache),
+                Some(last),
+                Some(serial),
+                Some(incremental),
+                parsed,
+            )
+        }
+        None => (None, None, None, None, None),
+    };
     let (inputs, keys) = parse_with(path, text, &mut diags, progress, cache.as_deref_mut());
+    if let Some(parsed) = services_parsed {
+        *parsed = keys.services_parsed;
+    }
+    // What the last fleet can be reused for is judged on this load's documents.
+    let previous = last.as_deref_mut().and_then(Option::take);
     if inputs.too_many_documents {
         return Err(diags);
     }
     kubernetes_mode_has_no_objects(&inputs, &mut diags);
-    let mut fleet = validate::fleet_unsealed(&inputs, &mut diags);
+    let quick = match (&previous, cache.as_deref()) {
+        (Some(previous), Some(cache)) if diags.0.is_empty() => {
+            let gone = cache.gone();
+            let change = validate::Change {
+                reused: &keys.reused,
+                gone: &gone,
+            };
+            validate::fleet_incremental(previous, &inputs, &change)
+        }
+        _ => None,
+    };
+    let incremental = quick.is_some();
+    let mut fleet = quick.or_else(|| validate::fleet_unsealed(&inputs, &mut diags));
+    let objects = inputs.settings.len()
+        + inputs.profiles.len()
+        + inputs.backends.len()
+        + inputs.exports.len();
     // The parsed objects are kept (or freed) while the fleet is hashed for its serial.
     std::thread::scope(|s| {
-        s.spawn(move || match cache {
+        s.spawn(|| match cache.as_deref_mut() {
             Some(cache) => cache.store(inputs, keys),
             None => drop(inputs),
         });
         if let Some((fleet, true)) = &mut fleet {
             if !diags.has_errors() {
-                validate::seal(fleet);
+                match serial {
+                    Some(serial) => validate::seal_cached(fleet, serial),
+                    None => validate::seal(fleet),
+                }
             }
         }
     });
@@ -131,7 +200,17 @@ fn load_with(
             progress(Progress::Validated {
                 profiles: fleet.profiles.len(),
                 endpoints: fleet.profiles.iter().map(|p| p.endpoints.len()).sum(),
+                incremental,
             });
+            // Kept for the next load only if every object's parse is kept too.
+            if let (Some(last), Some(cache)) = (last, cache) {
+                if diags.0.is_empty() && cache.len() == objects {
+                    *last = Some(fleet.clone());
+                }
+            }
+            if let Some(was) = was_incremental {
+                *was = incremental;
+            }
             Ok((fleet, diags))
         }
         _ => Err(diags),
@@ -224,169 +303,4 @@ fn parse_with(
         documents: docs.len(),
     });
     parse_many::parse_documents(docs, cache, diags, progress)
-}
-
-/// Documents larger than this are first read for `apiVersion` and `kind` alone:
-/// a settings document listing 300,000 Services would otherwise be built as a
-/// YAML value tree (hundreds of MB) before it is decoded into its typed struct.
-const PEEK_FROM_BYTES: usize = 64 * 1024;
-
-/// `apiVersion` and `kind` of a document, nothing else kept.
-#[derive(serde::Deserialize)]
-struct Head {
-    #[serde(rename = "apiVersion")]
-    api_version: String,
-    kind: String,
-    #[serde(default)]
-    metadata: Option<HeadMeta>,
-}
-
-#[derive(serde::Deserialize)]
-struct HeadMeta {
-    name: Option<String>,
-    namespace: Option<String>,
-}
-
-/// The settings document without the spare capacity its decoding left: the
-/// lists grow by doubling and each one-address `loadBalancer` list has room
-/// for four, which at 300,000 Services is about half of its size.
-fn compact(mut s: SettingsDocument) -> SettingsDocument {
-    for c in &mut s.spec.clusters {
-        c.services.shrink_to_fit();
-        for svc in &mut c.services {
-            svc.load_balancer.shrink_to_fit();
-        }
-    }
-    s.spec.clusters.shrink_to_fit();
-    s
-}
-
-/// Whether a document's text has the settings document's `kind` line.
-fn says_settings(text: &str) -> bool {
-    text.lines()
-        .any(|l| l.strip_prefix("kind:").map(str::trim) == Some(settings::KIND))
-}
-
-/// Parses one document into `inputs`; problems go to `diags`.
-pub(crate) fn parse_document(doc: Doc, inputs: &mut Inputs, diags: &mut Diagnostics) {
-    if doc.span.len() >= PEEK_FROM_BYTES {
-        // Most likely the settings document: decode it in one pass (a peek at
-        // its head would read all of it too), and take the slower path below,
-        // with its diagnostics, only if that fails.
-        if says_settings(doc.text()) {
-            if let Ok(s) = serde_yaml::from_str::<SettingsDocument>(doc.text()) {
-                if s.api_version == settings::API_VERSION && s.kind == settings::KIND {
-                    inputs.settings.push((doc, compact(s)));
-                    return;
-                }
-            }
-        }
-        if let Ok(head) = serde_yaml::from_str::<Head>(doc.text()) {
-            if head.api_version == settings::API_VERSION && head.kind == settings::KIND {
-                match serde_yaml::from_str::<SettingsDocument>(doc.text()) {
-                    Ok(s) => inputs.settings.push((doc, compact(s))),
-                    Err(e) => {
-                        let loc = match e.location() {
-                            Some(l) => doc.location_at(l.line()),
-                            None => doc.location(),
-                        };
-                        let meta = head.metadata.as_ref();
-                        let name = meta.and_then(|m| m.name.as_deref()).unwrap_or("<no name>");
-                        let object = match meta.and_then(|m| m.namespace.as_deref()) {
-                            Some(ns) => format!("{} {ns}/{name}", settings::KIND),
-                            None => format!("{} {name}", settings::KIND),
-                        };
-                        diags.push(Diagnostic::error(loc, e.to_string()).object(object));
-                    }
-                }
-                return;
-            }
-        }
-    }
-    let value: Value = match serde_yaml::from_str(doc.text()) {
-        Ok(v) => v,
-        Err(e) => {
-            let loc = match e.location() {
-                Some(l) => doc.location_at(l.line()),
-                None => doc.location(),
-            };
-            diags.push(Diagnostic::error(loc, format!("not valid YAML: {e}")));
-            return;
-        }
-    };
-    let Value::Object(map) = &value else {
-        diags.push(Diagnostic::error(
-            doc.location(),
-            "a document must be a mapping with apiVersion and kind",
-        ));
-        return;
-    };
-    let api_version = map
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let kind = map
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let (api_version, kind) = (api_version.as_str(), kind.as_str());
-    if api_version.is_empty() || kind.is_empty() {
-        diags.push(
-            Diagnostic::error(
-                doc.location(),
-                "every document needs apiVersion and kind (for example apiVersion: networking.fleet.azure.com/v1beta1, kind: TrafficManagerProfile)",
-            )
-            .field(if api_version.is_empty() { "apiVersion" } else { "kind" }),
-        );
-        return;
-    }
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let object = object_label(kind, map.get("metadata"));
-    let (api_version, kind) = (api_version.to_string(), kind.to_string());
-    let (api_version, kind) = (api_version.as_str(), kind.as_str());
-
-    match (group, kind) {
-        ("fleetdns.io", settings::KIND) => {
-            if api_version != settings::API_VERSION {
-                diags.push(
-                    Diagnostic::error(
-                        doc.location_of(&["apiVersion"]),
-                        format!("{api_version:?} is not supported; allowed: {}", settings::API_VERSION),
-                    )
-                    .object(object)
-                    .field("apiVersion"),
-                );
-                return;
-            }
-            match serde_yaml::from_str::<SettingsDocument>(doc.text()) {
-                Ok(s) => inputs.settings.push((doc, compact(s))),
-                Err(e) => {
-                    let loc = match e.location() {
-                        Some(l) => doc.location_at(l.line()),
-                        None => doc.location(),
-                    };
-                    diags.push(Diagnostic::error(loc, e.to_string()).object(object));
-                }
-            }
-        }
-        (crd::GROUP, "TrafficManagerProfile" | "TrafficManagerBackend" | "ServiceExport") => {
-            parse_upstream(doc, api_version, version, kind, value, &object, inputs, diags);
-        }
-        (crd::GROUP, _) => diags.push(
-            Diagnostic::error(doc.location(), format!(
-                "kind {kind} of {api_version} is ignored: fleetdns reads TrafficManagerProfile, TrafficManagerBackend and ServiceExport"
-            ))
-            .severity(Severity::Note)
-            .object(object),
-        ),
-        _ => diags.push(
-            Diagnostic::error(doc.location(), format!(
-                "{api_version} {kind} is ignored: fleetdns does not use it"
-            ))
-            .severity(Severity::Note)
-            .object(object),
-        ),
-    }
 }

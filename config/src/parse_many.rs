@@ -10,10 +10,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::diagnostic::Diagnostics;
-use crate::doc_cache::{lengths, DocCache, DocKey, Keys, Parsed};
+use crate::doc_cache::{DocCache, DocKey, Parsed};
+use crate::doc_keys::{lengths, Keys};
 use crate::document::Doc;
-use crate::file::{parse_document, Progress, PROGRESS_EVERY};
+use crate::file::{Progress, PROGRESS_EVERY};
 use crate::inputs::Inputs;
+use crate::parse_doc::{compact, parse_document, says_settings, PEEK_FROM_BYTES};
+use crate::settings::SettingsDocument;
+use crate::settings_split::{self, ServiceIndex};
+use std::hash::RandomState;
 
 /// Consecutive documents one thread parses at a time.
 const RUN: usize = 256;
@@ -58,7 +63,12 @@ pub(crate) fn parse_documents(
         .collect();
     // Kept objects are decoded from the cache's arena (cheaper than parsing, but
     // not free): every document counts.
-    let arena = cache.as_deref().map_or(&[][..], |c| c.arena());
+    let kept = Kept {
+        arena: cache.as_deref().map_or(&[][..], |c| c.arena()),
+        settings: cache.as_deref().and_then(DocCache::kept_settings),
+        hasher: cache.as_deref().map(DocCache::hasher),
+    };
+    let arena = &kept;
     let runs = if threads > 1 && items.len() >= THREADS_FROM {
         in_parallel(items, threads, arena, progress)
     } else {
@@ -116,7 +126,7 @@ pub(crate) fn parse_documents(
 fn in_parallel(
     items: Vec<Item>,
     threads: usize,
-    arena: &[u8],
+    arena: &Kept<'_>,
     progress: &mut dyn FnMut(Progress),
 ) -> Vec<Run> {
     let documents = items.len();
@@ -176,15 +186,24 @@ fn in_parallel(
     done.into_iter().map(|(_, run)| run).collect()
 }
 
+/// What the cache keeps for a load: encoded objects, the last settings
+/// document (when this load's differs) and the hasher of texts.
+struct Kept<'a> {
+    arena: &'a [u8],
+    settings: Option<(&'a SettingsDocument, &'a ServiceIndex)>,
+    hasher: Option<&'a RandomState>,
+}
+
 /// Parses consecutive documents, in order.
-fn parse_run(items: Vec<Item>, arena: &[u8]) -> Run {
+fn parse_run(items: Vec<Item>, kept: &Kept<'_>) -> Run {
     let mut run = Run::default();
     for (doc, key, hit) in items {
         let before = lengths(&run.inputs);
         let doc = match hit {
-            Some(parsed) => match parsed.push_into(doc, arena, &mut run.inputs) {
-                Ok(()) => {
-                    run.keys.record(before, &run.inputs, key, true);
+            Some(parsed) => match parsed.push_into(doc, kept.arena, &mut run.inputs) {
+                Ok((index, at)) => {
+                    run.keys.record(before, &run.inputs, key, true, Some(at));
+                    set_index(&mut run.keys, index);
                     continue;
                 }
                 Err(doc) => doc,
@@ -192,11 +211,44 @@ fn parse_run(items: Vec<Item>, arena: &[u8]) -> Run {
             None => doc,
         };
         let found = run.diags.0.len();
-        parse_document(doc, &mut run.inputs, &mut run.diags);
+        let Some(hasher) = kept.hasher.filter(|_| key.is_some()) else {
+            parse_document(doc, &mut run.inputs, &mut run.diags);
+            continue;
+        };
+        // A large settings document: its unchanged Service entries are reused,
+        // and its entries are indexed for the next load.
+        let settings = doc.span.len() >= PEEK_FROM_BYTES && says_settings(doc.text());
+        let split = match kept.settings.filter(|_| settings) {
+            Some(old) => settings_split::parse(doc.text(), old, hasher),
+            None => None,
+        };
+        let index = match split {
+            Some((s, index, parsed)) => {
+                run.keys.services_parsed = Some(parsed);
+                run.inputs.settings.push((doc, compact(s)));
+                Some(index)
+            }
+            None => {
+                let text = settings.then(|| doc.text().to_string());
+                parse_document(doc, &mut run.inputs, &mut run.diags);
+                match (text, run.inputs.settings.last()) {
+                    (Some(text), Some((_, s))) if run.inputs.settings.len() > before[0] => {
+                        settings_split::index(&text, s, hasher)
+                    }
+                    _ => None,
+                }
+            }
+        };
         let clean = run.diags.0.len() == found;
-        if key.is_some() {
-            run.keys.record(before, &run.inputs, key, clean);
-        }
+        run.keys.record(before, &run.inputs, key, clean, None);
+        set_index(&mut run.keys, index);
     }
     run
+}
+
+/// Gives the settings document `record` just recorded its Service index.
+fn set_index(keys: &mut Keys, index: Option<ServiceIndex>) {
+    if let (Some(index), Some(last)) = (index, keys.services.last_mut()) {
+        *last = Some(index);
+    }
 }

@@ -57,7 +57,8 @@ fn scale_large_settings_document_loads_with_progress() {
         seen.last(),
         Some(&Progress::Validated {
             profiles: n,
-            endpoints: n
+            endpoints: n,
+            incremental: false,
         })
     );
 }

@@ -58,8 +58,15 @@ fn progress_log(path: &Path) -> impl FnMut(Progress) + '_ {
             Progress::Validated {
                 profiles,
                 endpoints,
+                incremental,
             } if large => {
-                tracing::info!(profiles, endpoints, ms, "config objects validated");
+                tracing::info!(
+                    profiles,
+                    endpoints,
+                    incremental,
+                    ms,
+                    "config objects validated"
+                );
             }
             _ => {}
         }

@@ -18,6 +18,7 @@ mod credential;
 mod dnssec;
 mod exports;
 mod hub;
+mod incremental;
 mod limits;
 mod monitor;
 mod profiles;
@@ -28,6 +29,7 @@ mod zone;
 
 pub use dnssec::{DEFAULT_RESIGN_INTERVAL, DEFAULT_SIGNATURE_VALIDITY};
 pub use exports::{ALWAYS_SERVE_ANNOTATION, CLUSTERS_ANNOTATION};
+pub(crate) use incremental::{fleet_incremental, Change};
 pub use monitor::{
     status_ranges, EXPECTED_STATUS_ANNOTATION, PROBE_INTERVAL_ANNOTATION, PROBE_TIMEOUT_ANNOTATION,
     VERIFY_TLS_ANNOTATION,
@@ -44,6 +46,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::inputs::Inputs;
 use crate::limits as caps;
 use crate::model::{Fleet, Profile};
+use std::sync::Arc;
 
 /// Builds the `Fleet`, pushing every finding into `diags`. Returns `None` when
 /// nothing usable could be built; the caller must still check `diags.has_errors()`.
@@ -100,6 +103,34 @@ pub(crate) fn fleet_unsealed(inputs: &Inputs, diags: &mut Diagnostics) -> Option
             return None;
         }
     };
+    if !within_limits(inputs, settings_doc, settings, diags) {
+        return None;
+    }
+    let zone = zone::zone_settings(settings_doc, settings, diags)?;
+    let clusters = clusters::clusters(settings_doc, settings, diags);
+    let exports = exports::exports(inputs, &clusters, diags);
+    let mut profiles = profiles::profiles(inputs, &zone, diags);
+    backends::backends(inputs, &mut profiles, &exports, diags);
+    limits::endpoint_limit(inputs, &profiles, diags);
+
+    let profiles = sorted(profiles.into_values().map(|(_, p)| p).collect());
+    Some(finish(
+        settings_doc,
+        settings,
+        inputs,
+        zone,
+        profiles,
+        diags,
+    ))
+}
+
+/// The object-count and cluster-count caps; `false` (with an error) when over.
+fn within_limits(
+    inputs: &Inputs,
+    settings_doc: &crate::document::Doc,
+    settings: &crate::settings::SettingsDocument,
+    diags: &mut Diagnostics,
+) -> bool {
     let counts = [
         (
             "TrafficManagerProfile",
@@ -139,23 +170,29 @@ pub(crate) fn fleet_unsealed(inputs: &Inputs, diags: &mut Diagnostics) -> Option
         );
         within = false;
     }
-    if !within {
-        return None;
-    }
-    let zone = zone::zone_settings(settings_doc, settings, diags)?;
-    let listen = settings::listen(settings);
-    let clusters = clusters::clusters(settings_doc, settings, diags);
-    let exports = exports::exports(inputs, &clusters, diags);
-    let mut profiles = profiles::profiles(inputs, &zone, diags);
-    backends::backends(inputs, &mut profiles, &exports, diags);
-    limits::endpoint_limit(inputs, &profiles, diags);
+    within
+}
 
-    let mut profiles: Vec<Profile> = profiles.into_values().map(|(_, p)| p).collect();
+/// Profiles in owner order, each with its endpoints in id order, shared.
+fn sorted(mut profiles: Vec<Profile>) -> Vec<Arc<Profile>> {
     for p in &mut profiles {
         p.endpoints.sort_by(|a, b| a.id.cmp(&b.id));
     }
     profiles.sort_by(|a, b| a.owner.cmp(&b.owner));
-    let profiles = profiles.into_iter().map(std::sync::Arc::new).collect();
+    profiles.into_iter().map(Arc::new).collect()
+}
+
+/// The fleet of `profiles` with everything the settings document alone gives;
+/// `true` when [`seal`] must set its serial.
+fn finish(
+    settings_doc: &crate::document::Doc,
+    settings: &crate::settings::SettingsDocument,
+    inputs: &Inputs,
+    zone: crate::model::ZoneSettings,
+    profiles: Vec<Arc<Profile>>,
+    diags: &mut Diagnostics,
+) -> (Fleet, bool) {
+    let listen = settings::listen(settings);
     let trusted_networks = settings::trusted_networks(settings_doc, settings, diags);
     let admin_listen = settings.spec.admin.listen.unwrap_or_else(|| {
         DEFAULT_ADMIN_LISTEN
@@ -189,5 +226,5 @@ pub(crate) fn fleet_unsealed(inputs: &Inputs, diags: &mut Diagnostics) -> Option
         azure,
         dnssec,
     };
-    Some((fleet, settings.spec.soa.serial.is_none()))
+    (fleet, settings.spec.soa.serial.is_none())
 }

@@ -1,0 +1,98 @@
+//! What a load tells the [`crate::doc_cache::DocCache`] about each object it
+//! read: the key of its document's text (to keep its parse), whether it was
+//! reused, where a reused object is encoded, and a settings document's
+//! Service index.
+
+use std::ops::Range;
+
+use crate::doc_cache::DocKey;
+use crate::inputs::Inputs;
+use crate::settings_split::ServiceIndex;
+
+/// Which documents of an [`Inputs`] may be kept: per object of each kind, in
+/// order, the key of its document's text (`None`: parse it again next time).
+#[derive(Debug, Default)]
+pub(crate) struct Keys {
+    pub(crate) settings: Vec<Option<DocKey>>,
+    pub(crate) profiles: Vec<Option<DocKey>>,
+    pub(crate) backends: Vec<Option<DocKey>>,
+    pub(crate) exports: Vec<Option<DocKey>>,
+    /// Per object of each kind (settings, profiles, backends, exports), in order:
+    /// whether it was taken from the cache (its document's text is unchanged).
+    pub(crate) reused: [Vec<bool>; 4],
+    /// Per settings document: its Service index (see [`crate::settings_split`]).
+    pub(crate) services: Vec<Option<ServiceIndex>>,
+    /// Service entries parsed one by one (the others reused), when a settings
+    /// document was parsed so.
+    pub(crate) services_parsed: Option<usize>,
+    /// Per profile, backend and export: where its encoding is in the cache's
+    /// arena, when it was reused (stored again by copying those bytes).
+    pub(crate) encoded: [Vec<Option<Range<usize>>>; 3],
+}
+
+impl Keys {
+    /// Appends `other`'s keys after these (as its objects are appended).
+    pub(crate) fn append(&mut self, other: Keys) {
+        self.settings.extend(other.settings);
+        self.profiles.extend(other.profiles);
+        self.backends.extend(other.backends);
+        self.exports.extend(other.exports);
+        self.services.extend(other.services);
+        for (mine, theirs) in self.encoded.iter_mut().zip(other.encoded) {
+            mine.extend(theirs);
+        }
+        self.services_parsed = self.services_parsed.or(other.services_parsed);
+        for (mine, theirs) in self.reused.iter_mut().zip(other.reused) {
+            mine.extend(theirs);
+        }
+    }
+
+    /// Records `key` for whatever one document's parse added to `inputs` (whose
+    /// lengths were `before`); `key` is kept only if `clean` (no diagnostic);
+    /// `reused`: the objects came from the cache (encoded there at the range given).
+    pub(crate) fn record(
+        &mut self,
+        before: [usize; 4],
+        inputs: &Inputs,
+        key: Option<DocKey>,
+        clean: bool,
+        reused: Option<Option<Range<usize>>>,
+    ) {
+        let key = key.filter(|_| clean);
+        let after = lengths(inputs);
+        let lists = [
+            &mut self.settings,
+            &mut self.profiles,
+            &mut self.backends,
+            &mut self.exports,
+        ];
+        for (((list, flags), b), a) in lists
+            .into_iter()
+            .zip(&mut self.reused)
+            .zip(before)
+            .zip(after)
+        {
+            for _ in b..a {
+                list.push(key);
+                flags.push(reused.is_some());
+            }
+        }
+        let objects = before.into_iter().zip(after).skip(1);
+        for (list, (b, a)) in self.encoded.iter_mut().zip(objects) {
+            for _ in b..a {
+                list.push(reused.clone().flatten());
+            }
+        }
+        self.services.resize(self.settings.len(), None);
+    }
+}
+
+/// How many objects of each kind `inputs` holds (settings, profiles, backends, exports).
+pub(crate) fn lengths(inputs: &Inputs) -> [usize; 4] {
+    [
+        inputs.settings.len(),
+        inputs.profiles.len(),
+        inputs.backends.len(),
+        inputs.exports.len(),
+    ]
+}
