@@ -23,6 +23,7 @@ pub mod observed;
 pub mod preflight;
 pub mod public_ip;
 pub mod roster;
+pub mod slim;
 pub mod watch;
 
 use std::collections::BTreeSet;

@@ -131,6 +131,8 @@ pub async fn run(
             map.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
             map.insert("kind".into(), Value::String(ar.kind.clone()));
         }
+        // Kept only as far as it is read: at 100k objects the rest was most of the memory.
+        super::slim::slim(resource, &mut v);
         v
     };
     // kube-runtime relists on 410 Gone only. An API server that has not reached the
