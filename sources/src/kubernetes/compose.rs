@@ -124,10 +124,12 @@ pub struct Topology {
 /// compositions, and each parse is a schema check plus defaulting.
 #[derive(Default)]
 pub struct ParseCache {
-    /// Per object: its resourceVersion and what parsing it gave.
-    entries: HashMap<ObjectKey, (String, Inputs, Diagnostics)>,
-    /// Keys used by the current composition; the rest are dropped after it.
-    used: std::collections::HashSet<ObjectKey>,
+    /// Per object: its resourceVersion, what parsing it gave, and the last composition
+    /// that used it (the others' entries are dropped after each composition; a counter
+    /// rather than a set of used keys, which was a second copy of every key).
+    entries: HashMap<ObjectKey, (String, Inputs, Diagnostics, u64)>,
+    /// The current composition's number.
+    round: u64,
     /// The last valid weight annotation of each ServiceExport: an invalid
     /// annotation keeps the export served at it, as fleet-networking's member
     /// agent does (serviceexport/controller.go:176-197).
@@ -167,7 +169,7 @@ pub fn compose_cached(
     snapshot: &Snapshot,
     cache: &mut ParseCache,
 ) -> (Option<Fleet>, Diagnostics) {
-    cache.used.clear();
+    cache.round += 1;
     let mut diags = Diagnostics::default();
     let mut inputs = Inputs::default();
     let mut observed = Observed::default();
@@ -353,9 +355,8 @@ pub fn compose_cached(
             }
         }
     }
-    let used = std::mem::take(&mut cache.used);
-    cache.entries.retain(|k, _| used.contains(k));
-    cache.used = used;
+    let round = cache.round;
+    cache.entries.retain(|_, e| e.3 == round);
     inputs.settings.push((settings.0.clone(), settings_doc));
     let fleet = validate::fleet(&inputs, &mut diags);
     // Attach every error to the object it names (looked up by label: a scan of every
@@ -417,9 +418,9 @@ fn upstream(
         meta_str(value, "name"),
     );
     if let Some(rv) = &version {
-        if let Some((cached_rv, parsed, found)) = cache.entries.get(&key) {
+        if let Some((cached_rv, parsed, found, used)) = cache.entries.get_mut(&key) {
             if cached_rv == rv {
-                cache.used.insert(key);
+                *used = cache.round;
                 append(inputs, diags, parsed, found);
                 return;
             }
@@ -444,8 +445,13 @@ fn upstream(
     parse_one(cluster, value, kind, &mut parsed, &mut found);
     append(inputs, diags, &parsed, &found);
     if let Some(rv) = version {
-        cache.used.insert(key.clone());
-        cache.entries.insert(key, (rv, parsed, found));
+        // Kept for as long as the object is: one element each, not a vector's first
+        // allocation of four (most of the cache's size at 100k objects).
+        parsed.profiles.shrink_to_fit();
+        parsed.backends.shrink_to_fit();
+        parsed.exports.shrink_to_fit();
+        found.0.shrink_to_fit();
+        cache.entries.insert(key, (rv, parsed, found, cache.round));
     }
 }
 
