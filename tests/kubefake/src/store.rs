@@ -6,6 +6,7 @@
 //! see the same object relabelled (the fleet CRD versions have the same fields).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
 
 use serde_json::{json, Value};
 use tokio::sync::watch;
@@ -313,29 +314,31 @@ impl Store {
             list_rv = rv;
             after = Some((tns.to_string(), tname.to_string()));
         }
-        let matching: Vec<(&ObjKey, &Value)> = self
+        // Each page starts where the last ended (a B-tree range, not a scan from the
+        // first object: 100k objects in pages of 500 made listing quadratic).
+        let first_of_ns = (rid, ns.unwrap_or_default().to_string(), String::new());
+        let lower = match after {
+            Some((an, am)) if (an.as_str(), am.as_str()) >= (first_of_ns.1.as_str(), "") => {
+                Bound::Excluded((rid, an, am))
+            }
+            _ => Bound::Included(first_of_ns),
+        };
+        let mut matching = self
             .objects
-            .range((rid, String::new(), String::new())..)
-            .take_while(|(k, _)| k.0 == rid)
-            .filter(|(k, _)| ns.is_none_or(|n| k.1 == n))
-            .filter(|(k, _)| {
-                after
-                    .as_ref()
-                    .is_none_or(|(an, am)| (&k.1, &k.2) > (an, am))
-            })
-            .filter(|(_, v)| sel.matches(v))
-            .collect();
+            .range((lower, Bound::Unbounded))
+            .take_while(|(k, _)| k.0 == rid && ns.is_none_or(|n| k.1 == n))
+            .filter(|(_, v)| sel.matches(v));
         let take = limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
-        let items: Vec<Value> = matching
-            .iter()
-            .take(take)
-            .map(|(_, v)| (*v).clone())
-            .collect();
-        let remaining = matching.len().saturating_sub(items.len());
-        let continue_token = (remaining > 0).then(|| {
-            let (k, _) = matching[items.len() - 1];
-            format!("{list_rv}|{}|{}", k.1, k.2)
-        });
+        let mut items: Vec<Value> = Vec::new();
+        let mut last: Option<&ObjKey> = None;
+        for (k, v) in matching.by_ref().take(take) {
+            items.push(v.clone());
+            last = Some(k);
+        }
+        let remaining = matching.count();
+        let continue_token = (remaining > 0)
+            .then(|| last.map(|k| format!("{list_rv}|{}|{}", k.1, k.2)))
+            .flatten();
         Ok(Page {
             items,
             rv: list_rv,
