@@ -99,7 +99,11 @@ mod tests {
             json!({"manager": "fleetdns", "fieldsV1": {"f:status": {"f:conditions": {
                 "k:{\"type\":\"Programmed\"}": {}}}}})
         );
-        assert_eq!(o["spec"], json!({"resourceGroup": "rg"}), "other kinds keep their spec");
+        assert_eq!(
+            o["spec"],
+            json!({"resourceGroup": "rg"}),
+            "other kinds keep their spec"
+        );
         // The slimmed metadata is still a valid ObjectMeta.
         serde_json::from_value::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>(
             o["metadata"].clone(),

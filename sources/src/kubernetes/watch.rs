@@ -171,7 +171,7 @@ pub async fn run(
                 }
                 Ok(Event::InitApply(o)) => {
                     buffer.push(typed(o));
-                    if buffer.len() % LIST_PROGRESS_EVERY != 0 {
+                    if !buffer.len().is_multiple_of(LIST_PROGRESS_EVERY) {
                         continue;
                     }
                     Update::Listing {
