@@ -831,6 +831,63 @@ mod tests {
     }
 
     #[test]
+    fn pages_continue_where_the_last_ended_in_one_namespace_and_across_all() {
+        let reg = Registry::embedded().unwrap();
+        let rid = reg.by_plural("", "v1", "configmaps").unwrap();
+        let opts = WriteOpts {
+            version: "v1".into(),
+            ..Default::default()
+        };
+        let mut store = Store::new(&reg, 100, true);
+        for ns in ["a", "b", "c"] {
+            for n in ["x", "y", "z"] {
+                store.create(&reg, rid, ns, cm(n), &opts).unwrap();
+            }
+        }
+        let all = Selector::parse(None, None).unwrap();
+        let names = |p: &Page| -> Vec<String> {
+            p.items
+                .iter()
+                .map(|o| format!("{}/{}", meta_str(o, "namespace"), meta_str(o, "name")))
+                .collect()
+        };
+        // Every namespace, two a page: the pages join up, each counting what is left.
+        let mut seen = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = store
+                .list(rid, None, &all, Some(2), token.as_deref())
+                .unwrap();
+            seen.extend(names(&page));
+            assert_eq!(page.remaining, 9 - seen.len());
+            match page.continue_token {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        let want: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .flat_map(|ns| ["x", "y", "z"].map(|n| format!("{ns}/{n}")))
+            .collect();
+        assert_eq!(seen, want);
+        // One namespace: only its objects, from the token on.
+        let page = store.list(rid, Some("b"), &all, Some(1), None).unwrap();
+        assert_eq!(names(&page), ["b/x"]);
+        assert_eq!(page.remaining, 2);
+        let rest = store
+            .list(rid, Some("b"), &all, None, page.continue_token.as_deref())
+            .unwrap();
+        assert_eq!(names(&rest), ["b/y", "b/z"]);
+        assert_eq!(rest.continue_token, None);
+        // A token from an earlier namespace starts at this one's first object.
+        let early = format!("{}|a|z", store.rv());
+        let page = store
+            .list(rid, Some("b"), &all, None, Some(&early))
+            .unwrap();
+        assert_eq!(names(&page), ["b/x", "b/y", "b/z"]);
+    }
+
+    #[test]
     fn bounded_history_expires_old_resource_versions() {
         let reg = Registry::embedded().unwrap();
         let rid = reg.by_plural("", "v1", "configmaps").unwrap();
