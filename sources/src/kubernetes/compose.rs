@@ -9,7 +9,7 @@
 //! does not reject the rest: it is left out, and its problems travel in
 //! [`Observed`] to the status writer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -93,6 +93,38 @@ impl Snapshot {
     pub fn insert(&mut self, cluster: &str, resource: Resource, object: Value) {
         self.collection_mut(cluster, resource)
             .insert(key_of(&object), Arc::new(object));
+    }
+
+    /// Replaces the objects of (cluster, resource) in `scope` (a namespace, or `None` for
+    /// all) with `objects`, as a completed relist does; returns the namespaces whose
+    /// objects were added, changed or removed (the rest compose as before).
+    pub fn replace(
+        &mut self,
+        cluster: &str,
+        resource: Resource,
+        scope: Option<&str>,
+        objects: Vec<Value>,
+    ) -> BTreeSet<String> {
+        let fresh: Objects = objects
+            .into_iter()
+            .map(|o| (key_of(&o), Arc::new(o)))
+            .collect();
+        let in_scope = |ns: &str| scope.is_none_or(|s| s == ns);
+        let collection = self.collection_mut(cluster, resource);
+        let mut changed = BTreeSet::new();
+        for (key, old) in collection.iter().filter(|(k, _)| in_scope(&k.0)) {
+            if fresh.get(key) != Some(old) {
+                changed.insert(key.0.clone());
+            }
+        }
+        for key in fresh.keys() {
+            if !collection.contains_key(key) {
+                changed.insert(key.0.clone());
+            }
+        }
+        collection.retain(|(ns, _), _| !in_scope(ns));
+        collection.extend(fresh);
+        changed
     }
 
     /// Removes the object of `object`'s namespace and name from (cluster, resource).

@@ -387,28 +387,9 @@ fn apply(
             pending.remove(&(cluster.clone(), resource, scope.clone()));
             // A relist recomposes the namespaces it changed, as the events it stands
             // for would (at 100k objects a relist after a 410 recomposed everything).
-            let fresh: compose::Objects = objects
-                .into_iter()
-                .map(|o| (compose::key_of(&o), Arc::new(o)))
-                .collect();
-            let in_scope = |ns: &String| scope.as_ref().is_none_or(|s| s == ns);
-            let collection = snapshot.collection_mut(&cluster, resource);
-            let mut changed: BTreeSet<&String> = BTreeSet::new();
-            for (key, old) in collection.iter().filter(|(k, _)| in_scope(&k.0)) {
-                if fresh.get(key) != Some(old) {
-                    changed.insert(&key.0);
-                }
+            for ns in snapshot.replace(&cluster, resource, scope.as_deref(), objects) {
+                composer.touch(&ns);
             }
-            for key in fresh.keys() {
-                if !collection.contains_key(key) {
-                    changed.insert(&key.0);
-                }
-            }
-            for ns in changed {
-                composer.touch(ns);
-            }
-            collection.retain(|(ns, _), _| !in_scope(ns));
-            collection.extend(fresh);
             (cluster, resource)
         }
         Update::Apply {
