@@ -102,10 +102,10 @@ def answers(c, name):
     return sorted(a[1] for a in r["answers"] if a[0] == "A")
 
 
-def rss_mib(pid):
+def rss_mib(pid, field="VmRSS"):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return round(int(line.split()[1]) / 1024, 1)
     return None
 
@@ -176,7 +176,10 @@ def run_size(a, n):
         res["first_answer_s"] = round(time.monotonic() - t, 2)
         time.sleep(a.settle)
         res["fleetdns_rss_mib"] = rss_mib(fd.pid)
-        log(f"[{n}] first answer after {res['first_answer_s']} s, RSS {res['fleetdns_rss_mib']} MiB")
+        res["fleetdns_peak_mib"] = rss_mib(fd.pid, "VmHWM")
+        res["kubefake_peak_mib"] = rss_mib(kf.pid, "VmHWM")
+        log(f"[{n}] first answer after {res['first_answer_s']} s, RSS {res['fleetdns_rss_mib']} MiB"
+            f" (peak {res['fleetdns_peak_mib']} MiB)")
         c = Client(DNS_ADDR, DNS_PORT, timeout=0.05)
         lat = []
         for trial in range(a.trials):

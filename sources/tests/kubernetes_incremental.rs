@@ -84,6 +84,8 @@ enum Event {
     Delete(&'static str, Resource, &'static str, &'static str),
     Unreachable(&'static str),
     Settings(&'static str),
+    /// A completed relist of (cluster, resource) in a namespace (or all).
+    Relist(&'static str, Resource, Option<&'static str>, Vec<Value>),
 }
 
 struct Run {
@@ -129,6 +131,11 @@ impl Run {
             Event::Settings(text) => {
                 self.settings = settings(text);
                 self.composer.touch_all();
+            }
+            Event::Relist(cluster, r, scope, objects) => {
+                for ns in self.snapshot.replace(cluster, r, scope, objects) {
+                    self.composer.touch(&ns);
+                }
             }
         }
         let (got, got_diags, how) =
@@ -350,4 +357,50 @@ fn incremental_composition_equals_a_whole_one_after_every_event() {
         r.composer.parts_composed() > 0,
         "the incremental path was taken"
     );
+}
+
+#[test]
+fn a_relist_recomposes_only_the_namespaces_it_changed() {
+    use Event::*;
+    use Resource::*;
+    let mut r = Run::new();
+    let c = &mut Clock(0);
+    let mut services = Vec::new();
+    for ns in ["team-a", "team-b", "team-c"] {
+        let s = service(c, ns, "web", "192.0.2.1", 80);
+        services.push(s.clone());
+        r.step("seed", Put("member-1", Services, s));
+        r.step("seed", Put("member-1", Exports, export(c, ns, "web", "50")));
+        r.step("seed", Put("hub", Profiles, profile(c, ns, "web", T0)));
+        r.step(
+            "seed",
+            Put("hub", Backends, backend(c, ns, "web-be", "web", "web")),
+        );
+    }
+    let how = r.step(
+        "a relist that finds what was there",
+        Relist("member-1", Services, None, services.clone()),
+    );
+    assert_eq!(how, How::Parts(0));
+    // team-b's address changed, team-c's Service is gone, team-d has a new one.
+    let mut relisted = vec![
+        services[0].clone(),
+        service(c, "team-b", "web", "192.0.2.7", 80),
+    ];
+    relisted.push(service(c, "team-d", "web", "192.0.2.8", 80));
+    let how = r.step(
+        "a relist with a change, a deletion and an addition",
+        Relist("member-1", Services, None, relisted),
+    );
+    assert_eq!(how, How::Parts(3), "team-b, team-c and team-d");
+    let how = r.step(
+        "a relist of one namespace leaves the others",
+        Relist("member-1", Services, Some("team-a"), vec![]),
+    );
+    assert_eq!(how, How::Parts(1));
+    assert!(r
+        .snapshot
+        .objects("member-1", Services)
+        .all(|s| s["metadata"]["namespace"] != "team-a"));
+    assert_eq!(r.snapshot.objects("member-1", Services).count(), 2);
 }

@@ -9,7 +9,7 @@
 //! does not reject the rest: it is left out, and its problems travel in
 //! [`Observed`] to the status writer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -95,6 +95,38 @@ impl Snapshot {
             .insert(key_of(&object), Arc::new(object));
     }
 
+    /// Replaces the objects of (cluster, resource) in `scope` (a namespace, or `None` for
+    /// all) with `objects`, as a completed relist does; returns the namespaces whose
+    /// objects were added, changed or removed (the rest compose as before).
+    pub fn replace(
+        &mut self,
+        cluster: &str,
+        resource: Resource,
+        scope: Option<&str>,
+        objects: Vec<Value>,
+    ) -> BTreeSet<String> {
+        let fresh: Objects = objects
+            .into_iter()
+            .map(|o| (key_of(&o), Arc::new(o)))
+            .collect();
+        let in_scope = |ns: &str| scope.is_none_or(|s| s == ns);
+        let collection = self.collection_mut(cluster, resource);
+        let mut changed = BTreeSet::new();
+        for (key, old) in collection.iter().filter(|(k, _)| in_scope(&k.0)) {
+            if fresh.get(key) != Some(old) {
+                changed.insert(key.0.clone());
+            }
+        }
+        for key in fresh.keys() {
+            if !collection.contains_key(key) {
+                changed.insert(key.0.clone());
+            }
+        }
+        collection.retain(|(ns, _), _| !in_scope(ns));
+        collection.extend(fresh);
+        changed
+    }
+
     /// Removes the object of `object`'s namespace and name from (cluster, resource).
     pub fn remove(&mut self, cluster: &str, resource: Resource, object: &Value) {
         self.collection_mut(cluster, resource)
@@ -124,10 +156,12 @@ pub struct Topology {
 /// compositions, and each parse is a schema check plus defaulting.
 #[derive(Default)]
 pub struct ParseCache {
-    /// Per object: its resourceVersion and what parsing it gave.
-    entries: HashMap<ObjectKey, (String, Inputs, Diagnostics)>,
-    /// Keys used by the current composition; the rest are dropped after it.
-    used: std::collections::HashSet<ObjectKey>,
+    /// Per object: its resourceVersion, what parsing it gave, and the last composition
+    /// that used it (the others' entries are dropped after each composition; a counter
+    /// rather than a set of used keys, which was a second copy of every key).
+    entries: HashMap<ObjectKey, (String, Inputs, Diagnostics, u64)>,
+    /// The current composition's number.
+    round: u64,
     /// The last valid weight annotation of each ServiceExport: an invalid
     /// annotation keeps the export served at it, as fleet-networking's member
     /// agent does (serviceexport/controller.go:176-197).
@@ -167,7 +201,7 @@ pub fn compose_cached(
     snapshot: &Snapshot,
     cache: &mut ParseCache,
 ) -> (Option<Fleet>, Diagnostics) {
-    cache.used.clear();
+    cache.round += 1;
     let mut diags = Diagnostics::default();
     let mut inputs = Inputs::default();
     let mut observed = Observed::default();
@@ -355,9 +389,8 @@ pub fn compose_cached(
             }
         }
     }
-    let used = std::mem::take(&mut cache.used);
-    cache.entries.retain(|k, _| used.contains(k));
-    cache.used = used;
+    let round = cache.round;
+    cache.entries.retain(|_, e| e.3 == round);
     inputs.settings.push((settings.0.clone(), settings_doc));
     let fleet = validate::fleet(&inputs, &mut diags);
     // Attach every error to the object it names (looked up by label: a scan of every
@@ -419,9 +452,9 @@ fn upstream(
         meta_str(value, "name"),
     );
     if let Some(rv) = &version {
-        if let Some((cached_rv, parsed, found)) = cache.entries.get(&key) {
+        if let Some((cached_rv, parsed, found, used)) = cache.entries.get_mut(&key) {
             if cached_rv == rv {
-                cache.used.insert(key);
+                *used = cache.round;
                 append(inputs, diags, parsed, found);
                 return;
             }
@@ -446,8 +479,13 @@ fn upstream(
     parse_one(cluster, value, kind, &mut parsed, &mut found);
     append(inputs, diags, &parsed, &found);
     if let Some(rv) = version {
-        cache.used.insert(key.clone());
-        cache.entries.insert(key, (rv, parsed, found));
+        // Kept for as long as the object is: one element each, not a vector's first
+        // allocation of four (most of the cache's size at 100k objects).
+        parsed.profiles.shrink_to_fit();
+        parsed.backends.shrink_to_fit();
+        parsed.exports.shrink_to_fit();
+        found.0.shrink_to_fit();
+        cache.entries.insert(key, (rv, parsed, found, cache.round));
     }
 }
 

@@ -23,6 +23,7 @@ pub mod observed;
 pub mod preflight;
 pub mod public_ip;
 pub mod roster;
+pub mod slim;
 pub mod watch;
 
 use std::collections::BTreeSet;
@@ -46,7 +47,9 @@ use watch::Update;
 const BATCH: Duration = Duration::from_millis(25);
 /// A burst ends when no update follows for this long: a single event waits no more.
 const QUIET: Duration = Duration::from_millis(2);
-/// How long the first fleet waits for every collection's first list.
+/// How long the first fleet waits for every collection's first list, counted from the
+/// start or from the last part of a list that arrived (a list of 100k objects takes
+/// longer than this; a fleet started half-listed answers wrongly until it is complete).
 const INITIAL_SYNC: Duration = Duration::from_secs(10);
 
 /// A started source: clients made, ready to [`Source::run`].
@@ -187,7 +190,8 @@ impl Source {
             snapshot.clusters.insert(name.clone(), reachable(name));
         }
         let mut stamp = crate::file::stamp(&path);
-        let started = tokio::time::Instant::now();
+        // Start-up: since when the first fleet has waited (moved on by list progress).
+        let mut started = tokio::time::Instant::now();
         let mut synced = false;
         let mut composer = incremental::Composer::default();
         let mut failing = BTreeSet::new();
@@ -198,12 +202,14 @@ impl Source {
                 u = urx.recv() => {
                     let Some(u) = u else { break };
                     ips_read |= matches!(u, Update::PublicIps(_));
+                    listing(&u, synced, &mut started);
                     dirty = apply(&mut snapshot, &mut pending, &mut failing, &metrics, &mut composer, u);
                     // Gather what arrives in the next moment into one composition.
                     let deadline = tokio::time::Instant::now() + BATCH;
                     let quiet = || deadline.min(tokio::time::Instant::now() + QUIET);
                     while let Ok(Some(u)) = tokio::time::timeout_at(quiet(), urx.recv()).await {
                         ips_read |= matches!(u, Update::PublicIps(_));
+                        listing(&u, synced, &mut started);
                         dirty |= apply(&mut snapshot, &mut pending, &mut failing, &metrics, &mut composer, u);
                     }
                 }
@@ -305,6 +311,22 @@ impl Source {
     }
 }
 
+/// A list in progress: logged, and before the first fleet it moves the start-up
+/// deadline on (the API server answers; the list is just large).
+fn listing(u: &Update, synced: bool, started: &mut tokio::time::Instant) {
+    if let Update::Listing {
+        cluster,
+        resource,
+        listed,
+    } = u
+    {
+        info!(cluster = %cluster, resource = resource.label(), listed, "listing");
+        if !synced {
+            *started = tokio::time::Instant::now();
+        }
+    }
+}
+
 fn reachable(name: &str) -> ClusterState {
     ClusterState {
         name: name.to_string(),
@@ -332,6 +354,7 @@ fn apply(
             return changed;
         }
         Update::Probed { cluster, error } => return set_reachable(snapshot, &cluster, error),
+        Update::Listing { .. } => return false,
         Update::Failed {
             cluster,
             resource,
@@ -362,12 +385,10 @@ fn apply(
             objects,
         } => {
             pending.remove(&(cluster.clone(), resource, scope.clone()));
-            composer.touch_all();
-            snapshot
-                .collection_mut(&cluster, resource)
-                .retain(|(ns, _), _| scope.as_ref().is_some_and(|s| s != ns));
-            for o in objects {
-                snapshot.insert(&cluster, resource, o);
+            // A relist recomposes the namespaces it changed, as the events it stands
+            // for would (at 100k objects a relist after a 410 recomposed everything).
+            for ns in snapshot.replace(&cluster, resource, scope.as_deref(), objects) {
+                composer.touch(&ns);
             }
             (cluster, resource)
         }

@@ -64,6 +64,18 @@ pub enum Update {
         /// No answer came from the API server (rather than an error status).
         unreachable: bool,
     },
+    /// A first list (or relist) is under way: this many objects so far. Sent every
+    /// [`LIST_PROGRESS_EVERY`] objects, so that the first fleet keeps waiting for a
+    /// large list that is still arriving (and the log shows it), rather than starting
+    /// half-listed at the deadline.
+    Listing {
+        /// The cluster watched.
+        cluster: String,
+        /// The resource watched.
+        resource: Resource,
+        /// Objects received so far in this list.
+        listed: usize,
+    },
     /// Hub mode: what ARM said of every public IP the exports name.
     PublicIps(std::collections::BTreeMap<String, super::public_ip::PublicIp>),
     /// The result of a reachability check of a cluster's API server (`GET /version`).
@@ -74,6 +86,9 @@ pub enum Update {
         error: Option<String>,
     },
 }
+
+/// How many objects of a list arrive between two [`Update::Listing`]s.
+pub const LIST_PROGRESS_EVERY: usize = 10_000;
 
 /// The API resource watched for each [`Resource`], and its `apiVersion`/`kind`.
 pub fn api_resource(resource: Resource) -> ApiResource {
@@ -131,6 +146,8 @@ pub async fn run(
             map.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
             map.insert("kind".into(), Value::String(ar.kind.clone()));
         }
+        // Kept only as far as it is read: at 100k objects the rest was most of the memory.
+        super::slim::slim(resource, &mut v);
         v
     };
     // kube-runtime relists on 410 Gone only. An API server that has not reached the
@@ -154,7 +171,14 @@ pub async fn run(
                 }
                 Ok(Event::InitApply(o)) => {
                     buffer.push(typed(o));
-                    continue;
+                    if !buffer.len().is_multiple_of(LIST_PROGRESS_EVERY) {
+                        continue;
+                    }
+                    Update::Listing {
+                        cluster: cluster.clone(),
+                        resource,
+                        listed: buffer.len(),
+                    }
                 }
                 Ok(Event::InitDone) => Update::Replace {
                     cluster: cluster.clone(),
