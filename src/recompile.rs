@@ -91,6 +91,9 @@ pub(crate) async fn run(
                 false => moved,
             });
             let n = changes.len();
+            if !changes.worth_patching(f.profiles.len()) {
+                return None;
+            }
             previous
                 .patch(&f, h.clone(), &changes, &metrics)
                 .map(|s| (s, n))

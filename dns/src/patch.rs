@@ -39,6 +39,15 @@ impl Changes {
     pub fn len(&self) -> usize {
         self.compile.len() + self.removed.len()
     }
+
+    /// Whether patching is cheaper than compiling `profiles` profiles whole: a
+    /// patch pays per changed profile (its shard is copied), a whole compile once
+    /// per profile. Past an eighth of the fleet (and at least 1,024 profiles) a
+    /// whole compile wins: all 100,000 profiles changed at once took 59–117 s to
+    /// patch and ~1 s to compile whole (docs/BENCHMARKS.md, "Kubernetes mode at 100k").
+    pub fn worth_patching(&self, profiles: usize) -> bool {
+        self.len() <= (profiles / 8).max(1024)
+    }
 }
 
 /// Whether everything but the profiles and the SOA serial is the same.

@@ -150,3 +150,18 @@ fn a_patched_zone_answers_like_a_whole_compile() {
     assert_eq!(patched_steps, 150);
     assert!(changed > 150, "the walk changed profiles ({changed})");
 }
+
+/// A change to most of a large fleet compiles whole; a few changed profiles patch.
+#[test]
+fn a_change_to_most_of_a_large_fleet_is_not_patched() {
+    let changes = |n: usize| Changes {
+        compile: (0..n).collect(),
+        removed: Vec::new(),
+    };
+    assert!(changes(1).worth_patching(100_000));
+    assert!(changes(12_500).worth_patching(100_000));
+    assert!(!changes(12_501).worth_patching(100_000));
+    assert!(!changes(100_000).worth_patching(100_000));
+    // Small fleets always patch (a whole compile of them is cheap either way).
+    assert!(changes(1_000).worth_patching(1_000));
+}
