@@ -6,6 +6,7 @@
 //! lives in the library crates; this is plumbing.
 
 mod admin;
+mod allocator;
 mod azure;
 mod check;
 mod check_kube;
@@ -21,15 +22,10 @@ mod window;
 
 use std::process::ExitCode;
 
-/// mimalloc rather than glibc's malloc: loading a large config frees hundreds of
-/// MB of parsed documents, which glibc keeps (fragmented, not returned to the
-/// system), so a 100k-profile fleet served at the peak it reached while loading.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::Parser;
 
 fn main() -> ExitCode {
+    allocator::purge_freed_memory_at_once();
     // rustls is built without a default crypto provider (reqwest for the Azure mirror,
     // kube for the Kubernetes clients, tokio-rustls for HTTPS probes); pick ring once.
     let _ = rustls::crypto::ring::default_provider().install_default();
