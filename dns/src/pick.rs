@@ -20,7 +20,7 @@ use crate::zone::Rrset;
 /// endpoint it came from. Opaque outside the crate. For a Priority profile it
 /// holds only the endpoints of the best priority available (chosen at compile
 /// time, so a query never looks at priorities). A profile's per-cluster
-/// names share one, each answer set a [`Range`] of it with its own alias
+/// names share one, each answer set a `Range` of it with its own alias
 /// table.
 #[derive(Debug, Default)]
 pub struct Pick {
