@@ -133,15 +133,18 @@ pub fn desired_with_health(
 /// probed again, a failure count) change no status, so a new `Health` that
 /// [`reads_same`] as the last one needs no pass over every object.
 pub fn reads_same(a: &Health, b: &Health) -> bool {
-    let detail = |h: &fleetdns_config::EndpointHealth| h.last.as_ref().map(|l| l.detail.clone());
+    use fleetdns_config::{EndpointHealth, MonitorState};
+    let same = |x: &EndpointHealth, y: &EndpointHealth| {
+        let detail = |h: &EndpointHealth| h.last.as_ref().map(|l| Arc::clone(&l.detail));
+        x.state == y.state && (x.state != MonitorState::Degraded || detail(x) == detail(y))
+    };
+    if a.slots().same(&b.slots()) {
+        // Snapshots of one prober's layout: slot by slot, no lookups.
+        return a.iter().zip(b.iter()).all(|((_, x), (_, y))| same(x, y));
+    }
     a.len() == b.len()
-        && a.iter().all(|(id, x)| {
-            b.get(id).is_some_and(|y| {
-                x.state == y.state
-                    && (x.state != fleetdns_config::MonitorState::Degraded
-                        || detail(x) == detail(y))
-            })
-        })
+        && a.iter()
+            .all(|(id, x)| b.get(id).is_some_and(|y| same(x, y)))
 }
 
 fn base(o: &Arc<ObservedObject>) -> Desired {
@@ -218,6 +221,22 @@ mod tests {
         assert!(
             reads_same(&base, &probed_again),
             "a new probe result saying the same"
+        );
+        // The same layout (a later snapshot of one prober), compared slot by slot.
+        let mut went_down = base.clone();
+        went_down.get_mut("a").unwrap().state = Degraded;
+        assert!(!reads_same(&base, &went_down), "a state, slot by slot");
+        let mut new_reason = base.clone();
+        new_reason
+            .get_mut("b")
+            .unwrap()
+            .last
+            .as_mut()
+            .unwrap()
+            .detail = Arc::from("HTTP 503");
+        assert!(
+            !reads_same(&base, &new_reason),
+            "a Degraded reason, slot by slot"
         );
         assert!(reads_same(
             &base,
