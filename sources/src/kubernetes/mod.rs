@@ -24,6 +24,7 @@ pub mod preflight;
 pub mod public_ip;
 pub mod roster;
 pub mod slim;
+pub mod snapshot;
 pub mod watch;
 
 use std::collections::BTreeSet;
