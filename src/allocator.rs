@@ -7,8 +7,8 @@
 //! mimalloc itself returns freed pages to the system 10 ms after they are freed,
 //! and only as it next allocates; a large load frees most of its memory in bursts,
 //! and at 100k profiles the process kept ~600 MiB resident of ~320 MiB live. With
-//! purging at once (`MIMALLOC_PURGE_DELAY=0`) it keeps ~445 MiB and peaks at ~620
-//! MiB instead of ~900 (docs/BENCHMARKS.md, "Scale work"). mimalloc reads its
+//! purging at once (`MIMALLOC_PURGE_DELAY=0`) it keeps ~160 MiB less and peaks
+//! ~30 % lower (docs/BENCHMARKS.md, "Scale work"). mimalloc reads its
 //! options from the environment when the process starts, and this crate forbids
 //! the `unsafe` its option API needs, so the binary starts itself again with the
 //! variable set (same process id: `exec`), unless the variable is already set.

@@ -179,7 +179,11 @@ fn sorted(mut profiles: Vec<Profile>) -> Vec<Arc<Profile>> {
         p.endpoints.sort_by(|a, b| a.id.cmp(&b.id));
     }
     profiles.sort_by(|a, b| a.owner.cmp(&b.owner));
-    profiles.into_iter().map(Arc::new).collect()
+    // A new vector: `collect` would reuse the profiles' allocation (in-place
+    // iteration), keeping a profile's size per pointer (~20 MiB at 100k).
+    let mut shared = Vec::with_capacity(profiles.len());
+    shared.extend(profiles.into_iter().map(Arc::new));
+    shared
 }
 
 /// The fleet of `profiles` with everything the settings document alone gives;
