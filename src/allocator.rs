@@ -13,7 +13,9 @@
 //! the `unsafe` its option API needs, so the binary starts itself again with the
 //! variable set (same process id: `exec`), unless the variable is already set.
 
-/// The global allocator.
+/// The global allocator (the system's without the `mimalloc` feature, for heap
+/// profilers).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -24,6 +26,9 @@ const PURGE_DELAY: &str = "MIMALLOC_PURGE_DELAY";
 /// the operator chose a purge delay (the variable is set), or the executable
 /// cannot be found again; then it carries on as it is.
 pub(crate) fn purge_freed_memory_at_once() {
+    if !cfg!(feature = "mimalloc") {
+        return;
+    }
     use std::os::unix::process::CommandExt as _;
     if std::env::var_os(PURGE_DELAY).is_some() {
         return;
