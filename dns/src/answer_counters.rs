@@ -272,6 +272,20 @@ impl AnswerStore {
         pool.publish(generation, slots, keys)
     }
 
+    /// Calls `f` with each current series' slot, endpoint id and answers so
+    /// far. A slot stays an endpoint's while it is in the zone, and is handed to
+    /// another (zeroed) only after it left.
+    pub(crate) fn visit(&self, mut f: impl FnMut(u32, &std::sync::Arc<str>, u64)) {
+        let Some(current) = self.pool().current.clone() else {
+            return;
+        };
+        for (k, &slot) in current.keys.iter().zip(current.slots.iter()) {
+            if let (Some(k), true) = (k, slot != NONE) {
+                f(slot, &k.id, current.cell(slot).load(Ordering::Relaxed));
+            }
+        }
+    }
+
     /// The current series as (endpoint id, answers so far).
     pub(crate) fn totals(&self) -> Vec<(String, u64)> {
         let current = self.pool().current.clone();
