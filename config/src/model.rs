@@ -252,14 +252,15 @@ pub struct Profile {
 /// One (backend, member cluster) pair: what a Traffic Manager endpoint is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Endpoint {
-    /// Stable identity: `<namespace>/<backend>#<service>#<cluster>`.
-    pub id: String,
-    /// TrafficManagerBackend name.
-    pub backend: String,
-    /// Service (= ServiceImport) name.
-    pub service: String,
-    /// Member cluster name.
-    pub cluster: String,
+    /// Stable identity: `<namespace>/<backend>#<service>#<cluster>`. Shared (with
+    /// the zone's answer counters, the health map), so it is kept once.
+    pub id: Arc<str>,
+    /// TrafficManagerBackend name (one allocation per backend, not per endpoint).
+    pub backend: Arc<str>,
+    /// Service (= ServiceImport) name (one allocation per Service name).
+    pub service: Arc<str>,
+    /// Member cluster name (one allocation per cluster in the fleet).
+    pub cluster: Arc<str>,
     /// Where the endpoint points (the Service's load-balancer ingress).
     pub target: Target,
     /// Effective weight (fleet formula), 1..=1000.

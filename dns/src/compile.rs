@@ -102,7 +102,7 @@ pub(crate) fn apex_sets(fleet: &Fleet) -> ApexSets {
 pub(crate) fn endpoint_key(label: &Arc<str>, e: &Endpoint) -> Option<EndpointKey> {
     Some(EndpointKey {
         profile: label.clone(),
-        id: e.id.as_str().into(),
+        id: e.id.clone(),
         answerable: false,
     })
 }

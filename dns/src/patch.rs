@@ -225,7 +225,7 @@ pub(crate) fn patch(
             let positions: Vec<u32> = p
                 .endpoints
                 .iter()
-                .map(|e| match old.remove(e.id.as_str()) {
+                .map(|e| match old.remove(&*e.id) {
                     Some(pos) => {
                         *keys.get_mut(pos as usize).expect("a position of this zone") =
                             endpoint_key(&label, e);

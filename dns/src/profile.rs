@@ -159,7 +159,7 @@ pub(crate) fn profile_names(
             .map(|&(i, e)| EndpointView {
                 id: match keys.get(i as usize) {
                     Some(Some(k)) => k.id.clone(),
-                    _ => e.id.as_str().into(),
+                    _ => e.id.clone(),
                 },
                 cluster: interned.name(&e.cluster),
                 target: e.target.clone(),
@@ -178,7 +178,7 @@ pub(crate) fn profile_names(
         .then_some(view);
     let mut by_cluster: BTreeMap<&str, Vec<(u32, &Endpoint)>> = BTreeMap::new();
     for &(i, e) in &indexed {
-        let list = by_cluster.entry(e.cluster.as_str()).or_default();
+        let list = by_cluster.entry(&*e.cluster).or_default();
         if health.state_of(e).is_available() {
             list.push((i, e));
         }

@@ -237,10 +237,10 @@ spec:
                         unreachable!("IPv4 plan")
                     };
                     Endpoint {
-                        id: format!("bench/web#svc#c{i}"),
+                        id: format!("bench/web#svc#c{i}").into(),
                         backend: "web".into(),
                         service: "svc".into(),
-                        cluster: format!("c{i}"),
+                        cluster: format!("c{i}").into(),
                         target: Target::Addresses {
                             v4: Some(*a.ip()),
                             v6: None,

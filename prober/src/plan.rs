@@ -28,11 +28,11 @@ pub(crate) fn desired(fleet: &Fleet) -> BTreeMap<String, Arc<Plan>> {
     let mut plans = BTreeMap::new();
     for profile in &fleet.profiles {
         for endpoint in profile.endpoints.iter().filter(|e| !e.always_serve) {
-            plans.entry(endpoint.id.clone()).or_insert_with(|| {
+            plans.entry(endpoint.id.to_string()).or_insert_with(|| {
                 Arc::new(Plan {
                     profile: format!("{}/{}", profile.namespace, profile.name),
-                    endpoint: endpoint.id.clone(),
-                    cluster: endpoint.cluster.clone(),
+                    endpoint: endpoint.id.to_string(),
+                    cluster: endpoint.cluster.to_string(),
                     monitor: profile.monitor.clone(),
                     target: endpoint.target.clone(),
                 })
@@ -70,7 +70,7 @@ pub(crate) mod fixtures {
             id: id.into(),
             backend: "web".into(),
             service: "svc".into(),
-            cluster: format!("c{last_octet}"),
+            cluster: format!("c{last_octet}").into(),
             target: Target::Addresses {
                 v4: Some(Ipv4Addr::new(192, 0, 2, last_octet)),
                 v6: None,

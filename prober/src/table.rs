@@ -347,7 +347,7 @@ mod tests {
         let f = web_a_and_b();
         let gb = generation_of(&t.apply_fleet(desired(&f)), "b");
         let mut fewer = f.clone();
-        fewer.profile_mut(0).endpoints.retain(|e| e.id == "a");
+        fewer.profile_mut(0).endpoints.retain(|e| &*e.id == "a");
         let changes = t.apply_fleet(desired(&fewer));
         assert!(matches!(changes.as_slice(), [Change::Removed(p)] if p.endpoint == "b"));
         assert_eq!(
