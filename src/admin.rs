@@ -93,7 +93,7 @@ fn status_json(fleet: &Fleet, health: &Health, answers: &AnswerWindow) -> serde_
                 .endpoints
                 .iter()
                 .map(|e| {
-                    let h = health.get(&*e.id);
+                    let h = health.get(&e.id);
                     let n = answered(&e.id);
                     serde_json::json!({
                         "id": e.id,
