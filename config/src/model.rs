@@ -238,8 +238,9 @@ pub struct Profile {
     pub owner: String,
     /// Answer TTL in seconds.
     pub ttl: u32,
-    /// How its endpoints are probed.
-    pub monitor: MonitorConfig,
+    /// How its endpoints are probed. Shared: most profiles of a fleet probe
+    /// alike, so equal settings are kept once.
+    pub monitor: Arc<MonitorConfig>,
     /// Serve nothing (instead of everything) when every endpoint is Degraded.
     pub fail_closed: bool,
     /// How answers choose among the endpoints (`fleetdns.io/routing-method`).

@@ -213,7 +213,7 @@ impl ProfileBuilder {
                 name: name.to_string(),
                 owner: owner(namespace, name, ZONE),
                 ttl: DEFAULT_TTL,
-                monitor: MonitorBuilder::new(Protocol::Http).build(),
+                monitor: MonitorBuilder::new(Protocol::Http).build().into(),
                 fail_closed: false,
                 routing: crate::routing::RoutingMethod::Weighted,
                 endpoints: Vec::new(),
@@ -235,7 +235,7 @@ impl ProfileBuilder {
 
     /// The probe settings (a [`MonitorBuilder`] or a finished [`MonitorConfig`]).
     pub fn monitor(mut self, monitor: impl Into<MonitorConfig>) -> Self {
-        self.profile.monitor = monitor.into();
+        self.profile.monitor = monitor.into().into();
         self
     }
 
