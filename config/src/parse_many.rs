@@ -15,7 +15,7 @@ use crate::doc_keys::{lengths, Keys};
 use crate::document::Doc;
 use crate::file::{Progress, PROGRESS_EVERY};
 use crate::inputs::Inputs;
-use crate::parse_doc::{compact, parse_document, says_settings, PEEK_FROM_BYTES};
+use crate::parse_doc::{compact, parse_document, parse_whole, says_settings, PEEK_FROM_BYTES};
 use crate::settings::SettingsDocument;
 use crate::settings_split::{self, ServiceIndex};
 use std::hash::RandomState;
@@ -218,22 +218,24 @@ fn parse_run(items: Vec<Item>, kept: &Kept<'_>) -> Run {
         // A large settings document: its unchanged Service entries are reused,
         // and its entries are indexed for the next load.
         let settings = doc.span.len() >= PEEK_FROM_BYTES && says_settings(doc.text());
-        let split = match kept.settings.filter(|_| settings) {
-            Some(old) => settings_split::parse(doc.text(), old, hasher),
-            None => None,
+        let split = match settings {
+            true => settings_split::parse(doc.text(), kept.settings, hasher),
+            false => None,
         };
         let index = match split {
             Some((s, index, parsed)) => {
-                run.keys.services_parsed = Some(parsed);
+                if kept.settings.is_some() {
+                    run.keys.services_parsed = Some(parsed);
+                }
                 run.inputs.settings.push((doc, compact(s)));
                 Some(index)
             }
             None => {
-                let text = settings.then(|| doc.text().to_string());
-                parse_document(doc, &mut run.inputs, &mut run.diags);
-                match (text, run.inputs.settings.last()) {
-                    (Some(text), Some((_, s))) if run.inputs.settings.len() > before[0] => {
-                        settings_split::index(&text, s, hasher)
+                let whole = settings.then(|| doc.clone());
+                parse_whole(doc, &mut run.inputs, &mut run.diags);
+                match (whole, run.inputs.settings.last()) {
+                    (Some(whole), Some((_, s))) if run.inputs.settings.len() > before[0] => {
+                        settings_split::index(whole.text(), s, hasher)
                     }
                     _ => None,
                 }
