@@ -61,10 +61,13 @@ pub(crate) fn parse_documents(
             None => (doc, None, None),
         })
         .collect();
-    // Kept objects are decoded from the cache's arena (cheaper than parsing, but
-    // not free): every document counts.
+    // Kept objects are decoded from the cache's records (cheaper than parsing,
+    // but not free): every document counts.
+    if let Some(c) = cache.as_deref_mut() {
+        c.decode_gone_settings();
+    }
     let kept = Kept {
-        arena: cache.as_deref().map_or(&[][..], |c| c.arena()),
+        cache: cache.as_deref(),
         settings: cache.as_deref().and_then(DocCache::kept_settings),
         hasher: cache.as_deref().map(DocCache::hasher),
     };
@@ -186,10 +189,10 @@ fn in_parallel(
     done.into_iter().map(|(_, run)| run).collect()
 }
 
-/// What the cache keeps for a load: encoded objects, the last settings
+/// What the cache keeps for a load: the kept objects, the last settings
 /// document (when this load's differs) and the hasher of texts.
 struct Kept<'a> {
-    arena: &'a [u8],
+    cache: Option<&'a DocCache>,
     settings: Option<(&'a SettingsDocument, &'a ServiceIndex)>,
     hasher: Option<&'a RandomState>,
 }
@@ -197,18 +200,22 @@ struct Kept<'a> {
 /// Parses consecutive documents, in order.
 fn parse_run(items: Vec<Item>, kept: &Kept<'_>) -> Run {
     let mut run = Run::default();
+    let mut readers = kept.cache.map(DocCache::readers);
     for (doc, key, hit) in items {
         let before = lengths(&run.inputs);
-        let doc = match hit {
-            Some(parsed) => match parsed.push_into(doc, kept.arena, &mut run.inputs) {
-                Ok((index, at)) => {
-                    run.keys.record(before, &run.inputs, key, true, Some(at));
-                    set_index(&mut run.keys, index);
-                    continue;
+        let doc = match (hit, kept.cache, readers.as_mut()) {
+            (Some(parsed), Some(cache), Some(readers)) => {
+                match cache.push_into(parsed, doc, readers, &mut run.inputs) {
+                    Ok(index) => {
+                        let from = Some(parsed.id());
+                        run.keys.record(before, &run.inputs, key, true, from);
+                        set_index(&mut run.keys, index);
+                        continue;
+                    }
+                    Err(doc) => doc,
                 }
-                Err(doc) => doc,
-            },
-            None => doc,
+            }
+            _ => doc,
         };
         let found = run.diags.0.len();
         let Some(hasher) = kept.hasher.filter(|_| key.is_some()) else {
