@@ -23,6 +23,9 @@ pub(crate) struct Deltas {
     len: usize,
     /// The last record pushed (while pushing).
     last: Vec<u8>,
+    /// Which record of the list copied from ([`Deltas::push_from`]) the last
+    /// record pushed was.
+    last_from: Option<usize>,
 }
 
 fn pieces(record: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -72,7 +75,8 @@ impl Deltas {
     /// Appends a record.
     pub(crate) fn push(&mut self, record: &[u8]) {
         if self.len.is_multiple_of(GROUP) {
-            self.groups.push(u32::try_from(self.bytes.len()).unwrap_or(u32::MAX));
+            self.groups
+                .push(u32::try_from(self.bytes.len()).unwrap_or(u32::MAX));
             self.last.clear();
         }
         let out = &mut self.bytes;
@@ -109,6 +113,33 @@ impl Deltas {
         self.last.clear();
         self.last.extend_from_slice(record);
         self.len += 1;
+        self.last_from = None;
+    }
+
+    /// Appends record `i` of the list `old` reads; `false` if there is none.
+    /// Where this list is where `old`'s was (the same place in a group, after
+    /// the same record), its bytes are copied as they are.
+    pub(crate) fn push_from(&mut self, old: &mut Reader<'_>, i: usize) -> bool {
+        if old.get(i).is_none() {
+            return false;
+        }
+        let aligned = self.len % GROUP == i % GROUP
+            && (i.is_multiple_of(GROUP) || self.last_from == Some(i.wrapping_sub(1)));
+        if aligned {
+            if self.len.is_multiple_of(GROUP) {
+                self.groups
+                    .push(u32::try_from(self.bytes.len()).unwrap_or(u32::MAX));
+            }
+            self.bytes
+                .extend_from_slice(&old.deltas.bytes[old.raw.clone()]);
+            self.last.clear();
+            self.last.extend_from_slice(&old.record);
+            self.len += 1;
+        } else {
+            self.push(&old.record);
+        }
+        self.last_from = Some(i);
+        true
     }
 
     /// Done pushing: spare capacity is given back.
@@ -130,6 +161,8 @@ pub(crate) struct Reader<'a> {
     spare_ends: Vec<usize>,
     next: usize,
     at: usize,
+    /// Where the record `next - 1` is written in the list.
+    raw: std::ops::Range<usize>,
 }
 
 impl<'a> Reader<'a> {
@@ -142,6 +175,7 @@ impl<'a> Reader<'a> {
             spare_ends: Vec::new(),
             next: 0,
             at: 0,
+            raw: 0..0,
         }
     }
 
@@ -171,6 +205,7 @@ impl<'a> Reader<'a> {
     /// Decodes the record at `self.at`.
     fn step(&mut self) -> Option<()> {
         let bytes = &self.deltas.bytes;
+        let start = self.at;
         let at = &mut self.at;
         let whole = self.next.is_multiple_of(GROUP);
         let count = get(bytes, at)?;
@@ -208,6 +243,7 @@ impl<'a> Reader<'a> {
         if ends.len() != count {
             return None;
         }
+        self.raw = start..self.at;
         self.spare = std::mem::replace(&mut self.record, record);
         self.spare_ends = std::mem::replace(&mut self.ends, ends);
         self.next += 1;
@@ -250,6 +286,28 @@ mod tests {
             assert_eq!(r.get(i), Some(&all[i][..]), "{i}");
         }
         assert_eq!(r.get(all.len()), None);
+        // Copied in order, with one record left out and one added: the same
+        // records, most bytes copied as they are.
+        let mut copy = Deltas::default();
+        let mut r = Reader::new(&d);
+        let mut want = Vec::new();
+        for (i, record) in all.iter().enumerate() {
+            if i == 100 {
+                copy.push(b"new");
+                want.push(b"new".to_vec());
+            }
+            if i != 200 {
+                assert!(copy.push_from(&mut r, i));
+                want.push(record.clone());
+            }
+        }
+        assert!(!copy.push_from(&mut r, all.len()));
+        copy.finish();
+        let mut r = Reader::new(&copy);
+        for (i, w) in want.iter().enumerate() {
+            assert_eq!(r.get(i), Some(&w[..]), "{i}");
+        }
+        assert_eq!(copy.len(), want.len());
         // A few bytes a record, not a hundred.
         assert!(d.bytes() < all.len() * 30, "{} bytes", d.bytes());
     }

@@ -69,4 +69,3 @@ pub(crate) fn decode<S: serde::de::DeserializeOwned>(bytes: &[u8], doc: Doc) -> 
         spec,
     })
 }
-

@@ -237,7 +237,10 @@ mod tests {
     #[test]
     fn a_broken_service_entry_gives_the_whole_parse_diagnostics() {
         let text = large(3000).replace("name: s2500,", "name: s2500, color: red,");
-        let line = 1 + text.lines().position(|l| l.contains("color")).expect("edited");
+        let line = 1 + text
+            .lines()
+            .position(|l| l.contains("color"))
+            .expect("edited");
         let [(split, d1), (_, d2)] = both(&text);
         assert!(split.settings.is_empty());
         assert_eq!(d1, d2);

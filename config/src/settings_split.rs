@@ -326,7 +326,11 @@ mod tests {
             assert_eq!(cold.is_some(), *splits, "{text}");
             let whole: Result<SettingsDocument, _> = serde_yaml::from_str(&text);
             if let Some((doc, index, parsed)) = cold {
-                assert_eq!(Ok(&doc), whole.as_ref().map_err(ToString::to_string), "{text}");
+                assert_eq!(
+                    Ok(&doc),
+                    whole.as_ref().map_err(ToString::to_string),
+                    "{text}"
+                );
                 let entries: usize = doc.spec.clusters.iter().map(|c| c.services.len()).sum();
                 assert_eq!(parsed, entries, "{text}");
                 assert_eq!(Some(index), self::index(&text, &doc, &h), "{text}");
@@ -338,7 +342,11 @@ mod tests {
     fn many_entries_are_parsed_on_threads_in_order() {
         let mut text = format!("{HEAD}    - name: a\n      services:\n");
         for i in 0..THREADS_FROM + 7 {
-            text.push_str(&format!("        - {{namespace: n, name: s{i}, loadBalancer: [\"10.0.{}.{}\"]}}\n", i / 250, i % 250));
+            text.push_str(&format!(
+                "        - {{namespace: n, name: s{i}, loadBalancer: [\"10.0.{}.{}\"]}}\n",
+                i / 250,
+                i % 250
+            ));
         }
         let h = RandomState::new();
         let (doc, _, parsed) = parse(&text, None, &h).expect("splits");
