@@ -28,6 +28,29 @@ pub(crate) struct Keys {
 }
 
 impl Keys {
+    /// Room for this many more objects of each kind (settings, profiles,
+    /// backends, exports): at 100k profiles the keys are several MB, and
+    /// growing by doubling would hold up to twice that at the load's peak.
+    pub(crate) fn reserve(&mut self, n: [usize; 4]) {
+        let lists = [
+            &mut self.settings,
+            &mut self.profiles,
+            &mut self.backends,
+            &mut self.exports,
+        ];
+        for (((list, reused), from), n) in lists
+            .into_iter()
+            .zip(&mut self.reused)
+            .zip(&mut self.from)
+            .zip(n)
+        {
+            list.reserve_exact(n);
+            reused.reserve_exact(n);
+            from.reserve_exact(n);
+        }
+        self.services.reserve_exact(n[0]);
+    }
+
     /// Appends `other`'s keys after these (as its objects are appended).
     pub(crate) fn append(&mut self, other: Keys) {
         self.settings.extend(other.settings);

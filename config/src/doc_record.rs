@@ -2,13 +2,11 @@
 //! for the [`crate::doc_cache::DocCache`] to keep between loads.
 
 use crate::document::Doc;
-use crate::inputs::{Meta, Object};
+use std::borrow::Cow;
 
-/// The `apiVersion`s nearly every object has, encoded as their index.
-const KNOWN_API_VERSIONS: [&str; 2] = [
-    "networking.fleet.azure.com/v1beta1",
-    "networking.fleet.azure.com/v1alpha1",
-];
+use crate::inputs::{Meta, Object, KNOWN_API_VERSIONS};
+
+// The `apiVersion`s nearly every object has are encoded as their index.
 
 /// The encoded form: `[api index, api (when not known), name, namespace, uid, annotations, spec]`.
 type Encoded<'a, S> = (
@@ -39,7 +37,7 @@ pub(crate) fn encode<S: serde::Serialize>(o: &Object<S>, out: &mut Vec<u8>) -> b
     let m = &o.metadata;
     let value: Encoded<'_, S> = (
         known.map_or(u8::MAX, |i| i as u8),
-        known.is_none().then_some(o.api_version.as_str()),
+        known.is_none().then_some(&*o.api_version),
         &m.name,
         &m.namespace,
         &m.uid,
@@ -54,8 +52,8 @@ pub(crate) fn decode<S: serde::de::DeserializeOwned>(bytes: &[u8], doc: Doc) -> 
     let (api, other, name, namespace, uid, annotations, spec): Decoded<S> =
         serde_json::from_slice(bytes).ok()?;
     let api_version = match KNOWN_API_VERSIONS.get(usize::from(api)) {
-        Some(v) => (*v).to_string(),
-        None => other?,
+        Some(v) => Cow::Borrowed(*v),
+        None => Cow::Owned(other?),
     };
     Some(Object {
         doc,

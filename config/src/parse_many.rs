@@ -106,6 +106,14 @@ pub(crate) fn parse_documents(
         .backends
         .reserve_exact(total(|i| i.backends.len()));
     all.inputs.exports.reserve_exact(total(|i| i.exports.len()));
+    if kept.cache.is_some() {
+        all.keys.reserve([
+            total(|i| i.settings.len()),
+            total(|i| i.profiles.len()),
+            total(|i| i.backends.len()),
+            total(|i| i.exports.len()),
+        ]);
+    }
     for run in runs {
         let Run {
             inputs,
