@@ -213,7 +213,10 @@ fn reload_keeps_little_and_moved_records_read_back() {
     for (i, (text, parsed)) in steps.into_iter().enumerate() {
         let (fleet, diags) = kept(&mut loader, text).unwrap_or_else(|d| panic!("{d}"));
         let (want, want_diags) = cold(text).expect("valid");
-        assert_eq!(fleet, want, "step {i}: the cached reload differs from a cold load");
+        assert_eq!(
+            fleet, want,
+            "step {i}: the cached reload differs from a cold load"
+        );
         assert_eq!(diags, want_diags, "step {i}");
         assert_eq!(loader.last_parsed_service_entries(), parsed, "step {i}");
         assert!(loader.kept_bytes() < 40 * items, "step {i}");
