@@ -71,9 +71,9 @@ pub(crate) fn parse_documents(
         settings: cache.as_deref().and_then(DocCache::kept_settings),
         hasher: cache.as_deref().map(DocCache::hasher),
     };
-    let arena = &kept;
+    let kept = &kept;
     let runs = if threads > 1 && items.len() >= THREADS_FROM {
-        in_parallel(items, threads, arena, progress)
+        in_parallel(items, threads, kept, progress)
     } else {
         let mut runs = Vec::new();
         let mut items = items.into_iter().peekable();
@@ -81,7 +81,7 @@ pub(crate) fn parse_documents(
         while items.peek().is_some() {
             let batch: Vec<Item> = items.by_ref().take(PROGRESS_EVERY).collect();
             parsed += batch.len();
-            runs.push(parse_run(batch, arena));
+            runs.push(parse_run(batch, kept));
             if parsed < documents {
                 progress(Progress::Parsed { parsed, documents });
             }
@@ -137,7 +137,7 @@ pub(crate) fn parse_documents(
 fn in_parallel(
     items: Vec<Item>,
     threads: usize,
-    arena: &Kept<'_>,
+    kept: &Kept<'_>,
     progress: &mut dyn FnMut(Progress),
 ) -> Vec<Run> {
     let documents = items.len();
@@ -164,7 +164,7 @@ fn in_parallel(
                         let items =
                             std::mem::take(&mut *chunk.lock().unwrap_or_else(|e| e.into_inner()));
                         let n = items.len();
-                        out.push((i, parse_run(items, arena)));
+                        out.push((i, parse_run(items, kept)));
                         parsed.fetch_add(n, Ordering::Relaxed);
                         // The receiver may be gone (a panic elsewhere); nothing to do then.
                         let _ = done_tx.send(());
