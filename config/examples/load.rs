@@ -73,7 +73,7 @@ fn timed(name: &str, loader: &mut Loader, path: &Path, text: &str) -> Fleet {
         })
         .collect();
     println!(
-        "{name:<44} {:>6.0} ms  ({} ms; {}; kept {} documents, {:.1} MiB encoded)  {}",
+        "{name:<44} {:>6.0} ms  ({} ms; {}; kept {} documents, {:.1} MiB)  {}",
         total.as_secs_f64() * 1000.0,
         stages.join(", "),
         if loader.last_was_incremental() {
@@ -82,7 +82,7 @@ fn timed(name: &str, loader: &mut Loader, path: &Path, text: &str) -> Fleet {
             "validated everything"
         },
         loader.kept_documents(),
-        loader.kept_encoded_bytes() as f64 / 1048576.0,
+        loader.kept_bytes() as f64 / 1048576.0,
         rss()
     );
     fleet

@@ -12,174 +12,79 @@
 //! Only documents whose parse gave one object and no diagnostic are kept (a
 //! diagnostic carries the document's position, which an edit elsewhere can move).
 //! A kept object has no position: it is given the new document's [`Doc`] on
-//! reuse. Upstream objects are kept encoded (a compact JSON array each, in one
-//! buffer) and decoded on reuse; the settings document is kept as decoded.
+//! reuse. This is held while serving, so it is kept small (about 40 bytes a
+//! document at 100k profiles): a sorted table of text hashes, and the objects
+//! and the settings document's Service entries as records ([`crate::doc_record`])
+//! stored as differences from the one before ([`crate::delta`]), decoded on
+//! reuse; of the settings document only its skeleton (no Services) is decoded.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::ops::Range;
 
-use crate::doc_keys::Keys;
+use crate::delta::{Deltas, Reader};
+use crate::doc_record::decode;
 use crate::document::Doc;
-use crate::inputs::{Inputs, Meta, Object};
-use crate::settings::SettingsDocument;
+use crate::inputs::Inputs;
+use crate::settings::{ServiceSpec, SettingsDocument};
 use crate::settings_split::ServiceIndex;
 
-/// A document's text as the cache knows it: its length and a keyed 64-bit hash
-/// (SipHash with a per-process random key, so no input is built to collide).
+mod store;
+
+/// A document's text as the cache knows it: a keyed 64-bit hash (SipHash with
+/// a per-process random key, so no input is built to collide; the length is
+/// part of what is hashed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct DocKey {
-    len: usize,
-    hash: u64,
-}
+pub(crate) struct DocKey(u64);
 
-/// One kept document's parse: the settings document as decoded, or an upstream
-/// object encoded as a compact JSON array in the cache's arena (a few dozen bytes
-/// for most objects, against several hundred for the decoded structs: at 100k
-/// profiles this is the difference between ~50 and ~150 MiB held between loads).
-pub(crate) enum Parsed {
-    Settings(Box<SettingsDocument>, Option<ServiceIndex>),
-    Encoded(Kind, std::ops::Range<usize>),
-}
-
-/// The kind of an encoded object.
-#[derive(Clone, Copy, Debug)]
+/// The kind of a kept document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Kind {
+    Settings,
     Profile,
     Backend,
     Export,
 }
 
-/// The `apiVersion`s nearly every object has, encoded as their index.
-const KNOWN_API_VERSIONS: [&str; 2] = [
-    "networking.fleet.azure.com/v1beta1",
-    "networking.fleet.azure.com/v1alpha1",
-];
+const KINDS: [Kind; 4] = [Kind::Settings, Kind::Profile, Kind::Backend, Kind::Export];
 
-/// The encoded form: `[api index, api (when not known), name, namespace, uid, annotations, spec]`.
-type Encoded<'a, S> = (
-    u8,
-    Option<&'a str>,
-    &'a Option<String>,
-    &'a Option<String>,
-    &'a Option<String>,
-    &'a [(String, String)],
-    &'a S,
-);
-
-/// [`Encoded`], decoded.
-type Decoded<S> = (
-    u8,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Vec<(String, String)>,
-    S,
-);
-
-fn encode<S: serde::Serialize>(o: &Object<S>, arena: &mut Vec<u8>) -> std::ops::Range<usize> {
-    let start = arena.len();
-    let known = KNOWN_API_VERSIONS.iter().position(|v| *v == o.api_version);
-    let m = &o.metadata;
-    let value: Encoded<'_, S> = (
-        known.map_or(u8::MAX, |i| i as u8),
-        known.is_none().then_some(o.api_version.as_str()),
-        &m.name,
-        &m.namespace,
-        &m.uid,
-        &m.annotations,
-        &o.spec,
-    );
-    match serde_json::to_writer(&mut *arena, &value) {
-        Ok(()) => start..arena.len(),
-        Err(_) => {
-            arena.truncate(start);
-            start..start
-        }
-    }
-}
-
-fn decode<S: serde::de::DeserializeOwned>(bytes: &[u8], doc: Doc) -> Option<Object<S>> {
-    let (api, other, name, namespace, uid, annotations, spec): Decoded<S> =
-        serde_json::from_slice(bytes).ok()?;
-    let api_version = match KNOWN_API_VERSIONS.get(usize::from(api)) {
-        Some(v) => (*v).to_string(),
-        None => other?,
-    };
-    Some(Object {
-        doc,
-        api_version,
-        metadata: Meta {
-            name,
-            namespace,
-            uid,
-            annotations: annotations.into_boxed_slice(),
-        },
-        spec,
-    })
+/// A kept document's parse: its kind, and which of that kind's records.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Parsed {
+    kind: Kind,
+    id: u32,
 }
 
 impl Parsed {
-    /// Adds the object to `inputs`, read from `doc`, decoding it from `arena`;
-    /// a settings document's Service index, or where an object is encoded, is
-    /// handed back. `Err(doc)` if it cannot be decoded (then the document is
-    /// parsed again).
-    pub(crate) fn push_into(
-        self,
-        doc: Doc,
-        arena: &[u8],
-        inputs: &mut Inputs,
-    ) -> Result<(Option<ServiceIndex>, Option<Range<usize>>), Doc> {
-        let (kind, range) = match self {
-            Parsed::Settings(s, index) => {
-                inputs.settings.push((doc, *s));
-                return Ok((index, None));
-            }
-            Parsed::Encoded(kind, range) => (kind, range),
-        };
-        let bytes = arena.get(range.clone()).unwrap_or_default();
-        match kind {
-            Kind::Profile => match decode(bytes, doc.clone()) {
-                Some(o) => inputs.profiles.push(o),
-                None => return Err(doc),
-            },
-            Kind::Backend => match decode(bytes, doc.clone()) {
-                Some(o) => inputs.backends.push(o),
-                None => return Err(doc),
-            },
-            Kind::Export => match decode(bytes, doc.clone()) {
-                Some(o) => inputs.exports.push(o),
-                None => return Err(doc),
-            },
+    /// Which record of its kind.
+    pub(crate) fn id(self) -> u32 {
+        self.id
+    }
+
+    fn slot(self) -> u32 {
+        (self.kind as u32) << 30 | self.id
+    }
+
+    fn of_slot(slot: u32) -> Self {
+        Parsed {
+            kind: KINDS[(slot >> 30) as usize],
+            id: slot & ((1 << 30) - 1),
         }
-        Ok((None, Some(range)))
     }
 }
 
-/// Hashes a [`DocKey`] by its hash (already keyed and random; hashing it again
-/// would cost a second SipHash per document).
-#[derive(Default)]
-struct KeyHasher(u64);
+/// A kept settings document: decoded without its Services, which are records.
+#[derive(Debug)]
+struct KeptSettings {
+    skeleton: Box<SettingsDocument>,
+    /// Services per cluster.
+    counts: Box<[u32]>,
+    /// The record of its first Service.
+    first: usize,
+    index: Option<ServiceIndex>,
+}
 
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 ^= n;
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = self.0.rotate_left(17) ^ n as u64;
-    }
+/// Reads the records of a [`DocCache`] (one per thread: reading in order is fast).
+pub(crate) struct Readers<'a> {
+    objects: [Reader<'a>; 3],
 }
 
 /// The kept documents a load did not take (see [`DocCache::gone`]), by what
@@ -198,16 +103,31 @@ pub(crate) struct Gone<'a> {
 /// The parsed documents of a file's last load (see the module doc).
 #[derive(Default)]
 pub(crate) struct DocCache {
-    entries: HashMap<DocKey, Parsed, std::hash::BuildHasherDefault<KeyHasher>>,
-    /// The encoded objects, one after another.
-    arena: Vec<u8>,
+    /// The kept documents' text hashes in document order, beside each its
+    /// [`Parsed`] slot, and the documents in the order of their hashes.
+    hashes: Vec<u64>,
+    slots: Vec<u32>,
+    by_hash: Vec<u32>,
+    /// Where the next document is looked for first (after the last one taken).
+    cursor: usize,
+    /// Per slot: taken by this load.
+    taken: Vec<bool>,
+    settings: Vec<KeptSettings>,
+    /// Every kept settings document's Service entries, in order.
+    services: Deltas,
+    /// Profiles, backends, exports.
+    objects: [Deltas; 3],
+    /// The kept settings documents this load did not take, decoded
+    /// ([`DocCache::decode_gone_settings`]); `None` where one cannot be.
+    old_settings: Vec<(usize, Option<SettingsDocument>)>,
     hasher: RandomState,
 }
 
 impl std::fmt::Debug for DocCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DocCache")
-            .field("documents", &self.entries.len())
+            .field("documents", &self.hashes.len())
+            .field("bytes", &self.bytes())
             .finish()
     }
 }
@@ -215,30 +135,85 @@ impl std::fmt::Debug for DocCache {
 impl DocCache {
     /// How many documents are kept.
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.hashes.len()
+    }
+
+    /// About how many bytes are kept (the tables, records and Service index).
+    pub(crate) fn bytes(&self) -> usize {
+        let index: usize = self
+            .settings
+            .iter()
+            .flat_map(|s| s.index.iter().flatten().flatten())
+            .map(|h| h.capacity() * 8)
+            .sum();
+        self.hashes.capacity() * 8
+            + (self.slots.capacity() + self.by_hash.capacity()) * 4
+            + self.encoded_bytes()
+            + index
+            + self.settings.len() * std::mem::size_of::<SettingsDocument>()
     }
 
     /// The key of a document's text.
     pub(crate) fn key(&self, text: &str) -> DocKey {
-        DocKey {
-            len: text.len(),
-            hash: self.hasher.hash_one(text),
-        }
+        DocKey(self.hasher.hash_one(text))
     }
 
-    /// Takes the parse of a document with this text, if kept. (A second document
-    /// with the same text finds nothing and is parsed.)
+    /// Takes the parse of a document with this text, if kept (and not taken).
     pub(crate) fn take(&mut self, key: &DocKey) -> Option<Parsed> {
-        self.entries.remove(key)
+        if self.taken.len() != self.hashes.len() {
+            self.taken = vec![false; self.hashes.len()];
+        }
+        let c = self.cursor;
+        let at = if self.hashes.get(c) == Some(&key.0) && !self.taken[c] {
+            c
+        } else {
+            let hashes = &self.hashes;
+            let from = self
+                .by_hash
+                .partition_point(|&i| hashes[i as usize] < key.0);
+            self.by_hash[from..]
+                .iter()
+                .map(|&i| i as usize)
+                .take_while(|&i| hashes[i] == key.0)
+                .find(|&i| !self.taken[i])?
+        };
+        self.taken[at] = true;
+        self.cursor = at + 1;
+        Some(Parsed::of_slot(self.slots[at]))
+    }
+
+    /// The kept documents no take has taken, by kind and record.
+    fn untaken(&self) -> Vec<Parsed> {
+        let mut out: Vec<Parsed> = (0..self.slots.len())
+            .filter(|&i| !self.taken.get(i).copied().unwrap_or(false))
+            .map(|i| Parsed::of_slot(self.slots[i]))
+            .collect();
+        out.sort_by_key(|p| (p.kind, p.id));
+        out
+    }
+
+    /// Decodes the kept settings documents this load has not taken (their
+    /// text changed): the Service entries of a changed one are taken from the
+    /// first ([`DocCache::kept_settings`]) and validation compares them
+    /// ([`DocCache::gone`]). Called once all documents are taken.
+    pub(crate) fn decode_gone_settings(&mut self) {
+        self.old_settings = self
+            .untaken()
+            .into_iter()
+            .filter(|p| p.kind == Kind::Settings)
+            .map(|p| {
+                let id = p.id as usize;
+                (id, decode_settings(self.settings.get(id), &self.services))
+            })
+            .collect();
     }
 
     /// The last load's settings document and its Service index, if this load
     /// has not taken it (its text changed).
     pub(crate) fn kept_settings(&self) -> Option<(&SettingsDocument, &ServiceIndex)> {
-        self.entries.values().find_map(|p| match p {
-            Parsed::Settings(s, Some(index)) => Some((&**s, index)),
-            _ => None,
-        })
+        self.old_settings
+            .iter()
+            .find_map(|(id, s)| Some((s.as_ref()?, self.settings.get(*id)?.index.as_ref()?)))
     }
 
     /// The hasher of document and entry texts.
@@ -246,14 +221,56 @@ impl DocCache {
         &self.hasher
     }
 
-    /// Bytes of encoded objects.
+    /// Bytes of kept records.
     pub(crate) fn encoded_bytes(&self) -> usize {
-        self.arena.len()
+        self.services.bytes() + self.objects.iter().map(Deltas::bytes).sum::<usize>()
     }
 
-    /// The encoded objects [`Parsed::Encoded`] points into.
-    pub(crate) fn arena(&self) -> &[u8] {
-        &self.arena
+    /// Readers of the kept records.
+    pub(crate) fn readers(&self) -> Readers<'_> {
+        let [p, b, e] = &self.objects;
+        Readers {
+            objects: [Reader::new(p), Reader::new(b), Reader::new(e)],
+        }
+    }
+
+    /// Adds a taken document's object to `inputs`, read from `doc`; a settings
+    /// document's Service index is handed back. `Err(doc)` if it cannot be
+    /// decoded (then the document is parsed again).
+    pub(crate) fn push_into(
+        &self,
+        parsed: Parsed,
+        doc: Doc,
+        readers: &mut Readers<'_>,
+        inputs: &mut Inputs,
+    ) -> Result<Option<ServiceIndex>, Doc> {
+        let id = parsed.id as usize;
+        let [p, b, e] = &mut readers.objects;
+        let done = match parsed.kind {
+            Kind::Settings => {
+                let kept = self.settings.get(id);
+                return match decode_settings(kept, &self.services) {
+                    Some(s) => {
+                        inputs.settings.push((doc, s));
+                        Ok(kept.and_then(|k| k.index.clone()))
+                    }
+                    None => Err(doc),
+                };
+            }
+            Kind::Profile => p
+                .get(id)
+                .and_then(|r| decode(r, doc.clone()))
+                .map(|o| inputs.profiles.push(o)),
+            Kind::Backend => b
+                .get(id)
+                .and_then(|r| decode(r, doc.clone()))
+                .map(|o| inputs.backends.push(o)),
+            Kind::Export => e
+                .get(id)
+                .and_then(|r| decode(r, doc.clone()))
+                .map(|o| inputs.exports.push(o)),
+        };
+        done.map(|()| None).ok_or(doc)
     }
 
     /// What the last load had and this one no longer has: the kept documents no
@@ -261,133 +278,90 @@ impl DocCache {
     pub(crate) fn gone(&self) -> Gone<'_> {
         let mut gone = Gone::default();
         // Only the objects' names are read: they need no document.
-        let doc = Doc {
-            file: std::sync::Arc::from(std::path::Path::new("")),
-            index: 0,
-            start_line: 0,
-            source: std::sync::Arc::from(""),
-            span: 0..0,
+        let doc = Doc::without_text(std::sync::Arc::from(std::path::Path::new("")));
+        let mut readers = self.readers();
+        let [p, b, e] = &mut readers.objects;
+        let key = |ns: &Option<String>, name: String| {
+            (ns.clone().unwrap_or_else(|| "default".to_string()), name)
         };
-        for parsed in self.entries.values() {
-            let (kind, range) = match parsed {
-                Parsed::Settings(s, _) => {
-                    gone.settings.push(s);
-                    continue;
+        for parsed in self.untaken() {
+            let id = parsed.id as usize;
+            let found = match parsed.kind {
+                Kind::Settings => {
+                    let old = self.old_settings.iter().find(|(i, _)| *i == id);
+                    old.and_then(|(_, s)| s.as_ref())
+                        .map(|s| gone.settings.push(s))
                 }
-                Parsed::Encoded(kind, range) => (*kind, range.clone()),
-            };
-            let bytes = self.arena.get(range).unwrap_or_default();
-            let key = |ns: &Option<String>, name: String| {
-                (ns.clone().unwrap_or_else(|| "default".to_string()), name)
-            };
-            let found = match kind {
-                Kind::Profile => {
-                    decode::<crate::crd::v1beta1::TrafficManagerProfileSpec>(bytes, doc.clone())
-                        .map(|o| {
-                            gone.profiles
-                                .push(key(&o.metadata.namespace, o.name().to_string()))
-                        })
-                }
-                Kind::Backend => {
-                    decode::<crate::crd::v1beta1::TrafficManagerBackendSpec>(bytes, doc.clone())
-                        .map(|o| {
-                            gone.backends
-                                .push(key(&o.metadata.namespace, o.spec.profile.name))
-                        })
-                }
-                Kind::Export => decode::<()>(bytes, doc.clone()).map(|o| {
-                    gone.exports
-                        .push(key(&o.metadata.namespace, o.name().to_string()))
-                }),
+                Kind::Profile => p
+                    .get(id)
+                    .and_then(|r| {
+                        decode::<crate::crd::v1beta1::TrafficManagerProfileSpec>(r, doc.clone())
+                    })
+                    .map(|o| {
+                        gone.profiles
+                            .push(key(&o.metadata.namespace, o.name().to_string()))
+                    }),
+                Kind::Backend => b
+                    .get(id)
+                    .and_then(|r| {
+                        decode::<crate::crd::v1beta1::TrafficManagerBackendSpec>(r, doc.clone())
+                    })
+                    .map(|o| {
+                        gone.backends
+                            .push(key(&o.metadata.namespace, o.spec.profile.name))
+                    }),
+                Kind::Export => e
+                    .get(id)
+                    .and_then(|r| decode::<()>(r, doc.clone()))
+                    .map(|o| {
+                        gone.exports
+                            .push(key(&o.metadata.namespace, o.name().to_string()))
+                    }),
             };
             gone.undecodable |= found.is_none();
         }
         gone
     }
+}
 
-    /// Replaces what is kept by the objects of `inputs` whose key is set; the
-    /// rest (documents no longer in the file, changed or with diagnostics) is dropped.
-    /// The objects (and the parses no load took) are freed on a thread of their
-    /// own: at 100k profiles that is over a million allocations, and the new
-    /// fleet need not wait for it.
-    pub(crate) fn store(&mut self, inputs: Inputs, keys: Keys) {
-        let capacity = self.entries.capacity();
-        let stale = std::mem::replace(
-            &mut self.entries,
-            HashMap::with_capacity_and_hasher(capacity, Default::default()),
-        );
-        let mut arena = Vec::with_capacity(self.arena.len());
-        let entries = &mut self.entries;
-        let settings = inputs.settings.into_iter().zip(keys.settings);
-        for (((_, s), k), index) in settings.zip(keys.services) {
-            if let Some(k) = k {
-                entries.insert(k, Parsed::Settings(Box::new(s), index));
-            }
-        }
-        /// Stores `objects` whose key is set: a reused one's encoding (at its
-        /// range in `old`) is copied, a new one is encoded.
-        #[allow(clippy::too_many_arguments)]
-        fn put<S: serde::Serialize>(
-            entries: &mut HashMap<DocKey, Parsed, std::hash::BuildHasherDefault<KeyHasher>>,
-            arena: &mut Vec<u8>,
-            old: &[u8],
-            objects: &[Object<S>],
-            keys: Vec<Option<DocKey>>,
-            at: Vec<Option<Range<usize>>>,
-            kind: Kind,
-        ) {
-            let at = at.into_iter().chain(std::iter::repeat(None));
-            for ((o, k), at) in objects.iter().zip(keys).zip(at) {
-                if let Some(k) = k {
-                    let range = match at.and_then(|r| old.get(r)) {
-                        Some(bytes) => {
-                            let start = arena.len();
-                            arena.extend_from_slice(bytes);
-                            start..arena.len()
-                        }
-                        None => encode(o, arena),
-                    };
-                    if !range.is_empty() {
-                        entries.insert(k, Parsed::Encoded(kind, range));
-                    }
+/// A kept settings document, decoded (many Services on every core).
+fn decode_settings(kept: Option<&KeptSettings>, services: &Deltas) -> Option<SettingsDocument> {
+    let kept = kept?;
+    let total: usize = kept.counts.iter().map(|n| *n as usize).sum();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let read = |from: usize, to: usize| -> Option<Vec<ServiceSpec>> {
+        let mut reader = Reader::new(services);
+        (from..to)
+            .map(|i| serde_json::from_slice(reader.get(i)?).ok())
+            .collect()
+    };
+    let first = kept.first;
+    let mut all = if threads < 2 || total < 4096 {
+        read(first, first + total)?
+    } else {
+        let per = total.div_ceil(threads);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = (0..threads)
+                .map(|t| {
+                    let from = first + (t * per).min(total);
+                    let to = first + ((t + 1) * per).min(total);
+                    s.spawn(move || read(from, to))
+                })
+                .collect();
+            let mut all = Vec::with_capacity(total);
+            for part in parts {
+                match part.join() {
+                    Ok(part) => all.extend(part?),
+                    Err(panic) => std::panic::resume_unwind(panic),
                 }
             }
-        }
-        let [at_profiles, at_backends, at_exports] = keys.encoded;
-        let old = &self.arena;
-        put(
-            entries,
-            &mut arena,
-            old,
-            &inputs.profiles,
-            keys.profiles,
-            at_profiles,
-            Kind::Profile,
-        );
-        put(
-            entries,
-            &mut arena,
-            old,
-            &inputs.backends,
-            keys.backends,
-            at_backends,
-            Kind::Backend,
-        );
-        put(
-            entries,
-            &mut arena,
-            old,
-            &inputs.exports,
-            keys.exports,
-            at_exports,
-            Kind::Export,
-        );
-        arena.shrink_to_fit();
-        self.arena = arena;
-        let objects = (inputs.profiles, inputs.backends, inputs.exports);
-        // If no thread can be started, they are freed here.
-        let _ = std::thread::Builder::new()
-            .name("config-free".into())
-            .spawn(move || drop((objects, stale)));
+            Some(all)
+        })?
     }
+    .into_iter();
+    let mut doc = (*kept.skeleton).clone();
+    for (c, n) in doc.spec.clusters.iter_mut().zip(kept.counts.iter()) {
+        c.services = all.by_ref().take(*n as usize).collect();
+    }
+    Some(doc)
 }

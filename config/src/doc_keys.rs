@@ -1,9 +1,6 @@
 //! What a load tells the [`crate::doc_cache::DocCache`] about each object it
 //! read: the key of its document's text (to keep its parse), whether it was
-//! reused, where a reused object is encoded, and a settings document's
-//! Service index.
-
-use std::ops::Range;
+//! reused, and a settings document's Service index.
 
 use crate::doc_cache::DocKey;
 use crate::inputs::Inputs;
@@ -25,12 +22,35 @@ pub(crate) struct Keys {
     /// Service entries parsed one by one (the others reused), when a settings
     /// document was parsed so.
     pub(crate) services_parsed: Option<usize>,
-    /// Per profile, backend and export: where its encoding is in the cache's
-    /// arena, when it was reused (stored again by copying those bytes).
-    pub(crate) encoded: [Vec<Option<Range<usize>>>; 3],
+    /// Per object of each kind: the record it was taken from, when reused
+    /// (kept again by copying that record, not by encoding the object).
+    pub(crate) from: [Vec<Option<u32>>; 4],
 }
 
 impl Keys {
+    /// Room for this many more objects of each kind (settings, profiles,
+    /// backends, exports): at 100k profiles the keys are several MB, and
+    /// growing by doubling would hold up to twice that at the load's peak.
+    pub(crate) fn reserve(&mut self, n: [usize; 4]) {
+        let lists = [
+            &mut self.settings,
+            &mut self.profiles,
+            &mut self.backends,
+            &mut self.exports,
+        ];
+        for (((list, reused), from), n) in lists
+            .into_iter()
+            .zip(&mut self.reused)
+            .zip(&mut self.from)
+            .zip(n)
+        {
+            list.reserve_exact(n);
+            reused.reserve_exact(n);
+            from.reserve_exact(n);
+        }
+        self.services.reserve_exact(n[0]);
+    }
+
     /// Appends `other`'s keys after these (as its objects are appended).
     pub(crate) fn append(&mut self, other: Keys) {
         self.settings.extend(other.settings);
@@ -38,25 +58,25 @@ impl Keys {
         self.backends.extend(other.backends);
         self.exports.extend(other.exports);
         self.services.extend(other.services);
-        for (mine, theirs) in self.encoded.iter_mut().zip(other.encoded) {
-            mine.extend(theirs);
-        }
         self.services_parsed = self.services_parsed.or(other.services_parsed);
         for (mine, theirs) in self.reused.iter_mut().zip(other.reused) {
+            mine.extend(theirs);
+        }
+        for (mine, theirs) in self.from.iter_mut().zip(other.from) {
             mine.extend(theirs);
         }
     }
 
     /// Records `key` for whatever one document's parse added to `inputs` (whose
     /// lengths were `before`); `key` is kept only if `clean` (no diagnostic);
-    /// `reused`: the objects came from the cache (encoded there at the range given).
+    /// `reused`: the objects came from the cache (its record given).
     pub(crate) fn record(
         &mut self,
         before: [usize; 4],
         inputs: &Inputs,
         key: Option<DocKey>,
         clean: bool,
-        reused: Option<Option<Range<usize>>>,
+        reused: Option<u32>,
     ) {
         let key = key.filter(|_| clean);
         let after = lengths(inputs);
@@ -66,21 +86,17 @@ impl Keys {
             &mut self.backends,
             &mut self.exports,
         ];
-        for (((list, flags), b), a) in lists
+        for ((((list, flags), from), b), a) in lists
             .into_iter()
             .zip(&mut self.reused)
+            .zip(&mut self.from)
             .zip(before)
             .zip(after)
         {
             for _ in b..a {
                 list.push(key);
                 flags.push(reused.is_some());
-            }
-        }
-        let objects = before.into_iter().zip(after).skip(1);
-        for (list, (b, a)) in self.encoded.iter_mut().zip(objects) {
-            for _ in b..a {
-                list.push(reused.clone().flatten());
+                from.push(reused);
             }
         }
         self.services.resize(self.settings.len(), None);

@@ -119,10 +119,16 @@ impl Loader {
         self.cache.len()
     }
 
-    /// How many bytes the kept upstream objects take encoded (the settings
-    /// document is kept decoded, not counted here).
+    /// How many bytes the kept objects and Service entries take encoded.
     pub fn kept_encoded_bytes(&self) -> usize {
         self.cache.encoded_bytes()
+    }
+
+    /// About how many bytes are kept for the next load (the documents' table,
+    /// the encoded objects and Service entries, the settings document's
+    /// skeleton and Service index; not the last fleet, which is the one served).
+    pub fn kept_bytes(&self) -> usize {
+        self.cache.bytes()
     }
 }
 

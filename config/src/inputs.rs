@@ -5,6 +5,8 @@
 //! ServiceExport objects, each checked against the CRD schema generated from
 //! [`crate::crd`] (with Kubernetes' structural defaulting) before it is used.
 
+use std::borrow::Cow;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
@@ -18,8 +20,9 @@ use crate::settings::SettingsDocument;
 pub struct Object<S> {
     /// The document the object was read from; diagnostics point into it.
     pub doc: Doc,
-    /// `apiVersion` as written (e.g. `networking.fleet.azure.com/v1alpha1`).
-    pub api_version: String,
+    /// `apiVersion` as written (e.g. `networking.fleet.azure.com/v1alpha1`;
+    /// the served versions are shared, not a copy per object).
+    pub api_version: Cow<'static, str>,
     /// The parts of the object's `metadata` fleetdns reads (the whole `metadata`
     /// is still checked as Kubernetes' `ObjectMeta` when the object is parsed).
     pub metadata: Meta,
@@ -79,6 +82,20 @@ impl<S> Object<S> {
     /// The value of the annotation `key`, if set.
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.metadata.annotation(key)
+    }
+}
+
+/// The `apiVersion`s of the upstream objects fleetdns reads.
+pub(crate) const KNOWN_API_VERSIONS: [&str; 2] = [
+    "networking.fleet.azure.com/v1beta1",
+    "networking.fleet.azure.com/v1alpha1",
+];
+
+/// `apiVersion` as an [`Object`] holds it: a known one shared.
+pub(crate) fn shared_api_version(api_version: &str) -> Cow<'static, str> {
+    match KNOWN_API_VERSIONS.iter().find(|v| **v == api_version) {
+        Some(v) => Cow::Borrowed(v),
+        None => Cow::Owned(api_version.to_string()),
     }
 }
 
@@ -202,7 +219,7 @@ pub fn parse_upstream(
         return;
     }
     let spec = value.get_mut("spec").map_or(Value::Null, Value::take);
-    let api_version = api_version.to_string();
+    let api_version = shared_api_version(api_version);
     let decode_error = |e: serde_json::Error, diags: &mut Diagnostics, doc: &Doc| {
         diags.push(
             Diagnostic::error(doc.location_of(&["spec"]), format!("invalid spec: {e}"))

@@ -32,9 +32,11 @@
 pub mod azure;
 pub mod backoff;
 pub mod crd;
+mod delta;
 pub mod diagnostic;
 mod doc_cache;
 mod doc_keys;
+mod doc_record;
 pub mod document;
 pub mod file;
 pub mod health;

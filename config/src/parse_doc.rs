@@ -11,6 +11,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::document::Doc;
 use crate::inputs::{object_label, parse_upstream, Inputs};
 use crate::settings::{self, SettingsDocument};
+use crate::settings_split;
 
 /// Documents larger than this are first read for `apiVersion` and `kind` alone:
 /// a settings document listing 300,000 Services would otherwise be built as a
@@ -53,8 +54,23 @@ pub(crate) fn says_settings(text: &str) -> bool {
         .any(|l| l.strip_prefix("kind:").map(str::trim) == Some(settings::KIND))
 }
 
-/// Parses one document into `inputs`; problems go to `diags`.
+/// Parses one document into `inputs`; problems go to `diags`. A large
+/// settings document is parsed a Service entry at a time where its text allows
+/// ([`settings_split`]), else whole.
 pub(crate) fn parse_document(doc: Doc, inputs: &mut Inputs, diags: &mut Diagnostics) {
+    if doc.span.len() >= PEEK_FROM_BYTES && says_settings(doc.text()) {
+        let hasher = std::hash::RandomState::new();
+        if let Some((s, _, _)) = settings_split::parse(doc.text(), None, &hasher) {
+            inputs.settings.push((doc, compact(s)));
+            return;
+        }
+    }
+    parse_whole(doc, inputs, diags);
+}
+
+/// [`parse_document`] reading a settings document whole, as one YAML document
+/// (and for a broken one, giving serde_yaml's diagnostics).
+pub(crate) fn parse_whole(doc: Doc, inputs: &mut Inputs, diags: &mut Diagnostics) {
     if doc.span.len() >= PEEK_FROM_BYTES {
         // Most likely the settings document: decode it in one pass (a peek at
         // its head would read all of it too), and take the slower path below,
@@ -174,5 +190,65 @@ pub(crate) fn parse_document(doc: Doc, inputs: &mut Inputs, diags: &mut Diagnost
             .severity(Severity::Note)
             .object(object),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// A settings document large enough to be split, with `n` Services.
+    fn large(n: usize) -> String {
+        let mut s = String::from("# leading comment\napiVersion: fleetdns.io/v1alpha1\nkind: FleetDNSConfig\nmetadata: {name: big}\nspec:\n  zone: s.test\n  clusters:\n    - name: a\n      services:\n");
+        for i in 0..n {
+            s.push_str(&format!(
+                "        - {{namespace: n, name: s{i}, loadBalancer: [\"10.0.{}.{}\"]}}\n",
+                i / 250,
+                i % 250
+            ));
+        }
+        assert!(s.len() >= PEEK_FROM_BYTES);
+        s
+    }
+
+    fn both(text: &str) -> [(Inputs, Diagnostics); 2] {
+        let file: Arc<Path> = Arc::from(Path::new("f.yaml"));
+        let parse = |f: fn(Doc, &mut Inputs, &mut Diagnostics)| {
+            let mut docs = crate::document::split(&file, &Arc::from(text));
+            let (mut inputs, mut diags) = (Inputs::default(), Diagnostics::default());
+            f(docs.remove(0), &mut inputs, &mut diags);
+            (inputs, diags)
+        };
+        [parse(parse_document), parse(parse_whole)]
+    }
+
+    #[test]
+    fn a_split_settings_document_is_its_whole_parse() {
+        let [(split, d1), (whole, d2)] = both(&large(3000));
+        assert!(d1.0.is_empty() && d2.0.is_empty(), "{d1} {d2}");
+        assert_eq!(split.settings.len(), 1);
+        assert_eq!(split.settings[0].1, whole.settings[0].1);
+        assert_eq!(split.settings[0].1.spec.clusters[0].services.len(), 3000);
+    }
+
+    #[test]
+    fn a_broken_service_entry_gives_the_whole_parse_diagnostics() {
+        let text = large(3000).replace("name: s2500,", "name: s2500, color: red,");
+        let line = 1 + text
+            .lines()
+            .position(|l| l.contains("color"))
+            .expect("edited");
+        let [(split, d1), (_, d2)] = both(&text);
+        assert!(split.settings.is_empty());
+        assert_eq!(d1, d2);
+        let [d] = d1.0.as_slice() else {
+            panic!("one diagnostic: {d1}")
+        };
+        assert_eq!(d.location.line, Some(line), "{d1}");
+        assert!(d.message.contains("color"), "{d1}");
+        assert_eq!(d.object.as_deref(), Some("FleetDNSConfig big"), "{d1}");
     }
 }

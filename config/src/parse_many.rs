@@ -15,7 +15,7 @@ use crate::doc_keys::{lengths, Keys};
 use crate::document::Doc;
 use crate::file::{Progress, PROGRESS_EVERY};
 use crate::inputs::Inputs;
-use crate::parse_doc::{compact, parse_document, says_settings, PEEK_FROM_BYTES};
+use crate::parse_doc::{compact, parse_document, parse_whole, says_settings, PEEK_FROM_BYTES};
 use crate::settings::SettingsDocument;
 use crate::settings_split::{self, ServiceIndex};
 use std::hash::RandomState;
@@ -61,16 +61,19 @@ pub(crate) fn parse_documents(
             None => (doc, None, None),
         })
         .collect();
-    // Kept objects are decoded from the cache's arena (cheaper than parsing, but
-    // not free): every document counts.
+    // Kept objects are decoded from the cache's records (cheaper than parsing,
+    // but not free): every document counts.
+    if let Some(c) = cache.as_deref_mut() {
+        c.decode_gone_settings();
+    }
     let kept = Kept {
-        arena: cache.as_deref().map_or(&[][..], |c| c.arena()),
+        cache: cache.as_deref(),
         settings: cache.as_deref().and_then(DocCache::kept_settings),
         hasher: cache.as_deref().map(DocCache::hasher),
     };
-    let arena = &kept;
+    let kept = &kept;
     let runs = if threads > 1 && items.len() >= THREADS_FROM {
-        in_parallel(items, threads, arena, progress)
+        in_parallel(items, threads, kept, progress)
     } else {
         let mut runs = Vec::new();
         let mut items = items.into_iter().peekable();
@@ -78,7 +81,7 @@ pub(crate) fn parse_documents(
         while items.peek().is_some() {
             let batch: Vec<Item> = items.by_ref().take(PROGRESS_EVERY).collect();
             parsed += batch.len();
-            runs.push(parse_run(batch, arena));
+            runs.push(parse_run(batch, kept));
             if parsed < documents {
                 progress(Progress::Parsed { parsed, documents });
             }
@@ -103,6 +106,14 @@ pub(crate) fn parse_documents(
         .backends
         .reserve_exact(total(|i| i.backends.len()));
     all.inputs.exports.reserve_exact(total(|i| i.exports.len()));
+    if kept.cache.is_some() {
+        all.keys.reserve([
+            total(|i| i.settings.len()),
+            total(|i| i.profiles.len()),
+            total(|i| i.backends.len()),
+            total(|i| i.exports.len()),
+        ]);
+    }
     for run in runs {
         let Run {
             inputs,
@@ -126,7 +137,7 @@ pub(crate) fn parse_documents(
 fn in_parallel(
     items: Vec<Item>,
     threads: usize,
-    arena: &Kept<'_>,
+    kept: &Kept<'_>,
     progress: &mut dyn FnMut(Progress),
 ) -> Vec<Run> {
     let documents = items.len();
@@ -153,7 +164,7 @@ fn in_parallel(
                         let items =
                             std::mem::take(&mut *chunk.lock().unwrap_or_else(|e| e.into_inner()));
                         let n = items.len();
-                        out.push((i, parse_run(items, arena)));
+                        out.push((i, parse_run(items, kept)));
                         parsed.fetch_add(n, Ordering::Relaxed);
                         // The receiver may be gone (a panic elsewhere); nothing to do then.
                         let _ = done_tx.send(());
@@ -186,10 +197,10 @@ fn in_parallel(
     done.into_iter().map(|(_, run)| run).collect()
 }
 
-/// What the cache keeps for a load: encoded objects, the last settings
+/// What the cache keeps for a load: the kept objects, the last settings
 /// document (when this load's differs) and the hasher of texts.
 struct Kept<'a> {
-    arena: &'a [u8],
+    cache: Option<&'a DocCache>,
     settings: Option<(&'a SettingsDocument, &'a ServiceIndex)>,
     hasher: Option<&'a RandomState>,
 }
@@ -197,18 +208,22 @@ struct Kept<'a> {
 /// Parses consecutive documents, in order.
 fn parse_run(items: Vec<Item>, kept: &Kept<'_>) -> Run {
     let mut run = Run::default();
+    let mut readers = kept.cache.map(DocCache::readers);
     for (doc, key, hit) in items {
         let before = lengths(&run.inputs);
-        let doc = match hit {
-            Some(parsed) => match parsed.push_into(doc, kept.arena, &mut run.inputs) {
-                Ok((index, at)) => {
-                    run.keys.record(before, &run.inputs, key, true, Some(at));
-                    set_index(&mut run.keys, index);
-                    continue;
+        let doc = match (hit, kept.cache, readers.as_mut()) {
+            (Some(parsed), Some(cache), Some(readers)) => {
+                match cache.push_into(parsed, doc, readers, &mut run.inputs) {
+                    Ok(index) => {
+                        let from = Some(parsed.id());
+                        run.keys.record(before, &run.inputs, key, true, from);
+                        set_index(&mut run.keys, index);
+                        continue;
+                    }
+                    Err(doc) => doc,
                 }
-                Err(doc) => doc,
-            },
-            None => doc,
+            }
+            _ => doc,
         };
         let found = run.diags.0.len();
         let Some(hasher) = kept.hasher.filter(|_| key.is_some()) else {
@@ -218,22 +233,24 @@ fn parse_run(items: Vec<Item>, kept: &Kept<'_>) -> Run {
         // A large settings document: its unchanged Service entries are reused,
         // and its entries are indexed for the next load.
         let settings = doc.span.len() >= PEEK_FROM_BYTES && says_settings(doc.text());
-        let split = match kept.settings.filter(|_| settings) {
-            Some(old) => settings_split::parse(doc.text(), old, hasher),
-            None => None,
+        let split = match settings {
+            true => settings_split::parse(doc.text(), kept.settings, hasher),
+            false => None,
         };
         let index = match split {
             Some((s, index, parsed)) => {
-                run.keys.services_parsed = Some(parsed);
+                if kept.settings.is_some() {
+                    run.keys.services_parsed = Some(parsed);
+                }
                 run.inputs.settings.push((doc, compact(s)));
                 Some(index)
             }
             None => {
-                let text = settings.then(|| doc.text().to_string());
-                parse_document(doc, &mut run.inputs, &mut run.diags);
-                match (text, run.inputs.settings.last()) {
-                    (Some(text), Some((_, s))) if run.inputs.settings.len() > before[0] => {
-                        settings_split::index(&text, s, hasher)
+                let whole = settings.then(|| doc.clone());
+                parse_whole(doc, &mut run.inputs, &mut run.diags);
+                match (whole, run.inputs.settings.last()) {
+                    (Some(whole), Some((_, s))) if run.inputs.settings.len() > before[0] => {
+                        settings_split::index(whole.text(), s, hasher)
                     }
                     _ => None,
                 }

@@ -155,11 +155,17 @@ pub(crate) fn index(
 }
 
 /// Parses the settings document `text`, taking every Service entry whose text
-/// is unchanged from `old` (the last parse and its index); also returns how
-/// many entries were parsed. `None`: parse the whole document instead.
+/// is unchanged from `old` (the last parse and its index; `None` on a first
+/// load, when every entry is parsed); also returns how many entries were
+/// parsed. `None`: parse the whole document instead.
+///
+/// Parsed so, no buffer of the whole document's YAML events exists (serde_yaml
+/// reads a document's events into memory before decoding it: at 300,000
+/// Services that is about half a gigabyte), and the entries are parsed on
+/// every core.
 pub(crate) fn parse(
     text: &str,
-    old: (&SettingsDocument, &ServiceIndex),
+    old: Option<(&SettingsDocument, &ServiceIndex)>,
     hasher: &impl BuildHasher,
 ) -> Option<(SettingsDocument, ServiceIndex, usize)> {
     let split = split(text)?;
@@ -169,13 +175,14 @@ pub(crate) fn parse(
     }
     let of = clusters_of_blocks(&doc, split.blocks.len())?;
     let mut index: ServiceIndex = vec![None; doc.spec.clusters.len()];
-    let (old_doc, old_index) = old;
     let mut parsed = 0;
     for (items, c) in split.blocks.iter().zip(of) {
         let hashes: Vec<u64> = items.iter().map(|(t, _)| hasher.hash_one(t)).collect();
         let empty = (&[][..], &[][..]);
-        let (was, was_hashes) = match (old_doc.spec.clusters.get(c), old_index.get(c)) {
-            (Some(o), Some(Some(h))) if o.services.len() == h.len() => (&o.services[..], &h[..]),
+        let (was, was_hashes) = match old.map(|(d, i)| (d.spec.clusters.get(c), i.get(c))) {
+            Some((Some(o), Some(Some(h)))) if o.services.len() == h.len() => {
+                (&o.services[..], &h[..])
+            }
             _ => empty,
         };
         // Unchanged entries are the common head and tail of the two lists.
@@ -190,17 +197,48 @@ pub(crate) fn parse(
             .zip(was_hashes[head..].iter().rev())
             .take_while(|(a, b)| a == b)
             .count();
+        let fresh = &items[head..items.len() - tail];
+        parsed += fresh.len();
         let mut services: Vec<ServiceSpec> = Vec::with_capacity(items.len());
         services.extend_from_slice(&was[..head]);
-        for (raw, col) in &items[head..items.len() - tail] {
-            parsed += 1;
-            services.push(serde_yaml::from_str(&entry_text(raw, *col)?).ok()?);
-        }
+        parse_entries(fresh, &mut services)?;
         services.extend_from_slice(&was[was.len() - tail..]);
         doc.spec.clusters.get_mut(c)?.services = services;
         index[c] = Some(hashes);
     }
     Some((doc, index, parsed))
+}
+
+/// Below this many entries, they are parsed on this thread alone.
+const THREADS_FROM: usize = 4096;
+
+/// Parses each entry on its own (on every core, for many) onto `out`; `None`
+/// if any fails.
+fn parse_entries(items: &[(&str, usize)], out: &mut Vec<ServiceSpec>) -> Option<()> {
+    let one = |(raw, col): &(&str, usize)| -> Option<ServiceSpec> {
+        serde_yaml::from_str(&entry_text(raw, *col)?).ok()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < THREADS_FROM {
+        for item in items {
+            out.push(one(item)?);
+        }
+        return Some(());
+    }
+    let per = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = items
+            .chunks(per)
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Option<Vec<_>>>()))
+            .collect();
+        for part in parts {
+            match part.join() {
+                Ok(part) => out.extend(part?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Some(())
+    })
 }
 
 #[cfg(test)]
@@ -220,7 +258,7 @@ mod tests {
         let h = RandomState::new();
         let old = whole(text);
         let index = index(text, &old, &h)?;
-        let (doc, _, parsed) = parse(edited, (&old, &index), &h)?;
+        let (doc, _, parsed) = parse(edited, Some((&old, &index)), &h)?;
         assert_eq!(doc, whole(edited));
         Some((doc, parsed))
     }
@@ -261,5 +299,61 @@ mod tests {
         let text = format!("{HEAD}    - name: a\n      services: [{{namespace: n, name: x, loadBalancer: [10.0.0.1]}}]\n");
         let edited = text.replace("10.0.0.1", "10.0.0.2");
         assert_eq!(reparse(&text, &edited).map(|r| r.1), Some(0));
+    }
+
+    /// Documents a first load parses entry by entry (`true`) or must read
+    /// whole (`false`): either way the result is the whole parse's.
+    const TABLE: &[(&str, bool)] = &[
+        ("    - name: a\n      services:\n        - {namespace: n, name: x, loadBalancer: [10.0.0.1]}\n        - namespace: n\n          name: y\n          loadBalancer:\n          - 10.0.0.2\n          - \"2001:db8::1\"\n          internalLoadBalancer: true\n    - services:\n      - {namespace: n, name: x, loadBalancer: [h.example], publicIPResourceID: \"/subscriptions/s/x\"}\n      name: b\n      labels: {fleet.azure.com/location: eastus}\n", true),
+        ("  - name: a\n    services:\n    - {namespace: 'n', name: \"x\", loadBalancer: [10.0.0.1]}\n    - {namespace: n, name: \"y # not a comment\", loadBalancer: [10.0.0.2]}\n  - name: b\n    services: []\n", true),
+        // An alias of an anchor in another entry: only the whole document knows it.
+        ("    - name: a\n      services:\n        - {namespace: &ns n, name: x, loadBalancer: [10.0.0.1]}\n        - {namespace: *ns, name: y, loadBalancer: [10.0.0.2]}\n", false),
+        // A comment, a blank line inside the list.
+        ("    - name: a\n      services:\n        # c\n        - {namespace: n, name: x, loadBalancer: [10.0.0.1]}\n", false),
+        ("    - name: a\n      services:\n        - {namespace: n, name: x, loadBalancer: [10.0.0.1]}\n\n        - {namespace: n, name: y, loadBalancer: [10.0.0.1]}\n", false),
+        // The Services key twice in one cluster: the whole parse's error.
+        ("    - name: a\n      services:\n        - {namespace: n, name: x, loadBalancer: [10.0.0.1]}\n      services:\n        - {namespace: n, name: y, loadBalancer: [10.0.0.1]}\n", false),
+        // A block scalar holding a services line.
+        ("    - name: a\n      labels:\n        note: |\n          services:\n          - x\n      services:\n        - {namespace: n, name: x, loadBalancer: [10.0.0.1]}\n", false),
+    ];
+
+    #[test]
+    fn a_first_load_split_gives_the_whole_parse() {
+        let h = RandomState::new();
+        for (body, splits) in TABLE {
+            let text = format!("{HEAD}{body}");
+            let cold = parse(&text, None, &h);
+            assert_eq!(cold.is_some(), *splits, "{text}");
+            let whole: Result<SettingsDocument, _> = serde_yaml::from_str(&text);
+            if let Some((doc, index, parsed)) = cold {
+                assert_eq!(
+                    Ok(&doc),
+                    whole.as_ref().map_err(ToString::to_string),
+                    "{text}"
+                );
+                let entries: usize = doc.spec.clusters.iter().map(|c| c.services.len()).sum();
+                assert_eq!(parsed, entries, "{text}");
+                assert_eq!(Some(index), self::index(&text, &doc, &h), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn many_entries_are_parsed_on_threads_in_order() {
+        let mut text = format!("{HEAD}    - name: a\n      services:\n");
+        for i in 0..THREADS_FROM + 7 {
+            text.push_str(&format!(
+                "        - {{namespace: n, name: s{i}, loadBalancer: [\"10.0.{}.{}\"]}}\n",
+                i / 250,
+                i % 250
+            ));
+        }
+        let h = RandomState::new();
+        let (doc, _, parsed) = parse(&text, None, &h).expect("splits");
+        assert_eq!(parsed, THREADS_FROM + 7);
+        assert_eq!(doc, whole(&text));
+        // One broken entry (an unknown field) anywhere: nothing is split.
+        let broken = text.replace("name: s4000,", "name: s4000, color: red,");
+        assert!(parse(&broken, None, &h).is_none());
     }
 }

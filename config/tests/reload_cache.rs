@@ -169,3 +169,56 @@ fn parse_parallel_diagnostics_come_in_document_order() {
     let mut loader = Loader::default();
     assert_eq!(kept(&mut loader, &text).expect_err("invalid"), diags);
 }
+
+/// A `Loader` keeps a few dozen bytes a document and Service entry (text
+/// hashes and the objects as differences from the one before), and reloads
+/// that move kept records (a Service entry inserted or removed mid-list,
+/// documents swapped) still give the cold load's fleet, each after the next.
+#[test]
+fn reload_keeps_little_and_moved_records_read_back() {
+    let n = 1000;
+    let base = config(n);
+    let mut loader = Loader::default();
+    kept(&mut loader, &base).unwrap_or_else(|d| panic!("{d}"));
+    let items = loader.kept_documents() + 2 * n;
+    assert!(
+        loader.kept_bytes() < 40 * items,
+        "{} bytes kept for {items} documents and Service entries",
+        loader.kept_bytes()
+    );
+    let inserted = edit(
+        &base,
+        "        - {namespace: ns, name: s700, loadBalancer: [\"10.1.2.201\"]}\n",
+        "        - {namespace: ns, name: s700, loadBalancer: [\"10.1.2.201\"]}\n        - {namespace: ns, name: extra, loadBalancer: [\"10.7.7.7\"]}\n",
+    );
+    let removed = edit(
+        &inserted,
+        "        - {namespace: ns, name: s20, loadBalancer: [\"10.2.0.21\"]}\n",
+        "",
+    );
+    let p5 = "---\napiVersion: networking.fleet.azure.com/v1beta1\nkind: TrafficManagerProfile\nmetadata: {name: p5, namespace: ns}\nspec: {resourceGroup: rg}\n";
+    let swapped = edit(&removed, p5, "");
+    let swapped = edit(
+        &swapped,
+        "---\napiVersion: networking.fleet.azure.com/v1beta1\nkind: TrafficManagerProfile\nmetadata: {name: p900,",
+        &format!("{p5}---\napiVersion: networking.fleet.azure.com/v1beta1\nkind: TrafficManagerProfile\nmetadata: {{name: p900,"),
+    );
+    let steps = [
+        (&inserted, Some(1)),
+        (&inserted, None),
+        (&removed, Some(0)),
+        (&swapped, None),
+        (&base, Some(1)),
+    ];
+    for (i, (text, parsed)) in steps.into_iter().enumerate() {
+        let (fleet, diags) = kept(&mut loader, text).unwrap_or_else(|d| panic!("{d}"));
+        let (want, want_diags) = cold(text).expect("valid");
+        assert_eq!(
+            fleet, want,
+            "step {i}: the cached reload differs from a cold load"
+        );
+        assert_eq!(diags, want_diags, "step {i}");
+        assert_eq!(loader.last_parsed_service_entries(), parsed, "step {i}");
+        assert!(loader.kept_bytes() < 40 * items, "step {i}");
+    }
+}
