@@ -14,10 +14,10 @@ use crate::weight;
 use super::exports::Exports;
 use super::profiles::Profiles;
 
-pub(super) fn backends(
-    inputs: &Inputs,
-    profiles: &mut Profiles,
-    exports: &Exports,
+pub(super) fn backends<'a>(
+    inputs: &'a Inputs,
+    profiles: &mut Profiles<'a>,
+    exports: &Exports<'_>,
     diags: &mut Diagnostics,
 ) {
     let mut seen = HashMap::with_capacity(inputs.backends.len());
@@ -30,10 +30,9 @@ pub(super) fn backends(
         .map(|p| (p.namespace(), p.name()))
         .collect();
     for b in &inputs.backends {
-        let ns = b.namespace().to_string();
-        let name = b.name().to_string();
+        let (ns, name) = (b.namespace(), b.name());
         let object = format!("TrafficManagerBackend {ns}/{name}");
-        if let Some(prev) = seen.insert((ns.clone(), name.clone()), b.doc.index) {
+        if let Some(prev) = seen.insert((ns, name), b.doc.index) {
             diags.push(Diagnostic::error(b.doc.location_of(&["metadata", "name"]), format!("defined twice (first in document {prev}); allowed: one object per namespace and name")).object(object).field("metadata.name"));
             continue;
         }
@@ -42,8 +41,7 @@ pub(super) fn backends(
             backend,
             weight,
         } = &b.spec;
-        let Some((_, target_profile)) = profiles.get_mut(&(ns.clone(), profile.name.clone()))
-        else {
+        let Some((_, target_profile)) = profiles.get_mut(&(ns, profile.name.as_str())) else {
             let known: Vec<String> = inputs
                 .profiles
                 .iter()
@@ -67,7 +65,7 @@ pub(super) fn backends(
             continue;
         };
         let backend_weight = weight.unwrap_or(i64::from(weight::DEFAULT_BACKEND_WEIGHT)) as u32;
-        let service_key = (ns.clone(), backend.name.clone());
+        let service_key = (ns, backend.name.as_str());
         let Some(list) = exports.get(&service_key) else {
             let any_export = inputs
                 .exports
@@ -104,7 +102,7 @@ pub(super) fn backends(
         // Internal load balancers are never served publicly (fleet-networking
         // TMBc:592-594, before the weights are summed at TMBc:576); a profile opts in
         // with SERVE_INTERNAL_ANNOTATION.
-        let serve_internal = serves_internal.contains(&(ns.as_str(), profile.name.as_str()));
+        let serve_internal = serves_internal.contains(&(ns, profile.name.as_str()));
         let list: Vec<_> = list
             .iter()
             .filter(|e| {
@@ -122,7 +120,7 @@ pub(super) fn backends(
             })
             .collect();
         let total: u64 = list.iter().map(|e| u64::from(e.weight)).sum();
-        let backend_name: std::sync::Arc<str> = std::sync::Arc::from(name.as_str());
+        let backend_name: std::sync::Arc<str> = std::sync::Arc::from(name);
         let service_name: std::sync::Arc<str> = if backend.name == name {
             backend_name.clone()
         } else {

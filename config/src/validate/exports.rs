@@ -31,19 +31,24 @@ pub(super) struct Export {
     pub(super) internal: bool,
 }
 
-/// Exports per (namespace, service): the clusters that export it.
-pub(super) type Exports = HashMap<(String, String), Vec<Export>>;
+/// Exports per (namespace, service): the clusters that export it. Keys borrow
+/// the inputs.
+pub(super) type Exports<'a> = HashMap<(&'a str, &'a str), Vec<Export>>;
 
-pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnostics) -> Exports {
+pub(super) fn exports<'a>(
+    inputs: &'a Inputs,
+    clusters: &Clusters<'a>,
+    diags: &mut Diagnostics,
+) -> Exports<'a> {
     let mut out = Exports::new();
     let mut seen = HashMap::with_capacity(inputs.exports.len());
     // Each cluster's name once, shared by every endpoint in it.
     let cluster_names: HashMap<&str, std::sync::Arc<str>> = clusters
         .keys()
-        .map(|c| (c.as_str(), std::sync::Arc::from(c.as_str())))
+        .map(|c| (*c, std::sync::Arc::from(*c)))
         .collect();
     // (cluster, namespace, service) of internal load balancers.
-    let internal: BTreeSet<(String, String, String)> = inputs
+    let internal: BTreeSet<(&str, &str, &str)> = inputs
         .settings
         .iter()
         .flat_map(|(_, s)| &s.spec.clusters)
@@ -51,23 +56,16 @@ pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnost
             c.services
                 .iter()
                 .filter(|s| s.internal_load_balancer == Some(true))
-                .map(|s| (c.name.clone(), s.namespace.clone(), s.name.clone()))
+                .map(|s| (c.name.as_str(), s.namespace.as_str(), s.name.as_str()))
         })
         .collect();
     for e in &inputs.exports {
-        let ns = e.namespace().to_string();
-        let name = e.name().to_string();
+        let (ns, name) = (e.namespace(), e.name());
         let object = format!("ServiceExport {ns}/{name}");
         let weight_path = ["metadata", "annotations", crate::crd::WEIGHT_ANNOTATION];
         let weight_field = || format!("metadata.annotations[{:?}]", crate::crd::WEIGHT_ANNOTATION);
-        if let Some(prev) = seen.insert(
-            (
-                ns.clone(),
-                name.clone(),
-                e.annotation(CLUSTERS_ANNOTATION).map(str::to_string),
-            ),
-            e.doc.index,
-        ) {
+        if let Some(prev) = seen.insert((ns, name, e.annotation(CLUSTERS_ANNOTATION)), e.doc.index)
+        {
             diags.push(Diagnostic::error(e.doc.location_of(&["metadata", "name"]), format!("defined twice (first in document {prev}); allowed: one ServiceExport per Service (per cluster set)")).object(object).field("metadata.name"));
             continue;
         }
@@ -96,10 +94,10 @@ pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnost
         if let Some(scope) = &scope {
             let unknown: Vec<&String> = scope
                 .iter()
-                .filter(|c| !clusters.contains_key(*c))
+                .filter(|c| !clusters.contains_key(c.as_str()))
                 .collect();
             if !unknown.is_empty() || scope.is_empty() {
-                let known: Vec<&String> = clusters.keys().collect();
+                let known: Vec<&str> = clusters.keys().copied().collect();
                 diags.push(
                     Diagnostic::error(e.doc.location_of(&["metadata", "annotations", CLUSTERS_ANNOTATION]), format!("unknown cluster(s) {unknown:?}; allowed: a comma-separated list of clusters from spec.clusters: {known:?}"))
                         .object(object)
@@ -108,30 +106,26 @@ pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnost
                 continue;
             }
         }
-        let in_scope = |c: &String| scope.as_ref().is_none_or(|s| s.contains(c));
-        let key = (ns.clone(), name.clone());
-        let running: Vec<(&String, &Target)> = clusters
+        let in_scope = |c: &str| scope.as_ref().is_none_or(|s| s.iter().any(|x| x == c));
+        let key = (ns, name);
+        let running: Vec<(&str, &Target)> = clusters
             .iter()
             .filter(|(c, _)| in_scope(c))
-            .filter_map(|(c, svcs)| svcs.get(&key).map(|t| (c, t)))
+            .filter_map(|(c, svcs)| svcs.get(&key).map(|t| (*c, t)))
             .collect();
         if running.is_empty() {
-            let there: BTreeSet<&String> = clusters
+            let there: BTreeSet<&str> = clusters
                 .values()
                 .flat_map(|svcs| svcs.keys())
                 .filter(|(sns, _)| *sns == ns)
-                .map(|(_, n)| n)
+                .map(|(_, n)| *n)
                 .collect();
             let hint = if there.is_empty() {
                 format!("no member cluster runs any Service in namespace {ns}")
             } else {
                 format!(
                     "Services in namespace {ns}: {}",
-                    there
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    there.iter().copied().collect::<Vec<_>>().join(", ")
                 )
             };
             // fleet-networking reports this on the export alone (Valid=False,
@@ -155,17 +149,16 @@ pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnost
         for (cluster, target) in running {
             let export = Export {
                 cluster: cluster_names
-                    .get(cluster.as_str())
+                    .get(cluster)
                     .cloned()
-                    .unwrap_or_else(|| std::sync::Arc::from(cluster.as_str())),
+                    .unwrap_or_else(|| std::sync::Arc::from(cluster)),
                 target: target.clone(),
                 weight,
                 always_serve,
                 scoped: scope.is_some(),
-                internal: !internal.is_empty()
-                    && internal.contains(&(cluster.clone(), ns.clone(), name.clone())),
+                internal: !internal.is_empty() && internal.contains(&(cluster, ns, name)),
             };
-            match list.iter_mut().find(|x| *x.cluster == **cluster) {
+            match list.iter_mut().find(|x| &*x.cluster == cluster) {
                 Some(existing) if existing.scoped && export.scoped => {
                     diags.push(Diagnostic::error(e.doc.location_of(&["metadata", "annotations", CLUSTERS_ANNOTATION]), format!("cluster {cluster} is already named by another ServiceExport {ns}/{name}; allowed: each cluster in at most one cluster-scoped ServiceExport per Service")).object(object.clone()).field(format!("metadata.annotations[{CLUSTERS_ANNOTATION:?}]")));
                 }

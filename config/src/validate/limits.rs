@@ -146,7 +146,7 @@ pub(super) fn count(
 /// Reports profiles with more endpoints than [`limits::MAX_ENDPOINTS_PER_PROFILE`].
 pub(super) fn endpoint_limit(
     inputs: &Inputs,
-    profiles: &super::profiles::Profiles,
+    profiles: &super::profiles::Profiles<'_>,
     diags: &mut Diagnostics,
 ) {
     for ((ns, name), (_, p)) in profiles {
@@ -156,7 +156,7 @@ pub(super) fn endpoint_limit(
         let Some(obj) = inputs
             .profiles
             .iter()
-            .find(|o| o.namespace() == ns && o.name() == name)
+            .find(|o| o.namespace() == *ns && o.name() == *name)
         else {
             continue;
         };

@@ -19,9 +19,14 @@ pub const TTL_ANNOTATION: &str = "fleetdns.io/ttl";
 pub const FAIL_CLOSED_ANNOTATION: &str = "fleetdns.io/fail-closed";
 
 /// Profiles keyed by (namespace, name), with the document they came from.
-pub(super) type Profiles = BTreeMap<(String, String), (usize, Profile)>;
+/// Keys borrow the inputs.
+pub(super) type Profiles<'a> = BTreeMap<(&'a str, &'a str), (usize, Profile)>;
 
-pub(super) fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnostics) -> Profiles {
+pub(super) fn profiles<'a>(
+    inputs: &'a Inputs,
+    zone: &ZoneSettings,
+    diags: &mut Diagnostics,
+) -> Profiles<'a> {
     let mut out = Profiles::new();
     // Owner name → the profile that has it (its label and line are written only
     // for a diagnostic).
@@ -32,10 +37,9 @@ pub(super) fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnos
         std::sync::Arc<crate::model::MonitorConfig>,
     > = HashMap::new();
     for p in &inputs.profiles {
-        let ns = p.namespace().to_string();
-        let name = p.name().to_string();
+        let (ns, name) = (p.namespace(), p.name());
         let object = format!("TrafficManagerProfile {ns}/{name}");
-        if let Some((prev, _)) = out.get(&(ns.clone(), name.clone())) {
+        if let Some((prev, _)) = out.get(&(ns, name)) {
             diags.push(Diagnostic::error(p.doc.location_of(&["metadata", "name"]), format!("defined twice (first in document {prev}); allowed: one object per namespace and name")).object(object).field("metadata.name"));
             continue;
         }
@@ -115,12 +119,12 @@ pub(super) fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnos
             continue;
         };
         out.insert(
-            (ns.clone(), name.clone()),
+            (ns, name),
             (
                 p.doc.index,
                 Profile {
-                    namespace: ns,
-                    name,
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
                     owner,
                     ttl,
                     monitor,
