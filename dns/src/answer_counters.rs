@@ -5,8 +5,8 @@
 //! entry, a boxed atomic) cost ~177 MiB. Here a counter is one `AtomicU64` in
 //! shared fixed-size segments; a compile gives each endpoint of the zone a slot
 //! (its old one when the endpoint already had one, so counts survive recompiles),
-//! and the label strings are the zone's own [`EndpointKey`]s, read at scrape
-//! time by [`AnswersCollector`]. Slots are shared, never copied, so an answer
+//! and the label strings are the fleet's own (the zone's [`EndpointKey`]s point
+//! into its profiles), read at scrape time by [`AnswersCollector`]. Slots are shared, never copied, so an answer
 //! counted through a snapshot that was just replaced is not lost; a slot freed
 //! by an endpoint that left is reused only once no snapshot that could count
 //! into it is alive.
@@ -174,24 +174,24 @@ impl AnswerStore {
         let generation = pool.generation;
         pool.reclaim();
         let previous = pool.current.take();
-        let mut old: HashMap<(&str, &str), u32> =
+        let mut old: HashMap<(&str, &str, &str), u32> =
             previous.as_ref().map_or_else(HashMap::new, |p| {
                 p.keys
                     .iter()
                     .zip(p.slots.iter())
                     .filter(|(_, &s)| s != NONE)
-                    .filter_map(|(k, &s)| k.as_ref().map(|k| ((&*k.profile, &*k.id), s)))
+                    .filter_map(|(k, &s)| k.as_ref().map(|k| (ident(k), s)))
                     .collect()
             });
         let mut kept = vec![false; pool.next as usize];
         let mut slots = Chunked::default();
         for k in keys.iter() {
             let slot = match k {
-                Some(k) => match old.get(&(&*k.profile, &*k.id)) {
+                Some(k) => match old.get(&ident(k)) {
                     Some(&s) => s,
                     None if k.answerable => {
                         let s = pool.alloc();
-                        old.insert((&*k.profile, &*k.id), s);
+                        old.insert(ident(k), s);
                         s
                     }
                     None => NONE,
@@ -276,9 +276,16 @@ impl AnswerStore {
     pub(crate) fn totals(&self) -> Vec<(String, u64)> {
         let current = self.pool().current.clone();
         current.map_or_else(Vec::new, |c| {
-            c.series().map(|(k, n)| (k.id.to_string(), n)).collect()
+            c.series().map(|(k, n)| (k.id().to_string(), n)).collect()
         })
     }
+}
+
+/// What identifies an endpoint's series: its profile's namespace and name,
+/// and its id.
+fn ident(k: &EndpointKey) -> (&str, &str, &str) {
+    let (namespace, name) = k.profile_name();
+    (namespace, name, k.id())
 }
 
 fn label(name: &str, value: &str) -> LabelPair {
@@ -302,10 +309,11 @@ impl Collector for AnswersCollector {
         let metrics: Vec<Metric> = current.as_deref().map_or_else(Vec::new, |c| {
             c.series()
                 .map(|(k, n)| {
+                    let (namespace, name) = k.profile_name();
                     // Sorted by label name, as prometheus' own label pairs are.
                     let mut m = Metric::from_label(vec![
-                        label("endpoint", &k.id),
-                        label("profile", &k.profile),
+                        label("endpoint", k.id()),
+                        label("profile", &format!("{namespace}/{name}")),
                     ]);
                     let mut counter = Counter::default();
                     counter.set_value(n as f64);

@@ -49,7 +49,7 @@ fn count(s: &Snapshot, id: &str, n: u64) {
         .zone()
         .endpoints
         .iter()
-        .position(|k| k.as_ref().is_some_and(|k| &*k.id == id))
+        .position(|k| k.as_ref().is_some_and(|k| k.id() == id))
         .expect(id);
     for _ in 0..n {
         s.count_answer(i as u32);

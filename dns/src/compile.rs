@@ -97,19 +97,14 @@ pub(crate) fn apex_sets(fleet: &Fleet) -> ApexSets {
     }
 }
 
-/// The endpoint keys of profile `p`, answerable `false` (compiling its names
-/// marks the ones an answer set holds).
-pub(crate) fn endpoint_key(label: &Arc<str>, e: &Endpoint) -> Option<EndpointKey> {
+/// The key of endpoint `index` of profile `p`, answerable `false` (compiling
+/// its names marks the ones an answer set holds).
+pub(crate) fn endpoint_key(p: &Arc<Profile>, index: usize) -> Option<EndpointKey> {
     Some(EndpointKey {
-        profile: label.clone(),
-        id: e.id.as_str().into(),
+        profile: p.clone(),
+        index: index as u16,
         answerable: false,
     })
-}
-
-/// `<namespace>/<name>` of a profile: the answer counters' profile label.
-pub(crate) fn profile_label(p: &Profile) -> Arc<str> {
-    format!("{}/{}", p.namespace, p.name).into()
 }
 
 /// Compiles the fleet and the observed health into a zone.
@@ -139,13 +134,10 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
     let mut keys: Chunked<Option<EndpointKey>> = Chunked::default();
     let mut interned = Interned::default();
     for p in fleet.profiles.iter() {
-        let label = profile_label(p);
-        let positions: Vec<u32> = p
-            .endpoints
-            .iter()
-            .map(|e| keys.push(endpoint_key(&label, e)) as u32)
+        let positions: Vec<u32> = (0..p.endpoints.len())
+            .map(|i| keys.push(endpoint_key(p, i)) as u32)
             .collect();
-        let (key, node) = profile_names(p, &label, health, &positions, &mut keys, &mut interned);
+        let (key, node) = profile_names(p, health, &positions, &mut keys, &mut interned);
         merge(&mut nodes, key, node);
     }
 

@@ -5,7 +5,7 @@ use hickory_proto::rr::Name;
 
 use crate::names;
 use crate::pick::Range;
-use crate::zone::{Pick, Rrset, Zone};
+use crate::zone::{EndpointKey, Pick, Rrset, Zone};
 
 impl Zone {
     /// Everything the zone answers, one line per fact, sorted: names and their
@@ -17,12 +17,16 @@ impl Zone {
         fn hex(b: &[u8]) -> String {
             b.iter().map(|x| format!("{x:02x}")).collect()
         }
+        let key = |k: &EndpointKey| {
+            let (namespace, name) = k.profile_name();
+            format!("{namespace}/{name}|{}|{}", k.id(), k.answerable)
+        };
         let set = |r: &Rrset| {
             let records: Vec<String> = r.records.iter().map(ToString::to_string).collect();
             format!("{} [{}]", hex(&r.wire.bytes), records.join(","))
         };
         let id = |pos: u32| match self.endpoints.get(pos as usize) {
-            Some(Some(k)) => format!("{}|{}|{}", k.profile, k.id, k.answerable),
+            Some(Some(k)) => key(k),
             _ => "<none>".into(),
         };
         let mut out = vec![
@@ -66,7 +70,7 @@ impl Zone {
             if let Some(p) = node.answers {
                 for (t, pick) in [("a", &p.a), ("aaaa", &p.aaaa), ("cname", &p.cname)] {
                     out.push(match pick.as_deref() {
-                        Some(pick) => set_of(t, pick, pick.all(), pick.total),
+                        Some(pick) => set_of(t, pick, pick.all(), pick.total()),
                         None => format!("{name} {t} none"),
                     });
                 }
@@ -84,8 +88,13 @@ impl Zone {
                 out.push(format!("{name} endpoints [{}]", ids.join("; ")));
             }
             if let Some(v) = node.health {
-                out.push(format!("{name} view {:?}", v.profile));
-                for e in v.endpoints.iter() {
+                out.push(format!(
+                    "{name} view {:?} {} {:?}",
+                    v.profile(),
+                    v.fail_closed(),
+                    v.routing()
+                ));
+                for e in v.endpoints() {
                     out.push(format!(
                         "{name} view {} {} {} w={} always={} served={} prio={}",
                         e.id, e.cluster, e.target, e.weight, e.always_serve, e.served, e.priority
@@ -97,11 +106,34 @@ impl Zone {
             .endpoints
             .iter()
             .flatten()
-            .map(|k| format!("key {}|{}|{}", k.profile, k.id, k.answerable))
+            .map(|k| format!("key {}", key(k)))
             .collect();
         keys.sort();
         out.extend(keys);
         out.sort();
         out
+    }
+}
+
+impl Zone {
+    /// Whether every profile the zone holds (its owners' nodes, health views
+    /// and answer counter keys) is `fleet`'s own `Arc`, not an equal copy kept
+    /// alive beside it. For tests of patched zones.
+    pub fn shares_profiles_of(&self, fleet: &fleetdns_config::Fleet) -> bool {
+        let own = |p: &std::sync::Arc<fleetdns_config::Profile>| {
+            fleet
+                .profiles
+                .binary_search_by(|q| q.owner.cmp(&p.owner))
+                .is_ok_and(|i| std::sync::Arc::ptr_eq(&fleet.profiles[i], p))
+        };
+        let nodes = self.nodes.iter().filter_map(|(_, n)| n.profile.as_ref());
+        let mut count = 0;
+        for p in nodes {
+            count += 1;
+            if !own(&p.profile) || !p.health.as_ref().is_none_or(|v| own(&v.profile)) {
+                return false;
+            }
+        }
+        count == fleet.profiles.len() && self.endpoints.iter().flatten().all(|k| own(&k.profile))
     }
 }

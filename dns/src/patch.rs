@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use fleetdns_config::{Fleet, Health};
 
-use crate::compile::{apex_sets, endpoint_key, profile_label};
+use crate::compile::{apex_sets, endpoint_key};
 use crate::profile::{profile_names, Interned};
 use crate::wire;
 use crate::zone::Zone;
@@ -63,6 +63,11 @@ fn same_zone_wide(a: &Fleet, b: &Fleet) -> bool {
 
 /// The profiles that differ between `old` and `new` (both sorted by owner, as
 /// validation leaves them), or `None` when something zone-wide changed.
+///
+/// A profile differs unless it is the same `Arc`: the zone reads its health
+/// view and answer counter labels from the fleet's own profiles, so an equal
+/// copy (a source that rebuilt it) is compiled again to point at the new
+/// fleet's, rather than keep the old fleet's copy alive beside it.
 pub fn diff(old: &Fleet, new: &Fleet) -> Option<Changes> {
     if !same_zone_wide(old, new) {
         return None;
@@ -73,7 +78,7 @@ pub fn diff(old: &Fleet, new: &Fleet) -> Option<Changes> {
     while i < a.len() || j < b.len() {
         match (a.get(i), b.get(j)) {
             (Some(x), Some(y)) if x.owner == y.owner => {
-                if x != y {
+                if !std::sync::Arc::ptr_eq(x, y) {
                     changes.compile.insert(j);
                 }
                 i += 1;
@@ -205,41 +210,40 @@ pub(crate) fn patch(
             return None;
         }
         let okey = owner_key(owner)?;
-        // The positions (and ids) of the profile's endpoints in the old zone.
-        let mut old: HashMap<std::sync::Arc<str>, u32> = HashMap::new();
-        if let Some(positions) = nodes
+        // The positions of the profile's endpoints in the old zone, by id.
+        let before = nodes
             .get(&okey)
             .and_then(|n| n.profile.as_ref())
-            .map(|p| p.positions.clone())
-        {
-            for pos in positions.iter().copied() {
-                if let Some(Some(k)) = keys.get(pos as usize) {
-                    old.insert(k.id.clone(), pos);
+            .map(|p| (p.profile.clone(), p.positions.clone()));
+        let mut old: HashMap<&str, u32> = HashMap::new();
+        if let Some((was, positions)) = &before {
+            for (e, &pos) in was.endpoints.iter().zip(positions.iter()) {
+                if let Some(Some(_)) = keys.get(pos as usize) {
+                    old.insert(&e.id, pos);
                 }
             }
             // Only the owner has a node: the names below it are its node's.
             nodes.shard_mut(&okey).remove(&okey);
         }
         if let Some(p) = profile {
-            let label = profile_label(p);
             let positions: Vec<u32> = p
                 .endpoints
                 .iter()
-                .map(|e| match old.remove(e.id.as_str()) {
+                .enumerate()
+                .map(|(i, e)| match old.remove(&*e.id) {
                     Some(pos) => {
                         *keys.get_mut(pos as usize).expect("a position of this zone") =
-                            endpoint_key(&label, e);
+                            endpoint_key(p, i);
                         pos
                     }
                     None => {
                         live += 1;
-                        keys.push(endpoint_key(&label, e)) as u32
+                        keys.push(endpoint_key(p, i)) as u32
                     }
                 })
                 .collect();
             touched.extend_from_slice(&positions);
-            let (key, node) =
-                profile_names(p, &label, health, &positions, &mut keys, &mut interned);
+            let (key, node) = profile_names(p, health, &positions, &mut keys, &mut interned);
             let shard = nodes.shard_mut(&key);
             if shard.contains_key(&key) {
                 return None;

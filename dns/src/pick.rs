@@ -24,23 +24,24 @@ use crate::zone::Rrset;
 /// table.
 #[derive(Debug, Default)]
 pub struct Pick {
-    /// Each record in wire form, owner pointing at the question, back to
-    /// back: the only form kept (the general path and signing decode one when
+    /// One buffer: columns of `len` entries — endpoint indices (into
+    /// `Zone::endpoints`), weights, offsets of the records in the wire bytes;
+    /// then, when some range has more than one record and unequal weights,
+    /// the alias tables (relative to each range's start): aliases, low and
+    /// high halves of thresholds; then Σ weights (low, high); then each
+    /// record in wire form, owner pointing at the question, back to back
+    /// (the only form kept: the general path and signing decode one when
     /// they need it, see [`Pick::record`]).
-    wire: Box<[u8]>,
-    /// Columns of `len` entries: endpoint indices (into `Zone::endpoints`),
-    /// weights, offsets of the records in `wire`; then, when some range has
-    /// more than one record, the alias tables (relative to each range's
-    /// start): aliases, low and high halves of thresholds.
-    columns: Box<[u32]>,
-    /// Σ weights of the whole pick (for MultiValue draws).
-    pub(crate) total: u64,
+    data: Box<[u32]>,
     /// What signing added, when the zone is signed.
     pub(crate) signed: Option<Box<PickSigs>>,
     len: u16,
     /// Records per answer: 1 (one drawn by weight) or a MultiValue profile's
     /// `maxReturn` (that many distinct ones, see [`crate::multivalue`]).
     pub(crate) max_return: u8,
+    /// Whether `data` holds alias tables; without them every range's
+    /// records weigh the same and are drawn uniformly.
+    sampled: bool,
 }
 
 /// Some consecutive records of a [`Pick`]: one answer set of a pick that holds
@@ -70,6 +71,10 @@ pub(crate) struct PickSigs {
 /// `(record, weight, endpoint index)`.
 pub(crate) type Entry = (Record, u32, u32);
 
+/// The fixed part of a record in wire form with its owner a pointer: owner
+/// (2), type, class, TTL, RDLENGTH; the RDATA follows.
+const RECORD_HEADER: usize = 12;
+
 impl Pick {
     /// `(record, weight, endpoint index)` entries, answered `max_return` at a time.
     pub(crate) fn new(entries: Vec<Entry>, max_return: u8) -> Self {
@@ -82,28 +87,35 @@ impl Pick {
     /// and the range of each.
     pub(crate) fn grouped(groups: Vec<Vec<Entry>>) -> (Self, Vec<Range>) {
         let n: usize = groups.iter().map(Vec::len).sum();
-        let sampled = groups.iter().any(|g| g.len() > 1);
-        let mut columns = vec![0u32; if sampled { 6 * n } else { 3 * n }];
+        // Alias tables only when some set has a choice that is not uniform.
+        let sampled = groups
+            .iter()
+            .any(|g| g.len() > 1 && g.iter().any(|e| e.1 != g[0].1));
+        let columns = if sampled { 6 * n } else { 3 * n };
+        let mut data = vec![0u32; columns + 2];
         let mut bytes = Vec::new();
         let mut ranges = Vec::with_capacity(groups.len());
         let mut i = 0;
         for group in &groups {
             let start = i;
             for (r, w, e) in group {
-                columns[i] = *e;
-                columns[n + i] = *w;
-                columns[2 * n + i] = bytes.len() as u32;
-                bytes.extend_from_slice(
-                    &wire::record(r, true).expect("endpoint records are A, AAAA or CNAME"),
+                data[i] = *e;
+                data[n + i] = *w;
+                data[2 * n + i] = bytes.len() as u32;
+                let record = wire::record(r, true).expect("endpoint records are A, AAAA or CNAME");
+                debug_assert_eq!(
+                    usize::from(u16::from_be_bytes([record[10], record[11]])),
+                    record.len() - RECORD_HEADER
                 );
+                bytes.extend_from_slice(&record);
                 i += 1;
             }
-            if group.len() > 1 {
-                if let Some((_, threshold, alias)) = sampler::table(&columns[n + start..n + i]) {
+            if sampled && group.len() > 1 {
+                if let Some((_, threshold, alias)) = sampler::table(&data[n + start..n + i]) {
                     for (k, (t, a)) in threshold.into_iter().zip(alias).enumerate() {
-                        columns[3 * n + start + k] = a;
-                        columns[4 * n + start + k] = t as u32;
-                        columns[5 * n + start + k] = (t >> 32) as u32;
+                        data[3 * n + start + k] = a;
+                        data[4 * n + start + k] = t as u32;
+                        data[5 * n + start + k] = (t >> 32) as u32;
                     }
                 }
             }
@@ -112,15 +124,42 @@ impl Pick {
                 len: group.len() as u16,
             });
         }
+        let total: u64 = data[n..2 * n].iter().map(|&w| u64::from(w)).sum();
+        data[columns] = total as u32;
+        data[columns + 1] = (total >> 32) as u32;
+        bytes.resize(bytes.len().next_multiple_of(4), 0);
+        data.extend(
+            bytes
+                .chunks_exact(4)
+                .map(|w| u32::from_ne_bytes([w[0], w[1], w[2], w[3]])),
+        );
         let pick = Self {
-            total: columns[n..2 * n].iter().map(|&w| u64::from(w)).sum(),
             max_return: 1,
-            wire: bytes.into_boxed_slice(),
-            columns: columns.into_boxed_slice(),
+            data: data.into_boxed_slice(),
             signed: None,
             len: n as u16,
+            sampled,
         };
         (pick, ranges)
+    }
+
+    /// Where Σ weights sits in `data` (the wire bytes follow it).
+    fn total_at(&self) -> usize {
+        let n = self.len();
+        if self.sampled {
+            6 * n
+        } else {
+            3 * n
+        }
+    }
+
+    /// Σ weights of the whole pick (for MultiValue draws).
+    pub(crate) fn total(&self) -> u64 {
+        let at = self.total_at();
+        match self.data.get(at..at + 2) {
+            Some(&[low, high]) => u64::from(low) | (u64::from(high) << 32),
+            _ => 0,
+        }
     }
 
     /// How many records it holds.
@@ -130,24 +169,23 @@ impl Pick {
 
     /// Per record, its endpoint's index in `Zone::endpoints`.
     pub(crate) fn endpoints(&self) -> &[u32] {
-        &self.columns[..self.len()]
+        &self.data[..self.len()]
     }
 
     /// Per record, its weight.
     pub(crate) fn weights(&self) -> &[u32] {
         let n = self.len();
-        &self.columns[n..2 * n]
+        &self.data[n..2 * n]
     }
 
     /// Record `index` in wire form (owner = a pointer to the question).
     pub(crate) fn wire(&self, index: usize) -> &[u8] {
+        use zerocopy::IntoBytes;
         let n = self.len();
-        let start = self.columns[2 * n + index] as usize;
-        let end = match index + 1 {
-            next if next < n => self.columns[2 * n + next] as usize,
-            _ => self.wire.len(),
-        };
-        &self.wire[start..end]
+        let bytes = &self.data[self.total_at() + 2..].as_bytes();
+        let start = self.data[2 * n + index] as usize;
+        let rdlength = u16::from_be_bytes([bytes[start + 10], bytes[start + 11]]);
+        &bytes[start..start + RECORD_HEADER + usize::from(rdlength)]
     }
 
     /// Record `index` with owner `owner`, decoded from its wire form (the
@@ -180,7 +218,7 @@ impl Pick {
     /// The index of one record drawn by weight, or `None` when nothing can
     /// be drawn (no records, or every weight zero).
     pub(crate) fn pick_index(&self) -> Option<usize> {
-        self.pick_in(self.all(), self.total)
+        self.pick_in(self.all(), self.total())
     }
 
     /// Σ weights of `range`.
@@ -201,8 +239,12 @@ impl Pick {
         if len == 1 {
             return Some(start);
         }
+        if !self.sampled {
+            // Equal weights (all non-zero, as the total is).
+            return Some(start + fastrand::usize(..len));
+        }
         let n = self.len();
-        let c = &self.columns;
+        let c = &self.data;
         let r = fastrand::u64(..len as u64 * total);
         let bucket = |b: usize| {
             let at = start + b;
@@ -237,7 +279,7 @@ mod tests {
         let p = Pick::new(vec![(a.clone(), 5, 7), (c.clone(), 0, 9)], 1);
         assert_eq!(p.len(), 2);
         assert_eq!(
-            (p.endpoints(), p.weights(), p.total),
+            (p.endpoints(), p.weights(), p.total()),
             (&[7, 9][..], &[5, 0][..], 5)
         );
         assert_eq!(p.record(0, &owner), a);
@@ -274,5 +316,41 @@ mod tests {
         assert!(seen[2] > 350 && seen[3] > 350, "{seen:?}");
         assert_eq!(Pick::new(vec![(a, 0, 1)], 1).pick_index(), None);
         assert_eq!(Pick::new(Vec::new(), 1).pick_index(), None);
+    }
+
+    #[test]
+    fn equal_weights_draw_uniformly_without_an_alias_table() {
+        let owner = Name::from_ascii("p.tm.test.").unwrap();
+        let a = |d| Record::from_rdata(owner.clone(), 60, RData::A(A::new(192, 0, 2, d)));
+        // A CNAME of odd length: the records after it still read back whole.
+        let host = Name::from_ascii("abc.example.").unwrap();
+        let c = Record::from_rdata(owner.clone(), 30, RData::CNAME(CNAME(host)));
+        let p = Pick::new(vec![(a(1), 4, 10), (c.clone(), 4, 11), (a(3), 4, 12)], 1);
+        assert!(!p.sampled, "equal weights need no alias table");
+        assert_eq!(p.total(), 12);
+        assert_eq!(
+            (p.record(0, &owner), p.record(1, &owner), p.record(2, &owner)),
+            (a(1), c.clone(), a(3))
+        );
+        let mut seen = [0; 3];
+        for _ in 0..3000 {
+            seen[p.pick_index().unwrap()] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 800), "{seen:?}");
+        // One set uniform, one not: the pick keeps alias tables, and each set
+        // still draws among its own records by weight.
+        let (g, r) = Pick::grouped(vec![
+            vec![(a(1), 2, 1), (a(2), 2, 2)],
+            vec![(c, 1, 3), (a(4), 3, 4)],
+        ]);
+        assert!(g.sampled);
+        let mut seen = [0; 4];
+        for _ in 0..4000 {
+            seen[g.pick_in(r[0], g.total_of(r[0])).unwrap()] += 1;
+            seen[g.pick_in(r[1], g.total_of(r[1])).unwrap()] += 1;
+        }
+        assert!(seen[0] > 1700 && seen[1] > 1700, "{seen:?}");
+        assert!(seen[2] > 700 && seen[2] < 1300 && seen[3] > 2700, "{seen:?}");
+        assert_eq!(g.record(3, &owner), a(4));
     }
 }

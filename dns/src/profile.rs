@@ -2,8 +2,9 @@
 //! sets, its health view and its per-cluster answers (see [`crate::names`]).
 //!
 //! A whole compile and a patch both build a profile's node here, so both give
-//! the same answers. Strings every profile repeats (member cluster names and
-//! their labels) are kept once per compile ([`Interned`]).
+//! the same answers. The node keeps the profile itself (shared with the
+//! fleet) for the strings its health view and answer counters show, and the
+//! cluster labels every profile repeats once per compile ([`Interned`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -19,28 +20,17 @@ use crate::names::cluster_key;
 use crate::pick::Entry;
 use crate::wire;
 use crate::zone::{
-    Answers, Cluster, EndpointKey, EndpointView, HealthView, Node, Pick, ProfileNode,
-    CLUSTER_LABEL, HEALTH_LABEL,
+    Answers, Bits, Cluster, EndpointKey, HealthView, Node, Pick, ProfileNode, CLUSTER_LABEL,
+    HEALTH_LABEL,
 };
 
-/// One copy of each member cluster's name and label for a whole compile.
+/// One copy of each member cluster's label for a whole compile.
 #[derive(Debug, Default)]
 pub(crate) struct Interned {
-    names: HashMap<String, Arc<str>>,
     labels: HashMap<Box<[u8]>, Arc<[u8]>>,
 }
 
 impl Interned {
-    /// The shared copy of cluster name `name`.
-    fn name(&mut self, name: &str) -> Arc<str> {
-        if let Some(s) = self.names.get(name) {
-            return s.clone();
-        }
-        let s: Arc<str> = name.into();
-        self.names.insert(name.to_string(), s.clone());
-        s
-    }
-
     /// The shared copy of the wire-form label(s) `label`.
     fn label(&mut self, label: &[u8]) -> Arc<[u8]> {
         if let Some(s) = self.labels.get(label) {
@@ -119,15 +109,14 @@ fn answers(sets: [Vec<Entry>; 3], routing: RoutingMethod) -> Answers {
     }
 }
 
-/// The node of profile `p` (labelled `label`), its endpoints at `positions`
-/// of `keys`: at its owner name, the answer sets, and what answers the names
-/// below it (see [`crate::names`]): `_health.<owner>` (the health view), one
+/// The node of profile `p`, its endpoints at `positions` of `keys`: at its
+/// owner name, the answer sets, and what answers the names below it (see
+/// [`crate::names`]): `_health.<owner>` (the health view), one
 /// `<cluster>._cluster.<owner>` per member cluster, and the empty non-terminal
 /// `_cluster.<owner>` above those. Marks the endpoints some answer set holds
 /// answerable in `keys`.
 pub(crate) fn profile_names(
-    p: &Profile,
-    label: &Arc<str>,
+    p: &Arc<Profile>,
     health: &Health,
     positions: &[u32],
     keys: &mut Chunked<Option<EndpointKey>>,
@@ -143,39 +132,25 @@ pub(crate) fn profile_names(
     );
     // Served = in an answer set (Priority: the active priority only).
     let answered = |i: u32| answers.picks().any(|pick| pick.endpoints().contains(&i));
-    let served: Vec<u32> = indexed
-        .iter()
-        .map(|&(i, _)| i)
-        .filter(|&i| answered(i))
-        .collect();
+    let served = Bits::of(
+        indexed.len(),
+        indexed
+            .iter()
+            .enumerate()
+            .filter(|(_, &(i, _))| answered(i))
+            .map(|(k, _)| k),
+    );
 
     // Health view: _health.<owner> TXT, and <cluster>._cluster.<owner>.
-    let view = HealthView {
-        profile: label.clone(),
-        fail_closed: p.fail_closed,
-        routing: p.routing,
-        endpoints: indexed
-            .iter()
-            .map(|&(i, e)| EndpointView {
-                id: match keys.get(i as usize) {
-                    Some(Some(k)) => k.id.clone(),
-                    _ => e.id.as_str().into(),
-                },
-                cluster: interned.name(&e.cluster),
-                target: e.target.clone(),
-                weight: e.weight,
-                always_serve: e.always_serve,
-                served: served.contains(&i),
-                priority: e.priority,
-            })
-            .collect(),
-        signed: None,
-    };
     // Validation keeps owners short enough for this name; should one not fit,
     // the profile simply has no health view.
     let health_view = Name::from_ascii(format!("{HEALTH_LABEL}.{}.", p.owner))
         .is_ok()
-        .then_some(view);
+        .then(|| HealthView {
+            profile: p.clone(),
+            served,
+            signed: None,
+        });
     let mut by_cluster: BTreeMap<&str, Vec<(u32, &Endpoint)>> = BTreeMap::new();
     for &(i, e) in &indexed {
         let list = by_cluster.entry(e.cluster.as_str()).or_default();
@@ -214,6 +189,7 @@ pub(crate) fn profile_names(
     clusters.reverse();
     let node = Node {
         profile: Some(ProfileNode {
+            profile: p.clone(),
             answers,
             positions: positions.into(),
             clusters: clusters.into(),

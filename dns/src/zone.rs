@@ -7,6 +7,9 @@
 //! health view shows: [`crate::Snapshot`] pairs it with those.
 
 use std::net::IpAddr;
+use std::sync::Arc;
+
+use fleetdns_config::Profile;
 
 use hickory_proto::rr::{LowerName, Name, Record};
 use ipnet::IpNet;
@@ -145,8 +148,12 @@ impl Answers {
 }
 
 /// What a profile's owner name holds: its answers, and the names below it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ProfileNode {
+    /// The profile it was compiled from (shared with the fleet): the health
+    /// view and the answer counters read its names and endpoints from it
+    /// rather than keeping copies.
+    pub(crate) profile: Arc<Profile>,
     /// The answers at the owner name.
     pub(crate) answers: Answers,
     /// The position in [`Zone::endpoints`] of each of its endpoints, in the
@@ -169,7 +176,7 @@ pub(crate) struct ProfileNode {
 pub(crate) struct Cluster {
     /// The cluster's labels in lower-case wire form, without the root (one
     /// copy per cluster name in the zone).
-    pub(crate) label: std::sync::Arc<[u8]>,
+    pub(crate) label: Arc<[u8]>,
     /// For A queries.
     pub(crate) a: Range,
     /// For AAAA queries.
@@ -185,42 +192,118 @@ impl Cluster {
     }
 }
 
-/// An endpoint as the answer counters know it.
+/// An endpoint as the answer counters know it: its profile (shared with the
+/// fleet) and its place in the profile's endpoints, so the label strings are
+/// the fleet's own, read at scrape time.
 #[derive(Debug, Clone)]
 pub(crate) struct EndpointKey {
-    /// `<namespace>/<name>` of its profile, shared by the profile's endpoints.
-    pub(crate) profile: std::sync::Arc<str>,
-    pub(crate) id: std::sync::Arc<str>,
+    pub(crate) profile: Arc<Profile>,
+    /// Index in `profile.endpoints`.
+    pub(crate) index: u16,
     /// Whether some answer set of this zone holds it (then it gets a counter).
     pub(crate) answerable: bool,
 }
 
-/// What the `_health` TXT of one profile shows.
+impl EndpointKey {
+    /// The endpoint's id (`<namespace>/<backend>#<service>#<cluster>`).
+    pub(crate) fn id(&self) -> &str {
+        &self.profile.endpoints[usize::from(self.index)].id
+    }
+
+    /// Its profile's `<namespace>` and `<name>`.
+    pub(crate) fn profile_name(&self) -> (&str, &str) {
+        (&self.profile.namespace, &self.profile.name)
+    }
+}
+
+/// Which endpoints of a profile (by index) are served: a bit each, inline up
+/// to 64 endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Bits {
+    Inline(u64),
+    Boxed(Box<[u64]>),
+}
+
+impl Bits {
+    /// The bits set at `indices`, of `len` in all.
+    pub(crate) fn of(len: usize, indices: impl Iterator<Item = usize>) -> Self {
+        let mut words = vec![0u64; len.div_ceil(64).max(1)];
+        for i in indices {
+            words[i / 64] |= 1 << (i % 64);
+        }
+        match *words {
+            [one] => Self::Inline(one),
+            _ => Self::Boxed(words.into()),
+        }
+    }
+
+    /// Whether bit `i` is set.
+    pub(crate) fn get(&self, i: usize) -> bool {
+        let words = match self {
+            Self::Inline(w) => std::slice::from_ref(w),
+            Self::Boxed(w) => w,
+        };
+        words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+}
+
+/// What the `_health` TXT of one profile shows: the profile as compiled (its
+/// endpoints, read from the fleet's own copy) and which endpoints the zone
+/// serves.
 #[derive(Debug)]
 pub struct HealthView {
-    /// `<namespace>/<name>` (shared with the answer counters' keys).
-    pub profile: std::sync::Arc<str>,
-    /// Whether the profile serves nothing when every endpoint is Degraded.
-    pub fail_closed: bool,
-    /// The profile's routing method.
-    pub routing: fleetdns_config::RoutingMethod,
-    /// Its endpoints, in the profile's order.
-    pub endpoints: Box<[EndpointView]>,
+    pub(crate) profile: Arc<Profile>,
+    /// Per endpoint (profile order): in the answer set of the zone this view
+    /// was compiled with.
+    pub(crate) served: Bits,
     /// When the zone is signed: the view as compiled (no states or ages, which
     /// change without a recompile), signed, for DO=1 queries.
     pub(crate) signed: Option<Box<Rrset>>,
 }
 
+impl HealthView {
+    /// `<namespace>/<name>` of the profile.
+    pub fn profile(&self) -> String {
+        format!("{}/{}", self.profile.namespace, self.profile.name)
+    }
+
+    /// Whether the profile serves nothing when every endpoint is Degraded.
+    pub fn fail_closed(&self) -> bool {
+        self.profile.fail_closed
+    }
+
+    /// The profile's routing method.
+    pub fn routing(&self) -> fleetdns_config::RoutingMethod {
+        self.profile.routing
+    }
+
+    /// Its endpoints, in the profile's order.
+    pub fn endpoints(&self) -> impl ExactSizeIterator<Item = EndpointView<'_>> + '_ {
+        self.profile
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, e)| EndpointView {
+                id: &e.id,
+                cluster: &e.cluster,
+                target: &e.target,
+                weight: e.weight,
+                always_serve: e.always_serve,
+                served: self.served.get(i),
+                priority: e.priority,
+            })
+    }
+}
+
 /// One endpoint as the health view shows it.
-#[derive(Debug)]
-pub struct EndpointView {
-    /// `<namespace>/<profile>#<backend>#<cluster>` (shared with the answer
-    /// counters' key).
-    pub id: std::sync::Arc<str>,
-    /// The member cluster that exports it (one string per cluster name).
-    pub cluster: std::sync::Arc<str>,
+#[derive(Debug, Clone, Copy)]
+pub struct EndpointView<'a> {
+    /// `<namespace>/<backend>#<service>#<cluster>`.
+    pub id: &'a str,
+    /// The member cluster that exports it.
+    pub cluster: &'a str,
     /// Its address(es) or host name, as answered (shown by its `Display`).
-    pub target: fleetdns_config::Target,
+    pub target: &'a fleetdns_config::Target,
     /// Its effective weight (fleet-networking's formula).
     pub weight: u32,
     /// Never probed, always served (`fleetdns.io/always-serve`).

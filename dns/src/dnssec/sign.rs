@@ -179,8 +179,8 @@ impl Ctx<'_, '_> {
             }
             s
         };
-        let serving = view.endpoints.iter().filter(|e| e.served).count();
-        let mode = if view.fail_closed {
+        let serving = view.endpoints().filter(|e| e.served).count();
+        let mode = if view.fail_closed() {
             "fail-closed"
         } else {
             "fail-open"
@@ -189,14 +189,14 @@ impl Ctx<'_, '_> {
             owner.clone(),
             0,
             RData::TXT(TXT::new(vec![
-                cut(format!("profile={}", view.profile)),
-                format!("endpoints={}", view.endpoints.len()),
+                cut(format!("profile={}", view.profile())),
+                format!("endpoints={}", view.endpoints().len()),
                 format!("serving={serving}"),
                 format!("mode={mode}"),
                 "signed=as-compiled".to_string(),
             ])),
         )];
-        for e in &view.endpoints {
+        for e in view.endpoints() {
             records.push(Record::from_rdata(
                 owner.clone(),
                 0,
