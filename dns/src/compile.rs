@@ -16,7 +16,7 @@ use hickory_proto::rr::{LowerName, Name, RData, Record};
 
 use crate::chunked::Chunked;
 use crate::nodes::Nodes;
-use crate::profile::{profile_names, Interned};
+use crate::profile::profile_names;
 use crate::wire;
 use crate::zone::{EndpointKey, Glue, Node, Rrset, Zone};
 
@@ -132,12 +132,11 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
     }
 
     let mut keys: Chunked<Option<EndpointKey>> = Chunked::default();
-    let mut interned = Interned::default();
     for p in fleet.profiles.iter() {
         let positions: Vec<u32> = (0..p.endpoints.len())
             .map(|i| keys.push(endpoint_key(p, i)) as u32)
             .collect();
-        let (key, node) = profile_names(p, health, &positions, &mut keys, &mut interned);
+        let (key, node) = profile_names(p, health, &positions, &mut keys, &mut nodes);
         merge(&mut nodes, key, node);
     }
 

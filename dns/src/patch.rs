@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use fleetdns_config::{Fleet, Health};
 
 use crate::compile::{apex_sets, endpoint_key};
-use crate::profile::{profile_names, Interned};
+use crate::profile::profile_names;
 use crate::wire;
 use crate::zone::Zone;
 
@@ -192,7 +192,6 @@ pub(crate) fn patch(
     let mut keys = zone.endpoints.clone();
     let mut touched = Vec::new();
     let mut live = zone.live_endpoints;
-    let mut interned = Interned::default();
     let owners = changes.removed.iter().map(|o| (o.as_str(), None)).chain(
         changes
             .compile
@@ -243,7 +242,7 @@ pub(crate) fn patch(
                 })
                 .collect();
             touched.extend_from_slice(&positions);
-            let (key, node) = profile_names(p, health, &positions, &mut keys, &mut interned);
+            let (key, node) = profile_names(p, health, &positions, &mut keys, &mut nodes);
             let shard = nodes.shard_mut(&key);
             if shard.contains_key(&key) {
                 return None;

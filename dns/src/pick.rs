@@ -329,7 +329,11 @@ mod tests {
         assert!(!p.sampled, "equal weights need no alias table");
         assert_eq!(p.total(), 12);
         assert_eq!(
-            (p.record(0, &owner), p.record(1, &owner), p.record(2, &owner)),
+            (
+                p.record(0, &owner),
+                p.record(1, &owner),
+                p.record(2, &owner)
+            ),
             (a(1), c.clone(), a(3))
         );
         let mut seen = [0; 3];
@@ -350,7 +354,10 @@ mod tests {
             seen[g.pick_in(r[1], g.total_of(r[1])).unwrap()] += 1;
         }
         assert!(seen[0] > 1700 && seen[1] > 1700, "{seen:?}");
-        assert!(seen[2] > 700 && seen[2] < 1300 && seen[3] > 2700, "{seen:?}");
+        assert!(
+            seen[2] > 700 && seen[2] < 1300 && seen[3] > 2700,
+            "{seen:?}"
+        );
         assert_eq!(g.record(3, &owner), a(4));
     }
 }

@@ -3,10 +3,10 @@
 //!
 //! A whole compile and a patch both build a profile's node here, so both give
 //! the same answers. The node keeps the profile itself (shared with the
-//! fleet) for the strings its health view and answer counters show, and the
-//! cluster labels every profile repeats once per compile ([`Interned`]).
+//! fleet) for the strings its health view and answer counters show, and
+//! numbers the cluster labels every profile repeats (`Nodes::label_id`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -17,30 +17,13 @@ use hickory_proto::rr::{Name, RData, Record};
 use crate::chunked::Chunked;
 use crate::compile::{address_record, fqdn, served};
 use crate::names::cluster_key;
+use crate::nodes::Nodes;
 use crate::pick::Entry;
 use crate::wire;
 use crate::zone::{
     Answers, Bits, Cluster, EndpointKey, HealthView, Node, Pick, ProfileNode, CLUSTER_LABEL,
     HEALTH_LABEL,
 };
-
-/// One copy of each member cluster's label for a whole compile.
-#[derive(Debug, Default)]
-pub(crate) struct Interned {
-    labels: HashMap<Box<[u8]>, Arc<[u8]>>,
-}
-
-impl Interned {
-    /// The shared copy of the wire-form label(s) `label`.
-    fn label(&mut self, label: &[u8]) -> Arc<[u8]> {
-        if let Some(s) = self.labels.get(label) {
-            return s.clone();
-        }
-        let s: Arc<[u8]> = label.into();
-        self.labels.insert(label.into(), s.clone());
-        s
-    }
-}
 
 /// Builds the answer sets of `name` from `(endpoint index, endpoint)` pairs
 /// (the served ones) under `routing`, and marks the endpoints they hold
@@ -120,7 +103,7 @@ pub(crate) fn profile_names(
     health: &Health,
     positions: &[u32],
     keys: &mut Chunked<Option<EndpointKey>>,
-    interned: &mut Interned,
+    nodes: &mut Nodes,
 ) -> (Box<[u8]>, Node) {
     let indexed: Vec<(u32, &Endpoint)> = positions.iter().copied().zip(&p.endpoints).collect();
     let name = fqdn(&p.owner);
@@ -167,7 +150,7 @@ pub(crate) fn profile_names(
         // Per-cluster names answer like a Weighted profile, whatever the method.
         let sets = answer_sets(&cname, p.ttl, &endpoints, RoutingMethod::Weighted, keys);
         let key = wire::key(&cname);
-        labels.push(interned.label(&key[..key.len() - cluster_key(&[], &owner).len()]));
+        labels.push(nodes.label_id(&key[..key.len() - cluster_key(&[], &owner).len()]));
         groups.extend(sets);
     }
     let (cluster_records, ranges) = Pick::grouped(groups);
@@ -183,7 +166,7 @@ pub(crate) fn profile_names(
         .collect();
     // Sorted by label for lookups; two clusters whose names differ only in
     // letter case share a name, and the later one answers it.
-    clusters.sort_by(|a, b| a.label.cmp(&b.label));
+    clusters.sort_by(|a, b| nodes.label(a.label).cmp(nodes.label(b.label)));
     clusters.reverse();
     clusters.dedup_by(|later, earlier| later.label == earlier.label);
     clusters.reverse();

@@ -174,9 +174,9 @@ pub(crate) struct ProfileNode {
 /// [`ProfileNode::cluster_records`].
 #[derive(Debug)]
 pub(crate) struct Cluster {
-    /// The cluster's labels in lower-case wire form, without the root (one
-    /// copy per cluster name in the zone).
-    pub(crate) label: Arc<[u8]>,
+    /// The number of the cluster's labels (lower-case wire form, without
+    /// the root) in the zone's table (`Nodes::label`).
+    pub(crate) label: u32,
     /// For A queries.
     pub(crate) a: Range,
     /// For AAAA queries.

@@ -308,10 +308,7 @@ fn routing_method_multivalue_answers_a_and_aaaa_separately_and_no_host_names() {
     )
     .health
     .expect("health view");
-    let host = view
-        .endpoints()
-        .find(|e| e.id.contains("#host#"))
-        .unwrap();
+    let host = view.endpoints().find(|e| e.id.contains("#host#")).unwrap();
     assert!(!host.served);
     assert_eq!(view.routing().name(), "MultiValue");
     // max-return 1 answers exactly like Weighted: one record.

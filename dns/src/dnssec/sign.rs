@@ -120,10 +120,17 @@ impl Ctx<'_, '_> {
 
     /// The records of a profile's per-cluster names (`owner` its owner): one
     /// RRSIG per record, each under its cluster's name.
-    fn sign_clusters(&mut self, owner: &[u8], clusters: &[Cluster], pick: &mut Pick) {
+    fn sign_clusters(
+        &mut self,
+        owner: &[u8],
+        clusters: &[Cluster],
+        labels: &[Box<[u8]>],
+        pick: &mut Pick,
+    ) {
         let mut sigs: Vec<Rrset> = (0..pick.len()).map(|_| Rrset::default()).collect();
         for c in clusters {
-            let key = names::cluster_key(&c.label, owner);
+            let label = labels.get(c.label as usize).map_or(&[][..], |l| l);
+            let key = names::cluster_key(label, owner);
             let name = name_of(&key);
             for i in c.ranges().into_iter().flat_map(|r| r.indices()) {
                 sigs[i] = self
@@ -302,6 +309,7 @@ pub fn sign_zone(
     zone.soa_negative.sig = cx.sig(&apex_key, &with_soa_ttl, Some(negative_ttl), false);
     cx.sign_set(&apex_key, &mut zone.ns, true);
 
+    let labels = zone.nodes.labels();
     for (key, node) in zone.nodes.iter_mut() {
         if let Some(glue) = &mut node.glue {
             cx.sign_set(key, &mut glue.a, true);
@@ -311,7 +319,7 @@ pub fn sign_zone(
             for pick in p.answers.picks_mut() {
                 cx.sign_pick(key, pick);
             }
-            cx.sign_clusters(key, &p.clusters, &mut p.cluster_records);
+            cx.sign_clusters(key, &p.clusters, &labels, &mut p.cluster_records);
             if let Some(view) = &mut p.health {
                 cx.sign_view(&names::health_key(key), view);
             }
