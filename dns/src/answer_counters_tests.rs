@@ -45,11 +45,11 @@ fn degraded(id: &str) -> Arc<Health> {
 
 /// Counts `n` answers for the endpoint with id `id` through `s`.
 fn count(s: &Snapshot, id: &str, n: u64) {
-    let i = s
+    let (i, _) = s
         .zone()
-        .endpoints
-        .iter()
-        .position(|k| k.as_ref().is_some_and(|k| k.id() == id))
+        .nodes
+        .endpoint_keys()
+        .find(|(_, k)| k.id() == id)
         .expect(id);
     for _ in 0..n {
         s.count_answer(i as u32);

@@ -10,15 +10,14 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use fleetdns_config::{Endpoint, Fleet, Health, Profile};
+use fleetdns_config::{Endpoint, Fleet, Health};
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 
-use crate::chunked::Chunked;
 use crate::nodes::Nodes;
 use crate::profile::profile_names;
 use crate::wire;
-use crate::zone::{EndpointKey, Glue, Node, Rrset, Zone};
+use crate::zone::{Glue, Node, Rrset, Zone};
 
 pub(crate) fn fqdn(name: &str) -> Name {
     let mut n = Name::from_ascii(name).expect("validated names parse");
@@ -97,16 +96,6 @@ pub(crate) fn apex_sets(fleet: &Fleet) -> ApexSets {
     }
 }
 
-/// The key of endpoint `index` of profile `p`, answerable `false` (compiling
-/// its names marks the ones an answer set holds).
-pub(crate) fn endpoint_key(p: &Arc<Profile>, index: usize) -> Option<EndpointKey> {
-    Some(EndpointKey {
-        profile: p.clone(),
-        index: index as u16,
-        answerable: false,
-    })
-}
-
 /// Compiles the fleet and the observed health into a zone.
 pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
     let sets = apex_sets(fleet);
@@ -131,12 +120,12 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
         statics.push(key);
     }
 
-    let mut keys: Chunked<Option<EndpointKey>> = Chunked::default();
+    let mut next = 0u32;
     for p in fleet.profiles.iter() {
-        let positions: Vec<u32> = (0..p.endpoints.len())
-            .map(|i| keys.push(endpoint_key(p, i)) as u32)
-            .collect();
-        let (key, node) = profile_names(p, health, &positions, &mut keys, &mut nodes);
+        let n = p.endpoints.len() as u32;
+        let positions: Vec<u32> = (next..next + n).collect();
+        next += n;
+        let (key, node) = profile_names(p, health, &positions, &mut nodes);
         merge(&mut nodes, key, node);
     }
 
@@ -163,8 +152,8 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
         glue: sets.glue,
         apex: sets.apex,
         nodes,
-        live_endpoints: keys.len(),
-        endpoints: keys,
+        live_endpoints: next as usize,
+        positions: next,
         trusted: fleet.trusted_networks.clone().into_boxed_slice(),
         rrl: crate::rrl::Settings::from_fleet(&fleet.rrl),
         tcp: fleet.tcp.clone(),

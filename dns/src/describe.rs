@@ -17,7 +17,7 @@ impl Zone {
         fn hex(b: &[u8]) -> String {
             b.iter().map(|x| format!("{x:02x}")).collect()
         }
-        let key = |k: &EndpointKey| {
+        let key = |k: &EndpointKey<'_>| {
             let (namespace, name) = k.profile_name();
             format!("{namespace}/{name}|{}|{}", k.id(), k.answerable)
         };
@@ -25,10 +25,12 @@ impl Zone {
             let records: Vec<String> = r.records.iter().map(ToString::to_string).collect();
             format!("{} [{}]", hex(&r.wire.bytes), records.join(","))
         };
-        let id = |pos: u32| match self.endpoints.get(pos as usize) {
-            Some(Some(k)) => key(k),
-            _ => "<none>".into(),
-        };
+        let keys: std::collections::HashMap<u32, String> = self
+            .nodes
+            .endpoint_keys()
+            .map(|(pos, k)| (pos, key(&k)))
+            .collect();
+        let id = |pos: u32| keys.get(&pos).cloned().unwrap_or_else(|| "<none>".into());
         let mut out = vec![
             format!("soa {}", set(&self.soa)),
             format!("soa- {}", set(&self.soa_negative)),
@@ -102,22 +104,17 @@ impl Zone {
                 }
             }
         }
-        let mut keys: Vec<String> = self
-            .endpoints
-            .iter()
-            .flatten()
-            .map(|k| format!("key {}", key(k)))
-            .collect();
-        keys.sort();
-        out.extend(keys);
+        let mut lines: Vec<String> = keys.values().map(|k| format!("key {k}")).collect();
+        lines.sort();
+        out.extend(lines);
         out.sort();
         out
     }
 }
 
 impl Zone {
-    /// Whether every profile the zone holds (its owners' nodes, health views
-    /// and answer counter keys) is `fleet`'s own `Arc`, not an equal copy kept
+    /// Whether every profile the zone holds (its owners' nodes and health
+    /// views, which the answer counters read too) is `fleet`'s own `Arc`, not an equal copy kept
     /// alive beside it. For tests of patched zones.
     pub fn shares_profiles_of(&self, fleet: &fleetdns_config::Fleet) -> bool {
         let own = |p: &std::sync::Arc<fleetdns_config::Profile>| {
@@ -134,6 +131,6 @@ impl Zone {
                 return false;
             }
         }
-        count == fleet.profiles.len() && self.endpoints.iter().flatten().all(|k| own(&k.profile))
+        count == fleet.profiles.len()
     }
 }

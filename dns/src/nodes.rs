@@ -135,6 +135,15 @@ impl Nodes {
             .flat_map(|s| s.iter().map(|(k, n)| (k, &**n)))
     }
 
+    /// Every endpoint of the zone's profiles, each with its position.
+    pub(crate) fn endpoint_keys(
+        &self,
+    ) -> impl Iterator<Item = (u32, crate::zone::EndpointKey<'_>)> + '_ {
+        self.iter()
+            .filter_map(|(_, n)| n.profile.as_ref())
+            .flat_map(|p| p.endpoint_keys())
+    }
+
     /// Every name and node, for writing: only for a zone just built, whose
     /// shards and nodes nothing else holds.
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&Box<[u8]>, &mut Node)> {

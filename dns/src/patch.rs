@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use fleetdns_config::{Fleet, Health};
 
-use crate::compile::{apex_sets, endpoint_key};
+use crate::compile::apex_sets;
 use crate::profile::profile_names;
 use crate::wire;
 use crate::zone::Zone;
@@ -176,7 +176,9 @@ fn owner_key(owner: &str) -> Option<Box<[u8]>> {
 
 /// `zone` (compiled from some fleet) turned into the zone of `fleet` and
 /// `health`, compiling again only the profiles in `changes`; also the endpoint
-/// positions whose key changed. `None` when only a whole compile will do: the
+/// positions that changed, each with whether an endpoint holds it now and
+/// whether some answer set holds that endpoint (`Some(answerable)`), or
+/// `None` for a position an endpoint left. `None` when only a whole compile will do: the
 /// zone is signed (its NSEC chain spans every name), a name server lives at or
 /// below a changed owner, or the endpoint table holds more gaps than entries.
 pub(crate) fn patch(
@@ -184,12 +186,12 @@ pub(crate) fn patch(
     fleet: &Fleet,
     health: &Health,
     changes: &Changes,
-) -> Option<(Zone, Vec<u32>)> {
+) -> Option<(Zone, Vec<(u32, Option<bool>)>)> {
     if zone.dnssec.is_some() || fleet.dnssec.is_some() {
         return None;
     }
     let mut nodes = zone.nodes.clone();
-    let mut keys = zone.endpoints.clone();
+    let mut next = zone.positions;
     let mut touched = Vec::new();
     let mut live = zone.live_endpoints;
     let owners = changes.removed.iter().map(|o| (o.as_str(), None)).chain(
@@ -217,9 +219,7 @@ pub(crate) fn patch(
         let mut old: HashMap<&str, u32> = HashMap::new();
         if let Some((was, positions)) = &before {
             for (e, &pos) in was.endpoints.iter().zip(positions.iter()) {
-                if let Some(Some(_)) = keys.get(pos as usize) {
-                    old.insert(&e.id, pos);
-                }
+                old.insert(&e.id, pos);
             }
             // Only the owner has a node: the names below it are its node's.
             nodes.shard_mut(&okey).remove(&okey);
@@ -228,21 +228,22 @@ pub(crate) fn patch(
             let positions: Vec<u32> = p
                 .endpoints
                 .iter()
-                .enumerate()
-                .map(|(i, e)| match old.remove(&*e.id) {
-                    Some(pos) => {
-                        *keys.get_mut(pos as usize).expect("a position of this zone") =
-                            endpoint_key(p, i);
-                        pos
-                    }
-                    None => {
+                .map(|e| {
+                    old.remove(&*e.id).unwrap_or_else(|| {
                         live += 1;
-                        keys.push(endpoint_key(p, i)) as u32
-                    }
+                        next += 1;
+                        next - 1
+                    })
                 })
                 .collect();
-            touched.extend_from_slice(&positions);
-            let (key, node) = profile_names(p, health, &positions, &mut keys, &mut nodes);
+            let (key, node) = profile_names(p, health, &positions, &mut nodes);
+            if let Some(compiled) = &node.profile {
+                touched.extend(
+                    compiled
+                        .endpoint_keys()
+                        .map(|(pos, k)| (pos, Some(k.answerable))),
+                );
+            }
             let shard = nodes.shard_mut(&key);
             if shard.contains_key(&key) {
                 return None;
@@ -250,12 +251,11 @@ pub(crate) fn patch(
             shard.insert(key, std::sync::Arc::new(node));
         }
         for pos in old.into_values() {
-            *keys.get_mut(pos as usize).expect("a position of this zone") = None;
             live -= 1;
-            touched.push(pos);
+            touched.push((pos, None));
         }
     }
-    if keys.len() > 2 * live + 4096 {
+    if next as usize > 2 * live + 4096 {
         return None;
     }
     let sets = apex_sets(fleet);
@@ -268,7 +268,7 @@ pub(crate) fn patch(
             glue: sets.glue,
             apex: sets.apex,
             nodes,
-            endpoints: keys,
+            positions: next,
             live_endpoints: live,
             trusted: fleet.trusted_networks.clone().into_boxed_slice(),
             rrl: crate::rrl::Settings::from_fleet(&fleet.rrl),

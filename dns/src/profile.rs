@@ -14,20 +14,17 @@ use fleetdns_config::{Endpoint, Health, Profile, RoutingMethod, Target};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record};
 
-use crate::chunked::Chunked;
 use crate::compile::{address_record, fqdn, served};
 use crate::names::cluster_key;
 use crate::nodes::Nodes;
 use crate::pick::Entry;
 use crate::wire;
 use crate::zone::{
-    Answers, Bits, Cluster, EndpointKey, HealthView, Node, Pick, ProfileNode, CLUSTER_LABEL,
-    HEALTH_LABEL,
+    Answers, Bits, Cluster, HealthView, Node, Pick, ProfileNode, CLUSTER_LABEL, HEALTH_LABEL,
 };
 
 /// Builds the answer sets of `name` from `(endpoint index, endpoint)` pairs
-/// (the served ones) under `routing`, and marks the endpoints they hold
-/// answerable. MultiValue answers addresses only (as Traffic Manager: a CNAME
+/// (the served ones) under `routing`. MultiValue answers addresses only (as Traffic Manager: a CNAME
 /// cannot be mixed with addresses), so it leaves host-name endpoints out;
 /// Priority keeps, per answer type, the endpoints of the best priority that
 /// has one.
@@ -36,7 +33,6 @@ fn answer_sets(
     ttl: u32,
     endpoints: &[(u32, &Endpoint)],
     routing: RoutingMethod,
-    keys: &mut Chunked<Option<EndpointKey>>,
 ) -> [Vec<Entry>; 3] {
     type Entries = Vec<(Record, u32, u32, u32)>;
     let (mut a, mut aaaa, mut cname): (Entries, Entries, Entries) = Default::default();
@@ -60,15 +56,10 @@ fn answer_sets(
             }
         }
     }
-    let mut pick = |mut entries: Entries| {
+    let pick = |mut entries: Entries| {
         if routing == RoutingMethod::Priority {
             let best = entries.iter().map(|e| e.3).min();
             entries.retain(|e| Some(e.3) == best);
-        }
-        for e in &entries {
-            if let Some(Some(key)) = keys.get_mut(e.2 as usize) {
-                key.answerable = true;
-            }
         }
         entries.into_iter().map(|(r, w, i, _)| (r, w, i)).collect()
     };
@@ -92,27 +83,22 @@ fn answers(sets: [Vec<Entry>; 3], routing: RoutingMethod) -> Answers {
     }
 }
 
-/// The node of profile `p`, its endpoints at `positions` of `keys`: at its
+/// The node of profile `p`, its endpoints at `positions` of the zone: at its
 /// owner name, the answer sets, and what answers the names below it (see
 /// [`crate::names`]): `_health.<owner>` (the health view), one
 /// `<cluster>._cluster.<owner>` per member cluster, and the empty non-terminal
-/// `_cluster.<owner>` above those. Marks the endpoints some answer set holds
-/// answerable in `keys`.
+/// `_cluster.<owner>` above those. Cluster labels are numbered in `nodes`.
 pub(crate) fn profile_names(
     p: &Arc<Profile>,
     health: &Health,
     positions: &[u32],
-    keys: &mut Chunked<Option<EndpointKey>>,
     nodes: &mut Nodes,
 ) -> (Box<[u8]>, Node) {
     let indexed: Vec<(u32, &Endpoint)> = positions.iter().copied().zip(&p.endpoints).collect();
     let name = fqdn(&p.owner);
     let owner = wire::key(&name);
     let served = served(&indexed, health, p.fail_closed);
-    let answers = answers(
-        answer_sets(&name, p.ttl, &served, p.routing, keys),
-        p.routing,
-    );
+    let answers = answers(answer_sets(&name, p.ttl, &served, p.routing), p.routing);
     // Served = in an answer set (Priority: the active priority only).
     let answered = |i: u32| answers.picks().any(|pick| pick.endpoints().contains(&i));
     let served = Bits::of(
@@ -148,7 +134,7 @@ pub(crate) fn profile_names(
             continue;
         };
         // Per-cluster names answer like a Weighted profile, whatever the method.
-        let sets = answer_sets(&cname, p.ttl, &endpoints, RoutingMethod::Weighted, keys);
+        let sets = answer_sets(&cname, p.ttl, &endpoints, RoutingMethod::Weighted);
         let key = wire::key(&cname);
         labels.push(nodes.label_id(&key[..key.len() - cluster_key(&[], &owner).len()]));
         groups.extend(sets);

@@ -14,7 +14,6 @@ use fleetdns_config::Profile;
 use hickory_proto::rr::{LowerName, Name, Record};
 use ipnet::IpNet;
 
-use crate::chunked::Chunked;
 use crate::nodes::Nodes;
 pub use crate::pick::Pick;
 use crate::pick::Range;
@@ -43,11 +42,13 @@ pub struct Zone {
     /// Owner names, keyed by their lower-case wire form (so the fast path can look
     /// up straight from packet bytes), sharded by profile.
     pub(crate) nodes: Nodes,
-    /// Every endpoint of the fleet by position; [`Pick::endpoints`] index it. A
-    /// full compile numbers them in fleet order; a patch keeps the positions of
-    /// endpoints that stay, appends new ones and leaves `None` where one left.
-    pub(crate) endpoints: Chunked<Option<EndpointKey>>,
-    /// How many positions of `endpoints` hold an endpoint.
+    /// Endpoint positions handed out so far ([`Pick::endpoints`] and the
+    /// answer counters index by position; [`ProfileNode::positions`] say
+    /// whose each is). A full compile numbers the endpoints in fleet order; a
+    /// patch keeps the positions of endpoints that stay, hands new ones the
+    /// next and leaves a gap where one left.
+    pub(crate) positions: u32,
+    /// How many positions hold an endpoint.
     pub(crate) live_endpoints: usize,
     /// Client networks that may see private (health-view) names.
     pub(crate) trusted: Box<[IpNet]>,
@@ -169,6 +170,27 @@ pub(crate) struct ProfileNode {
     pub(crate) health: Option<HealthView>,
 }
 
+impl ProfileNode {
+    /// Its endpoints, each with its position in the zone.
+    pub(crate) fn endpoint_keys(&self) -> impl Iterator<Item = (u32, EndpointKey<'_>)> + '_ {
+        let mut held: Vec<u32> = self
+            .answers
+            .picks()
+            .chain([&self.cluster_records])
+            .flat_map(|p| p.endpoints().iter().copied())
+            .collect();
+        held.sort_unstable();
+        self.positions.iter().enumerate().map(move |(i, &pos)| {
+            let key = EndpointKey {
+                profile: &self.profile,
+                index: i as u16,
+                answerable: held.binary_search(&pos).is_ok(),
+            };
+            (pos, key)
+        })
+    }
+}
+
 /// The answers of one `<cluster>._cluster.<owner>` name: its available
 /// endpoints, answered as a Weighted profile, as ranges of the profile's
 /// [`ProfileNode::cluster_records`].
@@ -192,26 +214,26 @@ impl Cluster {
     }
 }
 
-/// An endpoint as the answer counters know it: its profile (shared with the
-/// fleet) and its place in the profile's endpoints, so the label strings are
-/// the fleet's own, read at scrape time.
-#[derive(Debug, Clone)]
-pub(crate) struct EndpointKey {
-    pub(crate) profile: Arc<Profile>,
+/// An endpoint as the answer counters know it: its profile (the fleet's own)
+/// and its place in the profile's endpoints, so the label strings are the
+/// fleet's, read when they are needed (compiles and scrapes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EndpointKey<'z> {
+    pub(crate) profile: &'z Arc<Profile>,
     /// Index in `profile.endpoints`.
     pub(crate) index: u16,
     /// Whether some answer set of this zone holds it (then it gets a counter).
     pub(crate) answerable: bool,
 }
 
-impl EndpointKey {
+impl<'z> EndpointKey<'z> {
     /// The endpoint's id (`<namespace>/<backend>#<service>#<cluster>`).
-    pub(crate) fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &'z str {
         &self.profile.endpoints[usize::from(self.index)].id
     }
 
     /// Its profile's `<namespace>` and `<name>`.
-    pub(crate) fn profile_name(&self) -> (&str, &str) {
+    pub(crate) fn profile_name(&self) -> (&'z str, &'z str) {
         (&self.profile.namespace, &self.profile.name)
     }
 }
