@@ -102,7 +102,7 @@ fn derived<'z>(nodes: &'z Nodes, key: &[u8]) -> Option<At<'z>> {
     };
     let (first, rest) = split(key)?;
     if first == HEALTH_LABEL.as_bytes() {
-        let health = profile(nodes, rest)?.health.as_ref()?;
+        let health = profile(nodes, rest).filter(|p| p.health)?;
         return Some(At {
             health: Some(health),
             ..private
@@ -156,7 +156,7 @@ pub(crate) fn all(nodes: &Nodes) -> Vec<Box<[u8]>> {
     for (key, node) in nodes.iter() {
         out.push(key.clone());
         if let Some(p) = &node.profile {
-            if p.health.is_some() {
+            if p.health {
                 out.push(health_key(key));
             }
             if !p.clusters.is_empty() {

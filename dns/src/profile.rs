@@ -19,9 +19,7 @@ use crate::names::cluster_key;
 use crate::nodes::Nodes;
 use crate::pick::Entry;
 use crate::wire;
-use crate::zone::{
-    Answers, Bits, Cluster, HealthView, Node, Pick, ProfileNode, CLUSTER_LABEL, HEALTH_LABEL,
-};
+use crate::zone::{Answers, Cluster, Node, Pick, ProfileNode, CLUSTER_LABEL, HEALTH_LABEL};
 
 /// Builds the answer sets of `name` from `(endpoint index, endpoint)` pairs
 /// (the served ones) under `routing`. MultiValue answers addresses only (as Traffic Manager: a CNAME
@@ -99,27 +97,10 @@ pub(crate) fn profile_names(
     let owner = wire::key(&name);
     let served = served(&indexed, health, p.fail_closed);
     let answers = answers(answer_sets(&name, p.ttl, &served, p.routing), p.routing);
-    // Served = in an answer set (Priority: the active priority only).
-    let answered = |i: u32| answers.picks().any(|pick| pick.endpoints().contains(&i));
-    let served = Bits::of(
-        indexed.len(),
-        indexed
-            .iter()
-            .enumerate()
-            .filter(|(_, &(i, _))| answered(i))
-            .map(|(k, _)| k),
-    );
-
     // Health view: _health.<owner> TXT, and <cluster>._cluster.<owner>.
     // Validation keeps owners short enough for this name; should one not fit,
     // the profile simply has no health view.
-    let health_view = Name::from_ascii(format!("{HEALTH_LABEL}.{}.", p.owner))
-        .is_ok()
-        .then(|| HealthView {
-            profile: p.clone(),
-            served,
-            signed: None,
-        });
+    let health_view = Name::from_ascii(format!("{HEALTH_LABEL}.{}.", p.owner)).is_ok();
     let mut by_cluster: BTreeMap<&str, Vec<(u32, &Endpoint)>> = BTreeMap::new();
     for &(i, e) in &indexed {
         let list = by_cluster.entry(e.cluster.as_str()).or_default();
@@ -164,6 +145,7 @@ pub(crate) fn profile_names(
             clusters: clusters.into(),
             cluster_records,
             health: health_view,
+            health_signed: None,
         }),
         ..Node::default()
     };

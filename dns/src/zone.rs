@@ -148,17 +148,19 @@ impl Answers {
     }
 }
 
-/// What a profile's owner name holds: its answers, and the names below it.
+/// What a profile's owner name holds: its answers, and the names below it;
+/// also what its health view shows ([`HealthView`]). Opaque outside the
+/// crate but for the view's methods.
 #[derive(Debug)]
-pub(crate) struct ProfileNode {
+pub struct ProfileNode {
     /// The profile it was compiled from (shared with the fleet): the health
     /// view and the answer counters read its names and endpoints from it
     /// rather than keeping copies.
     pub(crate) profile: Arc<Profile>,
     /// The answers at the owner name.
     pub(crate) answers: Answers,
-    /// The position in [`Zone::endpoints`] of each of its endpoints, in the
-    /// profile's order (a patch reuses them).
+    /// The position in the zone of each of its endpoints (see
+    /// [`Zone::positions`]), in the profile's order (a patch reuses them).
     pub(crate) positions: Box<[u32]>,
     /// `<cluster>._cluster.<owner>`, one per member cluster whose name fits,
     /// sorted by label.
@@ -166,8 +168,12 @@ pub(crate) struct ProfileNode {
     /// The records the clusters answer, in one pick (each cluster's answer
     /// sets are ranges of it).
     pub(crate) cluster_records: Pick,
-    /// `_health.<owner>`: the health view (none when that name would not fit).
-    pub(crate) health: Option<HealthView>,
+    /// Whether `_health.<owner>` (the health view) exists: not when that
+    /// name would not fit.
+    pub(crate) health: bool,
+    /// When the zone is signed: the health view as compiled (no states or
+    /// ages, which change without a recompile), signed, for DO=1 queries.
+    pub(crate) health_signed: Option<Box<Rrset>>,
 }
 
 impl ProfileNode {
@@ -238,52 +244,12 @@ impl<'z> EndpointKey<'z> {
     }
 }
 
-/// Which endpoints of a profile (by index) are served: a bit each, inline up
-/// to 64 endpoints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Bits {
-    Inline(u64),
-    Boxed(Box<[u64]>),
-}
+/// What the `_health` TXT of one profile shows: its node, read as the
+/// profile as compiled (its endpoints, from the fleet's own copy) and which
+/// endpoints the node's answer sets hold.
+pub type HealthView = ProfileNode;
 
-impl Bits {
-    /// The bits set at `indices`, of `len` in all.
-    pub(crate) fn of(len: usize, indices: impl Iterator<Item = usize>) -> Self {
-        let mut words = vec![0u64; len.div_ceil(64).max(1)];
-        for i in indices {
-            words[i / 64] |= 1 << (i % 64);
-        }
-        match *words {
-            [one] => Self::Inline(one),
-            _ => Self::Boxed(words.into()),
-        }
-    }
-
-    /// Whether bit `i` is set.
-    pub(crate) fn get(&self, i: usize) -> bool {
-        let words = match self {
-            Self::Inline(w) => std::slice::from_ref(w),
-            Self::Boxed(w) => w,
-        };
-        words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-}
-
-/// What the `_health` TXT of one profile shows: the profile as compiled (its
-/// endpoints, read from the fleet's own copy) and which endpoints the zone
-/// serves.
-#[derive(Debug)]
-pub struct HealthView {
-    pub(crate) profile: Arc<Profile>,
-    /// Per endpoint (profile order): in the answer set of the zone this view
-    /// was compiled with.
-    pub(crate) served: Bits,
-    /// When the zone is signed: the view as compiled (no states or ages, which
-    /// change without a recompile), signed, for DO=1 queries.
-    pub(crate) signed: Option<Box<Rrset>>,
-}
-
-impl HealthView {
+impl ProfileNode {
     /// `<namespace>/<name>` of the profile.
     pub fn profile(&self) -> String {
         format!("{}/{}", self.profile.namespace, self.profile.name)
@@ -299,19 +265,20 @@ impl HealthView {
         self.profile.routing
     }
 
-    /// Its endpoints, in the profile's order.
+    /// Its endpoints, in the profile's order; served = in an answer set of
+    /// the owner name (Priority: the active priority only).
     pub fn endpoints(&self) -> impl ExactSizeIterator<Item = EndpointView<'_>> + '_ {
         self.profile
             .endpoints
             .iter()
-            .enumerate()
-            .map(|(i, e)| EndpointView {
+            .zip(self.positions.iter())
+            .map(|(e, pos)| EndpointView {
                 id: &e.id,
                 cluster: &e.cluster,
                 target: &e.target,
                 weight: e.weight,
                 always_serve: e.always_serve,
-                served: self.served.get(i),
+                served: self.answers.picks().any(|p| p.endpoints().contains(pos)),
                 priority: e.priority,
             })
     }

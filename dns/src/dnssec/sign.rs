@@ -218,7 +218,7 @@ impl Ctx<'_, '_> {
         }
         let mut set = Rrset::new(records, true);
         self.sign_set(key, &mut set, true);
-        view.signed = Some(Box::new(set));
+        view.health_signed = Some(Box::new(set));
     }
 }
 
@@ -320,8 +320,8 @@ pub fn sign_zone(
                 cx.sign_pick(key, pick);
             }
             cx.sign_clusters(key, &p.clusters, &labels, &mut p.cluster_records);
-            if let Some(view) = &mut p.health {
-                cx.sign_view(&names::health_key(key), view);
+            if p.health {
+                cx.sign_view(&names::health_key(key), p);
             }
         }
     }
