@@ -24,14 +24,15 @@ use crate::zone::Rrset;
 /// table.
 #[derive(Debug, Default)]
 pub struct Pick {
-    /// One buffer: columns of `len` entries — endpoint indices (into
-    /// `Zone::endpoints`), weights, offsets of the records in the wire bytes;
-    /// then, when some range has more than one record and unequal weights,
-    /// the alias tables (relative to each range's start): aliases, low and
-    /// high halves of thresholds; then Σ weights (low, high); then each
-    /// record in wire form, owner pointing at the question, back to back
-    /// (the only form kept: the general path and signing decode one when
-    /// they need it, see [`Pick::record`]).
+    /// One buffer: columns of `len` entries — endpoint positions (see
+    /// `Zone::positions`), weights, and past [`WALK`] records the offsets
+    /// of the records in the wire bytes; then, when some range has more than
+    /// one record and unequal weights (`sampled`), the alias tables
+    /// (relative to each range's start: aliases, low and high halves of
+    /// thresholds) and Σ weights (low, high); then each record in wire form,
+    /// owner pointing at the question, back to back (the only form kept: the
+    /// general path and signing decode one when they need it, see
+    /// [`Pick::record`]).
     data: Box<[u32]>,
     /// What signing added, when the zone is signed.
     pub(crate) signed: Option<Box<PickSigs>>,
@@ -75,6 +76,35 @@ pub(crate) type Entry = (Record, u32, u32);
 /// (2), type, class, TTL, RDLENGTH; the RDATA follows.
 const RECORD_HEADER: usize = 12;
 
+/// Up to this many records a pick keeps no offsets: record `i` is found by
+/// stepping over the `i` before it (each says its length).
+const WALK: usize = 8;
+
+/// Where the parts of a pick's buffer start.
+struct Layout {
+    /// The offsets column, past [`WALK`] records.
+    offsets: Option<usize>,
+    /// The alias tables (aliases, thresholds' low and high halves), then
+    /// Σ weights; when sampled.
+    alias: Option<usize>,
+    /// The wire bytes.
+    wire: usize,
+}
+
+impl Layout {
+    fn of(n: usize, sampled: bool) -> Self {
+        let offsets = (n > WALK).then_some(2 * n);
+        let after = 2 * n + offsets.map_or(0, |_| n);
+        let alias = sampled.then_some(after);
+        let wire = after + alias.map_or(0, |_| 3 * n + 2);
+        Self {
+            offsets,
+            alias,
+            wire,
+        }
+    }
+}
+
 impl Pick {
     /// `(record, weight, endpoint index)` entries, answered `max_return` at a time.
     pub(crate) fn new(entries: Vec<Entry>, max_return: u8) -> Self {
@@ -91,8 +121,8 @@ impl Pick {
         let sampled = groups
             .iter()
             .any(|g| g.len() > 1 && g.iter().any(|e| e.1 != g[0].1));
-        let columns = if sampled { 6 * n } else { 3 * n };
-        let mut data = vec![0u32; columns + 2];
+        let layout = Layout::of(n, sampled);
+        let mut data = vec![0u32; layout.wire];
         let mut bytes = Vec::new();
         let mut ranges = Vec::with_capacity(groups.len());
         let mut i = 0;
@@ -101,7 +131,9 @@ impl Pick {
             for (r, w, e) in group {
                 data[i] = *e;
                 data[n + i] = *w;
-                data[2 * n + i] = bytes.len() as u32;
+                if let Some(at) = layout.offsets {
+                    data[at + i] = bytes.len() as u32;
+                }
                 let record = wire::record(r, true).expect("endpoint records are A, AAAA or CNAME");
                 debug_assert_eq!(
                     usize::from(u16::from_be_bytes([record[10], record[11]])),
@@ -110,12 +142,12 @@ impl Pick {
                 bytes.extend_from_slice(&record);
                 i += 1;
             }
-            if sampled && group.len() > 1 {
+            if let (Some(at), true) = (layout.alias, group.len() > 1) {
                 if let Some((_, threshold, alias)) = sampler::table(&data[n + start..n + i]) {
                     for (k, (t, a)) in threshold.into_iter().zip(alias).enumerate() {
-                        data[3 * n + start + k] = a;
-                        data[4 * n + start + k] = t as u32;
-                        data[5 * n + start + k] = (t >> 32) as u32;
+                        data[at + start + k] = a;
+                        data[at + n + start + k] = t as u32;
+                        data[at + 2 * n + start + k] = (t >> 32) as u32;
                     }
                 }
             }
@@ -124,9 +156,11 @@ impl Pick {
                 len: group.len() as u16,
             });
         }
-        let total: u64 = data[n..2 * n].iter().map(|&w| u64::from(w)).sum();
-        data[columns] = total as u32;
-        data[columns + 1] = (total >> 32) as u32;
+        if let Some(at) = layout.alias {
+            let total: u64 = data[n..2 * n].iter().map(|&w| u64::from(w)).sum();
+            data[at + 3 * n] = total as u32;
+            data[at + 3 * n + 1] = (total >> 32) as u32;
+        }
         bytes.resize(bytes.len().next_multiple_of(4), 0);
         data.extend(
             bytes
@@ -143,22 +177,18 @@ impl Pick {
         (pick, ranges)
     }
 
-    /// Where Σ weights sits in `data` (the wire bytes follow it).
-    fn total_at(&self) -> usize {
-        let n = self.len();
-        if self.sampled {
-            6 * n
-        } else {
-            3 * n
-        }
+    fn layout(&self) -> Layout {
+        Layout::of(self.len(), self.sampled)
     }
 
-    /// Σ weights of the whole pick (for MultiValue draws).
+    /// Σ weights of the whole pick (for draws).
     pub(crate) fn total(&self) -> u64 {
-        let at = self.total_at();
-        match self.data.get(at..at + 2) {
-            Some(&[low, high]) => u64::from(low) | (u64::from(high) << 32),
-            _ => 0,
+        match self.layout().alias {
+            Some(at) => {
+                let at = at + 3 * self.len();
+                u64::from(self.data[at]) | (u64::from(self.data[at + 1]) << 32)
+            }
+            None => self.total_of(self.all()),
         }
     }
 
@@ -181,11 +211,16 @@ impl Pick {
     /// Record `index` in wire form (owner = a pointer to the question).
     pub(crate) fn wire(&self, index: usize) -> &[u8] {
         use zerocopy::IntoBytes;
-        let n = self.len();
-        let bytes = &self.data[self.total_at() + 2..].as_bytes();
-        let start = self.data[2 * n + index] as usize;
-        let rdlength = u16::from_be_bytes([bytes[start + 10], bytes[start + 11]]);
-        &bytes[start..start + RECORD_HEADER + usize::from(rdlength)]
+        let layout = self.layout();
+        let bytes = self.data[layout.wire..].as_bytes();
+        let length = |at: usize| {
+            RECORD_HEADER + usize::from(u16::from_be_bytes([bytes[at + 10], bytes[at + 11]]))
+        };
+        let start = match layout.offsets {
+            Some(at) => self.data[at + index] as usize,
+            None => (0..index).fold(0, |at, _| at + length(at)),
+        };
+        &bytes[start..start + length(start)]
     }
 
     /// Record `index` with owner `owner`, decoded from its wire form (the
@@ -245,11 +280,15 @@ impl Pick {
         }
         let n = self.len();
         let c = &self.data;
+        let alias = self
+            .layout()
+            .alias
+            .expect("sampled picks have alias tables");
         let r = fastrand::u64(..len as u64 * total);
         let bucket = |b: usize| {
-            let at = start + b;
-            let threshold = u64::from(c[4 * n + at]) | (u64::from(c[5 * n + at]) << 32);
-            (threshold, c[3 * n + at])
+            let at = alias + start + b;
+            let threshold = u64::from(c[at + n]) | (u64::from(c[at + 2 * n]) << 32);
+            (threshold, c[at])
         };
         Some(start + sampler::pick_with(r, total, bucket))
     }
@@ -359,5 +398,44 @@ mod tests {
             "{seen:?}"
         );
         assert_eq!(g.record(3, &owner), a(4));
+    }
+
+    #[test]
+    fn records_read_back_past_the_walk_with_and_without_alias_tables() {
+        let owner = Name::from_ascii("p.tm.test.").unwrap();
+        let record = |i: u8| match i % 3 {
+            0 => Record::from_rdata(owner.clone(), 60, RData::A(A::new(192, 0, 2, i))),
+            _ => {
+                let host =
+                    Name::from_ascii(format!("h{}.example.", "x".repeat(usize::from(i)))).unwrap();
+                Record::from_rdata(owner.clone(), 60, RData::CNAME(CNAME(host)))
+            }
+        };
+        for equal in [true, false] {
+            for n in [1u8, WALK as u8, WALK as u8 + 1, 20] {
+                let entries: Vec<Entry> = (0..n)
+                    .map(|i| {
+                        (
+                            record(i),
+                            if equal { 2 } else { u32::from(i) + 1 },
+                            u32::from(i) * 7,
+                        )
+                    })
+                    .collect();
+                let p = Pick::new(entries.clone(), 1);
+                assert_eq!(p.sampled, !equal && n > 1, "n={n}");
+                assert_eq!(
+                    p.total(),
+                    entries.iter().map(|e| u64::from(e.1)).sum::<u64>()
+                );
+                for (i, (r, w, e)) in entries.iter().enumerate() {
+                    assert_eq!(&p.record(i, &owner), r, "n={n} i={i}");
+                    assert_eq!((p.weights()[i], p.endpoints()[i]), (*w, *e));
+                    assert_eq!(p.wire(i), &*wire::record(r, true).unwrap());
+                }
+                let drawn = p.pick_index().unwrap();
+                assert!(drawn < usize::from(n));
+            }
+        }
     }
 }
