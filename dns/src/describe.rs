@@ -86,7 +86,7 @@ impl Zone {
                 }
             }
             if let Some(p) = self.nodes.get(&key).and_then(|n| n.profile.as_ref()) {
-                let ids: Vec<String> = p.positions.iter().map(|&i| id(i)).collect();
+                let ids: Vec<String> = p.positions().map(id).collect();
                 out.push(format!("{name} endpoints [{}]", ids.join("; ")));
             }
             if let Some(v) = node.health {

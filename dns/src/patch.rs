@@ -215,7 +215,7 @@ pub(crate) fn patch(
         let before = nodes
             .get(&okey)
             .and_then(|n| n.profile.as_ref())
-            .map(|p| (p.profile.clone(), p.positions.clone()));
+            .map(|p| (p.profile.clone(), p.positions().collect::<Vec<u32>>()));
         let mut old: HashMap<&str, u32> = HashMap::new();
         if let Some((was, positions)) = &before {
             for (e, &pos) in was.endpoints.iter().zip(positions.iter()) {

@@ -19,7 +19,9 @@ use crate::names::cluster_key;
 use crate::nodes::Nodes;
 use crate::pick::Entry;
 use crate::wire;
-use crate::zone::{Answers, Cluster, Node, Pick, ProfileNode, CLUSTER_LABEL, HEALTH_LABEL};
+use crate::zone::{
+    Answers, Cluster, Node, Pick, Positions, ProfileNode, CLUSTER_LABEL, HEALTH_LABEL,
+};
 
 /// Builds the answer sets of `name` from `(endpoint index, endpoint)` pairs
 /// (the served ones) under `routing`. MultiValue answers addresses only (as Traffic Manager: a CNAME
@@ -141,7 +143,7 @@ pub(crate) fn profile_names(
         profile: Some(ProfileNode {
             profile: p.clone(),
             answers,
-            positions: positions.into(),
+            positions: Positions::new(positions),
             clusters: clusters.into(),
             cluster_records,
             health: health_view,

@@ -161,7 +161,7 @@ pub struct ProfileNode {
     pub(crate) answers: Answers,
     /// The position in the zone of each of its endpoints (see
     /// [`Zone::positions`]), in the profile's order (a patch reuses them).
-    pub(crate) positions: Box<[u32]>,
+    pub(crate) positions: Positions,
     /// `<cluster>._cluster.<owner>`, one per member cluster whose name fits,
     /// sorted by label.
     pub(crate) clusters: Box<[Cluster]>,
@@ -176,21 +176,58 @@ pub struct ProfileNode {
     pub(crate) health_signed: Option<Box<Rrset>>,
 }
 
+/// The positions of a profile's endpoints: consecutive ones (as a whole
+/// compile hands them out) in no allocation, others listed.
+#[derive(Debug)]
+pub(crate) struct Positions {
+    first: u32,
+    /// All of them, when they are not `first`, `first + 1`, ….
+    list: Option<Box<Vec<u32>>>,
+}
+
+impl Positions {
+    pub(crate) fn new(positions: &[u32]) -> Self {
+        let first = positions.first().copied().unwrap_or(0);
+        let run = (first..).zip(positions).all(|(want, &p)| want == p);
+        Self {
+            first,
+            list: (!run).then(|| Box::new(positions.to_vec())),
+        }
+    }
+}
+
 impl ProfileNode {
+    /// The position in the zone of each of its endpoints, in the profile's
+    /// order.
+    pub(crate) fn positions(&self) -> impl ExactSizeIterator<Item = u32> + Clone + '_ {
+        let n = self.profile.endpoints.len();
+        let list = self.positions.list.as_deref();
+        let first = self.positions.first;
+        (0..n).map(move |i| list.map_or(first + i as u32, |l| l[i]))
+    }
+
     /// Its endpoints, each with its position in the zone.
     pub(crate) fn endpoint_keys(&self) -> impl Iterator<Item = (u32, EndpointKey<'_>)> + '_ {
-        let mut held: Vec<u32> = self
-            .answers
-            .picks()
-            .chain([&self.cluster_records])
-            .flat_map(|p| p.endpoints().iter().copied())
-            .collect();
-        held.sort_unstable();
-        self.positions.iter().enumerate().map(move |(i, &pos)| {
+        let picks = || self.answers.picks().chain([&self.cluster_records]);
+        // Few records (nearly every profile): look each endpoint up in place;
+        // many: sort them once.
+        let records: usize = picks().map(Pick::len).sum();
+        let sorted = (records > 32).then(|| {
+            let mut held: Vec<u32> = picks()
+                .flat_map(|p| p.endpoints().iter().copied())
+                .collect();
+            held.sort_unstable();
+            held
+        });
+        self.positions().enumerate().map(move |(i, pos)| {
+            let answerable = match &sorted {
+                Some(held) => held.binary_search(&pos).is_ok(),
+                None => picks().any(|p| p.endpoints().contains(&pos)),
+            };
             let key = EndpointKey {
                 profile: &self.profile,
                 index: i as u16,
-                answerable: held.binary_search(&pos).is_ok(),
+                answerable,
             };
             (pos, key)
         })
@@ -271,14 +308,14 @@ impl ProfileNode {
         self.profile
             .endpoints
             .iter()
-            .zip(self.positions.iter())
+            .zip(self.positions())
             .map(|(e, pos)| EndpointView {
                 id: &e.id,
                 cluster: &e.cluster,
                 target: &e.target,
                 weight: e.weight,
                 always_serve: e.always_serve,
-                served: self.answers.picks().any(|p| p.endpoints().contains(pos)),
+                served: self.answers.picks().any(|p| p.endpoints().contains(&pos)),
                 priority: e.priority,
             })
     }
