@@ -52,7 +52,7 @@ fn count(s: &Snapshot, id: &str, n: u64) {
         .find(|(_, k)| k.id() == id)
         .expect(id);
     for _ in 0..n {
-        s.count_answer(i as u32);
+        s.count_answer(i);
     }
 }
 

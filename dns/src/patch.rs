@@ -174,6 +174,10 @@ fn owner_key(owner: &str) -> Option<Box<[u8]>> {
     Some(wire::key(&name))
 }
 
+/// Endpoint positions a patch changed: `Some(answerable)` where an endpoint
+/// holds the position now, `None` where one left.
+pub(crate) type Touched = Vec<(u32, Option<bool>)>;
+
 /// `zone` (compiled from some fleet) turned into the zone of `fleet` and
 /// `health`, compiling again only the profiles in `changes`; also the endpoint
 /// positions that changed, each with whether an endpoint holds it now and
@@ -186,7 +190,7 @@ pub(crate) fn patch(
     fleet: &Fleet,
     health: &Health,
     changes: &Changes,
-) -> Option<(Zone, Vec<(u32, Option<bool>)>)> {
+) -> Option<(Zone, Touched)> {
     if zone.dnssec.is_some() || fleet.dnssec.is_some() {
         return None;
     }

@@ -181,7 +181,9 @@ pub struct ProfileNode {
 #[derive(Debug)]
 pub(crate) struct Positions {
     first: u32,
-    /// All of them, when they are not `first`, `first + 1`, ….
+    /// All of them, when they are not `first`, `first + 1`, …: behind a
+    /// thin pointer, so a node pays 8 bytes for it, not a slice's 16.
+    #[allow(clippy::box_collection)]
     list: Option<Box<Vec<u32>>>,
 }
 
