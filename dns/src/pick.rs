@@ -197,7 +197,7 @@ impl Pick {
         usize::from(self.len)
     }
 
-    /// Per record, its endpoint's index in `Zone::endpoints`.
+    /// Per record, its endpoint's position in the zone (see `Zone::positions`).
     pub(crate) fn endpoints(&self) -> &[u32] {
         &self.data[..self.len()]
     }

@@ -35,7 +35,7 @@ pub struct Snapshot {
     zone: Arc<Zone>,
     /// Routes exactly like the health `zone` was compiled from.
     health: Arc<Health>,
-    /// Per [`Zone::endpoints`] entry, its answer counter (none for endpoints
+    /// Per endpoint position of the zone, its answer counter (none for endpoints
     /// without a series).
     counters: Arc<AnswerCounters>,
 }
