@@ -4,7 +4,9 @@ serving, VmHWM (peak while loading), and the time from a one-profile change (fil
 SIGHUP, or the 0.5 s poll alone) to the first answer that shows it. Two edits: `service`
 changes the `reload` Service's address (an entry of the 20 MB settings document) and waits
 for the new address; `profile` changes the `reload` TrafficManagerProfile's own document
-(its fleetdns.io/ttl annotation) and waits for the new TTL.
+(its fleetdns.io/ttl annotation) and waits for the new TTL. Last, the VmRSS once it has
+served a minute (--steady seconds after the first answer; the status page's answer readings
+span a minute).
 
   python3 scripts/scale_probe.py --binary target/release/fleetdns --config /tmp/c100k.yaml \
       [--server 127.0.77.9 --port 5399] [--trials 3] [--mode hup|poll|both] \
@@ -124,10 +126,13 @@ def main():
     ap.add_argument("--edit", default="service", choices=["service", "profile", "both"])
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--log", default="/dev/null")
+    ap.add_argument("--steady", type=float, default=70,
+                    help="seconds after the first answer to read the steady RSS")
     a = ap.parse_args()
     res = {"config_bytes": os.path.getsize(a.config)}
     p, first = start_until_answer([a.binary, "serve", "--config", a.config, "--listen", f"{a.server}:{a.port}",
                                    "--admin", a.admin], a.server, a.port, a.timeout, a.log)
+    started = time.monotonic()
     try:
         res["first_answer_s"] = round(first, 2)
         time.sleep(3)
@@ -158,6 +163,12 @@ def main():
             s = status(p.pid)
             res["rss_after_reloads_mib"] = round(s["VmRSS"], 1)
             res["peak_after_reloads_mib"] = round(s["VmHWM"], 1)
+        # Steady state: the status page keeps a minute of answer-counter readings,
+        # so what the process holds is known only after it has served a minute.
+        wait = a.steady - (time.monotonic() - started)
+        if wait > 0:
+            time.sleep(wait)
+        res["rss_after_a_minute_mib"] = round(status(p.pid)["VmRSS"], 1)
     finally:
         stop(p)
     print(json.dumps(res))

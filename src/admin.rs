@@ -29,7 +29,7 @@ pub struct Admin {
     /// The Azure mirror's last pass (empty when the fleet has no `azure` section).
     pub azure: watch::Receiver<Arc<fleetdns_sync::azure::MirrorStatus>>,
     /// Each endpoint's answers over the last minute.
-    pub answers: watch::Receiver<Arc<AnswerWindow>>,
+    pub answers: window::SharedRing,
     /// The last config file load (`None` in Kubernetes mode).
     pub reload: watch::Receiver<Option<ReloadStatus>>,
 }
@@ -53,7 +53,7 @@ async fn route(req: Request<Incoming>, admin: Admin) -> Response<Full<Bytes>> {
         "/status" => {
             let fleet = admin.fleet.borrow().clone();
             let health = admin.health.borrow().clone();
-            let answers = admin.answers.borrow().clone();
+            let answers = window::answer_window(&admin.answers);
             let mut json = status_json(&fleet, &health, &answers);
             json["reload"] = window::reload_json(admin.reload.borrow().as_ref());
             if fleet.azure.is_some() {
@@ -93,7 +93,7 @@ fn status_json(fleet: &Fleet, health: &Health, answers: &AnswerWindow) -> serde_
                 .endpoints
                 .iter()
                 .map(|e| {
-                    let h = health.get(e.id.as_str());
+                    let h = health.get(&e.id);
                     let n = answered(&e.id);
                     serde_json::json!({
                         "id": e.id,

@@ -128,7 +128,7 @@ impl Health {
         if endpoint.always_serve {
             return MonitorState::Unmonitored;
         }
-        self.get(endpoint.id.as_str())
+        self.get(&endpoint.id)
             .map(|h| h.state)
             .unwrap_or(MonitorState::CheckingEndpoint)
     }

@@ -238,8 +238,9 @@ pub struct Profile {
     pub owner: String,
     /// Answer TTL in seconds.
     pub ttl: u32,
-    /// How its endpoints are probed.
-    pub monitor: MonitorConfig,
+    /// How its endpoints are probed. Shared: most profiles of a fleet probe
+    /// alike, so equal settings are kept once.
+    pub monitor: Arc<MonitorConfig>,
     /// Serve nothing (instead of everything) when every endpoint is Degraded.
     pub fail_closed: bool,
     /// How answers choose among the endpoints (`fleetdns.io/routing-method`).
@@ -252,14 +253,15 @@ pub struct Profile {
 /// One (backend, member cluster) pair: what a Traffic Manager endpoint is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Endpoint {
-    /// Stable identity: `<namespace>/<backend>#<service>#<cluster>`.
-    pub id: String,
-    /// TrafficManagerBackend name.
-    pub backend: String,
-    /// Service (= ServiceImport) name.
-    pub service: String,
-    /// Member cluster name.
-    pub cluster: String,
+    /// Stable identity: `<namespace>/<backend>#<service>#<cluster>`. Shared (with
+    /// the zone's answer counters, the health map), so it is kept once.
+    pub id: Arc<str>,
+    /// TrafficManagerBackend name (one allocation per backend, not per endpoint).
+    pub backend: Arc<str>,
+    /// Service (= ServiceImport) name (one allocation per Service name).
+    pub service: Arc<str>,
+    /// Member cluster name (one allocation per cluster in the fleet).
+    pub cluster: Arc<str>,
     /// Where the endpoint points (the Service's load-balancer ingress).
     pub target: Target,
     /// Effective weight (fleet formula), 1..=1000.

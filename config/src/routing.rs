@@ -111,10 +111,10 @@ mod routing_method {
 
     fn endpoint(id: &str, priority: u32) -> Endpoint {
         Endpoint {
-            id: id.to_string(),
-            backend: "b".to_string(),
-            service: "s".to_string(),
-            cluster: id.to_string(),
+            id: id.into(),
+            backend: "b".into(),
+            service: "s".into(),
+            cluster: id.into(),
             target: Target::Host(format!("{id}.example")),
             weight: 1,
             export_weight: 1,
@@ -138,7 +138,7 @@ mod routing_method {
                 })
                 .collect()
         };
-        let ids = |v: Vec<&crate::Endpoint>| v.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+        let ids = |v: Vec<&crate::Endpoint>| v.iter().map(|e| e.id.to_string()).collect::<Vec<_>>();
         assert_eq!(ids(active_endpoints(&eps, &health(&[]), false)), ["a", "b"]);
         assert_eq!(ids(active_endpoints(&eps, &health(&["a"]), false)), ["b"]);
         assert_eq!(

@@ -213,7 +213,7 @@ impl ProfileBuilder {
                 name: name.to_string(),
                 owner: owner(namespace, name, ZONE),
                 ttl: DEFAULT_TTL,
-                monitor: MonitorBuilder::new(Protocol::Http).build(),
+                monitor: MonitorBuilder::new(Protocol::Http).build().into(),
                 fail_closed: false,
                 routing: crate::routing::RoutingMethod::Weighted,
                 endpoints: Vec::new(),
@@ -235,7 +235,7 @@ impl ProfileBuilder {
 
     /// The probe settings (a [`MonitorBuilder`] or a finished [`MonitorConfig`]).
     pub fn monitor(mut self, monitor: impl Into<MonitorConfig>) -> Self {
-        self.profile.monitor = monitor.into();
+        self.profile.monitor = monitor.into().into();
         self
     }
 
@@ -294,10 +294,10 @@ impl EndpointBuilder {
     pub fn new(id: &str) -> Self {
         Self {
             endpoint: Endpoint {
-                id: id.to_string(),
-                backend: "web".to_string(),
-                service: "web".to_string(),
-                cluster: format!("cluster-{id}"),
+                id: id.into(),
+                backend: "web".into(),
+                service: "web".into(),
+                cluster: format!("cluster-{id}").into(),
                 target: Target::Addresses {
                     v4: Some(Ipv4Addr::new(192, 0, 2, 1)),
                     v6: None,
@@ -312,19 +312,19 @@ impl EndpointBuilder {
 
     /// The TrafficManagerBackend name.
     pub fn backend(mut self, backend: &str) -> Self {
-        self.endpoint.backend = backend.to_string();
+        self.endpoint.backend = backend.to_string().into();
         self
     }
 
     /// The Service (ServiceImport) name.
     pub fn service(mut self, service: &str) -> Self {
-        self.endpoint.service = service.to_string();
+        self.endpoint.service = service.to_string().into();
         self
     }
 
     /// The member cluster name.
     pub fn cluster(mut self, cluster: &str) -> Self {
-        self.endpoint.cluster = cluster.to_string();
+        self.endpoint.cluster = cluster.to_string().into();
         self
     }
 

@@ -133,7 +133,7 @@ fn routing_method_defaults_to_weighted_and_reads_each_method() {
     let prio: Vec<(&str, u32)> = p
         .endpoints
         .iter()
-        .map(|e| (e.backend.as_str(), e.priority))
+        .map(|e| (&*e.backend, e.priority))
         .collect();
     assert_eq!(prio, [("b1", 1), ("b2", DEFAULT_PRIORITY)]);
 }
@@ -243,7 +243,7 @@ fn routing_method_the_priority_example_is_valid() {
     let prio: Vec<(&str, u32)> = p
         .endpoints
         .iter()
-        .map(|e| (e.backend.as_str(), e.priority))
+        .map(|e| (&*e.backend, e.priority))
         .collect();
     assert_eq!(prio, [("app-primary", 1), ("app-secondary", 2)]);
 }

@@ -72,7 +72,10 @@ metadata: {{name: svc, namespace: ns}}
         )
         .build();
     assert_eq!(built, loaded);
-    assert_eq!(built.profiles[0].monitor, monitor(Protocol::Http).build());
+    assert_eq!(
+        built.profiles[0].monitor,
+        monitor(Protocol::Http).build().into()
+    );
 }
 
 #[test]
@@ -121,7 +124,7 @@ fn builders_set_what_they_are_told() {
         )
         .build();
     assert_eq!(p.owner, "team-web.tm.test");
-    assert_eq!((p.ttl, p.fail_closed, &p.monitor), (5, true, &m));
+    assert_eq!((p.ttl, p.fail_closed, &*p.monitor), (5, true, &m));
     let e = &p.endpoints[0];
     assert_eq!(
         e.target,

@@ -44,7 +44,7 @@ fn main() {
     let ids: Vec<Arc<str>> = fleet
         .profiles
         .iter()
-        .flat_map(|p| p.endpoints.iter().map(|e| Arc::from(e.id.as_str())))
+        .flat_map(|p| p.endpoints.iter().map(|e| e.id.clone()))
         .collect();
     let mut table: Health = ids
         .iter()

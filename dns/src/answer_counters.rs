@@ -279,6 +279,24 @@ impl AnswerStore {
         pool.publish(generation, slots, nodes)
     }
 
+    /// Calls `f` with each current series' slot, endpoint id and answers so
+    /// far. A slot stays an endpoint's while it is in the zone, and is handed to
+    /// another (zeroed) only after it left.
+    pub(crate) fn visit(&self, mut f: impl FnMut(u32, &std::sync::Arc<str>, u64)) {
+        let Some(current) = self.pool().current.clone() else {
+            return;
+        };
+        for (k, slot) in current.slots() {
+            if slot != NONE {
+                f(
+                    slot,
+                    k.shared_id(),
+                    current.cell(slot).load(Ordering::Relaxed),
+                );
+            }
+        }
+    }
+
     /// The current series as (endpoint id, answers so far).
     pub(crate) fn totals(&self) -> Vec<(String, u64)> {
         let current = self.pool().current.clone();

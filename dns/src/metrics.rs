@@ -151,6 +151,13 @@ impl DnsMetrics {
         self.answers.totals()
     }
 
+    /// Calls `f` with each exported answer counter's slot (a small integer, an
+    /// endpoint's while it is in the zone), endpoint id and answers so far,
+    /// without copying the ids: what the status page samples every few seconds.
+    pub fn visit_answer_totals(&self, f: impl FnMut(u32, &std::sync::Arc<str>, u64)) {
+        self.answers.visit(f);
+    }
+
     /// The answer counters of a compiled zone's endpoints (a series for each
     /// endpoint some answer set holds or that had one), keeping the counts of
     /// endpoints that are still there and dropping the series of endpoints that

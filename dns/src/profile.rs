@@ -105,7 +105,7 @@ pub(crate) fn profile_names(
     let health_view = Name::from_ascii(format!("{HEALTH_LABEL}.{}.", p.owner)).is_ok();
     let mut by_cluster: BTreeMap<&str, Vec<(u32, &Endpoint)>> = BTreeMap::new();
     for &(i, e) in &indexed {
-        let list = by_cluster.entry(e.cluster.as_str()).or_default();
+        let list = by_cluster.entry(&*e.cluster).or_default();
         if health.state_of(e).is_available() {
             list.push((i, e));
         }

@@ -277,6 +277,11 @@ impl<'z> EndpointKey<'z> {
         &self.profile.endpoints[usize::from(self.index)].id
     }
 
+    /// The endpoint's id, shared with the fleet.
+    pub(crate) fn shared_id(&self) -> &'z Arc<str> {
+        &self.profile.endpoints[usize::from(self.index)].id
+    }
+
     /// Its profile's `<namespace>` and `<name>`.
     pub(crate) fn profile_name(&self) -> (&'z str, &'z str) {
         (&self.profile.namespace, &self.profile.name)

@@ -53,7 +53,7 @@ fn fleet() -> Fleet {
 /// Every endpoint Online except those of cluster `degraded`.
 fn health(fleet: &Fleet, degraded: &str) -> Arc<Health> {
     let entries = fleet.profiles[0].endpoints.iter().map(|e| {
-        let state = if e.cluster == degraded {
+        let state = if *e.cluster == *degraded {
             MonitorState::Degraded
         } else {
             MonitorState::Online
@@ -63,7 +63,7 @@ fn health(fleet: &Fleet, degraded: &str) -> Arc<Health> {
             consecutive_failures: 0,
             last: None,
         };
-        (Arc::from(e.id.as_str()), h)
+        (e.id.clone(), h)
     });
     Arc::new(entries.collect())
 }
@@ -160,7 +160,7 @@ fn a_health_change_that_routes_the_same_keeps_the_zone_and_one_that_does_not_nee
     let s = Snapshot::compile(&f, health(&f, "a"), &metrics);
     // Failures counted, nothing Degraded anew: the same zone, showing the new health.
     let mut counted = (*health(&f, "a")).clone();
-    let id = f.profiles[0].endpoints[1].id.as_str();
+    let id = f.profiles[0].endpoints[1].id.as_ref();
     counted.get_mut(id).expect("probed").consecutive_failures = 2;
     let refreshed = s.with_health(Arc::new(counted)).expect("same routing");
     assert!(std::ptr::eq(refreshed.zone(), s.zone()));

@@ -47,7 +47,7 @@ fn health_of(rng: &mut fastrand::Rng, f: &Fleet, mut base: Health) -> Health {
                     _ => MonitorState::Online,
                 };
                 base.insert(
-                    e.id.as_str().into(),
+                    e.id.clone(),
                     EndpointHealth {
                         state,
                         consecutive_failures: 0,

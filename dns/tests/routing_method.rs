@@ -204,7 +204,7 @@ fn routing_method_multivalue_20000_queries_follow_sampling_without_replacement()
         f.profiles[0]
             .endpoints
             .iter()
-            .find(|e| e.id == id)
+            .find(|e| *e.id == *id)
             .unwrap()
             .weight
     };
@@ -391,7 +391,7 @@ fn routing_method_priority_answers_the_best_available_priority_and_fails_over() 
     let all_down: Vec<(&str, MonitorState)> = f.profiles[0]
         .endpoints
         .iter()
-        .map(|e| (e.id.as_str(), MonitorState::Degraded))
+        .map(|e| (&*e.id, MonitorState::Degraded))
         .collect();
     let zone = compile(&f, &health(&all_down));
     let seen = all_a(&zone);

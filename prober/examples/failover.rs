@@ -58,7 +58,8 @@ spec:
             custom_headers: vec![],
             expected_status: vec![(200, 200)],
             verify_tls: false,
-        },
+        }
+        .into(),
         fail_closed: false,
         routing: fleetdns_config::RoutingMethod::Weighted,
         endpoints: vec![Endpoint {

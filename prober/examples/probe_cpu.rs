@@ -237,10 +237,10 @@ spec:
                         unreachable!("IPv4 plan")
                     };
                     Endpoint {
-                        id: format!("bench/web#svc#c{i}"),
+                        id: format!("bench/web#svc#c{i}").into(),
                         backend: "web".into(),
                         service: "svc".into(),
-                        cluster: format!("c{i}"),
+                        cluster: format!("c{i}").into(),
                         target: Target::Addresses {
                             v4: Some(*a.ip()),
                             v6: None,
@@ -267,7 +267,8 @@ spec:
                     custom_headers: vec![],
                     expected_status: vec![(200, 200)],
                     verify_tls: false,
-                },
+                }
+                .into(),
                 fail_closed: false,
                 routing: fleetdns_config::RoutingMethod::Weighted,
                 endpoints,

@@ -13,24 +13,29 @@ use fleetdns_config::{Fleet, MonitorConfig, Target};
 /// One endpoint to probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Plan {
-    /// `<namespace>/<name>` of the profile (metrics and log label).
-    pub profile: String,
-    /// The endpoint id, the key of `Health`.
-    pub endpoint: String,
-    pub cluster: String,
-    pub monitor: MonitorConfig,
+    /// `<namespace>/<name>` of the profile (metrics and log label), one
+    /// allocation per profile.
+    pub profile: Arc<str>,
+    /// The endpoint id, the key of `Health` (the fleet's own, shared).
+    pub endpoint: Arc<str>,
+    pub cluster: Arc<str>,
+    pub monitor: Arc<MonitorConfig>,
     pub target: Target,
 }
 
 /// Every endpoint of `fleet` that is probed (not always-serve), by id. Should
 /// an id appear twice, the first occurrence wins: `Health` has one entry per id.
-pub(crate) fn desired(fleet: &Fleet) -> BTreeMap<String, Arc<Plan>> {
+pub(crate) fn desired(fleet: &Fleet) -> BTreeMap<Arc<str>, Arc<Plan>> {
     let mut plans = BTreeMap::new();
     for profile in &fleet.profiles {
+        let mut label: Option<Arc<str>> = None;
         for endpoint in profile.endpoints.iter().filter(|e| !e.always_serve) {
             plans.entry(endpoint.id.clone()).or_insert_with(|| {
+                let label = label.get_or_insert_with(|| {
+                    format!("{}/{}", profile.namespace, profile.name).into()
+                });
                 Arc::new(Plan {
-                    profile: format!("{}/{}", profile.namespace, profile.name),
+                    profile: label.clone(),
                     endpoint: endpoint.id.clone(),
                     cluster: endpoint.cluster.clone(),
                     monitor: profile.monitor.clone(),
@@ -70,7 +75,7 @@ pub(crate) mod fixtures {
             id: id.into(),
             backend: "web".into(),
             service: "svc".into(),
-            cluster: format!("c{last_octet}"),
+            cluster: format!("c{last_octet}").into(),
             target: Target::Addresses {
                 v4: Some(Ipv4Addr::new(192, 0, 2, last_octet)),
                 v6: None,
@@ -88,7 +93,7 @@ pub(crate) mod fixtures {
             name: name.into(),
             owner: format!("ns-{name}.fleet.example.com"),
             ttl: 60,
-            monitor,
+            monitor: monitor.into(),
             fail_closed: false,
             routing: fleetdns_config::RoutingMethod::Weighted,
             endpoints,
@@ -139,7 +144,10 @@ mod tests {
             vec![endpoint("ns/web#svc#c1", 1), pinned],
         )]);
         let plans = desired(&f);
-        assert_eq!(plans.keys().collect::<Vec<_>>(), ["ns/web#svc#c1"]);
+        assert_eq!(
+            plans.keys().map(|k| &**k).collect::<Vec<_>>(),
+            ["ns/web#svc#c1"]
+        );
         let p = &plans["ns/web#svc#c1"];
         assert_eq!(
             [&*p.profile, &*p.endpoint, &*p.cluster],
@@ -160,7 +168,7 @@ mod tests {
         assert_ne!(desired(&base)["e"], desired(&moved)["e"]);
 
         let mut repathed = base.clone();
-        repathed.profile_mut(0).monitor.path = "/healthz".into();
+        Arc::make_mut(&mut repathed.profile_mut(0).monitor).path = "/healthz".into();
         assert_ne!(desired(&base)["e"], desired(&repathed)["e"]);
     }
 
@@ -172,6 +180,6 @@ mod tests {
         ]);
         let plans = desired(&f);
         assert_eq!(plans.len(), 1);
-        assert_eq!(plans["dup"].profile, "ns/a");
+        assert_eq!(plans["dup"].profile, "ns/a".into());
     }
 }

@@ -115,7 +115,7 @@ struct Supervisor<P> {
     reports: mpsc::Sender<Report>,
     table: Table,
     /// One running probe loop per table entry; dropping one aborts it.
-    tasks: HashMap<String, ProbeTask>,
+    tasks: HashMap<Arc<str>, ProbeTask>,
     health: watch::Sender<Arc<Health>>,
     metrics: Metrics,
     last_publish: Instant,

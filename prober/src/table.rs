@@ -59,7 +59,7 @@ struct Entry {
 /// All probed endpoints, by id.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<Arc<str>, Entry>,
     /// The state of every entry, kept in the published form so a snapshot is
     /// one map clone (no rebuild): it is taken up to a few times per second.
     health: Health,
@@ -78,16 +78,16 @@ const MAX_DETAILS: usize = 256;
 impl Table {
     /// Makes the table match `desired` (from [`crate::plan::desired`]) and says what changed.
     /// Endpoints whose plan is unchanged keep their state and probe task.
-    pub(crate) fn apply_fleet(&mut self, desired: BTreeMap<String, Arc<Plan>>) -> Vec<Change> {
+    pub(crate) fn apply_fleet(&mut self, desired: BTreeMap<Arc<str>, Arc<Plan>>) -> Vec<Change> {
         let mut changes = Vec::new();
-        let removed: Vec<String> = self
+        let removed: Vec<Arc<str>> = self
             .entries
             .keys()
             .filter(|id| !desired.contains_key(*id))
             .cloned()
             .collect();
         for id in removed {
-            self.health.remove(id.as_str());
+            self.health.remove(&id);
             if let Some(entry) = self.entries.remove(&id) {
                 changes.push(Change::Removed(entry.plan));
             }
@@ -103,7 +103,7 @@ impl Table {
             };
             let was = self
                 .health
-                .insert(Arc::from(id.as_str()), fresh_health())
+                .insert(id.clone(), fresh_health())
                 .map(|h| h.state);
             match (self.entries.insert(id, fresh), was) {
                 (Some(old), Some(was)) => changes.push(Change::Replaced {
@@ -222,10 +222,10 @@ mod tests {
         changes
             .iter()
             .find_map(|c| match c {
-                Change::Added(p, g) if p.endpoint == id => Some(*g),
+                Change::Added(p, g) if p.endpoint == id.into() => Some(*g),
                 Change::Replaced {
                     new, generation, ..
-                } if new.endpoint == id => Some(*generation),
+                } if new.endpoint == id.into() => Some(*generation),
                 _ => None,
             })
             .expect("endpoint started")
@@ -316,7 +316,7 @@ mod tests {
         assert_eq!(t.health().get("a").expect("probed").state, Degraded);
 
         let mut changed = f.clone();
-        changed.profile_mut(0).monitor.path = "/ready".into();
+        Arc::make_mut(&mut changed.profile_mut(0).monitor).path = "/ready".into();
         let changes = t.apply_fleet(desired(&changed));
         assert!(matches!(
             changes.as_slice(),
@@ -347,9 +347,9 @@ mod tests {
         let f = web_a_and_b();
         let gb = generation_of(&t.apply_fleet(desired(&f)), "b");
         let mut fewer = f.clone();
-        fewer.profile_mut(0).endpoints.retain(|e| e.id == "a");
+        fewer.profile_mut(0).endpoints.retain(|e| &*e.id == "a");
         let changes = t.apply_fleet(desired(&fewer));
-        assert!(matches!(changes.as_slice(), [Change::Removed(p)] if p.endpoint == "b"));
+        assert!(matches!(changes.as_slice(), [Change::Removed(p)] if p.endpoint == "b".into()));
         assert_eq!(
             t.health().iter().map(|(k, _)| &**k).collect::<Vec<_>>(),
             ["a"]

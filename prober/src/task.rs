@@ -78,7 +78,10 @@ async fn probe_loop<P: Probe>(
         };
         let started = Instant::now();
         let result = match &spec {
-            Ok(spec) => probe.probe(spec).await,
+            // Boxed: a probe's future (a connection, TLS, an HTTP exchange)
+            // is several KiB, and inline it would size every sleeping loop
+            // (one per endpoint); boxed it exists only while a probe runs.
+            Ok(spec) => Box::pin(probe.probe(spec)).await,
             Err(e) => ProbeResult::new(Outcome::Error, e.to_string(), Duration::ZERO),
         };
         drop(permit);

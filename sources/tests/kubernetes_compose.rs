@@ -119,7 +119,7 @@ fn exports_in_each_member_become_weighted_endpoints() {
     let got: Vec<(String, u32, Target)> = p
         .endpoints
         .iter()
-        .map(|e| (e.cluster.clone(), e.weight, e.target.clone()))
+        .map(|e| (e.cluster.to_string(), e.weight, e.target.clone()))
         .collect();
     // fleet-networking's formula: ceil(100*1/4)=25, ceil(100*3/4)=75.
     assert_eq!(
@@ -190,7 +190,7 @@ fn a_bad_object_is_left_out_and_the_rest_serves() {
         1,
         "member-2's invalid export is left out"
     );
-    assert_eq!(web.endpoints[0].cluster, "member-1");
+    assert_eq!(&*web.endpoints[0].cluster, "member-1");
     assert_eq!(web.endpoints[0].weight, 100);
     let orphan = fleet
         .observed

@@ -77,9 +77,17 @@ pub fn page(fleet: &Fleet, peer: Option<IpAddr>) -> Response<Full<Bytes>> {
     }
 }
 
-/// Spawns the task that samples the answer counters every [`SAMPLE_EVERY`]
-/// (publishing the last minute's answers per endpoint on the returned channel),
-/// and registers the profile and endpoint gauges (rendered at scrape time).
+/// The answer readings, shared by the task that takes them and `/status`.
+pub type SharedRing = Arc<std::sync::Mutex<AnswerRing>>;
+
+/// The answers per endpoint over the last minute (for `/status`).
+pub fn answer_window(ring: &SharedRing) -> AnswerWindow {
+    ring.lock().unwrap_or_else(|p| p.into_inner()).window()
+}
+
+/// Spawns the task that reads the answer counters every [`SAMPLE_EVERY`]
+/// (into the returned ring), and registers the profile and endpoint gauges
+/// (rendered at scrape time).
 pub fn spawn(
     tasks: &mut tokio::task::JoinSet<()>,
     registry: &Registry,
@@ -87,11 +95,11 @@ pub fn spawn(
     fleet: watch::Receiver<Arc<Fleet>>,
     health: watch::Receiver<Arc<Health>>,
     shutdown: CancellationToken,
-) -> Result<watch::Receiver<Arc<AnswerWindow>>, prometheus::Error> {
+) -> Result<SharedRing, prometheus::Error> {
     gauges::register(registry, fleet.clone(), health.clone())?;
-    let (tx, rx) = watch::channel(Arc::new(AnswerWindow::default()));
+    let ring = SharedRing::default();
+    let shared = ring.clone();
     tasks.spawn(async move {
-        let mut ring = AnswerRing::default();
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -99,11 +107,14 @@ pub fn spawn(
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            let window = ring.push(std::time::Instant::now(), dns.answer_totals());
-            tx.send_replace(Arc::new(window));
+            let mut ring = shared.lock().unwrap_or_else(|p| p.into_inner());
+            ring.push(
+                std::time::Instant::now(),
+                |f: &mut dyn FnMut(u32, &Arc<str>, u64)| dns.visit_answer_totals(f),
+            );
         }
     });
-    Ok(rx)
+    Ok(ring)
 }
 
 /// `/status` fields of the last reload (`null` in Kubernetes mode).

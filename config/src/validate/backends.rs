@@ -122,6 +122,12 @@ pub(super) fn backends(
             })
             .collect();
         let total: u64 = list.iter().map(|e| u64::from(e.weight)).sum();
+        let backend_name: std::sync::Arc<str> = std::sync::Arc::from(name.as_str());
+        let service_name: std::sync::Arc<str> = if backend.name == name {
+            backend_name.clone()
+        } else {
+            std::sync::Arc::from(backend.name.as_str())
+        };
         for e in list {
             if let (RoutingMethod::MultiValue { .. }, Target::Host(h)) = (routing, &e.target) {
                 diags.push(
@@ -132,9 +138,9 @@ pub(super) fn backends(
                 );
             }
             target_profile.endpoints.push(Endpoint {
-                id: format!("{ns}/{name}#{}#{}", backend.name, e.cluster),
-                backend: name.clone(),
-                service: backend.name.clone(),
+                id: format!("{ns}/{name}#{}#{}", backend.name, e.cluster).into(),
+                backend: backend_name.clone(),
+                service: service_name.clone(),
                 cluster: e.cluster.clone(),
                 target: e.target.clone(),
                 weight: weight::endpoint_weight(backend_weight, e.weight, total),

@@ -21,7 +21,7 @@ pub const CLUSTERS_ANNOTATION: &str = "fleetdns.io/clusters";
 /// One exporting cluster of a Service.
 #[derive(Clone, Debug)]
 pub(super) struct Export {
-    pub(super) cluster: String,
+    pub(super) cluster: std::sync::Arc<str>,
     pub(super) target: Target,
     pub(super) weight: u32,
     pub(super) always_serve: bool,
@@ -37,6 +37,11 @@ pub(super) type Exports = HashMap<(String, String), Vec<Export>>;
 pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnostics) -> Exports {
     let mut out = Exports::new();
     let mut seen = HashMap::with_capacity(inputs.exports.len());
+    // Each cluster's name once, shared by every endpoint in it.
+    let cluster_names: HashMap<&str, std::sync::Arc<str>> = clusters
+        .keys()
+        .map(|c| (c.as_str(), std::sync::Arc::from(c.as_str())))
+        .collect();
     // (cluster, namespace, service) of internal load balancers.
     let internal: BTreeSet<(String, String, String)> = inputs
         .settings
@@ -149,7 +154,10 @@ pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnost
         let list = out.entry(key).or_default();
         for (cluster, target) in running {
             let export = Export {
-                cluster: cluster.clone(),
+                cluster: cluster_names
+                    .get(cluster.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| std::sync::Arc::from(cluster.as_str())),
                 target: target.clone(),
                 weight,
                 always_serve,
@@ -157,7 +165,7 @@ pub(super) fn exports(inputs: &Inputs, clusters: &Clusters, diags: &mut Diagnost
                 internal: !internal.is_empty()
                     && internal.contains(&(cluster.clone(), ns.clone(), name.clone())),
             };
-            match list.iter_mut().find(|x| x.cluster == *cluster) {
+            match list.iter_mut().find(|x| *x.cluster == **cluster) {
                 Some(existing) if existing.scoped && export.scoped => {
                     diags.push(Diagnostic::error(e.doc.location_of(&["metadata", "annotations", CLUSTERS_ANNOTATION]), format!("cluster {cluster} is already named by another ServiceExport {ns}/{name}; allowed: each cluster in at most one cluster-scoped ServiceExport per Service")).object(object.clone()).field(format!("metadata.annotations[{CLUSTERS_ANNOTATION:?}]")));
                 }

@@ -26,6 +26,11 @@ pub(super) fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnos
     // Owner name → the profile that has it (its label and line are written only
     // for a diagnostic).
     let mut owners: HashMap<String, &crate::inputs::Object<_>> = HashMap::new();
+    // Equal monitor settings, kept once.
+    let mut monitors: HashMap<
+        crate::model::MonitorConfig,
+        std::sync::Arc<crate::model::MonitorConfig>,
+    > = HashMap::new();
     for p in &inputs.profiles {
         let ns = p.namespace().to_string();
         let name = p.name().to_string();
@@ -84,6 +89,14 @@ pub(super) fn profiles(inputs: &Inputs, zone: &ZoneSettings, diags: &mut Diagnos
         owners.insert(owner.clone(), p);
         let Some(monitor) = monitor_config(p, &object, diags) else {
             continue;
+        };
+        let monitor = match monitors.get(&monitor) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared = std::sync::Arc::new(monitor.clone());
+                monitors.insert(monitor, shared.clone());
+                shared
+            }
         };
         let ttl = match p.annotation(TTL_ANNOTATION) {
             None => zone.default_ttl,

@@ -88,8 +88,8 @@ impl Probe for Fake {
 fn host_endpoint(i: usize) -> Endpoint {
     Endpoint {
         target: Target::Host(host(i)),
-        cluster: format!("c{i}"),
-        id: format!("e{i}"),
+        cluster: format!("c{i}").into(),
+        id: format!("e{i}").into(),
         ..crate::plan::fixtures::endpoint("x", 1)
     }
 }

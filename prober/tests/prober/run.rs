@@ -138,7 +138,7 @@ async fn removed_endpoint_stops_being_probed_and_always_serve_never_is() {
     );
 
     let interval = Duration::from_secs(u64::from(m.interval_seconds));
-    let without_b: Vec<_> = all.into_iter().filter(|e| e.id != "b").collect();
+    let without_b: Vec<_> = all.into_iter().filter(|e| &*e.id != "b").collect();
     p.fleet.send_replace(fleet(vec![profile(m, without_b)]));
     wait::eventually_async(
         "b to leave Health",

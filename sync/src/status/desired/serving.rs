@@ -102,7 +102,11 @@ pub(super) fn backend(ix: &Index<'_>, health: Option<&Health>, o: &ObservedObjec
             ),
         );
     };
-    let eps: Vec<&Endpoint> = p.endpoints.iter().filter(|e| e.backend == o.name).collect();
+    let eps: Vec<&Endpoint> = p
+        .endpoints
+        .iter()
+        .filter(|e| *e.backend == *o.name)
+        .collect();
     judge(
         health,
         &format!("fleetdns answers {} with this backend", p.owner),
