@@ -5,8 +5,9 @@
 //! entry, a boxed atomic) cost ~177 MiB. Here a counter is one `AtomicU64` in
 //! shared fixed-size segments; a compile gives each endpoint of the zone a slot
 //! (its old one when the endpoint already had one, so counts survive recompiles),
-//! and the label strings are the zone's own [`EndpointKey`]s, read at scrape
-//! time by [`AnswersCollector`]. Slots are shared, never copied, so an answer
+//! and the label strings are the fleet's own, read at scrape time by
+//! [`AnswersCollector`] from the profiles of the zone's names (`Nodes`, shared
+//! with the zone). Slots are shared, never copied, so an answer
 //! counted through a snapshot that was just replaced is not lost; a slot freed
 //! by an endpoint that left is reused only once no snapshot that could count
 //! into it is alive.
@@ -19,6 +20,7 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Counter, LabelPair, Metric, MetricFamily, MetricType};
 
 use crate::chunked::Chunked;
+use crate::nodes::Nodes;
 use crate::zone::EndpointKey;
 
 /// The metric's name.
@@ -43,8 +45,9 @@ pub(crate) struct AnswerCounters {
     segments: Box<[Segment]>,
     /// Per [`crate::Zone`] endpoint position, its slot or [`NONE`].
     slots: Chunked<u32>,
-    /// The zone's endpoints: the label values (`None`: a position left empty).
-    keys: Chunked<Option<EndpointKey>>,
+    /// The zone's names: its profiles say which endpoint holds each position
+    /// (the label values).
+    nodes: Nodes,
 }
 
 impl AnswerCounters {
@@ -62,12 +65,17 @@ impl AnswerCounters {
         }
     }
 
+    /// Each endpoint of the zone with its slot (or [`NONE`]).
+    fn slots(&self) -> impl Iterator<Item = (EndpointKey<'_>, u32)> {
+        self.nodes.endpoint_keys().map(|(pos, k)| {
+            let slot = self.slots.get(pos as usize).copied().unwrap_or(NONE);
+            (k, slot)
+        })
+    }
+
     /// The exported series: (endpoint key, answers so far).
-    fn series(&self) -> impl Iterator<Item = (&EndpointKey, u64)> {
-        self.keys
-            .iter()
-            .zip(self.slots.iter())
-            .filter_map(|(k, &slot)| Some((k.as_ref()?, slot)))
+    fn series(&self) -> impl Iterator<Item = (EndpointKey<'_>, u64)> {
+        self.slots()
             .filter(|(_, slot)| *slot != NONE)
             .map(|(k, slot)| (k, self.cell(slot).load(Ordering::Relaxed)))
     }
@@ -95,12 +103,12 @@ impl Pool {
         &mut self,
         generation: u64,
         slots: Chunked<u32>,
-        keys: Chunked<Option<EndpointKey>>,
+        nodes: Nodes,
     ) -> Arc<AnswerCounters> {
         let counters = Arc::new(AnswerCounters {
             segments: self.segments.clone().into_boxed_slice(),
             slots,
-            keys,
+            nodes,
         });
         self.made.push_back((generation, Arc::downgrade(&counters)));
         self.current = Some(counters.clone());
@@ -168,40 +176,37 @@ impl AnswerStore {
     /// (and count) it had in the previous compile, an answerable endpoint
     /// without one gets a zeroed slot, and the slots of endpoints that are gone
     /// are freed (their series disappear).
-    pub(crate) fn compile(&self, keys: Chunked<Option<EndpointKey>>) -> Arc<AnswerCounters> {
+    pub(crate) fn compile(&self, nodes: Nodes, positions: u32) -> Arc<AnswerCounters> {
         let mut pool = self.pool();
         pool.generation += 1;
         let generation = pool.generation;
         pool.reclaim();
         let previous = pool.current.take();
-        let mut old: HashMap<(&str, &str), u32> =
+        let mut old: HashMap<(&str, &str, &str), u32> =
             previous.as_ref().map_or_else(HashMap::new, |p| {
-                p.keys
-                    .iter()
-                    .zip(p.slots.iter())
-                    .filter(|(_, &s)| s != NONE)
-                    .filter_map(|(k, &s)| k.as_ref().map(|k| ((&*k.profile, &*k.id), s)))
+                p.slots()
+                    .filter(|(_, s)| *s != NONE)
+                    .map(|(k, s)| (ident(&k), s))
                     .collect()
             });
         let mut kept = vec![false; pool.next as usize];
-        let mut slots = Chunked::default();
-        for k in keys.iter() {
-            let slot = match k {
-                Some(k) => match old.get(&(&*k.profile, &*k.id)) {
-                    Some(&s) => s,
-                    None if k.answerable => {
-                        let s = pool.alloc();
-                        old.insert((&*k.profile, &*k.id), s);
-                        s
-                    }
-                    None => NONE,
-                },
+        let mut slots = vec![NONE; positions as usize];
+        for (pos, k) in nodes.endpoint_keys() {
+            let slot = match old.get(&ident(&k)) {
+                Some(&s) => s,
+                None if k.answerable => {
+                    let s = pool.alloc();
+                    old.insert(ident(&k), s);
+                    s
+                }
                 None => NONE,
             };
             if let Some(seen) = kept.get_mut(slot as usize) {
                 *seen = true;
             }
-            slots.push(slot);
+            if let Some(at) = slots.get_mut(pos as usize) {
+                *at = slot;
+            }
         }
         if let Some(p) = &previous {
             let gone: Vec<u32> = p
@@ -215,19 +220,21 @@ impl AnswerStore {
             }
         }
         drop(old);
-        pool.publish(generation, slots, keys)
+        pool.publish(generation, slots.into_iter().collect(), nodes)
     }
 
     /// The counters of a patched zone, from `previous` (the counters of the
     /// zone it was patched from): only the positions in `touched` are looked
-    /// at. An endpoint that stays keeps its position and slot; a position left
-    /// empty frees its slot. Falls back to [`AnswerStore::compile`] when
-    /// `previous` is not the current counters.
+    /// at, each with whether an endpoint holds it and if so whether it is
+    /// answerable. An endpoint that stays keeps its position and slot; a
+    /// position left empty frees its slot. Falls back to
+    /// [`AnswerStore::compile`] when `previous` is not the current counters.
     pub(crate) fn patch(
         &self,
         previous: &Arc<AnswerCounters>,
-        keys: Chunked<Option<EndpointKey>>,
-        touched: &[u32],
+        nodes: Nodes,
+        positions: u32,
+        touched: &[(u32, Option<bool>)],
     ) -> Arc<AnswerCounters> {
         let mut pool = self.pool();
         if !pool
@@ -236,26 +243,26 @@ impl AnswerStore {
             .is_some_and(|c| Arc::ptr_eq(c, previous))
         {
             drop(pool);
-            return self.compile(keys);
+            return self.compile(nodes, positions);
         }
         pool.generation += 1;
         let generation = pool.generation;
         pool.reclaim();
         let mut slots = previous.slots.clone();
-        while slots.len() < keys.len() {
+        while slots.len() < positions as usize {
             slots.push(NONE);
         }
         let mut gone = Vec::new();
-        for &pos in touched {
+        for &(pos, now) in touched {
             let pos = pos as usize;
             let Some(slot) = slots.get(pos).copied() else {
                 continue;
             };
-            let new = match keys.get(pos) {
-                Some(Some(_)) if slot != NONE => slot,
-                Some(Some(k)) if k.answerable => pool.alloc(),
-                Some(Some(_)) => NONE,
-                _ => {
+            let new = match now {
+                Some(_) if slot != NONE => slot,
+                Some(true) => pool.alloc(),
+                Some(false) => NONE,
+                None => {
                     if slot != NONE {
                         gone.push(slot);
                     }
@@ -269,7 +276,7 @@ impl AnswerStore {
         if !gone.is_empty() {
             pool.pending.push_back((generation, gone));
         }
-        pool.publish(generation, slots, keys)
+        pool.publish(generation, slots, nodes)
     }
 
     /// Calls `f` with each current series' slot, endpoint id and answers so
@@ -279,9 +286,13 @@ impl AnswerStore {
         let Some(current) = self.pool().current.clone() else {
             return;
         };
-        for (k, &slot) in current.keys.iter().zip(current.slots.iter()) {
-            if let (Some(k), true) = (k, slot != NONE) {
-                f(slot, &k.id, current.cell(slot).load(Ordering::Relaxed));
+        for (k, slot) in current.slots() {
+            if slot != NONE {
+                f(
+                    slot,
+                    k.shared_id(),
+                    current.cell(slot).load(Ordering::Relaxed),
+                );
             }
         }
     }
@@ -290,9 +301,16 @@ impl AnswerStore {
     pub(crate) fn totals(&self) -> Vec<(String, u64)> {
         let current = self.pool().current.clone();
         current.map_or_else(Vec::new, |c| {
-            c.series().map(|(k, n)| (k.id.to_string(), n)).collect()
+            c.series().map(|(k, n)| (k.id().to_string(), n)).collect()
         })
     }
+}
+
+/// What identifies an endpoint's series: its profile's namespace and name,
+/// and its id.
+fn ident<'z>(k: &EndpointKey<'z>) -> (&'z str, &'z str, &'z str) {
+    let (namespace, name) = k.profile_name();
+    (namespace, name, k.id())
 }
 
 fn label(name: &str, value: &str) -> LabelPair {
@@ -316,10 +334,11 @@ impl Collector for AnswersCollector {
         let metrics: Vec<Metric> = current.as_deref().map_or_else(Vec::new, |c| {
             c.series()
                 .map(|(k, n)| {
+                    let (namespace, name) = k.profile_name();
                     // Sorted by label name, as prometheus' own label pairs are.
                     let mut m = Metric::from_label(vec![
-                        label("endpoint", &k.id),
-                        label("profile", &k.profile),
+                        label("endpoint", k.id()),
+                        label("profile", &format!("{namespace}/{name}")),
                     ]);
                     let mut counter = Counter::default();
                     counter.set_value(n as f64);

@@ -45,14 +45,14 @@ fn degraded(id: &str) -> Arc<Health> {
 
 /// Counts `n` answers for the endpoint with id `id` through `s`.
 fn count(s: &Snapshot, id: &str, n: u64) {
-    let i = s
+    let (i, _) = s
         .zone()
-        .endpoints
-        .iter()
-        .position(|k| k.as_ref().is_some_and(|k| &*k.id == id))
+        .nodes
+        .endpoint_keys()
+        .find(|(_, k)| k.id() == id)
         .expect(id);
     for _ in 0..n {
-        s.count_answer(i as u32);
+        s.count_answer(i);
     }
 }
 
@@ -194,4 +194,53 @@ fn answers_survive_a_recompile_and_go_with_their_endpoint() {
     );
     count(&sixth, B, 1);
     assert_eq!(totals(&metrics)[3], (B.to_string(), 1));
+}
+
+/// An endpoint no answer set holds (Degraded, its profile serving others) gets
+/// no series, in a profile of few records and in one of many.
+#[test]
+fn only_answerable_endpoints_get_a_series_in_small_and_large_profiles() {
+    let ids = |name: &str, n: usize| -> Vec<String> {
+        (0..n).map(|i| format!("ns/{name}#svc#c{i:02}")).collect()
+    };
+    let profile = |name: &str, n: usize| {
+        testing::profile("ns", name).endpoints(ids(name, n).into_iter().enumerate().map(
+            |(i, id)| {
+                testing::endpoint(&id)
+                    .service("svc")
+                    .cluster(&format!("c{i:02}"))
+            },
+        ))
+    };
+    let f = testing::fleet()
+        .profile(profile("small", 3))
+        .profile(profile("large", 40))
+        .build();
+    let down = |id: &str| {
+        (
+            Arc::from(id),
+            EndpointHealth {
+                state: MonitorState::Degraded,
+                consecutive_failures: 0,
+                last: None,
+            },
+        )
+    };
+    let (small, large) = (ids("small", 3), ids("large", 40));
+    let degraded: Vec<&String> = [&small[1]]
+        .into_iter()
+        .chain(large.iter().step_by(4))
+        .collect();
+    let health: Health = degraded.iter().map(|id| down(id)).collect();
+    let registry = Registry::new();
+    let metrics = DnsMetrics::register(&registry).expect("register");
+    let _s = Snapshot::compile(&f, Arc::new(health), &metrics);
+    let mut want: Vec<(String, u64)> = small
+        .iter()
+        .chain(&large)
+        .filter(|id| !degraded.contains(id))
+        .map(|id| (id.clone(), 0))
+        .collect();
+    want.sort();
+    assert_eq!(totals(&metrics), want);
 }

@@ -10,15 +10,14 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use fleetdns_config::{Endpoint, Fleet, Health, Profile};
+use fleetdns_config::{Endpoint, Fleet, Health};
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 
-use crate::chunked::Chunked;
 use crate::nodes::Nodes;
-use crate::profile::{profile_names, Interned};
+use crate::profile::profile_names;
 use crate::wire;
-use crate::zone::{EndpointKey, Glue, Node, Rrset, Zone};
+use crate::zone::{Glue, Node, Rrset, Zone};
 
 pub(crate) fn fqdn(name: &str) -> Name {
     let mut n = Name::from_ascii(name).expect("validated names parse");
@@ -97,21 +96,6 @@ pub(crate) fn apex_sets(fleet: &Fleet) -> ApexSets {
     }
 }
 
-/// The endpoint keys of profile `p`, answerable `false` (compiling its names
-/// marks the ones an answer set holds).
-pub(crate) fn endpoint_key(label: &Arc<str>, e: &Endpoint) -> Option<EndpointKey> {
-    Some(EndpointKey {
-        profile: label.clone(),
-        id: e.id.clone(),
-        answerable: false,
-    })
-}
-
-/// `<namespace>/<name>` of a profile: the answer counters' profile label.
-pub(crate) fn profile_label(p: &Profile) -> Arc<str> {
-    format!("{}/{}", p.namespace, p.name).into()
-}
-
 /// Compiles the fleet and the observed health into a zone.
 pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
     let sets = apex_sets(fleet);
@@ -136,16 +120,12 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
         statics.push(key);
     }
 
-    let mut keys: Chunked<Option<EndpointKey>> = Chunked::default();
-    let mut interned = Interned::default();
+    let mut next = 0u32;
     for p in fleet.profiles.iter() {
-        let label = profile_label(p);
-        let positions: Vec<u32> = p
-            .endpoints
-            .iter()
-            .map(|e| keys.push(endpoint_key(&label, e)) as u32)
-            .collect();
-        let (key, node) = profile_names(p, &label, health, &positions, &mut keys, &mut interned);
+        let n = p.endpoints.len() as u32;
+        let positions: Vec<u32> = (next..next + n).collect();
+        next += n;
+        let (key, node) = profile_names(p, health, &positions, &mut nodes);
         merge(&mut nodes, key, node);
     }
 
@@ -172,8 +152,8 @@ pub fn compile(fleet: &Fleet, health: &Health) -> Zone {
         glue: sets.glue,
         apex: sets.apex,
         nodes,
-        live_endpoints: keys.len(),
-        endpoints: keys,
+        live_endpoints: next as usize,
+        positions: next,
         trusted: fleet.trusted_networks.clone().into_boxed_slice(),
         rrl: crate::rrl::Settings::from_fleet(&fleet.rrl),
         tcp: fleet.tcp.clone(),

@@ -5,7 +5,7 @@ use hickory_proto::rr::Name;
 
 use crate::names;
 use crate::pick::Range;
-use crate::zone::{Pick, Rrset, Zone};
+use crate::zone::{EndpointKey, Pick, Rrset, Zone};
 
 impl Zone {
     /// Everything the zone answers, one line per fact, sorted: names and their
@@ -17,14 +17,20 @@ impl Zone {
         fn hex(b: &[u8]) -> String {
             b.iter().map(|x| format!("{x:02x}")).collect()
         }
+        let key = |k: &EndpointKey<'_>| {
+            let (namespace, name) = k.profile_name();
+            format!("{namespace}/{name}|{}|{}", k.id(), k.answerable)
+        };
         let set = |r: &Rrset| {
             let records: Vec<String> = r.records.iter().map(ToString::to_string).collect();
             format!("{} [{}]", hex(&r.wire.bytes), records.join(","))
         };
-        let id = |pos: u32| match self.endpoints.get(pos as usize) {
-            Some(Some(k)) => format!("{}|{}|{}", k.profile, k.id, k.answerable),
-            _ => "<none>".into(),
-        };
+        let keys: std::collections::HashMap<u32, String> = self
+            .nodes
+            .endpoint_keys()
+            .map(|(pos, k)| (pos, key(&k)))
+            .collect();
+        let id = |pos: u32| keys.get(&pos).cloned().unwrap_or_else(|| "<none>".into());
         let mut out = vec![
             format!("soa {}", set(&self.soa)),
             format!("soa- {}", set(&self.soa_negative)),
@@ -66,7 +72,7 @@ impl Zone {
             if let Some(p) = node.answers {
                 for (t, pick) in [("a", &p.a), ("aaaa", &p.aaaa), ("cname", &p.cname)] {
                     out.push(match pick.as_deref() {
-                        Some(pick) => set_of(t, pick, pick.all(), pick.total),
+                        Some(pick) => set_of(t, pick, pick.all(), pick.total()),
                         None => format!("{name} {t} none"),
                     });
                 }
@@ -80,12 +86,17 @@ impl Zone {
                 }
             }
             if let Some(p) = self.nodes.get(&key).and_then(|n| n.profile.as_ref()) {
-                let ids: Vec<String> = p.positions.iter().map(|&i| id(i)).collect();
+                let ids: Vec<String> = p.positions().map(id).collect();
                 out.push(format!("{name} endpoints [{}]", ids.join("; ")));
             }
             if let Some(v) = node.health {
-                out.push(format!("{name} view {:?}", v.profile));
-                for e in v.endpoints.iter() {
+                out.push(format!(
+                    "{name} view {:?} {} {:?}",
+                    v.profile(),
+                    v.fail_closed(),
+                    v.routing()
+                ));
+                for e in v.endpoints() {
                     out.push(format!(
                         "{name} view {} {} {} w={} always={} served={} prio={}",
                         e.id, e.cluster, e.target, e.weight, e.always_serve, e.served, e.priority
@@ -93,15 +104,33 @@ impl Zone {
                 }
             }
         }
-        let mut keys: Vec<String> = self
-            .endpoints
-            .iter()
-            .flatten()
-            .map(|k| format!("key {}|{}|{}", k.profile, k.id, k.answerable))
-            .collect();
-        keys.sort();
-        out.extend(keys);
+        let mut lines: Vec<String> = keys.values().map(|k| format!("key {k}")).collect();
+        lines.sort();
+        out.extend(lines);
         out.sort();
         out
+    }
+}
+
+impl Zone {
+    /// Whether every profile the zone holds (its owners' nodes, which the
+    /// health views and answer counters read) is `fleet`'s own `Arc`, not an equal copy kept
+    /// alive beside it. For tests of patched zones.
+    pub fn shares_profiles_of(&self, fleet: &fleetdns_config::Fleet) -> bool {
+        let own = |p: &std::sync::Arc<fleetdns_config::Profile>| {
+            fleet
+                .profiles
+                .binary_search_by(|q| q.owner.cmp(&p.owner))
+                .is_ok_and(|i| std::sync::Arc::ptr_eq(&fleet.profiles[i], p))
+        };
+        let nodes = self.nodes.iter().filter_map(|(_, n)| n.profile.as_ref());
+        let mut count = 0;
+        for p in nodes {
+            count += 1;
+            if !own(&p.profile) {
+                return false;
+            }
+        }
+        count == fleet.profiles.len()
     }
 }

@@ -160,8 +160,8 @@ pub fn respond<'z>(
     let at_owner = |r: &Record| Record::from_rdata(owner.clone(), r.ttl, r.data.clone());
     match found.health {
         // Signed answers show the view as compiled (what could be signed ahead).
-        Some(view) if signed.is_some() && view.signed.is_some() => answers.extend(
-            view.signed
+        Some(view) if signed.is_some() && view.health_signed.is_some() => answers.extend(
+            view.health_signed
                 .iter()
                 .flat_map(|s| s.records.iter())
                 .map(at_owner),

@@ -18,8 +18,7 @@ use hickory_proto::rr::RecordType;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use crate::answer_counters::{AnswerCounters, AnswerStore, AnswersCollector};
-use crate::chunked::Chunked;
-use crate::zone::EndpointKey;
+use crate::nodes::Nodes;
 
 /// Query types counted by name; everything else is `other`.
 const QTYPES: &[&str] = &[
@@ -163,20 +162,18 @@ impl DnsMetrics {
     /// endpoint some answer set holds or that had one), keeping the counts of
     /// endpoints that are still there and dropping the series of endpoints that
     /// are gone. Called when a zone is published, never on the query path.
-    pub(crate) fn answer_counters(
-        &self,
-        endpoints: Chunked<Option<EndpointKey>>,
-    ) -> Arc<AnswerCounters> {
-        self.answers.compile(endpoints)
+    pub(crate) fn answer_counters(&self, nodes: Nodes, positions: u32) -> Arc<AnswerCounters> {
+        self.answers.compile(nodes, positions)
     }
 
     /// The answer counters of a patched zone (see `AnswerStore::patch`).
     pub(crate) fn patch_answer_counters(
         &self,
         previous: &Arc<AnswerCounters>,
-        endpoints: Chunked<Option<EndpointKey>>,
-        touched: &[u32],
+        nodes: Nodes,
+        positions: u32,
+        touched: &[(u32, Option<bool>)],
     ) -> Arc<AnswerCounters> {
-        self.answers.patch(previous, endpoints, touched)
+        self.answers.patch(previous, nodes, positions, touched)
     }
 }

@@ -142,7 +142,7 @@ pub(crate) fn signable<'z>(zone: &Zone, decision: Decision<'z>, dnssec_ok: bool)
 pub(crate) fn draw(pick: &Pick) -> Option<Drawn> {
     let drawn = draw_with(
         pick.weights(),
-        pick.total,
+        pick.total(),
         usize::from(pick.max_return),
         |bound| fastrand::u64(..bound),
     );
@@ -195,7 +195,7 @@ pub(crate) fn sample_subsets(pick: &Pick, seed: u64) -> (Vec<Drawn>, [u8; SLOTS]
     let mut slots = [0u8; SLOTS];
     for slot in &mut slots {
         let n = usize::from(pick.max_return);
-        let d = draw_with(pick.weights(), pick.total, n, |b| rng.u64(..b)).sorted();
+        let d = draw_with(pick.weights(), pick.total(), n, |b| rng.u64(..b)).sorted();
         if d.is_empty() {
             return (Vec::new(), slots);
         }

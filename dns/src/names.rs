@@ -102,7 +102,7 @@ fn derived<'z>(nodes: &'z Nodes, key: &[u8]) -> Option<At<'z>> {
     };
     let (first, rest) = split(key)?;
     if first == HEALTH_LABEL.as_bytes() {
-        let health = profile(nodes, rest)?.health.as_ref()?;
+        let health = profile(nodes, rest).filter(|p| p.health)?;
         return Some(At {
             health: Some(health),
             ..private
@@ -117,7 +117,10 @@ fn derived<'z>(nodes: &'z Nodes, key: &[u8]) -> Option<At<'z>> {
         if label == CLUSTER_LABEL.as_bytes() {
             if let Some(p) = profile(nodes, rest) {
                 let cluster = &key[..at];
-                if let Ok(i) = p.clusters.binary_search_by(|c| (*c.label).cmp(cluster)) {
+                if let Ok(i) = p
+                    .clusters
+                    .binary_search_by(|c| nodes.label(c.label).cmp(cluster))
+                {
                     return Some(At {
                         cluster: Some((&p.cluster_records, &p.clusters[i])),
                         ..private
@@ -153,13 +156,17 @@ pub(crate) fn all(nodes: &Nodes) -> Vec<Box<[u8]>> {
     for (key, node) in nodes.iter() {
         out.push(key.clone());
         if let Some(p) = &node.profile {
-            if p.health.is_some() {
+            if p.health {
                 out.push(health_key(key));
             }
             if !p.clusters.is_empty() {
                 out.push(cluster_key(&[], key));
             }
-            out.extend(p.clusters.iter().map(|c| cluster_key(&c.label, key)));
+            out.extend(
+                p.clusters
+                    .iter()
+                    .map(|c| cluster_key(nodes.label(c.label), key)),
+            );
         }
     }
     out.sort_unstable();

@@ -22,6 +22,18 @@ pub(crate) struct Nodes {
     shards: Box<[Arc<Shard>]>,
     /// Length of the apex in wire form: names end with it.
     apex_len: usize,
+    /// The member clusters' labels the per-cluster names use, each once
+    /// (every profile repeats them): nodes name them by number.
+    labels: Arc<Labels>,
+}
+
+/// Cluster labels (lower-case wire form, without the root), numbered in the
+/// order they were first seen. A patch appends; nothing is removed (a
+/// cluster name that leaves costs its few bytes until a whole compile).
+#[derive(Debug, Clone, Default)]
+struct Labels {
+    list: Vec<Box<[u8]>>,
+    index: HashMap<Box<[u8]>, u32>,
 }
 
 impl Clone for Nodes {
@@ -29,6 +41,7 @@ impl Clone for Nodes {
         Self {
             shards: self.shards.clone(),
             apex_len: self.apex_len,
+            labels: self.labels.clone(),
         }
     }
 }
@@ -64,7 +77,31 @@ impl Nodes {
         Self {
             shards: (0..shards).map(|_| Arc::new(Shard::new())).collect(),
             apex_len,
+            labels: Arc::default(),
         }
+    }
+
+    /// The number of cluster label `label`, added when new.
+    pub(crate) fn label_id(&mut self, label: &[u8]) -> u32 {
+        if let Some(&id) = self.labels.index.get(label) {
+            return id;
+        }
+        let labels = Arc::make_mut(&mut self.labels);
+        let id = labels.list.len() as u32;
+        labels.list.push(label.into());
+        labels.index.insert(label.into(), id);
+        id
+    }
+
+    /// Every cluster label, by number (for signing, which changes nodes
+    /// while it reads labels).
+    pub(crate) fn labels(&self) -> Vec<Box<[u8]>> {
+        self.labels.list.clone()
+    }
+
+    /// Cluster label number `id` (empty if there is none such).
+    pub(crate) fn label(&self, id: u32) -> &[u8] {
+        self.labels.list.get(id as usize).map_or(&[], |l| l)
     }
 
     fn shard_of(&self, key: &[u8]) -> usize {
@@ -96,6 +133,15 @@ impl Nodes {
         self.shards
             .iter()
             .flat_map(|s| s.iter().map(|(k, n)| (k, &**n)))
+    }
+
+    /// Every endpoint of the zone's profiles, each with its position.
+    pub(crate) fn endpoint_keys(
+        &self,
+    ) -> impl Iterator<Item = (u32, crate::zone::EndpointKey<'_>)> + '_ {
+        self.iter()
+            .filter_map(|(_, n)| n.profile.as_ref())
+            .flat_map(|p| p.endpoint_keys())
     }
 
     /// Every name and node, for writing: only for a zone just built, whose

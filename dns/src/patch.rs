@@ -14,8 +14,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use fleetdns_config::{Fleet, Health};
 
-use crate::compile::{apex_sets, endpoint_key, profile_label};
-use crate::profile::{profile_names, Interned};
+use crate::compile::apex_sets;
+use crate::profile::profile_names;
 use crate::wire;
 use crate::zone::Zone;
 
@@ -63,6 +63,11 @@ fn same_zone_wide(a: &Fleet, b: &Fleet) -> bool {
 
 /// The profiles that differ between `old` and `new` (both sorted by owner, as
 /// validation leaves them), or `None` when something zone-wide changed.
+///
+/// A profile differs unless it is the same `Arc`: the zone reads its health
+/// view and answer counter labels from the fleet's own profiles, so an equal
+/// copy (a source that rebuilt it) is compiled again to point at the new
+/// fleet's, rather than keep the old fleet's copy alive beside it.
 pub fn diff(old: &Fleet, new: &Fleet) -> Option<Changes> {
     if !same_zone_wide(old, new) {
         return None;
@@ -73,7 +78,7 @@ pub fn diff(old: &Fleet, new: &Fleet) -> Option<Changes> {
     while i < a.len() || j < b.len() {
         match (a.get(i), b.get(j)) {
             (Some(x), Some(y)) if x.owner == y.owner => {
-                if x != y {
+                if !std::sync::Arc::ptr_eq(x, y) {
                     changes.compile.insert(j);
                 }
                 i += 1;
@@ -169,9 +174,15 @@ fn owner_key(owner: &str) -> Option<Box<[u8]>> {
     Some(wire::key(&name))
 }
 
+/// Endpoint positions a patch changed: `Some(answerable)` where an endpoint
+/// holds the position now, `None` where one left.
+pub(crate) type Touched = Vec<(u32, Option<bool>)>;
+
 /// `zone` (compiled from some fleet) turned into the zone of `fleet` and
 /// `health`, compiling again only the profiles in `changes`; also the endpoint
-/// positions whose key changed. `None` when only a whole compile will do: the
+/// positions that changed, each with whether an endpoint holds it now and
+/// whether some answer set holds that endpoint (`Some(answerable)`), or
+/// `None` for a position an endpoint left. `None` when only a whole compile will do: the
 /// zone is signed (its NSEC chain spans every name), a name server lives at or
 /// below a changed owner, or the endpoint table holds more gaps than entries.
 pub(crate) fn patch(
@@ -179,15 +190,14 @@ pub(crate) fn patch(
     fleet: &Fleet,
     health: &Health,
     changes: &Changes,
-) -> Option<(Zone, Vec<u32>)> {
+) -> Option<(Zone, Touched)> {
     if zone.dnssec.is_some() || fleet.dnssec.is_some() {
         return None;
     }
     let mut nodes = zone.nodes.clone();
-    let mut keys = zone.endpoints.clone();
+    let mut next = zone.positions;
     let mut touched = Vec::new();
     let mut live = zone.live_endpoints;
-    let mut interned = Interned::default();
     let owners = changes.removed.iter().map(|o| (o.as_str(), None)).chain(
         changes
             .compile
@@ -205,41 +215,39 @@ pub(crate) fn patch(
             return None;
         }
         let okey = owner_key(owner)?;
-        // The positions (and ids) of the profile's endpoints in the old zone.
-        let mut old: HashMap<std::sync::Arc<str>, u32> = HashMap::new();
-        if let Some(positions) = nodes
+        // The positions of the profile's endpoints in the old zone, by id.
+        let before = nodes
             .get(&okey)
             .and_then(|n| n.profile.as_ref())
-            .map(|p| p.positions.clone())
-        {
-            for pos in positions.iter().copied() {
-                if let Some(Some(k)) = keys.get(pos as usize) {
-                    old.insert(k.id.clone(), pos);
-                }
+            .map(|p| (p.profile.clone(), p.positions().collect::<Vec<u32>>()));
+        let mut old: HashMap<&str, u32> = HashMap::new();
+        if let Some((was, positions)) = &before {
+            for (e, &pos) in was.endpoints.iter().zip(positions.iter()) {
+                old.insert(&e.id, pos);
             }
             // Only the owner has a node: the names below it are its node's.
             nodes.shard_mut(&okey).remove(&okey);
         }
         if let Some(p) = profile {
-            let label = profile_label(p);
             let positions: Vec<u32> = p
                 .endpoints
                 .iter()
-                .map(|e| match old.remove(&*e.id) {
-                    Some(pos) => {
-                        *keys.get_mut(pos as usize).expect("a position of this zone") =
-                            endpoint_key(&label, e);
-                        pos
-                    }
-                    None => {
+                .map(|e| {
+                    old.remove(&*e.id).unwrap_or_else(|| {
                         live += 1;
-                        keys.push(endpoint_key(&label, e)) as u32
-                    }
+                        next += 1;
+                        next - 1
+                    })
                 })
                 .collect();
-            touched.extend_from_slice(&positions);
-            let (key, node) =
-                profile_names(p, &label, health, &positions, &mut keys, &mut interned);
+            let (key, node) = profile_names(p, health, &positions, &mut nodes);
+            if let Some(compiled) = &node.profile {
+                touched.extend(
+                    compiled
+                        .endpoint_keys()
+                        .map(|(pos, k)| (pos, Some(k.answerable))),
+                );
+            }
             let shard = nodes.shard_mut(&key);
             if shard.contains_key(&key) {
                 return None;
@@ -247,12 +255,11 @@ pub(crate) fn patch(
             shard.insert(key, std::sync::Arc::new(node));
         }
         for pos in old.into_values() {
-            *keys.get_mut(pos as usize).expect("a position of this zone") = None;
             live -= 1;
-            touched.push(pos);
+            touched.push((pos, None));
         }
     }
-    if keys.len() > 2 * live + 4096 {
+    if next as usize > 2 * live + 4096 {
         return None;
     }
     let sets = apex_sets(fleet);
@@ -265,7 +272,7 @@ pub(crate) fn patch(
             glue: sets.glue,
             apex: sets.apex,
             nodes,
-            endpoints: keys,
+            positions: next,
             live_endpoints: live,
             trusted: fleet.trusted_networks.clone().into_boxed_slice(),
             rrl: crate::rrl::Settings::from_fleet(&fleet.rrl),

@@ -24,23 +24,25 @@ use crate::zone::Rrset;
 /// table.
 #[derive(Debug, Default)]
 pub struct Pick {
-    /// Each record in wire form, owner pointing at the question, back to
-    /// back: the only form kept (the general path and signing decode one when
-    /// they need it, see [`Pick::record`]).
-    wire: Box<[u8]>,
-    /// Columns of `len` entries: endpoint indices (into `Zone::endpoints`),
-    /// weights, offsets of the records in `wire`; then, when some range has
-    /// more than one record, the alias tables (relative to each range's
-    /// start): aliases, low and high halves of thresholds.
-    columns: Box<[u32]>,
-    /// Σ weights of the whole pick (for MultiValue draws).
-    pub(crate) total: u64,
+    /// One buffer: columns of `len` entries — endpoint positions (see
+    /// `Zone::positions`), weights, and past [`WALK`] records the offsets
+    /// of the records in the wire bytes; then, when some range has more than
+    /// one record and unequal weights (`sampled`), the alias tables
+    /// (relative to each range's start: aliases, low and high halves of
+    /// thresholds) and Σ weights (low, high); then each record in wire form,
+    /// owner pointing at the question, back to back (the only form kept: the
+    /// general path and signing decode one when they need it, see
+    /// [`Pick::record`]).
+    data: Box<[u32]>,
     /// What signing added, when the zone is signed.
     pub(crate) signed: Option<Box<PickSigs>>,
     len: u16,
     /// Records per answer: 1 (one drawn by weight) or a MultiValue profile's
     /// `maxReturn` (that many distinct ones, see [`crate::multivalue`]).
     pub(crate) max_return: u8,
+    /// Whether `data` holds alias tables; without them every range's
+    /// records weigh the same and are drawn uniformly.
+    sampled: bool,
 }
 
 /// Some consecutive records of a [`Pick`]: one answer set of a pick that holds
@@ -70,6 +72,39 @@ pub(crate) struct PickSigs {
 /// `(record, weight, endpoint index)`.
 pub(crate) type Entry = (Record, u32, u32);
 
+/// The fixed part of a record in wire form with its owner a pointer: owner
+/// (2), type, class, TTL, RDLENGTH; the RDATA follows.
+const RECORD_HEADER: usize = 12;
+
+/// Up to this many records a pick keeps no offsets: record `i` is found by
+/// stepping over the `i` before it (each says its length).
+const WALK: usize = 8;
+
+/// Where the parts of a pick's buffer start.
+struct Layout {
+    /// The offsets column, past [`WALK`] records.
+    offsets: Option<usize>,
+    /// The alias tables (aliases, thresholds' low and high halves), then
+    /// Σ weights; when sampled.
+    alias: Option<usize>,
+    /// The wire bytes.
+    wire: usize,
+}
+
+impl Layout {
+    fn of(n: usize, sampled: bool) -> Self {
+        let offsets = (n > WALK).then_some(2 * n);
+        let after = 2 * n + offsets.map_or(0, |_| n);
+        let alias = sampled.then_some(after);
+        let wire = after + alias.map_or(0, |_| 3 * n + 2);
+        Self {
+            offsets,
+            alias,
+            wire,
+        }
+    }
+}
+
 impl Pick {
     /// `(record, weight, endpoint index)` entries, answered `max_return` at a time.
     pub(crate) fn new(entries: Vec<Entry>, max_return: u8) -> Self {
@@ -82,28 +117,37 @@ impl Pick {
     /// and the range of each.
     pub(crate) fn grouped(groups: Vec<Vec<Entry>>) -> (Self, Vec<Range>) {
         let n: usize = groups.iter().map(Vec::len).sum();
-        let sampled = groups.iter().any(|g| g.len() > 1);
-        let mut columns = vec![0u32; if sampled { 6 * n } else { 3 * n }];
+        // Alias tables only when some set has a choice that is not uniform.
+        let sampled = groups
+            .iter()
+            .any(|g| g.len() > 1 && g.iter().any(|e| e.1 != g[0].1));
+        let layout = Layout::of(n, sampled);
+        let mut data = vec![0u32; layout.wire];
         let mut bytes = Vec::new();
         let mut ranges = Vec::with_capacity(groups.len());
         let mut i = 0;
         for group in &groups {
             let start = i;
             for (r, w, e) in group {
-                columns[i] = *e;
-                columns[n + i] = *w;
-                columns[2 * n + i] = bytes.len() as u32;
-                bytes.extend_from_slice(
-                    &wire::record(r, true).expect("endpoint records are A, AAAA or CNAME"),
+                data[i] = *e;
+                data[n + i] = *w;
+                if let Some(at) = layout.offsets {
+                    data[at + i] = bytes.len() as u32;
+                }
+                let record = wire::record(r, true).expect("endpoint records are A, AAAA or CNAME");
+                debug_assert_eq!(
+                    usize::from(u16::from_be_bytes([record[10], record[11]])),
+                    record.len() - RECORD_HEADER
                 );
+                bytes.extend_from_slice(&record);
                 i += 1;
             }
-            if group.len() > 1 {
-                if let Some((_, threshold, alias)) = sampler::table(&columns[n + start..n + i]) {
+            if let (Some(at), true) = (layout.alias, group.len() > 1) {
+                if let Some((_, threshold, alias)) = sampler::table(&data[n + start..n + i]) {
                     for (k, (t, a)) in threshold.into_iter().zip(alias).enumerate() {
-                        columns[3 * n + start + k] = a;
-                        columns[4 * n + start + k] = t as u32;
-                        columns[5 * n + start + k] = (t >> 32) as u32;
+                        data[at + start + k] = a;
+                        data[at + n + start + k] = t as u32;
+                        data[at + 2 * n + start + k] = (t >> 32) as u32;
                     }
                 }
             }
@@ -112,15 +156,40 @@ impl Pick {
                 len: group.len() as u16,
             });
         }
+        if let Some(at) = layout.alias {
+            let total: u64 = data[n..2 * n].iter().map(|&w| u64::from(w)).sum();
+            data[at + 3 * n] = total as u32;
+            data[at + 3 * n + 1] = (total >> 32) as u32;
+        }
+        bytes.resize(bytes.len().next_multiple_of(4), 0);
+        data.extend(
+            bytes
+                .chunks_exact(4)
+                .map(|w| u32::from_ne_bytes([w[0], w[1], w[2], w[3]])),
+        );
         let pick = Self {
-            total: columns[n..2 * n].iter().map(|&w| u64::from(w)).sum(),
             max_return: 1,
-            wire: bytes.into_boxed_slice(),
-            columns: columns.into_boxed_slice(),
+            data: data.into_boxed_slice(),
             signed: None,
             len: n as u16,
+            sampled,
         };
         (pick, ranges)
+    }
+
+    fn layout(&self) -> Layout {
+        Layout::of(self.len(), self.sampled)
+    }
+
+    /// Σ weights of the whole pick (for draws).
+    pub(crate) fn total(&self) -> u64 {
+        match self.layout().alias {
+            Some(at) => {
+                let at = at + 3 * self.len();
+                u64::from(self.data[at]) | (u64::from(self.data[at + 1]) << 32)
+            }
+            None => self.total_of(self.all()),
+        }
     }
 
     /// How many records it holds.
@@ -128,26 +197,30 @@ impl Pick {
         usize::from(self.len)
     }
 
-    /// Per record, its endpoint's index in `Zone::endpoints`.
+    /// Per record, its endpoint's position in the zone (see `Zone::positions`).
     pub(crate) fn endpoints(&self) -> &[u32] {
-        &self.columns[..self.len()]
+        &self.data[..self.len()]
     }
 
     /// Per record, its weight.
     pub(crate) fn weights(&self) -> &[u32] {
         let n = self.len();
-        &self.columns[n..2 * n]
+        &self.data[n..2 * n]
     }
 
     /// Record `index` in wire form (owner = a pointer to the question).
     pub(crate) fn wire(&self, index: usize) -> &[u8] {
-        let n = self.len();
-        let start = self.columns[2 * n + index] as usize;
-        let end = match index + 1 {
-            next if next < n => self.columns[2 * n + next] as usize,
-            _ => self.wire.len(),
+        use zerocopy::IntoBytes;
+        let layout = self.layout();
+        let bytes = self.data[layout.wire..].as_bytes();
+        let length = |at: usize| {
+            RECORD_HEADER + usize::from(u16::from_be_bytes([bytes[at + 10], bytes[at + 11]]))
         };
-        &self.wire[start..end]
+        let start = match layout.offsets {
+            Some(at) => self.data[at + index] as usize,
+            None => (0..index).fold(0, |at, _| at + length(at)),
+        };
+        &bytes[start..start + length(start)]
     }
 
     /// Record `index` with owner `owner`, decoded from its wire form (the
@@ -180,7 +253,7 @@ impl Pick {
     /// The index of one record drawn by weight, or `None` when nothing can
     /// be drawn (no records, or every weight zero).
     pub(crate) fn pick_index(&self) -> Option<usize> {
-        self.pick_in(self.all(), self.total)
+        self.pick_in(self.all(), self.total())
     }
 
     /// Σ weights of `range`.
@@ -201,13 +274,21 @@ impl Pick {
         if len == 1 {
             return Some(start);
         }
+        if !self.sampled {
+            // Equal weights (all non-zero, as the total is).
+            return Some(start + fastrand::usize(..len));
+        }
         let n = self.len();
-        let c = &self.columns;
+        let c = &self.data;
+        let alias = self
+            .layout()
+            .alias
+            .expect("sampled picks have alias tables");
         let r = fastrand::u64(..len as u64 * total);
         let bucket = |b: usize| {
-            let at = start + b;
-            let threshold = u64::from(c[4 * n + at]) | (u64::from(c[5 * n + at]) << 32);
-            (threshold, c[3 * n + at])
+            let at = alias + start + b;
+            let threshold = u64::from(c[at + n]) | (u64::from(c[at + 2 * n]) << 32);
+            (threshold, c[at])
         };
         Some(start + sampler::pick_with(r, total, bucket))
     }
@@ -224,55 +305,5 @@ impl Pick {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use hickory_proto::rr::rdata::{A, CNAME};
-
-    #[test]
-    fn records_read_back_with_their_endpoints_and_weights() {
-        let owner = Name::from_ascii("p.tm.test.").unwrap();
-        let a = Record::from_rdata(owner.clone(), 60, RData::A(A::new(192, 0, 2, 1)));
-        let host = Name::from_ascii("svc.example.").unwrap();
-        let c = Record::from_rdata(owner.clone(), 30, RData::CNAME(CNAME(host)));
-        let p = Pick::new(vec![(a.clone(), 5, 7), (c.clone(), 0, 9)], 1);
-        assert_eq!(p.len(), 2);
-        assert_eq!(
-            (p.endpoints(), p.weights(), p.total),
-            (&[7, 9][..], &[5, 0][..], 5)
-        );
-        assert_eq!(p.record(0, &owner), a);
-        assert_eq!(p.record(1, &owner), c);
-        assert_eq!(p.wire(1), &*wire::record(&c, true).unwrap());
-        assert_eq!(p.record_type(1), RecordType::CNAME);
-        for _ in 0..100 {
-            assert_eq!(p.pick_index(), Some(0), "a zero weight is never drawn");
-        }
-        let one = Pick::new(vec![(a.clone(), 3, 1)], 1);
-        assert_eq!(one.pick_index(), Some(0));
-        // Groups: each range draws among its own records only.
-        let (g, ranges) = Pick::grouped(vec![
-            vec![(c.clone(), 1, 1)],
-            vec![(a.clone(), 0, 2), (c.clone(), 2, 3), (a.clone(), 2, 4)],
-            vec![],
-        ]);
-        assert_eq!(
-            ranges.iter().map(|r| (r.start, r.len)).collect::<Vec<_>>(),
-            [(0, 1), (1, 3), (4, 0)]
-        );
-        assert_eq!((g.total_of(ranges[1]), g.total_of(ranges[2])), (4, 0));
-        assert_eq!(g.pick_in(ranges[0], 1), Some(0));
-        assert_eq!(g.pick_in(ranges[2], 0), None);
-        let mut seen = [0; 5];
-        for _ in 0..1000 {
-            seen[g.pick_in(ranges[1], 4).unwrap()] += 1;
-        }
-        assert_eq!(
-            (seen[0], seen[1]),
-            (0, 0),
-            "only its own, never a zero weight"
-        );
-        assert!(seen[2] > 350 && seen[3] > 350, "{seen:?}");
-        assert_eq!(Pick::new(vec![(a, 0, 1)], 1).pick_index(), None);
-        assert_eq!(Pick::new(Vec::new(), 1).pick_index(), None);
-    }
-}
+#[path = "pick_tests.rs"]
+mod tests;

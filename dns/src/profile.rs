@@ -2,10 +2,11 @@
 //! sets, its health view and its per-cluster answers (see [`crate::names`]).
 //!
 //! A whole compile and a patch both build a profile's node here, so both give
-//! the same answers. Strings every profile repeats (member cluster names and
-//! their labels) are kept once per compile ([`Interned`]).
+//! the same answers. The node keeps the profile itself (shared with the
+//! fleet) for the strings its health view and answer counters show, and
+//! numbers the cluster labels every profile repeats (`Nodes::label_id`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -13,48 +14,17 @@ use fleetdns_config::{Endpoint, Health, Profile, RoutingMethod, Target};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record};
 
-use crate::chunked::Chunked;
 use crate::compile::{address_record, fqdn, served};
 use crate::names::cluster_key;
+use crate::nodes::Nodes;
 use crate::pick::Entry;
 use crate::wire;
 use crate::zone::{
-    Answers, Cluster, EndpointKey, EndpointView, HealthView, Node, Pick, ProfileNode,
-    CLUSTER_LABEL, HEALTH_LABEL,
+    Answers, Cluster, Node, Pick, Positions, ProfileNode, CLUSTER_LABEL, HEALTH_LABEL,
 };
 
-/// One copy of each member cluster's name and label for a whole compile.
-#[derive(Debug, Default)]
-pub(crate) struct Interned {
-    names: HashMap<String, Arc<str>>,
-    labels: HashMap<Box<[u8]>, Arc<[u8]>>,
-}
-
-impl Interned {
-    /// The shared copy of cluster name `name`.
-    fn name(&mut self, name: &str) -> Arc<str> {
-        if let Some(s) = self.names.get(name) {
-            return s.clone();
-        }
-        let s: Arc<str> = name.into();
-        self.names.insert(name.to_string(), s.clone());
-        s
-    }
-
-    /// The shared copy of the wire-form label(s) `label`.
-    fn label(&mut self, label: &[u8]) -> Arc<[u8]> {
-        if let Some(s) = self.labels.get(label) {
-            return s.clone();
-        }
-        let s: Arc<[u8]> = label.into();
-        self.labels.insert(label.into(), s.clone());
-        s
-    }
-}
-
 /// Builds the answer sets of `name` from `(endpoint index, endpoint)` pairs
-/// (the served ones) under `routing`, and marks the endpoints they hold
-/// answerable. MultiValue answers addresses only (as Traffic Manager: a CNAME
+/// (the served ones) under `routing`. MultiValue answers addresses only (as Traffic Manager: a CNAME
 /// cannot be mixed with addresses), so it leaves host-name endpoints out;
 /// Priority keeps, per answer type, the endpoints of the best priority that
 /// has one.
@@ -63,7 +33,6 @@ fn answer_sets(
     ttl: u32,
     endpoints: &[(u32, &Endpoint)],
     routing: RoutingMethod,
-    keys: &mut Chunked<Option<EndpointKey>>,
 ) -> [Vec<Entry>; 3] {
     type Entries = Vec<(Record, u32, u32, u32)>;
     let (mut a, mut aaaa, mut cname): (Entries, Entries, Entries) = Default::default();
@@ -87,15 +56,10 @@ fn answer_sets(
             }
         }
     }
-    let mut pick = |mut entries: Entries| {
+    let pick = |mut entries: Entries| {
         if routing == RoutingMethod::Priority {
             let best = entries.iter().map(|e| e.3).min();
             entries.retain(|e| Some(e.3) == best);
-        }
-        for e in &entries {
-            if let Some(Some(key)) = keys.get_mut(e.2 as usize) {
-                key.answerable = true;
-            }
         }
         entries.into_iter().map(|(r, w, i, _)| (r, w, i)).collect()
     };
@@ -119,63 +83,26 @@ fn answers(sets: [Vec<Entry>; 3], routing: RoutingMethod) -> Answers {
     }
 }
 
-/// The node of profile `p` (labelled `label`), its endpoints at `positions`
-/// of `keys`: at its owner name, the answer sets, and what answers the names
-/// below it (see [`crate::names`]): `_health.<owner>` (the health view), one
+/// The node of profile `p`, its endpoints at `positions` of the zone: at its
+/// owner name, the answer sets, and what answers the names below it (see
+/// [`crate::names`]): `_health.<owner>` (the health view), one
 /// `<cluster>._cluster.<owner>` per member cluster, and the empty non-terminal
-/// `_cluster.<owner>` above those. Marks the endpoints some answer set holds
-/// answerable in `keys`.
+/// `_cluster.<owner>` above those. Cluster labels are numbered in `nodes`.
 pub(crate) fn profile_names(
-    p: &Profile,
-    label: &Arc<str>,
+    p: &Arc<Profile>,
     health: &Health,
     positions: &[u32],
-    keys: &mut Chunked<Option<EndpointKey>>,
-    interned: &mut Interned,
+    nodes: &mut Nodes,
 ) -> (Box<[u8]>, Node) {
     let indexed: Vec<(u32, &Endpoint)> = positions.iter().copied().zip(&p.endpoints).collect();
     let name = fqdn(&p.owner);
     let owner = wire::key(&name);
     let served = served(&indexed, health, p.fail_closed);
-    let answers = answers(
-        answer_sets(&name, p.ttl, &served, p.routing, keys),
-        p.routing,
-    );
-    // Served = in an answer set (Priority: the active priority only).
-    let answered = |i: u32| answers.picks().any(|pick| pick.endpoints().contains(&i));
-    let served: Vec<u32> = indexed
-        .iter()
-        .map(|&(i, _)| i)
-        .filter(|&i| answered(i))
-        .collect();
-
+    let answers = answers(answer_sets(&name, p.ttl, &served, p.routing), p.routing);
     // Health view: _health.<owner> TXT, and <cluster>._cluster.<owner>.
-    let view = HealthView {
-        profile: label.clone(),
-        fail_closed: p.fail_closed,
-        routing: p.routing,
-        endpoints: indexed
-            .iter()
-            .map(|&(i, e)| EndpointView {
-                id: match keys.get(i as usize) {
-                    Some(Some(k)) => k.id.clone(),
-                    _ => e.id.clone(),
-                },
-                cluster: interned.name(&e.cluster),
-                target: e.target.clone(),
-                weight: e.weight,
-                always_serve: e.always_serve,
-                served: served.contains(&i),
-                priority: e.priority,
-            })
-            .collect(),
-        signed: None,
-    };
     // Validation keeps owners short enough for this name; should one not fit,
     // the profile simply has no health view.
-    let health_view = Name::from_ascii(format!("{HEALTH_LABEL}.{}.", p.owner))
-        .is_ok()
-        .then_some(view);
+    let health_view = Name::from_ascii(format!("{HEALTH_LABEL}.{}.", p.owner)).is_ok();
     let mut by_cluster: BTreeMap<&str, Vec<(u32, &Endpoint)>> = BTreeMap::new();
     for &(i, e) in &indexed {
         let list = by_cluster.entry(&*e.cluster).or_default();
@@ -190,9 +117,9 @@ pub(crate) fn profile_names(
             continue;
         };
         // Per-cluster names answer like a Weighted profile, whatever the method.
-        let sets = answer_sets(&cname, p.ttl, &endpoints, RoutingMethod::Weighted, keys);
+        let sets = answer_sets(&cname, p.ttl, &endpoints, RoutingMethod::Weighted);
         let key = wire::key(&cname);
-        labels.push(interned.label(&key[..key.len() - cluster_key(&[], &owner).len()]));
+        labels.push(nodes.label_id(&key[..key.len() - cluster_key(&[], &owner).len()]));
         groups.extend(sets);
     }
     let (cluster_records, ranges) = Pick::grouped(groups);
@@ -208,17 +135,19 @@ pub(crate) fn profile_names(
         .collect();
     // Sorted by label for lookups; two clusters whose names differ only in
     // letter case share a name, and the later one answers it.
-    clusters.sort_by(|a, b| a.label.cmp(&b.label));
+    clusters.sort_by(|a, b| nodes.label(a.label).cmp(nodes.label(b.label)));
     clusters.reverse();
     clusters.dedup_by(|later, earlier| later.label == earlier.label);
     clusters.reverse();
     let node = Node {
         profile: Some(ProfileNode {
+            profile: p.clone(),
             answers,
-            positions: positions.into(),
+            positions: Positions::new(positions),
             clusters: clusters.into(),
             cluster_records,
             health: health_view,
+            health_signed: None,
         }),
         ..Node::default()
     };

@@ -35,7 +35,7 @@ pub struct Snapshot {
     zone: Arc<Zone>,
     /// Routes exactly like the health `zone` was compiled from.
     health: Arc<Health>,
-    /// Per [`Zone::endpoints`] entry, its answer counter (none for endpoints
+    /// Per endpoint position of the zone, its answer counter (none for endpoints
     /// without a series).
     counters: Arc<AnswerCounters>,
 }
@@ -60,7 +60,7 @@ impl Snapshot {
                 crate::dnssec::sign_zone(&mut zone, s.keys, s.validity, s.now, s.cache);
             }
         }
-        let counters = metrics.answer_counters(zone.endpoints.clone());
+        let counters = metrics.answer_counters(zone.nodes.clone(), zone.positions);
         Self {
             zone: Arc::new(zone),
             health,
@@ -80,8 +80,12 @@ impl Snapshot {
         metrics: &DnsMetrics,
     ) -> Option<Self> {
         let (zone, touched) = crate::patch::patch(&self.zone, fleet, &health, changes)?;
-        let counters =
-            metrics.patch_answer_counters(&self.counters, zone.endpoints.clone(), &touched);
+        let counters = metrics.patch_answer_counters(
+            &self.counters,
+            zone.nodes.clone(),
+            zone.positions,
+            &touched,
+        );
         Some(Self {
             zone: Arc::new(zone),
             health,

@@ -17,29 +17,29 @@ use crate::zone::HealthView;
 /// endpoint. TTL 0, so resolvers never cache the health view.
 pub(crate) fn health_txt(owner: &Name, view: &HealthView, health: &Health, out: &mut Vec<Record>) {
     let now = SystemTime::now();
-    let serving = view.endpoints.iter().filter(|e| e.served).count();
-    let mode = if view.fail_closed {
+    let serving = view.endpoints().filter(|e| e.served).count();
+    let mode = if view.fail_closed() {
         "fail-closed"
     } else {
         "fail-open"
     };
-    let priority = view.routing == RoutingMethod::Priority;
+    let routing = view.routing();
+    let priority = routing == RoutingMethod::Priority;
     let mut summary = vec![
-        format!("profile={}", view.profile),
-        format!("endpoints={}", view.endpoints.len()),
+        format!("profile={}", view.profile()),
+        format!("endpoints={}", view.endpoints().len()),
         format!("serving={serving}"),
         format!("mode={mode}"),
-        format!("routing={}", view.routing.name()),
+        format!("routing={}", routing.name()),
     ];
-    match view.routing {
+    match routing {
         RoutingMethod::MultiValue { max_return } => {
             summary.push(format!("max-return={max_return}"))
         }
         RoutingMethod::Priority => {
             // The served endpoints are the active priority's (best first).
             let active = view
-                .endpoints
-                .iter()
+                .endpoints()
                 .filter(|e| e.served)
                 .map(|e| e.priority)
                 .min();
@@ -55,8 +55,8 @@ pub(crate) fn health_txt(owner: &Name, view: &HealthView, health: &Health, out: 
         0,
         RData::TXT(TXT::new(summary)),
     ));
-    for e in &view.endpoints {
-        let h = health.get(&e.id);
+    for e in view.endpoints() {
+        let h = health.get(e.id);
         let state = match (e.always_serve, h) {
             (true, _) => MonitorState::Unmonitored,
             (false, Some(h)) => h.state,

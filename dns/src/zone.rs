@@ -7,11 +7,13 @@
 //! health view shows: [`crate::Snapshot`] pairs it with those.
 
 use std::net::IpAddr;
+use std::sync::Arc;
+
+use fleetdns_config::Profile;
 
 use hickory_proto::rr::{LowerName, Name, Record};
 use ipnet::IpNet;
 
-use crate::chunked::Chunked;
 use crate::nodes::Nodes;
 pub use crate::pick::Pick;
 use crate::pick::Range;
@@ -40,11 +42,13 @@ pub struct Zone {
     /// Owner names, keyed by their lower-case wire form (so the fast path can look
     /// up straight from packet bytes), sharded by profile.
     pub(crate) nodes: Nodes,
-    /// Every endpoint of the fleet by position; [`Pick::endpoints`] index it. A
-    /// full compile numbers them in fleet order; a patch keeps the positions of
-    /// endpoints that stay, appends new ones and leaves `None` where one left.
-    pub(crate) endpoints: Chunked<Option<EndpointKey>>,
-    /// How many positions of `endpoints` hold an endpoint.
+    /// Endpoint positions handed out so far ([`Pick::endpoints`] and the
+    /// answer counters index by position; [`ProfileNode::positions`] say
+    /// whose each is). A full compile numbers the endpoints in fleet order; a
+    /// patch keeps the positions of endpoints that stay, hands new ones the
+    /// next and leaves a gap where one left.
+    pub(crate) positions: u32,
+    /// How many positions hold an endpoint.
     pub(crate) live_endpoints: usize,
     /// Client networks that may see private (health-view) names.
     pub(crate) trusted: Box<[IpNet]>,
@@ -144,22 +148,92 @@ impl Answers {
     }
 }
 
-/// What a profile's owner name holds: its answers, and the names below it.
-#[derive(Debug, Default)]
-pub(crate) struct ProfileNode {
+/// What a profile's owner name holds: its answers, and the names below it;
+/// also what its health view shows ([`HealthView`]). Opaque outside the
+/// crate but for the view's methods.
+#[derive(Debug)]
+pub struct ProfileNode {
+    /// The profile it was compiled from (shared with the fleet): the health
+    /// view and the answer counters read its names and endpoints from it
+    /// rather than keeping copies.
+    pub(crate) profile: Arc<Profile>,
     /// The answers at the owner name.
     pub(crate) answers: Answers,
-    /// The position in [`Zone::endpoints`] of each of its endpoints, in the
-    /// profile's order (a patch reuses them).
-    pub(crate) positions: Box<[u32]>,
+    /// The position in the zone of each of its endpoints (see
+    /// [`Zone::positions`]), in the profile's order (a patch reuses them).
+    pub(crate) positions: Positions,
     /// `<cluster>._cluster.<owner>`, one per member cluster whose name fits,
     /// sorted by label.
     pub(crate) clusters: Box<[Cluster]>,
     /// The records the clusters answer, in one pick (each cluster's answer
     /// sets are ranges of it).
     pub(crate) cluster_records: Pick,
-    /// `_health.<owner>`: the health view (none when that name would not fit).
-    pub(crate) health: Option<HealthView>,
+    /// Whether `_health.<owner>` (the health view) exists: not when that
+    /// name would not fit.
+    pub(crate) health: bool,
+    /// When the zone is signed: the health view as compiled (no states or
+    /// ages, which change without a recompile), signed, for DO=1 queries.
+    pub(crate) health_signed: Option<Box<Rrset>>,
+}
+
+/// The positions of a profile's endpoints: consecutive ones (as a whole
+/// compile hands them out) in no allocation, others listed.
+#[derive(Debug)]
+pub(crate) struct Positions {
+    first: u32,
+    /// All of them, when they are not `first`, `first + 1`, …: behind a
+    /// thin pointer, so a node pays 8 bytes for it, not a slice's 16.
+    #[allow(clippy::box_collection)]
+    list: Option<Box<Vec<u32>>>,
+}
+
+impl Positions {
+    pub(crate) fn new(positions: &[u32]) -> Self {
+        let first = positions.first().copied().unwrap_or(0);
+        let run = (first..).zip(positions).all(|(want, &p)| want == p);
+        Self {
+            first,
+            list: (!run).then(|| Box::new(positions.to_vec())),
+        }
+    }
+}
+
+impl ProfileNode {
+    /// The position in the zone of each of its endpoints, in the profile's
+    /// order.
+    pub(crate) fn positions(&self) -> impl ExactSizeIterator<Item = u32> + Clone + '_ {
+        let n = self.profile.endpoints.len();
+        let list = self.positions.list.as_deref();
+        let first = self.positions.first;
+        (0..n).map(move |i| list.map_or(first + i as u32, |l| l[i]))
+    }
+
+    /// Its endpoints, each with its position in the zone.
+    pub(crate) fn endpoint_keys(&self) -> impl Iterator<Item = (u32, EndpointKey<'_>)> + '_ {
+        let picks = || self.answers.picks().chain([&self.cluster_records]);
+        // Few records (nearly every profile): look each endpoint up in place;
+        // many: sort them once.
+        let records: usize = picks().map(Pick::len).sum();
+        let sorted = (records > 32).then(|| {
+            let mut held: Vec<u32> = picks()
+                .flat_map(|p| p.endpoints().iter().copied())
+                .collect();
+            held.sort_unstable();
+            held
+        });
+        self.positions().enumerate().map(move |(i, pos)| {
+            let answerable = match &sorted {
+                Some(held) => held.binary_search(&pos).is_ok(),
+                None => picks().any(|p| p.endpoints().contains(&pos)),
+            };
+            let key = EndpointKey {
+                profile: &self.profile,
+                index: i as u16,
+                answerable,
+            };
+            (pos, key)
+        })
+    }
 }
 
 /// The answers of one `<cluster>._cluster.<owner>` name: its available
@@ -167,9 +241,9 @@ pub(crate) struct ProfileNode {
 /// [`ProfileNode::cluster_records`].
 #[derive(Debug)]
 pub(crate) struct Cluster {
-    /// The cluster's labels in lower-case wire form, without the root (one
-    /// copy per cluster name in the zone).
-    pub(crate) label: std::sync::Arc<[u8]>,
+    /// The number of the cluster's labels (lower-case wire form, without
+    /// the root) in the zone's table (`Nodes::label`).
+    pub(crate) label: u32,
     /// For A queries.
     pub(crate) a: Range,
     /// For AAAA queries.
@@ -185,42 +259,84 @@ impl Cluster {
     }
 }
 
-/// An endpoint as the answer counters know it.
-#[derive(Debug, Clone)]
-pub(crate) struct EndpointKey {
-    /// `<namespace>/<name>` of its profile, shared by the profile's endpoints.
-    pub(crate) profile: std::sync::Arc<str>,
-    pub(crate) id: std::sync::Arc<str>,
+/// An endpoint as the answer counters know it: its profile (the fleet's own)
+/// and its place in the profile's endpoints, so the label strings are the
+/// fleet's, read when they are needed (compiles and scrapes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EndpointKey<'z> {
+    pub(crate) profile: &'z Arc<Profile>,
+    /// Index in `profile.endpoints`.
+    pub(crate) index: u16,
     /// Whether some answer set of this zone holds it (then it gets a counter).
     pub(crate) answerable: bool,
 }
 
-/// What the `_health` TXT of one profile shows.
-#[derive(Debug)]
-pub struct HealthView {
-    /// `<namespace>/<name>` (shared with the answer counters' keys).
-    pub profile: std::sync::Arc<str>,
+impl<'z> EndpointKey<'z> {
+    /// The endpoint's id (`<namespace>/<backend>#<service>#<cluster>`).
+    pub(crate) fn id(&self) -> &'z str {
+        &self.profile.endpoints[usize::from(self.index)].id
+    }
+
+    /// The endpoint's id, shared with the fleet.
+    pub(crate) fn shared_id(&self) -> &'z Arc<str> {
+        &self.profile.endpoints[usize::from(self.index)].id
+    }
+
+    /// Its profile's `<namespace>` and `<name>`.
+    pub(crate) fn profile_name(&self) -> (&'z str, &'z str) {
+        (&self.profile.namespace, &self.profile.name)
+    }
+}
+
+/// What the `_health` TXT of one profile shows: its node, read as the
+/// profile as compiled (its endpoints, from the fleet's own copy) and which
+/// endpoints the node's answer sets hold.
+pub type HealthView = ProfileNode;
+
+impl ProfileNode {
+    /// `<namespace>/<name>` of the profile.
+    pub fn profile(&self) -> String {
+        format!("{}/{}", self.profile.namespace, self.profile.name)
+    }
+
     /// Whether the profile serves nothing when every endpoint is Degraded.
-    pub fail_closed: bool,
+    pub fn fail_closed(&self) -> bool {
+        self.profile.fail_closed
+    }
+
     /// The profile's routing method.
-    pub routing: fleetdns_config::RoutingMethod,
-    /// Its endpoints, in the profile's order.
-    pub endpoints: Box<[EndpointView]>,
-    /// When the zone is signed: the view as compiled (no states or ages, which
-    /// change without a recompile), signed, for DO=1 queries.
-    pub(crate) signed: Option<Box<Rrset>>,
+    pub fn routing(&self) -> fleetdns_config::RoutingMethod {
+        self.profile.routing
+    }
+
+    /// Its endpoints, in the profile's order; served = in an answer set of
+    /// the owner name (Priority: the active priority only).
+    pub fn endpoints(&self) -> impl ExactSizeIterator<Item = EndpointView<'_>> + '_ {
+        self.profile
+            .endpoints
+            .iter()
+            .zip(self.positions())
+            .map(|(e, pos)| EndpointView {
+                id: &e.id,
+                cluster: &e.cluster,
+                target: &e.target,
+                weight: e.weight,
+                always_serve: e.always_serve,
+                served: self.answers.picks().any(|p| p.endpoints().contains(&pos)),
+                priority: e.priority,
+            })
+    }
 }
 
 /// One endpoint as the health view shows it.
-#[derive(Debug)]
-pub struct EndpointView {
-    /// `<namespace>/<profile>#<backend>#<cluster>` (shared with the answer
-    /// counters' key).
-    pub id: std::sync::Arc<str>,
-    /// The member cluster that exports it (one string per cluster name).
-    pub cluster: std::sync::Arc<str>,
+#[derive(Debug, Clone, Copy)]
+pub struct EndpointView<'a> {
+    /// `<namespace>/<backend>#<service>#<cluster>`.
+    pub id: &'a str,
+    /// The member cluster that exports it.
+    pub cluster: &'a str,
     /// Its address(es) or host name, as answered (shown by its `Display`).
-    pub target: fleetdns_config::Target,
+    pub target: &'a fleetdns_config::Target,
     /// Its effective weight (fleet-networking's formula).
     pub weight: u32,
     /// Never probed, always served (`fleetdns.io/always-serve`).

@@ -60,30 +60,37 @@ fn health_of(rng: &mut fastrand::Rng, f: &Fleet, mut base: Health) -> Health {
     base
 }
 
-fn build(profiles: &[Profile], serial: u32) -> Fleet {
-    fleet()
-        .serial(serial)
-        .profiles(profiles.iter().cloned())
-        .build()
+/// The fleet of `profiles`, sharing them (as validation shares the profiles
+/// a change did not touch).
+fn build(profiles: &[Arc<Profile>], serial: u32) -> Fleet {
+    let mut f = fleet().serial(serial).build();
+    f.profiles = profiles.to_vec();
+    f.profiles.sort_by(|a, b| a.owner.cmp(&b.owner));
+    f
 }
 
 /// One step: change a few profiles (edit, add, remove) and some health.
-fn step(rng: &mut fastrand::Rng, profiles: &mut Vec<Profile>, next: &mut u32) {
+fn step(rng: &mut fastrand::Rng, profiles: &mut Vec<Arc<Profile>>, next: &mut u32) {
     for _ in 0..rng.usize(1..4) {
-        match rng.u8(0..4) {
+        match rng.u8(0..5) {
             0 if !profiles.is_empty() => {
                 let i = rng.usize(..profiles.len());
                 profiles.remove(i);
             }
             1 => {
                 *next += 1;
-                profiles.push(a_profile(rng, *next));
+                profiles.push(Arc::new(a_profile(rng, *next)));
+            }
+            4 if !profiles.is_empty() => {
+                // An equal copy (a source that built it again).
+                let i = rng.usize(..profiles.len());
+                profiles[i] = Arc::new((*profiles[i]).clone());
             }
             _ if !profiles.is_empty() => {
                 // Same name, new endpoints and settings (some ids stay, some go).
                 let i = rng.usize(..profiles.len());
                 let name = profiles[i].name.trim_start_matches('p').parse().unwrap();
-                profiles[i] = a_profile(rng, name);
+                profiles[i] = Arc::new(a_profile(rng, name));
             }
             _ => {}
         }
@@ -96,7 +103,9 @@ fn a_patched_zone_answers_like_a_whole_compile() {
     let registry = prometheus::Registry::new();
     let metrics = DnsMetrics::register(&registry).unwrap();
     let mut next = 40;
-    let mut profiles: Vec<Profile> = (0..next).map(|i| a_profile(&mut rng, i)).collect();
+    let mut profiles: Vec<Arc<Profile>> = (0..next)
+        .map(|i| Arc::new(a_profile(&mut rng, i)))
+        .collect();
     let mut old_fleet = build(&profiles, 1);
     // The prober's way: one table of states, numbered snapshots published from it.
     let mut table = health_of(&mut rng, &old_fleet, Health::default());
@@ -134,6 +143,10 @@ fn a_patched_zone_answers_like_a_whole_compile() {
             .patch(&new_fleet, new_health.clone(), &changes, &metrics)
             .expect("an unsigned zone patches");
         patched_steps += 1;
+        assert!(
+            snapshot.zone().shares_profiles_of(&new_fleet),
+            "round {round}: the patched zone holds a profile that is not the fleet's own"
+        );
         let (got, want) = (snapshot.zone().describe(), whole.describe());
         let only = |a: &[String], b: &[String]| -> Vec<String> {
             a.iter().filter(|l| !b.contains(l)).cloned().collect()

@@ -308,13 +308,9 @@ fn routing_method_multivalue_answers_a_and_aaaa_separately_and_no_host_names() {
     )
     .health
     .expect("health view");
-    let host = view
-        .endpoints
-        .iter()
-        .find(|e| e.id.contains("#host#"))
-        .unwrap();
+    let host = view.endpoints().find(|e| e.id.contains("#host#")).unwrap();
     assert!(!host.served);
-    assert_eq!(view.routing.name(), "MultiValue");
+    assert_eq!(view.routing().name(), "MultiValue");
     // max-return 1 answers exactly like Weighted: one record.
     let one = compile(
         &fleet(
@@ -380,10 +376,9 @@ fn routing_method_priority_answers_the_best_available_priority_and_fails_over() 
     let a = answer(snapshot.zone(), &view_name, RecordType::TXT, true);
     let view = a.health.expect("health view");
     let active: Vec<&str> = view
-        .endpoints
-        .iter()
+        .endpoints()
         .filter(|e| e.served)
-        .map(|e| &*e.id)
+        .map(|e| e.id)
         .collect();
     assert!(
         active

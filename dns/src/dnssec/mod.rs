@@ -114,7 +114,7 @@ pub(crate) fn extras<'z>(
         Decision::Endpoint { pick, index } => x.answer = pick.sigs(index),
         // A precomputed subset's RRSIGs (`multivalue::signable` chose it).
         Decision::Endpoints { signed, .. } => x.answer = signed,
-        Decision::HealthView(view) => x.answer = view.signed.as_deref().and_then(sig),
+        Decision::HealthView(view) => x.answer = view.health_signed.as_deref().and_then(sig),
         Decision::NxDomain | Decision::NoData => {
             let chain = if trusted() {
                 &signed.all

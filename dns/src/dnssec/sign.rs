@@ -120,10 +120,17 @@ impl Ctx<'_, '_> {
 
     /// The records of a profile's per-cluster names (`owner` its owner): one
     /// RRSIG per record, each under its cluster's name.
-    fn sign_clusters(&mut self, owner: &[u8], clusters: &[Cluster], pick: &mut Pick) {
+    fn sign_clusters(
+        &mut self,
+        owner: &[u8],
+        clusters: &[Cluster],
+        labels: &[Box<[u8]>],
+        pick: &mut Pick,
+    ) {
         let mut sigs: Vec<Rrset> = (0..pick.len()).map(|_| Rrset::default()).collect();
         for c in clusters {
-            let key = names::cluster_key(&c.label, owner);
+            let label = labels.get(c.label as usize).map_or(&[][..], |l| l);
+            let key = names::cluster_key(label, owner);
             let name = name_of(&key);
             for i in c.ranges().into_iter().flat_map(|r| r.indices()) {
                 sigs[i] = self
@@ -179,8 +186,8 @@ impl Ctx<'_, '_> {
             }
             s
         };
-        let serving = view.endpoints.iter().filter(|e| e.served).count();
-        let mode = if view.fail_closed {
+        let serving = view.endpoints().filter(|e| e.served).count();
+        let mode = if view.fail_closed() {
             "fail-closed"
         } else {
             "fail-open"
@@ -189,14 +196,14 @@ impl Ctx<'_, '_> {
             owner.clone(),
             0,
             RData::TXT(TXT::new(vec![
-                cut(format!("profile={}", view.profile)),
-                format!("endpoints={}", view.endpoints.len()),
+                cut(format!("profile={}", view.profile())),
+                format!("endpoints={}", view.endpoints().len()),
                 format!("serving={serving}"),
                 format!("mode={mode}"),
                 "signed=as-compiled".to_string(),
             ])),
         )];
-        for e in &view.endpoints {
+        for e in view.endpoints() {
             records.push(Record::from_rdata(
                 owner.clone(),
                 0,
@@ -211,7 +218,7 @@ impl Ctx<'_, '_> {
         }
         let mut set = Rrset::new(records, true);
         self.sign_set(key, &mut set, true);
-        view.signed = Some(Box::new(set));
+        view.health_signed = Some(Box::new(set));
     }
 }
 
@@ -302,6 +309,7 @@ pub fn sign_zone(
     zone.soa_negative.sig = cx.sig(&apex_key, &with_soa_ttl, Some(negative_ttl), false);
     cx.sign_set(&apex_key, &mut zone.ns, true);
 
+    let labels = zone.nodes.labels();
     for (key, node) in zone.nodes.iter_mut() {
         if let Some(glue) = &mut node.glue {
             cx.sign_set(key, &mut glue.a, true);
@@ -311,9 +319,9 @@ pub fn sign_zone(
             for pick in p.answers.picks_mut() {
                 cx.sign_pick(key, pick);
             }
-            cx.sign_clusters(key, &p.clusters, &mut p.cluster_records);
-            if let Some(view) = &mut p.health {
-                cx.sign_view(&names::health_key(key), view);
+            cx.sign_clusters(key, &p.clusters, &labels, &mut p.cluster_records);
+            if p.health {
+                cx.sign_view(&names::health_key(key), p);
             }
         }
     }
