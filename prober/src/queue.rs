@@ -77,7 +77,13 @@ impl Queue {
         self.push(endpoint, generation, interval, started + delay);
     }
 
-    fn push(&mut self, endpoint: Arc<str>, generation: Generation, interval: Duration, at: Instant) {
+    fn push(
+        &mut self,
+        endpoint: Arc<str>,
+        generation: Generation,
+        interval: Duration,
+        at: Instant,
+    ) {
         let since = schedule::align(
             at.saturating_duration_since(self.epoch),
             schedule::tick(interval),
@@ -102,9 +108,7 @@ impl Queue {
         if at > now {
             return None;
         }
-        self.heap
-            .pop()
-            .map(|Reverse(d)| (d.endpoint, d.generation))
+        self.heap.pop().map(|Reverse(d)| (d.endpoint, d.generation))
     }
 
     /// Keeps only the entries `current` accepts (drops stale ones at once).
@@ -139,7 +143,10 @@ mod tests {
             assert!(at >= last, "earliest first");
             assert_eq!((at - epoch).as_nanos() % tick.as_nanos(), 0, "on the grid");
             assert!(at - epoch <= Duration::from_secs(10));
-            assert!(q.pop_due(at - Duration::from_nanos(1)).is_none(), "not early");
+            assert!(
+                q.pop_due(at - Duration::from_nanos(1)).is_none(),
+                "not early"
+            );
             let (_, _) = q.pop_due(at).expect("due at its time");
             last = at;
             seen += 1;

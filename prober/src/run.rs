@@ -34,8 +34,8 @@ use crate::probe::Probe;
 use crate::queue::Queue;
 use crate::settings::Settings;
 use crate::state::state_name;
-use crate::table::{Applied, Change, Table};
 use crate::table::Generation;
+use crate::table::{Applied, Change, Table};
 use crate::task::{self, ProbeTask, Report};
 
 /// Capacity of the results queue; probe tasks wait when it is full.
