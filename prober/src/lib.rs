@@ -17,7 +17,8 @@
 //! - `http`: the HTTP/1.1 exchange of a probe: one request out, the response head's status in.
 //! - `tls`: the HTTPS client configurations (certificates accepted, or verified with `verify_tls`).
 //! - `probe`: one HTTP(S) GET or TCP connect on a fresh connection ([`Probes`]).
-//! - `task`: one endpoint's probe loop under a shared concurrency limit.
+//! - `queue`: every endpoint's next probe time, in one heap.
+//! - `task`: one due probe under a shared concurrency limit.
 //! - `run`: the loop that follows the fleet and publishes `Health`.
 //!
 //! Entry points: [`spawn`] (a thread of its own, what the server uses), or
@@ -37,6 +38,7 @@ mod metrics;
 mod outcome;
 mod plan;
 mod probe;
+mod queue;
 mod run;
 mod schedule;
 mod settings;

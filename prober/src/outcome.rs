@@ -71,7 +71,7 @@ impl Outcome {
     }
 }
 
-/// The result of one probe, as the probe loop reports it.
+/// The result of one probe, as its probe task reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeResult {
     /// How the probe ended.

@@ -1,46 +1,118 @@
 //! Which endpoints to probe and how, extracted from a `Fleet` snapshot.
 //!
 //! A fleet update changes many things the prober does not care about (weights,
-//! TTLs, other profiles). Reducing each endpoint to a [`Plan`] — exactly the
-//! fields that decide its probe and its labels — makes "did this endpoint's
-//! probe change?" a plain equality, so unchanged endpoints keep their state.
+//! TTLs, other profiles). Comparing just the fields that decide an endpoint's
+//! probe and its labels ([`Plan::same_probe`]) tells whether its probe changed,
+//! so unchanged endpoints keep their state.
+//!
+//! A [`Plan`] is a reference into the fleet (the endpoint's profile, shared
+//! with the fleet snapshot, and the endpoint's index in it), not a copy: the
+//! prober keeps one per probed endpoint for as long as it probes it, and at
+//! 300,000 endpoints a copy of the fields (three ids, the monitor, the target)
+//! was 110 bytes each, all of them already held by the fleet.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
-use fleetdns_config::{Fleet, MonitorConfig, Target};
+use fleetdns_config::{Endpoint, Fleet, MonitorConfig, Profile, Target};
 
-/// One endpoint to probe.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One endpoint to probe: its profile (the fleet's own `Arc`) and its index there.
+#[derive(Clone)]
 pub(crate) struct Plan {
-    /// `<namespace>/<name>` of the profile (metrics and log label), one
-    /// allocation per profile.
-    pub profile: Arc<str>,
+    profile: Arc<Profile>,
+    index: u32,
+}
+
+impl Plan {
+    fn endpoint_ref(&self) -> &Endpoint {
+        &self.profile.endpoints[self.index as usize]
+    }
+
     /// The endpoint id, the key of `Health` (the fleet's own, shared).
-    pub endpoint: Arc<str>,
-    pub cluster: Arc<str>,
-    pub monitor: Arc<MonitorConfig>,
-    pub target: Target,
+    pub(crate) fn endpoint(&self) -> &Arc<str> {
+        &self.endpoint_ref().id
+    }
+
+    pub(crate) fn cluster(&self) -> &Arc<str> {
+        &self.endpoint_ref().cluster
+    }
+
+    pub(crate) fn monitor(&self) -> &MonitorConfig {
+        &self.profile.monitor
+    }
+
+    pub(crate) fn target(&self) -> &Target {
+        &self.endpoint_ref().target
+    }
+
+    /// `<namespace>/<name>` of the profile (metrics and log label).
+    pub(crate) fn profile(&self) -> ProfileLabel<'_> {
+        ProfileLabel(&self.profile)
+    }
+
+    /// Whether `self` and `other` probe alike and carry the same labels: the
+    /// same id, profile name, cluster, monitor settings and target.
+    pub(crate) fn same_probe(&self, other: &Plan) -> bool {
+        let (a, b) = (self.endpoint_ref(), other.endpoint_ref());
+        a.id == b.id
+            && a.cluster == b.cluster
+            && a.target == b.target
+            && (Arc::ptr_eq(&self.profile.monitor, &other.profile.monitor)
+                || self.profile.monitor == other.profile.monitor)
+            && self.profile.namespace == other.profile.namespace
+            && self.profile.name == other.profile.name
+    }
+}
+
+impl PartialEq for Plan {
+    fn eq(&self, other: &Plan) -> bool {
+        self.same_probe(other)
+    }
+}
+
+impl fmt::Debug for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plan")
+            .field("profile", &self.profile())
+            .field("endpoint", self.endpoint())
+            .field("cluster", self.cluster())
+            .field("target", self.target())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Displays `<namespace>/<name>` of a profile.
+#[derive(Clone, Copy)]
+pub(crate) struct ProfileLabel<'a>(&'a Profile);
+
+impl fmt::Display for ProfileLabel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.0.namespace, self.0.name)
+    }
+}
+
+impl fmt::Debug for ProfileLabel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 /// Every endpoint of `fleet` that is probed (not always-serve), by id. Should
 /// an id appear twice, the first occurrence wins: `Health` has one entry per id.
-pub(crate) fn desired(fleet: &Fleet) -> BTreeMap<Arc<str>, Arc<Plan>> {
+pub(crate) fn desired(fleet: &Fleet) -> BTreeMap<Arc<str>, Plan> {
     let mut plans = BTreeMap::new();
     for profile in &fleet.profiles {
-        let mut label: Option<Arc<str>> = None;
-        for endpoint in profile.endpoints.iter().filter(|e| !e.always_serve) {
-            plans.entry(endpoint.id.clone()).or_insert_with(|| {
-                let label = label.get_or_insert_with(|| {
-                    format!("{}/{}", profile.namespace, profile.name).into()
-                });
-                Arc::new(Plan {
-                    profile: label.clone(),
-                    endpoint: endpoint.id.clone(),
-                    cluster: endpoint.cluster.clone(),
-                    monitor: profile.monitor.clone(),
-                    target: endpoint.target.clone(),
-                })
+        for (index, endpoint) in profile.endpoints.iter().enumerate() {
+            if endpoint.always_serve {
+                continue;
+            }
+            let Ok(index) = u32::try_from(index) else {
+                break;
+            };
+            plans.entry(endpoint.id.clone()).or_insert_with(|| Plan {
+                profile: profile.clone(),
+                index,
             });
         }
     }
@@ -150,7 +222,7 @@ mod tests {
         );
         let p = &plans["ns/web#svc#c1"];
         assert_eq!(
-            [&*p.profile, &*p.endpoint, &*p.cluster],
+            [&*p.profile().to_string(), &**p.endpoint(), &**p.cluster()],
             ["ns/web", "ns/web#svc#c1", "c1"]
         );
     }
@@ -180,6 +252,6 @@ mod tests {
         ]);
         let plans = desired(&f);
         assert_eq!(plans.len(), 1);
-        assert_eq!(plans["dup"].profile, "ns/a".into());
+        assert_eq!(plans["dup"].profile().to_string(), "ns/a");
     }
 }

@@ -1,8 +1,11 @@
 //! The prober's main loop: follow the fleet, collect results, publish `Health`.
 //!
-//! One task owns all mutable state (the [`Table`] and the probe tasks), so no
-//! lock is needed anywhere. It waits on four things at once: shutdown, a new
-//! fleet snapshot, probe results, and the coalescing timer.
+//! One task owns all mutable state (the [`Table`], the [`Queue`] of next probe
+//! times and the probes in flight), so no lock is needed anywhere. It waits on
+//! five things at once: shutdown, a new fleet snapshot, the coalescing timer,
+//! the next due probe, and probe results. A due probe gets a task of its own
+//! (see [`crate::task`]) that ends with its result; the result schedules the
+//! endpoint's next probe.
 //!
 //! Publishing policy: a state transition publishes a new `Arc<Health>` at
 //! once, because the DNS answers are recompiled from it and failover speed
@@ -28,14 +31,17 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics::Metrics;
 use crate::plan::{self, Plan};
 use crate::probe::Probe;
+use crate::queue::Queue;
 use crate::settings::Settings;
 use crate::state::state_name;
+use crate::table::Generation;
 use crate::table::{Applied, Change, Table};
 use crate::task::{self, ProbeTask, Report};
 
 /// Capacity of the results queue; probe tasks wait when it is full.
 const REPORT_QUEUE: usize = 1024;
-/// Most results folded into one publication decision.
+/// Most results folded into one publication decision, and most due probes
+/// started in one wake-up (the rest follow at once, after the other events).
 const BATCH: usize = 1024;
 
 /// Runs until `shutdown`; see the module docs. Probe tasks are aborted on return.
@@ -49,12 +55,12 @@ pub(crate) async fn supervise<P: Probe>(
 ) {
     let (report_tx, mut reports) = mpsc::channel(REPORT_QUEUE);
     let mut s = Supervisor {
-        epoch: Instant::now(),
+        queue: Queue::new(Instant::now(), fastrand::Rng::new()),
         probe,
         limit: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
         reports: report_tx,
         table: Table::default(),
-        tasks: HashMap::new(),
+        in_flight: HashMap::new(),
         health,
         metrics,
         last_publish: Instant::now(),
@@ -87,6 +93,8 @@ pub(crate) async fn supervise<P: Probe>(
             _ = tokio::time::sleep_until(s.deadline()), if s.pending != Pending::Nothing => {
                 s.publish();
             }
+            // Before results too: probes start on time under a flood of results.
+            _ = sleep_until_some(s.queue.deadline()) => s.launch_due(),
             Some(report) = reports.recv() => {
                 let mut transition = s.apply_report(report);
                 for _ in 0..BATCH {
@@ -104,18 +112,27 @@ pub(crate) async fn supervise<P: Probe>(
     s.limit.close();
 }
 
+/// Sleeps until `deadline`, or forever if there is none.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The loop's state.
 struct Supervisor<P> {
-    /// Origin of the grid probe start times are aligned to.
-    epoch: Instant,
+    /// Every endpoint's next probe.
+    queue: Queue,
     probe: Arc<P>,
     /// Probes in flight at once, over all endpoints.
     limit: Arc<Semaphore>,
     /// Cloned into every probe task.
     reports: mpsc::Sender<Report>,
     table: Table,
-    /// One running probe loop per table entry; dropping one aborts it.
-    tasks: HashMap<Arc<str>, ProbeTask>,
+    /// The probe running (or waiting for a permit) per endpoint, with its
+    /// schedule's generation; dropping one aborts it.
+    in_flight: HashMap<Arc<str>, (Generation, ProbeTask)>,
     health: watch::Sender<Arc<Health>>,
     metrics: Metrics,
     last_publish: Instant,
@@ -136,24 +153,25 @@ enum Pending {
 }
 
 impl<P: Probe> Supervisor<P> {
-    /// Starts, stops and restarts probe tasks to match `fleet`. Returns whether
+    /// Schedules, stops and restarts probes to match `fleet`. Returns whether
     /// the set of endpoints or any state changed.
     fn apply_fleet(&mut self, fleet: &Fleet) -> bool {
         let changes = self.table.apply_fleet(plan::desired(fleet));
         let changed = !changes.is_empty();
         let (mut added, mut removed, mut replaced) = (0usize, 0usize, 0usize);
+        let now = Instant::now();
         for change in changes {
             match change {
                 Change::Added(plan, generation) => {
                     added += 1;
-                    self.start(plan, generation);
+                    self.start(&plan, generation, now);
                 }
                 Change::Removed(plan) => {
                     removed += 1;
-                    self.tasks.remove(&plan.endpoint);
+                    // Aborts a probe in flight; its queue entry is now stale.
+                    self.in_flight.remove(plan.endpoint());
                 }
                 Change::Replaced {
-                    old: _,
                     was,
                     new,
                     generation,
@@ -168,10 +186,17 @@ impl<P: Probe> Supervisor<P> {
                             "probe settings or target changed",
                         );
                     }
-                    // Inserting the new task drops (aborts) the old one.
-                    self.start(new, generation);
+                    // A probe of the old settings in flight is aborted.
+                    self.in_flight.remove(new.endpoint());
+                    self.start(&new, generation, now);
                 }
             }
+        }
+        // Stale entries of removed or restarted endpoints would go when due;
+        // after a large change, drop them now.
+        if self.queue.len() > 2 * self.table.len() + 1024 {
+            let table = &self.table;
+            self.queue.retain(|id, g| table.current(id, g).is_some());
         }
         if changed {
             tracing::debug!(
@@ -185,34 +210,72 @@ impl<P: Probe> Supervisor<P> {
         changed
     }
 
-    fn start(&mut self, plan: Arc<Plan>, generation: u64) {
-        let task = task::spawn(
-            self.epoch,
-            self.probe.clone(),
-            self.limit.clone(),
-            plan.clone(),
-            generation,
-            self.reports.clone(),
-        );
-        self.tasks.insert(plan.endpoint.clone(), task);
+    /// Schedules the first probe of a new schedule.
+    fn start(&mut self, plan: &Plan, generation: Generation, now: Instant) {
+        let interval = plan.monitor().interval_seconds;
+        self.queue
+            .first(plan.endpoint().clone(), generation, interval, now);
     }
 
-    /// Records one result; returns whether it changed a state.
+    /// Starts a probe task for every entry of the queue that is due (at most
+    /// [`BATCH`]), skipping those of removed or restarted schedules.
+    fn launch_due(&mut self) {
+        let now = Instant::now();
+        for _ in 0..BATCH {
+            let Some((endpoint, generation)) = self.queue.pop_due(now) else {
+                break;
+            };
+            let Some(plan) = self.table.current(&endpoint, generation) else {
+                continue;
+            };
+            let task = task::spawn(
+                self.probe.clone(),
+                self.limit.clone(),
+                plan.clone(),
+                generation,
+                self.reports.clone(),
+            );
+            self.in_flight.insert(endpoint, (generation, task));
+        }
+    }
+
+    /// Records one result and schedules the next probe; returns whether it
+    /// changed a state.
     fn apply_report(&mut self, report: Report) -> bool {
         let Report {
             plan,
             generation,
+            started,
             result,
         } = report;
-        match self.table.apply_result(&plan.endpoint, generation, &result) {
+        let endpoint = plan.endpoint();
+        if self
+            .in_flight
+            .get(endpoint)
+            .is_some_and(|(g, _)| *g == generation)
+        {
+            // Its task is ending by itself.
+            self.in_flight.remove(endpoint);
+        }
+        let applied = self.table.apply_result(endpoint, generation, &result);
+        if applied == Applied::Stale {
+            return false;
+        }
+        let monitor = plan.monitor();
+        self.queue.next(
+            endpoint.clone(),
+            generation,
+            monitor.interval_seconds,
+            started,
+        );
+        self.metrics.observed(monitor.protocol, &result);
+        match applied {
             Applied::Stale => false,
             Applied::Observed => {
-                self.metrics.observed(plan.monitor.protocol, &result);
                 self.pending = self.pending.max(Pending::Observations);
                 false
             }
             Applied::Transition { from, to } => {
-                self.metrics.observed(plan.monitor.protocol, &result);
                 self.metrics.transition(from, to);
                 log_transition(&plan, from, to, &result.detail);
                 true
@@ -248,9 +311,9 @@ fn log_transition(plan: &Plan, from: MonitorState, to: MonitorState, detail: &st
     let (from, to_name) = (state_name(from), state_name(to));
     if to == MonitorState::Degraded {
         tracing::warn!(
-            profile = %plan.profile,
-            endpoint = %plan.endpoint,
-            cluster = %plan.cluster,
+            profile = %plan.profile(),
+            endpoint = %plan.endpoint(),
+            cluster = %plan.cluster(),
             from,
             to = to_name,
             detail,
@@ -258,9 +321,9 @@ fn log_transition(plan: &Plan, from: MonitorState, to: MonitorState, detail: &st
         );
     } else {
         tracing::info!(
-            profile = %plan.profile,
-            endpoint = %plan.endpoint,
-            cluster = %plan.cluster,
+            profile = %plan.profile(),
+            endpoint = %plan.endpoint(),
+            cluster = %plan.cluster(),
             from,
             to = to_name,
             detail,

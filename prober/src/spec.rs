@@ -1,10 +1,12 @@
-//! What one endpoint's probe sends, worked out once from its monitor config and target.
+//! What one endpoint's probe sends, worked out from its monitor config and target.
 //!
 //! Turning `(MonitorConfig, Target)` into a request path, headers, a TLS server
 //! name and a socket address is pure and can fail on odd input (a header name
-//! with spaces, a target with no address). Doing it once per endpoint, not per
-//! probe, keeps the probe loop to I/O, and a config that cannot be probed
-//! becomes a visible failing probe instead of a panic.
+//! with spaces, a target with no address). Kept apart from the I/O, and a
+//! config that cannot be probed becomes a visible failing probe instead of a
+//! panic. A spec is built when its probe starts and dropped when it ends (a
+//! few small allocations next to a connection), so an endpoint between two
+//! probes holds none.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
@@ -51,8 +53,7 @@ pub(crate) enum Kind {
         headers: Secret<Vec<(String, String)>>,
         /// Healthy statuses, inclusive ranges (see [`fleetdns_config::is_expected_status`]).
         expected: Vec<(u16, u16)>,
-        /// The request bytes, rendered by the first probe (it knows the
-        /// `User-Agent`) and reused by every later one.
+        /// The request bytes, rendered by the probe (it knows the `User-Agent`).
         /// Redacted in `Debug`, as it holds the header values.
         request: Secret<OnceLock<Vec<u8>>>,
     },

@@ -3,7 +3,11 @@
 //! Pure bookkeeping, no I/O, so the rules "unchanged endpoints keep their state",
 //! "a changed probe restarts from CheckingEndpoint" and "results of a stopped
 //! probe are ignored" are testable without sockets or timers. The async loop
-//! in [`crate::run`] starts and stops probe tasks as [`Table::apply_fleet`] says.
+//! in [`crate::run`] schedules and stops probes as [`Table::apply_fleet`] says.
+//!
+//! The entries are one `Vec` in the slot order of the `Health` map (which has
+//! the id index), so an endpoint costs no second map: `Health::remove` moves
+//! the last slot into the freed one, and `Table` mirrors that move.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -14,23 +18,22 @@ use crate::outcome::ProbeResult;
 use crate::plan::Plan;
 use crate::state::Tracker;
 
-/// Probe generation: identifies one run of one endpoint's probe task, so results
-/// from a task that was replaced or stopped can be told apart and dropped.
+/// Probe generation: identifies one run of one endpoint's probe schedule, so
+/// results from a schedule that was replaced or stopped can be told apart and dropped.
 pub(crate) type Generation = u64;
 
 /// What applying a fleet snapshot changed, for the async loop to act on.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Change {
     /// A new endpoint: start probing it.
-    Added(Arc<Plan>, Generation),
-    /// An endpoint left the fleet: stop probing it, drop its series.
-    Removed(Arc<Plan>),
+    Added(Plan, Generation),
+    /// An endpoint left the fleet: stop probing it.
+    Removed(Plan),
     /// An endpoint's probe settings, target or labels changed: restart it from
     /// CheckingEndpoint. `was` is its state before.
     Replaced {
-        old: Arc<Plan>,
         was: MonitorState,
-        new: Arc<Plan>,
+        new: Plan,
         generation: Generation,
     },
 }
@@ -38,7 +41,7 @@ pub(crate) enum Change {
 /// What one probe result did.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Applied {
-    /// From a stopped or replaced probe task: ignored.
+    /// From a stopped or replaced probe schedule: ignored.
     Stale,
     /// Recorded; the state did not change.
     Observed,
@@ -49,17 +52,18 @@ pub(crate) enum Applied {
     },
 }
 
-/// How an endpoint is probed; its state lives in `Table::health`.
+/// How an endpoint is probed; its state lives in `Table::health`, same slot.
 #[derive(Debug)]
 struct Entry {
-    plan: Arc<Plan>,
+    plan: Plan,
     generation: Generation,
 }
 
 /// All probed endpoints, by id.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
-    entries: HashMap<Arc<str>, Entry>,
+    /// By `health` slot.
+    entries: Vec<Entry>,
     /// The state of every entry, kept in the published form so a snapshot is
     /// one map clone (no rebuild): it is taken up to a few times per second.
     health: Health,
@@ -77,45 +81,65 @@ const MAX_DETAILS: usize = 256;
 
 impl Table {
     /// Makes the table match `desired` (from [`crate::plan::desired`]) and says what changed.
-    /// Endpoints whose plan is unchanged keep their state and probe task.
-    pub(crate) fn apply_fleet(&mut self, desired: BTreeMap<Arc<str>, Arc<Plan>>) -> Vec<Change> {
+    /// Endpoints whose plan is unchanged keep their state and schedule.
+    pub(crate) fn apply_fleet(&mut self, desired: BTreeMap<Arc<str>, Plan>) -> Vec<Change> {
         let mut changes = Vec::new();
         let removed: Vec<Arc<str>> = self
-            .entries
-            .keys()
+            .health
+            .iter()
+            .map(|(id, _)| id)
             .filter(|id| !desired.contains_key(*id))
             .cloned()
             .collect();
         for id in removed {
-            self.health.remove(&id);
-            if let Some(entry) = self.entries.remove(&id) {
-                changes.push(Change::Removed(entry.plan));
+            if let Some(slot) = self.health.slot_of(&id) {
+                self.health.remove(&id);
+                // The same move as `Health::remove`: the last takes the slot.
+                changes.push(Change::Removed(self.entries.swap_remove(slot).plan));
             }
         }
         for (id, plan) in desired {
-            if self.entries.get(&id).is_some_and(|e| e.plan == plan) {
-                continue;
+            let slot = self.health.slot_of(&id);
+            if let Some(entry) = slot.map(|s| &mut self.entries[s]) {
+                if entry.plan.same_probe(&plan) {
+                    // Keep the newest snapshot's profile, so the old one can go.
+                    entry.plan = plan;
+                    continue;
+                }
             }
             self.generation += 1;
             let fresh = Entry {
                 plan: plan.clone(),
                 generation: self.generation,
             };
-            let was = self
-                .health
-                .insert(id.clone(), fresh_health())
-                .map(|h| h.state);
-            match (self.entries.insert(id, fresh), was) {
-                (Some(old), Some(was)) => changes.push(Change::Replaced {
-                    old: old.plan,
-                    was,
-                    new: plan,
-                    generation: self.generation,
-                }),
-                _ => changes.push(Change::Added(plan, self.generation)),
+            let was = self.health.insert(id, fresh_health()).map(|h| h.state);
+            match (slot, was) {
+                (Some(slot), Some(was)) => {
+                    self.entries[slot] = fresh;
+                    changes.push(Change::Replaced {
+                        was,
+                        new: plan,
+                        generation: self.generation,
+                    });
+                }
+                _ => {
+                    // `Health::insert` appends a new id's slot.
+                    self.entries.push(fresh);
+                    changes.push(Change::Added(plan, self.generation));
+                }
             }
         }
+        debug_assert_eq!(self.entries.len(), self.health.len());
+        if self.entries.capacity() > self.entries.len() * 2 {
+            self.entries.shrink_to_fit();
+        }
         changes
+    }
+
+    /// The plan of `endpoint` if `generation` is its current probe schedule.
+    pub(crate) fn current(&self, endpoint: &str, generation: Generation) -> Option<&Plan> {
+        let entry = &self.entries[self.health.slot_of(endpoint)?];
+        (entry.generation == generation).then_some(&entry.plan)
     }
 
     /// Records a result of `generation`'s probe of `endpoint`.
@@ -125,23 +149,23 @@ impl Table {
         generation: Generation,
         result: &ProbeResult,
     ) -> Applied {
-        let (Some(entry), Some(health)) =
-            (self.entries.get(endpoint), self.health.get_mut(endpoint))
-        else {
+        let Some(slot) = self.health.slot_of(endpoint) else {
             return Applied::Stale;
         };
+        let entry = &self.entries[slot];
         if entry.generation != generation {
             return Applied::Stale;
         }
+        let tolerated = entry.plan.monitor().tolerated_failures;
+        let Some(health) = self.health.get_mut(endpoint) else {
+            return Applied::Stale;
+        };
         let from = health.state;
         let next = Tracker {
             state: from,
             consecutive_failures: health.consecutive_failures,
         }
-        .observe(
-            result.outcome.is_healthy(),
-            entry.plan.monitor.tolerated_failures,
-        );
+        .observe(result.outcome.is_healthy(), tolerated);
         health.state = next.state;
         health.consecutive_failures = next.consecutive_failures;
         health.last = Some(result.observation_with(shared(&mut self.details, &result.detail)));
@@ -222,10 +246,10 @@ mod tests {
         changes
             .iter()
             .find_map(|c| match c {
-                Change::Added(p, g) if p.endpoint == id.into() => Some(*g),
+                Change::Added(p, g) if &**p.endpoint() == id => Some(*g),
                 Change::Replaced {
                     new, generation, ..
-                } if new.endpoint == id.into() => Some(*generation),
+                } if &**new.endpoint() == id => Some(*generation),
                 _ => None,
             })
             .expect("endpoint started")
@@ -320,7 +344,7 @@ mod tests {
         let changes = t.apply_fleet(desired(&changed));
         assert!(matches!(
             changes.as_slice(),
-            [Change::Replaced { was: Degraded, new, .. }] if new.monitor.path == "/ready"
+            [Change::Replaced { was: Degraded, new, .. }] if new.monitor().path == "/ready"
         ));
         let g2 = generation_of(&changes, "a");
         assert_ne!(g1, g2);
@@ -349,7 +373,7 @@ mod tests {
         let mut fewer = f.clone();
         fewer.profile_mut(0).endpoints.retain(|e| &*e.id == "a");
         let changes = t.apply_fleet(desired(&fewer));
-        assert!(matches!(changes.as_slice(), [Change::Removed(p)] if p.endpoint == "b".into()));
+        assert!(matches!(changes.as_slice(), [Change::Removed(p)] if &**p.endpoint() == "b"));
         assert_eq!(
             t.health().iter().map(|(k, _)| &**k).collect::<Vec<_>>(),
             ["a"]

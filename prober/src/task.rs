@@ -1,11 +1,11 @@
-//! One endpoint's probe loop: wait, take a permit, probe, report, repeat.
+//! One due probe: take a permit, probe, report, end.
 //!
-//! Each probed endpoint gets its own task so a slow or hanging endpoint never
-//! delays another one's schedule. Concurrency is bounded by one semaphore
-//! shared by all tasks, held only while a probe is in flight. The task never
-//! ends on its own: its [`ProbeTask`] handle aborts it when dropped, which is
-//! how removal, replacement and shutdown stop a probe at once (even mid-flight,
-//! closing its connection).
+//! The supervisor's [`crate::queue::Queue`] says when an endpoint is due; only
+//! then does it get a task, so an endpoint between two probes costs a queue
+//! entry, not a sleeping task. Concurrency is bounded by one semaphore shared
+//! by all probes, held only while a probe is in flight. A [`ProbeTask`] handle
+//! aborts its task when dropped, which is how removal, replacement and
+//! shutdown stop a probe at once (even mid-flight, closing its connection).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,19 +17,20 @@ use tokio::time::Instant;
 use crate::outcome::{Outcome, ProbeResult};
 use crate::plan::Plan;
 use crate::probe::Probe;
-use crate::schedule;
 use crate::spec::ProbeSpec;
 use crate::table::Generation;
 
 /// A probe result on its way to the table.
 #[derive(Debug)]
 pub(crate) struct Report {
-    pub plan: Arc<Plan>,
+    pub plan: Plan,
     pub generation: Generation,
+    /// When the probe started (it had its permit): the next one is timed from here.
+    pub started: Instant,
     pub result: ProbeResult,
 }
 
-/// Owns a running probe loop; dropping it aborts the loop.
+/// Owns a running probe; dropping it aborts the probe.
 #[derive(Debug)]
 pub(crate) struct ProbeTask(JoinHandle<()>);
 
@@ -39,60 +40,38 @@ impl Drop for ProbeTask {
     }
 }
 
-/// Starts probing `plan` on the current runtime; probe start times are
-/// aligned to the grid of [`schedule::tick`] that starts at `epoch`.
+/// Probes `plan` once on the current runtime, as soon as `limit` has a permit,
+/// and sends the result to `reports`.
 pub(crate) fn spawn<P: Probe>(
-    epoch: Instant,
     probe: Arc<P>,
     limit: Arc<Semaphore>,
-    plan: Arc<Plan>,
+    plan: Plan,
     generation: Generation,
     reports: mpsc::Sender<Report>,
 ) -> ProbeTask {
-    ProbeTask(tokio::spawn(probe_loop(
-        epoch, probe, limit, plan, generation, reports,
-    )))
-}
-
-async fn probe_loop<P: Probe>(
-    epoch: Instant,
-    probe: Arc<P>,
-    limit: Arc<Semaphore>,
-    plan: Arc<Plan>,
-    generation: Generation,
-    reports: mpsc::Sender<Report>,
-) {
-    let spec = ProbeSpec::new(&plan.monitor, &plan.target);
-    let interval = schedule::interval(plan.monitor.interval_seconds);
-    let tick = schedule::tick(interval);
-    let mut rng = fastrand::Rng::new();
-    let mut next = Instant::now() + schedule::first_delay(interval, &mut rng);
-    loop {
-        tokio::time::sleep_until(
-            epoch + schedule::align(next.saturating_duration_since(epoch), tick),
-        )
-        .await;
+    ProbeTask(tokio::spawn(async move {
         // A closed semaphore means the prober is going away.
         let Ok(permit) = limit.acquire().await else {
             return;
         };
         let started = Instant::now();
-        let result = match &spec {
+        // Built per probe rather than kept per endpoint: a few small
+        // allocations next to a connection, and nothing held between probes.
+        let result = match ProbeSpec::new(plan.monitor(), plan.target()) {
             // Boxed: a probe's future (a connection, TLS, an HTTP exchange)
-            // is several KiB, and inline it would size every sleeping loop
-            // (one per endpoint); boxed it exists only while a probe runs.
-            Ok(spec) => Box::pin(probe.probe(spec)).await,
+            // is several KiB, and inline it would size every task still
+            // waiting for a permit; boxed it exists only while a probe runs.
+            Ok(spec) => Box::pin(probe.probe(&spec)).await,
             Err(e) => ProbeResult::new(Outcome::Error, e.to_string(), Duration::ZERO),
         };
         drop(permit);
         let report = Report {
-            plan: plan.clone(),
+            plan,
             generation,
+            started,
             result,
         };
-        if reports.send(report).await.is_err() {
-            return;
-        }
-        next = started + schedule::next_delay(interval, &mut rng);
-    }
+        // A closed queue means the prober is going away.
+        let _ = reports.send(report).await;
+    }))
 }

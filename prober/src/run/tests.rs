@@ -335,3 +335,137 @@ async fn shutdown_returns_at_once_and_aborts_probes() {
     tokio::time::sleep(Duration::from_millis(1)).await;
     assert_eq!(fake.in_flight.load(Ordering::SeqCst), 0, "probes aborted");
 }
+
+/// Every gap between two probe starts of `calls` lies within the jitter of
+/// `interval` (plus one grid tick of rounding).
+fn assert_gaps_within_jitter(what: &str, calls: &[Instant], interval: Duration) {
+    let lo = interval.mul_f64(1.0 - crate::schedule::JITTER);
+    let hi = interval.mul_f64(1.0 + crate::schedule::JITTER) + crate::schedule::tick(interval);
+    for pair in calls.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            lo <= gap && gap <= hi,
+            "{what}: {gap:?} between two probes, want {lo:?}..={hi:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_thousand_endpoints_are_each_probed_once_per_interval() {
+    let fake = Fake::new(Duration::from_millis(10));
+    let h = start(
+        &fake,
+        Settings::default(),
+        fleet_of(1000, fast_monitor(1, 0)),
+    );
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_millis(10_005)).await;
+    for i in 0..1000 {
+        let calls = fake.calls(&host(i));
+        // The first within the first interval (plus a tick), then one per
+        // 0.95–1.06 s: 9 to 11 probes in 10 s.
+        assert!(
+            calls
+                .first()
+                .is_some_and(|&c| c - t0 <= Duration::from_millis(1010)),
+            "e{i}: first probe late or missing"
+        );
+        assert!(
+            (9..=11).contains(&calls.len()),
+            "e{i}: {} probes in 10 s",
+            calls.len()
+        );
+        assert_gaps_within_jitter(&format!("e{i}"), &calls, Duration::from_secs(1));
+    }
+    h.shutdown.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_endpoint_removed_between_probes_is_never_probed_again() {
+    let fake = Fake::new(Duration::from_millis(10));
+    let h = start(&fake, Settings::default(), fleet_of(10, fast_monitor(1, 0)));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // None is in flight now or never: remove 5..10 whatever their phase.
+    h.fleet.send_replace(fleet_of(5, fast_monitor(1, 0)));
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let before: Vec<usize> = (0..10).map(|i| fake.calls(&host(i)).len()).collect();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    for (i, &before) in before.iter().enumerate() {
+        let now = fake.calls(&host(i)).len();
+        if i < 5 {
+            assert!(now >= before + 9, "e{i} kept its schedule: {now}");
+        } else {
+            assert_eq!(now, before, "e{i} probed after removal");
+            assert_eq!(state(&h.health, &format!("e{i}")), None);
+        }
+    }
+    // Back again: one fresh schedule, not the old one resumed beside it.
+    h.fleet.send_replace(fleet_of(10, fast_monitor(1, 0)));
+    tokio::time::sleep(Duration::from_millis(10_005)).await;
+    for i in 5..10 {
+        let calls = fake.calls(&host(i));
+        let after = &calls[before[i]..];
+        assert!(
+            (9..=11).contains(&after.len()),
+            "e{i}: {} probes in 10 s",
+            after.len()
+        );
+        assert_gaps_within_jitter(&format!("e{i}"), after, Duration::from_secs(1));
+    }
+    h.shutdown.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_changed_plan_restarts_its_schedule_and_an_unchanged_one_keeps_it() {
+    let fake = Fake::new(Duration::from_millis(10));
+    let h = start(&fake, Settings::default(), fleet_of(20, fast_monitor(1, 0)));
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+
+    // Reweighted: nothing the probe depends on, so every schedule goes on.
+    let mut reweighted = (*fleet_of(20, fast_monitor(1, 0))).clone();
+    for e in &mut reweighted.profile_mut(0).endpoints {
+        e.weight = 7;
+    }
+    h.fleet.send_replace(Arc::new(reweighted));
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    for i in 0..20 {
+        assert_gaps_within_jitter(
+            &format!("e{i}"),
+            &fake.calls(&host(i)),
+            Duration::from_secs(1),
+        );
+    }
+
+    // A 2 s interval instead: a new schedule at that interval, the old one gone.
+    let changed_at = Instant::now();
+    h.fleet.send_replace(fleet_of(20, fast_monitor(2, 0)));
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert!(
+        (0..20).all(|i| state(&h.health, &format!("e{i}")) == Some(MonitorState::CheckingEndpoint))
+    );
+    tokio::time::sleep(Duration::from_millis(12_000)).await;
+    for i in 0..20 {
+        let calls: Vec<Instant> = fake
+            .calls(&host(i))
+            .into_iter()
+            .filter(|&c| c > changed_at)
+            .collect();
+        assert!(
+            calls
+                .first()
+                .is_some_and(|&c| c - changed_at <= Duration::from_millis(2020)),
+            "e{i}: first probe after the change late or missing"
+        );
+        assert!(
+            (5..=7).contains(&calls.len()),
+            "e{i}: {} probes in 12 s at 2 s",
+            calls.len()
+        );
+        assert_gaps_within_jitter(&format!("e{i}"), &calls, Duration::from_secs(2));
+        assert_eq!(
+            state(&h.health, &format!("e{i}")),
+            Some(MonitorState::Online)
+        );
+    }
+    h.shutdown.cancel();
+}
