@@ -13,7 +13,9 @@ use serde::Serialize;
 use crate::secret::Secret;
 
 mod observed;
+mod share;
 pub use observed::{ClusterState, ObjectKind, Observed, ObservedObject};
+pub(crate) use share::share_profiles;
 
 /// Validated desired state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

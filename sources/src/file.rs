@@ -124,9 +124,15 @@ pub async fn watch(
         }
         seen = now;
         match load_kept(&mut loader, &path) {
-            Ok((fleet, diags)) => {
+            Ok((mut fleet, diags)) => {
                 on_result(Ok(&diags));
-                let changed = **tx.borrow() != fleet;
+                // A cold validation rebuilt every profile: keep the served
+                // fleet's objects for the unchanged ones.
+                let changed = {
+                    let served = tx.borrow();
+                    fleet.share_unchanged(&served);
+                    **served != fleet
+                };
                 if changed {
                     tx.send_replace(Arc::new(fleet));
                 }

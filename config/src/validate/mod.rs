@@ -69,6 +69,10 @@ pub fn seal(fleet: &mut Fleet) {
 /// [`seal`], digesting only the profiles `cache` has not seen (the ones the last
 /// fleet sealed with it did not share), and keeping this fleet's digests in it.
 pub fn seal_cached(fleet: &mut Fleet, cache: &mut SerialCache) {
+    // A profile equal to one the cache holds (rebuilt by a cold validation)
+    // becomes that object: its digest is reused, and the zone patches it as
+    // unchanged.
+    cache.share_into(fleet);
     fleet.zone.soa.serial = 0;
     fleet.zone.soa.serial = serial::content_serial(fleet, cache);
 }

@@ -26,6 +26,12 @@ pub struct SerialCache {
 }
 
 impl SerialCache {
+    /// Makes each of `fleet`'s profiles equal to one this cache holds (same
+    /// owner name) that object.
+    pub(super) fn share_into(&self, fleet: &mut Fleet) -> usize {
+        crate::model::share_profiles(&mut fleet.profiles, self.profiles.iter().map(|(p, _)| p))
+    }
+
     /// How many profile digests the last seal computed instead of reusing.
     pub fn computed(&self) -> usize {
         self.computed

@@ -297,8 +297,15 @@ impl Source {
                         .filter(|d| d.message.starts_with("InternalLoadBalancer:"))
                         .count() as i64,
                 );
-            if let Some(fleet) = fleet {
-                if **tx.borrow() != fleet {
+            if let Some(mut fleet) = fleet {
+                // A whole composition rebuilt every profile: keep the served
+                // fleet's objects for the unchanged ones.
+                let changed = {
+                    let served = tx.borrow();
+                    fleet.share_unchanged(&served);
+                    **served != fleet
+                };
+                if changed {
                     tx.send_replace(Arc::new(fleet));
                 }
             }
