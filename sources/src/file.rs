@@ -126,8 +126,9 @@ pub async fn watch(
         match load_kept(&mut loader, &path) {
             Ok((mut fleet, diags)) => {
                 on_result(Ok(&diags));
-                // A cold validation rebuilt every profile: keep the served
-                // fleet's objects for the unchanged ones.
+                // The loader's serial cache already shares unchanged profiles;
+                // a configured serial skips that cache, so take the served
+                // fleet's objects here (a pointer walk when already shared).
                 let changed = {
                     let served = tx.borrow();
                     fleet.share_unchanged(&served);
